@@ -1,0 +1,134 @@
+/*
+ * addrmap.c - reads a boot's address map (kernel text placement, modules,
+ * build ids, boot id, release) from a sysroot, using the strict parsers of
+ * kallsyms.c, into the struct kc_addrmap that the wire format carries.
+ */
+#include "addrmap.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "kallsyms.h"
+
+static int read_under(const char *sysroot, const char *rel, size_t max, struct kc_buf *b,
+		      char *path, size_t path_size, struct kc_err *err)
+{
+	if (snprintf(path, path_size, "%s/%s", sysroot, rel) >= (int)path_size)
+		return kc_err_set(err, "%s/%s: path too long", sysroot, rel);
+	b->len = 0;
+	return kc_read_file(path, max, b, err);
+}
+
+/* Read a one-line text file into out, without its trailing newline. */
+static int read_line_file(const char *sysroot, const char *rel, char *out, size_t max,
+			  struct kc_err *err)
+{
+	struct kc_buf b = KC_BUF_INIT;
+	char path[PATH_MAX];
+	int ret = -1;
+
+	if (read_under(sysroot, rel, 4096, &b, path, sizeof(path), err) < 0)
+		goto out;
+	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.data[--b.len] = '\0';
+	if (b.len == 0 || b.len > max || memchr(b.data, '\n', b.len) ||
+	    !kc_valid_name((char *)b.data, max)) {
+		kc_err_set(err, "%s: expected one line of at most %zu printable bytes", path, max);
+		goto out;
+	}
+	memcpy(out, b.data, b.len + 1);
+	ret = 0;
+out:
+	kc_buf_release(&b);
+	return ret;
+}
+
+int kc_read_boot_id(const char *sysroot, char out[KC_BOOT_ID_MAX + 1], struct kc_err *err)
+{
+	return read_line_file(sysroot, "proc/sys/kernel/random/boot_id", out, KC_BOOT_ID_MAX, err);
+}
+
+static int read_build_id(const char *sysroot, const char *rel, char *hex, size_t size,
+			 struct kc_err *err)
+{
+	struct kc_buf b = KC_BUF_INIT;
+	char path[PATH_MAX];
+	int ret;
+
+	ret = read_under(sysroot, rel, 65536, &b, path, sizeof(path), err);
+	if (ret == 0)
+		ret = kc_notes_build_id(b.data, b.len, path, hex, size, err);
+	kc_buf_release(&b);
+	return ret;
+}
+
+static int capture_module(const char *sysroot, struct kc_module *mod, struct kc_err *err)
+{
+	struct kc_buf b = KC_BUF_INIT;
+	char rel[PATH_MAX], path[PATH_MAX];
+	int ret = -1;
+
+	snprintf(rel, sizeof(rel), "sys/module/%s/sections/.text", mod->name);
+	if (read_under(sysroot, rel, 4096, &b, path, sizeof(path), err) < 0 ||
+	    kc_parse_section_addr((char *)b.data, b.len, path, &mod->text_addr, err) < 0)
+		goto out;
+	if (mod->text_addr < mod->core_base || mod->text_addr >= mod->core_base + mod->core_size) {
+		kc_err_set(err, "%s: .text %#llx lies outside the module (%#llx + %llu)", path,
+			   (unsigned long long)mod->text_addr, (unsigned long long)mod->core_base,
+			   (unsigned long long)mod->core_size);
+		goto out;
+	}
+	snprintf(rel, sizeof(rel), "sys/module/%s/notes/.note.gnu.build-id", mod->name);
+	if (read_build_id(sysroot, rel, mod->build_id, sizeof(mod->build_id), err) < 0) {
+		/* A module built without a build id is still canonicalized by
+		 * name-less offset; record it as unknown rather than fail. */
+		if (err && err->code != ENOENT)
+			goto out;
+		mod->build_id[0] = '\0';
+	}
+	ret = 0;
+out:
+	kc_buf_release(&b);
+	return ret;
+}
+
+int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_text,
+		       struct kc_addrmap *m, struct kc_err *err)
+{
+	struct kc_buf b = KC_BUF_INIT;
+	struct kc_kallsyms_info ks;
+	char path[PATH_MAX];
+	int ret = -1;
+
+	kc_addrmap_init(m);
+	if (!kc_valid_name(machine, KC_NAME_MAX)) {
+		kc_err_set(err, "machine name is empty or not printable");
+		goto out;
+	}
+	memcpy(m->machine, machine, strlen(machine) + 1);
+	m->link_text = link_text;
+	if (kc_read_boot_id(sysroot, m->boot_id, err) < 0 ||
+	    read_line_file(sysroot, "proc/sys/kernel/osrelease", m->release, KC_NAME_MAX, err) < 0 ||
+	    read_build_id(sysroot, "sys/kernel/notes", m->build_id, sizeof(m->build_id), err) < 0)
+		goto out;
+	if (read_under(sysroot, "proc/kallsyms", KC_KALLSYMS_MAX, &b, path, sizeof(path), err) < 0 ||
+	    kc_kallsyms_parse((char *)b.data, b.len, path, &ks, err) < 0)
+		goto out;
+	m->text_start = ks.text;
+	m->text_end = ks.etext;
+	if (read_under(sysroot, "proc/modules", 16u << 20, &b, path, sizeof(path), err) < 0 ||
+	    kc_modules_parse((char *)b.data, b.len, path, &m->modules, &m->nmodules, err) < 0)
+		goto out;
+	for (uint32_t i = 0; i < m->nmodules; i++)
+		if (capture_module(sysroot, &m->modules[i], err) < 0)
+			goto out;
+	ret = 0;
+out:
+	kc_buf_release(&b);
+	if (ret < 0)
+		kc_addrmap_release(m);
+	return ret;
+}

@@ -1,0 +1,33 @@
+/*
+ * addrmap.h - capture a boot's address map from /proc and /sys.
+ *
+ * All paths are read under a sysroot ("/" on a live machine, a recorded
+ * snapshot directory in tests):
+ *   proc/sys/kernel/random/boot_id, proc/sys/kernel/osrelease,
+ *   proc/kallsyms, proc/modules, sys/kernel/notes,
+ *   sys/module/NAME/sections/.text, sys/module/NAME/notes/.note.gnu.build-id
+ */
+#ifndef KC_ADDRMAP_H
+#define KC_ADDRMAP_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "wire.h"
+
+/* Default link-time address of _text on x86_64 (CONFIG_PHYSICAL_START
+ * 0x1000000 above __START_KERNEL_map). */
+#define KC_DEFAULT_LINK_TEXT 0xffffffff81000000ull
+
+#define KC_KALLSYMS_MAX (256u << 20)
+
+/* Read the boot id (trimmed) into out. */
+int kc_read_boot_id(const char *sysroot, char out[KC_BOOT_ID_MAX + 1],
+		    struct kc_err *err) KC_MUST_CHECK;
+
+/* Capture the full map. machine and link_text are recorded as given.
+ * On success the caller owns *m (kc_addrmap_release). */
+int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_text,
+		       struct kc_addrmap *m, struct kc_err *err) KC_MUST_CHECK;
+
+#endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install every Debian package the project needs to build, run and test.
+# Safe to run repeatedly; runs as root (CI) or through sudo.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+PKGS=(
+  build-essential cmake pkg-config
+  libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
+  libelf-dev libdw-dev zlib1g-dev libroaring-dev libjansson-dev libsodium-dev libcmocka-dev
+  clang lld llvm libclang-rt-14-dev lcov curl python3
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: install dependencies, build a normal and an
+# AddressSanitizer+UndefinedBehaviorSanitizer tree, run every test in both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh build
+ctest --test-dir build --output-on-failure
+scripts/build.sh build-asan -DKC_SANITIZE=ON
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure
