@@ -123,6 +123,36 @@ int kc_report_add_run(struct kc_report *r, const struct kc_run *run, struct kc_e
 	return 0;
 }
 
+int kc_report_or(struct kc_report *dst, const struct kc_report *src, struct kc_err *err)
+{
+	for (uint32_t i = 0; i < src->nregions; i++) {
+		struct kc_region *reg = region_for(dst, src->regions[i].base, err);
+
+		if (!reg)
+			return -1;
+		roaring_bitmap_or_inplace(reg->bits, src->regions[i].bits);
+	}
+	return 0;
+}
+
+void kc_report_andnot(struct kc_report *r, const struct kc_report *other)
+{
+	for (uint32_t i = 0; i < r->nregions; i++)
+		for (uint32_t j = 0; j < other->nregions; j++)
+			if (other->regions[j].base == r->regions[i].base)
+				roaring_bitmap_andnot_inplace(r->regions[i].bits,
+							      other->regions[j].bits);
+}
+
+void kc_report_clear_pcs(struct kc_report *r)
+{
+	for (uint32_t i = 0; i < r->nregions; i++)
+		roaring_bitmap_free(r->regions[i].bits);
+	free(r->regions);
+	r->regions = NULL;
+	r->nregions = 0;
+}
+
 uint64_t kc_report_npcs(const struct kc_report *r)
 {
 	uint64_t n = 0;
@@ -188,6 +218,7 @@ static void put_run(struct kc_buf *b, const struct kc_run *run)
 int kc_wire_encode_report(const struct kc_report *r, struct kc_buf *out, struct kc_err *err)
 {
 	struct kc_buf raw = KC_BUF_INIT;
+	uint32_t nonempty = 0;
 	int ret = -1;
 
 	kc_buf_add_str(&raw, r->machine);
@@ -199,11 +230,15 @@ int kc_wire_encode_report(const struct kc_report *r, struct kc_buf *out, struct 
 	kc_buf_add_u32(&raw, r->nruns);
 	for (uint32_t i = 0; i < r->nruns; i++)
 		put_run(&raw, &r->runs[i]);
-	kc_buf_add_u32(&raw, r->nregions);
+	for (uint32_t i = 0; i < r->nregions; i++)
+		nonempty += !roaring_bitmap_is_empty(r->regions[i].bits);
+	kc_buf_add_u32(&raw, nonempty);
 	for (uint32_t i = 0; i < r->nregions; i++) {
 		roaring_bitmap_t *bits = r->regions[i].bits;
 		size_t n;
 
+		if (roaring_bitmap_is_empty(bits))
+			continue;
 		roaring_bitmap_run_optimize(bits);
 		n = roaring_bitmap_portable_size_in_bytes(bits);
 		kc_buf_add_u64(&raw, r->regions[i].base);

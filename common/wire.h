@@ -111,6 +111,13 @@ int kc_report_add_pcs(struct kc_report *r, const uint64_t *pcs, size_t n,
 /* Append a copy of *run. */
 int kc_report_add_run(struct kc_report *r, const struct kc_run *run,
 		      struct kc_err *err) KC_MUST_CHECK;
+/* dst |= src. */
+int kc_report_or(struct kc_report *dst, const struct kc_report *src,
+		 struct kc_err *err) KC_MUST_CHECK;
+/* r -= other (PCs of other removed from r). */
+void kc_report_andnot(struct kc_report *r, const struct kc_report *other);
+/* Drop all PCs (keeps identity fields and runs). */
+void kc_report_clear_pcs(struct kc_report *r);
 /* Total number of distinct PCs over all regions. */
 uint64_t kc_report_npcs(const struct kc_report *r);
 /* Does the report contain pc? */

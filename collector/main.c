@@ -1,0 +1,348 @@
+/*
+ * main.c - the kcov-collect command line: `run` (collect coverage of a
+ * command into the spool, optionally pushing at once), `push` (deliver the
+ * spool, once or as a daemon with --watch) and `addrmap` (show the boot's
+ * address map as the server will see it).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addrmap.h"
+#include "fileio.h"
+#include "push.h"
+#include "session.h"
+
+#define EXIT_COLLECTOR 125
+
+static const char usage[] =
+	"usage: kcov-collect run [options] -- CMD [ARGS...]\n"
+	"       kcov-collect push --spool DIR --server URL [--token T|--token-file F] [--watch]\n"
+	"       kcov-collect addrmap [--sysroot DIR] [--machine NAME]\n"
+	"\n"
+	"run options:\n"
+	"  --spool DIR          spool directory (default /var/spool/kcov-collect)\n"
+	"  --label NAME         suite or fuzzer name recorded with the coverage\n"
+	"  --workload NAME      workload name of the run (default: CMD)\n"
+	"  --machine NAME       machine name (default: hostname)\n"
+	"  --device PATH        kcov device (default /sys/kernel/debug/kcov)\n"
+	"  --sysroot DIR        read /proc and /sys under DIR (default /)\n"
+	"  --mode auto|unique|trace   (default auto: unique when the kernel has it)\n"
+	"  --words N            kcov buffer size in 8-byte words (default 524288)\n"
+	"  --bitmap-words N     unique-mode bitmap words (default 32768 = 2^21 guards)\n"
+	"  --keep-bitmap        later runs report only PCs not seen earlier\n"
+	"  --repeat N           run CMD N times, one report per run\n"
+	"  --remote-handle H    also collect remote coverage with common handle H\n"
+	"  --link-text ADDR     link-time _text (default 0xffffffff81000000)\n"
+	"  --server URL         push right after the run (report stays spooled on failure)\n"
+	"push options:\n"
+	"  --max-attempts N     tries per report before giving up (default 5; --watch: forever)\n"
+	"  --backoff SEC        first retry delay ceiling (default 0.5)\n"
+	"  --interval SEC       --watch: seconds between spool scans (default 5)\n";
+
+struct cli {
+	struct kc_session_opts s;
+	struct kc_push_opts p;
+	const char *workload;
+	const char *token_file;
+	unsigned repeat;
+	int watch;
+	double interval;
+};
+
+enum {
+	OPT_SPOOL = 256, OPT_LABEL, OPT_WORKLOAD, OPT_MACHINE, OPT_DEVICE, OPT_SYSROOT, OPT_MODE,
+	OPT_WORDS, OPT_BITMAP, OPT_KEEP, OPT_REPEAT, OPT_REMOTE, OPT_LINK, OPT_SERVER, OPT_TOKEN,
+	OPT_TOKEN_FILE, OPT_WATCH, OPT_ATTEMPTS, OPT_BACKOFF, OPT_INTERVAL, OPT_HELP,
+};
+
+static const struct option options[] = {
+	{ "spool", required_argument, NULL, OPT_SPOOL },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "workload", required_argument, NULL, OPT_WORKLOAD },
+	{ "machine", required_argument, NULL, OPT_MACHINE },
+	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "sysroot", required_argument, NULL, OPT_SYSROOT },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "words", required_argument, NULL, OPT_WORDS },
+	{ "bitmap-words", required_argument, NULL, OPT_BITMAP },
+	{ "keep-bitmap", no_argument, NULL, OPT_KEEP },
+	{ "repeat", required_argument, NULL, OPT_REPEAT },
+	{ "remote-handle", required_argument, NULL, OPT_REMOTE },
+	{ "link-text", required_argument, NULL, OPT_LINK },
+	{ "server", required_argument, NULL, OPT_SERVER },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "watch", no_argument, NULL, OPT_WATCH },
+	{ "max-attempts", required_argument, NULL, OPT_ATTEMPTS },
+	{ "backoff", required_argument, NULL, OPT_BACKOFF },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_u64(const char *s, uint64_t *v, const char *what)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-') {
+		fprintf(stderr, "kcov-collect: %s: '%s' is not a number\n", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *v, const char *what)
+{
+	char *end;
+
+	*v = strtod(s, &end);
+	if (end == s || *end || *v < 0 || *v > 86400) {
+		fprintf(stderr, "kcov-collect: %s: '%s' is not a duration in seconds\n", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct cli *c)
+{
+	uint64_t v;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SPOOL: c->s.spool_dir = optarg; break;
+		case OPT_LABEL: c->s.label = optarg; break;
+		case OPT_WORKLOAD: c->workload = optarg; break;
+		case OPT_MACHINE: c->s.machine = optarg; break;
+		case OPT_DEVICE: c->s.device = optarg; break;
+		case OPT_SYSROOT: c->s.sysroot = optarg; break;
+		case OPT_KEEP: c->s.keep_bitmap = 1; break;
+		case OPT_SERVER: c->p.server = optarg; break;
+		case OPT_TOKEN: c->p.token = optarg; break;
+		case OPT_TOKEN_FILE: c->token_file = optarg; break;
+		case OPT_WATCH: c->watch = 1; break;
+		case OPT_MODE:
+			if (strcmp(optarg, "auto") == 0)
+				c->s.mode = KC_PREFER_AUTO;
+			else if (strcmp(optarg, "unique") == 0)
+				c->s.mode = KC_PREFER_UNIQUE;
+			else if (strcmp(optarg, "trace") == 0)
+				c->s.mode = KC_PREFER_TRACE;
+			else {
+				fprintf(stderr, "kcov-collect: --mode must be auto, unique or trace\n");
+				return -1;
+			}
+			break;
+		case OPT_WORDS:
+			if (parse_u64(optarg, &c->s.words, "--words") < 0)
+				return -1;
+			break;
+		case OPT_BITMAP:
+			if (parse_u64(optarg, &c->s.bitmap_words, "--bitmap-words") < 0)
+				return -1;
+			break;
+		case OPT_LINK:
+			if (parse_u64(optarg, &c->s.link_text, "--link-text") < 0)
+				return -1;
+			break;
+		case OPT_REPEAT:
+			if (parse_u64(optarg, &v, "--repeat") < 0 || v == 0 || v > 1000000)
+				return -1;
+			c->repeat = (unsigned)v;
+			break;
+		case OPT_REMOTE:
+			if (parse_u64(optarg, &v, "--remote-handle") < 0 || v == 0 || v > UINT32_MAX)
+				return -1;
+			c->s.remote_handle = (uint32_t)v;
+			break;
+		case OPT_ATTEMPTS:
+			if (parse_u64(optarg, &v, "--max-attempts") < 0 || v == 0 || v > 1000000)
+				return -1;
+			c->p.max_attempts = (int)v;
+			break;
+		case OPT_BACKOFF:
+			if (parse_seconds(optarg, &c->p.backoff_base, "--backoff") < 0)
+				return -1;
+			break;
+		case OPT_INTERVAL:
+			if (parse_seconds(optarg, &c->interval, "--interval") < 0)
+				return -1;
+			break;
+		case OPT_HELP:
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Load the bearer token from --token, --token-file or $KCOV_TOKEN. */
+static int load_token(struct cli *c, struct kc_buf *holder, struct kc_err *err)
+{
+	if (c->token_file) {
+		if (kc_read_file(c->token_file, 4096, holder, err) < 0)
+			return -1;
+		while (holder->len && (holder->data[holder->len - 1] == '\n' ||
+				       holder->data[holder->len - 1] == '\r'))
+			holder->data[--holder->len] = '\0';
+		c->p.token = (char *)holder->data;
+	} else if (!c->p.token) {
+		c->p.token = getenv("KCOV_TOKEN");
+	}
+	return 0;
+}
+
+static void print_push(const struct kc_push_stats *st)
+{
+	fprintf(stderr,
+		"kcov-collect: delivered %u report(s) (%u duplicate), %u rejected, %u map(s) sent, "
+		"%u retries\n",
+		st->delivered, st->duplicates, st->rejected, st->maps_sent, st->retries);
+}
+
+static int cmd_push(struct cli *c, struct kc_err *err)
+{
+	struct kc_spool spool;
+	struct kc_push_stats st = { 0 };
+
+	if (!c->p.server)
+		return kc_err_set(err, "push needs --server URL");
+	if (kc_spool_open(&spool, c->s.spool_dir, err) < 0 || kc_push_global_init(err) < 0)
+		return -1;
+	if (!c->watch) {
+		int r = kc_push_spool(&spool, &c->p, &st, err);
+
+		print_push(&st);
+		return r;
+	}
+	c->p.max_attempts = 1; /* --watch retries forever, one attempt per scan */
+	for (;;) {
+		struct kc_push_stats round = { 0 };
+		struct timespec ts;
+
+		if (kc_push_spool(&spool, &c->p, &round, err) < 0)
+			fprintf(stderr, "kcov-collect: %s (will retry)\n", err->msg);
+		if (round.delivered || round.rejected)
+			print_push(&round);
+		ts.tv_sec = (time_t)c->interval;
+		ts.tv_nsec = (long)((c->interval - (double)ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int cmd_run(struct cli *c, char **argv, int *exit_code, struct kc_err *err)
+{
+	struct kc_session *s;
+	int wstatus = 0, ret = -1;
+
+	s = kc_session_open(&c->s, err);
+	if (!s)
+		return -1;
+	fprintf(stderr, "kcov-collect: coverage mode: %s\n", kc_mode_name(kc_session_mode(s)));
+	for (unsigned i = 0; i < c->repeat; i++) {
+		const struct kc_report *r = kc_session_pending(s);
+
+		if (kc_session_run_cmd(s, argv, c->workload, &wstatus, err) < 0)
+			goto out;
+		fprintf(stderr, "kcov-collect: run %u: %" PRIu64 " unique PCs, %" PRIu64 "/%" PRIu64
+			" trace words%s\n", i + 1, r->runs[0].npcs, r->runs[0].used_words,
+			r->runs[0].capacity_words, r->runs[0].overflowed ? ", OVERFLOWED" : "");
+		if (kc_session_flush(s, err) < 0)
+			goto out;
+	}
+	*exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+	ret = 0;
+	if (c->p.server) {
+		struct kc_err perr;
+
+		if (cmd_push(c, &perr) < 0)
+			fprintf(stderr, "kcov-collect: push failed, report stays spooled: %s\n",
+				perr.msg);
+	}
+out:
+	kc_session_close(s);
+	return ret;
+}
+
+static int cmd_addrmap(struct cli *c, struct kc_err *err)
+{
+	struct kc_addrmap m;
+	char host[KC_NAME_MAX + 1] = "unknown";
+
+	if (!c->s.machine && gethostname(host, sizeof(host) - 1) == 0)
+		c->s.machine = host;
+	if (kc_addrmap_capture(c->s.sysroot ? c->s.sysroot : "/", c->s.machine ? c->s.machine : host,
+			       c->s.link_text ? c->s.link_text : KC_DEFAULT_LINK_TEXT, &m, err) < 0)
+		return -1;
+	printf("machine %s\nboot_id %s\nrelease %s\nbuild_id %s\ntext 0x%016" PRIx64
+	       "-0x%016" PRIx64 "\nlink_text 0x%016" PRIx64 "\n",
+	       m.machine, m.boot_id, m.release, m.build_id, m.text_start, m.text_end, m.link_text);
+	for (uint32_t i = 0; i < m.nmodules; i++)
+		printf("module %s base 0x%016" PRIx64 " size %" PRIu64 " text 0x%016" PRIx64
+		       " build_id %s\n",
+		       m.modules[i].name, m.modules[i].core_base, m.modules[i].core_size,
+		       m.modules[i].text_addr, m.modules[i].build_id[0] ? m.modules[i].build_id : "-");
+	kc_addrmap_release(&m);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	struct kc_err err;
+	struct kc_buf token = KC_BUF_INIT;
+	const char *cmd;
+	int code = 0, ret;
+
+	memset(&c, 0, sizeof(c));
+	kc_err_clear(&err);
+	c.s.spool_dir = "/var/spool/kcov-collect";
+	c.p.max_attempts = 5;
+	c.p.backoff_base = 0.5;
+	c.p.backoff_max = 60;
+	c.interval = 5;
+	c.repeat = 1;
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	cmd = argv[1];
+	optind = 2;
+	if (parse_args(argc, argv, &c) < 0)
+		return 2;
+	if (load_token(&c, &token, &err) < 0) {
+		ret = -1;
+	} else if (strcmp(cmd, "run") == 0) {
+		if (optind >= argc) {
+			fprintf(stderr, "kcov-collect: run needs a command after --\n");
+			return 2;
+		}
+		ret = cmd_run(&c, argv + optind, &code, &err);
+	} else if (strcmp(cmd, "push") == 0) {
+		ret = cmd_push(&c, &err);
+	} else if (strcmp(cmd, "addrmap") == 0) {
+		ret = cmd_addrmap(&c, &err);
+	} else {
+		fprintf(stderr, "kcov-collect: unknown command '%s'\n%s", cmd, usage);
+		return 2;
+	}
+	kc_buf_release(&token);
+	if (ret < 0) {
+		fprintf(stderr, "kcov-collect: %s\n", err.msg);
+		return EXIT_COLLECTOR;
+	}
+	return code;
+}

@@ -1,0 +1,44 @@
+/*
+ * push.h - delivering the spool to kcovd over HTTP (libcurl).
+ *
+ * For each spooled report, oldest first: POST it to /api/v1/reports. On
+ * 2xx the report is removed from the spool. On 428 ("address map needed")
+ * the boot's map is POSTed to /api/v1/boots and the report sent again. On
+ * 400/413/415/422 (the server will never accept these bytes) the report is
+ * moved to rejected/. On a network error, 5xx or 429 the push backs off
+ * exponentially with full jitter and retries the same report; after
+ * max_attempts it gives up, leaving everything spooled. 401/403 stop the
+ * push at once (the token is wrong; retrying cannot help).
+ */
+#ifndef KC_PUSH_H
+#define KC_PUSH_H
+
+#include "err.h"
+#include "spool.h"
+
+struct kc_push_opts {
+	const char *server;   /* base URL, e.g. http://127.0.0.1:8080 */
+	const char *token;    /* bearer token, may be NULL */
+	int max_attempts;     /* per report before giving up (>= 1) */
+	double backoff_base;  /* seconds, first retry delay ceiling */
+	double backoff_max;   /* seconds, largest delay ceiling */
+	long timeout_s;       /* per request */
+};
+
+struct kc_push_stats {
+	unsigned delivered;  /* acknowledged (new or duplicate) */
+	unsigned duplicates; /* acknowledged as already known */
+	unsigned rejected;   /* moved to rejected/ */
+	unsigned maps_sent;
+	unsigned retries;
+};
+
+/* Call once per process before any push (curl_global_init). */
+int kc_push_global_init(struct kc_err *err) KC_MUST_CHECK;
+
+/* Deliver every report in the spool. Returns 0 when the spool holds no
+ * pending report any more, -1 otherwise (err says why). */
+int kc_push_spool(const struct kc_spool *s, const struct kc_push_opts *o,
+		  struct kc_push_stats *st, struct kc_err *err) KC_MUST_CHECK;
+
+#endif
