@@ -970,6 +970,32 @@ static void finish_funcs(struct kc_symtab *t)
 	free(mn);
 }
 
+/* Reject files whose section headers or section contents lie beyond the
+ * end of the file: libelf reads such files "successfully" as empty. */
+static int check_bounds(Elf *elf, const GElf_Ehdr *eh, const char *path, struct kc_err *err)
+{
+	size_t fsize = 0, shnum = 0;
+	Elf_Scn *scn = NULL;
+
+	if (!elf_rawfile(elf, &fsize))
+		return kc_err_set(err, "%s: %s", path, elf_errmsg(-1));
+	if (elf_getshdrnum(elf, &shnum) != 0 || shnum == 0)
+		return kc_err_set(err, "%s: no section headers", path);
+	if (eh->e_shoff > fsize || (fsize - eh->e_shoff) / sizeof(Elf64_Shdr) < shnum)
+		return kc_err_set(err, "%s: truncated (section headers past end of file)", path);
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh))
+			return kc_err_set(err, "%s: bad section header: %s", path, elf_errmsg(-1));
+		if (sh.sh_type != SHT_NOBITS &&
+		    (sh.sh_offset > fsize || sh.sh_size > fsize - sh.sh_offset))
+			return kc_err_set(err, "%s: truncated (section %zu past end of file)", path,
+					  elf_ndxscn(scn));
+	}
+	return 0;
+}
+
 /* ---- public API ----------------------------------------------------------- */
 
 int kc_symbolize_file(const char *path, const struct kc_sym_opts *opts, struct kc_symtab *out,
@@ -1005,6 +1031,8 @@ int kc_symbolize_file(const char *path, const struct kc_sym_opts *opts, struct k
 		kc_err_set(err, "%s: no section headers: %s", path, elf_errmsg(-1));
 		goto out;
 	}
+	if (check_bounds(elf, &eh, path, err) < 0)
+		goto out;
 	read_build_id(elf, out);
 	if (eh.e_type == ET_REL) {
 		out->is_module = 1;
