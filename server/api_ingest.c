@@ -1,0 +1,121 @@
+/*
+ * api_ingest.c - POST /api/v1/reports and POST /api/v1/boots: decode the
+ * wire frame (400 with the decoder's message), find the boot's address map
+ * (428 when the server has none), canonicalize, and hand the result to the
+ * writer; answer only after the commit (200), or 503 when it failed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "canon.h"
+#include "server.h"
+
+enum MHD_Result kc_api_post_report(struct kc_req *r)
+{
+	struct kc_report rep;
+	struct kc_canon_boot boot;
+	struct kc_canon_result canon;
+	struct kc_err err;
+	struct kc_job job;
+	struct kc_metrics *m = &r->srv->metrics;
+	char uid[2 * KC_UPLOAD_ID_LEN + 1];
+	sqlite3 *db;
+	enum MHD_Result ret;
+	int found;
+
+	kc_err_clear(&err);
+	if (kc_wire_decode_report(r->body, r->body_len, &rep, &err) < 0) {
+		atomic_fetch_add(&m->rejected_decode, 1);
+		return kc_respond_error(r, 400, "bad report: %s", err.msg);
+	}
+	memset(&canon, 0, sizeof(canon));
+	memset(&boot, 0, sizeof(boot));
+	db = kc_db_get(r->srv, &err);
+	found = db ? kc_canon_load(db, rep.machine, rep.boot_id, &boot, &err) : -1;
+	kc_db_put(r->srv, db);
+	if (found < 0) {
+		atomic_fetch_add(&m->rejected_store, 1);
+		ret = kc_respond_error(r, 503, "cannot read the database: %s", err.msg);
+		goto out;
+	}
+	if (found == 0) {
+		atomic_fetch_add(&m->rejected_no_map, 1);
+		ret = kc_respond_json(r, 428,
+				      json_pack("{s:s, s:i, s:s, s:s}", "error",
+						"address map needed: POST the boot's map to "
+						"/api/v1/boots, then send the report again",
+						"status", 428, "machine", rep.machine, "boot_id",
+						rep.boot_id));
+		goto out;
+	}
+	if (kc_canon_report(&boot, &rep, &canon, &err) < 0) {
+		atomic_fetch_add(&m->rejected_other, 1);
+		ret = kc_respond_error(r, 503, "%s", err.msg);
+		goto out;
+	}
+	memset(&job, 0, sizeof(job));
+	job.kind = KC_JOB_REPORT;
+	job.report = &rep;
+	job.boot = &boot;
+	job.canon = &canon;
+	job.bytes = r->body_len;
+	kc_store_submit(r->srv->store, &job);
+	kc_upload_id_hex(rep.upload_id, uid);
+	if (job.status == KC_JOB_FAILED) {
+		atomic_fetch_add(&m->rejected_store, 1);
+		ret = kc_respond_error(r, 503, "report not stored: %s", job.err.msg);
+		goto out;
+	}
+	if (job.status == KC_JOB_DUPLICATE) {
+		atomic_fetch_add(&m->reports_duplicate, 1);
+	} else {
+		atomic_fetch_add(&m->reports_accepted, 1);
+		atomic_fetch_add(&m->pcs_ingested, canon.known + canon.unknown);
+		atomic_fetch_add(&m->pcs_unknown, canon.unknown);
+	}
+	ret = kc_respond_json(r, 200,
+			      json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I}", "status", "stored",
+					"duplicate", job.status == KC_JOB_DUPLICATE, "upload_id", uid,
+					"report", (json_int_t)job.id, "pcs",
+					(json_int_t)(canon.known + canon.unknown), "unknown_pcs",
+					(json_int_t)canon.unknown, "runs", (json_int_t)rep.nruns));
+out:
+	kc_canon_result_release(&canon);
+	kc_canon_boot_release(&boot);
+	kc_report_release(&rep);
+	return ret;
+}
+
+enum MHD_Result kc_api_post_boot(struct kc_req *r)
+{
+	struct kc_addrmap map;
+	struct kc_err err;
+	struct kc_job job;
+	enum MHD_Result ret;
+
+	kc_err_clear(&err);
+	if (kc_wire_decode_addrmap(r->body, r->body_len, &map, &err) < 0) {
+		atomic_fetch_add(&r->srv->metrics.rejected_decode, 1);
+		return kc_respond_error(r, 400, "bad address map: %s", err.msg);
+	}
+	memset(&job, 0, sizeof(job));
+	job.kind = KC_JOB_ADDRMAP;
+	job.map = &map;
+	kc_store_submit(r->srv->store, &job);
+	if (job.status == KC_JOB_FAILED) {
+		/* A conflicting map is the client's fault; a failed commit is ours. */
+		unsigned code = job.err.code == 503 ? 503 : 409;
+
+		atomic_fetch_add(&r->srv->metrics.rejected_store, 1);
+		ret = kc_respond_error(r, code, "address map not stored: %s", job.err.msg);
+	} else {
+		atomic_fetch_add(&r->srv->metrics.maps_accepted, 1);
+		ret = kc_respond_json(r, 200,
+				      json_pack("{s:s, s:I, s:s, s:s, s:i}", "status", "stored",
+						"boot", (json_int_t)job.id, "boot_id", map.boot_id,
+						"build_id", map.build_id, "modules",
+						(int)map.nmodules));
+	}
+	kc_addrmap_release(&map);
+	return ret;
+}

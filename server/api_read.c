@@ -1,0 +1,367 @@
+/*
+ * api_read.c - the fleet read API: machines, builds, reports, a build's raw
+ * canonical coverage, /healthz and the Prometheus /metrics page. Every query
+ * is a prepared statement with bound parameters; rows become JSON objects
+ * keyed by column name (columns named j_* hold JSON text and are embedded).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <roaring/roaring.h>
+
+#include "db.h"
+#include "server.h"
+
+/* Turn every row of st into a JSON object; returns a new array or NULL. */
+static json_t *rows_json(sqlite3_stmt *st)
+{
+	json_t *arr = json_array();
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			const char *name = sqlite3_column_name(st, i);
+			json_t *v;
+
+			switch (sqlite3_column_type(st, i)) {
+			case SQLITE_INTEGER:
+				v = json_integer(sqlite3_column_int64(st, i));
+				break;
+			case SQLITE_FLOAT:
+				v = json_real(sqlite3_column_double(st, i));
+				break;
+			case SQLITE_NULL:
+				v = json_null();
+				break;
+			default:
+				if (strncmp(name, "j_", 2) == 0) {
+					v = json_loads((const char *)sqlite3_column_text(st, i), 0,
+						       NULL);
+					name += 2;
+				} else {
+					v = json_string((const char *)sqlite3_column_text(st, i));
+				}
+			}
+			json_object_set_new(o, name, v ? v : json_null());
+		}
+		json_array_append_new(arr, o);
+	}
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/* Run sql with up to two text parameters (NULL = unbound) and answer
+ * {key: rows}. */
+static enum MHD_Result answer_rows(struct kc_req *r, const char *key, const char *sql,
+				   const char *p1, const char *p2)
+{
+	struct kc_err err;
+	sqlite3 *db = kc_db_get(r->srv, &err);
+	sqlite3_stmt *st;
+	json_t *rows = NULL;
+
+	if (!db)
+		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+	st = kc_db_prepare(db, sql, &err);
+	if (st) {
+		if (p1)
+			sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
+		if (p2)
+			sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+		rows = rows_json(st);
+		sqlite3_finalize(st);
+	}
+	kc_db_put(r->srv, db);
+	if (!rows)
+		return kc_respond_error(r, 500, "query failed: %s", err.msg);
+	return kc_respond_json(r, 200, json_pack("{s:o}", key, rows));
+}
+
+static enum MHD_Result get_machines(struct kc_req *r)
+{
+	return answer_rows(
+		r, "machines",
+		"SELECT m.name, m.first_seen, m.last_push, m.reports, m.pcs, m.unknown_pcs, "
+		" (SELECT count(*) FROM boots b WHERE b.machine = m.id) AS boots, "
+		" (SELECT json_group_array(DISTINCT b.release) FROM boots b WHERE b.machine = m.id) "
+		"   AS j_releases "
+		"FROM machines m ORDER BY m.name",
+		NULL, NULL);
+}
+
+static uint64_t blob_cardinality(const void *p, int n)
+{
+	roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe(p, (size_t)n);
+	uint64_t c = b ? roaring_bitmap_get_cardinality(b) : 0;
+
+	roaring_bitmap_free(b);
+	return c;
+}
+
+/* Covered PCs per build: sum of the all-time bitmaps of its binaries. */
+static int add_covered(sqlite3 *db, json_t *builds)
+{
+	sqlite3_stmt *st = kc_db_prepare(db,
+					 "SELECT t.bits FROM coverage_total t JOIN binaries b ON "
+					 "b.id = t.binary JOIN builds bl ON bl.id = b.build "
+					 "WHERE bl.build_id = ?",
+					 NULL);
+	size_t i;
+	json_t *b;
+
+	if (!st)
+		return -1;
+	json_array_foreach(builds, i, b) {
+		uint64_t covered = 0;
+
+		sqlite3_bind_text(st, 1, json_string_value(json_object_get(b, "build_id")), -1,
+				  SQLITE_TRANSIENT);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			covered += blob_cardinality(sqlite3_column_blob(st, 0),
+						    sqlite3_column_bytes(st, 0));
+		sqlite3_reset(st);
+		json_object_set_new(b, "covered_pcs", json_integer((json_int_t)covered));
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static enum MHD_Result get_builds(struct kc_req *r)
+{
+	struct kc_err err;
+	sqlite3 *db = kc_db_get(r->srv, &err);
+	sqlite3_stmt *st;
+	json_t *rows = NULL;
+
+	if (!db)
+		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+	st = kc_db_prepare(db,
+			   "SELECT bl.build_id, bl.release, bl.first_seen, bl.last_seen, "
+			   " (SELECT count(DISTINCT machine) FROM boots WHERE build = bl.id) AS machines, "
+			   " (SELECT count(*) FROM boots WHERE build = bl.id) AS boots, "
+			   " (SELECT count(*) FROM binaries WHERE build = bl.id AND kind = 'module') "
+			   "   AS modules "
+			   "FROM builds bl ORDER BY bl.last_seen DESC",
+			   &err);
+	if (st) {
+		rows = rows_json(st);
+		sqlite3_finalize(st);
+	}
+	if (rows && add_covered(db, rows) < 0) {
+		json_decref(rows);
+		rows = NULL;
+	}
+	kc_db_put(r->srv, db);
+	if (!rows)
+		return kc_respond_error(r, 500, "query failed: %s", err.msg);
+	return kc_respond_json(r, 200, json_pack("{s:o}", "builds", rows));
+}
+
+static enum MHD_Result get_reports(struct kc_req *r)
+{
+	const char *machine = kc_req_arg(r, "machine");
+	const char *limit = kc_req_arg(r, "limit");
+	char *end = NULL;
+	long n = limit ? strtol(limit, &end, 10) : 100;
+
+	if (limit && (*end || n < 1 || n > 10000))
+		return kc_respond_error(r, 400, "limit must be a number from 1 to 10000");
+	char lim[24];
+
+	snprintf(lim, sizeof(lim), "%ld", n);
+	return answer_rows(
+		r, "reports",
+		"SELECT r.upload_id, m.name AS machine, b.boot_id, l.name AS label, r.received, "
+		" r.created, r.pcs, r.unknown_pcs, r.runs, r.overflowed_runs, r.bytes "
+		"FROM reports r JOIN machines m ON m.id = r.machine JOIN boots b ON b.id = r.boot "
+		"JOIN labels l ON l.id = r.label WHERE (?1 IS NULL OR m.name = ?1) "
+		"ORDER BY r.id DESC LIMIT CAST(?2 AS INTEGER)",
+		machine, lim);
+}
+
+/* GET /api/v1/builds/{build}/pcs[?binary=NAME]: the canonical coverage. */
+static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
+{
+	const char *binary = kc_req_arg(r, "binary");
+	struct kc_err err;
+	sqlite3 *db = kc_db_get(r->srv, &err);
+	sqlite3_stmt *st;
+	json_t *out = json_array();
+	int rc, found = 0;
+
+	if (!db) {
+		json_decref(out);
+		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+	}
+	st = kc_db_prepare(db,
+			   "SELECT b.name, b.kind, b.build_id, t.bits FROM binaries b "
+			   "JOIN builds bl ON bl.id = b.build "
+			   "LEFT JOIN coverage_total t ON t.binary = b.id "
+			   "WHERE bl.build_id = ?1 AND (?2 IS NULL OR b.name = ?2) ORDER BY b.id",
+			   &err);
+	if (!st)
+		goto fail;
+	sqlite3_bind_text(st, 1, build, -1, SQLITE_STATIC);
+	if (binary)
+		sqlite3_bind_text(st, 2, binary, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		roaring_bitmap_t *bits = NULL;
+		json_t *offs = json_array();
+
+		found = 1;
+		if (sqlite3_column_type(st, 3) == SQLITE_BLOB)
+			bits = roaring_bitmap_portable_deserialize_safe(
+				sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3));
+		if (bits) {
+			roaring_uint32_iterator_t *it = roaring_create_iterator(bits);
+
+			for (; it->has_value; roaring_advance_uint32_iterator(it))
+				json_array_append_new(offs, json_integer(it->current_value));
+			roaring_free_uint32_iterator(it);
+		}
+		json_array_append_new(out,
+				      json_pack("{s:s, s:s, s:s, s:I, s:o}", "name",
+						(const char *)sqlite3_column_text(st, 0), "kind",
+						(const char *)sqlite3_column_text(st, 1), "build_id",
+						(const char *)sqlite3_column_text(st, 2), "count",
+						(json_int_t)(bits ? roaring_bitmap_get_cardinality(bits) : 0),
+						"offsets", offs));
+		roaring_bitmap_free(bits);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	kc_db_put(r->srv, db);
+	if (!found) {
+		json_decref(out);
+		return kc_respond_error(r, 404, "no build %s%s%s", build, binary ? " with binary " : "",
+					binary ? binary : "");
+	}
+	return kc_respond_json(r, 200, json_pack("{s:s, s:o}", "build_id", build, "binaries", out));
+fail:
+	kc_db_put(r->srv, db);
+	json_decref(out);
+	return kc_respond_error(r, 500, "query failed: %s", err.msg);
+}
+
+static enum MHD_Result get_healthz(struct kc_req *r)
+{
+	struct kc_store_stats st;
+
+	kc_store_stats(r->srv->store, &st);
+	return kc_respond_json(r, 200,
+			       json_pack("{s:s, s:i, s:I}", "status", "ok", "schema_version",
+					 kc_db_schema_version(), "queue_depth",
+					 (json_int_t)st.queue_depth));
+}
+
+static enum MHD_Result get_metrics(struct kc_req *r)
+{
+	struct kc_metrics *m = &r->srv->metrics;
+	struct kc_store_stats st;
+	struct kc_buf b = KC_BUF_INIT;
+	enum MHD_Result ret;
+	static const char *const reasons[] = { "auth", "decode", "too_large", "content_type",
+					       "no_address_map", "store", "other" };
+	unsigned long long rejected[] = {
+		m->rejected_auth, m->rejected_decode, m->rejected_too_large, m->rejected_type,
+		m->rejected_no_map, m->rejected_store, m->rejected_other,
+	};
+
+	kc_store_stats(r->srv->store, &st);
+	kc_buf_addf(&b, "# HELP kcovd_reports_accepted_total Reports stored.\n"
+			"# TYPE kcovd_reports_accepted_total counter\n"
+			"kcovd_reports_accepted_total %llu\n",
+		    (unsigned long long)m->reports_accepted);
+	kc_buf_addf(&b, "# HELP kcovd_reports_duplicate_total Reports acknowledged as already stored.\n"
+			"# TYPE kcovd_reports_duplicate_total counter\n"
+			"kcovd_reports_duplicate_total %llu\n",
+		    (unsigned long long)m->reports_duplicate);
+	kc_buf_addf(&b, "# HELP kcovd_reports_rejected_total Requests refused, by reason.\n"
+			"# TYPE kcovd_reports_rejected_total counter\n");
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		kc_buf_addf(&b, "kcovd_reports_rejected_total{reason=\"%s\"} %llu\n", reasons[i],
+			    rejected[i]);
+	kc_buf_addf(&b, "# HELP kcovd_address_maps_total Address maps stored.\n"
+			"# TYPE kcovd_address_maps_total counter\n"
+			"kcovd_address_maps_total %llu\n"
+			"# HELP kcovd_pcs_ingested_total PCs received in stored reports.\n"
+			"# TYPE kcovd_pcs_ingested_total counter\n"
+			"kcovd_pcs_ingested_total %llu\n"
+			"# HELP kcovd_pcs_unknown_total PCs that fell in no known region.\n"
+			"# TYPE kcovd_pcs_unknown_total counter\n"
+			"kcovd_pcs_unknown_total %llu\n",
+		    (unsigned long long)m->maps_accepted, (unsigned long long)m->pcs_ingested,
+		    (unsigned long long)m->pcs_unknown);
+	kc_buf_addf(&b, "# HELP kcovd_queue_depth Jobs waiting for the writer.\n"
+			"# TYPE kcovd_queue_depth gauge\n"
+			"kcovd_queue_depth %llu\n"
+			"# HELP kcovd_commit_latency_ms Duration of the last group commit.\n"
+			"# TYPE kcovd_commit_latency_ms gauge\n"
+			"kcovd_commit_latency_ms %.3f\n"
+			"# HELP kcovd_commits_total Group commits.\n"
+			"# TYPE kcovd_commits_total counter\n"
+			"kcovd_commits_total %llu\n"
+			"# HELP kcovd_commit_failures_total Group commits that failed.\n"
+			"# TYPE kcovd_commit_failures_total counter\n"
+			"kcovd_commit_failures_total %llu\n"
+			"# HELP kcovd_committed_jobs_total Jobs applied by the writer.\n"
+			"# TYPE kcovd_committed_jobs_total counter\n"
+			"kcovd_committed_jobs_total %llu\n"
+			"# HELP kcovd_http_requests_total HTTP requests received.\n"
+			"# TYPE kcovd_http_requests_total counter\n"
+			"kcovd_http_requests_total %llu\n",
+		    (unsigned long long)st.queue_depth, st.last_commit_ms,
+		    (unsigned long long)st.batches, (unsigned long long)st.commit_failures,
+		    (unsigned long long)st.jobs, (unsigned long long)m->http_requests);
+	if (b.oom) {
+		kc_buf_release(&b);
+		return kc_respond_error(r, 500, "out of memory");
+	}
+	ret = kc_respond_text(r, 200, "text/plain; version=0.0.4", (char *)b.data, b.len);
+	kc_buf_release(&b);
+	return ret;
+}
+
+enum MHD_Result kc_api_read(struct kc_req *r, int *handled)
+{
+	static const char builds_prefix[] = "/api/v1/builds/";
+	const char *url = r->url;
+
+	*handled = 1;
+	if (strcmp(url, "/healthz") == 0)
+		return get_healthz(r);
+	if (strcmp(url, "/metrics") == 0)
+		return get_metrics(r);
+	if (strncmp(url, "/api/", 5) != 0) {
+		*handled = 0;
+		return MHD_NO;
+	}
+	if (!kc_req_authorized(r, KC_SCOPE_READ))
+		return kc_respond_error(r, 401, "a read token is required (Authorization: Bearer)");
+	if (strcmp(url, "/api/v1/machines") == 0)
+		return get_machines(r);
+	if (strcmp(url, "/api/v1/builds") == 0)
+		return get_builds(r);
+	if (strcmp(url, "/api/v1/reports") == 0)
+		return get_reports(r);
+	if (strncmp(url, builds_prefix, sizeof(builds_prefix) - 1) == 0) {
+		const char *rest = url + sizeof(builds_prefix) - 1;
+		const char *slash = strchr(rest, '/');
+		char build[KC_BUILD_ID_MAX + 1];
+
+		if (slash && (size_t)(slash - rest) <= KC_BUILD_ID_MAX && strcmp(slash, "/pcs") == 0) {
+			memcpy(build, rest, (size_t)(slash - rest));
+			build[slash - rest] = '\0';
+			return get_pcs(r, build);
+		}
+	}
+	return kc_api_coverage(r, handled);
+}

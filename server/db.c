@@ -1,0 +1,110 @@
+/*
+ * db.c - SQLite connection setup (WAL, full sync, busy timeout, foreign
+ * keys) and the schema migrator: numbered migrations are applied in one
+ * transaction each, and a database written by a newer kcovd is refused
+ * rather than misread.
+ */
+#include "db.h"
+
+#include <stdio.h>
+
+extern const char *const kc_migrations[];
+extern const char *const kc_migration_names[];
+extern const int kc_nmigrations;
+
+int kc_db_schema_version(void)
+{
+	return kc_nmigrations;
+}
+
+int kc_db_exec(sqlite3 *db, const char *sql, struct kc_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		kc_err_set(err, "sqlite: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+sqlite3_stmt *kc_db_prepare(sqlite3 *db, const char *sql, struct kc_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		kc_err_set(err, "sqlite prepare: %s", sqlite3_errmsg(db));
+		return NULL;
+	}
+	return st;
+}
+
+int kc_db_get_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db, sql, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		*out = dflt;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+sqlite3 *kc_db_open(const char *path, int readonly, struct kc_err *err)
+{
+	sqlite3 *db = NULL;
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+
+	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		kc_err_set(err, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	if (kc_db_exec(db, "PRAGMA foreign_keys = ON", err) < 0)
+		goto fail;
+	if (!readonly && kc_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",
+				    err) < 0)
+		goto fail;
+	return db;
+fail:
+	sqlite3_close(db);
+	return NULL;
+}
+
+int kc_db_migrate(sqlite3 *db, struct kc_err *err)
+{
+	int64_t version;
+
+	if (kc_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
+		       err) < 0 ||
+	    kc_db_get_int(db, "SELECT max(version) FROM schema_version", 0, &version, err) < 0)
+		return -1;
+	if (version > kc_nmigrations)
+		return kc_err_set(err,
+				  "the database has schema version %lld but this kcovd knows only "
+				  "up to %d: upgrade kcovd (refusing to touch newer data)",
+				  (long long)version, kc_nmigrations);
+	for (int i = (int)version; i < kc_nmigrations; i++) {
+		char bump[96];
+
+		snprintf(bump, sizeof(bump), "INSERT INTO schema_version VALUES (%d);", i + 1);
+		if (kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+			return -1;
+		if (kc_db_exec(db, kc_migrations[i], err) < 0 || kc_db_exec(db, bump, err) < 0) {
+			kc_err_prefix(err, "migration %s", kc_migration_names[i]);
+			(void)kc_db_exec(db, "ROLLBACK", NULL);
+			return -1;
+		}
+		if (kc_db_exec(db, "COMMIT", err) < 0)
+			return -1;
+	}
+	return 0;
+}

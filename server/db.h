@@ -1,0 +1,36 @@
+/*
+ * db.h - opening the SQLite store and upgrading its schema.
+ *
+ * The database is one file in WAL mode with synchronous=FULL, so a commit
+ * that returned is on disk. Migrations are schema/NNN_*.sql compiled into
+ * the binary; the schema_version table records how many were applied.
+ */
+#ifndef KC_DB_H
+#define KC_DB_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* Open (creating if needed) and configure a connection. readonly opens
+ * with SQLITE_OPEN_READONLY. The caller closes it with sqlite3_close. */
+sqlite3 *kc_db_open(const char *path, int readonly, struct kc_err *err);
+
+/* Apply missing migrations; refuse a database newer than this binary. */
+int kc_db_migrate(sqlite3 *db, struct kc_err *err) KC_MUST_CHECK;
+
+/* The schema version this binary writes. */
+int kc_db_schema_version(void);
+
+/* Not must-check: rollbacks on error paths ignore it. */
+int kc_db_exec(sqlite3 *db, const char *sql, struct kc_err *err);
+
+/* Prepare or fail with the SQLite message. */
+sqlite3_stmt *kc_db_prepare(sqlite3 *db, const char *sql, struct kc_err *err);
+
+/* Run a statement expected to return one integer (or none: *out = dflt). */
+int kc_db_get_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out,
+		  struct kc_err *err) KC_MUST_CHECK;
+
+#endif

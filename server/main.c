@@ -1,0 +1,247 @@
+/*
+ * main.c - the kcovd command line: `serve` (the default) runs the HTTP
+ * service until SIGINT/SIGTERM; `token add NAME [--scope S]` issues a
+ * token and prints it once; `token list` shows who has tokens.
+ * Configuration comes from flags, then KCOVD_* environment variables.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "db.h"
+#include "fileio.h"
+#include "server.h"
+
+static const char usage[] =
+	"usage: kcovd [serve] [options]\n"
+	"       kcovd token add NAME [--scope push|read|admin] [options]\n"
+	"       kcovd token list [options]\n"
+	"options (environment variable in brackets):\n"
+	"  --listen ADDR:PORT   listen address (KCOVD_LISTEN; default 127.0.0.1:8080)\n"
+	"  --data-dir DIR       data directory (KCOVD_DATA_DIR; default ./kcovd-data)\n"
+	"  --db PATH            database file (KCOVD_DB; default DATA_DIR/kcovd.db)\n"
+	"  --web-dir DIR        browser UI files (KCOVD_WEB_DIR)\n"
+	"  --read-auth          reads need a read token too (KCOVD_READ_AUTH=1)\n"
+	"  --port-file FILE     write the bound port to FILE once listening\n"
+	"  --max-connections N  (default 512)   --timeout SEC idle timeout (default 30)\n";
+
+struct cli {
+	char listen[256];
+	const char *data_dir, *db, *web_dir, *port_file, *scope;
+	int read_auth;
+	unsigned max_conn, timeout;
+};
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : dflt;
+}
+
+static int parse(int argc, char **argv, struct cli *c)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "db", required_argument, NULL, 'b' },
+		{ "web-dir", required_argument, NULL, 'w' },
+		{ "read-auth", no_argument, NULL, 'r' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "scope", required_argument, NULL, 's' },
+		{ "max-connections", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l': snprintf(c->listen, sizeof(c->listen), "%s", optarg); break;
+		case 'd': c->data_dir = optarg; break;
+		case 'b': c->db = optarg; break;
+		case 'w': c->web_dir = optarg; break;
+		case 'r': c->read_auth = 1; break;
+		case 'p': c->port_file = optarg; break;
+		case 's': c->scope = optarg; break;
+		case 'm': c->max_conn = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 't': c->timeout = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'h': fputs(usage, stdout); exit(0);
+		default: fputs(usage, stderr); return -1;
+		}
+	}
+	return 0;
+}
+
+static int split_listen(const char *s, char *host, size_t size, uint16_t *port, struct kc_err *err)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	unsigned long p;
+
+	if (!colon || (size_t)(colon - s) >= size)
+		return kc_err_set(err, "--listen '%s' is not ADDR:PORT", s);
+	p = strtoul(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || p > 65535)
+		return kc_err_set(err, "--listen '%s': bad port", s);
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int db_path(struct cli *c, char *out, size_t size, struct kc_err *err)
+{
+	if (c->db) {
+		snprintf(out, size, "%s", c->db);
+		return 0;
+	}
+	if (kc_mkdirs(c->data_dir, err) < 0)
+		return -1;
+	if (snprintf(out, size, "%s/kcovd.db", c->data_dir) >= (int)size)
+		return kc_err_set(err, "data directory path too long");
+	return 0;
+}
+
+static int cmd_serve(struct cli *c, struct kc_err *err)
+{
+	struct kc_server srv;
+	struct kc_server_opts o;
+	char host[256], path[PATH_MAX];
+	sigset_t set;
+	int sig;
+
+	memset(&o, 0, sizeof(o));
+	if (split_listen(c->listen, host, sizeof(host), &o.port, err) < 0 ||
+	    db_path(c, path, sizeof(path), err) < 0)
+		return -1;
+	o.listen_addr = host;
+	o.db_path = path;
+	o.web_dir = c->web_dir;
+	o.read_auth = c->read_auth;
+	o.max_connections = c->max_conn;
+	o.timeout_s = c->timeout;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (kc_server_start(&srv, &o, err) < 0)
+		return -1;
+	if (c->port_file) {
+		char buf[16];
+		int n = snprintf(buf, sizeof(buf), "%u\n", srv.port);
+
+		if (kc_write_file_atomic(c->port_file, buf, (size_t)n, err) < 0) {
+			kc_server_stop(&srv);
+			return -1;
+		}
+	}
+	fprintf(stderr, "kcovd: listening on http://%s:%u/ (database %s, schema v%d)\n", host,
+		srv.port, path, kc_db_schema_version());
+	sigwait(&set, &sig);
+	fprintf(stderr, "kcovd: signal %d, stopping after the queued writes\n", sig);
+	kc_server_stop(&srv);
+	return 0;
+}
+
+static int open_db(struct cli *c, sqlite3 **db, struct kc_err *err)
+{
+	char path[PATH_MAX];
+
+	if (db_path(c, path, sizeof(path), err) < 0)
+		return -1;
+	*db = kc_db_open(path, 0, err);
+	if (!*db)
+		return -1;
+	if (kc_db_migrate(*db, err) < 0) {
+		sqlite3_close(*db);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_token(struct cli *c, int argc, char **argv, struct kc_err *err)
+{
+	enum kc_scope scope = KC_SCOPE_PUSH;
+	char token[KC_TOKEN_LEN + 1];
+	sqlite3 *db;
+	int ret = -1;
+
+	if (optind >= argc)
+		return kc_err_set(err, "token needs 'add NAME' or 'list'");
+	if (c->scope && kc_scope_parse(c->scope, &scope) < 0)
+		return kc_err_set(err, "--scope must be push, read or admin");
+	if (open_db(c, &db, err) < 0)
+		return -1;
+	if (strcmp(argv[optind], "add") == 0 && optind + 1 < argc) {
+		if (kc_token_add(db, argv[optind + 1], scope, token, err) < 0)
+			goto out;
+		printf("%s\n", token);
+		fprintf(stderr, "kcovd: token '%s' (%s) created; it is shown only this once\n",
+			argv[optind + 1], kc_scope_name(scope));
+		ret = 0;
+	} else if (strcmp(argv[optind], "list") == 0) {
+		sqlite3_stmt *st = kc_db_prepare(db, "SELECT id, name, scope, created FROM tokens "
+						     "ORDER BY created", err);
+
+		if (!st)
+			goto out;
+		while (sqlite3_step(st) == SQLITE_ROW)
+			printf("kc_%s…\t%s\t%s\t%lld\n", sqlite3_column_text(st, 0),
+			       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+			       (long long)sqlite3_column_int64(st, 3));
+		sqlite3_finalize(st);
+		ret = 0;
+	} else {
+		kc_err_set(err, "token needs 'add NAME' or 'list'");
+	}
+out:
+	sqlite3_close(db);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	struct kc_err err;
+	const char *cmd = "serve";
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	kc_err_clear(&err);
+	snprintf(c.listen, sizeof(c.listen), "%s", env_or("KCOVD_LISTEN", "127.0.0.1:8080"));
+	c.data_dir = env_or("KCOVD_DATA_DIR", "kcovd-data");
+	c.db = getenv("KCOVD_DB");
+	c.web_dir = getenv("KCOVD_WEB_DIR");
+	c.read_auth = strcmp(env_or("KCOVD_READ_AUTH", "0"), "1") == 0;
+	if (argc > 1 && argv[1][0] != '-') {
+		cmd = argv[1];
+		optind = 2;
+	}
+	if (parse(argc, argv, &c) < 0)
+		return 2;
+	if (kc_auth_init(&err) < 0) {
+		fprintf(stderr, "kcovd: %s\n", err.msg);
+		return 1;
+	}
+	if (strcmp(cmd, "serve") == 0) {
+		ret = cmd_serve(&c, &err);
+	} else if (strcmp(cmd, "token") == 0) {
+		ret = cmd_token(&c, argc, argv, &err);
+	} else {
+		fprintf(stderr, "kcovd: unknown command '%s'\n%s", cmd, usage);
+		return 2;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "kcovd: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,476 @@
+/*
+ * store.c - the writer thread: group commit of reports and address maps
+ * into SQLite. Each job runs inside a savepoint, so a bad job fails alone;
+ * coverage bitmaps touched by the batch are merged in memory and written
+ * once before the commit. Waiters are woken only after COMMIT returned.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+
+struct merge {
+	int64_t binary, label, day; /* label -1: coverage_total */
+	roaring_bitmap_t *bits;
+};
+
+struct kc_store {
+	char path[4096];
+	sqlite3 *db;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;  /* writer: jobs queued or stopping */
+	pthread_cond_t done;  /* submitters: a batch finished */
+	struct kc_job *head, *tail;
+	int stopping;
+	struct kc_store_stats stats;
+	struct merge *merges; /* this batch's pending bitmap merges */
+	size_t nmerges;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int step_done(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+/* Run one statement with integer/text parameters given as a format:
+ * 'i' int64, 't' text. Returns the first column of the first row in *out
+ * when out is not NULL. */
+static int run(sqlite3 *db, const char *sql, const char *fmt, int64_t *out, struct kc_err *err,
+	       ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc, ret = -1;
+
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+		return kc_err_set(err, "sqlite prepare: %s", sqlite3_errmsg(db));
+	va_start(ap, err);
+	for (int i = 0; fmt[i]; i++) {
+		if (fmt[i] == 'i')
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+		else
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+	}
+	va_end(ap);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && out)
+		*out = sqlite3_column_int64(st, 0);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	if (rc == SQLITE_DONE && out)
+		*out = -1;
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int upsert_machine(sqlite3 *db, const char *name, int64_t now, int64_t *id,
+			  struct kc_err *err)
+{
+	if (run(db, "INSERT INTO machines (name, first_seen) VALUES (?, ?) "
+		    "ON CONFLICT(name) DO NOTHING", "ti", NULL, err, name, now) < 0)
+		return -1;
+	return run(db, "SELECT id FROM machines WHERE name = ?", "t", id, err, name);
+}
+
+static int apply_addrmap(sqlite3 *db, const struct kc_addrmap *m, int64_t *boot_out,
+			 struct kc_err *err)
+{
+	int64_t now = (int64_t)time(NULL), machine, build, boot, bin;
+
+	if (upsert_machine(db, m->machine, now, &machine, err) < 0 ||
+	    run(db, "INSERT INTO builds (build_id, release, first_seen, last_seen) VALUES (?,?,?,?) "
+		    "ON CONFLICT(build_id) DO UPDATE SET last_seen = excluded.last_seen, "
+		    "release = CASE WHEN release = '' THEN excluded.release ELSE release END",
+		"ttii", NULL, err, m->build_id, m->release, now, now) < 0 ||
+	    run(db, "SELECT id FROM builds WHERE build_id = ?", "t", &build, err, m->build_id) < 0 ||
+	    run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
+		    "VALUES (?, 'vmlinux', 'vmlinux', ?)", "it", NULL, err, build, m->build_id) < 0 ||
+	    run(db, "INSERT INTO boots (machine, boot_id, build, release, text_start, text_end, "
+		    "link_text, first_seen) VALUES (?,?,?,?,?,?,?,?) "
+		    "ON CONFLICT(machine, boot_id) DO NOTHING", "ititiiii", NULL, err, machine,
+		m->boot_id, build, m->release, (int64_t)m->text_start, (int64_t)m->text_end,
+		(int64_t)m->link_text, now) < 0 ||
+	    run(db, "SELECT id FROM boots WHERE machine = ? AND boot_id = ? AND build = ?", "iti",
+		&boot, err, machine, m->boot_id, build) < 0)
+		return -1;
+	if (boot < 0)
+		return kc_err_set(err, "boot %s of %s is already known with another kernel build",
+				  m->boot_id, m->machine);
+	for (uint32_t i = 0; i < m->nmodules; i++) {
+		const struct kc_module *mod = &m->modules[i];
+
+		if (run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
+			    "VALUES (?, 'module', ?, ?)", "itt", NULL, err, build, mod->name,
+			mod->build_id) < 0 ||
+		    run(db, "SELECT id FROM binaries WHERE build = ? AND name = ? AND build_id = ?",
+			"itt", &bin, err, build, mod->name, mod->build_id) < 0 ||
+		    run(db, "INSERT OR IGNORE INTO boot_modules (boot, name, binary, core_base, "
+			    "core_size, text_addr) VALUES (?,?,?,?,?,?)", "itiiii", NULL, err, boot,
+			mod->name, bin, (int64_t)mod->core_base, (int64_t)mod->core_size,
+			(int64_t)mod->text_addr) < 0)
+			return -1;
+	}
+	*boot_out = boot;
+	return 0;
+}
+
+static int queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
+		       const roaring_bitmap_t *bits, struct kc_err *err)
+{
+	struct merge *m;
+
+	for (size_t i = 0; i < s->nmerges; i++) {
+		m = &s->merges[i];
+		if (m->binary == binary && m->label == label && m->day == day) {
+			roaring_bitmap_or_inplace(m->bits, bits);
+			return 0;
+		}
+	}
+	m = realloc(s->merges, (s->nmerges + 1) * sizeof(*m));
+	if (!m)
+		return kc_err_set(err, "out of memory");
+	s->merges = m;
+	m = &m[s->nmerges++];
+	m->binary = binary;
+	m->label = label;
+	m->day = day;
+	m->bits = roaring_bitmap_copy(bits);
+	return 0;
+}
+
+static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *err)
+{
+	const struct kc_report *r = job->report;
+	int64_t now = (int64_t)time(NULL), day = now / 86400, label, changes, overflowed = 0;
+	char uid[2 * KC_UPLOAD_ID_LEN + 1];
+
+	for (uint32_t i = 0; i < r->nruns; i++)
+		overflowed += r->runs[i].overflowed;
+	kc_upload_id_hex(r->upload_id, uid);
+	if (run(s->db, "INSERT INTO labels (name) VALUES (?) ON CONFLICT(name) DO NOTHING", "t",
+		NULL, err, r->label) < 0 ||
+	    run(s->db, "SELECT id FROM labels WHERE name = ?", "t", &label, err, r->label) < 0 ||
+	    run(s->db, "INSERT INTO reports (upload_id, machine, boot, label, received, created, "
+		       "pcs, unknown_pcs, runs, overflowed_runs, bytes) "
+		       "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(upload_id) DO NOTHING",
+		"tiiiiiiiiii", NULL, err, uid, job->boot->machine, job->boot->boot, label, now,
+		(int64_t)r->created_unix, (int64_t)(job->canon->known + job->canon->unknown),
+		(int64_t)job->canon->unknown, (int64_t)r->nruns, overflowed, (int64_t)job->bytes) < 0)
+		return -1;
+	changes = sqlite3_changes(s->db);
+	if (changes == 0) {
+		job->outcome = KC_JOB_DUPLICATE;
+		return run(s->db, "SELECT id FROM reports WHERE upload_id = ?", "t", &job->id, err,
+			   uid);
+	}
+	job->id = sqlite3_last_insert_rowid(s->db);
+	if (run(s->db, "UPDATE machines SET last_push = ?, reports = reports + 1, pcs = pcs + ?, "
+		       "unknown_pcs = unknown_pcs + ? WHERE id = ?", "iiii", NULL, err, now,
+		(int64_t)(job->canon->known + job->canon->unknown), (int64_t)job->canon->unknown,
+		job->boot->machine) < 0 ||
+	    run(s->db, "UPDATE builds SET last_seen = ? WHERE id = ?", "ii", NULL, err, now,
+		job->boot->build) < 0)
+		return -1;
+	for (uint32_t i = 0; i < job->canon->nparts; i++) {
+		const struct kc_canon_part *p = &job->canon->parts[i];
+
+		if (queue_merge(s, p->binary, -1, 0, p->bits, err) < 0 ||
+		    queue_merge(s, p->binary, label, day, p->bits, err) < 0)
+			return -1;
+	}
+	job->outcome = KC_JOB_OK;
+	return 0;
+}
+
+/* Write every merged bitmap of the batch: read, OR, write back. */
+static int flush_merges(struct kc_store *s, struct kc_err *err)
+{
+	static const char *const sel[2] = {
+		"SELECT bits FROM coverage WHERE binary = ? AND label = ? AND day = ?",
+		"SELECT bits FROM coverage_total WHERE binary = ?",
+	};
+	static const char *const put[2] = {
+		"INSERT OR REPLACE INTO coverage (binary, label, day, bits) VALUES (?,?,?,?)",
+		"INSERT OR REPLACE INTO coverage_total (binary, bits) VALUES (?,?)",
+	};
+	sqlite3_stmt *st[2][2] = { { NULL, NULL }, { NULL, NULL } };
+	char *buf = NULL;
+	int ret = -1;
+
+	for (int t = 0; t < 2; t++)
+		if (sqlite3_prepare_v2(s->db, sel[t], -1, &st[t][0], NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(s->db, put[t], -1, &st[t][1], NULL) != SQLITE_OK) {
+			kc_err_set(err, "sqlite prepare: %s", sqlite3_errmsg(s->db));
+			goto out;
+		}
+	for (size_t i = 0; i < s->nmerges; i++) {
+		struct merge *m = &s->merges[i];
+		int t = m->label < 0;
+		sqlite3_stmt *q = st[t][0], *w = st[t][1];
+		size_t n;
+		int k = 1;
+
+		sqlite3_bind_int64(q, 1, m->binary);
+		if (!t) {
+			sqlite3_bind_int64(q, 2, m->label);
+			sqlite3_bind_int64(q, 3, m->day);
+		}
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			roaring_bitmap_t *old = roaring_bitmap_portable_deserialize_safe(
+				sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0));
+
+			if (!old) {
+				sqlite3_reset(q);
+				kc_err_set(err, "stored bitmap of binary %lld is corrupt",
+					   (long long)m->binary);
+				goto out;
+			}
+			roaring_bitmap_or_inplace(m->bits, old);
+			roaring_bitmap_free(old);
+		}
+		sqlite3_reset(q);
+		roaring_bitmap_run_optimize(m->bits);
+		n = roaring_bitmap_portable_size_in_bytes(m->bits);
+		free(buf);
+		buf = malloc(n ? n : 1);
+		if (!buf) {
+			kc_err_set(err, "out of memory");
+			goto out;
+		}
+		roaring_bitmap_portable_serialize(m->bits, buf);
+		sqlite3_bind_int64(w, k++, m->binary);
+		if (!t) {
+			sqlite3_bind_int64(w, k++, m->label);
+			sqlite3_bind_int64(w, k++, m->day);
+		}
+		sqlite3_bind_blob(w, k, buf, (int)n, SQLITE_STATIC);
+		if (step_done(s->db, w, err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	for (int t = 0; t < 2; t++) {
+		sqlite3_finalize(st[t][0]);
+		sqlite3_finalize(st[t][1]);
+	}
+	return ret;
+}
+
+static void drop_merges(struct kc_store *s)
+{
+	for (size_t i = 0; i < s->nmerges; i++)
+		roaring_bitmap_free(s->merges[i].bits);
+	s->nmerges = 0;
+}
+
+static void apply_job(struct kc_store *s, struct kc_job *job)
+{
+	int r;
+
+	kc_err_clear(&job->err);
+	job->outcome = KC_JOB_OK;
+	if (kc_db_exec(s->db, "SAVEPOINT job", &job->err) < 0) {
+		job->outcome = KC_JOB_FAILED;
+		return;
+	}
+	if (job->kind == KC_JOB_REPORT)
+		r = apply_report(s, job, &job->err);
+	else if (job->kind == KC_JOB_ADDRMAP)
+		r = apply_addrmap(s->db, job->map, &job->id, &job->err);
+	else
+		r = job->fn(job->arg, s->db, &job->err);
+	if (r < 0) {
+		job->outcome = KC_JOB_FAILED;
+		(void)kc_db_exec(s->db, "ROLLBACK TO job", NULL);
+	}
+	(void)kc_db_exec(s->db, "RELEASE job", NULL);
+}
+
+static void run_batch(struct kc_store *s, struct kc_job *batch)
+{
+	struct kc_err err;
+	double t0 = now_ms();
+	size_t n = 0;
+	int ok;
+
+	kc_err_clear(&err);
+	ok = kc_db_exec(s->db, "BEGIN IMMEDIATE", &err) == 0;
+	for (struct kc_job *j = batch; j; j = j->next, n++) {
+		if (ok)
+			apply_job(s, j);
+	}
+	if (ok && (flush_merges(s, &err) < 0 || kc_db_exec(s->db, "COMMIT", &err) < 0))
+		ok = 0;
+	if (!ok) {
+		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
+		for (struct kc_job *j = batch; j; j = j->next) {
+			j->outcome = KC_JOB_FAILED;
+			j->err = err;
+			j->err.code = 503;
+		}
+	}
+	drop_merges(s);
+	pthread_mutex_lock(&s->lock);
+	/* Publish outcomes only now, after COMMIT: a waiter that sees a
+	 * final status may acknowledge. Read next before the waiter can
+	 * return and free its job. */
+	for (struct kc_job *j = batch, *next; j; j = next) {
+		next = j->next;
+		j->status = j->outcome;
+	}
+	s->stats.batches++;
+	s->stats.jobs += n;
+	s->stats.commit_failures += !ok;
+	s->stats.last_commit_ms = now_ms() - t0;
+	if ((double)n > s->stats.max_batch)
+		s->stats.max_batch = (double)n;
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *writer(void *arg)
+{
+	struct kc_store *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct kc_job *batch, *last;
+		size_t n = 1;
+
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (!s->head)
+			break;
+		batch = last = s->head;
+		while (last->next && n < KC_STORE_BATCH) {
+			last = last->next;
+			n++;
+		}
+		s->head = last->next;
+		if (!s->head)
+			s->tail = NULL;
+		last->next = NULL;
+		s->stats.queue_depth -= n;
+		pthread_mutex_unlock(&s->lock);
+		run_batch(s, batch);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+struct kc_store *kc_store_open(const char *path, struct kc_err *err)
+{
+	struct kc_store *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		kc_err_set(err, "out of memory");
+		return NULL;
+	}
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->db = kc_db_open(path, 0, err);
+	if (!s->db || kc_db_migrate(s->db, err) < 0)
+		goto fail;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->done, NULL);
+	if (pthread_create(&s->thread, NULL, writer, s) != 0) {
+		kc_err_set(err, "cannot start the writer thread");
+		goto fail;
+	}
+	return s;
+fail:
+	sqlite3_close(s->db);
+	free(s);
+	return NULL;
+}
+
+void kc_store_close(struct kc_store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	drop_merges(s);
+	free(s->merges);
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->done);
+	free(s);
+}
+
+void kc_store_submit(struct kc_store *s, struct kc_job *job)
+{
+	job->status = KC_JOB_PENDING;
+	job->next = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (s->tail)
+		s->tail->next = job;
+	else
+		s->head = job;
+	s->tail = job;
+	s->stats.queue_depth++;
+	pthread_cond_signal(&s->wake);
+	while (job->status == KC_JOB_PENDING)
+		pthread_cond_wait(&s->done, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err), void *arg,
+		  struct kc_err *err)
+{
+	struct kc_job job;
+
+	memset(&job, 0, sizeof(job));
+	job.kind = KC_JOB_CALL;
+	job.fn = fn;
+	job.arg = arg;
+	kc_store_submit(s, &job);
+	if (job.status == KC_JOB_FAILED) {
+		if (err)
+			*err = job.err;
+		return -1;
+	}
+	return 0;
+}
+
+void kc_store_stats(struct kc_store *s, struct kc_store_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
+
+const char *kc_store_path(const struct kc_store *s)
+{
+	return s->path;
+}
