@@ -83,6 +83,7 @@ struct meta {
 	int64_t owner;         /* pid of the enabled task, 0 = none */
 	uint64_t remote_size;  /* KCOV_REMOTE_ENABLE area_size */
 	uint64_t remote_live;  /* a handle was given: remote sites run */
+	uint64_t common;       /* KCOV_REMOTE_ENABLE common_handle */
 };
 
 /* An area attached in this process because this process enabled it. */
@@ -91,9 +92,10 @@ struct area {
 	uint64_t words;
 	uint64_t bitmap_words;
 	int mode;
-	pid_t pid; /* the task; a fork child does not inherit it */
+	pid_t pid; /* the owning task; a fork child does not inherit the kcov */
 	uint64_t remote_size;
 	int remote_live;
+	uint64_t common; /* common handle: inherited by children (kcov_task_init) */
 };
 
 /* Guard table header in $KCOV_STANDIN_STATE/guards, then u32 guards[]. */
@@ -193,6 +195,7 @@ static void reap_owner(struct meta *m)
 		m->owner = 0;
 		m->mode = MODE_NONE;
 		m->remote_live = 0;
+		m->common = 0;
 	}
 }
 
@@ -392,7 +395,10 @@ int kcov_standin_syscall(const char *name)
 			for (uint32_t r = 0; r < kernel.steps[local->first + i].count; r++)
 				callback(&local_area, kernel.steps[local->first + i].site);
 	}
-	if (remote && area_live(&remote_area) && remote_area.remote_live)
+	/* Kernel threads started for a task report to the kcov of its common
+	 * handle, which children inherit; the owner also gets its handles'. */
+	if (remote && remote_area.p &&
+	    (remote_area.pid == getpid() ? remote_area.remote_live : remote_area.common != 0))
 		run_remote(remote);
 	return 0;
 }
@@ -423,9 +429,10 @@ static int area_attach(struct area *a, const char *path, const struct meta *m)
 	a->words = m->words;
 	a->bitmap_words = m->mode == MODE_UNIQUE ? m->bitmap_words : 0;
 	a->mode = (int)m->mode;
-	a->pid = getpid();
+	a->pid = (pid_t)m->owner;
 	a->remote_size = m->remote_size;
 	a->remote_live = m->remote_live != 0;
+	a->common = m->common;
 	return 0;
 }
 
@@ -441,9 +448,13 @@ static void attach_from_env(const char *var, struct area *a, int remote)
 	fd = real_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (meta_read(fd, &m) == 0 && m.owner == getpid() &&
-	    (remote ? m.mode == MODE_REMOTE : (m.mode == MODE_TRACE || m.mode == MODE_UNIQUE)))
+	if (meta_read(fd, &m) < 0)
+		goto out;
+	reap_owner(&m);
+	if (remote ? (m.mode == MODE_REMOTE && (m.owner == getpid() || m.common)) :
+		     (m.owner == getpid() && (m.mode == MODE_TRACE || m.mode == MODE_UNIQUE)))
 		(void)area_attach(a, path, &m);
+out:
 	real_close(fd);
 }
 
@@ -496,6 +507,7 @@ static int remote_arg_check(unsigned long arg, struct meta *m)
 		return EINVAL;
 	m->remote_size = area_size;
 	m->remote_live = nh > 0 || common != 0;
+	m->common = common;
 	return 0;
 }
 
@@ -579,6 +591,7 @@ static int dev_ioctl(int fd, const char *path, unsigned long req, unsigned long 
 		m->owner = 0;
 		m->mode = MODE_NONE;
 		m->remote_live = 0;
+		m->common = 0;
 		return 0;
 	case KCOV_REMOTE_ENABLE: {
 		int e;

@@ -472,6 +472,22 @@ static void test_two_placements(void **st)
 	assert_int_equal(first_vm[0], first_vm[1]);
 }
 
+static pid_t spawn_via_intermediate(struct dev *local, struct dev *remote,
+				    struct kcov_remote_arg *ra, char *const args[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		pid_t child;
+
+		if (ioctl(remote->fd, KCOV_REMOTE_ENABLE, ra) < 0)
+			_exit(126);
+		child = spawn_workload(local, KCOV_ENABLE, 0, NULL, args);
+		_exit(child < 0 ? 126 : wait_exit(child));
+	}
+	return pid;
+}
+
 static void test_remote(void **st)
 {
 	uint64_t want[256];
@@ -511,6 +527,19 @@ static void test_remote(void **st)
 	n = expect_trace("usb_submit", 1, KASLR_A, NET_A, FS_A, want, 256);
 	assert_int_equal(d2.buf[0], n);
 	assert_memory_equal(d2.buf + 1, want, n * 8);
+
+	/* The common handle is inherited: an intermediate task holds the
+	 * remote kcov, its child enables local coverage and execs. */
+	dev_open(&d, 1024, O_CLOEXEC);
+	memset(d.buf, 0, 1024 * 8);
+	memset(d2.buf, 0, 1024 * 8);
+	assert_int_equal(wait_exit(spawn_via_intermediate(&d, &d2, ra, args)), 0);
+	assert_int_equal(d2.buf[0], n);
+	assert_memory_equal(d2.buf + 1, want, n * 8);
+	n = expect_trace("usb_submit", 0, KASLR_A, NET_A, FS_A, want, 256);
+	assert_int_equal(d.buf[0], n);
+	assert_memory_equal(d.buf + 1, want, n * 8);
+	dev_close(&d);
 	dev_close(&d2);
 }
 
