@@ -16,11 +16,13 @@
 #include "err.h"
 #include "wire.h"
 
+/* As in include/uapi/linux/kcov.h: common_handle is an aligned u64, so
+ * the struct is 24 bytes and that size is part of the ioctl number. */
 struct kcov_remote_arg {
 	uint32_t trace_mode;
 	uint32_t area_size;
 	uint32_t num_handles;
-	uint32_t common_handle;
+	uint64_t common_handle __attribute__((aligned(8)));
 	uint64_t handles[];
 };
 

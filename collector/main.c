@@ -26,6 +26,7 @@ static const char usage[] =
 	"usage: kcov-collect run [options] -- CMD [ARGS...]\n"
 	"       kcov-collect push --spool DIR --server URL [--token T|--token-file F] [--watch]\n"
 	"       kcov-collect addrmap [--sysroot DIR] [--machine NAME]\n"
+	"       kcov-collect show FILE   (print a spooled report: runs and PCs)\n"
 	"\n"
 	"run options:\n"
 	"  --spool DIR          spool directory (default /var/spool/kcov-collect)\n"
@@ -299,6 +300,54 @@ static int cmd_addrmap(struct cli *c, struct kc_err *err)
 	return 0;
 }
 
+struct show_ctx {
+	uint64_t base;
+};
+
+static bool show_pc(uint32_t v, void *arg)
+{
+	printf("pc 0x%016" PRIx64 "\n", ((struct show_ctx *)arg)->base + v);
+	return true;
+}
+
+static int cmd_show(const char *path, struct kc_err *err)
+{
+	struct kc_buf b = KC_BUF_INIT;
+	struct kc_report r;
+	char uid[2 * KC_UPLOAD_ID_LEN + 1];
+	int ret = -1;
+
+	if (kc_read_file(path, KC_WIRE_MAX_BODY, &b, err) < 0 ||
+	    kc_wire_decode_report(b.data, b.len, &r, err) < 0)
+		goto out;
+	kc_upload_id_hex(r.upload_id, uid);
+	printf("machine %s\nboot_id %s\nlabel %s\nrelease %s\nupload_id %s\ncreated %" PRIu64
+	       "\nnpcs %" PRIu64 "\n", r.machine, r.boot_id, r.label, r.release, uid,
+	       r.created_unix, kc_report_npcs(&r));
+	for (uint32_t i = 0; i < r.nruns; i++) {
+		const struct kc_run *run = &r.runs[i];
+
+		printf("run workload=%s mode=%s capacity=%" PRIu64 " used=%" PRIu64
+		       " bitmap_words=%" PRIu64 " overflowed=%u remote_capacity=%" PRIu64
+		       " remote_used=%" PRIu64 " remote_overflowed=%u duration_us=%" PRIu64
+		       " exit_status=%d npcs=%" PRIu64 "\n",
+		       run->workload[0] ? run->workload : "-", kc_mode_name(run->mode),
+		       run->capacity_words, run->used_words, run->bitmap_words, run->overflowed,
+		       run->remote_capacity_words, run->remote_used_words, run->remote_overflowed,
+		       run->duration_us, run->exit_status, run->npcs);
+	}
+	for (uint32_t i = 0; i < r.nregions; i++) {
+		struct show_ctx ctx = { r.regions[i].base };
+
+		roaring_iterate(r.regions[i].bits, show_pc, &ctx);
+	}
+	kc_report_release(&r);
+	ret = 0;
+out:
+	kc_buf_release(&b);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
@@ -335,6 +384,12 @@ int main(int argc, char **argv)
 		ret = cmd_push(&c, &err);
 	} else if (strcmp(cmd, "addrmap") == 0) {
 		ret = cmd_addrmap(&c, &err);
+	} else if (strcmp(cmd, "show") == 0) {
+		if (optind >= argc) {
+			fprintf(stderr, "kcov-collect: show needs a report file\n");
+			return 2;
+		}
+		ret = cmd_show(argv[optind], &err);
 	} else {
 		fprintf(stderr, "kcov-collect: unknown command '%s'\n%s", cmd, usage);
 		return 2;

@@ -1,0 +1,116 @@
+"""kcov-collect against the KCOV stand-in: unique and fallback modes agree,
+overflow detection, --keep-bitmap, strict snapshot parsing."""
+import os
+
+from kcovlib import KERNEL, LINK_TEXT, Machine, check, run_tests
+
+KASLR = 0x1E000000
+BASES = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
+BOOT = "3d6f1c2a-0000-4000-8000-000000000001"
+
+
+def raw_pcs(syscalls):
+    """PCs as the (emulated) kernel reports them: link-time for vmlinux,
+    runtime - kaslr for modules."""
+    out = set()
+    for s in syscalls:
+        for binary, off in KERNEL["syscalls"][s]:
+            if binary == "vmlinux":
+                out.add(LINK_TEXT + off + 5)
+            else:
+                text = BASES[binary] + int(KERNEL["modules"][binary]["text_offset"], 0)
+                out.add(text + off + 5 - KASLR)
+    return out
+
+
+def newest(m):
+    return m.show(m.reports()[-1])
+
+
+def test_unique_and_trace_agree():
+    m = Machine("agree", KASLR, BASES, BOOT)
+    work = ["read", "open", "sendmsg"]
+    m.run(work, extra=["--mode", "unique"])
+    u = newest(m)
+    m.run(work, extra=["--mode", "trace"])
+    t = newest(m)
+    check(u["runs"][0]["mode"] == "unique", "first run not unique: %s" % u["runs"])
+    check(t["runs"][0]["mode"] == "trace", "second run not trace: %s" % t["runs"])
+    check(u["pcs"] == t["pcs"], "unique %d PCs vs trace %d" % (len(u["pcs"]), len(t["pcs"])))
+    check(u["pcs"] == raw_pcs(work), "PCs differ from the kernel description")
+    m.cleanup()
+
+
+def test_fallback_without_unique_mode():
+    m = Machine("fallback", KASLR, BASES, BOOT, unique="enotty")
+    p = m.run(["read", "write"])
+    check("coverage mode: trace" in p.stderr, "no fallback message: " + p.stderr)
+    r = newest(m)
+    check(r["runs"][0]["mode"] == "trace" and r["runs"][0]["bitmap_words"] == "0", str(r["runs"]))
+    check(r["pcs"] == raw_pcs(["read", "write"]), "fallback PCs differ")
+    p = m.run(["read"], extra=["--mode", "unique"], check_rc=False)
+    check(p.returncode == 125 and "ENOTTY" in p.stderr, "forced unique: %s" % p.stderr)
+    m2 = Machine("notsupp", KASLR, BASES, BOOT, unique="enotsupp")
+    p = m2.run(["read"], extra=["--mode", "unique"], check_rc=False)
+    check(p.returncode == 125 and "ENOTSUPP" in p.stderr, "ENOTSUPP: %s" % p.stderr)
+    m.cleanup()
+    m2.cleanup()
+
+
+def test_overflow_trace_not_unique():
+    m = Machine("overflow", KASLR, BASES, BOOT)
+    small = ["--words", "512", "--bitmap-words", "64"]
+    m.run(["poll_loop"], extra=["--mode", "trace"] + small)
+    t = newest(m)["runs"][0]
+    m.run(["poll_loop"], extra=["--mode", "unique"] + small)
+    u = newest(m)["runs"][0]
+    check(t["overflowed"] == "1" and t["used"] == t["capacity"] == "511", "trace: %s" % t)
+    check(u["overflowed"] == "0" and int(u["used"]) < int(u["capacity"]), "unique: %s" % u)
+    check(u["capacity"] == str(512 - 64 - 1), "unique capacity: %s" % u)
+    m.cleanup()
+
+
+def test_keep_bitmap_sends_only_new():
+    for mode in ("unique", "trace"):
+        m = Machine("keep-" + mode, KASLR, BASES, BOOT)
+        m.run(["read", "open"], extra=["--mode", mode, "--repeat", "2", "--keep-bitmap"])
+        first, second = (m.show(n) for n in m.reports())
+        check(len(first["pcs"]) > 50, "%s first run: %d PCs" % (mode, len(first["pcs"])))
+        check(len(second["pcs"]) == 0 and second["runs"][0]["npcs"] == "0",
+              "%s: kept bitmap still sent %d PCs" % (mode, len(second["pcs"])))
+        # A new syscall after the kept runs reports only what it adds.
+        m.run(["read", "write"], extra=["--mode", mode, "--repeat", "1"])
+        m.cleanup()
+    m = Machine("nokeep", KASLR, BASES, BOOT)
+    m.run(["read", "open"], extra=["--repeat", "2"])
+    a, b = (m.show(n) for n in m.reports())
+    check(a["pcs"] == b["pcs"] and a["upload_id"] != b["upload_id"], "without keep-bitmap")
+    m.cleanup()
+
+
+def test_malformed_snapshot_is_a_clear_error():
+    m = Machine("broken", KASLR, BASES, BOOT)
+    path = os.path.join(m.sysroot, "proc", "kallsyms")
+    lines = open(path).read().splitlines()
+    lines[3] = "ffffffffzz000000 T broken"
+    open(path, "w").write("\n".join(lines) + "\n")
+    p = m.run(["read"], check_rc=False)
+    check(p.returncode == 125, "exit %d" % p.returncode)
+    check("proc/kallsyms:4:" in p.stderr, "message does not name file:line: " + p.stderr)
+    check(m.reports() == [] if os.path.isdir(m.spool) else True, "a report was spooled")
+    m.cleanup()
+
+
+def test_exit_status_and_duration_recorded():
+    m = Machine("status", KASLR, BASES, BOOT)
+    p = m.run(["no_such_syscall"], check_rc=False)
+    r = newest(m)["runs"][0]
+    check(p.returncode != 0 and r["exit_status"] != "0", "status %d %s" % (p.returncode, r))
+    check(int(r["duration_us"]) > 0, "no duration")
+    m.cleanup()
+
+
+if __name__ == "__main__":
+    run_tests([test_unique_and_trace_agree, test_fallback_without_unique_mode,
+               test_overflow_trace_not_unique, test_keep_bitmap_sends_only_new,
+               test_malformed_snapshot_is_a_clear_error, test_exit_status_and_duration_recorded])
