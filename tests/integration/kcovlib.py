@@ -111,7 +111,7 @@ class Server:
     def pcs(self, build_id):
         """{binary name: set of canonical offsets}"""
         j = self.get("/api/v1/builds/%s/pcs" % build_id)
-        return {b["name"]: set(b["offsets"]) for b in j["binaries"]}
+        return {b["name"]: set(b["offsets"]) for b in j["binaries"] if b["offsets"]}
 
 
 def parse_kernel(path=KERNEL_DESC):

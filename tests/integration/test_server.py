@@ -1,0 +1,213 @@
+"""kcovd ingest end to end: reports made by the real kcov-collect over the
+KCOV stand-in, pushed over HTTP to a real kcovd with a temporary database."""
+import http.client
+import json
+import os
+import struct
+import zlib
+
+from kcovlib import KERNEL, Machine, Server, check, expected, run_tests
+
+BUILD = KERNEL["build_id"]
+BASES_A = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
+BASES_B = {"standin_net": 0xFFFFFFFFC0230000, "standin_fs": 0xFFFFFFFFC0120000}
+
+
+def machine_a(name="vm-a"):
+    return Machine(name, 0x1E000000, BASES_A, "aaaaaaaa-0000-4000-8000-00000000000a")
+
+
+def machine_b(name="vm-b"):
+    return Machine(name, 0x0A400000, BASES_B, "bbbbbbbb-0000-4000-8000-00000000000b")
+
+
+def union(*maps):
+    out = {}
+    for m in maps:
+        for k, v in m.items():
+            out.setdefault(k, set()).update(v)
+    return out
+
+
+def pushed(srv, m, token):
+    p = m.push(srv.url, token)
+    check(p.returncode == 0, "push failed: " + p.stderr)
+    check(m.reports() == [], "spool not empty after push: %s" % m.reports())
+    return p
+
+
+def test_merge_and_kaslr():
+    srv = Server().start()
+    tok = srv.token()
+    a, b = machine_a(), machine_b()
+    a.run(["read", "open"], label="ltp")
+    b.run(["write", "sendmsg", "stat"], label="syzkaller")
+    pa = pushed(srv, a, tok)
+    check("1 map(s) sent" in pa.stderr, "address map not sent on 428: " + pa.stderr)
+    pushed(srv, b, tok)
+    got = srv.pcs(BUILD)
+    want = union(expected(["read", "open"]), expected(["write", "sendmsg", "stat"]))
+    for binary in want:
+        check(got.get(binary) == want[binary],
+              "%s: %d canonical PCs, expected %d" % (binary, len(got.get(binary, ())),
+                                                     len(want[binary])))
+    machines = {m["name"]: m for m in srv.get("/api/v1/machines")["machines"]}
+    check(machines["vm-a"]["reports"] == 1 and machines["vm-a"]["unknown_pcs"] == 0,
+          "vm-a: %s" % machines["vm-a"])
+    check(machines["vm-b"]["releases"] == [KERNEL["release"]], "releases %s" % machines["vm-b"])
+    builds = srv.get("/api/v1/builds")["builds"]
+    check(len(builds) == 1 and builds[0]["machines"] == 2 and builds[0]["modules"] == 2,
+          "builds: %s" % builds)
+    check(builds[0]["covered_pcs"] == sum(len(v) for v in want.values()), "covered_pcs")
+    reps = srv.get("/api/v1/reports?machine=vm-b&limit=5")["reports"]
+    check(len(reps) == 1 and reps[0]["label"] == "syzkaller", "reports: %s" % reps)
+    # Two boots with different KASLR and module bases, same workload, two
+    # fresh servers: identical canonical coverage.
+    s1, s2 = Server().start(), Server().start()
+    a2, b2 = machine_a("k1"), machine_b("k2")
+    a2.run(["open", "sendmsg", "stat"])
+    b2.run(["open", "sendmsg", "stat"])
+    pushed(s1, a2, s1.token())
+    pushed(s2, b2, s2.token())
+    check(s1.pcs(BUILD) == s2.pcs(BUILD) == expected(["open", "sendmsg", "stat"]),
+          "canonical coverage differs between KASLR layouts")
+    # Restart keeps everything.
+    before = srv.pcs(BUILD)
+    srv.stop()
+    srv.start()
+    check(srv.pcs(BUILD) == before, "coverage changed across a restart")
+    check(len(srv.get("/api/v1/machines")["machines"]) == 2, "machines lost on restart")
+    for s in (srv, s1, s2):
+        s.stop()
+    for m in (a, b, a2, b2):
+        m.cleanup()
+
+
+def test_duplicates_and_auth():
+    srv = Server().start()
+    push_tok, read_tok = srv.token("push"), srv.token("read")
+    m = machine_a("dup")
+    m.run(["read"])
+    name = m.reports()[0]
+    frame = open(os.path.join(m.spool, name), "rb").read()
+    # Wrong and missing tokens: 401, the spool keeps the report.
+    p = m.push(srv.url, read_tok)
+    check(p.returncode != 0 and "401" in p.stderr and m.reports() == [name],
+          "read token pushed: " + p.stderr)
+    status, body = srv.post_frame("/api/v1/reports", frame, None)
+    check(status == 401, "no token: %d" % status)
+    status, _ = srv.post_frame("/api/v1/reports", frame, "kc_" + "0" * 16 + "." + "0" * 64)
+    check(status == 401, "forged token: %d" % status)
+    pushed(srv, m, push_tok)
+    # The same upload again: acknowledged as duplicate, nothing double-counted.
+    status, body = srv.post_frame("/api/v1/reports", frame, push_tok)
+    j = json.loads(body)
+    check(status == 200 and j["duplicate"] is True, "resend: %d %s" % (status, body))
+    open(os.path.join(m.spool, name), "wb").write(frame)
+    p = pushed(srv, m, push_tok)
+    check("(1 duplicate)" in p.stderr, "collector did not see the duplicate: " + p.stderr)
+    mach = srv.get("/api/v1/machines")["machines"][0]
+    check(mach["reports"] == 1, "duplicate counted: %s" % mach)
+    metrics = srv.request("GET", "/metrics")[1].decode()
+    check("kcovd_reports_duplicate_total 2" in metrics, "metrics: duplicates")
+    check('kcovd_reports_rejected_total{reason="auth"} 3' in metrics, "metrics: auth")
+    # Reads can be made to need a token.
+    srv.stop()
+    srv.extra = ["--read-auth"]
+    srv.start()
+    status, _ = srv.request("GET", "/api/v1/machines")
+    check(status == 401, "read without token under --read-auth: %d" % status)
+    check(srv.get("/api/v1/machines", token=read_tok)["machines"][0]["name"] == "dup",
+          "read token refused")
+    srv.stop()
+    m.cleanup()
+
+
+def frame_of(payload, kind=1, declared=None):
+    z = zlib.compress(payload)
+    n = len(payload) if declared is None else declared
+    return b"KCOV" + struct.pack("<HHII", 1, kind, n, zlib.crc32(payload)) + z
+
+
+def test_bad_input_keeps_data():
+    srv = Server().start()
+    tok = srv.token()
+    m = machine_a("bad")
+    m.run(["read", "open"])
+    frame = open(os.path.join(m.spool, m.reports()[0]), "rb").read()
+    pushed(srv, m, tok)
+    before = srv.pcs(BUILD)
+    cases = {
+        "truncated": (frame[: len(frame) // 2], 400),
+        "garbage": (os.urandom(4096), 400),
+        "bomb": (frame_of(b"\0" * (32 << 20)), 400),
+        "lying length": (frame_of(b"\0" * 100000, declared=1000), 400),
+        "inconsistent": (frame_of(b"\x02\0\0\0vm\x04\0\0\0boot" + b"\0" * 16 +
+                                  b"\0\0\0\0\0\0\0\0" + b"\1" * 8 + b"\xff\xff\xff\xff"), 400),
+    }
+    for what, (body, want) in cases.items():
+        status, answer = srv.post_frame("/api/v1/reports", body, tok)
+        check(status == want, "%s: HTTP %d, expected %d: %s" % (what, status, want, answer[:200]))
+        check(json.loads(answer).get("error"), "%s: no JSON error message" % what)
+    # Oversized: refused from the headers alone, before the body is read.
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    conn.putrequest("POST", "/api/v1/reports")
+    for k, v in (("Content-Type", "application/x-kcov"), ("Authorization", "Bearer " + tok),
+                 ("Content-Length", str((32 << 20) + 1))):
+        conn.putheader(k, v)
+    conn.endheaders()
+    resp = conn.getresponse()
+    check(resp.status == 413 and b"limit" in resp.read(), "oversized: %d" % resp.status)
+    conn.close()
+    status, _ = srv.post_frame("/api/v1/reports", frame, tok, ctype="text/plain")
+    check(status == 415, "wrong content type: %d" % status)
+    status, _ = srv.post_frame("/api/v1/boots", os.urandom(100), tok)
+    check(status == 400, "garbage address map: %d" % status)
+    status, _ = srv.request("GET", "/api/v1/nothing")
+    check(status == 404, "unknown path: %d" % status)
+    status, _ = srv.request("DELETE", "/api/v1/reports")
+    check(status == 405, "DELETE: %d" % status)
+    check(srv.pcs(BUILD) == before, "bad input changed the coverage")
+    check(srv.get("/healthz")["status"] == "ok", "server unhealthy after bad input")
+    srv.stop()
+    m.cleanup()
+
+
+def test_report_survives_push_failure():
+    srv = Server()
+    m = machine_a("offline")
+    # No server listening: the run succeeds, the report stays spooled.
+    p = m.run(["read", "close"], server="http://127.0.0.1:9", token="x")
+    check("stays spooled" in p.stderr and len(m.reports()) == 1, "run: " + p.stderr)
+    p = m.push("http://127.0.0.1:9", "x", extra=["--max-attempts", "3"])
+    check(p.returncode != 0 and "2 retries" in p.stderr and len(m.reports()) == 1,
+          "push to a dead server: " + p.stderr)
+    srv.start()
+    pushed(srv, m, srv.token())
+    check(srv.pcs(BUILD) == expected(["read", "close"]), "delivered coverage differs")
+    check(srv.get("/api/v1/machines")["machines"][0]["reports"] == 1, "not delivered once")
+    srv.stop()
+    m.cleanup()
+
+
+def test_schema_versions():
+    srv = Server().start()
+    srv.stop()
+    import sqlite3
+    db = os.path.join(srv.data_dir, "kcovd.db")
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO schema_version VALUES (999)")
+    con.commit()
+    con.close()
+    srv.proc = None
+    try:
+        srv.start()
+        ok = False
+    except Exception as e:  # noqa: BLE001
+        ok = "schema version 999" in srv.log_text()
+    check(ok, "a newer database was not refused: " + srv.log_text())
+
+
+if __name__ == "__main__":
+    run_tests([test_merge_and_kaslr, test_duplicates_and_auth, test_bad_input_keeps_data,
+               test_report_survives_push_failure, test_schema_versions])
