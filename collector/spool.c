@@ -35,7 +35,8 @@ int kc_spool_open(struct kc_spool *s, const char *dir, struct kc_err *err)
 
 	if (snprintf(s->dir, sizeof(s->dir), "%s", dir) >= (int)sizeof(s->dir))
 		return kc_err_set(err, "%s: spool path too long", dir);
-	snprintf(rej, sizeof(rej), "%s/rejected", s->dir);
+	if (snprintf(rej, sizeof(rej), "%s/rejected", s->dir) >= (int)sizeof(rej))
+		return kc_err_set(err, "%s: spool path too long", dir);
 	return kc_mkdirs(rej, err);
 }
 
@@ -45,7 +46,8 @@ static int map_path(const struct kc_spool *s, const char *boot_id, char *path, s
 	if (!safe_id(boot_id))
 		return kc_err_set(err, "boot id '%s' has characters other than [0-9A-Za-z-]",
 				  boot_id);
-	snprintf(path, size, "%s/m.%s.kcov", s->dir, boot_id);
+	if (snprintf(path, size, "%s/m.%s.kcov", s->dir, boot_id) >= (int)size)
+		return kc_err_set(err, "%s: spool path too long", s->dir);
 	return 0;
 }
 

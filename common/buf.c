@@ -137,7 +137,7 @@ int kc_rd_bytes(struct kc_rd *r, const unsigned char **p, size_t n, const char *
 
 static int rd_le(struct kc_rd *r, uint64_t *v, int bytes, const char *what, struct kc_err *err)
 {
-	const unsigned char *p;
+	const unsigned char *p = NULL;
 	uint64_t x = 0;
 
 	if (kc_rd_bytes(r, &p, (size_t)bytes, what, err) < 0)
@@ -186,7 +186,7 @@ int kc_rd_u64(struct kc_rd *r, uint64_t *v, const char *what, struct kc_err *err
 int kc_rd_str(struct kc_rd *r, char *dst, size_t dst_size, size_t max, const char *what,
 	      struct kc_err *err)
 {
-	const unsigned char *p;
+	const unsigned char *p = NULL;
 	uint32_t n;
 
 	if (kc_rd_u32(r, &n, what, err) < 0)

@@ -507,7 +507,7 @@ static int get_regions(struct kc_rd *rd, struct kc_report *r, struct kc_err *err
 		return kc_err_set(err, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		struct kc_region *reg = &r->regions[i];
-		const unsigned char *p;
+		const unsigned char *p = NULL;
 		uint32_t len;
 
 		if (kc_rd_u64(rd, &reg->base, "region base", err) < 0 ||
