@@ -97,8 +97,6 @@ int kc_kcov_remote_enable(struct kc_kcov *k, uint32_t common_handle)
 		.common_handle = common_handle,
 	};
 
-	k->remote = 1;
-	k->mode = KC_MODE_TRACE;
 	return ioctl(k->fd, KCOV_REMOTE_ENABLE, &arg) < 0 ? -errno : 0;
 }
 

@@ -68,7 +68,9 @@ int kc_kcov_probe(struct kc_kcov *k, enum kc_mode_pref pref, struct kc_err *err)
 /* Enable coverage for the calling thread in k->mode. Async-signal-safe
  * (usable between fork and exec): returns -errno instead of a message. */
 int kc_kcov_enable(struct kc_kcov *k);
-/* Enable remote coverage for the calling task with a common handle. */
+/* Enable remote coverage for the calling task with a common handle. The
+ * caller marks k as remote (k->remote = 1, k->mode = KC_MODE_TRACE) when it
+ * opens it, so that the parent collects it as remote coverage. */
 int kc_kcov_remote_enable(struct kc_kcov *k, uint32_t common_handle);
 int kc_kcov_disable(struct kc_kcov *k);
 

@@ -104,9 +104,12 @@ struct kc_session *kc_session_open(const struct kc_session_opts *o, struct kc_er
 			 s->opts.mode == KC_PREFER_TRACE ? 0 : s->opts.bitmap_words, err) < 0 ||
 	    kc_kcov_probe(&s->local, s->opts.mode, err) < 0)
 		goto fail;
-	if (s->opts.remote_handle &&
-	    kc_kcov_open(&s->remote, s->opts.device, s->opts.words, 0, err) < 0)
-		goto fail;
+	if (s->opts.remote_handle) {
+		if (kc_kcov_open(&s->remote, s->opts.device, s->opts.words, 0, err) < 0)
+			goto fail;
+		s->remote.remote = 1;
+		s->remote.mode = KC_MODE_TRACE;
+	}
 	return s;
 fail:
 	kc_session_close(s);

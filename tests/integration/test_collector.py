@@ -101,6 +101,21 @@ def test_malformed_snapshot_is_a_clear_error():
     m.cleanup()
 
 
+def test_remote_coverage():
+    m = Machine("remote", KASLR, BASES, BOOT)
+    m.run(["usb_submit"], extra=["--remote-handle", "0x42"])
+    r = newest(m)
+    run = r["runs"][0]
+    remote = {LINK_TEXT + off + 5 for b, off in KERNEL["remote"]["usb_submit"] if b == "vmlinux"}
+    check(int(run["remote_capacity"]) > 0 and int(run["remote_used"]) > 0, "remote run: %s" % run)
+    check(remote <= r["pcs"], "remote PCs missing from the report")
+    check(raw_pcs(["usb_submit"]) <= r["pcs"], "local PCs missing with remote coverage on")
+    m.run(["usb_submit"])
+    plain = newest(m)
+    check(not (remote & plain["pcs"]), "remote PCs appear without --remote-handle")
+    m.cleanup()
+
+
 def test_exit_status_and_duration_recorded():
     m = Machine("status", KASLR, BASES, BOOT)
     p = m.run(["no_such_syscall"], check_rc=False)
@@ -113,4 +128,5 @@ def test_exit_status_and_duration_recorded():
 if __name__ == "__main__":
     run_tests([test_unique_and_trace_agree, test_fallback_without_unique_mode,
                test_overflow_trace_not_unique, test_keep_bitmap_sends_only_new,
-               test_malformed_snapshot_is_a_clear_error, test_exit_status_and_duration_recorded])
+               test_malformed_snapshot_is_a_clear_error, test_remote_coverage,
+               test_exit_status_and_duration_recorded])
