@@ -57,27 +57,37 @@ static json_t *rows_json(sqlite3_stmt *st)
 	return arr;
 }
 
-/* Run sql with up to two text parameters (NULL = unbound) and answer
- * {key: rows}. */
+/* Run sql with up to two text parameters (NULL = unbound); rows as JSON. */
+static json_t *query_rows(sqlite3 *db, const char *sql, const char *p1, const char *p2,
+			  struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db, sql, err);
+	json_t *rows;
+
+	if (!st)
+		return NULL;
+	if (p1)
+		sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
+	if (p2)
+		sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+	rows = rows_json(st);
+	if (!rows)
+		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rows;
+}
+
+/* Answer {key: rows of sql}. */
 static enum MHD_Result answer_rows(struct kc_req *r, const char *key, const char *sql,
 				   const char *p1, const char *p2)
 {
 	struct kc_err err;
 	sqlite3 *db = kc_db_get(r->srv, &err);
-	sqlite3_stmt *st;
-	json_t *rows = NULL;
+	json_t *rows;
 
 	if (!db)
 		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
-	st = kc_db_prepare(db, sql, &err);
-	if (st) {
-		if (p1)
-			sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
-		if (p2)
-			sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
-		rows = rows_json(st);
-		sqlite3_finalize(st);
-	}
+	rows = query_rows(db, sql, p1, p2, &err);
 	kc_db_put(r->srv, db);
 	if (!rows)
 		return kc_respond_error(r, 500, "query failed: %s", err.msg);
@@ -140,24 +150,20 @@ static enum MHD_Result get_builds(struct kc_req *r)
 {
 	struct kc_err err;
 	sqlite3 *db = kc_db_get(r->srv, &err);
-	sqlite3_stmt *st;
-	json_t *rows = NULL;
+	json_t *rows;
 
 	if (!db)
 		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
-	st = kc_db_prepare(db,
-			   "SELECT bl.build_id, bl.release, bl.first_seen, bl.last_seen, "
-			   " (SELECT count(DISTINCT machine) FROM boots WHERE build = bl.id) AS machines, "
-			   " (SELECT count(*) FROM boots WHERE build = bl.id) AS boots, "
-			   " (SELECT count(*) FROM binaries WHERE build = bl.id AND kind = 'module') "
-			   "   AS modules "
-			   "FROM builds bl ORDER BY bl.last_seen DESC",
-			   &err);
-	if (st) {
-		rows = rows_json(st);
-		sqlite3_finalize(st);
-	}
+	rows = query_rows(db,
+			  "SELECT bl.build_id, bl.release, bl.first_seen, bl.last_seen, "
+			  " (SELECT count(DISTINCT machine) FROM boots WHERE build = bl.id) AS machines, "
+			  " (SELECT count(*) FROM boots WHERE build = bl.id) AS boots, "
+			  " (SELECT count(*) FROM binaries WHERE build = bl.id AND kind = 'module') "
+			  "   AS modules "
+			  "FROM builds bl ORDER BY bl.last_seen DESC",
+			  NULL, NULL, &err);
 	if (rows && add_covered(db, rows) < 0) {
+		kc_err_set(&err, "reading coverage: %s", sqlite3_errmsg(db));
 		json_decref(rows);
 		rows = NULL;
 	}
