@@ -1,6 +1,6 @@
 /*
- * http.c - kcovd's HTTP front: the libmicrohttpd daemon (one thread per
- * connection, connection limit and idle timeout), body collection with a
+ * http.c - kcovd's HTTP front: the libmicrohttpd daemon (epoll and a thread
+ * pool, connection limit and idle timeout), body collection with a
  * hard size cap, early refusal (401, 413, 415) before a body is read,
  * routing to the API modules, and the JSON/error response helpers.
  */
@@ -255,11 +255,14 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	srv->store = kc_store_open(o->db_path, err);
 	if (!srv->store)
 		return -1;
+	/* epoll with a small thread pool: thousands of idle or slow clients
+	 * cost a socket each, not a thread, and cannot starve honest ones. */
 	srv->mhd = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)(o->max_connections ? o->max_connections : 512),
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned int)(o->threads ? o->threads : 8), MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)(o->max_connections ? o->max_connections : 4096),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->timeout_s ? o->timeout_s : 30),
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_END);
 	if (!srv->mhd) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "auth.h"
 #include "db.h"
@@ -28,7 +29,7 @@ static const char usage[] =
 	"  --web-dir DIR        browser UI files (KCOVD_WEB_DIR)\n"
 	"  --read-auth          reads need a read token too (KCOVD_READ_AUTH=1)\n"
 	"  --port-file FILE     write the bound port to FILE once listening\n"
-	"  --max-connections N  (default 512)   --timeout SEC idle timeout (default 30)\n";
+	"  --max-connections N  (default 4096)   --timeout SEC idle timeout (default 30)\n";
 
 struct cli {
 	char listen[256];
@@ -127,6 +128,15 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	o.read_auth = c->read_auth;
 	o.max_connections = c->max_conn;
 	o.timeout_s = c->timeout;
+	/* Room for many concurrent connections: raise the soft fd limit. */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);

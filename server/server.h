@@ -34,7 +34,8 @@ struct kc_server_opts {
 	const char *db_path;
 	const char *web_dir;     /* static files for the browser UI, may be NULL */
 	int read_auth;           /* reads need a read token */
-	unsigned max_connections;
+	unsigned max_connections; /* default 4096 */
+	unsigned threads;         /* HTTP worker threads, default 8 */
 	unsigned timeout_s;      /* idle connection timeout */
 };
 
