@@ -1,12 +1,216 @@
 /*
- * static.c - serves the browser UI's files from the web directory.
- * Being written (issue 5).
+ * static.c - serves the browser UI's files (HTML, JavaScript, CSS, the
+ * vendored Chart.js) from the web directory given with --web-dir, for GET
+ * and HEAD of every path outside /api/. "/" is index.html; a path whose last
+ * segment has no extension and names no file is one of the single-page
+ * app's routes (/report, /file, /machines, ...) and also gets index.html, so
+ * deep links work when opened directly. Requests never leave the web
+ * directory: segments starting with a dot ("..", ".", hidden files),
+ * backslashes and empty segments are refused with 400, and the resolved path (realpath, so symlinks are
+ * followed) must lie under the resolved web directory, otherwise 404. Only
+ * regular files up to KC_STATIC_MAX bytes are served, read with open/read.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "server.h"
+
+#define KC_STATIC_MAX (8u << 20)
+
+struct ctype {
+	const char *ext;
+	const char *type;
+};
+
+static const struct ctype ctypes[] = {
+	{ "html", "text/html; charset=utf-8" },
+	{ "js", "text/javascript; charset=utf-8" },
+	{ "mjs", "text/javascript; charset=utf-8" },
+	{ "css", "text/css; charset=utf-8" },
+	{ "json", "application/json" },
+	{ "map", "application/json" },
+	{ "svg", "image/svg+xml" },
+	{ "png", "image/png" },
+	{ "ico", "image/x-icon" },
+	{ "txt", "text/plain; charset=utf-8" },
+	{ "md", "text/plain; charset=utf-8" },
+	{ "woff2", "font/woff2" },
+};
+
+/* The extension of the last segment of path (without the dot), or NULL. */
+static const char *extension(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(slash ? slash : path, '.');
+
+	return dot && dot[1] ? dot + 1 : NULL;
+}
+
+static const char *content_type(const char *path)
+{
+	const char *ext = extension(path);
+
+	if (ext)
+		for (size_t i = 0; i < sizeof(ctypes) / sizeof(ctypes[0]); i++)
+			if (strcmp(ext, ctypes[i].ext) == 0)
+				return ctypes[i].type;
+	return "application/octet-stream";
+}
+
+/* 0 when every segment of url (which starts with '/') is a plain name. */
+static int bad_path(const char *url)
+{
+	const char *s = url;
+
+	if (url[0] != '/' || strchr(url, '\\'))
+		return 1;
+	while (*s == '/') {
+		const char *seg = s + 1, *end = strchr(seg, '/');
+		size_t n = end ? (size_t)(end - seg) : strlen(seg);
+
+		if (!end && n == 0)
+			return 0; /* trailing slash */
+		if (n == 0 || seg[0] == '.')
+			return 1; /* empty, ".", ".." and hidden files */
+		s = seg + n;
+	}
+	return 0;
+}
+
+/* Read a whole regular file of at most KC_STATIC_MAX bytes. Returns 0, or
+ * an HTTP status (404: not a file, 500: too large or unreadable). */
+static unsigned read_file(const char *path, char **data, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 404 : 500;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 404;
+	}
+	if ((unsigned long long)st.st_size > KC_STATIC_MAX) {
+		close(fd);
+		return 500;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return 500;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got != (size_t)st.st_size) {
+		free(buf);
+		return 500;
+	}
+	*data = buf;
+	*len = got;
+	return 0;
+}
+
+/* Resolve rel (relative, no leading '/') under root (a realpath). Returns 0
+ * with the real path in out, 404 when missing or outside root, 500 on
+ * errors. */
+static unsigned resolve(const char *root, const char *rel, char *out)
+{
+	char joined[PATH_MAX];
+	size_t rootlen = strlen(root);
+	int n = snprintf(joined, sizeof(joined), "%s/%s", root, rel);
+
+	if (n < 0 || (size_t)n >= sizeof(joined))
+		return 404;
+	if (!realpath(joined, out))
+		return errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG ? 404 : 500;
+	if (strncmp(out, root, rootlen) != 0 || (out[rootlen] != '/' && out[rootlen] != '\0'))
+		return 404; /* a symlink that leads out of the web directory */
+	return 0;
+}
+
+static enum MHD_Result send_file(struct kc_req *r, const char *path, char *data, size_t len)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	const char *type = content_type(path);
+
+	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (strncmp(type, "text/html", 9) == 0) {
+		MHD_add_response_header(resp, "Content-Security-Policy",
+					"default-src 'self'; img-src 'self' data:; "
+					"style-src 'self' 'unsafe-inline'; object-src 'none'; "
+					"base-uri 'none'; frame-ancestors 'none'");
+		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	}
+	ret = MHD_queue_response(r->conn, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result serve(struct kc_req *r, const char *root)
+{
+	char real[PATH_MAX];
+	const char *rel = r->url + 1;
+	const char *name = strrchr(r->url, '/') + 1;
+	char *data = NULL;
+	size_t len = 0;
+	unsigned st;
+
+	if (*rel == '\0')
+		rel = "index.html";
+	st = resolve(root, rel, real);
+	if (st == 0)
+		st = read_file(real, &data, &len);
+	/* An app route: no extension in the last segment, no such file. */
+	if (st == 404 && !strchr(name, '.')) {
+		st = resolve(root, "index.html", real);
+		if (st == 0)
+			st = read_file(real, &data, &len);
+	}
+	if (st == 404)
+		return kc_respond_error(r, 404, "no such file: %s", r->url);
+	if (st)
+		return kc_respond_error(r, 500, "cannot serve %s (unreadable or over %u bytes)",
+					r->url, KC_STATIC_MAX);
+	return send_file(r, real, data, len);
+}
 
 enum MHD_Result kc_api_static(struct kc_req *r, int *handled)
 {
-	(void)r;
+	char root[PATH_MAX];
+
 	*handled = 0;
-	return MHD_NO;
+	if (!r->srv->opts.web_dir || strncmp(r->url, "/api/", 5) == 0 ||
+	    strcmp(r->url, "/api") == 0 ||
+	    (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
+		return MHD_NO;
+	*handled = 1;
+	if (bad_path(r->url))
+		return kc_respond_error(r, 400, "bad path: %s", r->url);
+	if (!realpath(r->srv->opts.web_dir, root))
+		return kc_respond_error(r, 404, "the web directory is not available");
+	return serve(r, root);
 }

@@ -1,0 +1,388 @@
+// coverage.js - the coverage report of a build: the filter bar (build,
+// labels, time window, minus), the directory tree loaded one directory at a
+// time from /api/v1/builds/{build}/tree, search, and the file view (source
+// with coloured lines from /api/v1/builds/{build}/files/{path}, function
+// table, jump to the next uncovered line, per-line details).
+import {
+  $, h, esc, api, ApiError, errorBox, fmtNum, pct, fmtPct, covCell, cards, sortableTable, link, navigate, setQuery,
+} from './app.js';
+
+// Query parameters that select the coverage (kept when moving between the
+// tree and files).
+const FILTERS = ['label', 'since', 'until', 'minus'];
+
+function filterPairs(q) {
+  const out = [];
+  for (const k of FILTERS) for (const v of q.getAll(k)) if (v) out.push([k, v]);
+  return out;
+}
+
+// Link to a report view keeping the build and the filters of q.
+function reportLink(path, q, extra) {
+  return link(path, [['build', q.get('build')], ...filterPairs(q), ...Object.entries(extra || {})]);
+}
+
+const encodePath = (p) => p.split('/').map(encodeURIComponent).join('/');
+const buildApi = (build) => '/api/v1/builds/' + encodeURIComponent(build);
+
+// {covered, total} of kind ('lines', 'points', 'functions') in an API object.
+export function counts(o, kind) {
+  const v = o ? o[kind] : null;
+  if (v && typeof v === 'object') return { covered: v.covered ?? 0, total: v.total ?? 0 };
+  return {
+    covered: o?.[kind + '_covered'] ?? o?.['covered_' + kind] ?? 0,
+    total: o?.[kind + '_total'] ?? o?.['total_' + kind] ?? (typeof v === 'number' ? v : 0),
+  };
+}
+
+const covOf = (o, kind) => { const c = counts(o, kind); return covCell(c.covered, c.total); };
+const pctOf = (o, kind) => { const c = counts(o, kind); return pct(c.covered, c.total); };
+
+// ---- filter bar ------------------------------------------------------------
+
+let labelCache = null;
+async function knownLabels() {
+  if (!labelCache) {
+    labelCache = api('/api/v1/labels')
+      .then((j) => (j.labels || []).map((l) => (typeof l === 'string' ? l : l.name)))
+      .catch(() => api('/api/v1/reports', [['limit', '2000']])
+        .then((j) => [...new Set(j.reports.map((r) => r.label))].sort()))
+      .catch(() => []);
+  }
+  return labelCache;
+}
+
+function toolbar(ctx, builds, path, { search = true } = {}) {
+  const q = ctx.q;
+  const build = q.get('build');
+  const labels = q.getAll('label');
+  const form = h('form', { class: 'toolbar', id: 'filters' },
+    h('label', {}, 'Build',
+      h('select', { name: 'build', id: 'build-select' }, builds.map((b) =>
+        h('option', { value: b.build_id, selected: b.build_id === build },
+          `${b.release || '(no release)'} · ${b.build_id.slice(0, 12)}`)))),
+    h('label', { title: 'Only coverage pushed under these labels (comma separated); empty: all' }, 'Labels',
+      h('input', { name: 'label', list: 'known-labels', value: labels.join(', '), placeholder: 'all', size: 18 })),
+    h('label', { title: 'Minus: leave out what these labels covered (L minus M)' }, 'Minus labels',
+      h('input', { name: 'minus', list: 'known-labels', value: q.getAll('minus').join(', '), placeholder: 'none', size: 14 })),
+    h('label', {}, 'Since', h('input', { type: 'date', name: 'since', value: q.get('since') || '' })),
+    h('label', {}, 'Until', h('input', { type: 'date', name: 'until', value: q.get('until') || '' })),
+    h('button', { type: 'submit' }, 'Apply'),
+    h('span', { class: 'grow' }),
+    search ? h('label', {}, 'Search files and functions',
+      h('input', { type: 'search', name: 'q', id: 'search', value: q.get('q') || '', placeholder: 'name or path…', size: 26 })) : null,
+    h('datalist', { id: 'known-labels' }));
+  knownLabels().then((ls) => {
+    const dl = $('#known-labels', form);
+    if (dl) dl.replaceChildren(...ls.map((l) => h('option', { value: l })));
+  });
+  const split = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+  const go = () => {
+    const f = new FormData(form);
+    const pairs = [['build', f.get('build')]];
+    if (ctx.root.dataset.page === 'file' && f.get('build') === build) pairs.push(['path', path]);
+    else if (f.get('build') === build && path) pairs.push(['path', path]);
+    for (const l of split(f.get('label') || '')) pairs.push(['label', l]);
+    for (const l of split(f.get('minus') || '')) pairs.push(['minus', l]);
+    pairs.push(['since', f.get('since')], ['until', f.get('until')]);
+    if (search && f.get('q')) pairs.push(['q', f.get('q')]);
+    const page = ctx.root.dataset.page === 'file' && f.get('build') === build && !(search && f.get('q')) ? '/file' : '/report';
+    navigate(link(page, pairs));
+  };
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); go(); });
+  $('#build-select', form).addEventListener('change', go);
+  return form;
+}
+
+function crumbs(q, path, { file = false } = {}) {
+  const build = q.get('build');
+  const parts = path ? path.split('/').filter(Boolean) : [];
+  const out = [h('a', { href: reportLink('/report', q), title: build }, build.slice(0, 12))];
+  parts.forEach((p, i) => {
+    out.push(h('span', { class: 'sep' }, '/'));
+    const sub = parts.slice(0, i + 1).join('/');
+    if (i === parts.length - 1) out.push(h('span', { class: 'here' }, p));
+    else out.push(h('a', { href: reportLink('/report', q, { path: sub }) }, p));
+  });
+  return h('nav', { class: 'crumbs', id: 'crumbs', 'aria-label': file ? 'file path' : 'directory path' }, out);
+}
+
+async function buildList() {
+  const { builds } = await api('/api/v1/builds');
+  return builds;
+}
+
+function notImported(e, build) {
+  return h('div', { class: 'notice', id: 'not-imported' },
+    h('p', {}, e.message),
+    h('p', { class: 'muted' }, 'A build\'s files and functions are known once it is imported, e.g. ',
+      h('code', {}, 'kcovd import --vmlinux vmlinux --modules DIR --source DIR'), ' (see the operations guide). Its raw coverage is at ',
+      h('a', { href: buildApi(build) + '/pcs', target: '_blank' }, buildApi(build) + '/pcs'), '.'));
+}
+
+// ---- the tree ----------------------------------------------------------------
+
+const isDir = (c) => c.type === 'dir' || c.kind === 'dir' || c.is_dir === true || c.type === 'directory';
+const childPath = (dir, c) => c.path || (dir ? dir + '/' + c.name : c.name);
+const childName = (c) => c.name || c.path.split('/').pop();
+
+export async function viewReport(ctx) {
+  ctx.root.dataset.page = 'report';
+  const q = ctx.q;
+  const builds = await buildList();
+  if (!builds.length) {
+    return ctx.mount(h('h1', {}, 'Coverage'), h('p', { class: 'notice' }, 'No build known yet.'));
+  }
+  if (!q.get('build') || !builds.some((b) => b.build_id === q.get('build'))) {
+    if (q.get('build')) {
+      return ctx.mount(h('h1', {}, 'Coverage'), h('p', { class: 'error' }, `No build ${q.get('build')}.`),
+        h('p', {}, h('a', { href: '/builds' }, 'All builds')));
+    }
+    const imported = builds.find((b) => b.imported) || builds[0];
+    return setQuery({ build: imported.build_id }, { replace: true });
+  }
+  const build = q.get('build');
+  const dir = (q.get('path') || '').replace(/^\/+|\/+$/g, '');
+  const bar = toolbar(ctx, builds, dir);
+  const head = [h('h1', {}, 'Coverage of ', h('span', { title: build }, builds.find((b) => b.build_id === build).release || build.slice(0, 12))), bar, crumbs(q, dir)];
+  if (q.get('q')) return searchView(ctx, head, build);
+  let tree;
+  try {
+    tree = await api(buildApi(build) + '/tree', [['path', dir], ...filterPairs(q)]);
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return ctx.mount(...head, notImported(e, build));
+    throw e;
+  }
+  const children = tree.children || tree.entries || [];
+  const totals = tree.totals || tree.total || tree;
+  const kinds = ['lines', 'points', 'functions'];
+  const rows = children.map((c) => ({ c, path: childPath(dir, c), name: childName(c), dir: isDir(c) }));
+  const totalRow = { c: totals, path: dir, name: dir ? 'total of ' + dir + '/' : 'total', total: true };
+  const table = sortableTable({
+    ctx, id: 'tree', rows, top: [totalRow], defaultSort: 'name',
+    rowAttrs: (r) => ({ dataset: { path: r.path, kind: r.total ? 'total' : r.dir ? 'dir' : 'file' } }),
+    columns: [
+      { key: 'name', label: 'Name', cls: 'name', value: (r) => (r.dir ? '0' : '1') + r.name,
+        cell: (r) => (r.total ? r.name : h('a', {
+          href: r.dir ? reportLink('/report', q, { path: r.path }) : reportLink('/file', q, { path: r.path }),
+        }, h('span', { class: 'icon' }, r.dir ? '▸' : '·'), r.name + (r.dir ? '/' : ''))) },
+      ...kinds.map((k) => ({
+        key: k, label: k[0].toUpperCase() + k.slice(1), value: (r) => pctOf(r.c, k),
+        title: `covered / total ${k}; click to sort by percentage`, cell: (r) => covOf(r.c, k),
+      })),
+      { key: 'size', label: 'Lines total', num: true, value: (r) => counts(r.c, 'lines').total,
+        cell: (r) => fmtNum(counts(r.c, 'lines').total) },
+    ],
+  });
+  ctx.mount(...head,
+    cards(kinds.map((k) => {
+      const c = counts(totals, k);
+      return [`${k} covered`, fmtPct(pct(c.covered, c.total)), `${fmtNum(c.covered)} of ${fmtNum(c.total)}`];
+    })),
+    children.length ? table : h('p', { class: 'notice' }, 'Nothing instrumented here.'));
+}
+
+// Search: files by path and functions by name (server side when the API
+// has it, otherwise within this directory's listing).
+async function searchView(ctx, head, build) {
+  const q = ctx.q;
+  const term = q.get('q');
+  const res = await api(buildApi(build) + '/search', [['q', term], ['limit', '200'], ...filterPairs(q)])
+    .catch(async (e) => {
+      if (!(e instanceof ApiError) || e.status !== 404) throw e;
+      const fn = await api(buildApi(build) + '/functions', [['name', term], ['limit', '200'], ...filterPairs(q)])
+        .catch(() => ({ functions: [] }));
+      return { files: [], functions: fn.functions || [] };
+    });
+  const files = res.files || [];
+  const fns = res.functions || [];
+  ctx.mount(...head,
+    h('p', {}, `Search for “${term}”: ${files.length} files, ${fns.length} functions. `,
+      h('a', { href: reportLink('/report', q, { path: q.get('path') }) }, 'Clear search')),
+    h('div', { class: 'search-results', id: 'search-results' },
+      files.length ? [h('h2', {}, 'Files'), sortableTable({
+        ctx, id: 'search-files', rows: files, defaultSort: 'path',
+        columns: [
+          { key: 'path', label: 'File', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path: f.path }) }, f.path) },
+          { key: 'lines', label: 'Lines', value: (f) => pctOf(f, 'lines'), cell: (f) => covOf(f, 'lines') },
+          { key: 'functions', label: 'Functions', value: (f) => pctOf(f, 'functions'), cell: (f) => covOf(f, 'functions') },
+        ],
+      })] : null,
+      fns.length ? [h('h2', {}, 'Functions'), sortableTable({
+        ctx, id: 'search-functions', rows: fns, defaultSort: 'name',
+        columns: [
+          { key: 'name', label: 'Function', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path: f.file, line: f.line_start ?? f.line }) }, f.name) },
+          { key: 'file', label: 'File', cls: 'name' },
+          { key: 'points', label: 'Points', value: (f) => pctOf(f, 'points'), cell: (f) => covOf(f, 'points') },
+        ],
+      })] : null));
+}
+
+// ---- the file view -------------------------------------------------------------
+
+const STATES = ['covered', 'partial', 'uncovered'];
+const CHUNK = 250; // source lines per content-visibility block
+
+function lineState(l) {
+  const s = l.state || l.status;
+  if (STATES.includes(s)) return s;
+  const c = counts(l, 'points');
+  if (!c.total) return '';
+  return c.covered === 0 ? 'uncovered' : c.covered === c.total ? 'covered' : 'partial';
+}
+
+function lineTitle(l) {
+  const c = counts(l, 'points');
+  let t = `${lineState(l)}: ${c.covered} of ${c.total} points covered`;
+  if (Array.isArray(l.labels) && l.labels.length) t += ' · labels: ' + l.labels.join(', ');
+  return t;
+}
+
+export async function viewFile(ctx) {
+  ctx.root.dataset.page = 'file';
+  const q = ctx.q;
+  const build = q.get('build');
+  const path = (q.get('path') || '').replace(/^\/+/, '');
+  if (!build || !path) return ctx.mount(h('p', { class: 'error' }, 'A file view needs ?build= and ?path=.'));
+  const builds = await buildList();
+  const head = [toolbar(ctx, builds, path, { search: false }), crumbs(q, path, { file: true })];
+  let file;
+  try {
+    file = await api(buildApi(build) + '/files/' + encodePath(path), filterPairs(q));
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return ctx.mount(...head, notImported(e, build));
+    throw e;
+  }
+  const lines = (file.lines || []).slice().sort((a, b) => a.line - b.line);
+  const byLine = new Map(lines.map((l) => [l.line, l]));
+  const functions = file.functions || [];
+  const source = typeof file.source === 'string' ? file.source : null;
+  const totals = file.totals || file.total || file;
+  const perLineLabels = lines.some((l) => Array.isArray(l.labels));
+
+  const srcBox = source !== null ? sourceView(source, byLine) : lineTable(lines);
+  const panel = h('div', { class: 'linepanel notice', id: 'line-panel' }, h('span', { class: 'muted' }, 'Click a line number for its points.'));
+  const fnTable = sortableTable({
+    ctx, id: 'functions', rows: functions, defaultSort: 'line',
+    columns: [
+      { key: 'name', label: 'Function', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path, line: f.line_start ?? f.line }), dataset: { line: f.line_start ?? f.line } }, f.name) },
+      { key: 'line', label: 'Line', num: true, value: (f) => f.line_start ?? f.line, cell: (f) => String(f.line_start ?? f.line) },
+      { key: 'points', label: 'Points', value: (f) => pctOf(f, 'points'), cell: (f) => covOf(f, 'points') },
+    ],
+  });
+  const nextBtn = h('button', { type: 'button', id: 'next-uncovered', title: 'Next uncovered or partly covered line (n); previous: p' }, 'Next uncovered ↓');
+  const prevBtn = h('button', { type: 'button', id: 'prev-uncovered', title: 'Previous uncovered or partly covered line (p)' }, '↑');
+  const counts3 = ['lines', 'points', 'functions'].map((k) => [k, counts(totals, k)]);
+  ctx.mount(...head,
+    h('div', { class: 'fileview' },
+      h('section', {},
+        h('div', { class: 'toolbar' },
+          h('span', { class: 'legend' }, h('span', { class: 'c' }, h('i'), 'covered'), h('span', { class: 'p' }, h('i'), 'partly covered'),
+            h('span', { class: 'u' }, h('i'), 'not covered'), h('span', { class: 'n' }, h('i'), 'not instrumented')),
+          h('span', { class: 'grow' }), prevBtn, nextBtn),
+        source === null ? h('p', { class: 'muted', id: 'no-source' }, 'The source of this file was not imported: its instrumented lines are listed instead.') : null,
+        srcBox),
+      h('aside', {},
+        cards(counts3.map(([k, c]) => [k, fmtPct(pct(c.covered, c.total)), `${fmtNum(c.covered)} of ${fmtNum(c.total)} ${k} covered`])),
+        h('div', { id: 'file-totals', dataset: Object.fromEntries(counts3.flatMap(([k, c]) => [[k + 'Covered', c.covered], [k + 'Total', c.total]])) }),
+        panel,
+        perLineLabels ? null : h('p', { class: 'muted', id: 'no-line-labels' }, 'Which labels covered a line is not offered by the API; filter by label above instead.'),
+        h('h2', {}, `Functions (${functions.length})`),
+        functions.length ? fnTable : h('p', { class: 'muted' }, 'No functions.'))));
+
+  // Line selection, line panel, next/previous uncovered.
+  const rowOf = (n) => srcBox.querySelector(`[data-line="${n}"]`);
+  let selected = null;
+  const select = (n, { scroll = true, updateUrl = true } = {}) => {
+    if (selected) selected.classList.remove('selected');
+    selected = rowOf(n);
+    if (!selected) return;
+    selected.classList.add('selected');
+    if (scroll) selected.scrollIntoView({ block: 'center' });
+    if (updateUrl) setQuery({ line: n }, { render: false });
+    const l = byLine.get(n);
+    const c = counts(l, 'points');
+    panel.replaceChildren(h('dl', {},
+      h('dt', {}, 'Line'), h('dd', { id: 'sel-line' }, String(n)),
+      h('dt', {}, 'State'), h('dd', { class: l ? 'state-' + lineState(l) : '' }, l ? lineState(l) : 'not instrumented'),
+      l ? [h('dt', {}, 'Points'), h('dd', {}, `${c.covered} of ${c.total} covered`)] : null,
+      l && Array.isArray(l.labels) ? [h('dt', {}, 'Covered by'), h('dd', {}, l.labels.length ? l.labels.map((x) => h('span', { class: 'chip' }, x)) : 'no label')] : null));
+  };
+  const todo = lines.filter((l) => ['uncovered', 'partial'].includes(lineState(l))).map((l) => l.line);
+  const jump = (dir) => {
+    if (!todo.length) return;
+    let cur = selected ? Number(selected.dataset.line) : null;
+    if (cur === null) {
+      // The line at the top of the window.
+      const rows = srcBox.querySelectorAll('[data-line]');
+      cur = 0;
+      for (const r of rows) { if (r.getBoundingClientRect().top > 60) { cur = Number(r.dataset.line) - 1; break; } }
+    }
+    const next = dir > 0 ? todo.find((n) => n > cur) ?? todo[0] : [...todo].reverse().find((n) => n < cur) ?? todo[todo.length - 1];
+    select(next);
+  };
+  nextBtn.addEventListener('click', () => jump(1));
+  prevBtn.addEventListener('click', () => jump(-1));
+  if (!todo.length) { nextBtn.disabled = true; prevBtn.disabled = true; nextBtn.textContent = 'Every line covered'; }
+  srcBox.addEventListener('click', (ev) => {
+    const no = ev.target.closest('.no');
+    if (no) select(Number(no.parentElement.dataset.line), { scroll: false });
+  });
+  fnTable.addEventListener('click', (ev) => {
+    const a = ev.target.closest('a[data-line]');
+    if (!a) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    select(Number(a.dataset.line));
+  });
+  onKeys(ctx, { n: () => jump(1), p: () => jump(-1) });
+  const want = Number(q.get('line'));
+  if (want) select(want, { updateUrl: false });
+}
+
+let keyHandler = null;
+function onKeys(ctx, map) {
+  if (keyHandler) document.removeEventListener('keydown', keyHandler);
+  keyHandler = (ev) => {
+    if (!ctx.live()) { document.removeEventListener('keydown', keyHandler); keyHandler = null; return; }
+    if (ev.target.closest('input, select, textarea') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const f = map[ev.key];
+    if (f) { ev.preventDefault(); f(); }
+  };
+  document.addEventListener('keydown', keyHandler);
+}
+
+// The source as one HTML string of line rows, in blocks the browser lays
+// out only when visible (content-visibility), so 10k-line files scroll
+// smoothly.
+function sourceView(source, byLine) {
+  const text = source.endsWith('\n') ? source.slice(0, -1) : source;
+  const src = text.split('\n');
+  const parts = [];
+  for (let i = 0; i < src.length; i++) {
+    if (i % CHUNK === 0) parts.push(i ? '</div><div class="chunk">' : '<div class="chunk">');
+    const n = i + 1;
+    const l = byLine.get(n);
+    const st = l ? lineState(l) : '';
+    parts.push(`<span class="ln${st ? ' ' + st : ''}" data-line="${n}" id="L${n}"${l ? ` title="${esc(lineTitle(l))}"` : ''}><span class="no">${n}</span>${esc(src[i]) || ' '}</span>`);
+  }
+  parts.push('</div>');
+  const box = h('div', { class: 'src', id: 'source' });
+  box.innerHTML = parts.join('');
+  return box;
+}
+
+// Without source: the instrumented lines as rows.
+function lineTable(lines) {
+  const box = h('div', { class: 'src', id: 'source', dataset: { nosource: '1' } });
+  const parts = ['<div class="chunk">'];
+  lines.forEach((l, i) => {
+    if (i && i % CHUNK === 0) parts.push('</div><div class="chunk">');
+    const c = counts(l, 'points');
+    const st = lineState(l);
+    parts.push(`<span class="ln ${st}" data-line="${l.line}" id="L${l.line}" title="${esc(lineTitle(l))}"><span class="no">${l.line}</span>${esc(st.padEnd(10))} ${c.covered}/${c.total} points</span>`);
+  });
+  parts.push('</div>');
+  box.innerHTML = parts.join('');
+  return box;
+}
