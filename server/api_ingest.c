@@ -72,6 +72,12 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 		atomic_fetch_add(&m->reports_accepted, 1);
 		atomic_fetch_add(&m->pcs_ingested, canon.known + canon.unknown);
 		atomic_fetch_add(&m->pcs_unknown, canon.unknown);
+		for (uint32_t i = 0; i < rep.nruns; i++) {
+			int t = rep.runs[i].mode == KC_MODE_TRACE;
+
+			atomic_fetch_add(&m->runs[t], 1);
+			atomic_fetch_add(&m->runs_overflowed[t], rep.runs[i].overflowed);
+		}
 	}
 	ret = kc_respond_json(r, 200,
 			      json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I}", "status", "stored",

@@ -12,6 +12,7 @@
 #include <roaring/roaring.h>
 
 #include "db.h"
+#include "overflow.h"
 #include "server.h"
 
 /* Turn every row of st into a JSON object; returns a new array or NULL. */
@@ -261,6 +262,67 @@ fail:
 	return kc_respond_error(r, 500, "query failed: %s", err.msg);
 }
 
+/* "YYYY-MM-DD" -> days since 1970-01-01. */
+static int parse_day(const char *s, int64_t *day)
+{
+	int y, m, d, n = 0;
+	int64_t yy, era, yoe, doy, doe;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || s[n] || m < 1 || m > 12 || d < 1 ||
+	    d > 31 || y < 1970 || y > 9999)
+		return -1;
+	/* Howard Hinnant's days_from_civil. */
+	yy = y - (m <= 2);
+	era = yy / 400;
+	yoe = yy - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	*day = era * 146097 + doe - 719468;
+	return 0;
+}
+
+/* GET /api/v1/stats/overflow?group=A[,B]&since=&until=&limit= */
+static enum MHD_Result get_overflow(struct kc_req *r)
+{
+	const char *group = kc_req_arg(r, "group"), *since = kc_req_arg(r, "since");
+	const char *until = kc_req_arg(r, "until"), *limit = kc_req_arg(r, "limit");
+	struct kc_overflow_query q = { { NULL, NULL }, 0, INT64_MIN, INT64_MAX, 50 };
+	char groups[64] = "", *comma;
+	struct kc_err err;
+	sqlite3 *db;
+	json_t *j;
+
+	kc_err_clear(&err);
+	if (group && snprintf(groups, sizeof(groups), "%s", group) >= (int)sizeof(groups))
+		return kc_respond_error(r, 400, "group is too long");
+	if (groups[0]) {
+		q.group[q.ngroup++] = groups;
+		comma = strchr(groups, ',');
+		if (comma) {
+			*comma = '\0';
+			q.group[q.ngroup++] = comma + 1;
+		}
+	}
+	if ((since && parse_day(since, &q.since) < 0) || (until && parse_day(until, &q.until) < 0))
+		return kc_respond_error(r, 400, "since and until are dates: YYYY-MM-DD");
+	if (limit) {
+		char *end;
+
+		q.limit = strtoll(limit, &end, 10);
+		if (*end || q.limit < 1 || q.limit > 100000)
+			return kc_respond_error(r, 400, "limit must be a number from 1 to 100000");
+	}
+	db = kc_db_get(r->srv, &err);
+	if (!db)
+		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+	j = kc_overflow_query(db, &q, &err);
+	kc_db_put(r->srv, db);
+	if (!j)
+		return kc_respond_error(r, err.code == 400 ? 400 : 500, "%s", err.msg);
+	json_object_set_new(j, "group", json_string(group ? group : ""));
+	return kc_respond_json(r, 200, j);
+}
+
 static enum MHD_Result get_healthz(struct kc_req *r)
 {
 	struct kc_store_stats st;
@@ -331,6 +393,16 @@ static enum MHD_Result get_metrics(struct kc_req *r)
 		    (unsigned long long)st.queue_depth, st.last_commit_ms,
 		    (unsigned long long)st.batches, (unsigned long long)st.commit_failures,
 		    (unsigned long long)st.jobs, (unsigned long long)m->http_requests);
+	kc_buf_addf(&b, "# HELP kcovd_runs_total Runs received, by coverage mode.\n"
+			"# TYPE kcovd_runs_total counter\n"
+			"kcovd_runs_total{mode=\"unique\"} %llu\nkcovd_runs_total{mode=\"trace\"} %llu\n"
+			"# HELP kcovd_runs_overflowed_total Runs whose trace buffer overflowed.\n"
+			"# TYPE kcovd_runs_overflowed_total counter\n"
+			"kcovd_runs_overflowed_total{mode=\"unique\"} %llu\n"
+			"kcovd_runs_overflowed_total{mode=\"trace\"} %llu\n",
+		    (unsigned long long)m->runs[0], (unsigned long long)m->runs[1],
+		    (unsigned long long)m->runs_overflowed[0],
+		    (unsigned long long)m->runs_overflowed[1]);
 	if (b.oom) {
 		kc_buf_release(&b);
 		return kc_respond_error(r, 500, "out of memory");
@@ -362,6 +434,8 @@ enum MHD_Result kc_api_read(struct kc_req *r, int *handled)
 		return get_builds(r);
 	if (strcmp(url, "/api/v1/reports") == 0)
 		return get_reports(r);
+	if (strcmp(url, "/api/v1/stats/overflow") == 0)
+		return get_overflow(r);
 	if (strncmp(url, builds_prefix, sizeof(builds_prefix) - 1) == 0) {
 		const char *rest = url + sizeof(builds_prefix) - 1;
 		const char *slash = strchr(rest, '/');

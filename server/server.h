@@ -26,6 +26,7 @@ struct kc_metrics {
 		rejected_no_map, rejected_store, rejected_other;
 	atomic_ullong pcs_ingested, pcs_unknown;
 	atomic_ullong http_requests;
+	atomic_ullong runs[2], runs_overflowed[2]; /* [0] unique, [1] trace */
 };
 
 struct kc_server_opts {

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "overflow.h"
 
 struct merge {
 	int64_t binary, label, day; /* label -1: coverage_total */
@@ -193,7 +194,8 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		(int64_t)(job->canon->known + job->canon->unknown), (int64_t)job->canon->unknown,
 		job->boot->machine) < 0 ||
 	    run(s->db, "UPDATE builds SET last_seen = ? WHERE id = ?", "ii", NULL, err, now,
-		job->boot->build) < 0)
+		job->boot->build) < 0 ||
+	    kc_overflow_record(s->db, day, job->boot->machine, job->boot->build, label, r, err) < 0)
 		return -1;
 	for (uint32_t i = 0; i < job->canon->nparts; i++) {
 		const struct kc_canon_part *p = &job->canon->parts[i];

@@ -1,0 +1,35 @@
+/*
+ * overflow.h - fleet overflow statistics: folding each report's runs into
+ * daily rollups at ingest, and answering grouped queries over them.
+ * docs/overflow-stats.md defines every figure.
+ */
+#ifndef KC_OVERFLOW_H
+#define KC_OVERFLOW_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+#include "wire.h"
+
+#define KC_FILL_BUCKETS 101
+
+/* Fold the runs of r into overflow_daily (writer thread, inside its
+ * transaction). */
+int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build, int64_t label,
+		       const struct kc_report *r, struct kc_err *err) KC_MUST_CHECK;
+
+struct kc_overflow_query {
+	const char *group[2]; /* up to two of machine, build, label, mode, workload, day */
+	int ngroup;
+	int64_t since, until; /* days, inclusive; INT64_MIN/INT64_MAX = open */
+	int64_t limit;        /* groups returned, worst rate first (day: by day) */
+};
+
+/* Run q and return the JSON answer (new reference) or NULL with err set;
+ * err->code 400 marks a bad query. */
+json_t *kc_overflow_query(sqlite3 *db, const struct kc_overflow_query *q, struct kc_err *err);
+
+#endif
