@@ -10,11 +10,14 @@
 
 extern const char *const kc_migrations[];
 extern const char *const kc_migration_names[];
+extern const int kc_migration_numbers[];
 extern const int kc_nmigrations;
 
+/* The version is the number of the newest migration (NNN of NNN_name.sql),
+ * so a migration added between existing numbers is still applied. */
 int kc_db_schema_version(void)
 {
-	return kc_nmigrations;
+	return kc_nmigrations ? kc_migration_numbers[kc_nmigrations - 1] : 0;
 }
 
 int kc_db_exec(sqlite3 *db, const char *sql, struct kc_err *err)
@@ -87,15 +90,22 @@ int kc_db_migrate(sqlite3 *db, struct kc_err *err)
 		       err) < 0 ||
 	    kc_db_get_int(db, "SELECT max(version) FROM schema_version", 0, &version, err) < 0)
 		return -1;
-	if (version > kc_nmigrations)
+	if (version > kc_db_schema_version())
 		return kc_err_set(err,
 				  "the database has schema version %lld but this kcovd knows only "
 				  "up to %d: upgrade kcovd (refusing to touch newer data)",
-				  (long long)version, kc_nmigrations);
-	for (int i = (int)version; i < kc_nmigrations; i++) {
+				  (long long)version, kc_db_schema_version());
+	for (int i = 0; i < kc_nmigrations; i++) {
 		char bump[96];
 
-		snprintf(bump, sizeof(bump), "INSERT INTO schema_version VALUES (%d);", i + 1);
+		snprintf(bump, sizeof(bump), "SELECT count(*) FROM schema_version WHERE version = %d",
+			 kc_migration_numbers[i]);
+		if (kc_db_get_int(db, bump, 0, &version, err) < 0)
+			return -1;
+		if (version)
+			continue; /* applied already */
+		snprintf(bump, sizeof(bump), "INSERT INTO schema_version VALUES (%d);",
+			 kc_migration_numbers[i]);
 		if (kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
 			return -1;
 		if (kc_db_exec(db, kc_migrations[i], err) < 0 || kc_db_exec(db, bump, err) < 0) {

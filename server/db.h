@@ -3,7 +3,8 @@
  *
  * The database is one file in WAL mode with synchronous=FULL, so a commit
  * that returned is on disk. Migrations are schema/NNN_*.sql compiled into
- * the binary; the schema_version table records how many were applied.
+ * the binary; schema_version holds one row per applied migration number,
+ * and the database's version is the highest.
  */
 #ifndef KC_DB_H
 #define KC_DB_H

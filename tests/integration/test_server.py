@@ -191,10 +191,22 @@ def test_report_survives_push_failure():
 
 
 def test_schema_versions():
+    import sqlite3
     srv = Server().start()
     srv.stop()
-    import sqlite3
     db = os.path.join(srv.data_dir, "kcovd.db")
+    # An old database (the newest migration not applied) is upgraded.
+    con = sqlite3.connect(db)
+    newest = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    check(newest >= 3, "schema version %s" % newest)
+    con.execute("DROP TABLE overflow_daily")
+    con.execute("DELETE FROM schema_version WHERE version = 3")
+    con.commit()
+    con.close()
+    srv.start()
+    check(srv.get("/healthz")["schema_version"] == newest, "healthz schema version")
+    check(srv.get("/api/v1/stats/overflow")["fleet"]["runs"] == 0, "upgraded table unusable")
+    srv.stop()
     con = sqlite3.connect(db)
     con.execute("INSERT INTO schema_version VALUES (999)")
     con.commit()
