@@ -33,6 +33,12 @@ struct kc_store {
 	struct kc_store_stats stats;
 	struct merge *merges; /* this batch's pending bitmap merges */
 	size_t nmerges;
+	/* Prepared statements of the writer, keyed by their (constant) SQL
+	 * text pointer: ingest runs the same dozen statements per report. */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[32];
 };
 
 static double now_ms(void)
@@ -53,18 +59,38 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
 	return 0;
 }
 
-/* Run one statement with integer/text parameters given as a format:
- * 'i' int64, 't' text. Returns the first column of the first row in *out
- * when out is not NULL. */
-static int run(sqlite3 *db, const char *sql, const char *fmt, int64_t *out, struct kc_err *err,
-	       ...)
+static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *err)
 {
-	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]) && s->cache[i].sql; i++)
+		if (s->cache[i].sql == sql)
+			return s->cache[i].st;
+	if (i == sizeof(s->cache) / sizeof(s->cache[0])) {
+		kc_err_set(err, "statement cache full");
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cache[i].st,
+			       NULL) != SQLITE_OK) {
+		kc_err_set(err, "sqlite prepare: %s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	s->cache[i].sql = sql;
+	return s->cache[i].st;
+}
+
+/* Run one statement (constant SQL text) with integer/text parameters given
+ * as a format: 'i' int64, 't' text. Returns the first column of the first
+ * row in *out when out is not NULL (-1 when there is no row). */
+static int run(struct kc_store *s, const char *sql, const char *fmt, int64_t *out,
+	       struct kc_err *err, ...)
+{
+	sqlite3_stmt *st = cached(s, sql, err);
 	va_list ap;
 	int rc, ret = -1;
 
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
-		return kc_err_set(err, "sqlite prepare: %s", sqlite3_errmsg(db));
+	if (!st)
+		return -1;
 	va_start(ap, err);
 	for (int i = 0; fmt[i]; i++) {
 		if (fmt[i] == 'i')
@@ -77,18 +103,19 @@ static int run(sqlite3 *db, const char *sql, const char *fmt, int64_t *out, stru
 	if (rc == SQLITE_ROW && out)
 		*out = sqlite3_column_int64(st, 0);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(s->db));
 		goto out;
 	}
 	if (rc == SQLITE_DONE && out)
 		*out = -1;
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return ret;
 }
 
-static int upsert_machine(sqlite3 *db, const char *name, int64_t now, int64_t *id,
+static int upsert_machine(struct kc_store *db, const char *name, int64_t now, int64_t *id,
 			  struct kc_err *err)
 {
 	if (run(db, "INSERT INTO machines (name, first_seen) VALUES (?, ?) "
@@ -97,7 +124,7 @@ static int upsert_machine(sqlite3 *db, const char *name, int64_t now, int64_t *i
 	return run(db, "SELECT id FROM machines WHERE name = ?", "t", id, err, name);
 }
 
-static int apply_addrmap(sqlite3 *db, const struct kc_addrmap *m, int64_t *boot_out,
+static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_t *boot_out,
 			 struct kc_err *err)
 {
 	int64_t now = (int64_t)time(NULL), machine, build, boot, bin;
@@ -172,10 +199,10 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 	for (uint32_t i = 0; i < r->nruns; i++)
 		overflowed += r->runs[i].overflowed;
 	kc_upload_id_hex(r->upload_id, uid);
-	if (run(s->db, "INSERT INTO labels (name) VALUES (?) ON CONFLICT(name) DO NOTHING", "t",
+	if (run(s, "INSERT INTO labels (name) VALUES (?) ON CONFLICT(name) DO NOTHING", "t",
 		NULL, err, r->label) < 0 ||
-	    run(s->db, "SELECT id FROM labels WHERE name = ?", "t", &label, err, r->label) < 0 ||
-	    run(s->db, "INSERT INTO reports (upload_id, machine, boot, label, received, created, "
+	    run(s, "SELECT id FROM labels WHERE name = ?", "t", &label, err, r->label) < 0 ||
+	    run(s, "INSERT INTO reports (upload_id, machine, boot, label, received, created, "
 		       "pcs, unknown_pcs, runs, overflowed_runs, bytes) "
 		       "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(upload_id) DO NOTHING",
 		"tiiiiiiiiii", NULL, err, uid, job->boot->machine, job->boot->boot, label, now,
@@ -185,15 +212,15 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 	changes = sqlite3_changes(s->db);
 	if (changes == 0) {
 		job->outcome = KC_JOB_DUPLICATE;
-		return run(s->db, "SELECT id FROM reports WHERE upload_id = ?", "t", &job->id, err,
+		return run(s, "SELECT id FROM reports WHERE upload_id = ?", "t", &job->id, err,
 			   uid);
 	}
 	job->id = sqlite3_last_insert_rowid(s->db);
-	if (run(s->db, "UPDATE machines SET last_push = ?, reports = reports + 1, pcs = pcs + ?, "
+	if (run(s, "UPDATE machines SET last_push = ?, reports = reports + 1, pcs = pcs + ?, "
 		       "unknown_pcs = unknown_pcs + ? WHERE id = ?", "iiii", NULL, err, now,
 		(int64_t)(job->canon->known + job->canon->unknown), (int64_t)job->canon->unknown,
 		job->boot->machine) < 0 ||
-	    run(s->db, "UPDATE builds SET last_seen = ? WHERE id = ?", "ii", NULL, err, now,
+	    run(s, "UPDATE builds SET last_seen = ? WHERE id = ?", "ii", NULL, err, now,
 		job->boot->build) < 0 ||
 	    kc_overflow_record(s->db, day, job->boot->machine, job->boot->build, label, r, err) < 0)
 		return -1;
@@ -303,7 +330,7 @@ static void apply_job(struct kc_store *s, struct kc_job *job)
 	if (job->kind == KC_JOB_REPORT)
 		r = apply_report(s, job, &job->err);
 	else if (job->kind == KC_JOB_ADDRMAP)
-		r = apply_addrmap(s->db, job->map, &job->id, &job->err);
+		r = apply_addrmap(s, job->map, &job->id, &job->err);
 	else
 		r = job->fn(job->arg, s->db, &job->err);
 	if (r < 0) {
@@ -423,6 +450,8 @@ void kc_store_close(struct kc_store *s)
 	pthread_join(s->thread, NULL);
 	drop_merges(s);
 	free(s->merges);
+	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
+		sqlite3_finalize(s->cache[i].st);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
