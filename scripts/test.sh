@@ -8,3 +8,6 @@ scripts/build.sh build
 ctest --test-dir build --output-on-failure
 scripts/build.sh build-asan -DKC_SANITIZE=ON
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure
+# The web UI in Chromium against a kcovd with pushed (and imported) data;
+# npm ci runs inside. Screenshots: build/tests/out/web/ (docs/web.md).
+tests/web/run.sh build

@@ -127,8 +127,8 @@ static unsigned read_file(const char *path, char **data, size_t *len)
 }
 
 /* Resolve rel (relative, no leading '/') under root (a realpath). Returns 0
- * with the real path in out, 404 when missing or outside root, 500 on
- * errors. */
+ * with the real path in out, 404 when missing, 403 when it leads outside
+ * root, 500 on errors. */
 static unsigned resolve(const char *root, const char *rel, char *out)
 {
 	char joined[PATH_MAX];
@@ -140,7 +140,7 @@ static unsigned resolve(const char *root, const char *rel, char *out)
 	if (!realpath(joined, out))
 		return errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG ? 404 : 500;
 	if (strncmp(out, root, rootlen) != 0 || (out[rootlen] != '/' && out[rootlen] != '\0'))
-		return 404; /* a symlink that leads out of the web directory */
+		return 403; /* a symlink that leads out of the web directory */
 	return 0;
 }
 
@@ -190,7 +190,7 @@ static enum MHD_Result serve(struct kc_req *r, const char *root)
 		if (st == 0)
 			st = read_file(real, &data, &len);
 	}
-	if (st == 404)
+	if (st == 404 || st == 403) /* outside: answered like a missing file */
 		return kc_respond_error(r, 404, "no such file: %s", r->url);
 	if (st)
 		return kc_respond_error(r, 500, "cannot serve %s (unreadable or over %u bytes)",

@@ -158,7 +158,7 @@ export function sortableTable({ columns, rows, ctx, defaultSort, defaultDir = 'a
     }, c.label))));
     const tr = (r, extra) => h('tr', Object.assign({}, rowAttrs ? rowAttrs(r) : {}, extra || {}),
       columns.map((c) => h('td', { class: c.num ? 'num' : c.cls || '' },
-        c.cell ? c.cell(r) : fmtNum(r[c.key]))));
+        c.cell ? c.cell(r) : typeof r[c.key] === 'number' ? fmtNum(r[c.key]) : String(r[c.key] ?? '–'))));
     tbody.replaceChildren(...top.map((r) => tr(r, { class: 'totals' })), ...sorted.map((r) => tr(r)));
   };
   draw();

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -68,9 +69,24 @@ def import_build(srv):
     return {"fixture": fixture}
 
 
+def web_copy(src, data_dir):
+    """A copy of web/ (without node_modules) plus the traps the static file
+    tests need: symlinks out of the directory, one inside it, a file over
+    kcovd's size limit."""
+    dst = os.path.join(data_dir, "web")
+    shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns("node_modules"))
+    os.symlink("/etc/passwd", os.path.join(dst, "escape.txt"))
+    os.symlink("/etc", os.path.join(dst, "escape-dir"))
+    os.symlink("app.css", os.path.join(dst, "inside.css"))
+    with open(os.path.join(dst, "big.txt"), "wb") as f:
+        f.truncate(9 << 20)
+    return dst
+
+
 def main():
-    web_dir = os.environ["WEB_DIR"]
-    srv = Server(extra=["--web-dir", web_dir]).start()
+    data_dir = tempfile.mkdtemp(prefix="kcovd-web-")
+    web_dir = web_copy(os.environ["WEB_DIR"], data_dir)
+    srv = Server(data_dir=data_dir, extra=["--web-dir", web_dir]).start()
     machines = []
     try:
         token = srv.token("push", "web-tests")
@@ -83,7 +99,8 @@ def main():
                 break
             time.sleep(0.05)
         build = import_build(srv)
-        print(json.dumps({"url": srv.url, "data_dir": srv.data_dir, "machines": machines,
+        print(json.dumps({"url": srv.url, "data_dir": srv.data_dir, "web_dir": web_dir,
+                          "machines": machines,
                           "import": build}), flush=True)
         sys.stdin.read()
     finally:
