@@ -58,6 +58,7 @@ mount -t sysfs sysfs /sys
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
 echo 0 > /proc/sys/kernel/kptr_restrict
+echo 0 > /proc/sys/kernel/randomize_va_space
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 insmod /test_kcov_unique.ko || echo "insmod failed"
 echo "KCOV-GUEST-START"
