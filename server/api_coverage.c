@@ -1,17 +1,464 @@
 /*
- * api_coverage.c - coverage queries of an imported build (tree, files,
- * functions, LCOV) and build import over HTTP. Being written (issue 4).
+ * api_coverage.c - the HTTP face of build import and coverage queries:
+ * POST /api/v1/builds (admin) imports a build from server-local paths, and
+ * GET /api/v1/builds/{build}/{tree,files/PATH,functions,lcov,files.csv,
+ * functions.csv,summary} answer from covquery.c. This file only parses and
+ * validates requests (build ids, paths, label/day filters, paging) and
+ * maps errors to statuses; docs/api-coverage.md is the reference.
  */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "covquery.h"
+#include "import.h"
 #include "server.h"
+#include "wire.h"
+
+#define MAX_LABELS 64
+#define MAX_PATH_LEN 4096
+#define MAX_LIMIT 10000
+#define DEFAULT_LIMIT 100
+#define MAX_DAY 2932896 /* 9999-12-31 */
+
+/* A request's parsed filter; the JSON texts are owned. */
+struct filter_args {
+	struct kc_cov_filter f;
+	char *labels, *minus;
+	json_t *lab, *min;
+	int bad;
+	char why[256];
+};
+
+static int valid_build_id(const char *s, size_t n)
+{
+	if (n == 0 || n > KC_BUILD_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* A source path: no control characters, no "." / ".." / empty components
+ * (a leading '/' is allowed for absolute paths). */
+static int valid_path(const char *p)
+{
+	size_t n = strlen(p);
+	const char *c = p;
+
+	if (n == 0 || n > MAX_PATH_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	if (*c == '/')
+		c++;
+	for (;;) {
+		const char *slash = strchr(c, '/');
+		size_t len = slash ? (size_t)(slash - c) : strlen(c);
+
+		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		if (!slash)
+			return 1;
+		c = slash + 1;
+	}
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* "YYYY-MM-DD" or a day number; -1 when invalid. */
+static int64_t parse_day(const char *s)
+{
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	unsigned y, m, d;
+	char *end;
+	long long v;
+	int n = 0;
+
+	if (strlen(s) == 10 && sscanf(s, "%4u-%2u-%2u%n", &y, &m, &d, &n) == 3 && n == 10) {
+		int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+		if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+		    (m == 2 && d == 29 && !leap))
+			return -1;
+		return days_from_civil(y, m, d);
+	}
+	if (!*s || *s < '0' || *s > '9')
+		return -1;
+	v = strtoll(s, &end, 10);
+	if (*end || v < 0 || v > MAX_DAY)
+		return -1;
+	return v;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct filter_args *a = cls;
+	json_t *arr;
+	(void)kind;
+
+	if (strcmp(key, "label") == 0)
+		arr = a->lab ? a->lab : (a->lab = json_array());
+	else if (strcmp(key, "minus") == 0)
+		arr = a->min ? a->min : (a->min = json_array());
+	else
+		return MHD_YES;
+	if (!value || !kc_valid_name(value, KC_NAME_MAX)) {
+		a->bad = 1;
+		snprintf(a->why, sizeof(a->why), "%s= needs a label name", key);
+		return MHD_NO;
+	}
+	if (json_array_size(arr) >= MAX_LABELS) {
+		a->bad = 1;
+		snprintf(a->why, sizeof(a->why), "at most %d %s= arguments", MAX_LABELS, key);
+		return MHD_NO;
+	}
+	json_array_append_new(arr, json_string(value));
+	return MHD_YES;
+}
+
+static void filter_release(struct filter_args *a)
+{
+	json_decref(a->lab);
+	json_decref(a->min);
+	free(a->labels);
+	free(a->minus);
+}
+
+/* Parse label=, minus=, since=, until=. Returns -1 with a->why on a bad
+ * argument. */
+static int parse_filter(struct kc_req *r, struct filter_args *a)
+{
+	const char *since = kc_req_arg(r, "since"), *until = kc_req_arg(r, "until");
+
+	memset(a, 0, sizeof(*a));
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, a);
+	if (a->bad)
+		return -1;
+	if (a->lab && !(a->labels = json_dumps(a->lab, JSON_COMPACT)))
+		return -1;
+	if (a->min && !(a->minus = json_dumps(a->min, JSON_COMPACT)))
+		return -1;
+	a->f.labels_json = a->labels;
+	a->f.minus_json = a->minus;
+	a->f.since = 0;
+	a->f.until = MAX_DAY;
+	if (since || until) {
+		a->f.days = 1;
+		if (since && (a->f.since = parse_day(since)) < 0) {
+			snprintf(a->why, sizeof(a->why), "since= must be YYYY-MM-DD or a day number");
+			return -1;
+		}
+		if (until && (a->f.until = parse_day(until)) < 0) {
+			snprintf(a->why, sizeof(a->why), "until= must be YYYY-MM-DD or a day number");
+			return -1;
+		}
+		if (a->f.since > a->f.until) {
+			snprintf(a->why, sizeof(a->why), "since= is after until=");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Non-negative integer argument in [lo, hi], or dflt when absent. */
+static int arg_uint(struct kc_req *r, const char *name, long lo, long hi, long dflt, long *out)
+{
+	const char *s = kc_req_arg(r, name);
+	char *end;
+	long v;
+
+	if (!s) {
+		*out = dflt;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtol(s, &end, 10);
+	if (*end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Directory or prefix argument: "" when absent; trailing '/' removed. */
+static int dir_arg(struct kc_req *r, const char *name, char *out, size_t size)
+{
+	const char *s = kc_req_arg(r, name);
+	size_t n;
+
+	out[0] = '\0';
+	if (!s || !*s)
+		return 0;
+	n = strlen(s);
+	if (n >= size)
+		return -1;
+	memcpy(out, s, n + 1);
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = '\0';
+	if (strcmp(out, "/") == 0)
+		return 0;
+	return valid_path(out) ? 0 : -1;
+}
+
+static enum MHD_Result answer_err(struct kc_req *r, const struct kc_err *err)
+{
+	unsigned status = err->code >= 400 && err->code < 600 ? (unsigned)err->code : 500;
+
+	return kc_respond_error(r, status, "%s", err->msg[0] ? err->msg : "query failed");
+}
+
+enum what { W_TREE, W_FILE, W_FUNCS, W_LCOV, W_FILES_CSV, W_FUNCS_CSV, W_SUMMARY };
+
+static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, const char *path)
+{
+	struct filter_args fa;
+	struct kc_err err;
+	struct kc_covq *q = NULL;
+	struct kc_buf buf = KC_BUF_INIT;
+	char dir[MAX_PATH_LEN + 1];
+	json_t *j = NULL;
+	sqlite3 *db = NULL;
+	const char *file = NULL, *type = NULL;
+	long limit = 0, offset = 0;
+	enum kc_func_sort sort = KC_SORT_NAME;
+	enum MHD_Result ret;
+
+	kc_err_clear(&err);
+	if (parse_filter(r, &fa) < 0) {
+		ret = kc_respond_error(r, 400, "%s", fa.why[0] ? fa.why : "bad filter");
+		goto out;
+	}
+	if (dir_arg(r, w == W_TREE ? "path" : "prefix", dir, sizeof(dir)) < 0) {
+		ret = kc_respond_error(r, 400, "%s= is not a valid relative source path",
+				       w == W_TREE ? "path" : "prefix");
+		goto out;
+	}
+	if (w == W_FUNCS) {
+		const char *s = kc_req_arg(r, "sort");
+
+		file = kc_req_arg(r, "file");
+		if (file && !valid_path(file)) {
+			ret = kc_respond_error(r, 400, "file= is not a valid source path");
+			goto out;
+		}
+		if (!s || strcmp(s, "name") == 0)
+			sort = KC_SORT_NAME;
+		else if (strcmp(s, "coverage") == 0)
+			sort = KC_SORT_COVERAGE;
+		else if (strcmp(s, "points") == 0)
+			sort = KC_SORT_POINTS;
+		else {
+			ret = kc_respond_error(r, 400, "sort= must be name, coverage or points");
+			goto out;
+		}
+		if (arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) < 0 ||
+		    arg_uint(r, "offset", 0, INT_MAX, 0, &offset) < 0) {
+			ret = kc_respond_error(r, 400, "limit= must be 1..%d and offset= >= 0",
+					       MAX_LIMIT);
+			goto out;
+		}
+	}
+	db = kc_db_get(r->srv, &err);
+	if (!db) {
+		ret = kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+		goto out;
+	}
+	q = kc_covq_open(db, build, &fa.f, w != W_SUMMARY, &err);
+	if (!q) {
+		ret = answer_err(r, &err);
+		goto out;
+	}
+	switch (w) {
+	case W_TREE: j = kc_covq_tree(q, dir, &err); break;
+	case W_FILE: j = kc_covq_file(q, path, &err); break;
+	case W_FUNCS:
+		j = kc_covq_functions(q, file, sort, (size_t)limit, (size_t)offset, &err);
+		break;
+	case W_SUMMARY: j = kc_covq_summary(q, &err); break;
+	case W_LCOV:
+		type = "text/plain; charset=utf-8";
+		if (kc_covq_lcov(q, dir, &buf, &err) < 0)
+			goto fail;
+		break;
+	case W_FILES_CSV:
+		type = "text/csv; charset=utf-8";
+		if (kc_covq_files_csv(q, dir, &buf, &err) < 0)
+			goto fail;
+		break;
+	case W_FUNCS_CSV:
+		type = "text/csv; charset=utf-8";
+		if (kc_covq_functions_csv(q, dir, &buf, &err) < 0)
+			goto fail;
+		break;
+	}
+	if (type) {
+		ret = buf.oom ? kc_respond_error(r, 500, "out of memory")
+			      : kc_respond_text(r, 200, type, buf.data ? (char *)buf.data : "",
+						buf.len);
+		goto out;
+	}
+	if (!j)
+		goto fail;
+	ret = kc_respond_json(r, 200, j);
+	goto out;
+fail:
+	ret = answer_err(r, &err);
+out:
+	kc_covq_free(q);
+	kc_db_put(r->srv, db);
+	kc_buf_release(&buf);
+	filter_release(&fa);
+	return ret;
+}
 
 enum MHD_Result kc_api_coverage(struct kc_req *r, int *handled)
 {
-	(void)r;
+	static const char prefix[] = "/api/v1/builds/";
+	static const struct {
+		const char *name;
+		enum what w;
+	} routes[] = {
+		{ "tree", W_TREE },           { "functions", W_FUNCS },
+		{ "lcov", W_LCOV },           { "files.csv", W_FILES_CSV },
+		{ "functions.csv", W_FUNCS_CSV }, { "summary", W_SUMMARY },
+	};
+	const char *rest, *slash;
+	char build[KC_BUILD_ID_MAX + 1];
+	size_t n;
+
+	*handled = 0;
+	if (strncmp(r->url, prefix, sizeof(prefix) - 1) != 0)
+		return MHD_NO;
+	rest = r->url + sizeof(prefix) - 1;
+	slash = strchr(rest, '/');
+	if (!slash)
+		return MHD_NO;
+	n = (size_t)(slash - rest);
+	rest = slash + 1;
+	*handled = 1;
+	if (!valid_build_id(r->url + sizeof(prefix) - 1, n))
+		return kc_respond_error(r, 400, "a build id is 1 to %d lowercase hex digits",
+					KC_BUILD_ID_MAX);
+	memcpy(build, slash - n, n);
+	build[n] = '\0';
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(rest, routes[i].name) == 0)
+			return answer(r, build, routes[i].w, NULL);
+	if (strncmp(rest, "files/", 6) == 0) {
+		if (!valid_path(rest + 6))
+			return kc_respond_error(r, 400, "not a valid source path: %s", rest + 6);
+		return answer(r, build, W_FILE, rest + 6);
+	}
 	*handled = 0;
 	return MHD_NO;
 }
 
+/* ---- POST /api/v1/builds -------------------------------------------------- */
+
+static const char *opt_path(json_t *j, const char *key, int *bad)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (!v || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v) || json_string_value(v)[0] != '/' ||
+	    strlen(json_string_value(v)) > MAX_PATH_LEN) {
+		*bad = 1;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
 enum MHD_Result kc_api_post_build(struct kc_req *r)
 {
-	return kc_respond_error(r, 501, "build import over HTTP is not available yet");
+	static const char *const known[] = { "vmlinux", "modules", "source", "strip_prefix" };
+	const char *strip[KC_IMPORT_MAX_STRIP];
+	struct kc_import_opts o;
+	struct kc_import *imp = NULL;
+	struct kc_err err;
+	json_error_t jerr;
+	json_t *j = NULL, *sp, *v;
+	const char *key;
+	enum MHD_Result ret;
+	int bad = 0;
+
+	kc_err_clear(&err);
+	memset(&o, 0, sizeof(o));
+	if (!kc_req_authorized(r, KC_SCOPE_ADMIN))
+		return kc_respond_error(r, 401, "an admin token is required (Authorization: Bearer)");
+	j = json_loadb((const char *)(r->body ? r->body : (const unsigned char *)""), r->body_len,
+		       0, &jerr);
+	if (!j || !json_is_object(j)) {
+		ret = kc_respond_error(r, 400, "body must be a JSON object: %s",
+				       j ? "not an object" : jerr.text);
+		goto out;
+	}
+	json_object_foreach(j, key, v) {
+		size_t i;
+
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			ret = kc_respond_error(r, 400, "unknown field '%s'", key);
+			goto out;
+		}
+	}
+	o.vmlinux = opt_path(j, "vmlinux", &bad);
+	o.modules_dir = opt_path(j, "modules", &bad);
+	o.source_dir = opt_path(j, "source", &bad);
+	if (bad || !o.vmlinux) {
+		ret = kc_respond_error(r, 400, "vmlinux (required), modules and source must be "
+					       "absolute server-local paths");
+		goto out;
+	}
+	sp = json_object_get(j, "strip_prefix");
+	if (json_is_string(sp)) {
+		strip[o.nstrip++] = json_string_value(sp);
+	} else if (json_is_array(sp) && json_array_size(sp) <= KC_IMPORT_MAX_STRIP) {
+		size_t i;
+
+		json_array_foreach(sp, i, v) {
+			if (!json_is_string(v) || !*json_string_value(v)) {
+				ret = kc_respond_error(r, 400, "strip_prefix must hold strings");
+				goto out;
+			}
+			strip[o.nstrip++] = json_string_value(v);
+		}
+	} else if (sp && !json_is_null(sp)) {
+		ret = kc_respond_error(r, 400, "strip_prefix must be a string or up to %d strings",
+				       KC_IMPORT_MAX_STRIP);
+		goto out;
+	}
+	o.strip_prefixes = strip;
+	if (kc_import_prepare(&o, &imp, &err) < 0) {
+		ret = kc_respond_error(r, 400, "import failed: %s", err.msg);
+		goto out;
+	}
+	if (kc_store_call(r->srv->store, kc_import_write, imp, &err) < 0) {
+		ret = kc_respond_error(r, 500, "storing the import failed: %s", err.msg);
+		goto out;
+	}
+	ret = kc_respond_json(r, 200, kc_import_summary(imp));
+out:
+	kc_import_free(imp);
+	json_decref(j);
+	return ret;
 }

@@ -16,12 +16,15 @@
 #include "auth.h"
 #include "db.h"
 #include "fileio.h"
+#include "import.h"
 #include "server.h"
 
 static const char usage[] =
 	"usage: kcovd [serve] [options]\n"
 	"       kcovd token add NAME [--scope push|read|admin] [options]\n"
 	"       kcovd token list [options]\n"
+	"       kcovd import-build --vmlinux PATH [--modules DIR] [--source DIR]\n"
+	"                          [--strip-prefix P]... [options]\n"
 	"options (environment variable in brackets):\n"
 	"  --listen ADDR:PORT   listen address (KCOVD_LISTEN; default 127.0.0.1:8080)\n"
 	"  --data-dir DIR       data directory (KCOVD_DATA_DIR; default ./kcovd-data)\n"
@@ -36,6 +39,9 @@ struct cli {
 	const char *data_dir, *db, *web_dir, *port_file, *scope;
 	int read_auth;
 	unsigned max_conn, timeout;
+	const char *vmlinux, *modules, *source; /* import-build */
+	const char *strip[KC_IMPORT_MAX_STRIP];
+	size_t nstrip;
 };
 
 static const char *env_or(const char *name, const char *dflt)
@@ -57,6 +63,10 @@ static int parse(int argc, char **argv, struct cli *c)
 		{ "scope", required_argument, NULL, 's' },
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "vmlinux", required_argument, NULL, 'V' },
+		{ "modules", required_argument, NULL, 'M' },
+		{ "source", required_argument, NULL, 'S' },
+		{ "strip-prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -73,6 +83,16 @@ static int parse(int argc, char **argv, struct cli *c)
 		case 's': c->scope = optarg; break;
 		case 'm': c->max_conn = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 't': c->timeout = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'V': c->vmlinux = optarg; break;
+		case 'M': c->modules = optarg; break;
+		case 'S': c->source = optarg; break;
+		case 'P':
+			if (c->nstrip == KC_IMPORT_MAX_STRIP) {
+				fprintf(stderr, "kcovd: at most %d --strip-prefix\n", KC_IMPORT_MAX_STRIP);
+				return -1;
+			}
+			c->strip[c->nstrip++] = optarg;
+			break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default: fputs(usage, stderr); return -1;
 		}
@@ -217,6 +237,30 @@ out:
 	return ret;
 }
 
+static int cmd_import_build(struct cli *c, struct kc_err *err)
+{
+	struct kc_import_opts o = { c->vmlinux, c->modules, c->source, c->strip, c->nstrip };
+	json_t *summary = NULL;
+	sqlite3 *db;
+	char *text;
+	int ret;
+
+	if (!c->vmlinux)
+		return kc_err_set(err, "import-build needs --vmlinux PATH");
+	if (open_db(c, &db, err) < 0)
+		return -1;
+	ret = kc_import_run(db, &o, &summary, err);
+	sqlite3_close(db);
+	if (ret < 0)
+		return -1;
+	text = summary ? json_dumps(summary, JSON_INDENT(2)) : NULL;
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	json_decref(summary);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
@@ -245,6 +289,8 @@ int main(int argc, char **argv)
 		ret = cmd_serve(&c, &err);
 	} else if (strcmp(cmd, "token") == 0) {
 		ret = cmd_token(&c, argc, argv, &err);
+	} else if (strcmp(cmd, "import-build") == 0) {
+		ret = cmd_import_build(&c, &err);
 	} else {
 		fprintf(stderr, "kcovd: unknown command '%s'\n%s", cmd, usage);
 		return 2;

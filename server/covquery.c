@@ -1,0 +1,1160 @@
+/*
+ * covquery.c - coverage of an imported build per directory, file and
+ * function, and its exports (LCOV, CSV). The points of a build are stored
+ * per (file, image) as a bitmap of point bits plus u32 arrays in bitmap
+ * order (line index, function index) by import.c. A query loads the
+ * coverage of each image once (the union of coverage rows for the filter,
+ * minus the union for the subtracted labels), then walks the files asked
+ * for in path order: per (file, image) one bitmap AND and one pass over the
+ * file's points that tallies points per line and per function. Directory
+ * children are contiguous in path order, so a tree is one ordered walk.
+ */
+#include "covquery.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <roaring/roaring.h>
+
+#include "db.h"
+#include "wire.h"
+
+#define NONE UINT32_MAX
+
+/* roaring_bitmap_free() of Debian's CRoaring does not accept NULL. */
+static void bitmap_free(roaring_bitmap_t *b)
+{
+	if (b)
+		roaring_bitmap_free(b);
+}
+
+struct imgcov {
+	int64_t id; /* images.id or binaries.id */
+	roaring_bitmap_t *bits;
+};
+
+struct covset {
+	struct imgcov *v; /* sorted by id */
+	size_t n, cap;
+};
+
+struct kc_covq {
+	sqlite3 *db; /* borrowed */
+	int64_t build;
+	char build_id[KC_BUILD_ID_MAX + 1];
+	int imported;
+	struct kc_cov_filter f; /* strings borrowed */
+	struct covset img;      /* coverage per image */
+	sqlite3_stmt *funcs;    /* functions of a file, prepared on first use */
+};
+
+/* The tallies of one file while walking. */
+struct fview {
+	int64_t id;
+	char *path;
+	uint32_t nlines, nfuncs;
+	uint32_t *lines;       /* instrumented line numbers */
+	uint32_t *ltot, *lcov; /* points / covered points per line index */
+	uint32_t *ftot, *fcov; /* per function idx */
+	size_t lcap, fcap;
+	uint64_t points, covered;
+};
+
+/* Totals of a file or a directory. */
+struct totals {
+	uint64_t points, covered;
+	uint64_t lines, lines_full, lines_partial;
+	uint64_t funcs, funcs_hit;
+	uint64_t files;
+};
+
+typedef int (*file_fn)(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err);
+
+/* ---- coverage sets ------------------------------------------------------ */
+
+static void covset_release(struct covset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		bitmap_free(s->v[i].bits);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static const roaring_bitmap_t *covset_get(const struct covset *s, int64_t id)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->v[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n && s->v[lo].id == id ? s->v[lo].bits : NULL;
+}
+
+/* Coverage per image (by_binary = 0) or per binaries row (1). Rows come
+ * ordered by key, so merging only looks at the last entry. */
+static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
+		       const char *labels_json, int64_t since, int64_t until, struct covset *out,
+		       struct kc_err *err)
+{
+#define IMG_JOIN                                                                          \
+	"FROM images i JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND "      \
+	"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "
+#define LABELS                                                                            \
+	"(?2 IS NULL OR c.label IN (SELECT l.id FROM labels l JOIN json_each(?2) j "       \
+	"ON l.name = j.value)) AND c.day BETWEEN ?3 AND ?4 "
+	static const char *const sql[2][2] = {
+		{ "SELECT i.id, t.bits " IMG_JOIN "JOIN coverage_total t ON t.binary = b.id "
+		  "WHERE i.build = ?1 ORDER BY i.id",
+		  "SELECT i.id, c.bits " IMG_JOIN "JOIN coverage c ON c.binary = b.id "
+		  "WHERE i.build = ?1 AND " LABELS "ORDER BY i.id" },
+		{ "SELECT b.id, t.bits FROM binaries b JOIN coverage_total t ON t.binary = b.id "
+		  "WHERE b.build = ?1 ORDER BY b.id",
+		  "SELECT b.id, c.bits FROM binaries b JOIN coverage c ON c.binary = b.id "
+		  "WHERE b.build = ?1 AND " LABELS "ORDER BY b.id" },
+	};
+#undef IMG_JOIN
+#undef LABELS
+	sqlite3_stmt *st = kc_db_prepare(db, sql[by_binary][filtered], err);
+	int rc, ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, build);
+	if (filtered) {
+		if (labels_json)
+			sqlite3_bind_text(st, 2, labels_json, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, since);
+		sqlite3_bind_int64(st, 4, until);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe(
+			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+
+		if (!b) {
+			kc_err_set(err, "stored coverage bitmap of %lld is corrupt", (long long)id);
+			goto out;
+		}
+		if (out->n && out->v[out->n - 1].id == id) {
+			roaring_bitmap_or_inplace(out->v[out->n - 1].bits, b);
+			bitmap_free(b);
+			continue;
+		}
+		if (out->n == out->cap) {
+			size_t cap = out->cap ? out->cap * 2 : 8;
+			struct imgcov *v = realloc(out->v, cap * sizeof(*v));
+
+			if (!v) {
+				bitmap_free(b);
+				kc_err_set(err, "out of memory");
+				goto out;
+			}
+			out->v = v;
+			out->cap = cap;
+		}
+		out->v[out->n].id = id;
+		out->v[out->n++].bits = b;
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_set(err, "loading coverage: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	if (ret < 0)
+		covset_release(out);
+	return ret;
+}
+
+/* The coverage of the filter, minus the coverage of the minus labels. */
+static int load_filtered(struct kc_covq *q, int by_binary, struct covset *out, struct kc_err *err)
+{
+	const struct kc_cov_filter *f = &q->f;
+	int64_t since = f->days ? f->since : INT64_MIN, until = f->days ? f->until : INT64_MAX;
+	int filtered = f->labels_json || f->days;
+	struct covset minus;
+
+	if (covset_load(q->db, q->build, by_binary, filtered, f->labels_json, since, until, out,
+			err) < 0)
+		return -1;
+	if (!f->minus_json)
+		return 0;
+	if (covset_load(q->db, q->build, by_binary, 1, f->minus_json, since, until, &minus, err) <
+	    0) {
+		covset_release(out);
+		return -1;
+	}
+	for (size_t i = 0; i < out->n; i++) {
+		const roaring_bitmap_t *m = covset_get(&minus, out->v[i].id);
+
+		if (m)
+			roaring_bitmap_andnot_inplace(out->v[i].bits, m);
+	}
+	covset_release(&minus);
+	return 0;
+}
+
+/* ---- the query context -------------------------------------------------- */
+
+void kc_covq_free(struct kc_covq *q)
+{
+	if (!q)
+		return;
+	covset_release(&q->img);
+	sqlite3_finalize(q->funcs);
+	free(q);
+}
+
+struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_cov_filter *f,
+			     int need_import, struct kc_err *err)
+{
+	struct kc_covq *q = calloc(1, sizeof(*q));
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!q) {
+		kc_err_setc(err, 500, "out of memory");
+		return NULL;
+	}
+	q->db = db;
+	q->f = *f;
+	snprintf(q->build_id, sizeof(q->build_id), "%s", build_id);
+	st = kc_db_prepare(db,
+			   "SELECT b.id, (SELECT count(*) FROM build_imports WHERE build = b.id) "
+			   "FROM builds b WHERE b.build_id = ?",
+			   err);
+	if (!st)
+		goto fail;
+	sqlite3_bind_text(st, 1, build_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		kc_err_setc(err, 404, "no build %s", build_id);
+		goto fail;
+	}
+	if (rc != SQLITE_ROW) {
+		kc_err_setc(err, 500, "sqlite: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	q->build = sqlite3_column_int64(st, 0);
+	q->imported = sqlite3_column_int64(st, 1) > 0;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (need_import && !q->imported) {
+		kc_err_setc(err, 404, "build %s has not been imported (POST /api/v1/builds)",
+			    build_id);
+		goto fail;
+	}
+	if (load_filtered(q, 0, &q->img, err) < 0) {
+		err->code = 500;
+		goto fail;
+	}
+	return q;
+fail:
+	sqlite3_finalize(st);
+	kc_covq_free(q);
+	return NULL;
+}
+
+/* ---- walking files ------------------------------------------------------ */
+
+static void fview_release(struct fview *v)
+{
+	free(v->path);
+	free(v->lines);
+	free(v->ltot);
+	free(v->lcov);
+	free(v->ftot);
+	free(v->fcov);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Start a file: copy its path and lines, zero the tallies. */
+static int fview_start(struct fview *v, sqlite3_stmt *st, struct kc_err *err)
+{
+	uint32_t nlines = (uint32_t)sqlite3_column_int64(st, 2);
+	uint32_t nfuncs = (uint32_t)sqlite3_column_int64(st, 3);
+	const char *path = (const char *)sqlite3_column_text(st, 1);
+
+	if ((size_t)sqlite3_column_bytes(st, 4) != (size_t)nlines * 4)
+		return kc_err_setc(err, 500, "stored lines of %s are corrupt", path);
+	free(v->path);
+	v->path = strdup(path ? path : "");
+	if (!v->path)
+		return kc_err_setc(err, 500, "out of memory");
+	if (nlines + 1 > v->lcap) {
+		free(v->lines);
+		free(v->ltot);
+		free(v->lcov);
+		v->lcap = nlines + 1;
+		v->lines = malloc(v->lcap * 4);
+		v->ltot = malloc(v->lcap * 4);
+		v->lcov = malloc(v->lcap * 4);
+	}
+	if (nfuncs + 1 > v->fcap) {
+		free(v->ftot);
+		free(v->fcov);
+		v->fcap = nfuncs + 1;
+		v->ftot = malloc(v->fcap * 4);
+		v->fcov = malloc(v->fcap * 4);
+	}
+	if (!v->lines || !v->ltot || !v->lcov || !v->ftot || !v->fcov) {
+		v->lcap = v->fcap = 0;
+		return kc_err_setc(err, 500, "out of memory");
+	}
+	v->id = sqlite3_column_int64(st, 0);
+	v->nlines = nlines;
+	v->nfuncs = nfuncs;
+	if (nlines)
+		memcpy(v->lines, sqlite3_column_blob(st, 4), (size_t)nlines * 4);
+	memset(v->ltot, 0, (size_t)(nlines + 1) * 4);
+	memset(v->lcov, 0, (size_t)(nlines + 1) * 4);
+	memset(v->ftot, 0, (size_t)(nfuncs + 1) * 4);
+	memset(v->fcov, 0, (size_t)(nfuncs + 1) * 4);
+	v->points = v->covered = 0;
+	return 0;
+}
+
+/* Tally the points of one (file, image) row. */
+static int fview_add(struct kc_covq *q, struct fview *v, sqlite3_stmt *st, struct kc_err *err)
+{
+	roaring_bitmap_t *bits = roaring_bitmap_portable_deserialize_safe(
+		sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6));
+	const roaring_bitmap_t *cov = covset_get(&q->img, sqlite3_column_int64(st, 5));
+	const unsigned char *li, *fi;
+	roaring_bitmap_t *hit = NULL;
+	roaring_uint32_iterator_t *it = NULL, *h = NULL;
+	uint64_t n, i = 0;
+	int ret = -1;
+
+	if (!bits) {
+		kc_err_setc(err, 500, "stored points of %s are corrupt", v->path);
+		goto out;
+	}
+	n = roaring_bitmap_get_cardinality(bits);
+	if ((uint64_t)sqlite3_column_bytes(st, 7) != n * 4 ||
+	    (uint64_t)sqlite3_column_bytes(st, 8) != n * 4) {
+		kc_err_setc(err, 500, "stored point arrays of %s are corrupt", v->path);
+		goto out;
+	}
+	li = sqlite3_column_blob(st, 7);
+	fi = sqlite3_column_blob(st, 8);
+	hit = cov ? roaring_bitmap_and(bits, cov) : roaring_bitmap_create();
+	it = roaring_create_iterator(bits);
+	h = roaring_create_iterator(hit);
+	if (!hit || !it || !h) {
+		kc_err_setc(err, 500, "out of memory");
+		goto out;
+	}
+	for (; it->has_value; roaring_advance_uint32_iterator(it), i++) {
+		uint32_t l, f, c = 0;
+
+		if (h->has_value && h->current_value == it->current_value) {
+			c = 1;
+			roaring_advance_uint32_iterator(h);
+		}
+		memcpy(&l, li + i * 4, 4);
+		memcpy(&f, fi + i * 4, 4);
+		if (l != NONE && l < v->nlines) {
+			v->ltot[l]++;
+			v->lcov[l] += c;
+		}
+		if (f != NONE && f < v->nfuncs) {
+			v->ftot[f]++;
+			v->fcov[f] += c;
+		}
+		v->covered += c;
+	}
+	v->points += n;
+	ret = 0;
+out:
+	if (it)
+		roaring_free_uint32_iterator(it);
+	if (h)
+		roaring_free_uint32_iterator(h);
+	bitmap_free(hit);
+	bitmap_free(bits);
+	return ret;
+}
+
+static void fview_totals(const struct fview *v, struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->files = 1;
+	t->points = v->points;
+	t->covered = v->covered;
+	for (uint32_t l = 0; l < v->nlines; l++) {
+		if (!v->ltot[l])
+			continue;
+		t->lines++;
+		if (v->lcov[l] == v->ltot[l])
+			t->lines_full++;
+		else if (v->lcov[l])
+			t->lines_partial++;
+	}
+	for (uint32_t f = 0; f < v->nfuncs; f++) {
+		if (!v->ftot[f])
+			continue;
+		t->funcs++;
+		t->funcs_hit += v->fcov[f] > 0;
+	}
+}
+
+static void totals_add(struct totals *a, const struct totals *b)
+{
+	a->points += b->points;
+	a->covered += b->covered;
+	a->lines += b->lines;
+	a->lines_full += b->lines_full;
+	a->lines_partial += b->lines_partial;
+	a->funcs += b->funcs;
+	a->funcs_hit += b->funcs_hit;
+	a->files += b->files;
+}
+
+/* Call fn for every file of the build whose path is exactly `exact`, or
+ * starts with `prefix` (which ends with '/'), or every file when both are
+ * NULL, in path order. Returns the number of files, or -1. */
+static int64_t walk(struct kc_covq *q, const char *exact, const char *prefix, file_fn fn,
+		    void *arg, struct kc_err *err)
+{
+#define WALK_SELECT                                                                   \
+	"SELECT f.id, f.path, f.nlines, f.nfuncs, f.lines, fp.image, fp.bits, "        \
+	"fp.line_idx, fp.func_idx FROM files f JOIN file_points fp ON fp.file = f.id " \
+	"WHERE f.build = ?1 "
+	static const char *const sql[3] = {
+		WALK_SELECT "ORDER BY f.path, fp.image",
+		WALK_SELECT "AND f.path = ?2 ORDER BY f.path, fp.image",
+		WALK_SELECT "AND f.path >= ?2 AND f.path < ?3 ORDER BY f.path, fp.image",
+	};
+#undef WALK_SELECT
+	int mode = exact ? 1 : prefix && *prefix ? 2 : 0;
+	sqlite3_stmt *st = kc_db_prepare(q->db, sql[mode], err);
+	struct fview v;
+	char *upper = NULL;
+	int64_t nfiles = 0;
+	int rc, ret = -1;
+
+	memset(&v, 0, sizeof(v));
+	v.id = -1;
+	if (!st) {
+		err->code = 500;
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, q->build);
+	if (mode == 1)
+		sqlite3_bind_text(st, 2, exact, -1, SQLITE_STATIC);
+	if (mode == 2) {
+		size_t n = strlen(prefix);
+
+		upper = strdup(prefix);
+		if (!upper) {
+			kc_err_setc(err, 500, "out of memory");
+			goto out;
+		}
+		upper[n - 1] = (char)(upper[n - 1] + 1); /* "dir/" -> "dir0" */
+		sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, upper, -1, SQLITE_STATIC);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+
+		if (id != v.id) {
+			if (v.id >= 0 && fn(q, &v, arg, err) < 0)
+				goto out;
+			if (fview_start(&v, st, err) < 0)
+				goto out;
+			nfiles++;
+		}
+		if (fview_add(q, &v, st, err) < 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_setc(err, 500, "reading points: %s", sqlite3_errmsg(q->db));
+		goto out;
+	}
+	if (v.id >= 0 && fn(q, &v, arg, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(upper);
+	fview_release(&v);
+	sqlite3_finalize(st);
+	return ret < 0 ? -1 : nfiles;
+}
+
+/* Run fn(name, line_start, line_end, idx) over the functions of file id. */
+typedef int (*func_fn)(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
+		       int64_t le, void *arg, struct kc_err *err);
+
+static int each_function(struct kc_covq *q, const struct fview *v, func_fn fn, void *arg,
+			 struct kc_err *err)
+{
+	int rc, ret = -1;
+
+	if (!q->funcs) {
+		q->funcs = kc_db_prepare(q->db,
+					 "SELECT idx, name, line_start, line_end FROM functions "
+					 "WHERE file = ? ORDER BY idx",
+					 err);
+		if (!q->funcs) {
+			err->code = 500;
+			return -1;
+		}
+	}
+	sqlite3_bind_int64(q->funcs, 1, v->id);
+	while ((rc = sqlite3_step(q->funcs)) == SQLITE_ROW) {
+		uint32_t idx = (uint32_t)sqlite3_column_int64(q->funcs, 0);
+
+		if (idx >= v->nfuncs || !v->ftot[idx])
+			continue;
+		if (fn(v, idx, (const char *)sqlite3_column_text(q->funcs, 1),
+		       sqlite3_column_int64(q->funcs, 2), sqlite3_column_int64(q->funcs, 3), arg,
+		       err) < 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_setc(err, 500, "reading functions: %s", sqlite3_errmsg(q->db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_reset(q->funcs);
+	return ret;
+}
+
+/* ---- JSON helpers ------------------------------------------------------- */
+
+static void put_totals(json_t *o, const struct totals *t)
+{
+	json_object_set_new(o, "points_covered", json_integer((json_int_t)t->covered));
+	json_object_set_new(o, "points_total", json_integer((json_int_t)t->points));
+	json_object_set_new(o, "lines_covered", json_integer((json_int_t)t->lines_full));
+	json_object_set_new(o, "lines_partial", json_integer((json_int_t)t->lines_partial));
+	json_object_set_new(o, "lines_total", json_integer((json_int_t)t->lines));
+	json_object_set_new(o, "functions_covered", json_integer((json_int_t)t->funcs_hit));
+	json_object_set_new(o, "functions_total", json_integer((json_int_t)t->funcs));
+}
+
+static json_t *base_object(struct kc_covq *q)
+{
+	return json_pack("{s:s}", "build_id", q->build_id);
+}
+
+/* ---- tree --------------------------------------------------------------- */
+
+struct tree_walk {
+	size_t plen;         /* length of the directory prefix */
+	json_t *children;
+	char *cur;           /* current child's name */
+	int cur_dir;
+	struct totals cur_t, all;
+	const char *prefix;
+};
+
+static int tree_flush(struct tree_walk *w, struct kc_err *err)
+{
+	json_t *o;
+	char *path;
+	size_t n;
+
+	if (!w->cur)
+		return 0;
+	n = w->plen + strlen(w->cur) + 1;
+	path = malloc(n);
+	if (!path)
+		return kc_err_setc(err, 500, "out of memory");
+	snprintf(path, n, "%s%s", w->prefix, w->cur);
+	o = json_pack("{s:s, s:s, s:s}", "name", w->cur, "path", path, "type",
+		      w->cur_dir ? "dir" : "file");
+	free(path);
+	if (!o)
+		return kc_err_setc(err, 500, "path is not UTF-8 or out of memory");
+	if (w->cur_dir)
+		json_object_set_new(o, "files", json_integer((json_int_t)w->cur_t.files));
+	put_totals(o, &w->cur_t);
+	json_array_append_new(w->children, o);
+	free(w->cur);
+	w->cur = NULL;
+	return 0;
+}
+
+static int tree_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+{
+	struct tree_walk *w = arg;
+	const char *rest = v->path + w->plen;
+	const char *slash = strchr(rest, '/');
+	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+	struct totals t;
+	(void)q;
+
+	if (slash && len == 0)
+		len = 1; /* an absolute path below the root: child "/" */
+	fview_totals(v, &t);
+	totals_add(&w->all, &t);
+	if (!w->cur || strlen(w->cur) != len || memcmp(w->cur, rest, len) != 0 ||
+	    w->cur_dir != (slash != NULL)) {
+		if (tree_flush(w, err) < 0)
+			return -1;
+		w->cur = strndup(rest, len);
+		if (!w->cur)
+			return kc_err_setc(err, 500, "out of memory");
+		w->cur_dir = slash != NULL;
+		memset(&w->cur_t, 0, sizeof(w->cur_t));
+	}
+	totals_add(&w->cur_t, &t);
+	return 0;
+}
+
+json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
+{
+	struct tree_walk w;
+	char *prefix = NULL;
+	json_t *out = NULL;
+	int64_t n;
+
+	memset(&w, 0, sizeof(w));
+	if (*dir) {
+		size_t len = strlen(dir);
+
+		prefix = malloc(len + 2);
+		if (!prefix) {
+			kc_err_setc(err, 500, "out of memory");
+			return NULL;
+		}
+		snprintf(prefix, len + 2, "%s%s", dir, dir[len - 1] == '/' ? "" : "/");
+	}
+	w.prefix = prefix ? prefix : "";
+	w.plen = strlen(w.prefix);
+	w.children = json_array();
+	n = walk(q, NULL, prefix, tree_file, &w, err);
+	if (n < 0 || tree_flush(&w, err) < 0)
+		goto out;
+	if (n == 0 && *dir) {
+		kc_err_setc(err, 404, "no directory %s in build %s", dir, q->build_id);
+		goto out;
+	}
+	out = base_object(q);
+	json_object_set_new(out, "path", json_string(dir));
+	json_object_set_new(out, "files", json_integer((json_int_t)w.all.files));
+	put_totals(out, &w.all);
+	json_object_set(out, "children", w.children);
+out:
+	json_decref(w.children);
+	free(w.cur);
+	free(prefix);
+	return out;
+}
+
+/* ---- one file ----------------------------------------------------------- */
+
+struct file_walk {
+	json_t *out;
+};
+
+static int file_func(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
+		     int64_t le, void *arg, struct kc_err *err)
+{
+	json_t *arr = arg;
+	(void)err;
+
+	json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:I}", "name", name,
+					     "line_start", (json_int_t)ls, "line_end",
+					     (json_int_t)le, "points", (json_int_t)v->ftot[idx],
+					     "covered", (json_int_t)v->fcov[idx]));
+	return 0;
+}
+
+static int file_one(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+{
+	struct file_walk *w = arg;
+	json_t *lines = json_array(), *funcs = json_array();
+	struct totals t;
+
+	fview_totals(v, &t);
+	for (uint32_t l = 0; l < v->nlines; l++) {
+		const char *state;
+
+		if (!v->ltot[l])
+			continue;
+		state = v->lcov[l] == v->ltot[l] ? "covered" : v->lcov[l] ? "partial" : "uncovered";
+		json_array_append_new(lines, json_pack("{s:I, s:s, s:I, s:I}", "line",
+						       (json_int_t)v->lines[l], "state", state,
+						       "covered", (json_int_t)v->lcov[l], "points",
+						       (json_int_t)v->ltot[l]));
+	}
+	if (each_function(q, v, file_func, funcs, err) < 0) {
+		json_decref(lines);
+		json_decref(funcs);
+		return -1;
+	}
+	w->out = base_object(q);
+	json_object_set_new(w->out, "path", json_string(v->path));
+	put_totals(w->out, &t);
+	json_object_set_new(w->out, "lines", lines);
+	json_object_set_new(w->out, "functions", funcs);
+	return 0;
+}
+
+/* The stored source text of the file, as a JSON string or null. */
+static json_t *file_source(struct kc_covq *q, const char *path, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(q->db,
+					 "SELECT source FROM files WHERE build = ? AND path = ?",
+					 err);
+	json_t *s = NULL;
+
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, q->build);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		const void *p = sqlite3_column_blob(st, 0);
+
+		s = json_stringn(p ? p : "", (size_t)sqlite3_column_bytes(st, 0));
+	}
+	sqlite3_finalize(st);
+	return s ? s : json_null();
+}
+
+json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err)
+{
+	struct file_walk w = { NULL };
+	int64_t n = walk(q, path, NULL, file_one, &w, err);
+	json_t *src;
+
+	if (n < 0) {
+		json_decref(w.out);
+		return NULL;
+	}
+	if (n == 0 || !w.out) {
+		kc_err_setc(err, 404, "no file %s in build %s", path, q->build_id);
+		json_decref(w.out);
+		return NULL;
+	}
+	src = file_source(q, path, err);
+	json_object_set_new(w.out, "source", src ? src : json_null());
+	return w.out;
+}
+
+/* ---- functions ---------------------------------------------------------- */
+
+struct fentry {
+	uint32_t file; /* index into func_walk.paths */
+	char *name;
+	int64_t line_start, line_end;
+	uint64_t points, covered;
+};
+
+struct func_walk {
+	char **paths;
+	size_t npaths, capp;
+	struct fentry *v;
+	size_t n, cap;
+};
+
+static int collect_func(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
+			int64_t le, void *arg, struct kc_err *err)
+{
+	struct func_walk *w = arg;
+	struct fentry *e;
+
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		struct fentry *nv = realloc(w->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return kc_err_setc(err, 500, "out of memory");
+		w->v = nv;
+		w->cap = cap;
+	}
+	e = &w->v[w->n];
+	e->name = strdup(name ? name : "");
+	if (!e->name)
+		return kc_err_setc(err, 500, "out of memory");
+	e->file = (uint32_t)(w->npaths - 1);
+	e->line_start = ls;
+	e->line_end = le;
+	e->points = v->ftot[idx];
+	e->covered = v->fcov[idx];
+	w->n++;
+	return 0;
+}
+
+static int func_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+{
+	struct func_walk *w = arg;
+
+	if (w->npaths == w->capp) {
+		size_t cap = w->capp ? w->capp * 2 : 64;
+		char **np = realloc(w->paths, cap * sizeof(*np));
+
+		if (!np)
+			return kc_err_setc(err, 500, "out of memory");
+		w->paths = np;
+		w->capp = cap;
+	}
+	w->paths[w->npaths] = strdup(v->path);
+	if (!w->paths[w->npaths])
+		return kc_err_setc(err, 500, "out of memory");
+	w->npaths++;
+	return each_function(q, v, collect_func, w, err);
+}
+
+static void func_walk_release(struct func_walk *w)
+{
+	for (size_t i = 0; i < w->npaths; i++)
+		free(w->paths[i]);
+	for (size_t i = 0; i < w->n; i++)
+		free(w->v[i].name);
+	free(w->paths);
+	free(w->v);
+	memset(w, 0, sizeof(*w));
+}
+
+static int cmp_name(const struct fentry *a, const struct fentry *b)
+{
+	int c = strcmp(a->name, b->name);
+
+	if (c)
+		return c;
+	return (a->file > b->file) - (a->file < b->file);
+}
+
+static int cmp_by_name(const void *x, const void *y)
+{
+	return cmp_name(x, y);
+}
+
+static int cmp_by_points(const void *x, const void *y)
+{
+	const struct fentry *a = x, *b = y;
+
+	if (a->points != b->points)
+		return a->points > b->points ? -1 : 1;
+	return cmp_name(a, b);
+}
+
+static int cmp_by_coverage(const void *x, const void *y)
+{
+	const struct fentry *a = x, *b = y;
+	/* a->covered / a->points vs b->covered / b->points, exactly (point
+	 * counts of one function stay far below 2^32) */
+	uint64_t l = a->covered * b->points, r = b->covered * a->points;
+
+	if (l != r)
+		return l > r ? -1 : 1;
+	return cmp_by_points(x, y);
+}
+
+json_t *kc_covq_functions(struct kc_covq *q, const char *file, enum kc_func_sort sort,
+			  size_t limit, size_t offset, struct kc_err *err)
+{
+	struct func_walk w;
+	json_t *out = NULL, *arr;
+	int64_t n;
+
+	memset(&w, 0, sizeof(w));
+	n = walk(q, file, NULL, func_file, &w, err);
+	if (n < 0)
+		goto out;
+	if (file && n == 0) {
+		kc_err_setc(err, 404, "no file %s in build %s", file, q->build_id);
+		goto out;
+	}
+	qsort(w.v, w.n, sizeof(*w.v),
+	      sort == KC_SORT_NAME ? cmp_by_name
+	      : sort == KC_SORT_POINTS ? cmp_by_points : cmp_by_coverage);
+	arr = json_array();
+	for (size_t i = offset; i < w.n && i - offset < limit; i++) {
+		const struct fentry *e = &w.v[i];
+
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "file",
+						     w.paths[e->file], "name", e->name,
+						     "line_start", (json_int_t)e->line_start,
+						     "line_end", (json_int_t)e->line_end, "points",
+						     (json_int_t)e->points, "covered",
+						     (json_int_t)e->covered));
+	}
+	out = base_object(q);
+	if (file)
+		json_object_set_new(out, "file", json_string(file));
+	json_object_set_new(out, "total", json_integer((json_int_t)w.n));
+	json_object_set_new(out, "offset", json_integer((json_int_t)offset));
+	json_object_set_new(out, "limit", json_integer((json_int_t)limit));
+	json_object_set_new(out, "functions", arr);
+out:
+	func_walk_release(&w);
+	return out;
+}
+
+/* ---- LCOV and CSV ------------------------------------------------------- */
+
+static int lcov_fn(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
+		   int64_t le, void *arg, struct kc_err *err)
+{
+	struct kc_buf *b = arg;
+	(void)v;
+	(void)idx;
+	(void)le;
+	(void)err;
+
+	kc_buf_addf(b, "FN:%lld,%s\n", (long long)ls, name);
+	return 0;
+}
+
+static int lcov_fnda(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
+		     int64_t le, void *arg, struct kc_err *err)
+{
+	struct kc_buf *b = arg;
+	(void)ls;
+	(void)le;
+	(void)err;
+
+	kc_buf_addf(b, "FNDA:%u,%s\n", v->fcov[idx], name);
+	return 0;
+}
+
+static int lcov_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+{
+	struct kc_buf *b = arg;
+	struct totals t;
+
+	if (strchr(v->path, '\n'))
+		return 0;
+	fview_totals(v, &t);
+	kc_buf_addf(b, "TN:\nSF:%s\n", v->path);
+	if (each_function(q, v, lcov_fn, b, err) < 0 || each_function(q, v, lcov_fnda, b, err) < 0)
+		return -1;
+	kc_buf_addf(b, "FNF:%llu\nFNH:%llu\n", (unsigned long long)t.funcs,
+		    (unsigned long long)t.funcs_hit);
+	for (uint32_t l = 0; l < v->nlines; l++)
+		if (v->ltot[l])
+			kc_buf_addf(b, "DA:%u,%u\n", v->lines[l], v->lcov[l]);
+	kc_buf_addf(b, "LF:%llu\nLH:%llu\nend_of_record\n", (unsigned long long)t.lines,
+		    (unsigned long long)(t.lines_full + t.lines_partial));
+	return b->oom ? kc_err_setc(err, 500, "out of memory") : 0;
+}
+
+static int norm_prefix(const char *prefix, char **out, struct kc_err *err)
+{
+	size_t len = prefix ? strlen(prefix) : 0;
+
+	*out = NULL;
+	if (!len)
+		return 0;
+	*out = malloc(len + 2);
+	if (!*out)
+		return kc_err_setc(err, 500, "out of memory");
+	snprintf(*out, len + 2, "%s%s", prefix, prefix[len - 1] == '/' ? "" : "/");
+	return 0;
+}
+
+int kc_covq_lcov(struct kc_covq *q, const char *prefix, struct kc_buf *out, struct kc_err *err)
+{
+	char *p;
+	int64_t n;
+
+	if (norm_prefix(prefix, &p, err) < 0)
+		return -1;
+	n = walk(q, NULL, p, lcov_file, out, err);
+	free(p);
+	return n < 0 ? -1 : 0;
+}
+
+/* A CSV field, quoted when it holds a comma, quote or line break. */
+static void csv_field(struct kc_buf *b, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		kc_buf_add(b, s, strlen(s));
+		return;
+	}
+	kc_buf_add_u8(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			kc_buf_add_u8(b, '"');
+		kc_buf_add_u8(b, (uint8_t)*s);
+	}
+	kc_buf_add_u8(b, '"');
+}
+
+static int csv_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+{
+	struct kc_buf *b = arg;
+	struct totals t;
+	(void)q;
+
+	fview_totals(v, &t);
+	csv_field(b, v->path);
+	kc_buf_addf(b, ",%llu,%llu,%llu,%llu,%llu,%llu\n",
+		    (unsigned long long)(t.lines_full + t.lines_partial),
+		    (unsigned long long)t.lines, (unsigned long long)t.covered,
+		    (unsigned long long)t.points, (unsigned long long)t.funcs_hit,
+		    (unsigned long long)t.funcs);
+	return b->oom ? kc_err_setc(err, 500, "out of memory") : 0;
+}
+
+int kc_covq_files_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
+		      struct kc_err *err)
+{
+	char *p;
+	int64_t n;
+
+	if (norm_prefix(prefix, &p, err) < 0)
+		return -1;
+	kc_buf_addf(out, "Filename,CoveredLines,TotalLines,CoveredPCs,TotalPCs,"
+			 "CoveredFunctions,TotalFunctions\n");
+	n = walk(q, NULL, p, csv_file, out, err);
+	free(p);
+	return n < 0 ? -1 : 0;
+}
+
+static int csv_fn(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
+		  int64_t le, void *arg, struct kc_err *err)
+{
+	struct kc_buf *b = arg;
+	(void)ls;
+	(void)le;
+	(void)err;
+
+	csv_field(b, v->path);
+	kc_buf_add_u8(b, ',');
+	csv_field(b, name);
+	kc_buf_addf(b, ",%u,%u\n", v->fcov[idx], v->ftot[idx]);
+	return 0;
+}
+
+static int csv_funcs_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+{
+	struct kc_buf *b = arg;
+
+	if (each_function(q, v, csv_fn, b, err) < 0)
+		return -1;
+	return b->oom ? kc_err_setc(err, 500, "out of memory") : 0;
+}
+
+int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
+			  struct kc_err *err)
+{
+	char *p;
+	int64_t n;
+
+	if (norm_prefix(prefix, &p, err) < 0)
+		return -1;
+	kc_buf_addf(out, "Filename,Function,CoveredPCs,TotalPCs\n");
+	n = walk(q, NULL, p, csv_funcs_file, out, err);
+	free(p);
+	return n < 0 ? -1 : 0;
+}
+
+/* ---- summary ------------------------------------------------------------ */
+
+json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
+{
+	struct covset bin;
+	sqlite3_stmt *st = NULL;
+	json_t *out = NULL, *arr = json_array();
+	uint64_t points = 0, covered = 0, unmatched = 0, unimported = 0, pcs = 0;
+	int rc;
+
+	if (load_filtered(q, 1, &bin, err) < 0) {
+		err->code = 500;
+		json_decref(arr);
+		return NULL;
+	}
+	st = kc_db_prepare(q->db,
+			   "SELECT b.id, b.name, b.kind, b.build_id, i.id, i.points, i.bits "
+			   "FROM binaries b LEFT JOIN images i ON i.build = b.build AND "
+			   "i.kind = b.kind AND i.name = b.name AND "
+			   "(b.build_id = i.build_id OR b.build_id = '') "
+			   "WHERE b.build = ? ORDER BY b.kind DESC, b.name, b.id",
+			   err);
+	if (!st) {
+		err->code = 500;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, q->build);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const roaring_bitmap_t *cov = covset_get(&bin, sqlite3_column_int64(st, 0));
+		uint64_t n = cov ? roaring_bitmap_get_cardinality(cov) : 0;
+		json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "name", sqlite3_column_text(st, 1),
+				      "kind", sqlite3_column_text(st, 2), "build_id",
+				      sqlite3_column_text(st, 3), "pcs", (json_int_t)n);
+
+		pcs += n;
+		if (o && sqlite3_column_type(st, 4) != SQLITE_NULL) {
+			roaring_bitmap_t *pts = roaring_bitmap_portable_deserialize_safe(
+				sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6));
+			uint64_t hit, miss;
+
+			if (!pts) {
+				json_decref(o);
+				kc_err_setc(err, 500, "stored points are corrupt");
+				goto out;
+			}
+			hit = cov ? roaring_bitmap_and_cardinality(cov, pts) : 0;
+			miss = n - hit;
+			unmatched += miss;
+			bitmap_free(pts);
+			json_object_set_new(o, "imported", json_true());
+			json_object_set_new(o, "points", json_integer(sqlite3_column_int64(st, 5)));
+			json_object_set_new(o, "covered_points", json_integer((json_int_t)hit));
+			json_object_set_new(o, "unmatched_pcs", json_integer((json_int_t)miss));
+		} else if (o) {
+			unimported += n;
+			json_object_set_new(o, "imported", json_false());
+			json_object_set_new(o, "points", json_null());
+			json_object_set_new(o, "covered_points", json_null());
+			json_object_set_new(o, "unmatched_pcs", json_null());
+		}
+		json_array_append_new(arr, o);
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_setc(err, 500, "sqlite: %s", sqlite3_errmsg(q->db));
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = kc_db_prepare(q->db, "SELECT id, points, bits FROM images WHERE build = ?", err);
+	if (!st) {
+		err->code = 500;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, q->build);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const roaring_bitmap_t *cov = covset_get(&q->img, sqlite3_column_int64(st, 0));
+		roaring_bitmap_t *pts = roaring_bitmap_portable_deserialize_safe(
+			sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+
+		if (!pts) {
+			kc_err_setc(err, 500, "stored points are corrupt");
+			goto out;
+		}
+		points += (uint64_t)sqlite3_column_int64(st, 1);
+		covered += cov ? roaring_bitmap_and_cardinality(cov, pts) : 0;
+		bitmap_free(pts);
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_setc(err, 500, "sqlite: %s", sqlite3_errmsg(q->db));
+		goto out;
+	}
+	out = base_object(q);
+	json_object_set_new(out, "imported", json_boolean(q->imported));
+	json_object_set_new(out, "pcs", json_integer((json_int_t)pcs));
+	json_object_set_new(out, "points", json_integer((json_int_t)points));
+	json_object_set_new(out, "covered_points", json_integer((json_int_t)covered));
+	json_object_set_new(out, "unmatched_pcs", json_integer((json_int_t)unmatched));
+	json_object_set_new(out, "pcs_not_imported", json_integer((json_int_t)unimported));
+	json_object_set(out, "binaries", arr);
+out:
+	sqlite3_finalize(st);
+	covset_release(&bin);
+	json_decref(arr);
+	return out;
+}

@@ -1,0 +1,75 @@
+/*
+ * covquery.h - coverage of an imported build by file, directory and
+ * function: the computations behind /api/v1/builds/{build}/... (tree,
+ * files, functions, lcov, CSV, summary).
+ *
+ * A query context (struct kc_covq) loads, once, the coverage bitmap of
+ * every image of the build for the requested filter (labels, day range,
+ * minus labels). File and directory results are then a few bitmap ANDs
+ * per file plus one pass over the points of the files asked for.
+ *
+ * Definitions (docs/api-coverage.md): a point is covered when its bit
+ * (call-site offset + 5) is set; a line is "covered" when all its points
+ * are, "partial" when some are, "uncovered" when none are; a function is
+ * covered ("hit") when at least one of its points is.
+ *
+ * Errors set err->code to the HTTP status the API should answer: 404 for
+ * an unknown build, file or directory, 400 for bad arguments, 500 else.
+ * Returned JSON objects and buffers belong to the caller.
+ */
+#ifndef KC_COVQUERY_H
+#define KC_COVQUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct kc_cov_filter {
+	const char *labels_json; /* JSON array text of label names; NULL = all */
+	const char *minus_json;  /* JSON array text of label names to subtract */
+	int days;                /* 1 when since/until restrict the days */
+	int64_t since, until;    /* days since 1970-01-01 (UTC), inclusive */
+};
+
+enum kc_func_sort { KC_SORT_NAME, KC_SORT_COVERAGE, KC_SORT_POINTS };
+
+struct kc_covq;
+
+/* Open a query of build_id (hex) on the read connection db (borrowed for
+ * the context's lifetime). need_import: fail with 404 when the build was
+ * never imported. Release with kc_covq_free. */
+struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_cov_filter *f,
+			     int need_import, struct kc_err *err);
+void kc_covq_free(struct kc_covq *q);
+
+/* Children of directory dir ("" = the root) with their totals, and dir's
+ * own totals. */
+json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err);
+
+/* Lines, functions and (when stored) source text of one file. */
+json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err);
+
+/* Functions of one file (file != NULL) or of the whole build, sorted
+ * (name ascending; coverage or points descending) and paged. */
+json_t *kc_covq_functions(struct kc_covq *q, const char *file, enum kc_func_sort sort,
+			  size_t limit, size_t offset, struct kc_err *err);
+
+/* LCOV tracefile of every file under prefix ("" = all) appended to out. */
+int kc_covq_lcov(struct kc_covq *q, const char *prefix, struct kc_buf *out,
+		 struct kc_err *err) KC_MUST_CHECK;
+
+/* CSV like syzkaller's filecover / funccover, appended to out. */
+int kc_covq_files_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
+		      struct kc_err *err) KC_MUST_CHECK;
+int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
+			  struct kc_err *err) KC_MUST_CHECK;
+
+/* Points, covered points and unmatched PCs per binary of the build. */
+json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err);
+
+#endif

@@ -1,0 +1,498 @@
+"""Build import and coverage queries, end to end.
+
+A miniature kernel (vmlinux + one module) is compiled with clang from the
+tests/symbolize fixture sources, laid out in a small source tree
+(kernel/, lib/, include/, drivers/minimod/). Its coverage points and their
+lines come from an independent oracle (llvm-objdump for the call sites,
+llvm-addr2line for the first inline frame). Coverage with chosen PCs (and a
+few bogus ones) is pushed to a real kcovd as wire frames made by
+kc-mkframe, before the build is imported; then every query is checked
+against what the oracle predicts, and genhtml must render the LCOV export
+with the same totals.
+"""
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+
+from kcovlib import KCOVD, Server, check, run_tests, tmpdir
+
+MKFRAME = os.environ.get("KC_MKFRAME")
+FIXSRC = os.environ.get("KC_FIX_SOURCE")
+LINK = 0xFFFFFFFF81000000
+KASLR = 0x2A000000
+MOD_BASE = 0xFFFFFFFFC0020000
+MOD_TEXT = MOD_BASE + 0x1000
+MOD_SIZE = 0x20000
+MACHINE = "cov-machine"
+BOOT = "8f1c2a3d-0000-4000-8000-0000000000c0"
+
+
+def tool(*names):
+    for n in names:
+        p = shutil.which(n)
+        if p:
+            return p
+    return None
+
+
+CLANG = tool("clang", "clang-14")
+LLD = tool("ld.lld", "ld.lld-14")
+OBJDUMP = tool("llvm-objdump", "llvm-objdump-14")
+ADDR2LINE = tool("llvm-addr2line", "llvm-addr2line-14")
+GENHTML = tool("genhtml")
+
+# Where each fixture source goes in the miniature tree, and the file that
+# declares each function (a point belongs to a function only when the
+# function is declared in the point's own file).
+LAYOUT = {"alpha.c": "kernel/alpha.c", "beta.c": "lib/beta.c", "start.c": "kernel/start.c",
+          "modmain.c": "drivers/minimod/modmain.c", "helpers.h": "include/helpers.h"}
+DECL = {"alpha_sum": "kernel/alpha.c", "alpha_helper": "kernel/alpha.c",
+        "alpha_entry": "kernel/alpha.c", "beta_store": "lib/beta.c", "beta_run": "lib/beta.c",
+        "start": "kernel/start.c", "minimod_work": "drivers/minimod/modmain.c",
+        "minimod_init": "drivers/minimod/modmain.c", "clamp_add": "include/helpers.h",
+        "pick_max": "include/helpers.h", "count_bits": "include/helpers.h"}
+KFLAGS = ["-O2", "-g", "-fno-pic", "-mcmodel=kernel", "-ffreestanding", "-fno-builtin",
+          "-fno-stack-protector", "-fno-asynchronous-unwind-tables"]
+
+STATE = {}
+
+
+def sh(args, **kw):
+    p = subprocess.run(args, capture_output=True, text=True, **kw)
+    check(p.returncode == 0, "%s failed (%d): %s" % (args[0], p.returncode, p.stderr[-2000:]))
+    return p.stdout
+
+
+def build_kernel():
+    """Compile the fixture into tmp/src (sources) and tmp/out (binaries)."""
+    root = tmpdir("kcov-cov-kernel-")
+    src, out, mods = (os.path.join(root, d) for d in ("src", "out", "modules"))
+    for d in ("kernel", "lib", "include", "drivers/minimod"):
+        os.makedirs(os.path.join(src, d))
+    os.makedirs(out)
+    os.makedirs(os.path.join(mods, "kernel", "drivers"))
+    for name, rel in LAYOUT.items():
+        shutil.copy(os.path.join(FIXSRC, name), os.path.join(src, rel))
+    objs = {}
+    sh([CLANG] + KFLAGS + ["-c", os.path.join(FIXSRC, "cov.c"), "-o",
+                           os.path.join(out, "cov.o")])
+    for name in ("alpha.c", "beta.c", "start.c", "modmain.c"):
+        o = os.path.join(out, name.replace(".c", ".o"))
+        sh([CLANG] + KFLAGS + ["-fsanitize-coverage=trace-pc", "-Iinclude", "-c",
+                               LAYOUT[name], "-o", o], cwd=src)
+        objs[name] = o
+    vmlinux = os.path.join(out, "vmlinux")
+    sh([LLD, "-static", "--build-id=sha1", "-T", os.path.join(FIXSRC, "vmlinux.lds"),
+        objs["alpha.c"], objs["beta.c"], objs["start.c"], os.path.join(out, "cov.o"),
+        "-o", vmlinux])
+    ko = os.path.join(mods, "kernel", "drivers", "minimod.ko")
+    sh([LLD, "-r", "--build-id=sha1", "-T", os.path.join(FIXSRC, "module.lds"),
+        objs["alpha.c"], objs["beta.c"], objs["modmain.c"], "-o", ko])
+    return root, src, vmlinux, mods, ko
+
+
+def call_sites(path, module):
+    """Call-site offsets of __sanitizer_cov_trace_pc (module: .text only)."""
+    out = sh([OBJDUMP, "-dr" if module else "-d", "--no-show-raw-insn", path])
+    sites, section = [], ""
+    for line in out.splitlines():
+        m = re.match(r"Disassembly of section (\S+):", line)
+        if m:
+            section = m.group(1)
+            continue
+        if module:
+            m = re.match(r"\s*([0-9a-f]+):\s+R_X86_64_(PLT32|PC32)\s+__sanitizer_cov_trace_pc-0x4",
+                         line)
+            if m and section == ".text":
+                sites.append(int(m.group(1), 16) - 1)
+        else:
+            m = re.match(r"\s*([0-9a-f]+):\s+call\w*\s+\S+\s+<__sanitizer_cov_trace_pc>", line)
+            if m:
+                sites.append(int(m.group(1), 16) - LINK)
+    return sorted(set(sites))
+
+
+def frames(path, addrs, src):
+    """First inline frame (file relative to src, line, function) per address."""
+    out = sh([ADDR2LINE, "-a", "-i", "-f", "-e", path], input="".join("0x%x\n" % a for a in addrs))
+    res, lines, i = [], out.splitlines(), 0
+    while i < len(lines):
+        check(lines[i].startswith("0x"), "addr2line output: %r" % lines[i])
+        func, loc = lines[i + 1], lines[i + 2]
+        i += 3
+        while i < len(lines) and not lines[i].startswith("0x"):
+            i += 1
+        file, _, line = loc.rpartition(":")
+        line = int(re.match(r"\d+", line).group(0)) if re.match(r"\d+", line) else 0
+        if file != "??":
+            file = os.path.relpath(os.path.normpath(os.path.join(src, file)), src)
+        res.append((file, line, func))
+    return res
+
+
+def oracle(vmlinux, ko, src):
+    """points: {(binary, offset): (file, line, function or None)}"""
+    pts = {}
+    for binary, path, module, base in (("vmlinux", vmlinux, False, LINK),
+                                       ("minimod", ko, True, 0)):
+        offs = call_sites(path, module)
+        check(offs, "no coverage points in " + path)
+        for off, (file, line, func) in zip(offs, frames(path, [base + o for o in offs], src)):
+            if file == "??":
+                continue
+            pts[(binary, off)] = (file, line, func if DECL.get(func) == file else None)
+    return pts
+
+
+def expect_file(pts, covered, path):
+    """Expected per-line (covered, total) and per-function (covered, total)."""
+    lines, funcs = {}, {}
+    for key, (file, line, func) in pts.items():
+        if file != path:
+            continue
+        c = 1 if key in covered else 0
+        if line:
+            t = lines.setdefault(line, [0, 0])
+            t[0] += c
+            t[1] += 1
+        if func:
+            t = funcs.setdefault(func, [0, 0])
+            t[0] += c
+            t[1] += 1
+    return lines, funcs
+
+
+def state(c, t):
+    return "covered" if c == t else "partial" if c else "uncovered"
+
+
+def mkframe(kind, *args):
+    path = os.path.join(STATE["root"], "frame-%d" % len(os.listdir(STATE["root"])))
+    sh([MKFRAME, kind, path] + [str(a) for a in args])
+    return open(path, "rb").read()
+
+
+def pc_of(key):
+    binary, off = key
+    if binary == "vmlinux":
+        return "0x%x" % (LINK + off + 5)
+    return "0x%x" % (MOD_TEXT + off + 5 - KASLR)
+
+
+def push_report(srv, tok, label, seed, pcs):
+    frame = mkframe("report", MACHINE, BOOT, label, seed, *pcs)
+    status, body = srv.post_frame("/api/v1/reports", frame, tok)
+    check(status == 200, "report %s: %d %s" % (label, status, body))
+    return json.loads(body)
+
+
+def api(what, **params):
+    q = urllib.parse.urlencode(params, doseq=True)
+    return STATE["srv"].get("/api/v1/builds/%s/%s%s" % (STATE["build_id"], what,
+                                                         "?" + q if q else ""))
+
+
+def setup():
+    root, src, vmlinux, mods, ko = build_kernel()
+    STATE.update(root=root, src=src, vmlinux=vmlinux, mods=mods, ko=ko)
+    pts = oracle(vmlinux, ko, src)
+    STATE["pts"] = pts
+    # Chosen coverage. A: all of alpha_entry (vmlinux) and of minimod_work
+    # (module), one point of each multi-point helpers.h line (partial);
+    # B: everything in lib/beta.c (vmlinux) and the first point of A.
+    by = lambda pred: sorted(k for k, v in pts.items() if pred(k, v))
+    a = set(by(lambda k, v: v[2] == "alpha_entry" and k[0] == "vmlinux"))
+    a |= set(by(lambda k, v: v[2] == "minimod_work"))
+    seen = {}
+    for k, v in sorted(pts.items()):
+        if v[0] == "include/helpers.h" and k[0] == "vmlinux" and v[1]:
+            seen.setdefault(v[1], []).append(k)
+    for line, keys in seen.items():
+        if len(keys) > 1:
+            a.add(keys[0])
+    b = set(by(lambda k, v: v[0] == "lib/beta.c" and k[0] == "vmlinux"))
+    b.add(sorted(a)[0])
+    check(a and b and a - b and b - a, "fixture gives no usable point sets")
+    STATE.update(a=a, b=b)
+    # Bogus PCs: inside the text regions, but not a point + 5.
+    allv = {o for (bn, o) in pts if bn == "vmlinux"}
+    allm = {o for (bn, o) in pts if bn == "minimod"}
+    vm_all = set(call_sites(vmlinux, False))
+    mod_all = set(call_sites(ko, True))
+    bogus = ["0x%x" % (LINK + o + 6) for o in sorted(vm_all)[:3] if o + 1 not in vm_all]
+    bogus += ["0x%x" % (MOD_TEXT + o + 7 - KASLR) for o in sorted(mod_all)[:1]
+              if o + 2 not in mod_all]
+    STATE["bogus"] = bogus
+    check(allv and allm, "oracle found no points")
+
+    srv = Server().start()
+    STATE["srv"] = srv
+    STATE["push"] = srv.token("push", "pusher")
+    STATE["admin"] = srv.token("admin", "admin")
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", sh(["readelf", "-n", vmlinux])).group(1)
+    mod_id = re.search(r"Build ID: ([0-9a-f]+)", sh(["readelf", "-n", ko])).group(1)
+    STATE.update(build_id=build_id, mod_id=mod_id)
+    # The address map and coverage arrive before the build is imported.
+    frame = mkframe("addrmap", MACHINE, BOOT, build_id, "0x%x" % (LINK + KASLR),
+                    "0x%x" % (LINK + KASLR + 0x100000), "0x%x" % LINK,
+                    "module", "minimod", mod_id, "0x%x" % MOD_BASE, "0x%x" % MOD_SIZE,
+                    "0x%x" % MOD_TEXT)
+    status, body = srv.post_frame("/api/v1/boots", frame, STATE["push"])
+    check(status == 200, "address map: %d %s" % (status, body))
+    push_report(srv, STATE["push"], "suiteA", 1, [pc_of(k) for k in sorted(a)] + bogus)
+    push_report(srv, STATE["push"], "suiteB", 2, [pc_of(k) for k in sorted(b)])
+
+
+def test_import_over_http():
+    srv, admin = STATE["srv"], STATE["admin"]
+    status, body = srv.request("GET", "/api/v1/builds/%s/tree" % STATE["build_id"])
+    check(status == 404 and "not been imported" in json.loads(body)["error"],
+          "tree before import: %d %s" % (status, body))
+    body = json.dumps({"vmlinux": STATE["vmlinux"], "modules": STATE["mods"],
+                       "source": STATE["src"]}).encode()
+    hdr = {"Content-Type": "application/json"}
+    for tok in (None, STATE["push"]):
+        status, ans = srv.request("POST", "/api/v1/builds", body, hdr, tok)
+        check(status == 401 and "error" in json.loads(ans), "import without admin: %d" % status)
+    for bad in (b"{", b"[]", b'{"vmlinux": "relative/vmlinux"}', b'{"modules": "/tmp"}',
+                b'{"vmlinux": "/nonexistent/vmlinux"}',
+                json.dumps({"vmlinux": STATE["vmlinux"], "bogus": 1}).encode(),
+                json.dumps({"vmlinux": STATE["vmlinux"], "strip_prefix": [1]}).encode()):
+        status, ans = srv.request("POST", "/api/v1/builds", bad, hdr, admin)
+        check(status == 400 and "error" in json.loads(ans), "bad import %r: %d %s" % (bad, status, ans))
+    status, ans = srv.request("POST", "/api/v1/builds", body, hdr, admin)
+    check(status == 200, "import: %d %s" % (status, ans))
+    s = json.loads(ans)
+    check(s["build_id"] == STATE["build_id"] and s["link_text"] == "0x%016x" % LINK, str(s))
+    names = {i["name"]: i for i in s["images"]}
+    check(set(names) == {"vmlinux", "minimod"}, "images: %s" % names)
+    check(names["vmlinux"]["points"] == len(call_sites(STATE["vmlinux"], False)),
+          "vmlinux points differ from llvm-objdump")
+    check(names["minimod"]["points"] == len(call_sites(STATE["ko"], True)),
+          "module points differ from llvm-objdump")
+    check(s["sources"] == s["files"] == 5, "files/sources: %s" % s)
+
+
+def test_summary_unmatched():
+    j = api("summary")
+    pts, a, b = STATE["pts"], STATE["a"], STATE["b"]
+    check(j["imported"] is True, str(j))
+    check(j["unmatched_pcs"] == len(STATE["bogus"]) and len(STATE["bogus"]) >= 2,
+          "unmatched %d, pushed %d bogus" % (j["unmatched_pcs"], len(STATE["bogus"])))
+    check(j["covered_points"] == len(a | b), "covered %d != %d" % (j["covered_points"], len(a | b)))
+    bins = {x["name"]: x for x in j["binaries"]}
+    mod_cov = len({k for k in a | b if k[0] == "minimod"})
+    check(bins["minimod"]["covered_points"] == mod_cov and bins["minimod"]["imported"],
+          str(bins["minimod"]))
+    check(bins["vmlinux"]["unmatched_pcs"] + bins["minimod"]["unmatched_pcs"]
+          == len(STATE["bogus"]), str(bins))
+    # Per label: suiteB pushed no bogus PCs.
+    check(api("summary", label="suiteB")["unmatched_pcs"] == 0, "suiteB unmatched")
+
+
+def check_file(path, covered, **params):
+    j = api("files/" + path, **params)
+    lines, funcs = expect_file(STATE["pts"], covered, path)
+    got = {l["line"]: (l["covered"], l["points"], l["state"]) for l in j["lines"]}
+    want = {l: (c, t, state(c, t)) for l, (c, t) in lines.items()}
+    check(got == want, "%s %s lines:\n got  %s\n want %s" % (path, params, got, want))
+    gotf = {f["name"]: (f["covered"], f["points"]) for f in j["functions"]}
+    wantf = {f: tuple(v) for f, v in funcs.items()}
+    check(gotf == wantf, "%s %s functions:\n got  %s\n want %s" % (path, params, gotf, wantf))
+    check(j["lines_total"] == len(lines), "lines_total")
+    check(j["points_covered"] == sum(1 for k, v in STATE["pts"].items()
+                                     if v[0] == path and k in covered), "points_covered")
+    return j
+
+
+def test_file_lines_and_functions():
+    a, b = STATE["a"], STATE["b"]
+    states = set()
+    for path in sorted(set(LAYOUT.values())):
+        j = check_file(path, a | b)
+        states |= {l["state"] for l in j["lines"]}
+        check(j["source"] == open(os.path.join(STATE["src"], path)).read(), "source of " + path)
+    check(states == {"covered", "partial", "uncovered"}, "states seen: %s" % states)
+
+
+def test_label_filters_and_minus():
+    a, b = STATE["a"], STATE["b"]
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    day = int(time.time()) // 86400
+    for path in ("kernel/alpha.c", "include/helpers.h", "lib/beta.c"):
+        check_file(path, a, label="suiteA")
+        check_file(path, b, label="suiteB")
+        check_file(path, a | b, label=["suiteA", "suiteB"])
+        check_file(path, a - b, label="suiteA", minus="suiteB")
+        check_file(path, a, label="suiteA", since=today, until=today)
+        check_file(path, a | b, since=day - 6, until=day)
+        check_file(path, set(), until=day - 1)
+        check_file(path, set(), label="nosuchsuite")
+
+
+def test_tree():
+    pts, cov = STATE["pts"], STATE["a"] | STATE["b"]
+    root = api("tree")
+    kids = {c["name"]: c for c in root["children"]}
+    check(set(kids) == {"kernel", "lib", "include", "drivers"}, "root children %s" % kids)
+    check(all(c["type"] == "dir" for c in kids.values()), "types")
+    check(root["points_total"] == len(pts), "root points %d != %d" % (root["points_total"], len(pts)))
+    check(root["points_covered"] == len(cov), "root covered")
+    check(kids["kernel"]["files"] == 2, "kernel files")
+    k = api("tree", path="kernel")
+    files = {c["name"]: c for c in k["children"]}
+    check(set(files) == {"alpha.c", "start.c"} and files["alpha.c"]["type"] == "file",
+          "kernel children %s" % files)
+    lines, funcs = expect_file(pts, cov, "kernel/alpha.c")
+    f = files["alpha.c"]
+    check(f["lines_total"] == len(lines) and
+          f["lines_covered"] == sum(1 for c, t in lines.values() if c == t) and
+          f["lines_partial"] == sum(1 for c, t in lines.values() if 0 < c < t) and
+          f["functions_total"] == len(funcs) and
+          f["functions_covered"] == sum(1 for c, t in funcs.values() if c), "alpha.c row %s" % f)
+    check(k["points_total"] == files["alpha.c"]["points_total"] + files["start.c"]["points_total"],
+          "directory totals")
+    d = api("tree", path="drivers/minimod/")
+    check([c["name"] for c in d["children"]] == ["modmain.c"], str(d))
+
+
+def test_functions_list():
+    cov = STATE["a"] | STATE["b"]
+    j = api("functions", file="kernel/alpha.c")
+    _, funcs = expect_file(STATE["pts"], cov, "kernel/alpha.c")
+    check({f["name"]: (f["covered"], f["points"]) for f in j["functions"]} ==
+          {k: tuple(v) for k, v in funcs.items()}, "alpha.c functions %s" % j)
+    every = api("functions", limit=1000)
+    total = every["total"]
+    check(total == len(every["functions"]) and total >= 8, "whole build %d" % total)
+    names = [f["name"] for f in every["functions"]]
+    check(names == sorted(names), "sort=name")
+    bycov = api("functions", sort="coverage", limit=1000)["functions"]
+    ratios = [f["covered"] / f["points"] for f in bycov]
+    check(ratios == sorted(ratios, reverse=True), "sort=coverage %s" % ratios)
+    bypts = api("functions", sort="points", limit=1000)["functions"]
+    check([f["points"] for f in bypts] == sorted((f["points"] for f in bypts), reverse=True),
+          "sort=points")
+    page = api("functions", sort="points", limit=3, offset=2)
+    check(page["functions"] == bypts[2:5] and page["total"] == total, "paging")
+
+
+def test_lcov_and_genhtml():
+    srv = STATE["srv"]
+    status, body = srv.request("GET", "/api/v1/builds/%s/lcov" % STATE["build_id"])
+    check(status == 200, "lcov: %d" % status)
+    text = body.decode()
+    root = api("tree")
+    lf = sum(int(x) for x in re.findall(r"^LF:(\d+)$", text, re.M))
+    lh = sum(int(x) for x in re.findall(r"^LH:(\d+)$", text, re.M))
+    fnf = sum(int(x) for x in re.findall(r"^FNF:(\d+)$", text, re.M))
+    fnh = sum(int(x) for x in re.findall(r"^FNH:(\d+)$", text, re.M))
+    check(lf == root["lines_total"] and lh == root["lines_covered"] + root["lines_partial"],
+          "LF/LH %d/%d vs %s" % (lf, lh, root))
+    check(fnf == root["functions_total"] and fnh == root["functions_covered"], "FNF/FNH")
+    check(text.count("end_of_record") == 5, "records")
+    status, part = srv.request("GET", "/api/v1/builds/%s/lcov?prefix=kernel" % STATE["build_id"])
+    check(status == 200 and part.decode().count("SF:") == 2, "lcov prefix")
+    if not GENHTML:
+        print("genhtml not installed: skipping the genhtml render")
+        return
+    out = os.path.join(STATE["root"], "html")
+    info = os.path.join(STATE["root"], "cov.info")
+    open(info, "w").write(text)
+    p = subprocess.run([GENHTML, "-o", out, info], cwd=STATE["src"], capture_output=True, text=True)
+    check(p.returncode == 0 and "WARNING" not in p.stderr + p.stdout,
+          "genhtml: %s %s" % (p.stdout[-1500:], p.stderr[-1500:]))
+    m = re.search(r"lines\.+: [\d.]+% \((\d+) of (\d+) lines\)", p.stdout)
+    f = re.search(r"functions\.+: [\d.]+% \((\d+) of (\d+) functions\)", p.stdout)
+    check(m and (int(m.group(1)), int(m.group(2))) == (lh, lf), "genhtml lines: " + p.stdout)
+    check(f and (int(f.group(1)), int(f.group(2))) == (fnh, fnf), "genhtml functions: " + p.stdout)
+    check(os.path.exists(os.path.join(out, "index.html")), "no index.html")
+
+
+def test_csv():
+    srv = STATE["srv"]
+    status, body = srv.request("GET", "/api/v1/builds/%s/files.csv" % STATE["build_id"])
+    check(status == 200, "files.csv %d" % status)
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    check(sorted(r["Filename"] for r in rows) == sorted(set(LAYOUT.values())), str(rows))
+    root = api("tree")
+    check(sum(int(r["TotalPCs"]) for r in rows) == root["points_total"] and
+          sum(int(r["CoveredPCs"]) for r in rows) == root["points_covered"], "csv totals")
+    status, body = srv.request("GET", "/api/v1/builds/%s/functions.csv?prefix=kernel"
+                               % STATE["build_id"])
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    check(status == 200 and rows and all(r["Filename"].startswith("kernel/") for r in rows),
+          "functions.csv %s" % rows)
+
+
+def test_errors():
+    srv, bid = STATE["srv"], STATE["build_id"]
+    cases = [
+        ("/api/v1/builds/%s/tree" % ("ab" * 20), 404),
+        ("/api/v1/builds/XYZ/tree", 400),
+        ("/api/v1/builds/%s/files/kernel/nosuch.c" % bid, 404),
+        ("/api/v1/builds/%s/files/kernel/../../etc/passwd" % bid, 400),
+        ("/api/v1/builds/%s/files/kernel//alpha.c" % bid, 400),
+        ("/api/v1/builds/%s/tree?path=../etc" % bid, 400),
+        ("/api/v1/builds/%s/tree?path=nosuchdir" % bid, 404),
+        ("/api/v1/builds/%s/functions?limit=0" % bid, 400),
+        ("/api/v1/builds/%s/functions?limit=99999999" % bid, 400),
+        ("/api/v1/builds/%s/functions?offset=-1" % bid, 400),
+        ("/api/v1/builds/%s/functions?sort=bogus" % bid, 400),
+        ("/api/v1/builds/%s/functions?file=../x" % bid, 400),
+        ("/api/v1/builds/%s/tree?since=2023-13-01" % bid, 400),
+        ("/api/v1/builds/%s/tree?since=2024-02-30" % bid, 400),
+        ("/api/v1/builds/%s/tree?since=20000&until=10000" % bid, 400),
+        ("/api/v1/builds/%s/tree?label=" % bid, 400),
+        ("/api/v1/builds/%s/lcov?prefix=a/./b" % bid, 400),
+    ]
+    for path, want in cases:
+        status, body = srv.request("GET", path)
+        check(status == want, "%s: %d (want %d) %s" % (path, status, want, body[:200]))
+        check("error" in json.loads(body), "%s: no JSON error" % path)
+
+
+def test_cli_reimport():
+    """kcovd import-build on the live database replaces the import in place."""
+    before = api("tree")
+    p = subprocess.run([KCOVD, "import-build", "--data-dir", STATE["srv"].data_dir,
+                        "--vmlinux", STATE["vmlinux"], "--modules", STATE["mods"],
+                        "--strip-prefix", "/nonexistent"], capture_output=True, text=True)
+    check(p.returncode == 0, "import-build: %s" % p.stderr)
+    s = json.loads(p.stdout)
+    check(s["build_id"] == STATE["build_id"] and s["sources"] == 0, str(s))
+    after = api("tree")
+    check(before["children"] == after["children"], "re-import changed the numbers")
+    j = api("files/kernel/alpha.c")
+    check(j["source"] is None, "source kept after an import without --source")
+    p = subprocess.run([KCOVD, "import-build", "--data-dir", STATE["srv"].data_dir],
+                       capture_output=True, text=True)
+    check(p.returncode != 0 and "--vmlinux" in p.stderr, "missing --vmlinux: %s" % p.stderr)
+
+
+def main():
+    missing = [n for n, v in (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
+                              ("llvm-addr2line", ADDR2LINE), ("KC_MKFRAME", MKFRAME),
+                              ("KC_FIX_SOURCE", FIXSRC)) if not v]
+    if missing:
+        print("skipping: missing " + ", ".join(missing))
+        sys.exit(0)
+    setup()
+    try:
+        run_tests([test_import_over_http, test_summary_unmatched, test_file_lines_and_functions,
+                   test_label_filters_and_minus, test_tree, test_functions_list,
+                   test_lcov_and_genhtml, test_csv, test_errors, test_cli_reimport])
+    finally:
+        STATE["srv"].stop()
+        shutil.rmtree(STATE["root"], ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
