@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Build the libFuzzer targets of tests/fuzz/ with clang
+# (-fsanitize=fuzzer,address,undefined) straight from the sources, and run
+# each one for a bounded time on a scratch copy of its committed seed
+# corpus. Fails when a target crashes, leaks, times out or breaks an
+# invariant; the input is left in BUILD/artifacts/TARGET/ and belongs, once
+# the bug is fixed, in tests/fuzz/regressions/TARGET/ (ctest replays it).
+#
+#   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
+#   env: KC_FUZZ_BUILD (default build-fuzz), CC (default clang)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECONDS_EACH=${1:-45}
+shift || true
+TARGETS=("$@")
+if [ ${#TARGETS[@]} -eq 0 ]; then
+  TARGETS=(wire_frame wire_payload kallsyms ingest symbolize)
+fi
+BUILD=${KC_FUZZ_BUILD:-build-fuzz}
+CC=${CC:-clang}
+mkdir -p "$BUILD/obj"
+
+CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
+        -include common/banned.h -Icommon -Iserver -Itests/fuzz
+        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all)
+LIBS=(-lroaring -lz -ldw -lelf -lsqlite3 -lpthread -lm)
+SRCS=(common/addrmap.c common/buf.c common/err.c common/fileio.c common/kallsyms.c
+      common/wire.c server/canon.c server/db.c server/symbolize.c tests/fuzz/fuzz_common.c
+      "$BUILD/schema_sql.c")
+
+# canon.c uses db.c, which carries the schema migrations (as kcovd does).
+cmake -DSCHEMA_DIR="$PWD/schema" -DOUT="$PWD/$BUILD/schema_sql.c" -P cmake/embed_schema.cmake
+
+# Compile the shared sources once, only when they changed.
+OBJS=()
+for src in "${SRCS[@]}"; do
+  obj="$BUILD/obj/$(basename "$src").o"
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ common/wire.h -nt "$obj" ]; then
+    "$CC" "${CFLAGS[@]}" -c "$src" -o "$obj"
+  fi
+  OBJS+=("$obj")
+done
+
+total_execs=0
+failed=()
+for t in "${TARGETS[@]}"; do
+  bin="$BUILD/fuzz_$t"
+  "$CC" "${CFLAGS[@]}" -fsanitize=fuzzer "tests/fuzz/fuzz_$t.c" "${OBJS[@]}" "${LIBS[@]}" -o "$bin"
+  work="$BUILD/corpus/$t"
+  art="$BUILD/artifacts/$t"
+  rm -rf "$work" "$art"
+  mkdir -p "$work" "$art"
+  cp tests/fuzz/corpus/"$t"/* "$work"/
+  if [ -d tests/fuzz/regressions/"$t" ]; then
+    cp tests/fuzz/regressions/"$t"/* "$work"/ 2>/dev/null || true
+  fi
+  maxlen=4096
+  if [ "$t" = symbolize ]; then maxlen=20000; fi
+  log="$BUILD/fuzz_$t.log"
+  echo "fuzz: $t for ${SECONDS_EACH}s"
+  rc=0
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$bin" -max_total_time="$SECONDS_EACH" -max_len="$maxlen" -timeout=20 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$art/" "$work" >"$log" 2>&1 || rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
+  echo "fuzz: $t: ${execs:-0} inputs executed, $cov, corpus $(ls "$work" | wc -l) inputs, exit $rc"
+  total_execs=$((total_execs + ${execs:-0}))
+  if [ "$rc" -ne 0 ] || [ -n "$(ls -A "$art")" ]; then
+    failed+=("$t")
+    tail -40 "$log"
+    echo "fuzz: $t FAILED; crash inputs in $art/"
+  fi
+done
+echo "fuzz: ${#TARGETS[@]} targets, $total_execs inputs executed in total, ${#failed[@]} failed ${failed[*]:-}"
+[ ${#failed[@]} -eq 0 ]
