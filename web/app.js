@@ -227,7 +227,9 @@ async function render() {
     root,
     live: () => seq === renderSeq,
     // Replace the view's content, unless a newer navigation started.
-    mount: (...nodes) => { if (seq === renderSeq) root.replaceChildren(...nodes); },
+    mount: (...nodes) => {
+      if (seq === renderSeq) root.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
+    },
   };
   const view = routes[path];
   try {

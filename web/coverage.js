@@ -25,17 +25,25 @@ function reportLink(path, q, extra) {
 const encodePath = (p) => p.split('/').map(encodeURIComponent).join('/');
 const buildApi = (build) => '/api/v1/builds/' + encodeURIComponent(build);
 
-// {covered, total} of kind ('lines', 'points', 'functions') in an API object.
+// Totals of kind ('lines', 'points', 'functions') as the API spells them
+// on a tree node or a file: KIND_covered, KIND_total (and lines_partial).
+// Lines count as covered when all their points are; partly covered lines
+// are counted apart.
 export function counts(o, kind) {
-  const v = o ? o[kind] : null;
-  if (v && typeof v === 'object') return { covered: v.covered ?? 0, total: v.total ?? 0 };
-  return {
-    covered: o?.[kind + '_covered'] ?? o?.['covered_' + kind] ?? 0,
-    total: o?.[kind + '_total'] ?? o?.['total_' + kind] ?? (typeof v === 'number' ? v : 0),
-  };
+  return { covered: o?.[kind + '_covered'] ?? 0, total: o?.[kind + '_total'] ?? 0, partial: o?.[kind + '_partial'] ?? 0 };
 }
+// Points of one line or function: {covered, points}.
+const pointsOf = (o) => ({ covered: o?.covered ?? 0, total: o?.points ?? 0 });
 
-const covOf = (o, kind) => { const c = counts(o, kind); return covCell(c.covered, c.total); };
+function covOf(o, kind) {
+  const c = counts(o, kind);
+  const cell = covCell(c.covered, c.total);
+  if (kind === 'lines' && c.partial) {
+    cell.title = `${c.covered} of ${c.total} lines fully covered, ${c.partial} partly`;
+    cell.append(h('span', { class: 'frac partial' }, `+${fmtNum(c.partial)} partly`));
+  }
+  return cell;
+}
 const pctOf = (o, kind) => { const c = counts(o, kind); return pct(c.covered, c.total); };
 
 // ---- filter bar ------------------------------------------------------------
@@ -43,10 +51,9 @@ const pctOf = (o, kind) => { const c = counts(o, kind); return pct(c.covered, c.
 let labelCache = null;
 async function knownLabels() {
   if (!labelCache) {
-    labelCache = api('/api/v1/labels')
-      .then((j) => (j.labels || []).map((l) => (typeof l === 'string' ? l : l.name)))
-      .catch(() => api('/api/v1/reports', [['limit', '2000']])
-        .then((j) => [...new Set(j.reports.map((r) => r.label))].sort()))
+    // No label list in the API: the labels of the latest reports.
+    labelCache = api('/api/v1/reports', [['limit', '2000']])
+      .then((j) => [...new Set(j.reports.map((r) => r.label))].sort())
       .catch(() => []);
   }
   return labelCache;
@@ -122,7 +129,7 @@ function notImported(e, build) {
 
 // ---- the tree ----------------------------------------------------------------
 
-const isDir = (c) => c.type === 'dir' || c.kind === 'dir' || c.is_dir === true || c.type === 'directory';
+const isDir = (c) => c.type === 'dir';
 const childPath = (dir, c) => c.path || (dir ? dir + '/' + c.name : c.name);
 const childName = (c) => c.name || c.path.split('/').pop();
 
@@ -142,7 +149,7 @@ export async function viewReport(ctx) {
     return setQuery({ build: imported.build_id }, { replace: true });
   }
   const build = q.get('build');
-  const dir = (q.get('path') || '').replace(/^\/+|\/+$/g, '');
+  const dir = (q.get('path') || '').replace(/(.)\/+$/, '$1');
   const bar = toolbar(ctx, builds, dir);
   const head = [h('h1', {}, 'Coverage of ', h('span', { title: build }, builds.find((b) => b.build_id === build).release || build.slice(0, 12))), bar, crumbs(q, dir)];
   if (q.get('q')) return searchView(ctx, head, build);
@@ -153,8 +160,8 @@ export async function viewReport(ctx) {
     if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return ctx.mount(...head, notImported(e, build));
     throw e;
   }
-  const children = tree.children || tree.entries || [];
-  const totals = tree.totals || tree.total || tree;
+  const children = tree.children || [];
+  const totals = tree;
   const kinds = ['lines', 'points', 'functions'];
   const rows = children.map((c) => ({ c, path: childPath(dir, c), name: childName(c), dir: isDir(c) }));
   const totalRow = { c: totals, path: dir, name: dir ? 'total of ' + dir + '/' : 'total', total: true };
@@ -174,48 +181,106 @@ export async function viewReport(ctx) {
         cell: (r) => fmtNum(counts(r.c, 'lines').total) },
     ],
   });
+  const summary = dir ? null : await summaryTable(ctx, build);
   ctx.mount(...head,
     cards(kinds.map((k) => {
       const c = counts(totals, k);
       return [`${k} covered`, fmtPct(pct(c.covered, c.total)), `${fmtNum(c.covered)} of ${fmtNum(c.total)}`];
     })),
-    children.length ? table : h('p', { class: 'notice' }, 'Nothing instrumented here.'));
+    children.length ? table : h('p', { class: 'notice' }, 'Nothing instrumented here.'),
+    summary);
 }
 
-// Search: files by path and functions by name (server side when the API
-// has it, otherwise within this directory's listing).
+// Search: the API has no search endpoint, so the search pages through the
+// build's function list (GET .../functions?sort=name, 10000 a page, only
+// when a search is asked for, at most SEARCH_PAGES pages) and matches
+// function names and file paths under the current directory.
+const SEARCH_PAGE = 10000;
+const SEARCH_PAGES = 20;
+const searchCache = new Map();
+
+async function allFunctions(build, filters) {
+  const key = JSON.stringify([build, filters]);
+  if (!searchCache.has(key)) {
+    searchCache.set(key, (async () => {
+      const out = [];
+      let total = 0;
+      for (let page = 0; page < SEARCH_PAGES; page++) {
+        const j = await api(buildApi(build) + '/functions',
+          [['sort', 'name'], ['limit', SEARCH_PAGE], ['offset', page * SEARCH_PAGE], ...filters]);
+        out.push(...j.functions);
+        total = j.total;
+        if (out.length >= total || !j.functions.length) break;
+      }
+      return { functions: out, total };
+    })().catch((e) => { searchCache.delete(key); throw e; }));
+  }
+  return searchCache.get(key);
+}
+
 async function searchView(ctx, head, build) {
   const q = ctx.q;
-  const term = q.get('q');
-  const res = await api(buildApi(build) + '/search', [['q', term], ['limit', '200'], ...filterPairs(q)])
-    .catch(async (e) => {
-      if (!(e instanceof ApiError) || e.status !== 404) throw e;
-      const fn = await api(buildApi(build) + '/functions', [['name', term], ['limit', '200'], ...filterPairs(q)])
-        .catch(() => ({ functions: [] }));
-      return { files: [], functions: fn.functions || [] };
-    });
-  const files = res.files || [];
-  const fns = res.functions || [];
+  const term = q.get('q').toLowerCase();
+  const dir = q.get('path') || '';
+  const under = (p) => !dir || p === dir || p.startsWith(dir.endsWith('/') ? dir : dir + '/');
+  const { functions, total } = await allFunctions(build, filterPairs(q));
+  const inDir = functions.filter((f) => under(f.file));
+  const fns = inDir.filter((f) => f.name.toLowerCase().includes(term)).slice(0, 500);
+  const files = new Map();
+  for (const f of inDir) {
+    if (!f.file.toLowerCase().includes(term)) continue;
+    const e = files.get(f.file) || { path: f.file, functions: 0, hit: 0, points: 0, covered: 0 };
+    e.functions++; e.hit += f.covered ? 1 : 0; e.points += f.points; e.covered += f.covered;
+    files.set(f.file, e);
+  }
+  const fileRows = [...files.values()].slice(0, 500);
   ctx.mount(...head,
-    h('p', {}, `Search for “${term}”: ${files.length} files, ${fns.length} functions. `,
-      h('a', { href: reportLink('/report', q, { path: q.get('path') }) }, 'Clear search')),
+    h('p', {}, `Search for “${q.get('q')}”${dir ? ' under ' + dir + '/' : ''}: ${fileRows.length} files, ${fns.length} functions. `,
+      h('a', { href: reportLink('/report', q, { path: dir }) }, 'Clear search')),
+    functions.length < total ? h('p', { class: 'muted' }, `Searched the first ${fmtNum(functions.length)} of ${fmtNum(total)} functions.`) : null,
     h('div', { class: 'search-results', id: 'search-results' },
-      files.length ? [h('h2', {}, 'Files'), sortableTable({
-        ctx, id: 'search-files', rows: files, defaultSort: 'path',
+      fileRows.length ? [h('h2', {}, 'Files'), sortableTable({
+        ctx, id: 'search-files', rows: fileRows, defaultSort: 'path',
         columns: [
           { key: 'path', label: 'File', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path: f.path }) }, f.path) },
-          { key: 'lines', label: 'Lines', value: (f) => pctOf(f, 'lines'), cell: (f) => covOf(f, 'lines') },
-          { key: 'functions', label: 'Functions', value: (f) => pctOf(f, 'functions'), cell: (f) => covOf(f, 'functions') },
+          { key: 'points', label: 'Points in functions', value: (f) => pct(f.covered, f.points), cell: (f) => covCell(f.covered, f.points) },
+          { key: 'functions', label: 'Functions hit', value: (f) => pct(f.hit, f.functions), cell: (f) => covCell(f.hit, f.functions) },
         ],
       })] : null,
       fns.length ? [h('h2', {}, 'Functions'), sortableTable({
         ctx, id: 'search-functions', rows: fns, defaultSort: 'name',
         columns: [
-          { key: 'name', label: 'Function', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path: f.file, line: f.line_start ?? f.line }) }, f.name) },
-          { key: 'file', label: 'File', cls: 'name' },
-          { key: 'points', label: 'Points', value: (f) => pctOf(f, 'points'), cell: (f) => covOf(f, 'points') },
+          { key: 'name', label: 'Function', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path: f.file, line: f.line_start }) }, f.name) },
+          { key: 'file', label: 'File', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path: f.file }) }, `${f.file}:${f.line_start}`) },
+          { key: 'points', label: 'Points', value: (f) => pct(f.covered, f.points), cell: (f) => covCell(f.covered, f.points) },
         ],
-      })] : null));
+      })] : null,
+      !fileRows.length && !fns.length ? h('p', { class: 'notice' }, 'Nothing found.') : null));
+}
+
+// Points and unmatched PCs per binary of the build (GET .../summary).
+async function summaryTable(ctx, build) {
+  let s;
+  try {
+    s = await api(buildApi(build) + '/summary', filterPairs(ctx.q));
+  } catch {
+    return null;
+  }
+  return [h('h2', {}, 'Binaries'), sortableTable({
+    ctx, id: 'binaries', rows: s.binaries || [], defaultSort: 'name',
+    columns: [
+      { key: 'name', label: 'Binary', cls: 'name' },
+      { key: 'kind', label: 'Kind' },
+      { key: 'imported', label: 'Imported', cell: (b) => (b.imported ? 'yes' : 'no') },
+      { key: 'points', label: 'Points covered', value: (b) => pct(b.covered_points, b.points),
+        cell: (b) => (b.imported ? covCell(b.covered_points, b.points) : '–') },
+      { key: 'pcs', label: 'PCs', num: true, title: 'Distinct canonical PCs received' },
+      { key: 'unmatched_pcs', label: 'Unmatched PCs', num: true, title: 'PCs that match no coverage point of the imported binary' },
+    ],
+  }), h('p', { class: 'muted' }, 'Exports: ',
+    h('a', { href: link(buildApi(build) + '/lcov', [['prefix', ctx.q.get('path')], ...filterPairs(ctx.q)]), target: '_blank' }, 'LCOV'), ' · ',
+    h('a', { href: link(buildApi(build) + '/files.csv', [['prefix', ctx.q.get('path')], ...filterPairs(ctx.q)]), target: '_blank' }, 'files CSV'), ' · ',
+    h('a', { href: link(buildApi(build) + '/functions.csv', [['prefix', ctx.q.get('path')], ...filterPairs(ctx.q)]), target: '_blank' }, 'functions CSV'))];
 }
 
 // ---- the file view -------------------------------------------------------------
@@ -224,15 +289,14 @@ const STATES = ['covered', 'partial', 'uncovered'];
 const CHUNK = 250; // source lines per content-visibility block
 
 function lineState(l) {
-  const s = l.state || l.status;
-  if (STATES.includes(s)) return s;
-  const c = counts(l, 'points');
+  if (STATES.includes(l.state)) return l.state;
+  const c = pointsOf(l);
   if (!c.total) return '';
   return c.covered === 0 ? 'uncovered' : c.covered === c.total ? 'covered' : 'partial';
 }
 
 function lineTitle(l) {
-  const c = counts(l, 'points');
+  const c = pointsOf(l);
   let t = `${lineState(l)}: ${c.covered} of ${c.total} points covered`;
   if (Array.isArray(l.labels) && l.labels.length) t += ' · labels: ' + l.labels.join(', ');
   return t;
@@ -242,7 +306,7 @@ export async function viewFile(ctx) {
   ctx.root.dataset.page = 'file';
   const q = ctx.q;
   const build = q.get('build');
-  const path = (q.get('path') || '').replace(/^\/+/, '');
+  const path = q.get('path') || '';
   if (!build || !path) return ctx.mount(h('p', { class: 'error' }, 'A file view needs ?build= and ?path=.'));
   const builds = await buildList();
   const head = [toolbar(ctx, builds, path, { search: false }), crumbs(q, path, { file: true })];
@@ -257,7 +321,7 @@ export async function viewFile(ctx) {
   const byLine = new Map(lines.map((l) => [l.line, l]));
   const functions = file.functions || [];
   const source = typeof file.source === 'string' ? file.source : null;
-  const totals = file.totals || file.total || file;
+  const totals = file;
   const perLineLabels = lines.some((l) => Array.isArray(l.labels));
 
   const srcBox = source !== null ? sourceView(source, byLine) : lineTable(lines);
@@ -267,7 +331,9 @@ export async function viewFile(ctx) {
     columns: [
       { key: 'name', label: 'Function', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path, line: f.line_start ?? f.line }), dataset: { line: f.line_start ?? f.line } }, f.name) },
       { key: 'line', label: 'Line', num: true, value: (f) => f.line_start ?? f.line, cell: (f) => String(f.line_start ?? f.line) },
-      { key: 'points', label: 'Points', value: (f) => pctOf(f, 'points'), cell: (f) => covOf(f, 'points') },
+      { key: 'points', label: 'Points', value: (f) => pct(f.covered, f.points), cell: (f) => covCell(f.covered, f.points) },
+      { key: 'hit', label: 'Hit', value: (f) => (f.covered ? 1 : 0), title: 'A function is hit when one of its points is covered',
+        cell: (f) => (f.covered ? h('span', { class: 'state-covered' }, 'yes') : h('span', { class: 'state-uncovered' }, 'no')) },
     ],
   });
   const nextBtn = h('button', { type: 'button', id: 'next-uncovered', title: 'Next uncovered or partly covered line (n); previous: p' }, 'Next uncovered ↓');
@@ -301,7 +367,7 @@ export async function viewFile(ctx) {
     if (scroll) selected.scrollIntoView({ block: 'center' });
     if (updateUrl) setQuery({ line: n }, { render: false });
     const l = byLine.get(n);
-    const c = counts(l, 'points');
+    const c = pointsOf(l);
     panel.replaceChildren(h('dl', {},
       h('dt', {}, 'Line'), h('dd', { id: 'sel-line' }, String(n)),
       h('dt', {}, 'State'), h('dd', { class: l ? 'state-' + lineState(l) : '' }, l ? lineState(l) : 'not instrumented'),
@@ -378,7 +444,7 @@ function lineTable(lines) {
   const parts = ['<div class="chunk">'];
   lines.forEach((l, i) => {
     if (i && i % CHUNK === 0) parts.push('</div><div class="chunk">');
-    const c = counts(l, 'points');
+    const c = pointsOf(l);
     const st = lineState(l);
     parts.push(`<span class="ln ${st}" data-line="${l.line}" id="L${l.line}" title="${esc(lineTitle(l))}"><span class="no">${l.line}</span>${esc(st.padEnd(10))} ${c.covered}/${c.total} points</span>`);
   });

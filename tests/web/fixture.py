@@ -8,11 +8,13 @@ Prints one JSON line describing what it loaded, then keeps kcovd running
 until its standard input closes (the node test runner owns it).
 
 Environment: what tests/integration/kcovlib.py needs (KCOVD, KCOV_COLLECT,
-STANDIN_*), plus WEB_DIR and, for the imported build, SYM_FIXTURE_DIR (the
-built vmlinux/.ko of tests/symbolize) when present.
+STANDIN_*), plus WEB_DIR and, for the imported build, SYM_SOURCE_DIR (the
+sources of tests/symbolize/fixture, compiled here with clang and ld.lld
+into a miniature kernel with kernel-like directories).
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +24,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from kcovlib import KCOVD, Machine, Server, check  # noqa: E402
+import kcovlib  # noqa: E402
+from kcovlib import LINK_TEXT, Machine, Server, check  # noqa: E402
 
 BASES_A = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
 BASES_B = {"standin_net": 0xFFFFFFFFC0230000, "standin_fs": 0xFFFFFFFFC0120000}
@@ -57,16 +60,160 @@ def load_fleet(srv, token):
     return out
 
 
-def import_build(srv):
-    """Import the symbolize fixtures' vmlinux (+ modules, sources) when this
-    kcovd has an import command. Returns a description or None."""
-    fixture = os.environ.get("SYM_FIXTURE_DIR")
-    if not fixture or not os.path.isdir(fixture):
+def tool(*names):
+    for n in names:
+        path = shutil.which(n)
+        if path:
+            return path
+    return None
+
+
+def call_sites(objdump, binary, relocatable):
+    """Offsets of the coverage callback's call sites in the .text section:
+    from _text for the vmlinux, from the start of .text for a module (whose
+    calls are relocations at call + 1)."""
+    args = [objdump, "-d", "--no-show-raw-insn"] + (["-r"] if relocatable else []) + [binary]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    sites, section = [], None
+    for line in out.splitlines():
+        m = re.match(r"Disassembly of section (\S+):", line)
+        if m:
+            section = m.group(1)
+            continue
+        if section != ".text" or "__sanitizer_cov_trace_pc" not in line:
+            continue
+        if relocatable:
+            m = re.match(r"\s*([0-9a-f]+):\s+R_X86_64_\w+\s+__sanitizer_cov_trace_pc", line)
+            if m:
+                sites.append(int(m.group(1), 16) - 1)
+        else:
+            m = re.match(r"\s*([0-9a-f]+):\s+call", line)
+            if m:
+                sites.append(int(m.group(1), 16) - LINK_TEXT)
+    return sorted(set(sites))
+
+
+def build_id(readelf, binary):
+    out = subprocess.run([readelf, "-n", binary], check=True, capture_output=True, text=True).stdout
+    return re.search(r"Build ID: ([0-9a-f]+)", out).group(1)
+
+
+# Where the symbolize fixture's sources go in the miniature kernel tree.
+LAYOUT = {"alpha.c": "kernel/sched/alpha.c", "beta.c": "fs/beta.c", "start.c": "init/start.c",
+          "modmain.c": "drivers/mini/modmain.c", "helpers.h": "include/helpers.h",
+          "cov.c": "arch/x86/cov.c"}
+
+
+def gen_source(n):
+    """lib/gen.c: n small branchy functions, so one file has many lines."""
+    out = ["/* gen.c - generated for the web UI tests: small branchy functions. */",
+           '#include "helpers.h"', ""]
+    for i in range(n):
+        out += ["int gen_f%d(int x)" % i, "{",
+                "\tif (x > %d)" % i, "\t\treturn x - %d;" % i,
+                "\tif (x & 1)", "\t\treturn pick_max(x, %d);" % i,
+                "\treturn x * %d;" % (i + 2), "}", ""]
+    return "\n".join(out) + "\n"
+
+
+def build_kernel(src_fix, work):
+    """Compile the symbolize fixture's sources, laid out in kernel-like
+    directories plus lib/gen.c, into a vmlinux and a module with clang and
+    ld.lld exactly like tests/symbolize does (trace-pc flavour). Returns
+    (vmlinux, module, source root) or None without the tools."""
+    clang, lld = tool("clang", "clang-14"), tool("ld.lld", "ld.lld-14")
+    if not (clang and lld and os.path.isdir(src_fix)):
         return None
-    helptext = subprocess.run([KCOVD, "--help"], capture_output=True, text=True)
-    if "import" not in helptext.stdout + helptext.stderr:
+    root = os.path.join(work, "linux")
+    for name, rel in LAYOUT.items():
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        shutil.copy(os.path.join(src_fix, name), os.path.join(root, rel))
+    os.makedirs(os.path.join(root, "lib"))
+    with open(os.path.join(root, "lib", "gen.c"), "w") as f:
+        f.write(gen_source(60))
+    kflags = ["-O2", "-g", "-fno-pic", "-mcmodel=kernel", "-ffreestanding", "-fno-builtin",
+              "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-Iinclude"]
+    objs = {}
+    for rel in ["arch/x86/cov.c", "kernel/sched/alpha.c", "fs/beta.c", "init/start.c",
+                "drivers/mini/modmain.c", "lib/gen.c"]:
+        o = os.path.join(work, os.path.basename(rel) + ".o")
+        cov = [] if rel.endswith("cov.c") else ["-fsanitize-coverage=trace-pc"]
+        subprocess.run([clang] + kflags + cov + ["-c", rel, "-o", o], cwd=root, check=True)
+        objs[os.path.basename(rel)] = o
+    vmlinux, module = os.path.join(work, "vmlinux"), os.path.join(work, "minimod.ko")
+    subprocess.run([lld, "-static", "--build-id=sha1", "-T", os.path.join(src_fix, "vmlinux.lds"),
+                    objs["alpha.c"], objs["beta.c"], objs["start.c"], objs["gen.c"], objs["cov.c"],
+                    "-o", vmlinux], check=True)
+    os.makedirs(os.path.join(work, "modules"))
+    subprocess.run([lld, "-r", "--build-id=sha1", "-T", os.path.join(src_fix, "module.lds"),
+                    objs["alpha.c"], objs["beta.c"], objs["modmain.c"],
+                    "-o", os.path.join(work, "modules", "minimod.ko")], check=True)
+    return vmlinux, os.path.join(work, "modules", "minimod.ko"), root
+
+
+def import_build(srv, data_dir):
+    """Build a miniature kernel from the symbolize fixture's sources, import
+    it through POST /api/v1/builds (vmlinux, module, sources), and write a
+    KCOV stand-in description of it whose syscalls run chosen subsets of its
+    real call sites, so the real kcov-collect can cover it. Returns a
+    description, or None when this kcovd or machine cannot."""
+    objdump = tool("llvm-objdump", "llvm-objdump-14")
+    readelf = tool("readelf", "llvm-readelf", "llvm-readelf-14")
+    work = os.path.join(data_dir, "kernel")
+    os.makedirs(work)
+    built = objdump and readelf and build_kernel(os.environ.get("SYM_SOURCE_DIR", ""), work)
+    if not built:
+        log("web fixture: no clang/ld.lld/llvm-objdump or fixture sources: no imported build")
         return None
-    return {"fixture": fixture}
+    vmlinux, module, source = built
+    admin = srv.token("admin", "web-tests-admin")
+    status, body = srv.request("POST", "/api/v1/builds",
+                               json.dumps({"vmlinux": vmlinux, "modules": os.path.dirname(module),
+                                           "source": source}).encode(),
+                               {"Content-Type": "application/json"}, admin)
+    if status in (404, 405, 501):
+        log("web fixture: this kcovd cannot import builds (%d)" % status)
+        return None
+    check(status == 200, "import: %d %s" % (status, body[:500]))
+    summary = json.loads(body)
+    vm_sites = call_sites(objdump, vmlinux, False)
+    mod_sites = call_sites(objdump, module, True)
+    tokens = ["vmlinux+0x%x" % s for s in vm_sites] + ["minimod+0x%x" % s for s in mod_sites]
+    pick = {
+        "cov_a": [t for i, t in enumerate(tokens) if i % 3 == 1],
+        "cov_b": [t for i, t in enumerate(tokens) if i % 3 == 2],
+        "cov_c": [t for i, t in enumerate(tokens) if i % 5 == 0],
+    }
+    desc = os.path.join(data_dir, "fixture-kernel.desc")
+    with open(desc, "w") as f:
+        f.write("kernel build_id=%s release=6.1.0-webtest link_text=0x%x text_size=0x200000\n"
+                % (build_id(readelf, vmlinux), LINK_TEXT))
+        f.write("module name=minimod build_id=%s core_size=65536 text_offset=0x100\n"
+                % build_id(readelf, module))
+        for name, sites in pick.items():
+            f.write("syscall %s %s\n" % (name, " ".join(sites)))
+    return {"build_id": build_id(readelf, vmlinux), "summary": summary, "desc": desc,
+            "sites": len(tokens)}
+
+
+def load_imported(srv, token, imp):
+    """Two machines booted on the imported kernel push coverage under two
+    labels: ltp covers cov_a and cov_c, syzkaller cov_b."""
+    kcovlib.KERNEL_DESC = imp["desc"]
+    out = []
+    for name, kaslr, base, boot, runs in [
+        ("web-a", 0x12000000, 0xFFFFFFFFC0300000, "44444444-aaaa-4bbb-8ccc-000000000004",
+         [("ltp", ["cov_a", "cov_c"])]),
+        ("web-b", 0x04000000, 0xFFFFFFFFC0700000, "55555555-aaaa-4bbb-8ccc-000000000005",
+         [("syzkaller", ["cov_b"])]),
+    ]:
+        m = Machine(name, kaslr, {"minimod": base}, boot)
+        for label, syscalls in runs:
+            m.run(syscalls, label=label, extra=["--mode", "unique"])
+        p = m.push(srv.url, token)
+        check(p.returncode == 0, "push of %s failed: %s" % (name, p.stderr))
+        out.append({"name": name, "reports": len(runs), "dir": m.dir})
+    return out
 
 
 def web_copy(src, data_dir):
@@ -91,6 +238,9 @@ def main():
     try:
         token = srv.token("push", "web-tests")
         machines[:] = load_fleet(srv, token)
+        build = import_build(srv, data_dir)
+        if build:
+            machines.extend(load_imported(srv, token, build))
         # The writer commits in groups: wait until every report is visible.
         want = sum(m["reports"] for m in machines)
         for _ in range(200):
@@ -98,7 +248,6 @@ def main():
             if got >= want:
                 break
             time.sleep(0.05)
-        build = import_build(srv)
         print(json.dumps({"url": srv.url, "data_dir": srv.data_dir, "web_dir": web_dir,
                           "machines": machines,
                           "import": build}), flush=True)

@@ -18,7 +18,7 @@ export KCOVD=$build/server/kcovd KCOV_COLLECT=$build/collector/kcov-collect \
   STANDIN_LIB=$st/libkcov_standin.so STANDIN_WORKLOAD=$st/kcov-standin-workload \
   STANDIN_MKSYSROOT=$st/kcov-standin-mksysroot \
   STANDIN_KERNEL=$root/tests/fixtures/standin/kernel.desc \
-  SYM_FIXTURE_DIR=$build/tests/symbolize \
+  SYM_SOURCE_DIR=$root/tests/symbolize/fixture \
   WEB_DIR=$root/web OUT_DIR=$build/tests/out/web CHROMIUM=$chromium \
   PYTHONDONTWRITEBYTECODE=1 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 cd "$root/tests/web"
