@@ -16,14 +16,14 @@ async function test_long_file(env) {
     if (n % 3) continue;
     const total = 1 + (n % 4);
     const covered = n % 7 === 0 ? 0 : n % 5 === 0 ? total - 1 : total;
-    lines.push({ line: n, state: covered === 0 ? 'uncovered' : covered < total ? 'partial' : 'covered', points: { covered, total } });
+    lines.push({ line: n, state: covered === 0 ? 'uncovered' : covered < total ? 'partial' : 'covered', covered, points: total });
   }
   const source = Array.from({ length: N }, (_, i) => `\tx = f(${i + 1}); /* <b>&amp; line ${i + 1} */`).join('\n') + '\n';
   const file = {
     build_id: build, path: 'big/long.c', source,
     lines,
-    functions: [{ name: 'f', line_start: 3, line_end: N, points: { covered: 1, total: 2 } }],
-    totals: { lines: { covered: 1, total: 2 }, points: { covered: 1, total: 2 }, functions: { covered: 1, total: 1 } },
+    functions: [{ name: 'f', line_start: 3, line_end: N, points: 2, covered: 1 }],
+    lines_covered: 1, lines_partial: 0, lines_total: 2, points_covered: 1, points_total: 2, functions_covered: 1, functions_total: 1,
   };
   const page = await newPage(env);
   await page.route('**/api/v1/builds', (r) => r.fulfill({ json: { builds: [{ build_id: build, release: 'synthetic', last_seen: 0 }] } }));
@@ -39,7 +39,7 @@ async function test_long_file(env) {
     const cls = await page.getAttribute(`#L${l.line}`, 'class');
     check(cls.split(' ').includes(l.state), `line ${l.line}: class ${cls}, want ${l.state}`);
     const title = await page.getAttribute(`#L${l.line}`, 'title');
-    check(title.includes(`${l.points.covered} of ${l.points.total} points`), `line ${l.line} title: ${title}`);
+    check(title.includes(`${l.covered} of ${l.points} points`), `line ${l.line} title: ${title}`);
   }
   eq(await page.getAttribute('#L1', 'class'), 'ln', 'line without points is neutral');
   // Scrolling to the end and jumping around stays quick.
@@ -89,7 +89,236 @@ async function test_report_without_import(env) {
   await page.close();
 }
 
+// ---- an imported build with coverage pushed by kcov-collect ---------------------
+
+const KINDS = ['lines', 'points', 'functions'];
+// Query string of a path and filters (pairs, so labels can repeat).
+const q = (path, filters = []) => new URLSearchParams([['path', path], ...filters]).toString();
+
+// The tree table as {path: {kind, lines: [covered, total, pctText], ...}}.
+async function readTree(page) {
+  return page.$$eval('#tree tbody tr', (trs) => Object.fromEntries(trs.map((tr) => {
+    const cells = [...tr.querySelectorAll('.cov')].map((c) => [Number(c.dataset.covered), Number(c.dataset.total), c.querySelector('.pct').textContent]);
+    return [tr.dataset.kind === 'total' ? '(total)' : tr.dataset.path, { kind: tr.dataset.kind, lines: cells[0], points: cells[1], functions: cells[2] }];
+  })));
+}
+
+// Check a tree view shows exactly the API's numbers for its directory.
+async function checkTree(page, env, build, dir, filters = []) {
+  const t = await api(env, `/api/v1/builds/${build}/tree?` + q(dir, filters));
+  const shown = await readTree(page);
+  const want = { '(total)': t };
+  for (const c of t.children) want[c.path] = c;
+  eq(Object.keys(shown).sort(), Object.keys(want).sort(), `rows of ${dir || '/'}`);
+  for (const [p, o] of Object.entries(want)) {
+    if (p !== '(total)') eq(shown[p].kind, o.type, 'kind of ' + p);
+    for (const k of KINDS) {
+      const c = o[k + '_covered'], tot = o[k + '_total'];
+      eq(shown[p][k], [c, tot, pctText(c, tot)], `${k} of ${p}`);
+    }
+  }
+  const cards = await page.$$eval('.cards .card .v', (els) => els.map((e) => e.textContent));
+  eq(cards, KINDS.map((k) => pctText(t[k + '_covered'], t[k + '_total'])), 'summary cards of ' + (dir || '/'));
+  return t;
+}
+
+// Check a file view: every line's colour, the hover text of instrumented
+// lines, the function table and the totals equal GET .../files/PATH.
+async function checkFile(page, env, build, path, filters = []) {
+  const f = await api(env, `/api/v1/builds/${build}/files/${path}?` + new URLSearchParams(filters));
+  const rows = await page.$$eval('#source .ln', (els) => els.map((e) => [Number(e.dataset.line), e.className.replace(' selected', ''), e.title]));
+  const byLine = new Map(f.lines.map((l) => [l.line, l]));
+  if (f.source !== null) {
+    eq(rows.length, f.source.replace(/\n$/, '').split('\n').length, 'source lines of ' + path);
+  } else {
+    eq(rows.length, f.lines.length, 'line rows of ' + path);
+  }
+  let colored = 0;
+  for (const [n, cls, title] of rows) {
+    const l = byLine.get(n);
+    if (!l) {
+      eq(cls, 'ln', `class of line ${n} (no points) in ${path}`);
+      continue;
+    }
+    colored++;
+    eq(cls, 'ln ' + l.state, `class of line ${n} of ${path}`);
+    check(title.startsWith(`${l.state}: ${l.covered} of ${l.points} points covered`), `title of line ${n}: ${title}`);
+  }
+  eq(colored, f.lines.length, 'coloured lines of ' + path);
+  const states = new Set(f.lines.map((l) => l.state));
+  const fns = await page.$$eval('#functions tbody tr', (trs) => trs.map((tr) => {
+    const c = tr.querySelector('.cov');
+    return [tr.querySelector('td.name').textContent, Number(c.dataset.covered), Number(c.dataset.total), c.querySelector('.pct').textContent];
+  }));
+  const wantFns = f.functions.slice().sort((a, b) => a.line_start - b.line_start)
+    .map((x) => [x.name, x.covered, x.points, pctText(x.covered, x.points)]);
+  eq(fns, wantFns, 'functions of ' + path);
+  const totals = await page.$eval('#file-totals', (e) => ({ ...e.dataset }));
+  for (const k of KINDS) {
+    eq([Number(totals[k + 'Covered']), Number(totals[k + 'Total'])], [f[k + '_covered'], f[k + '_total']], `${k} totals of ${path}`);
+  }
+  return { f, states };
+}
+
+async function test_tree_walk_to_file(env) {
+  const build = env.info.import.build_id;
+  const page = await newPage(env);
+  const requests = [];
+  page.on('request', (r) => { if (r.url().includes('/api/')) requests.push(new URL(r.url()).pathname); });
+  // From the builds page to the report of the imported build.
+  await open(page, env, '/builds');
+  await page.click(`#builds tr[data-build="${build}"] a`);
+  await ready(page);
+  eq(new URL(page.url()).searchParams.get('build'), build, 'build in the URL');
+  await checkTree(page, env, build, '');
+  await shot(page, 'report-tree.png');
+  // Sorting by points coverage keeps the total on top and follows the URL.
+  await page.click('#tree th[data-key="points"]');
+  // Least covered first.
+  check(page.url().includes('sort=points') && page.url().includes('dir=asc'), 'sort in URL: ' + page.url());
+  const order = await page.$$eval('#tree tbody tr', (trs) => trs.map((tr) => tr.dataset.path));
+  const root = await api(env, `/api/v1/builds/${build}/tree`);
+  const pctv = (c) => c.points_covered / c.points_total;
+  const sorted = root.children.slice().sort((a, b) => pctv(a) - pctv(b)).map((c) => pctv(c));
+  eq(order.slice(1).map((p) => pctv(root.children.find((c) => c.path === p))), sorted, 'rows by points coverage');
+  // Walk kernel/ -> sched/ -> alpha.c by clicking.
+  for (const [dir, next] of [['kernel', 'kernel/sched'], ['kernel/sched', null]]) {
+    await page.click(`#tree tr[data-path="${dir}"] a`);
+    await ready(page);
+    eq(new URL(page.url()).searchParams.get('path'), dir, 'path in the URL');
+    eq(await page.$$eval('#crumbs a, #crumbs .here', (els) => els.slice(1).map((e) => e.textContent)), dir.split('/'), 'breadcrumbs');
+    await checkTree(page, env, build, dir);
+    if (!next) break;
+  }
+  await page.click('#tree tr[data-path="kernel/sched/alpha.c"] a');
+  await ready(page);
+  eq(new URL(page.url()).pathname, '/file', 'file view');
+  const { states } = await checkFile(page, env, build, 'kernel/sched/alpha.c');
+  check(states.has('partial') && states.has('covered'), 'alpha.c should have covered and partial lines: ' + [...states]);
+  // Breadcrumb back to a directory.
+  await page.click('#crumbs a:text-is("kernel")');
+  await ready(page);
+  await checkTree(page, env, build, 'kernel');
+  // Lazy: only directory listings, files and fleet lists were fetched.
+  for (const p of requests) {
+    check(/\/api\/v1\/(builds|reports|machines)$|\/tree$|\/summary$|\/files\//.test(p), 'unexpected request while browsing: ' + p);
+  }
+  check(!requests.some((p) => p.endsWith('/functions')), 'the function list was loaded while browsing');
+  noErrors(page);
+  await page.close();
+}
+
+async function test_file_view(env) {
+  const build = env.info.import.build_id;
+  const page = await newPage(env);
+  await open(page, env, `/file?build=${build}&path=lib/gen.c`);
+  const { f, states } = await checkFile(page, env, build, 'lib/gen.c');
+  check(states.has('uncovered') && states.has('covered'), 'gen.c should have covered and uncovered lines');
+  eq(f.source !== null, true, 'gen.c has its source');
+  const todo = f.lines.filter((l) => l.state !== 'covered').map((l) => l.line);
+  await page.click('#next-uncovered');
+  eq(Number(await page.textContent('#sel-line')), todo[0], 'first uncovered line');
+  await page.click('#next-uncovered');
+  eq(Number(await page.textContent('#sel-line')), todo[1], 'second uncovered line');
+  const l = f.lines.find((x) => x.line === todo[1]);
+  check((await page.textContent('#line-panel')).includes(`${l.covered} of ${l.points} covered`), 'line panel points');
+  check(page.url().includes('line=' + todo[1]), 'selected line in URL');
+  await page.hover(`#L${todo[1]} .no`);
+  await shot(page, 'file-view.png');
+  // Clicking a function jumps to its first line.
+  const fn = f.functions[5];
+  await page.click(`#functions a:text-is("${fn.name}")`);
+  eq(Number(await page.textContent('#sel-line')), fn.line_start, 'jump to function');
+  check(await page.isVisible('#no-line-labels'), 'note that per-line labels are not offered');
+  noErrors(page);
+  await page.close();
+}
+
+async function test_deep_links(env) {
+  const build = env.info.import.build_id;
+  const f = await api(env, `/api/v1/builds/${build}/files/fs/beta.c`);
+  const line = f.lines.find((l) => l.state === 'partial') || f.lines[0];
+  const page = await newPage(env);
+  // A file view with a selected line, opened directly (a new tab).
+  await open(page, env, `/file?build=${build}&path=fs/beta.c&line=${line.line}`);
+  eq(Number(await page.textContent('#sel-line')), line.line, 'deep-linked line');
+  check((await page.getAttribute(`#L${line.line}`, 'class')).includes('selected'), 'line highlighted');
+  check((await page.textContent('#line-panel')).includes(line.state), 'state in the panel');
+  await checkFile(page, env, build, 'fs/beta.c');
+  // A directory with a sort order.
+  await open(page, env, `/report?build=${build}&path=lib&sort=name&dir=desc`);
+  await checkTree(page, env, build, 'lib');
+  // Reload keeps the view.
+  await open(page, env, `/report?build=${build}&path=kernel/sched`);
+  await page.reload();
+  await ready(page);
+  await checkTree(page, env, build, 'kernel/sched');
+  // An unknown file is a clear message, not a blank page.
+  await open(page, env, `/file?build=${build}&path=no/such.c`);
+  check((await page.textContent('#view')).includes('no file no/such.c'), 'unknown file message');
+  noErrors(page);
+  await page.close();
+}
+
+async function test_label_filters(env) {
+  const build = env.info.import.build_id;
+  const page = await newPage(env);
+  const all = await api(env, `/api/v1/builds/${build}/tree`);
+  const ltp = await api(env, `/api/v1/builds/${build}/tree?label=ltp`);
+  check(ltp.points_covered > 0 && ltp.points_covered < all.points_covered, `ltp covers a part: ${ltp.points_covered} of ${all.points_covered}`);
+  await open(page, env, `/report?build=${build}&label=ltp`);
+  await checkTree(page, env, build, '', [['label', 'ltp']]);
+  // The filter form: labels syzkaller, then minus.
+  await page.fill('#filters input[name="label"]', 'syzkaller');
+  await page.click('#filters button[type="submit"]');
+  await ready(page);
+  eq(new URL(page.url()).searchParams.getAll('label'), ['syzkaller'], 'label in the URL');
+  await checkTree(page, env, build, '', [['label', 'syzkaller']]);
+  await open(page, env, `/report?build=${build}&label=ltp&label=syzkaller&minus=syzkaller&path=lib`);
+  const t = await api(env, `/api/v1/builds/${build}/tree?label=ltp&label=syzkaller&minus=syzkaller&path=lib`);
+  await checkTree(page, env, build, 'lib', [['label', 'ltp'], ['label', 'syzkaller'], ['minus', 'syzkaller']]);
+  check(t.points_covered < all.children.find((c) => c.path === 'lib').points_covered, 'minus removes coverage');
+  // A day window that ends before any coverage arrived.
+  await open(page, env, `/report?build=${build}&until=2000-01-01`);
+  await checkTree(page, env, build, '', [['until', '2000-01-01']]);
+  // Filters travel from the tree to a file.
+  await open(page, env, `/report?build=${build}&label=ltp&path=fs`);
+  await page.click('#tree tr[data-path="fs/beta.c"] a');
+  await ready(page);
+  eq(new URL(page.url()).searchParams.get('label'), 'ltp', 'label kept in the file view');
+  await checkFile(page, env, build, 'fs/beta.c', [['label', 'ltp']]);
+  noErrors(page);
+  await page.close();
+}
+
+async function test_search(env) {
+  const build = env.info.import.build_id;
+  const page = await newPage(env);
+  await open(page, env, `/report?build=${build}`);
+  await page.fill('#search', 'gen_f1');
+  await page.press('#search', 'Enter');
+  await ready(page);
+  eq(new URL(page.url()).searchParams.get('q'), 'gen_f1', 'query in the URL');
+  const all = await api(env, `/api/v1/builds/${build}/functions?sort=name&limit=10000`);
+  const want = all.functions.filter((f) => f.name.includes('gen_f1')).map((f) => f.name).sort();
+  const got = await page.$$eval('#search-functions tbody td:first-child a', (as) => as.map((a) => a.textContent));
+  eq(got.slice().sort(), want, 'functions found');
+  await page.click('#search-functions a:text-is("gen_f12")');
+  await ready(page);
+  const fn = all.functions.find((f) => f.name === 'gen_f12');
+  eq(Number(await page.textContent('#sel-line')), fn.line_start, 'function found opens at its line');
+  // Files by path, within a directory.
+  await open(page, env, `/report?build=${build}&path=kernel&q=alpha`);
+  eq(await page.$$eval('#search-files td:first-child a', (as) => as.map((a) => a.textContent)), ['kernel/sched/alpha.c'], 'files found under kernel/');
+  noErrors(page);
+  await page.close();
+}
+
 export function coverageTests(env) {
-  const tests = [test_report_without_import, test_long_file];
-  return tests;
+  if (!env.info.import) {
+    console.log('note: no imported build (no import API or no clang): coverage tree/file tests skipped');
+    return [test_report_without_import, test_long_file];
+  }
+  return [test_report_without_import, test_long_file, test_tree_walk_to_file, test_file_view,
+    test_deep_links, test_label_filters, test_search];
 }
