@@ -869,9 +869,11 @@ json_t *kc_covq_functions(struct kc_covq *q, const char *file, enum kc_func_sort
 		kc_err_setc(err, 404, "no file %s in build %s", file, q->build_id);
 		goto out;
 	}
-	qsort(w.v, w.n, sizeof(*w.v),
-	      sort == KC_SORT_NAME ? cmp_by_name
-	      : sort == KC_SORT_POINTS ? cmp_by_points : cmp_by_coverage);
+	if (w.n > 1)
+		qsort(w.v, w.n, sizeof(*w.v),
+		      sort == KC_SORT_NAME     ? cmp_by_name
+		      : sort == KC_SORT_POINTS ? cmp_by_points
+					       : cmp_by_coverage);
 	arr = json_array();
 	for (size_t i = offset; i < w.n && i - offset < limit; i++) {
 		const struct fentry *e = &w.v[i];

@@ -248,7 +248,8 @@ static int build_files(struct kc_import *imp, struct kc_err *err)
 	for (uint32_t i = 0; i < imp->nimages; i++)
 		for (uint32_t f = 0; f < imp->images[i].t.nfiles; f++)
 			all[k++] = imp->images[i].t.files[f];
-	qsort(all, total, sizeof(*all), cmp_str);
+	if (total > 1)
+		qsort(all, total, sizeof(*all), cmp_str);
 	imp->files = calloc(total ? total : 1, sizeof(*imp->files));
 	if (!imp->files) {
 		kc_err_set(err, "out of memory");
@@ -351,7 +352,8 @@ static int build_funcs(struct kc_import *imp, struct kc_err *err)
 		}
 	}
 	total = k;
-	qsort(refs, total, sizeof(*refs), cmp_fref);
+	if (total > 1)
+		qsort(refs, total, sizeof(*refs), cmp_fref);
 	/* Count unique functions per file, then fill each file's array. */
 	for (size_t i = 0; i < total; i++)
 		if (i == 0 || cmp_fref(&refs[i - 1], &refs[i]) != 0)
@@ -385,7 +387,9 @@ static int build_funcs(struct kc_import *imp, struct kc_err *err)
 	/* Order each file's functions by line and map image functions to
 	 * their index (binary search by name after sorting). */
 	for (uint32_t f = 0; f < imp->nfiles; f++)
-		qsort(imp->files[f].funcs, imp->files[f].nfuncs, sizeof(struct func), cmp_func);
+		if (imp->files[f].nfuncs > 1)
+			qsort(imp->files[f].funcs, imp->files[f].nfuncs, sizeof(struct func),
+			      cmp_func);
 	for (size_t i = 0; i < total; i++) {
 		const struct file *fl = &imp->files[refs[i].file];
 		struct image *im = &imp->images[refs[i].image];
@@ -423,7 +427,8 @@ static int build_lines(struct kc_import *imp, struct kc_err *err)
 		struct u32v *l = &imp->files[f].lines;
 		uint32_t n = 0;
 
-		qsort(l->v, l->n, sizeof(uint32_t), cmp_u32);
+		if (l->n > 1)
+			qsort(l->v, l->n, sizeof(uint32_t), cmp_u32);
 		for (uint32_t i = 0; i < l->n; i++)
 			if (n == 0 || l->v[n - 1] != l->v[i])
 				l->v[n++] = l->v[i];
@@ -600,7 +605,8 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 	}
 	if (o->modules_dir && find_modules(o->modules_dir, 0, &mods, err) < 0)
 		goto out;
-	qsort(mods.v, mods.n, sizeof(*mods.v), cmp_str);
+	if (mods.n > 1)
+		qsort(mods.v, mods.n, sizeof(*mods.v), cmp_str);
 	imp->images = calloc(mods.n + 1, sizeof(*imp->images));
 	if (!imp->images) {
 		kc_err_set(err, "out of memory");
