@@ -214,11 +214,43 @@ async function test_overflow_page(env) {
     }
   } else {
     eq(r.status, 200, 'status of /api/v1/stats/overflow');
-    check(await page.$('table.grid') !== null || await page.$('.notice') !== null, 'overflow statistics rendered');
+    const ratePct = (x) => (x === null || x === undefined ? '–' : (100 * x).toFixed(1) + '%');
+    const checkGroups = async (group) => {
+      const st = await api(env, '/api/v1/stats/overflow?group=' + group);
+      const keys = group.split(',');
+      const heads = await page.$$eval('#overflow-groups thead th', (ths) => ths.map((t) => t.dataset.key));
+      const rows = await page.$$eval('#overflow-groups tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
+      eq(rows.length, st.groups.length, 'groups by ' + group);
+      const want = st.groups.slice().sort((a, b) => b.rate - a.rate);
+      rows.forEach((row, i) => {
+        const g = want[i];
+        eq(row[heads.indexOf('rate')], ratePct(g.rate), `rate of group ${i}`);
+        eq(row[heads.indexOf('runs')], String(g.runs), `runs of group ${i}`);
+      });
+      const byKey = (g) => keys.map((k) => String(g[k]).slice(0, k === 'build' ? 12 : undefined)).join('|');
+      eq(rows.map((row) => keys.map((k) => row[heads.indexOf(k)]).join('|')).sort(), st.groups.map(byKey).sort(), 'group keys');
+      return st;
+    };
+    const st = await checkGroups('machine');
+    check(st.fleet.machines_overflow_ge_50pct > 0, 'the fixture should overflow on some machines');
+    const cardText = await page.textContent('.cards');
+    check(cardText.includes(`${st.fleet.overflowed} / ${st.fleet.runs} (${ratePct(st.fleet.rate)})`), 'fleet card: ' + cardText);
+    const modes = await page.$$eval('#overflow-modes tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
+    eq(modes.map((m) => m[0]), ['all', 'unique', 'trace'], 'mode rows');
+    eq(modes.map((m) => m[2]), [st.fleet, st.fleet.unique, st.fleet.trace].map((m) => String(m.machines_overflow_ge_50pct)), 'machines >= 50%');
+    eq(modes.map((m) => m[6]), [st.fleet, st.fleet.unique, st.fleet.trace].map((m) => ratePct(m.rate)), 'rates');
+    await page.waitForFunction(() => [...document.querySelectorAll('canvas')].every((c) => window.Chart && window.Chart.getChart(c)), null, { timeout: 10000 });
+    await shot(page, 'fleet-overflow.png');
+    await page.selectOption('#group-select', 'machine,mode');
+    await ready(page);
+    check(page.url().includes('group=machine%2Cmode'), 'group in the URL: ' + page.url());
+    await checkGroups('machine,mode');
+    await open(page, env, '/overflow?group=day');
+    await checkGroups('day');
   }
   // Every chart on the page was drawn by Chart.js.
   await page.waitForFunction(() => [...document.querySelectorAll('canvas')].every((c) => window.Chart && window.Chart.getChart(c)), null, { timeout: 10000 });
-  await shot(page, 'fleet-overflow.png');
+  await shot(page, r.status === 404 ? 'fleet-overflow.png' : 'fleet-overflow-by-day.png');
   noErrors(page);
   await page.close();
 }
