@@ -128,7 +128,8 @@ async function checkFile(page, env, build, path, filters = []) {
   const f = await api(env, `/api/v1/builds/${build}/files/${path}?` + new URLSearchParams(filters));
   const rows = await page.$$eval('#source .ln', (els) => els.map((e) => [Number(e.dataset.line), e.className.replace(' selected', ''), e.title]));
   const byLine = new Map(f.lines.map((l) => [l.line, l]));
-  if (f.source !== null) {
+  const noSource = (await page.$('#source[data-nosource]')) !== null;
+  if (f.source !== null && !noSource) {
     eq(rows.length, f.source.replace(/\n$/, '').split('\n').length, 'source lines of ' + path);
   } else {
     eq(rows.length, f.lines.length, 'line rows of ' + path);
@@ -314,11 +315,28 @@ async function test_search(env) {
   await page.close();
 }
 
+// A file without stored source: the real answer with source removed.
+async function test_file_without_source(env) {
+  const build = env.info.import.build_id;
+  const page = await newPage(env);
+  await page.route(`**/api/v1/builds/${build}/files/**`, async (route) => {
+    const resp = await route.fetch();
+    const j = await resp.json();
+    j.source = null;
+    await route.fulfill({ response: resp, json: j });
+  });
+  await open(page, env, `/file?build=${build}&path=kernel/sched/alpha.c`);
+  check(await page.isVisible('#no-source'), 'no-source note');
+  await checkFile(page, env, build, 'kernel/sched/alpha.c');
+  noErrors(page);
+  await page.close();
+}
+
 export function coverageTests(env) {
   if (!env.info.import) {
     console.log('note: no imported build (no import API or no clang): coverage tree/file tests skipped');
     return [test_report_without_import, test_long_file];
   }
   return [test_report_without_import, test_long_file, test_tree_walk_to_file, test_file_view,
-    test_deep_links, test_label_filters, test_search];
+    test_deep_links, test_label_filters, test_search, test_file_without_source];
 }
