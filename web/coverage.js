@@ -119,11 +119,19 @@ async function buildList() {
   return builds;
 }
 
+const isNotImported = (e) => /not been imported|not imported/.test(e.message);
+
+// A directory or file the build does not have.
+function missing(e, q) {
+  return h('div', { class: 'notice', id: 'missing' }, h('p', {}, e.message),
+    h('p', {}, h('a', { href: reportLink('/report', q) }, 'The build\'s top directory')));
+}
+
 function notImported(e, build) {
   return h('div', { class: 'notice', id: 'not-imported' },
     h('p', {}, e.message),
     h('p', { class: 'muted' }, 'A build\'s files and functions are known once it is imported, e.g. ',
-      h('code', {}, 'kcovd import --vmlinux vmlinux --modules DIR --source DIR'), ' (see the operations guide). Its raw coverage is at ',
+      h('code', {}, 'kcovd import-build --vmlinux vmlinux --modules DIR --source DIR'), ' or POST /api/v1/builds. Its raw coverage is at ',
       h('a', { href: buildApi(build) + '/pcs', target: '_blank' }, buildApi(build) + '/pcs'), '.'));
 }
 
@@ -157,8 +165,9 @@ export async function viewReport(ctx) {
   try {
     tree = await api(buildApi(build) + '/tree', [['path', dir], ...filterPairs(q)]);
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return ctx.mount(...head, notImported(e, build));
-    throw e;
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    if (isNotImported(e)) return ctx.mount(...head, notImported(e, build), await summaryTable(ctx, build));
+    return ctx.mount(...head, missing(e, q));
   }
   const children = tree.children || [];
   const totals = tree;
@@ -314,8 +323,8 @@ export async function viewFile(ctx) {
   try {
     file = await api(buildApi(build) + '/files/' + encodePath(path), filterPairs(q));
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return ctx.mount(...head, notImported(e, build));
-    throw e;
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    return ctx.mount(...head, isNotImported(e) ? notImported(e, build) : missing(e, q));
   }
   const lines = (file.lines || []).slice().sort((a, b) => a.line - b.line);
   const byLine = new Map(lines.map((l) => [l.line, l]));

@@ -77,14 +77,27 @@ async function test_report_without_import(env) {
   const { builds } = await api(env, '/api/v1/builds');
   const page = await newPage(env);
   await open(page, env, '/report');
-  const url = new URL(page.url());
-  check(builds.some((b) => b.build_id === url.searchParams.get('build')), 'report picked a build: ' + page.url());
-  const r = await fetch(`${env.url}/api/v1/builds/${url.searchParams.get('build')}/tree`);
-  if (r.status === 404) {
+  const picked = new URL(page.url()).searchParams.get('build');
+  eq(picked, builds[0].build_id, '/report picks the most recently seen build');
+  // The stand-in kernel's build was pushed to but never imported.
+  let seen = 0;
+  for (const b of builds) {
+    const r = await fetch(`${env.url}/api/v1/builds/${b.build_id}/tree`);
+    if (r.status !== 404) continue;
+    seen++;
+    await open(page, env, '/report?build=' + b.build_id);
     check(await page.isVisible('#not-imported'), 'not-imported notice');
-  } else {
-    check(await page.isVisible('#tree'), 'tree of an imported build');
+    check((await page.textContent('#not-imported')).includes((await r.json()).error), 'the API\'s message');
+    const sum = await fetch(`${env.url}/api/v1/builds/${b.build_id}/summary`);
+    if (sum.ok) {
+      // The raw PCs per binary are still shown.
+      const s = await sum.json();
+      const rows = await page.$$eval('#binaries tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
+      eq(rows.map((x) => x[0]).sort(), s.binaries.map((x) => x.name).sort(), 'binaries of a build without import');
+      for (const x of s.binaries) eq(rows.find((row) => row[0] === x.name)[4], x.pcs.toLocaleString('en-US'), 'PCs of ' + x.name);
+    }
   }
+  check(seen > 0, 'the fixture has a build without import');
   noErrors(page);
   await page.close();
 }
@@ -254,9 +267,14 @@ async function test_deep_links(env) {
   await page.reload();
   await ready(page);
   await checkTree(page, env, build, 'kernel/sched');
-  // An unknown file is a clear message, not a blank page.
+  // An unknown file or directory is a clear message, not a blank page.
   await open(page, env, `/file?build=${build}&path=no/such.c`);
-  check((await page.textContent('#view')).includes('no file no/such.c'), 'unknown file message');
+  check((await page.textContent('#missing')).includes('no file no/such.c'), 'unknown file message');
+  await open(page, env, `/report?build=${build}&path=no/such`);
+  check((await page.textContent('#missing')).includes('no directory no/such'), 'unknown directory message');
+  await page.click('#missing a');
+  await ready(page);
+  await checkTree(page, env, build, '');
   noErrors(page);
   await page.close();
 }
