@@ -10,17 +10,21 @@ scripts/build.sh build
 export KCOVD_DATA_DIR=${KCOVD_DATA_DIR:-$PWD/kcovd-data}
 listen=${KCOVD_LISTEN:-127.0.0.1:8080}
 mkdir -p "$KCOVD_DATA_DIR"
-token_file=$KCOVD_DATA_DIR/demo-push.token
-[ -s "$token_file" ] || build/server/kcovd token add demo-collectors --scope push > "$token_file"
 rm -f "$KCOVD_DATA_DIR/port"
 build/server/kcovd serve --listen "$listen" --web-dir web --port-file "$KCOVD_DATA_DIR/port" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid' INT TERM
 for _ in $(seq 100); do [ -s "$KCOVD_DATA_DIR/port" ] && break; sleep 0.1; done
 url="http://${listen%:*}:$(cat "$KCOVD_DATA_DIR/port")"
-scripts/demo-load.sh build "$url" "$(cat "$token_file")"
+st=$PWD/build/tests/kcov-standin
+KCOVD=$PWD/build/server/kcovd KCOV_COLLECT=$PWD/build/collector/kcov-collect \
+  STANDIN_LIB=$st/libkcov_standin.so STANDIN_WORKLOAD=$st/kcov-standin-workload \
+  STANDIN_MKSYSROOT=$st/kcov-standin-mksysroot \
+  STANDIN_KERNEL=$PWD/tests/fixtures/standin/kernel.desc \
+  SYM_SOURCE_DIR=$PWD/tests/symbolize/fixture PYTHONDONTWRITEBYTECODE=1 \
+  python3 scripts/demo.py "$url" "$KCOVD_DATA_DIR"
 echo
-echo "kcovd is serving $url  (data in $KCOVD_DATA_DIR, push token in $token_file)"
+echo "kcovd is serving $url  (data in $KCOVD_DATA_DIR; tokens: build/server/kcovd token add NAME)"
 echo "  browser report:  $url/"
 echo "  machines:        curl $url/api/v1/machines"
 echo "  builds:          curl $url/api/v1/builds"
