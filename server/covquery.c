@@ -11,6 +11,8 @@
  */
 #include "covquery.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,15 +48,18 @@ struct kc_covq {
 	int imported;
 	struct kc_cov_filter f; /* strings borrowed */
 	struct covset img;      /* coverage per image */
-	sqlite3_stmt *funcs;    /* functions of a file, prepared on first use */
+	struct pindex *index;   /* the build's points (shared, counted) */
+	const roaring_bitmap_t **cov; /* per index slot, borrowed from img */
+	uint64_t **bitset;      /* per slot, made by ensure_bitsets() */
 };
 
 /* The tallies of one file while walking. */
 struct fview {
+	const struct pfile *pf; /* the file in the index */
 	int64_t id;
-	char *path;
+	const char *path;
 	uint32_t nlines, nfuncs;
-	uint32_t *lines;       /* instrumented line numbers */
+	const uint32_t *lines; /* instrumented line numbers */
 	uint32_t *ltot, *lcov; /* points / covered points per line index */
 	uint32_t *ftot, *fcov; /* per function idx */
 	size_t lcap, fcap;
@@ -202,6 +207,366 @@ static int load_filtered(struct kc_covq *q, int by_binary, struct covset *out, s
 	return 0;
 }
 
+/* ---- the in-memory point index of a build -------------------------------- */
+
+/*
+ * The points of an imported build never change until it is re-imported, so
+ * they are loaded once into memory (struct pindex, immutable, shared by all
+ * queries, reference-counted) and a query only scans arrays: per point one
+ * bit test against the coverage, no SQL and no bitmap decoding. The cache
+ * holds the KC_INDEX_CACHE most recently used builds and is keyed by
+ * (build, build_imports.imported), which import.c makes strictly increasing.
+ */
+#define KC_INDEX_CACHE 4
+/* Walks over more files than this turn the coverage into flat bitsets. */
+#define KC_BITSET_MIN_FILES 32
+
+struct part {
+	uint32_t slot; /* image index in pindex.img */
+	uint32_t n;
+	uint32_t *bits; /* point bits, ascending */
+	uint32_t *li;   /* line index per point (NONE: line 0) */
+	uint32_t *fi;   /* function index per point (NONE: none) */
+};
+
+struct pfunc {
+	char *name; /* NULL when the idx has no row */
+	int64_t line_start, line_end;
+};
+
+struct pfile {
+	int64_t id;
+	char *path;
+	uint32_t nlines, nfuncs, nparts;
+	uint32_t *lines;
+	struct pfunc *funcs; /* by idx */
+	struct part *parts;
+};
+
+struct pindex {
+	int64_t build, generation;
+	unsigned refs;       /* users, including the cache */
+	uint64_t used;       /* LRU tick */
+	int64_t *img;        /* image ids, ascending; index = slot */
+	uint32_t *img_limit; /* largest point bit + 1 per slot */
+	uint32_t nimg;
+	struct pfile *files; /* sorted by path */
+	uint32_t nfiles, capfiles;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pindex *cache[KC_INDEX_CACHE];
+static uint64_t cache_tick;
+
+static void index_free(struct pindex *x)
+{
+	if (!x)
+		return;
+	for (uint32_t f = 0; f < x->nfiles; f++) {
+		struct pfile *pf = &x->files[f];
+
+		for (uint32_t i = 0; i < pf->nparts; i++) {
+			free(pf->parts[i].bits);
+			free(pf->parts[i].li);
+			free(pf->parts[i].fi);
+		}
+		for (uint32_t i = 0; pf->funcs && i < pf->nfuncs; i++)
+			free(pf->funcs[i].name);
+		free(pf->parts);
+		free(pf->funcs);
+		free(pf->lines);
+		free(pf->path);
+	}
+	free(x->files);
+	free(x->img);
+	free(x->img_limit);
+	free(x);
+}
+
+static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db, "SELECT id FROM images WHERE build = ? ORDER BY id",
+					 err);
+	size_t cap = 0;
+	int rc, ret = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, x->build);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (x->nimg == cap) {
+			int64_t *v;
+			uint32_t *l;
+
+			cap = cap ? cap * 2 : 8;
+			v = realloc(x->img, cap * sizeof(*v));
+			if (!v)
+				goto oom;
+			x->img = v;
+			l = realloc(x->img_limit, cap * sizeof(*l));
+			if (!l)
+				goto oom;
+			x->img_limit = l;
+		}
+		x->img[x->nimg] = sqlite3_column_int64(st, 0);
+		x->img_limit[x->nimg++] = 0;
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+	goto out;
+oom:
+	kc_err_set(err, "out of memory");
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int64_t slot_of(const struct pindex *x, int64_t image)
+{
+	uint32_t lo = 0, hi = x->nimg;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (x->img[mid] < image)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->nimg && x->img[lo] == image ? (int64_t)lo : -1;
+}
+
+/* A new file entry from a walk row (columns as in index_points). */
+static struct pfile *index_file(struct pindex *x, sqlite3_stmt *st, struct kc_err *err)
+{
+	struct pfile *pf;
+	uint32_t nlines = (uint32_t)sqlite3_column_int64(st, 2);
+
+	if (x->nfiles == x->capfiles) {
+		uint32_t cap = x->capfiles ? x->capfiles * 2 : 256;
+		struct pfile *v = realloc(x->files, (size_t)cap * sizeof(*v));
+
+		if (!v) {
+			kc_err_set(err, "out of memory");
+			return NULL;
+		}
+		x->files = v;
+		x->capfiles = cap;
+	}
+	pf = &x->files[x->nfiles++];
+	memset(pf, 0, sizeof(*pf));
+	pf->id = sqlite3_column_int64(st, 0);
+	pf->path = strdup((const char *)sqlite3_column_text(st, 1));
+	pf->nlines = nlines;
+	pf->nfuncs = (uint32_t)sqlite3_column_int64(st, 3);
+	pf->lines = malloc(((size_t)nlines + 1) * 4);
+	pf->funcs = calloc((size_t)pf->nfuncs + 1, sizeof(*pf->funcs));
+	if (!pf->path || !pf->lines || !pf->funcs) {
+		kc_err_set(err, "out of memory");
+		return NULL;
+	}
+	if ((size_t)sqlite3_column_bytes(st, 4) != (size_t)nlines * 4) {
+		kc_err_set(err, "stored lines of %s are corrupt", pf->path);
+		return NULL;
+	}
+	if (nlines)
+		memcpy(pf->lines, sqlite3_column_blob(st, 4), (size_t)nlines * 4);
+	return pf;
+}
+
+static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, struct kc_err *err)
+{
+	roaring_bitmap_t *bits = roaring_bitmap_portable_deserialize_safe(
+		sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6));
+	int64_t slot = slot_of(x, sqlite3_column_int64(st, 5));
+	struct part *p, *v;
+	uint64_t n;
+	int ret = -1;
+
+	if (!bits || slot < 0) {
+		kc_err_set(err, "stored points of %s are corrupt", pf->path);
+		goto out;
+	}
+	n = roaring_bitmap_get_cardinality(bits);
+	if ((uint64_t)sqlite3_column_bytes(st, 7) != n * 4 ||
+	    (uint64_t)sqlite3_column_bytes(st, 8) != n * 4) {
+		kc_err_set(err, "stored point arrays of %s are corrupt", pf->path);
+		goto out;
+	}
+	v = realloc(pf->parts, ((size_t)pf->nparts + 1) * sizeof(*v));
+	if (!v) {
+		kc_err_set(err, "out of memory");
+		goto out;
+	}
+	pf->parts = v;
+	p = &v[pf->nparts++];
+	memset(p, 0, sizeof(*p));
+	p->slot = (uint32_t)slot;
+	p->n = (uint32_t)n;
+	p->bits = malloc(n * 4 + 4);
+	p->li = malloc(n * 4 + 4);
+	p->fi = malloc(n * 4 + 4);
+	if (!p->bits || !p->li || !p->fi) {
+		kc_err_set(err, "out of memory");
+		goto out;
+	}
+	roaring_bitmap_to_uint32_array(bits, p->bits);
+	if (n) {
+		memcpy(p->li, sqlite3_column_blob(st, 7), n * 4);
+		memcpy(p->fi, sqlite3_column_blob(st, 8), n * 4);
+		if (p->bits[n - 1] + 1 > x->img_limit[slot])
+			x->img_limit[slot] = p->bits[n - 1] + 1;
+	}
+	ret = 0;
+out:
+	bitmap_free(bits);
+	return ret;
+}
+
+static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(
+		db,
+		"SELECT f.id, f.path, f.nlines, f.nfuncs, f.lines, fp.image, fp.bits, "
+		"fp.line_idx, fp.func_idx FROM files f JOIN file_points fp ON fp.file = f.id "
+		"WHERE f.build = ? ORDER BY f.path, fp.image",
+		err);
+	struct pfile *pf = NULL;
+	int rc, ret = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, x->build);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!pf || pf->id != sqlite3_column_int64(st, 0)) {
+			pf = index_file(x, st, err);
+			if (!pf)
+				goto out;
+		}
+		if (index_part(x, pf, st, err) < 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_set(err, "reading points: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(
+		db,
+		"SELECT fn.file, fn.idx, fn.name, fn.line_start, fn.line_end FROM functions fn "
+		"JOIN files f ON f.id = fn.file WHERE f.build = ? ORDER BY f.path, fn.idx",
+		err);
+	uint32_t at = 0;
+	int rc, ret = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, x->build);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t file = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
+		struct pfile *pf;
+
+		/* both queries run in path order */
+		while (at < x->nfiles && x->files[at].id != file)
+			at++;
+		if (at == x->nfiles) {
+			kc_err_set(err, "function of an unknown file %lld", (long long)file);
+			goto out;
+		}
+		pf = &x->files[at];
+		if (idx < 0 || idx >= pf->nfuncs || pf->funcs[idx].name)
+			continue;
+		pf->funcs[idx].name = strdup((const char *)sqlite3_column_text(st, 2));
+		if (!pf->funcs[idx].name) {
+			kc_err_set(err, "out of memory");
+			goto out;
+		}
+		pf->funcs[idx].line_start = sqlite3_column_int64(st, 3);
+		pf->funcs[idx].line_end = sqlite3_column_int64(st, 4);
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_set(err, "reading functions: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static void index_put_locked(struct pindex *x)
+{
+	if (x && --x->refs == 0)
+		index_free(x);
+}
+
+static void index_put(struct pindex *x)
+{
+	pthread_mutex_lock(&cache_lock);
+	index_put_locked(x);
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* The index of (build, generation), from the cache or loaded now. The
+ * caller gives it back with index_put. Loading holds the cache lock, so a
+ * build is loaded once even when many queries arrive together. */
+static struct pindex *index_get(sqlite3 *db, int64_t build, int64_t generation,
+				struct kc_err *err)
+{
+	struct pindex *x = NULL;
+	int victim = 0;
+
+	pthread_mutex_lock(&cache_lock);
+	for (int i = 0; i < KC_INDEX_CACHE; i++) {
+		if (cache[i] && cache[i]->build == build && cache[i]->generation == generation) {
+			x = cache[i];
+			x->refs++;
+			x->used = ++cache_tick;
+			goto out;
+		}
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		kc_err_set(err, "out of memory");
+		goto out;
+	}
+	x->build = build;
+	x->generation = generation;
+	if (index_images(db, x, err) < 0 || index_points(db, x, err) < 0 ||
+	    index_functions(db, x, err) < 0) {
+		index_free(x);
+		x = NULL;
+		goto out;
+	}
+	x->refs = 2; /* the cache and the caller */
+	x->used = ++cache_tick;
+	for (int i = 0; i < KC_INDEX_CACHE; i++) {
+		if (cache[i] && cache[i]->build == build) { /* an older import */
+			victim = i;
+			break;
+		}
+		if (!cache[i] || cache[i]->used < cache[victim]->used)
+			victim = i;
+		if (!cache[victim])
+			break;
+	}
+	index_put_locked(cache[victim]);
+	cache[victim] = x;
+out:
+	pthread_mutex_unlock(&cache_lock);
+	return x;
+}
+
 /* ---- the query context -------------------------------------------------- */
 
 void kc_covq_free(struct kc_covq *q)
@@ -209,7 +574,11 @@ void kc_covq_free(struct kc_covq *q)
 	if (!q)
 		return;
 	covset_release(&q->img);
-	sqlite3_finalize(q->funcs);
+	for (uint32_t i = 0; q->bitset && q->index && i < q->index->nimg; i++)
+		free(q->bitset[i]);
+	free(q->bitset);
+	free(q->cov);
+	index_put(q->index);
 	free(q);
 }
 
@@ -218,6 +587,7 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 {
 	struct kc_covq *q = calloc(1, sizeof(*q));
 	sqlite3_stmt *st = NULL;
+	int64_t generation = 0;
 	int rc;
 
 	if (!q) {
@@ -226,9 +596,12 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	}
 	q->db = db;
 	q->f = *f;
+	/* Index loads and the summary read large blobs: map the database rather
+	 * than copying pages through SQLite's small default cache. */
+	(void)kc_db_exec(db, "PRAGMA mmap_size = 17179869184", NULL);
 	snprintf(q->build_id, sizeof(q->build_id), "%s", build_id);
 	st = kc_db_prepare(db,
-			   "SELECT b.id, (SELECT count(*) FROM build_imports WHERE build = b.id) "
+			   "SELECT b.id, (SELECT imported FROM build_imports WHERE build = b.id) "
 			   "FROM builds b WHERE b.build_id = ?",
 			   err);
 	if (!st)
@@ -244,7 +617,8 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 		goto fail;
 	}
 	q->build = sqlite3_column_int64(st, 0);
-	q->imported = sqlite3_column_int64(st, 1) > 0;
+	q->imported = sqlite3_column_type(st, 1) != SQLITE_NULL;
+	generation = sqlite3_column_int64(st, 1);
 	sqlite3_finalize(st);
 	st = NULL;
 	if (need_import && !q->imported) {
@@ -256,6 +630,20 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 		err->code = 500;
 		goto fail;
 	}
+	if (q->imported) {
+		q->index = index_get(db, q->build, generation, err);
+		if (!q->index) {
+			err->code = 500;
+			goto fail;
+		}
+		q->cov = calloc((size_t)q->index->nimg + 1, sizeof(*q->cov));
+		if (!q->cov) {
+			kc_err_setc(err, 500, "out of memory");
+			goto fail;
+		}
+		for (uint32_t i = 0; i < q->index->nimg; i++)
+			q->cov[i] = covset_get(&q->img, q->index->img[i]);
+	}
 	return q;
 fail:
 	sqlite3_finalize(st);
@@ -265,10 +653,49 @@ fail:
 
 /* ---- walking files ------------------------------------------------------ */
 
+struct bitset_fill {
+	uint64_t *w;
+	uint32_t limit;
+};
+
+static bool set_bit(uint32_t v, void *arg)
+{
+	struct bitset_fill *b = arg;
+
+	if (v >= b->limit)
+		return false; /* values ascend: nothing further fits */
+	b->w[v >> 6] |= 1ull << (v & 63);
+	return true;
+}
+
+/* Flat bitsets of each image's coverage (up to its largest point bit), for
+ * walks over many files: one load and mask per point. */
+static int ensure_bitsets(struct kc_covq *q, struct kc_err *err)
+{
+	const struct pindex *x = q->index;
+
+	if (q->bitset)
+		return 0;
+	q->bitset = calloc((size_t)x->nimg + 1, sizeof(*q->bitset));
+	if (!q->bitset)
+		return kc_err_setc(err, 500, "out of memory");
+	for (uint32_t i = 0; i < x->nimg; i++) {
+		struct bitset_fill b;
+
+		if (!q->cov[i] || !x->img_limit[i])
+			continue;
+		b.limit = x->img_limit[i];
+		b.w = calloc(((size_t)b.limit + 63) / 64, 8);
+		if (!b.w)
+			return kc_err_setc(err, 500, "out of memory");
+		roaring_iterate(q->cov[i], set_bit, &b);
+		q->bitset[i] = b.w;
+	}
+	return 0;
+}
+
 static void fview_release(struct fview *v)
 {
-	free(v->path);
-	free(v->lines);
 	free(v->ltot);
 	free(v->lcov);
 	free(v->ftot);
@@ -276,112 +703,64 @@ static void fview_release(struct fview *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* Start a file: copy its path and lines, zero the tallies. */
-static int fview_start(struct fview *v, sqlite3_stmt *st, struct kc_err *err)
+/* Tally the points of one file. */
+static int fview_fill(struct kc_covq *q, struct fview *v, const struct pfile *pf,
+		      struct kc_err *err)
 {
-	uint32_t nlines = (uint32_t)sqlite3_column_int64(st, 2);
-	uint32_t nfuncs = (uint32_t)sqlite3_column_int64(st, 3);
-	const char *path = (const char *)sqlite3_column_text(st, 1);
-
-	if ((size_t)sqlite3_column_bytes(st, 4) != (size_t)nlines * 4)
-		return kc_err_setc(err, 500, "stored lines of %s are corrupt", path);
-	free(v->path);
-	v->path = strdup(path ? path : "");
-	if (!v->path)
-		return kc_err_setc(err, 500, "out of memory");
-	if (nlines + 1 > v->lcap) {
-		free(v->lines);
+	if (pf->nlines + 1 > v->lcap) {
 		free(v->ltot);
 		free(v->lcov);
-		v->lcap = nlines + 1;
-		v->lines = malloc(v->lcap * 4);
+		v->lcap = pf->nlines + 1;
 		v->ltot = malloc(v->lcap * 4);
 		v->lcov = malloc(v->lcap * 4);
 	}
-	if (nfuncs + 1 > v->fcap) {
+	if (pf->nfuncs + 1 > v->fcap) {
 		free(v->ftot);
 		free(v->fcov);
-		v->fcap = nfuncs + 1;
+		v->fcap = pf->nfuncs + 1;
 		v->ftot = malloc(v->fcap * 4);
 		v->fcov = malloc(v->fcap * 4);
 	}
-	if (!v->lines || !v->ltot || !v->lcov || !v->ftot || !v->fcov) {
+	if (!v->ltot || !v->lcov || !v->ftot || !v->fcov) {
 		v->lcap = v->fcap = 0;
 		return kc_err_setc(err, 500, "out of memory");
 	}
-	v->id = sqlite3_column_int64(st, 0);
-	v->nlines = nlines;
-	v->nfuncs = nfuncs;
-	if (nlines)
-		memcpy(v->lines, sqlite3_column_blob(st, 4), (size_t)nlines * 4);
-	memset(v->ltot, 0, (size_t)(nlines + 1) * 4);
-	memset(v->lcov, 0, (size_t)(nlines + 1) * 4);
-	memset(v->ftot, 0, (size_t)(nfuncs + 1) * 4);
-	memset(v->fcov, 0, (size_t)(nfuncs + 1) * 4);
+	v->pf = pf;
+	v->id = pf->id;
+	v->path = pf->path;
+	v->lines = pf->lines;
+	v->nlines = pf->nlines;
+	v->nfuncs = pf->nfuncs;
+	memset(v->ltot, 0, ((size_t)pf->nlines + 1) * 4);
+	memset(v->lcov, 0, ((size_t)pf->nlines + 1) * 4);
+	memset(v->ftot, 0, ((size_t)pf->nfuncs + 1) * 4);
+	memset(v->fcov, 0, ((size_t)pf->nfuncs + 1) * 4);
 	v->points = v->covered = 0;
+	for (uint32_t k = 0; k < pf->nparts; k++) {
+		const struct part *p = &pf->parts[k];
+		const uint64_t *bs = q->bitset ? q->bitset[p->slot] : NULL;
+		const roaring_bitmap_t *cov = q->cov[p->slot];
+
+		for (uint32_t i = 0; i < p->n; i++) {
+			uint32_t b = p->bits[i], l = p->li[i], f = p->fi[i], c;
+
+			if (bs)
+				c = (uint32_t)(bs[b >> 6] >> (b & 63)) & 1;
+			else
+				c = cov && roaring_bitmap_contains(cov, b);
+			if (l < v->nlines) {
+				v->ltot[l]++;
+				v->lcov[l] += c;
+			}
+			if (f < v->nfuncs) {
+				v->ftot[f]++;
+				v->fcov[f] += c;
+			}
+			v->covered += c;
+		}
+		v->points += p->n;
+	}
 	return 0;
-}
-
-/* Tally the points of one (file, image) row. */
-static int fview_add(struct kc_covq *q, struct fview *v, sqlite3_stmt *st, struct kc_err *err)
-{
-	roaring_bitmap_t *bits = roaring_bitmap_portable_deserialize_safe(
-		sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6));
-	const roaring_bitmap_t *cov = covset_get(&q->img, sqlite3_column_int64(st, 5));
-	const unsigned char *li, *fi;
-	roaring_bitmap_t *hit = NULL;
-	roaring_uint32_iterator_t *it = NULL, *h = NULL;
-	uint64_t n, i = 0;
-	int ret = -1;
-
-	if (!bits) {
-		kc_err_setc(err, 500, "stored points of %s are corrupt", v->path);
-		goto out;
-	}
-	n = roaring_bitmap_get_cardinality(bits);
-	if ((uint64_t)sqlite3_column_bytes(st, 7) != n * 4 ||
-	    (uint64_t)sqlite3_column_bytes(st, 8) != n * 4) {
-		kc_err_setc(err, 500, "stored point arrays of %s are corrupt", v->path);
-		goto out;
-	}
-	li = sqlite3_column_blob(st, 7);
-	fi = sqlite3_column_blob(st, 8);
-	hit = cov ? roaring_bitmap_and(bits, cov) : roaring_bitmap_create();
-	it = roaring_create_iterator(bits);
-	h = roaring_create_iterator(hit);
-	if (!hit || !it || !h) {
-		kc_err_setc(err, 500, "out of memory");
-		goto out;
-	}
-	for (; it->has_value; roaring_advance_uint32_iterator(it), i++) {
-		uint32_t l, f, c = 0;
-
-		if (h->has_value && h->current_value == it->current_value) {
-			c = 1;
-			roaring_advance_uint32_iterator(h);
-		}
-		memcpy(&l, li + i * 4, 4);
-		memcpy(&f, fi + i * 4, 4);
-		if (l != NONE && l < v->nlines) {
-			v->ltot[l]++;
-			v->lcov[l] += c;
-		}
-		if (f != NONE && f < v->nfuncs) {
-			v->ftot[f]++;
-			v->fcov[f] += c;
-		}
-		v->covered += c;
-	}
-	v->points += n;
-	ret = 0;
-out:
-	if (it)
-		roaring_free_uint32_iterator(it);
-	if (h)
-		roaring_free_uint32_iterator(h);
-	bitmap_free(hit);
-	bitmap_free(bits);
-	return ret;
 }
 
 static void fview_totals(const struct fview *v, struct totals *t)
@@ -419,115 +798,76 @@ static void totals_add(struct totals *a, const struct totals *b)
 	a->files += b->files;
 }
 
+/* First file whose path is >= key (byte order, as SQLite's BINARY). */
+static uint32_t lower_bound(const struct pindex *x, const char *key)
+{
+	uint32_t lo = 0, hi = x->nfiles;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(x->files[mid].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Call fn for every file of the build whose path is exactly `exact`, or
  * starts with `prefix` (which ends with '/'), or every file when both are
  * NULL, in path order. Returns the number of files, or -1. */
 static int64_t walk(struct kc_covq *q, const char *exact, const char *prefix, file_fn fn,
 		    void *arg, struct kc_err *err)
 {
-#define WALK_SELECT                                                                   \
-	"SELECT f.id, f.path, f.nlines, f.nfuncs, f.lines, fp.image, fp.bits, "        \
-	"fp.line_idx, fp.func_idx FROM files f JOIN file_points fp ON fp.file = f.id " \
-	"WHERE f.build = ?1 "
-	static const char *const sql[3] = {
-		WALK_SELECT "ORDER BY f.path, fp.image",
-		WALK_SELECT "AND f.path = ?2 ORDER BY f.path, fp.image",
-		WALK_SELECT "AND f.path >= ?2 AND f.path < ?3 ORDER BY f.path, fp.image",
-	};
-#undef WALK_SELECT
-	int mode = exact ? 1 : prefix && *prefix ? 2 : 0;
-	sqlite3_stmt *st = kc_db_prepare(q->db, sql[mode], err);
+	const struct pindex *x = q->index;
+	uint32_t lo = 0, hi = x->nfiles;
 	struct fview v;
-	char *upper = NULL;
-	int64_t nfiles = 0;
-	int rc, ret = -1;
+	int64_t ret = -1;
 
 	memset(&v, 0, sizeof(v));
-	v.id = -1;
-	if (!st) {
-		err->code = 500;
-		return -1;
-	}
-	sqlite3_bind_int64(st, 1, q->build);
-	if (mode == 1)
-		sqlite3_bind_text(st, 2, exact, -1, SQLITE_STATIC);
-	if (mode == 2) {
+	if (exact) {
+		lo = lower_bound(x, exact);
+		hi = lo < x->nfiles && strcmp(x->files[lo].path, exact) == 0 ? lo + 1 : lo;
+	} else if (prefix && *prefix) {
 		size_t n = strlen(prefix);
+		char *upper = strdup(prefix);
 
-		upper = strdup(prefix);
-		if (!upper) {
-			kc_err_setc(err, 500, "out of memory");
-			goto out;
-		}
+		if (!upper)
+			return kc_err_setc(err, 500, "out of memory");
 		upper[n - 1] = (char)(upper[n - 1] + 1); /* "dir/" -> "dir0" */
-		sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, upper, -1, SQLITE_STATIC);
+		lo = lower_bound(x, prefix);
+		hi = lower_bound(x, upper);
+		free(upper);
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-
-		if (id != v.id) {
-			if (v.id >= 0 && fn(q, &v, arg, err) < 0)
-				goto out;
-			if (fview_start(&v, st, err) < 0)
-				goto out;
-			nfiles++;
-		}
-		if (fview_add(q, &v, st, err) < 0)
+	if (hi - lo > KC_BITSET_MIN_FILES && ensure_bitsets(q, err) < 0)
+		goto out;
+	for (uint32_t f = lo; f < hi; f++)
+		if (fview_fill(q, &v, &x->files[f], err) < 0 || fn(q, &v, arg, err) < 0)
 			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		kc_err_setc(err, 500, "reading points: %s", sqlite3_errmsg(q->db));
-		goto out;
-	}
-	if (v.id >= 0 && fn(q, &v, arg, err) < 0)
-		goto out;
-	ret = 0;
+	ret = hi - lo;
 out:
-	free(upper);
 	fview_release(&v);
-	sqlite3_finalize(st);
-	return ret < 0 ? -1 : nfiles;
+	return ret;
 }
 
-/* Run fn(name, line_start, line_end, idx) over the functions of file id. */
+/* Run fn(name, line_start, line_end, idx) over the functions of a file
+ * that own points. */
 typedef int (*func_fn)(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
 		       int64_t le, void *arg, struct kc_err *err);
 
 static int each_function(struct kc_covq *q, const struct fview *v, func_fn fn, void *arg,
 			 struct kc_err *err)
 {
-	int rc, ret = -1;
+	(void)q;
+	for (uint32_t i = 0; i < v->nfuncs; i++) {
+		const struct pfunc *pf = &v->pf->funcs[i];
 
-	if (!q->funcs) {
-		q->funcs = kc_db_prepare(q->db,
-					 "SELECT idx, name, line_start, line_end FROM functions "
-					 "WHERE file = ? ORDER BY idx",
-					 err);
-		if (!q->funcs) {
-			err->code = 500;
+		if (pf->name && v->ftot[i] && fn(v, i, pf->name, pf->line_start, pf->line_end, arg,
+						  err) < 0)
 			return -1;
-		}
 	}
-	sqlite3_bind_int64(q->funcs, 1, v->id);
-	while ((rc = sqlite3_step(q->funcs)) == SQLITE_ROW) {
-		uint32_t idx = (uint32_t)sqlite3_column_int64(q->funcs, 0);
-
-		if (idx >= v->nfuncs || !v->ftot[idx])
-			continue;
-		if (fn(v, idx, (const char *)sqlite3_column_text(q->funcs, 1),
-		       sqlite3_column_int64(q->funcs, 2), sqlite3_column_int64(q->funcs, 3), arg,
-		       err) < 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		kc_err_setc(err, 500, "reading functions: %s", sqlite3_errmsg(q->db));
-		goto out;
-	}
-	ret = 0;
-out:
-	sqlite3_reset(q->funcs);
-	return ret;
+	return 0;
 }
 
 /* ---- JSON helpers ------------------------------------------------------- */

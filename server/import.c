@@ -901,9 +901,13 @@ out:
 	return ret;
 }
 
-static int write_record(sqlite3 *db, int64_t build, const struct kc_import *imp,
+/* build_imports.imported doubles as the import's generation: it is the
+ * unix time, but always greater than the previous import's value, so
+ * caches of a build's points (covquery.c) notice every re-import. */
+static int write_record(sqlite3 *db, int64_t build, int64_t prev, const struct kc_import *imp,
 			struct kc_err *err)
 {
+	int64_t now = (int64_t)time(NULL);
 	sqlite3_stmt *st = kc_db_prepare(db,
 					 "INSERT INTO build_imports (build, imported, vmlinux, "
 					 "modules_dir, source_dir, files, functions, points) "
@@ -914,7 +918,7 @@ static int write_record(sqlite3 *db, int64_t build, const struct kc_import *imp,
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, build);
-	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 2, now > prev ? now : prev + 1);
 	sqlite3_bind_text(st, 3, imp->vmlinux, -1, SQLITE_STATIC);
 	if (imp->modules_dir)
 		sqlite3_bind_text(st, 4, imp->modules_dir, -1, SQLITE_STATIC);
@@ -934,7 +938,7 @@ int kc_import_write(void *arg, void *dbp, struct kc_err *err)
 	sqlite3 *db = dbp;
 	int64_t *file_ids = malloc((imp->nfiles + 1) * sizeof(int64_t));
 	int64_t *image_ids = malloc((imp->nimages + 1) * sizeof(int64_t));
-	int64_t build;
+	int64_t build, prev;
 	int ret = -1;
 
 	if (!file_ids || !image_ids) {
@@ -942,11 +946,15 @@ int kc_import_write(void *arg, void *dbp, struct kc_err *err)
 		goto out;
 	}
 	build = write_build(db, imp, err);
-	if (build < 0 || clear_build(db, build, err) < 0 ||
+	if (build < 0)
+		goto out;
+	prev = get_id(db, "SELECT imported FROM build_imports WHERE build = ?1", build, NULL, NULL,
+		      NULL, err);
+	if (prev < -1 || clear_build(db, build, err) < 0 ||
 	    write_images(db, build, imp, image_ids, err) < 0 ||
 	    write_files(db, build, imp, file_ids, err) < 0 ||
 	    write_points(db, imp, file_ids, image_ids, err) < 0 ||
-	    write_record(db, build, imp, err) < 0)
+	    write_record(db, build, prev, imp, err) < 0)
 		goto out;
 	ret = 0;
 out:
