@@ -102,11 +102,14 @@ export function ago(unix) {
   return Math.round(s / 86400) + ' days ago';
 }
 
-// A coverage cell: bar, percentage and "covered / total".
-export function covCell(c, t) {
+// A coverage cell: bar, percentage and "covered / total"; partial (lines
+// partly covered) adds a yellow segment to the bar.
+export function covCell(c, t, partial = 0) {
   const p = pct(c, t);
+  const pp = pct(partial, t);
   return h('div', { class: 'cov' + (p === null ? ' none' : ''), dataset: { covered: c, total: t } },
-    h('span', { class: 'bar' }, h('i', { style: `width:${p === null ? 0 : p.toFixed(2)}%` })),
+    h('span', { class: 'bar' }, h('i', { style: `width:${p === null ? 0 : p.toFixed(2)}%` }),
+      partial ? h('i', { class: 'part', style: `width:${pp.toFixed(2)}%` }) : null),
     h('span', { class: 'pct' }, fmtPct(p)),
     h('span', { class: 'frac' }, `${fmtNum(c)} / ${fmtNum(t)}`));
 }

@@ -37,7 +37,7 @@ const pointsOf = (o) => ({ covered: o?.covered ?? 0, total: o?.points ?? 0 });
 
 function covOf(o, kind) {
   const c = counts(o, kind);
-  const cell = covCell(c.covered, c.total);
+  const cell = covCell(c.covered, c.total, kind === 'lines' ? c.partial : 0);
   if (kind === 'lines' && c.partial) {
     cell.title = `${c.covered} of ${c.total} lines fully covered, ${c.partial} partly`;
     cell.append(h('span', { class: 'frac partial' }, `+${fmtNum(c.partial)} partly`));
@@ -427,6 +427,15 @@ function onKeys(ctx, map) {
   document.addEventListener('keydown', keyHandler);
 }
 
+// Tabs to spaces (stops every 8 columns, as in the kernel's style), so the
+// line-number gutter does not shift the first tab stop.
+function expandTabs(line) {
+  if (!line.includes('\t')) return line;
+  let out = '';
+  for (const ch of line) out += ch === '\t' ? ' '.repeat(8 - (out.length % 8)) : ch;
+  return out;
+}
+
 // The source as one HTML string of line rows, in blocks the browser lays
 // out only when visible (content-visibility), so 10k-line files scroll
 // smoothly.
@@ -439,7 +448,7 @@ function sourceView(source, byLine) {
     const n = i + 1;
     const l = byLine.get(n);
     const st = l ? lineState(l) : '';
-    parts.push(`<span class="ln${st ? ' ' + st : ''}" data-line="${n}" id="L${n}"${l ? ` title="${esc(lineTitle(l))}"` : ''}><span class="no">${n}</span>${esc(src[i]) || ' '}</span>`);
+    parts.push(`<span class="ln${st ? ' ' + st : ''}" data-line="${n}" id="L${n}"${l ? ` title="${esc(lineTitle(l))}"` : ''}><span class="no">${n}</span>${esc(expandTabs(src[i])) || ' '}</span>`);
   }
   parts.push('</div>');
   const box = h('div', { class: 'src', id: 'source' });

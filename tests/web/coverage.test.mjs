@@ -34,7 +34,7 @@ async function test_long_file(env) {
   check(ms < 5000, `10k-line file took ${ms} ms to render`);
   eq(await page.$$eval('#source .ln', (els) => els.length), N, 'rendered lines');
   // Source text is escaped, not interpreted.
-  eq(await page.textContent('#L1'), '1\tx = f(1); /* <b>&amp; line 1 */', 'line 1 text');
+  eq(await page.textContent('#L1'), '1        x = f(1); /* <b>&amp; line 1 */', 'line 1 text (tab expanded)');
   for (const l of [lines[0], lines[lines.length - 1], lines.find((x) => x.state === 'partial'), lines.find((x) => x.state === 'uncovered')]) {
     const cls = await page.getAttribute(`#L${l.line}`, 'class');
     check(cls.split(' ').includes(l.state), `line ${l.line}: class ${cls}, want ${l.state}`);
