@@ -243,7 +243,7 @@ async function render() {
       await view(ctx);
     }
   } catch (e) {
-    console.error(e);
+    if (!(e instanceof ApiError)) console.error(e); // API errors are on the page
     ctx.mount(errorBox(e));
   }
   if (seq === renderSeq) document.body.dataset.state = 'ready';

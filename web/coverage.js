@@ -75,6 +75,10 @@ function toolbar(ctx, builds, path, { search = true } = {}) {
     h('label', {}, 'Since', h('input', { type: 'date', name: 'since', value: q.get('since') || '' })),
     h('label', {}, 'Until', h('input', { type: 'date', name: 'until', value: q.get('until') || '' })),
     h('button', { type: 'submit' }, 'Apply'),
+    h('span', { class: 'presets' }, 'Received: ',
+      h('button', { type: 'button', class: 'link', id: 'preset-week', title: 'Coverage received in the last 7 days (UTC)' }, 'this week'), ' · ',
+      h('button', { type: 'button', class: 'link', id: 'preset-today' }, 'today'), ' · ',
+      h('button', { type: 'button', class: 'link', id: 'preset-all' }, 'any time')),
     h('span', { class: 'grow' }),
     search ? h('label', {}, 'Search files and functions',
       h('input', { type: 'search', name: 'q', id: 'search', value: q.get('q') || '', placeholder: 'name or path…', size: 26 })) : null,
@@ -98,6 +102,11 @@ function toolbar(ctx, builds, path, { search = true } = {}) {
   };
   form.addEventListener('submit', (ev) => { ev.preventDefault(); go(); });
   $('#build-select', form).addEventListener('change', go);
+  const day = (ago) => new Date(Date.now() - ago * 86400000).toISOString().slice(0, 10);
+  const preset = (since, until) => () => { form.since.value = since; form.until.value = until; go(); };
+  $('#preset-week', form).addEventListener('click', preset(day(6), day(0)));
+  $('#preset-today', form).addEventListener('click', preset(day(0), day(0)));
+  $('#preset-all', form).addEventListener('click', preset('', ''));
   return form;
 }
 

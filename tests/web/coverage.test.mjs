@@ -300,6 +300,14 @@ async function test_label_filters(env) {
   // A day window that ends before any coverage arrived.
   await open(page, env, `/report?build=${build}&until=2000-01-01`);
   await checkTree(page, env, build, '', [['until', '2000-01-01']]);
+  // "this week": the last 7 UTC days, which hold all the fixture's coverage.
+  await page.click('#preset-week');
+  await ready(page);
+  const day = (ago) => new Date(Date.now() - ago * 86400000).toISOString().slice(0, 10);
+  const u = new URL(page.url()).searchParams;
+  eq([u.get('since'), u.get('until')], [day(6), day(0)], 'this week in the URL');
+  const week = await checkTree(page, env, build, '', [['since', day(6)], ['until', day(0)]]);
+  eq(week.points_covered, all.points_covered, 'this week covers everything pushed today');
   // Filters travel from the tree to a file.
   await open(page, env, `/report?build=${build}&label=ltp&path=fs`);
   await page.click('#tree tr[data-path="fs/beta.c"] a');

@@ -235,6 +235,7 @@ def main():
     web_dir = web_copy(os.environ["WEB_DIR"], data_dir)
     srv = Server(data_dir=data_dir, extra=["--web-dir", web_dir]).start()
     machines = []
+    auth = None
     try:
         token = srv.token("push", "web-tests")
         machines[:] = load_fleet(srv, token)
@@ -248,11 +249,16 @@ def main():
             if got >= want:
                 break
             time.sleep(0.05)
+        # A second kcovd on the same database that wants read tokens.
+        auth = Server(data_dir=data_dir, extra=["--web-dir", web_dir, "--read-auth"]).start()
+        read_token = srv.token("read", "web-tests-read")
         print(json.dumps({"url": srv.url, "data_dir": srv.data_dir, "web_dir": web_dir,
-                          "machines": machines,
-                          "import": build}), flush=True)
+                          "machines": machines, "import": build,
+                          "auth_url": auth.url, "read_token": read_token}), flush=True)
         sys.stdin.read()
     finally:
+        if auth:
+            auth.stop()
         srv.stop()
         for m in machines:
             shutil.rmtree(m["dir"], ignore_errors=True)

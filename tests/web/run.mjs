@@ -278,6 +278,32 @@ async function test_routes_and_navigation(env) {
   await page.close();
 }
 
+// A kcovd with --read-auth: the pages say a token is needed; the Token
+// button stores one and the API answers.
+async function test_read_token(env) {
+  const page = await newPage(env);
+  const base = { ...env, url: env.info.auth_url };
+  const r = await fetch(base.url + '/api/v1/machines');
+  eq(r.status, 401, 'API without a token');
+  await page.goto(base.url + '/machines');
+  await ready(page);
+  check((await page.textContent('#view')).includes('read token'), '401 explained');
+  page.once('dialog', (d) => d.accept(env.info.read_token));
+  await page.click('#token-button');
+  await ready(page);
+  await page.waitForSelector('#machines');
+  const { machines } = await api(env, '/api/v1/machines');
+  eq(await page.$$eval('#machines tbody tr', (trs) => trs.length), machines.length, 'machines with a token');
+  // The token stays for the next page and the next visit.
+  await page.goto(base.url + '/builds');
+  await ready(page);
+  check(await page.isVisible('#builds'), 'builds with the stored token');
+  await page.evaluate(() => localStorage.removeItem('kcovd.token'));
+  page.errors = page.errors.filter((e) => !/status of 401/.test(e));
+  noErrors(page);
+  await page.close();
+}
+
 // ---- runner --------------------------------------------------------------------
 
 async function main() {
@@ -285,7 +311,7 @@ async function main() {
   const { ctx, profile } = await startBrowser();
   const env = { url: info.url, info, ctx, out: OUT };
   const tests = [test_static_files, test_machines_page, test_machine_page, test_builds_page,
-    test_overflow_page, test_routes_and_navigation, ...coverageTests(env)];
+    test_overflow_page, test_routes_and_navigation, test_read_token, ...coverageTests(env)];
   let passed = 0, failed = 0;
   for (const t of tests) {
     const t0 = Date.now();
