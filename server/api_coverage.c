@@ -386,6 +386,25 @@ static const char *opt_path(json_t *j, const char *key, int *bad)
 	return json_string_value(v);
 }
 
+/* Load the new import's point index (covquery.c caches it) now, so the
+ * first query does not pay for it. Failures only cost that later. */
+static void warm_index(struct kc_req *r, json_t *summary)
+{
+	const char *build = json_string_value(json_object_get(summary, "build_id"));
+	struct kc_cov_filter none;
+	struct kc_err err;
+	sqlite3 *db;
+
+	if (!build)
+		return;
+	memset(&none, 0, sizeof(none));
+	db = kc_db_get(r->srv, &err);
+	if (!db)
+		return;
+	kc_covq_free(kc_covq_open(db, build, &none, 1, &err));
+	kc_db_put(r->srv, db);
+}
+
 enum MHD_Result kc_api_post_build(struct kc_req *r)
 {
 	static const char *const known[] = { "vmlinux", "modules", "source", "strip_prefix" };
@@ -394,7 +413,7 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	struct kc_import *imp = NULL;
 	struct kc_err err;
 	json_error_t jerr;
-	json_t *j = NULL, *sp, *v;
+	json_t *j = NULL, *sp, *v, *sum;
 	const char *key;
 	enum MHD_Result ret;
 	int bad = 0;
@@ -456,7 +475,9 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 		ret = kc_respond_error(r, 500, "storing the import failed: %s", err.msg);
 		goto out;
 	}
-	ret = kc_respond_json(r, 200, kc_import_summary(imp));
+	sum = kc_import_summary(imp);
+	warm_index(r, sum);
+	ret = kc_respond_json(r, 200, sum);
 out:
 	kc_import_free(imp);
 	json_decref(j);

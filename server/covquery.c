@@ -740,6 +740,10 @@ static int fview_fill(struct kc_covq *q, struct fview *v, const struct pfile *pf
 		const struct part *p = &pf->parts[k];
 		const uint64_t *bs = q->bitset ? q->bitset[p->slot] : NULL;
 		const roaring_bitmap_t *cov = q->cov[p->slot];
+		uint32_t *restrict ltot = v->ltot, *restrict lcov = v->lcov;
+		uint32_t *restrict ftot = v->ftot, *restrict fcov = v->fcov;
+		const uint32_t nlines = v->nlines, nfuncs = v->nfuncs;
+		uint64_t covered = 0;
 
 		for (uint32_t i = 0; i < p->n; i++) {
 			uint32_t b = p->bits[i], l = p->li[i], f = p->fi[i], c;
@@ -748,16 +752,17 @@ static int fview_fill(struct kc_covq *q, struct fview *v, const struct pfile *pf
 				c = (uint32_t)(bs[b >> 6] >> (b & 63)) & 1;
 			else
 				c = cov && roaring_bitmap_contains(cov, b);
-			if (l < v->nlines) {
-				v->ltot[l]++;
-				v->lcov[l] += c;
+			if (l < nlines) {
+				ltot[l]++;
+				lcov[l] += c;
 			}
-			if (f < v->nfuncs) {
-				v->ftot[f]++;
-				v->fcov[f] += c;
+			if (f < nfuncs) {
+				ftot[f]++;
+				fcov[f] += c;
 			}
-			v->covered += c;
+			covered += c;
 		}
+		v->covered += covered;
 		v->points += p->n;
 	}
 	return 0;
@@ -765,25 +770,29 @@ static int fview_fill(struct kc_covq *q, struct fview *v, const struct pfile *pf
 
 static void fview_totals(const struct fview *v, struct totals *t)
 {
+	uint64_t lines = 0, full = 0, partial = 0, funcs = 0, hit = 0;
+
 	memset(t, 0, sizeof(*t));
 	t->files = 1;
 	t->points = v->points;
 	t->covered = v->covered;
+	/* branch-free: coverage makes these comparisons unpredictable */
 	for (uint32_t l = 0; l < v->nlines; l++) {
-		if (!v->ltot[l])
-			continue;
-		t->lines++;
-		if (v->lcov[l] == v->ltot[l])
-			t->lines_full++;
-		else if (v->lcov[l])
-			t->lines_partial++;
+		uint32_t tot = v->ltot[l], cov = v->lcov[l];
+
+		lines += tot != 0;
+		full += (tot != 0) & (cov == tot);
+		partial += (cov != 0) & (cov != tot);
 	}
 	for (uint32_t f = 0; f < v->nfuncs; f++) {
-		if (!v->ftot[f])
-			continue;
-		t->funcs++;
-		t->funcs_hit += v->fcov[f] > 0;
+		funcs += v->ftot[f] != 0;
+		hit += v->fcov[f] != 0;
 	}
+	t->lines = lines;
+	t->lines_full = full;
+	t->lines_partial = partial;
+	t->funcs = funcs;
+	t->funcs_hit = hit;
 }
 
 static void totals_add(struct totals *a, const struct totals *b)
@@ -1086,16 +1095,15 @@ json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err)
 
 /* ---- functions ---------------------------------------------------------- */
 
+/* A function in a whole-build list. The strings are borrowed from the
+ * point index, which the query holds until it is freed. */
 struct fentry {
-	uint32_t file; /* index into func_walk.paths */
-	char *name;
+	const char *file, *name;
 	int64_t line_start, line_end;
 	uint64_t points, covered;
 };
 
 struct func_walk {
-	char **paths;
-	size_t npaths, capp;
 	struct fentry *v;
 	size_t n, cap;
 };
@@ -1107,7 +1115,7 @@ static int collect_func(const struct fview *v, uint32_t idx, const char *name, i
 	struct fentry *e;
 
 	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
+		size_t cap = w->cap ? w->cap * 2 : 256;
 		struct fentry *nv = realloc(w->v, cap * sizeof(*nv));
 
 		if (!nv)
@@ -1115,46 +1123,23 @@ static int collect_func(const struct fview *v, uint32_t idx, const char *name, i
 		w->v = nv;
 		w->cap = cap;
 	}
-	e = &w->v[w->n];
-	e->name = strdup(name ? name : "");
-	if (!e->name)
-		return kc_err_setc(err, 500, "out of memory");
-	e->file = (uint32_t)(w->npaths - 1);
+	e = &w->v[w->n++];
+	e->file = v->path;
+	e->name = name;
 	e->line_start = ls;
 	e->line_end = le;
 	e->points = v->ftot[idx];
 	e->covered = v->fcov[idx];
-	w->n++;
 	return 0;
 }
 
 static int func_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
 {
-	struct func_walk *w = arg;
-
-	if (w->npaths == w->capp) {
-		size_t cap = w->capp ? w->capp * 2 : 64;
-		char **np = realloc(w->paths, cap * sizeof(*np));
-
-		if (!np)
-			return kc_err_setc(err, 500, "out of memory");
-		w->paths = np;
-		w->capp = cap;
-	}
-	w->paths[w->npaths] = strdup(v->path);
-	if (!w->paths[w->npaths])
-		return kc_err_setc(err, 500, "out of memory");
-	w->npaths++;
-	return each_function(q, v, collect_func, w, err);
+	return each_function(q, v, collect_func, arg, err);
 }
 
 static void func_walk_release(struct func_walk *w)
 {
-	for (size_t i = 0; i < w->npaths; i++)
-		free(w->paths[i]);
-	for (size_t i = 0; i < w->n; i++)
-		free(w->v[i].name);
-	free(w->paths);
 	free(w->v);
 	memset(w, 0, sizeof(*w));
 }
@@ -1163,9 +1148,7 @@ static int cmp_name(const struct fentry *a, const struct fentry *b)
 {
 	int c = strcmp(a->name, b->name);
 
-	if (c)
-		return c;
-	return (a->file > b->file) - (a->file < b->file);
+	return c ? c : strcmp(a->file, b->file);
 }
 
 static int cmp_by_name(const void *x, const void *y)
@@ -1219,7 +1202,7 @@ json_t *kc_covq_functions(struct kc_covq *q, const char *file, enum kc_func_sort
 		const struct fentry *e = &w.v[i];
 
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "file",
-						     w.paths[e->file], "name", e->name,
+						     e->file, "name", e->name,
 						     "line_start", (json_int_t)e->line_start,
 						     "line_end", (json_int_t)e->line_end, "points",
 						     (json_int_t)e->points, "covered",

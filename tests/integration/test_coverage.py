@@ -475,6 +475,28 @@ def test_cli_reimport():
     p = subprocess.run([KCOVD, "import-build", "--data-dir", STATE["srv"].data_dir],
                        capture_output=True, text=True)
     check(p.returncode != 0 and "--vmlinux" in p.stderr, "missing --vmlinux: %s" % p.stderr)
+    # A re-import with other content is seen at once (the point cache of the
+    # server is keyed by the import): without modules, drivers/ is gone.
+    sh([KCOVD, "import-build", "--data-dir", STATE["srv"].data_dir, "--vmlinux", STATE["vmlinux"]])
+    kids = {c["name"] for c in api("tree")["children"]}
+    check("drivers" not in kids and "kernel" in kids, "after vmlinux-only import: %s" % kids)
+    status, _ = STATE["srv"].request("GET", "/api/v1/builds/%s/files/drivers/minimod/modmain.c"
+                                     % STATE["build_id"])
+    check(status == 404, "module file still there: %d" % status)
+    summ = {b["name"]: b for b in api("summary")["binaries"]}
+    check(summ["minimod"]["imported"] is False and summ["minimod"]["unmatched_pcs"] is None,
+          "module binary after vmlinux-only import: %s" % summ["minimod"])
+
+
+def test_coverage_after_import():
+    """Coverage pushed after the import shows up in the next query."""
+    pts, a, b = STATE["pts"], STATE["a"], STATE["b"]
+    fresh = sorted(k for k, v in pts.items() if v[0] == "kernel/alpha.c" and k not in a | b)
+    check(fresh, "no uncovered alpha.c point left")
+    push_report(STATE["srv"], STATE["push"], "suiteC", 3, [pc_of(fresh[0])])
+    check_file("kernel/alpha.c", {fresh[0]}, label="suiteC")
+    check_file("kernel/alpha.c", a | b | {fresh[0]})
+    check(api("summary")["unmatched_pcs"] == len(STATE["bogus"]), "unmatched changed")
 
 
 def main():
@@ -488,7 +510,8 @@ def main():
     try:
         run_tests([test_import_over_http, test_summary_unmatched, test_file_lines_and_functions,
                    test_label_filters_and_minus, test_tree, test_functions_list,
-                   test_lcov_and_genhtml, test_csv, test_errors, test_cli_reimport])
+                   test_lcov_and_genhtml, test_csv, test_errors, test_coverage_after_import,
+                   test_cli_reimport])
     finally:
         STATE["srv"].stop()
         shutil.rmtree(STATE["root"], ignore_errors=True)
