@@ -1,0 +1,218 @@
+/*
+ * wire.c - wire-format figures for bench/run: bytes per PC of REPORT frames
+ * (common/wire.c) against 8 raw bytes per PC and against the information
+ * bound log2(C(N, k)) / k bits per PC (naming k covered points out of the N
+ * points of the build), and encode/decode throughput.
+ *
+ *   bench-wire synth [SECONDS]      synthetic reports over 1M points;
+ *                                   prints markdown table rows
+ *   bench-wire frames N FILE...     real report frames (a collector spool),
+ *                                   N = coverage points of their build;
+ *                                   prints one markdown table row
+ *   bench-wire speed [SECONDS]      encode/decode MB/s and PCs/s of a 50k-PC
+ *                                   report; prints markdown table rows
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fileio.h"
+#include "pcgen.h"
+#include "wire.h"
+
+#define LINK_TEXT 0xffffffff81000000ull
+#define NPOINTS 1000000
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A one-run report of the given PCs, as the collector would build it. */
+static int make_report(struct kc_report *r, const uint64_t *pcs, size_t n, uint64_t *rng,
+		       struct kc_err *err)
+{
+	struct kc_run run;
+
+	kc_report_init(r);
+	snprintf(r->machine, sizeof(r->machine), "ci-vm-01.example.org");
+	snprintf(r->boot_id, sizeof(r->boot_id), "11111111-aaaa-4bbb-8ccc-000000000001");
+	for (int i = 0; i < KC_UPLOAD_ID_LEN; i += 8) {
+		uint64_t v = bench_rand(rng);
+
+		memcpy(r->upload_id + i, &v, 8);
+	}
+	snprintf(r->label, sizeof(r->label), "syzkaller");
+	snprintf(r->release, sizeof(r->release), "6.1.0-kcov");
+	r->created_unix = 1795322304;
+	memset(&run, 0, sizeof(run));
+	snprintf(run.workload, sizeof(run.workload), "prog-000123");
+	run.mode = KC_MODE_UNIQUE;
+	run.capacity_words = 1u << 20;
+	run.used_words = n;
+	run.bitmap_words = 1u << 16;
+	run.duration_us = 12345;
+	run.npcs = n;
+	if (kc_report_add_pcs(r, pcs, n, err) < 0 || kc_report_add_run(r, &run, err) < 0) {
+		kc_report_release(r);
+		return -1;
+	}
+	return 0;
+}
+
+static void row(const char *what, uint64_t n, uint64_t k, size_t bytes)
+{
+	double bpp = (double)bytes / (double)k;
+	double bound_bits = bench_log2_binom(n, k) / (double)k;
+
+	printf("| %s | %llu | %llu | %zu | %.3f | %.3f | %.2f | %.2f |\n", what,
+	       (unsigned long long)k, (unsigned long long)n, bytes, bpp, bound_bits / 8.0,
+	       bpp / 8.0, bpp * 8.0 / bound_bits);
+}
+
+static int cmd_synth(void)
+{
+	static const size_t ks[] = { 100, 1000, 10000, 50000, 200000 };
+	uint64_t rng = 0x5eed, *pts, *pick;
+	struct kc_err err;
+
+	pts = bench_points_synth(LINK_TEXT, NPOINTS, 14.0, &rng);
+	pick = malloc(NPOINTS * sizeof(*pick));
+	if (!pts || !pick)
+		return 1;
+	for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+		for (int uniform = 0; uniform < 2; uniform++) {
+			struct kc_report r;
+			struct kc_buf frame = KC_BUF_INIT;
+			char what[128];
+			size_t k = ks[i], n = 0;
+
+			if (uniform) {
+				/* unclustered: every point equally likely */
+				if (k != 10000)
+					continue;
+				for (size_t j = 0; j < NPOINTS && n < k; j++)
+					if (bench_rand(&rng) % (NPOINTS - j) < k - n)
+						pick[n++] = pts[j];
+			} else {
+				n = bench_pick_clustered(pts, NPOINTS, k, &rng, pick);
+			}
+			if (n == (size_t)-1 || make_report(&r, pick, n, &rng, &err) < 0 ||
+			    kc_wire_encode_report(&r, &frame, &err) < 0) {
+				fprintf(stderr, "bench-wire: %s\n", err.msg);
+				return 1;
+			}
+			snprintf(what, sizeof(what), "synthetic, %s", uniform ? "uniform (no clustering)" : "clustered");
+			row(what, NPOINTS, n, frame.len);
+			kc_report_release(&r);
+			kc_buf_release(&frame);
+		}
+	}
+	free(pts);
+	free(pick);
+	return 0;
+}
+
+static int cmd_frames(uint64_t npoints, int nfiles, char **files)
+{
+	uint64_t pcs = 0, reports = 0;
+	size_t bytes = 0;
+	struct kc_err err;
+	char what[128];
+
+	for (int i = 0; i < nfiles; i++) {
+		struct kc_buf b = KC_BUF_INIT;
+		struct kc_report r;
+
+		if (kc_read_file(files[i], KC_WIRE_MAX_BODY, &b, &err) < 0 ||
+		    kc_wire_decode_report(b.data, b.len, &r, &err) < 0) {
+			fprintf(stderr, "bench-wire: %s: %s\n", files[i], err.msg);
+			kc_buf_release(&b);
+			return 1;
+		}
+		pcs += kc_report_npcs(&r);
+		bytes += b.len;
+		reports++;
+		kc_report_release(&r);
+		kc_buf_release(&b);
+	}
+	if (!reports || !pcs) {
+		fprintf(stderr, "bench-wire: no PCs in the frames\n");
+		return 1;
+	}
+	snprintf(what, sizeof(what), "KCOV stand-in, %llu real reports (mean per report)",
+		 (unsigned long long)reports);
+	row(what, npoints, pcs / reports, bytes / reports);
+	return 0;
+}
+
+static int cmd_speed(double seconds)
+{
+	uint64_t rng = 0x5eed, *pts, *pick;
+	size_t k = 50000, n, frames = 0, decodes = 0, raw_len = 0;
+	struct kc_buf frame = KC_BUF_INIT;
+	struct kc_err err;
+	double t0, enc_s, dec_s;
+
+	pts = bench_points_synth(LINK_TEXT, NPOINTS, 14.0, &rng);
+	pick = malloc(k * sizeof(*pick));
+	if (!pts || !pick)
+		return 1;
+	n = bench_pick_clustered(pts, NPOINTS, k, &rng, pick);
+	/* Encode: PCs -> bitmap -> frame, as the collector does per report. */
+	t0 = now_s();
+	do {
+		struct kc_report r;
+
+		kc_buf_release(&frame);
+		if (make_report(&r, pick, n, &rng, &err) < 0 ||
+		    kc_wire_encode_report(&r, &frame, &err) < 0) {
+			fprintf(stderr, "bench-wire: %s\n", err.msg);
+			return 1;
+		}
+		kc_report_release(&r);
+		frames++;
+	} while ((enc_s = now_s() - t0) < seconds);
+	/* Decode: frame -> validated bitmaps, as kcovd does per request. */
+	t0 = now_s();
+	do {
+		struct kc_report r;
+
+		if (kc_wire_decode_report(frame.data, frame.len, &r, &err) < 0) {
+			fprintf(stderr, "bench-wire: decode: %s\n", err.msg);
+			return 1;
+		}
+		kc_report_release(&r);
+		decodes++;
+	} while ((dec_s = now_s() - t0) < seconds);
+	memcpy(&raw_len, frame.data + 8, 4); /* declared payload length (LE host) */
+	raw_len &= 0xffffffffu;
+	printf("| encode (PCs -> bitmap -> zlib frame) | %zu | %.1f | %.1f | %.2f M |\n", n,
+	       (double)frames * (double)frame.len / enc_s / 1e6,
+	       (double)frames * (double)raw_len / enc_s / 1e6,
+	       (double)frames * (double)n / enc_s / 1e6);
+	printf("| decode (frame -> validated bitmaps) | %zu | %.1f | %.1f | %.2f M |\n", n,
+	       (double)decodes * (double)frame.len / dec_s / 1e6,
+	       (double)decodes * (double)raw_len / dec_s / 1e6,
+	       (double)decodes * (double)n / dec_s / 1e6);
+	kc_buf_release(&frame);
+	free(pts);
+	free(pick);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "synth") == 0)
+		return cmd_synth();
+	if (argc >= 4 && strcmp(argv[1], "frames") == 0)
+		return cmd_frames(strtoull(argv[2], NULL, 10), argc - 3, argv + 3);
+	if (argc >= 2 && strcmp(argv[1], "speed") == 0)
+		return cmd_speed(argc >= 3 ? strtod(argv[2], NULL) : 2.0);
+	fprintf(stderr, "usage: bench-wire synth | frames N FILE... | speed [SECONDS]\n");
+	return 2;
+}
