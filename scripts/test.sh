@@ -11,6 +11,7 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure
 # The web UI in Chromium against a kcovd with pushed (and imported) data;
 # npm ci runs inside. Screenshots: build/tests/out/web/ (docs/web.md).
 tests/web/run.sh build
+ASAN_OPTIONS=detect_leaks=1 tests/web/run.sh build-asan
 # Fuzz every parser of untrusted bytes for a bounded time (clang libFuzzer,
 # ASan+UBSan; KC_FUZZ_SECONDS per target, 5 targets): tests/fuzz/run.sh.
 tests/fuzz/run.sh "${KC_FUZZ_SECONDS:-45}"

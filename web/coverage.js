@@ -91,13 +91,14 @@ function toolbar(ctx, builds, path, { search = true } = {}) {
   const go = () => {
     const f = new FormData(form);
     const pairs = [['build', f.get('build')]];
-    if (ctx.root.dataset.page === 'file' && f.get('build') === build) pairs.push(['path', path]);
-    else if (f.get('build') === build && path) pairs.push(['path', path]);
+    const sameBuild = f.get('build') === build;
+    if (sameBuild && path) pairs.push(['path', path]);
+    if (sameBuild && ctx.root.dataset.page === 'file') pairs.push(['line', q.get('line')]);
     for (const l of split(f.get('label') || '')) pairs.push(['label', l]);
     for (const l of split(f.get('minus') || '')) pairs.push(['minus', l]);
     pairs.push(['since', f.get('since')], ['until', f.get('until')]);
     if (search && f.get('q')) pairs.push(['q', f.get('q')]);
-    const page = ctx.root.dataset.page === 'file' && f.get('build') === build && !(search && f.get('q')) ? '/file' : '/report';
+    const page = ctx.root.dataset.page === 'file' && sameBuild ? '/file' : '/report';
     navigate(link(page, pairs));
   };
   form.addEventListener('submit', (ev) => { ev.preventDefault(); go(); });

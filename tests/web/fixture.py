@@ -260,9 +260,15 @@ def main():
         if auth:
             auth.stop()
         srv.stop()
+        log_text = open(os.path.join(data_dir, "kcovd.log"), errors="replace").read()
         for m in machines:
             shutil.rmtree(m["dir"], ignore_errors=True)
         shutil.rmtree(srv.data_dir, ignore_errors=True)
+    # Sanitizer builds: kcovd's own reports fail the run.
+    bad = re.search(r"ERROR: (Address|Leak)Sanitizer|runtime error:", log_text)
+    if bad:
+        log("kcovd reported a sanitizer error:\n" + log_text[max(0, bad.start() - 200):][:4000])
+        sys.exit(1)
 
 
 if __name__ == "__main__":

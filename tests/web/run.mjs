@@ -327,7 +327,11 @@ async function main() {
   await ctx.close();
   fs.rmSync(profile, { recursive: true, force: true });
   proc.stdin.end();
-  await new Promise((r) => proc.once('exit', r));
+  const code = await new Promise((r) => proc.once('exit', r));
+  if (code !== 0) {
+    failed++;
+    console.log(`FAIL fixture: exited with ${code} (kcovd sanitizer report or shutdown error above)`);
+  }
   console.log(`screenshots in ${OUT}`);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
