@@ -51,6 +51,7 @@ struct kc_covq {
 	struct pindex *index;   /* the build's points (shared, counted) */
 	const roaring_bitmap_t **cov; /* per index slot, borrowed from img */
 	uint64_t **bitset;      /* per slot, made by ensure_bitsets() */
+	char *tkey;             /* totals cache key, made by totals_key() */
 };
 
 /* The tallies of one file while walking. */
@@ -517,6 +518,8 @@ static void index_put(struct pindex *x)
 	pthread_mutex_unlock(&cache_lock);
 }
 
+static void drop_totals_locked(const struct pindex *x);
+
 /* The index of (build, generation), from the cache or loaded now. The
  * caller gives it back with index_put. Loading holds the cache lock, so a
  * build is loaded once even when many queries arrive together. */
@@ -560,6 +563,8 @@ static struct pindex *index_get(sqlite3 *db, int64_t build, int64_t generation,
 		if (!cache[victim])
 			break;
 	}
+	if (cache[victim])
+		drop_totals_locked(cache[victim]);
 	index_put_locked(cache[victim]);
 	cache[victim] = x;
 out:
@@ -578,6 +583,7 @@ void kc_covq_free(struct kc_covq *q)
 		free(q->bitset[i]);
 	free(q->bitset);
 	free(q->cov);
+	free(q->tkey);
 	index_put(q->index);
 	free(q);
 }
@@ -935,19 +941,17 @@ static int tree_flush(struct tree_walk *w, struct kc_err *err)
 	return 0;
 }
 
-static int tree_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+/* Add a file's totals to the child of the directory it falls in. */
+static int tree_add(struct tree_walk *w, const char *path, const struct totals *t,
+		    struct kc_err *err)
 {
-	struct tree_walk *w = arg;
-	const char *rest = v->path + w->plen;
+	const char *rest = path + w->plen;
 	const char *slash = strchr(rest, '/');
 	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
-	struct totals t;
-	(void)q;
 
 	if (slash && len == 0)
 		len = 1; /* an absolute path below the root: child "/" */
-	fview_totals(v, &t);
-	totals_add(&w->all, &t);
+	totals_add(&w->all, t);
 	if (!w->cur || strlen(w->cur) != len || memcmp(w->cur, rest, len) != 0 ||
 	    w->cur_dir != (slash != NULL)) {
 		if (tree_flush(w, err) < 0)
@@ -958,8 +962,186 @@ static int tree_file(struct kc_covq *q, const struct fview *v, void *arg, struct
 		w->cur_dir = slash != NULL;
 		memset(&w->cur_t, 0, sizeof(w->cur_t));
 	}
-	totals_add(&w->cur_t, &t);
+	totals_add(&w->cur_t, t);
 	return 0;
+}
+
+static int tree_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+{
+	struct totals t;
+	(void)q;
+
+	fview_totals(v, &t);
+	return tree_add(arg, v->path, &t, err);
+}
+
+/*
+ * Per-file totals of every file, cached for repeated large trees: the key
+ * is the index, the filter, the newest report id and the cardinality of
+ * each image's selected coverage, so any new coverage misses the cache.
+ */
+#define KC_TOTALS_CACHE 8
+
+struct tentry {
+	struct pindex *index; /* counted reference */
+	char *key;
+	struct totals *t; /* per index file */
+	uint64_t used;
+};
+
+static struct tentry tcache[KC_TOTALS_CACHE];
+
+static int totals_key(struct kc_covq *q, struct kc_err *err)
+{
+	struct kc_buf b = KC_BUF_INIT;
+	int64_t newest;
+
+	if (q->tkey)
+		return 0;
+	if (kc_db_get_int(q->db, "SELECT max(id) FROM reports", 0, &newest, err) < 0) {
+		err->code = 500;
+		return -1;
+	}
+	kc_buf_addf(&b, "%s\n%s\n%d %lld %lld\n%lld\n", q->f.labels_json ? q->f.labels_json : "-",
+		    q->f.minus_json ? q->f.minus_json : "-", q->f.days, (long long)q->f.since,
+		    (long long)q->f.until, (long long)newest);
+	for (uint32_t i = 0; i < q->index->nimg; i++)
+		kc_buf_addf(&b, "%llu,", (unsigned long long)(q->cov[i] ? roaring_bitmap_get_cardinality(
+									      q->cov[i])
+									: 0));
+	if (b.oom) {
+		kc_buf_release(&b);
+		return kc_err_setc(err, 500, "out of memory");
+	}
+	q->tkey = (char *)b.data; /* kc_buf_addf keeps it NUL-terminated */
+	return 0;
+}
+
+/* Forget the cached totals of an index leaving the index cache. */
+static void drop_totals_locked(const struct pindex *x)
+{
+	for (int i = 0; i < KC_TOTALS_CACHE; i++) {
+		if (tcache[i].index != x)
+			continue;
+		free(tcache[i].key);
+		free(tcache[i].t);
+		index_put_locked(tcache[i].index);
+		memset(&tcache[i], 0, sizeof(tcache[i]));
+	}
+}
+
+/* A copy of the cached totals for q, or NULL. */
+static struct totals *totals_lookup(struct kc_covq *q)
+{
+	struct totals *t = NULL;
+	size_t n = ((size_t)q->index->nfiles + 1) * sizeof(*t);
+
+	pthread_mutex_lock(&cache_lock);
+	for (int i = 0; i < KC_TOTALS_CACHE; i++) {
+		if (tcache[i].index == q->index && strcmp(tcache[i].key, q->tkey) == 0) {
+			t = malloc(n);
+			if (t)
+				memcpy(t, tcache[i].t, n);
+			tcache[i].used = ++cache_tick;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return t;
+}
+
+static void totals_store(struct kc_covq *q, const struct totals *t)
+{
+	size_t n = ((size_t)q->index->nfiles + 1) * sizeof(*t);
+	struct totals *copy = malloc(n);
+	char *key = strdup(q->tkey);
+	int victim = 0;
+
+	if (!copy || !key) {
+		free(copy);
+		free(key);
+		return;
+	}
+	memcpy(copy, t, n);
+	pthread_mutex_lock(&cache_lock);
+	for (int i = 0; i < KC_TOTALS_CACHE; i++) {
+		if (!tcache[i].index) {
+			victim = i;
+			break;
+		}
+		if (tcache[i].used < tcache[victim].used)
+			victim = i;
+	}
+	index_put_locked(tcache[victim].index);
+	free(tcache[victim].key);
+	free(tcache[victim].t);
+	q->index->refs++;
+	tcache[victim].index = q->index;
+	tcache[victim].key = key;
+	tcache[victim].t = copy;
+	tcache[victim].used = ++cache_tick;
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* Totals of every file of the index (owned by the caller). */
+static struct totals *all_totals(struct kc_covq *q, struct kc_err *err)
+{
+	const struct pindex *x = q->index;
+	struct totals *t;
+	struct fview v;
+
+	if (totals_key(q, err) < 0)
+		return NULL;
+	t = totals_lookup(q);
+	if (t)
+		return t;
+	t = calloc((size_t)x->nfiles + 1, sizeof(*t));
+	if (!t || ensure_bitsets(q, err) < 0) {
+		free(t);
+		kc_err_setc(err, 500, "out of memory");
+		return NULL;
+	}
+	memset(&v, 0, sizeof(v));
+	for (uint32_t f = 0; f < x->nfiles; f++) {
+		if (fview_fill(q, &v, &x->files[f], err) < 0) {
+			fview_release(&v);
+			free(t);
+			return NULL;
+		}
+		fview_totals(&v, &t[f]);
+	}
+	fview_release(&v);
+	totals_store(q, t);
+	return t;
+}
+
+/* The children of a directory whose files are [lo, hi) of the index, from
+ * the per-file totals cache; 1 when answered, 0 when the cache has nothing
+ * and the range is not the whole build (cheaper to walk it), -1 on error. */
+static int tree_cached(struct kc_covq *q, struct tree_walk *w, uint32_t lo, uint32_t hi,
+		       struct kc_err *err)
+{
+	struct totals *t;
+	int ret = -1;
+
+	if (lo == 0 && hi == q->index->nfiles) {
+		t = all_totals(q, err);
+	} else {
+		if (totals_key(q, err) < 0)
+			return -1;
+		t = totals_lookup(q);
+		if (!t)
+			return 0;
+	}
+	if (!t)
+		return -1;
+	for (uint32_t f = lo; f < hi; f++)
+		if (tree_add(w, q->index->files[f].path, &t[f], err) < 0)
+			goto out;
+	ret = 1;
+out:
+	free(t);
+	return ret;
 }
 
 json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
@@ -967,7 +1149,9 @@ json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
 	struct tree_walk w;
 	char *prefix = NULL;
 	json_t *out = NULL;
+	uint32_t lo = 0, hi = q->index->nfiles;
 	int64_t n;
+	int r = 0;
 
 	memset(&w, 0, sizeof(w));
 	if (*dir) {
@@ -979,11 +1163,19 @@ json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
 			return NULL;
 		}
 		snprintf(prefix, len + 2, "%s%s", dir, dir[len - 1] == '/' ? "" : "/");
+		lo = lower_bound(q->index, prefix);
+		prefix[strlen(prefix) - 1]++;
+		hi = lower_bound(q->index, prefix);
+		prefix[strlen(prefix) - 1]--;
 	}
 	w.prefix = prefix ? prefix : "";
 	w.plen = strlen(w.prefix);
 	w.children = json_array();
-	n = walk(q, NULL, prefix, tree_file, &w, err);
+	if (hi - lo > KC_BITSET_MIN_FILES)
+		r = tree_cached(q, &w, lo, hi, err);
+	if (r < 0)
+		goto out;
+	n = r ? (int64_t)(hi - lo) : walk(q, NULL, prefix, tree_file, &w, err);
 	if (n < 0 || tree_flush(&w, err) < 0)
 		goto out;
 	if (n == 0 && *dir) {

@@ -58,6 +58,12 @@ DECL = {"alpha_sum": "kernel/alpha.c", "alpha_helper": "kernel/alpha.c",
         "start": "kernel/start.c", "minimod_work": "drivers/minimod/modmain.c",
         "minimod_init": "drivers/minimod/modmain.c", "clamp_add": "include/helpers.h",
         "pick_max": "include/helpers.h", "count_bits": "include/helpers.h"}
+# Generated files lib/gen/gNN.c (enough for the server's large-walk paths).
+NGEN = 40
+GEN = ["lib/gen/g%02d.c" % i for i in range(NGEN)]
+for _i in range(NGEN):
+    DECL["gen_%02d" % _i] = GEN[_i]
+ALLFILES = sorted(set(LAYOUT.values()) | set(GEN))
 KFLAGS = ["-O2", "-g", "-fno-pic", "-mcmodel=kernel", "-ffreestanding", "-fno-builtin",
           "-fno-stack-protector", "-fno-asynchronous-unwind-tables"]
 
@@ -74,7 +80,7 @@ def build_kernel():
     """Compile the fixture into tmp/src (sources) and tmp/out (binaries)."""
     root = tmpdir("kcov-cov-kernel-")
     src, out, mods = (os.path.join(root, d) for d in ("src", "out", "modules"))
-    for d in ("kernel", "lib", "include", "drivers/minimod"):
+    for d in ("kernel", "lib", "lib/gen", "include", "drivers/minimod"):
         os.makedirs(os.path.join(src, d))
     os.makedirs(out)
     os.makedirs(os.path.join(mods, "kernel", "drivers"))
@@ -83,15 +89,21 @@ def build_kernel():
     objs = {}
     sh([CLANG] + KFLAGS + ["-c", os.path.join(FIXSRC, "cov.c"), "-o",
                            os.path.join(out, "cov.o")])
-    for name in ("alpha.c", "beta.c", "start.c", "modmain.c"):
-        o = os.path.join(out, name.replace(".c", ".o"))
+    for i, rel in enumerate(GEN):
+        with open(os.path.join(src, rel), "w") as f:
+            # conditional stores keep real branches (a point per block)
+            f.write("%sint gen_sink;\nint gen_%02d(int x)\n{\n\tif (x > %d)\n"
+                    "\t\tgen_sink = x;\n\tif (x & 1)\n\t\tgen_sink += 2;\n\treturn x;\n}\n"
+                    % ("" if i == 0 else "extern ", i, i))
+    for name in ["alpha.c", "beta.c", "start.c", "modmain.c"] + GEN:
+        o = os.path.join(out, os.path.basename(name).replace(".c", ".o"))
         sh([CLANG] + KFLAGS + ["-fsanitize-coverage=trace-pc", "-Iinclude", "-c",
-                               LAYOUT[name], "-o", o], cwd=src)
+                               LAYOUT.get(name, name), "-o", o], cwd=src)
         objs[name] = o
     vmlinux = os.path.join(out, "vmlinux")
     sh([LLD, "-static", "--build-id=sha1", "-T", os.path.join(FIXSRC, "vmlinux.lds"),
         objs["alpha.c"], objs["beta.c"], objs["start.c"], os.path.join(out, "cov.o"),
-        "-o", vmlinux])
+        "-o", vmlinux] + [objs[g] for g in GEN])
     ko = os.path.join(mods, "kernel", "drivers", "minimod.ko")
     sh([LLD, "-r", "--build-id=sha1", "-T", os.path.join(FIXSRC, "module.lds"),
         objs["alpha.c"], objs["beta.c"], objs["modmain.c"], "-o", ko])
@@ -210,6 +222,8 @@ def setup():
     by = lambda pred: sorted(k for k, v in pts.items() if pred(k, v))
     a = set(by(lambda k, v: v[2] == "alpha_entry" and k[0] == "vmlinux"))
     a |= set(by(lambda k, v: v[2] == "minimod_work"))
+    # even gen files: the first branch only (partial lines and functions)
+    a |= set(by(lambda k, v: v[0] in GEN[::2] and v[1] <= 5))
     seen = {}
     for k, v in sorted(pts.items()):
         if v[0] == "include/helpers.h" and k[0] == "vmlinux" and v[1]:
@@ -277,7 +291,7 @@ def test_import_over_http():
           "vmlinux points differ from llvm-objdump")
     check(names["minimod"]["points"] == len(call_sites(STATE["ko"], True)),
           "module points differ from llvm-objdump")
-    check(s["sources"] == s["files"] == 5, "files/sources: %s" % s)
+    check(s["sources"] == s["files"] == len(ALLFILES), "files/sources: %s" % s)
 
 
 def test_summary_unmatched():
@@ -315,7 +329,7 @@ def check_file(path, covered, **params):
 def test_file_lines_and_functions():
     a, b = STATE["a"], STATE["b"]
     states = set()
-    for path in sorted(set(LAYOUT.values())):
+    for path in ALLFILES:
         j = check_file(path, a | b)
         states |= {l["state"] for l in j["lines"]}
         check(j["source"] == open(os.path.join(STATE["src"], path)).read(), "source of " + path)
@@ -363,6 +377,43 @@ def test_tree():
     check([c["name"] for c in d["children"]] == ["modmain.c"], str(d))
 
 
+def check_dir(path, covered, **params):
+    """Every child of a directory against the oracle (file children only)."""
+    j = api("tree", path=path, **params)
+    for c in j["children"]:
+        if c["type"] != "file":
+            continue
+        lines, funcs = expect_file(STATE["pts"], covered, c["path"])
+        got = (c["points_covered"], c["points_total"], c["lines_covered"], c["lines_partial"],
+               c["lines_total"], c["functions_covered"], c["functions_total"])
+        want = (sum(1 for k, v in STATE["pts"].items() if v[0] == c["path"] and k in covered),
+                sum(1 for v in STATE["pts"].values() if v[0] == c["path"]),
+                sum(1 for x, t in lines.values() if x == t),
+                sum(1 for x, t in lines.values() if 0 < x < t), len(lines),
+                sum(1 for x, t in funcs.values() if x), len(funcs))
+        check(got == want, "%s %s: got %s want %s" % (c["path"], params, got, want))
+    return j
+
+
+def test_large_directories():
+    """More files than the server's small-walk limit: flat bitsets and the
+    per-file totals cache, which new coverage and other filters must miss."""
+    a, b = STATE["a"], STATE["b"]
+    for params in ({}, {"label": "suiteA"}, {"label": "suiteA", "minus": "suiteB"}):
+        cov = {(): a | b, ("suiteA",): a}.get(tuple(v for k, v in params.items() if k == "label"))
+        if "minus" in params:
+            cov = a - b
+        api("tree", **params)  # whole build: fills the cache
+        j = check_dir("lib/gen", cov, **params)
+        check(len(j["children"]) == NGEN, "lib/gen children %d" % len(j["children"]))
+        check(api("tree", path="lib", **params)["files"] == NGEN + 1, "lib files")
+    odd = sorted(k for k, v in STATE["pts"].items() if v[0] == GEN[1])
+    push_report(STATE["srv"], STATE["push"], "suiteA", 4, [pc_of(k) for k in odd])
+    STATE["a"] = a = a | set(odd)
+    check_dir("lib/gen", a | b)
+    check_dir("lib/gen", a, label="suiteA")
+
+
 def test_functions_list():
     cov = STATE["a"] | STATE["b"]
     j = api("functions", file="kernel/alpha.c")
@@ -397,7 +448,7 @@ def test_lcov_and_genhtml():
     check(lf == root["lines_total"] and lh == root["lines_covered"] + root["lines_partial"],
           "LF/LH %d/%d vs %s" % (lf, lh, root))
     check(fnf == root["functions_total"] and fnh == root["functions_covered"], "FNF/FNH")
-    check(text.count("end_of_record") == 5, "records")
+    check(text.count("end_of_record") == len(ALLFILES), "records")
     status, part = srv.request("GET", "/api/v1/builds/%s/lcov?prefix=kernel" % STATE["build_id"])
     check(status == 200 and part.decode().count("SF:") == 2, "lcov prefix")
     if not GENHTML:
@@ -421,7 +472,7 @@ def test_csv():
     status, body = srv.request("GET", "/api/v1/builds/%s/files.csv" % STATE["build_id"])
     check(status == 200, "files.csv %d" % status)
     rows = list(csv.DictReader(io.StringIO(body.decode())))
-    check(sorted(r["Filename"] for r in rows) == sorted(set(LAYOUT.values())), str(rows))
+    check(sorted(r["Filename"] for r in rows) == ALLFILES, str(rows))
     root = api("tree")
     check(sum(int(r["TotalPCs"]) for r in rows) == root["points_total"] and
           sum(int(r["CoveredPCs"]) for r in rows) == root["points_covered"], "csv totals")
@@ -509,7 +560,8 @@ def main():
     setup()
     try:
         run_tests([test_import_over_http, test_summary_unmatched, test_file_lines_and_functions,
-                   test_label_filters_and_minus, test_tree, test_functions_list,
+                   test_label_filters_and_minus, test_tree, test_large_directories,
+                   test_functions_list,
                    test_lcov_and_genhtml, test_csv, test_errors, test_coverage_after_import,
                    test_cli_reimport])
     finally:
