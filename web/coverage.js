@@ -69,7 +69,7 @@ function toolbar(ctx, builds, path, { search = true } = {}) {
         h('option', { value: b.build_id, selected: b.build_id === build },
           `${b.release || '(no release)'} · ${b.build_id.slice(0, 12)}`)))),
     h('label', { title: 'Only coverage pushed under these labels (comma separated); empty: all' }, 'Labels',
-      h('input', { name: 'label', list: 'known-labels', value: labels.join(', '), placeholder: 'all', size: 18 })),
+      h('input', { name: 'label', list: 'known-labels', value: labels.join(', '), placeholder: 'all', size: 14 })),
     h('label', { title: 'Minus: leave out what these labels covered (L minus M)' }, 'Minus labels',
       h('input', { name: 'minus', list: 'known-labels', value: q.getAll('minus').join(', '), placeholder: 'none', size: 14 })),
     h('label', {}, 'Since', h('input', { type: 'date', name: 'since', value: q.get('since') || '' })),
@@ -81,7 +81,7 @@ function toolbar(ctx, builds, path, { search = true } = {}) {
       h('button', { type: 'button', class: 'link', id: 'preset-all' }, 'any time')),
     h('span', { class: 'grow' }),
     search ? h('label', {}, 'Search files and functions',
-      h('input', { type: 'search', name: 'q', id: 'search', value: q.get('q') || '', placeholder: 'name or path…', size: 26 })) : null,
+      h('input', { type: 'search', name: 'q', id: 'search', value: q.get('q') || '', placeholder: 'name or path…  (/)', size: 22 })) : null,
     h('datalist', { id: 'known-labels' }));
   knownLabels().then((ls) => {
     const dl = $('#known-labels', form);
@@ -170,6 +170,7 @@ export async function viewReport(ctx) {
   const dir = (q.get('path') || '').replace(/(.)\/+$/, '$1');
   const bar = toolbar(ctx, builds, dir);
   const head = [h('h1', {}, 'Coverage of ', h('span', { title: build }, builds.find((b) => b.build_id === build).release || build.slice(0, 12))), bar, crumbs(q, dir)];
+  onKeys(ctx, { '/': () => $('#search', bar)?.focus() });
   if (q.get('q')) return searchView(ctx, head, build);
   let tree;
   try {
@@ -189,9 +190,10 @@ export async function viewReport(ctx) {
     rowAttrs: (r) => ({ dataset: { path: r.path, kind: r.total ? 'total' : r.dir ? 'dir' : 'file' } }),
     columns: [
       { key: 'name', label: 'Name', cls: 'name', value: (r) => (r.dir ? '0' : '1') + r.name,
-        cell: (r) => (r.total ? r.name : h('a', {
+        cell: (r) => (r.total ? r.name : [h('a', {
           href: r.dir ? reportLink('/report', q, { path: r.path }) : reportLink('/file', q, { path: r.path }),
-        }, h('span', { class: 'icon' }, r.dir ? '▸' : '·'), r.name + (r.dir ? '/' : ''))) },
+        }, h('span', { class: 'icon' }, r.dir ? '▸' : '·'), r.name + (r.dir ? '/' : '')),
+        r.dir && r.c.files ? h('span', { class: 'muted count' }, ` ${fmtNum(r.c.files)} ${r.c.files === 1 ? 'file' : 'files'}`) : null]) },
       ...kinds.map((k) => ({
         key: k, label: k[0].toUpperCase() + k.slice(1), value: (r) => pctOf(r.c, k),
         title: `covered / total ${k}; click to sort by percentage`, cell: (r) => covOf(r.c, k),
