@@ -239,6 +239,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	long limit = 0, offset = 0;
 	enum kc_func_sort sort = KC_SORT_NAME;
 	enum MHD_Result ret;
+	int failed = 0;
 
 	kc_err_clear(&err);
 	if (parse_filter(r, &fa) < 0) {
@@ -294,32 +295,25 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	case W_SUMMARY: j = kc_covq_summary(q, &err); break;
 	case W_LCOV:
 		type = "text/plain; charset=utf-8";
-		if (kc_covq_lcov(q, dir, &buf, &err) < 0)
-			goto fail;
+		failed = kc_covq_lcov(q, dir, &buf, &err) < 0;
 		break;
 	case W_FILES_CSV:
 		type = "text/csv; charset=utf-8";
-		if (kc_covq_files_csv(q, dir, &buf, &err) < 0)
-			goto fail;
+		failed = kc_covq_files_csv(q, dir, &buf, &err) < 0;
 		break;
 	case W_FUNCS_CSV:
 		type = "text/csv; charset=utf-8";
-		if (kc_covq_functions_csv(q, dir, &buf, &err) < 0)
-			goto fail;
+		failed = kc_covq_functions_csv(q, dir, &buf, &err) < 0;
 		break;
 	}
-	if (type) {
-		ret = buf.oom ? kc_respond_error(r, 500, "out of memory")
-			      : kc_respond_text(r, 200, type, buf.data ? (char *)buf.data : "",
-						buf.len);
-		goto out;
-	}
-	if (!j)
-		goto fail;
-	ret = kc_respond_json(r, 200, j);
-	goto out;
-fail:
-	ret = answer_err(r, &err);
+	if (failed || (!type && !j))
+		ret = answer_err(r, &err);
+	else if (!type)
+		ret = kc_respond_json(r, 200, j);
+	else if (buf.oom)
+		ret = kc_respond_error(r, 500, "out of memory");
+	else
+		ret = kc_respond_text(r, 200, type, buf.data ? (char *)buf.data : "", buf.len);
 out:
 	kc_covq_free(q);
 	kc_db_put(r->srv, db);

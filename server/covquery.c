@@ -301,12 +301,13 @@ static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
 
 			cap = cap ? cap * 2 : 8;
 			v = realloc(x->img, cap * sizeof(*v));
-			if (!v)
-				goto oom;
-			x->img = v;
-			l = realloc(x->img_limit, cap * sizeof(*l));
-			if (!l)
-				goto oom;
+			if (v)
+				x->img = v;
+			l = v ? realloc(x->img_limit, cap * sizeof(*l)) : NULL;
+			if (!l) {
+				kc_err_set(err, "out of memory");
+				goto out;
+			}
 			x->img_limit = l;
 		}
 		x->img[x->nimg] = sqlite3_column_int64(st, 0);
@@ -317,9 +318,6 @@ static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
 		goto out;
 	}
 	ret = 0;
-	goto out;
-oom:
-	kc_err_set(err, "out of memory");
 out:
 	sqlite3_finalize(st);
 	return ret;
@@ -594,7 +592,7 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	struct kc_covq *q = calloc(1, sizeof(*q));
 	sqlite3_stmt *st = NULL;
 	int64_t generation = 0;
-	int rc;
+	int rc, ok = 0;
 
 	if (!q) {
 		kc_err_setc(err, 500, "out of memory");
@@ -611,16 +609,16 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 			   "FROM builds b WHERE b.build_id = ?",
 			   err);
 	if (!st)
-		goto fail;
+		goto out;
 	sqlite3_bind_text(st, 1, build_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		kc_err_setc(err, 404, "no build %s", build_id);
-		goto fail;
+		goto out;
 	}
 	if (rc != SQLITE_ROW) {
 		kc_err_setc(err, 500, "sqlite: %s", sqlite3_errmsg(db));
-		goto fail;
+		goto out;
 	}
 	q->build = sqlite3_column_int64(st, 0);
 	q->imported = sqlite3_column_type(st, 1) != SQLITE_NULL;
@@ -630,31 +628,34 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	if (need_import && !q->imported) {
 		kc_err_setc(err, 404, "build %s has not been imported (POST /api/v1/builds)",
 			    build_id);
-		goto fail;
+		goto out;
 	}
 	if (load_filtered(q, 0, &q->img, err) < 0) {
 		err->code = 500;
-		goto fail;
+		goto out;
 	}
 	if (q->imported) {
 		q->index = index_get(db, q->build, generation, err);
 		if (!q->index) {
 			err->code = 500;
-			goto fail;
+			goto out;
 		}
 		q->cov = calloc((size_t)q->index->nimg + 1, sizeof(*q->cov));
 		if (!q->cov) {
 			kc_err_setc(err, 500, "out of memory");
-			goto fail;
+			goto out;
 		}
 		for (uint32_t i = 0; i < q->index->nimg; i++)
 			q->cov[i] = covset_get(&q->img, q->index->img[i]);
 	}
-	return q;
-fail:
+	ok = 1;
+out:
 	sqlite3_finalize(st);
-	kc_covq_free(q);
-	return NULL;
+	if (!ok) {
+		kc_covq_free(q);
+		q = NULL;
+	}
+	return q;
 }
 
 /* ---- walking files ------------------------------------------------------ */
