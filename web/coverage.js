@@ -4,7 +4,7 @@
 // with coloured lines from /api/v1/builds/{build}/files/{path}, function
 // table, jump to the next uncovered line, per-line details).
 import {
-  $, h, esc, api, ApiError, errorBox, fmtNum, pct, fmtPct, covCell, cards, sortableTable, link, navigate, setQuery,
+  $, h, esc, api, ApiError, fmtNum, pct, fmtPct, covCell, cards, sortableTable, link, navigate, setQuery,
 } from './app.js';
 
 // Query parameters that select the coverage (kept when moving between the
