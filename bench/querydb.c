@@ -10,7 +10,8 @@
  *
  * usage: bench-querydb DB NLABELS NDAYS PER_MILLE
  *   PER_MILLE: points covered per (label, day) row, in 1/1000 of the image
- * Prints the number of coverage rows and their bytes.
+ * Prints the number of coverage rows and their bytes, and the points and
+ * files of one imported build.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,7 +175,19 @@ int main(int argc, char **argv)
 	}
 	if (exec(db, "COMMIT") < 0)
 		goto out;
-	printf("rows=%zu bytes=%zu\n", rows, bytes);
+	{
+		sqlite3_stmt *q;
+		long long points = 0, files = 0;
+
+		if (sqlite3_prepare_v2(db, "SELECT points, files FROM build_imports LIMIT 1", -1, &q,
+				       NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW) {
+			points = sqlite3_column_int64(q, 0);
+			files = sqlite3_column_int64(q, 1);
+		}
+		sqlite3_finalize(q);
+		printf("rows=%zu bytes=%zu points=%lld files=%lld\n", rows, bytes, points, files);
+	}
 	ret = 0;
 	goto out;
 sqlerr:

@@ -4,11 +4,16 @@
  * points, functions and files it found.
  *
  * usage: bench-symbolize BINARY
+ *        bench-symbolize --run SHELL-COMMAND   (times a reference command:
+ *        wall seconds and the peak RSS of its largest process)
  * Output: one line of key=value pairs; exit 1 on error.
  */
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "symbolize.h"
 
@@ -20,6 +25,28 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Run `sh -c cmd` and report its wall time and peak RSS (wait4 accounts
+ * the largest of the shell and the processes it waited for). */
+static int run_reference(const char *cmd)
+{
+	struct rusage ru;
+	double t0 = now_s();
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (wait4(pid, &status, 0, &ru) < 0)
+		return 1;
+	printf("seconds=%.3f maxrss_kb=%ld status=%d\n", now_s() - t0, ru.ru_maxrss,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct kc_symtab t;
@@ -28,8 +55,10 @@ int main(int argc, char **argv)
 	uint64_t with_line = 0, with_func = 0;
 	double t0, wall;
 
+	if (argc == 3 && strcmp(argv[1], "--run") == 0)
+		return run_reference(argv[2]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: bench-symbolize BINARY\n");
+		fprintf(stderr, "usage: bench-symbolize BINARY | --run COMMAND\n");
 		return 2;
 	}
 	t0 = now_s();

@@ -15,3 +15,6 @@ ASAN_OPTIONS=detect_leaks=1 tests/web/run.sh build-asan
 # Fuzz every parser of untrusted bytes for a bounded time (clang libFuzzer,
 # ASan+UBSan; KC_FUZZ_SECONDS per target, 5 targets): tests/fuzz/run.sh.
 tests/fuzz/run.sh "${KC_FUZZ_SECONDS:-45}"
+# Benchmarks at toy size (< 60 s; docs/performance.md is not touched): fails
+# on errors, never on slow figures. The full run is bench/run.
+KC_BENCH_BUILD=build KC_BENCH_REBUILD=0 bench/run --smoke
