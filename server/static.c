@@ -90,10 +90,10 @@ static unsigned read_file(const char *path, char **data, size_t *len)
 	struct stat st;
 	size_t got = 0;
 	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* path is a realpath */
 
 	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 404 : 500;
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 404 : 500;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return 404;
