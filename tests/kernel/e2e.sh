@@ -54,6 +54,16 @@ if [[ $t1 == "$t2" ]]; then
 	echo "note: both boots drew the same KASLR offset ($t1)"
 fi
 
+# GET URL into OUT; on an HTTP error print the answer and fail.
+get() { # URL OUT
+	local code
+	code=$(curl -s -o "$2" -w '%{http_code}' "$1" || true)
+	if [[ $code != 200 ]]; then
+		echo "FAIL: GET $1 answered $code: $(head -c 300 "$2" 2>/dev/null)"
+		exit 1
+	fi
+}
+
 # One kcovd per boot, so that each boot's canonical coverage can be read alone.
 start_kcovd() { # DATA_DIR -> sets port
 	local d=$1
@@ -90,9 +100,9 @@ import_build() { # DATA_DIR PORT BUILD BOOT
 		echo "kcovd log:"; tail -n 20 "$d/kcovd.log"
 		exit 1 ;;
 	esac
-	curl -sf "http://127.0.0.1:$port/api/v1/builds/$b/summary" > "$work/summary$boot.json"
-	curl -sf "http://127.0.0.1:$port/api/v1/builds/$b/files/fs/read_write.c" > "$work/rw$boot.json"
-	curl -sf "http://127.0.0.1:$port/api/v1/builds/$b/files/lib/test_kcov_unique.c" > "$work/mod$boot.json"
+	get "http://127.0.0.1:$port/api/v1/builds/$b/summary" "$work/summary$boot.json"
+	get "http://127.0.0.1:$port/api/v1/builds/$b/files/fs/read_write.c" "$work/rw$boot.json"
+	get "http://127.0.0.1:$port/api/v1/builds/$b/files/lib/test_kcov_unique.c" "$work/mod$boot.json"
 	python3 - "$work" "$boot" <<'PY'
 import json, sys
 work, boot = sys.argv[1], sys.argv[2]
@@ -123,11 +133,11 @@ for boot in 1 2; do
 	start_kcovd "$d"
 	"$work/kcov-collect" push --spool "$work/boot$boot/spool" \
 		--server "http://127.0.0.1:$port" --token "$token"
-	curl -sf "http://127.0.0.1:$port/api/v1/reports?limit=100" > "$work/reports$boot.json"
-	curl -sf "http://127.0.0.1:$port/api/v1/builds" > "$work/builds$boot.json"
+	get "http://127.0.0.1:$port/api/v1/reports?limit=100" "$work/reports$boot.json"
+	get "http://127.0.0.1:$port/api/v1/builds" "$work/builds$boot.json"
 	b=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["builds"][0]["build_id"])' \
 		"$work/builds$boot.json")
-	curl -sf "http://127.0.0.1:$port/api/v1/builds/$b/pcs" > "$work/pcs$boot.json"
+	get "http://127.0.0.1:$port/api/v1/builds/$b/pcs" "$work/pcs$boot.json"
 	import_build "$d" "$port" "$b" "$boot"
 done
 

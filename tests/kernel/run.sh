@@ -17,11 +17,16 @@ echo "kernel: $kdir ($((t1 - t0))s)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The selftest source is part of the patch series (a patch that only creates
-# files under tools/testing/selftests/kcov): extract it from there.
-mkdir -p "$work/st"
-patch -d "$work/st" -p1 --quiet < "$(grep -l 'tools/testing/selftests/kcov/kcov_unique_test.c' kernel/patches/*.patch)"
-src=$work/st/tools/testing/selftests/kcov/kcov_unique_test.c
+# The selftest source is part of the patch series: take the new file
+# tools/testing/selftests/kcov/kcov_unique_test.c out of its patch.
+src=$work/kcov_unique_test.c
+awk '
+	/^\+\+\+ b\// { on = ($2 == "b/tools/testing/selftests/kcov/kcov_unique_test.c"); next }
+	on && /^@@/ { next }
+	on && /^\+/ { print substr($0, 2); next }
+	on { on = 0 }
+' kernel/patches/*.patch > "$src"
+[[ -s $src ]] || { echo "FAIL: selftest source not found in kernel/patches"; exit 1; }
 gcc -O2 -Wall -static -o "$work/kcov_unique_test" "$src"
 # Link-time _text of this vmlinux, to locate the module in canonical PCs.
 link_text=$(awk '$3 == "_text" { print $1; exit }' "$kdir/System.map")
