@@ -236,6 +236,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Runs on the writer connection: cap the database at *arg MiB. A write that
+ * would grow it further fails with SQLITE_FULL, as on a full disk. */
+static int cap_db_size(void *arg, void *db, struct kc_err *err)
+{
+	char sql[64];
+	int64_t page;
+
+	if (kc_db_get_int(db, "PRAGMA page_size", 4096, &page, err) < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+		 (long long)(((int64_t)*(const unsigned *)arg << 20) / (page > 0 ? page : 4096)));
+	return kc_db_exec(db, sql, err);
+}
+
 int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struct kc_err *err)
 {
 	struct sockaddr_in addr;
@@ -255,6 +269,11 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	srv->store = kc_store_open(o->db_path, err);
 	if (!srv->store)
 		return -1;
+	if (o->max_db_mb && kc_store_call(srv->store, cap_db_size, (void *)&o->max_db_mb, err) < 0) {
+		kc_store_close(srv->store);
+		srv->store = NULL;
+		return kc_err_prefix(err, "--max-db-size");
+	}
 	/* epoll with a small thread pool: thousands of idle or slow clients
 	 * cost a socket each, not a thread, and cannot starve honest ones. */
 	srv->mhd = MHD_start_daemon(

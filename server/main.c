@@ -32,13 +32,14 @@ static const char usage[] =
 	"  --web-dir DIR        browser UI files (KCOVD_WEB_DIR)\n"
 	"  --read-auth          reads need a read token too (KCOVD_READ_AUTH=1)\n"
 	"  --port-file FILE     write the bound port to FILE once listening\n"
-	"  --max-connections N  (default 4096)   --timeout SEC idle timeout (default 30)\n";
+	"  --max-connections N  (default 4096)   --timeout SEC idle timeout (default 30)\n"
+	"  --max-db-size MB     cap the database size (ingest answers 503 when full)\n";
 
 struct cli {
 	char listen[256];
 	const char *data_dir, *db, *web_dir, *port_file, *scope;
 	int read_auth;
-	unsigned max_conn, timeout;
+	unsigned max_conn, timeout, max_db_mb;
 	const char *vmlinux, *modules, *source; /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	size_t nstrip;
@@ -63,6 +64,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		{ "scope", required_argument, NULL, 's' },
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "max-db-size", required_argument, NULL, 'z' },
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
@@ -83,6 +85,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		case 's': c->scope = optarg; break;
 		case 'm': c->max_conn = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 't': c->timeout = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'z': c->max_db_mb = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'V': c->vmlinux = optarg; break;
 		case 'M': c->modules = optarg; break;
 		case 'S': c->source = optarg; break;
@@ -148,6 +151,7 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	o.read_auth = c->read_auth;
 	o.max_connections = c->max_conn;
 	o.timeout_s = c->timeout;
+	o.max_db_mb = c->max_db_mb;
 	/* Room for many concurrent connections: raise the soft fd limit. */
 	{
 		struct rlimit rl;

@@ -38,6 +38,7 @@ struct kc_server_opts {
 	unsigned max_connections; /* default 4096 */
 	unsigned threads;         /* HTTP worker threads, default 8 */
 	unsigned timeout_s;      /* idle connection timeout */
+	unsigned max_db_mb;      /* database size cap in MiB (PRAGMA max_page_count), 0 = none */
 };
 
 struct kc_server {

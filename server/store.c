@@ -350,8 +350,16 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	kc_err_clear(&err);
 	ok = kc_db_exec(s->db, "BEGIN IMMEDIATE", &err) == 0;
 	for (struct kc_job *j = batch; j; j = j->next, n++) {
-		if (ok)
-			apply_job(s, j);
+		if (!ok)
+			continue;
+		apply_job(s, j);
+		/* On SQLITE_FULL, IOERR or NOMEM SQLite may roll back the whole
+		 * transaction itself: the batch's earlier jobs are gone and later
+		 * savepoints would commit on their own. Fail the whole batch. */
+		if (sqlite3_get_autocommit(s->db)) {
+			ok = 0;
+			err = j->err;
+		}
 	}
 	if (ok && (flush_merges(s, &err) < 0 || kc_db_exec(s->db, "COMMIT", &err) < 0))
 		ok = 0;
