@@ -566,7 +566,8 @@ static int scan_rel(struct sym_state *st, Elf *elf, size_t shstrndx, size_t *tex
 			if (sym >= nsyms || !iscb[sym] ||
 			    (type != R_X86_64_PLT32 && type != R_X86_64_PC32))
 				continue;
-			if (r.r_offset < 1 || r.r_offset + 4 > td->d_size ||
+			/* r_offset is untrusted: r_offset + 4 could wrap. */
+			if (r.r_offset < 1 || r.r_offset > td->d_size || td->d_size - r.r_offset < 4 ||
 			    ((const unsigned char *)td->d_buf)[r.r_offset - 1] != 0xe8)
 				continue;
 			if (sh.sh_info != *text_idx) {
