@@ -78,7 +78,7 @@ struct pusher {
 };
 
 static pthread_barrier_t start_barrier, end_barrier;
-static double deadline_s;
+static _Atomic double deadline_s; /* written by main, read by the pushers */
 
 static double now_s(void)
 {
