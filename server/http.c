@@ -57,11 +57,21 @@ enum MHD_Result kc_respond_error(struct kc_req *r, unsigned status, const char *
 {
 	char msg[1024];
 	va_list ap;
+	json_t *j;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return kc_respond_json(r, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+	j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+	if (!j) {
+		/* Not UTF-8 (a URL or name echoed from the request): JSON cannot
+		 * carry it, so answer with the bytes replaced, not with a 500. */
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+				*p = '?';
+		j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+	}
+	return kc_respond_json(r, status, j);
 }
 
 const char *kc_req_arg(struct kc_req *r, const char *name)
