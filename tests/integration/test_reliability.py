@@ -205,6 +205,7 @@ def test_sigkill_durability():
         time.sleep(rng.uniform(0, 0.4))
         snapshot = {p.machine: p.count() for p in pushers}
         srv.kill()
+        check(integrity(srv) == "ok", "integrity_check after kill %d: %s" % (k + 1, integrity(srv)))
         srv.start()
         survived += 1
         machines = machines_of(srv)
