@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <zlib.h>
+
 #include "fileio.h"
 #include "pcgen.h"
 #include "wire.h"
@@ -64,14 +66,46 @@ static int make_report(struct kc_report *r, const uint64_t *pcs, size_t n, uint6
 	return 0;
 }
 
-static void row(const char *what, uint64_t n, uint64_t k, size_t bytes)
+/* The peer encoding, for comparison only (not wire v1): sorted PCs as
+ * LEB128 varints of their deltas, zlib level 6. Returns compressed bytes. */
+static size_t delta_varint_zlib(const uint64_t *pcs, size_t n)
+{
+	struct kc_buf raw = KC_BUF_INIT;
+	uint64_t prev = 0;
+	uLongf zlen;
+	unsigned char *z;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t d = pcs[i] - prev;
+
+		prev = pcs[i];
+		do {
+			kc_buf_add_u8(&raw, (uint8_t)((d & 0x7f) | (d > 0x7f ? 0x80 : 0)));
+			d >>= 7;
+		} while (d);
+	}
+	zlen = compressBound(raw.len);
+	z = malloc(zlen);
+	if (!z || compress2(z, &zlen, raw.data, raw.len, 6) != Z_OK)
+		zlen = 0;
+	free(z);
+	kc_buf_release(&raw);
+	return zlen;
+}
+
+static void row(const char *what, uint64_t n, uint64_t k, size_t bytes, size_t peer)
 {
 	double bpp = (double)bytes / (double)k;
 	double bound_bits = bench_log2_binom(n, k) / (double)k;
 
-	printf("| %s | %llu | %llu | %zu | %.3f | %.3f | %.2f | %.2f |\n", what,
+	printf("| %s | %llu | %llu | %zu | %.3f | %.3f | %.2f | %.2f |", what,
 	       (unsigned long long)k, (unsigned long long)n, bytes, bpp, bound_bits / 8.0,
 	       bpp / 8.0, bpp * 8.0 / bound_bits);
+	if (peer)
+		printf(" %.3f (%.2f x bound) |\n", (double)peer / (double)k,
+		       (double)peer * 8.0 / (double)k / bound_bits);
+	else
+		printf(" – |\n");
 }
 
 static int cmd_synth(void)
@@ -107,7 +141,7 @@ static int cmd_synth(void)
 				return 1;
 			}
 			snprintf(what, sizeof(what), "synthetic, %s", uniform ? "uniform (no clustering)" : "clustered");
-			row(what, NPOINTS, n, frame.len);
+			row(what, NPOINTS, n, frame.len, delta_varint_zlib(pick, n));
 			kc_report_release(&r);
 			kc_buf_release(&frame);
 		}
@@ -146,7 +180,7 @@ static int cmd_frames(uint64_t npoints, int nfiles, char **files)
 	}
 	snprintf(what, sizeof(what), "KCOV stand-in, %llu real reports (mean per report)",
 		 (unsigned long long)reports);
-	row(what, npoints, pcs / reports, bytes / reports);
+	row(what, npoints, pcs / reports, bytes / reports, 0);
 	return 0;
 }
 
