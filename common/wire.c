@@ -40,16 +40,52 @@ void kc_addrmap_release(struct kc_addrmap *m)
 	kc_addrmap_init(m);
 }
 
+/* Length of the well-formed UTF-8 sequence at p (at most n bytes), or 0:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. Names end up in
+ * JSON, which can only carry UTF-8. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
 int kc_valid_name(const char *s, size_t max)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
 
 	if (n == 0 || n > max)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
+	for (size_t i = 0, k; i < n; i += k) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+		k = utf8_len(p + i, n - i);
+		if (!k)
 			return 0;
 	}
 	return 1;
@@ -389,7 +425,7 @@ static int get_name(struct kc_rd *rd, char *dst, size_t size, size_t max, int re
 	if (!dst[0] && !required)
 		return 0;
 	if (!kc_valid_name(dst, max))
-		return kc_err_set(err, "%s: empty or contains control characters", what);
+		return kc_err_set(err, "%s: empty, not UTF-8 or contains control characters", what);
 	return 0;
 }
 

@@ -148,7 +148,8 @@ int kc_wire_decode_addrmap(const void *buf, size_t len, struct kc_addrmap *m,
 /* Render 16 upload-id bytes as 32 lowercase hex digits plus NUL. */
 void kc_upload_id_hex(const unsigned char id[KC_UPLOAD_ID_LEN], char out[2 * KC_UPLOAD_ID_LEN + 1]);
 
-/* Is s a valid name (1..max bytes, no control characters)? */
+/* Is s a valid name (1..max bytes of well-formed UTF-8, no control
+ * characters)? */
 int kc_valid_name(const char *s, size_t max);
 
 #endif

@@ -351,5 +351,74 @@ def test_abuse_keeps_honest_clients_served():
     srv.stop()
 
 
+def mutate(rng, data):
+    b = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        op = rng.randrange(5)
+        i = rng.randrange(len(b)) if b else 0
+        if op == 0 and b:
+            b[i] ^= 1 << rng.randrange(8)
+        elif op == 1 and b:
+            b[i] = rng.choice([0, 0xFF, 0x7F, 0x80, rng.randrange(256)])
+        elif op == 2:
+            b[i:i] = os.urandom(rng.randint(1, 16))
+        elif op == 3 and len(b) > 1:
+            del b[i:i + rng.randint(1, 16)]
+        elif len(b) >= 4:
+            b[i:i + 4] = struct.pack("<I", rng.choice([0, 1, 0xFFFFFFFF, 0x7FFFFFFF, 4096, 65536]))
+    return bytes(b)
+
+
+def test_mutated_frames_over_http():
+    """Mutated payloads of real REPORT and ADDRMAP frames, re-framed with a
+    correct CRC so they reach the decoders, POSTed to a real kcovd whose
+    database knows the boot: only 200, 400, 409 or 428 answers, never a 5xx,
+    and the database stays consistent."""
+    srv = Server().start()
+    tok = srv.token()
+    rng = random.Random(int(os.environ.get("KC_MUTATE_SEED", "9")))
+    boot = "12345678-0000-4000-8000-000000000009"
+    amap = wiregen.addrmap("mutant", boot, BUILD)
+    status, _ = request(srv.port, "POST", "/api/v1/boots", amap,
+                        {"Content-Type": "application/x-kcov", "Authorization": "Bearer " + tok})
+    check(status == 200, "address map: %d" % status)
+    seeds = [(1, zlib.decompress(wiregen.report("mutant", boot, {rng.randrange(1 << 25)
+                                                                  for _ in range(n)})[1][16:]))
+             for n in (1, 50, 3000)] + [(2, zlib.decompress(amap[16:]))]
+    # Names must be UTF-8 (they end up in JSON): refused with a message.
+    for raw_name in (b"bad\xff\xfe", b"bad\xc0\xae", b"bad\xed\xa0\x80"):
+        for kind, body in ((1, wiregen.report("mutantX", boot, {1})[1]), (2, amap)):
+            payload = zlib.decompress(body[16:]).replace(b"\x07\0\0\0mutantX" if kind == 1
+                                                         else b"\x06\0\0\0mutant",
+                                                         struct.pack("<I", len(raw_name)) + raw_name)
+            path = "/api/v1/reports" if kind == 1 else "/api/v1/boots"
+            status, data = request(srv.port, "POST", path, wiregen.frame(kind, payload),
+                                   {"Content-Type": "application/x-kcov",
+                                    "Authorization": "Bearer " + tok})
+            check(status == 400 and b"UTF-8" in data, "%r on %s: %d %s" % (raw_name, path, status,
+                                                                          data[:100]))
+    answers = {}
+    n = int(os.environ.get("KC_MUTATE_N", "3000"))
+    for i in range(n):
+        kind, payload = seeds[i % len(seeds)]
+        body = wiregen.frame(kind, mutate(rng, payload))
+        path = "/api/v1/reports" if kind == 1 else "/api/v1/boots"
+        status, data = request(srv.port, "POST", path, body,
+                               {"Content-Type": "application/x-kcov",
+                                "Authorization": "Bearer " + tok})
+        answers[status] = answers.get(status, 0) + 1
+        check(status in (200, 400, 409, 428), "mutant %d on %s: %d %s" % (i, path, status, data[:200]))
+    figure("mutated_frames_posted", n)
+    figure("mutated_frames_answers", json.dumps(answers, sort_keys=True))
+    check(srv.get("/healthz")["status"] == "ok", "unhealthy after mutants")
+    srv.kill()
+    con = __import__("sqlite3").connect(os.path.join(srv.data_dir, "kcovd.db"))
+    check(con.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "integrity_check")
+    stored = con.execute("SELECT count(*) FROM reports").fetchone()[0]
+    counted = con.execute("SELECT coalesce(sum(reports), 0) FROM machines").fetchone()[0]
+    con.close()
+    check(stored == counted, "reports stored %d, counted %d" % (stored, counted))
+
+
 if __name__ == "__main__":
-    run_tests([test_abuse_keeps_honest_clients_served])
+    run_tests([test_abuse_keeps_honest_clients_served, test_mutated_frames_over_http])
