@@ -102,7 +102,10 @@ done < "$here/config.fragment"
 ((bad == 0)) || exit 1
 t1=$(date +%s)
 log "building (this takes a few minutes)"
-mk -j"$(nproc)" bzImage modules >"$dir/build.log" 2>&1 || {
+# 6.1's tools/ build (objtool's libsubcmd) has a rare -j race ("fixdep: error
+# opening depfile"); make is incremental, so a second attempt finishes it.
+mk -j"$(nproc)" bzImage modules >"$dir/build.log" 2>&1 ||
+	{ log "make failed, retrying once"; mk -j"$(nproc)" bzImage modules >>"$dir/build.log" 2>&1; } || {
 	tail -40 "$dir/build.log" >&2; exit 1; }
 t2=$(date +%s)
 cp "$out/arch/x86/boot/bzImage" "$out/vmlinux" "$out/System.map" "$out/.config" "$dir/"
