@@ -1370,6 +1370,53 @@ static int cmp_by_coverage(const void *x, const void *y)
 	return cmp_by_points(x, y);
 }
 
+typedef int (*cmp_fn)(const void *, const void *);
+
+static void sift_down(struct fentry *h, size_t n, size_t i, cmp_fn cmp)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct fentry t;
+
+		if (l < n && cmp(&h[l], &h[m]) > 0)
+			m = l;
+		if (r < n && cmp(&h[r], &h[m]) > 0)
+			m = r;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* Put the k first entries of v (in cmp order) sorted at its front; the rest
+ * is left in any order. A page of a long list costs O(n log k), not a full
+ * sort: a max-heap of the k best seen so far. */
+static void sort_first(struct fentry *v, size_t n, size_t k, cmp_fn cmp)
+{
+	if (k >= n / 2) {
+		if (n > 1)
+			qsort(v, n, sizeof(*v), cmp);
+		return;
+	}
+	if (k == 0)
+		return;
+	for (size_t i = k / 2; i-- > 0;)
+		sift_down(v, k, i, cmp);
+	for (size_t i = k; i < n; i++) {
+		if (cmp(&v[i], &v[0]) < 0) {
+			struct fentry t = v[0];
+
+			v[0] = v[i];
+			v[i] = t;
+			sift_down(v, k, 0, cmp);
+		}
+	}
+	qsort(v, k, sizeof(*v), cmp);
+}
+
 json_t *kc_covq_functions(struct kc_covq *q, const char *file, enum kc_func_sort sort,
 			  size_t limit, size_t offset, struct kc_err *err)
 {
@@ -1385,11 +1432,10 @@ json_t *kc_covq_functions(struct kc_covq *q, const char *file, enum kc_func_sort
 		kc_err_setc(err, 404, "no file %s in build %s", file, q->build_id);
 		goto out;
 	}
-	if (w.n > 1)
-		qsort(w.v, w.n, sizeof(*w.v),
-		      sort == KC_SORT_NAME     ? cmp_by_name
-		      : sort == KC_SORT_POINTS ? cmp_by_points
-					       : cmp_by_coverage);
+	sort_first(w.v, w.n, offset + limit,
+		   sort == KC_SORT_NAME     ? cmp_by_name
+		   : sort == KC_SORT_POINTS ? cmp_by_points
+					    : cmp_by_coverage);
 	arr = json_array();
 	for (size_t i = offset; i < w.n && i - offset < limit; i++) {
 		const struct fentry *e = &w.v[i];

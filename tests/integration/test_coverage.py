@@ -433,6 +433,10 @@ def test_functions_list():
           "sort=points")
     page = api("functions", sort="points", limit=3, offset=2)
     check(page["functions"] == bypts[2:5] and page["total"] == total, "paging")
+    for sort, full in (("coverage", bycov), ("name", every["functions"])):
+        for off, lim in ((0, 1), (1, 4), (7, 5), (total - 2, 10)):
+            page = api("functions", sort=sort, limit=lim, offset=off)["functions"]
+            check(page == full[off:off + lim], "sort=%s offset=%d limit=%d" % (sort, off, lim))
 
 
 def test_lcov_and_genhtml():
