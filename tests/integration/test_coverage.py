@@ -570,7 +570,12 @@ def main():
                    test_cli_reimport])
     finally:
         STATE["srv"].stop()
+        log = STATE["srv"].log_text()
         shutil.rmtree(STATE["root"], ignore_errors=True)
+        # under ASan/UBSan the server reports into its log at exit
+        if "runtime error" in log or "Sanitizer" in log:
+            print("FAIL kcovd sanitizer report:\n" + log)
+            sys.exit(1)
 
 
 if __name__ == "__main__":
