@@ -235,7 +235,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	char dir[MAX_PATH_LEN + 1];
 	json_t *j = NULL;
 	sqlite3 *db = NULL;
-	const char *file = NULL, *type = NULL;
+	const char *file = NULL, *match = NULL, *type = NULL;
 	long limit = 0, offset = 0;
 	enum kc_func_sort sort = KC_SORT_NAME;
 	enum MHD_Result ret;
@@ -257,6 +257,11 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 		file = kc_req_arg(r, "file");
 		if (file && !valid_path(file)) {
 			ret = kc_respond_error(r, 400, "file= is not a valid source path");
+			goto out;
+		}
+		match = kc_req_arg(r, "q");
+		if (match && strlen(match) > 256) {
+			ret = kc_respond_error(r, 400, "q= is longer than 256 bytes");
 			goto out;
 		}
 		if (!s || strcmp(s, "name") == 0)
@@ -290,7 +295,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	case W_TREE: j = kc_covq_tree(q, dir, &err); break;
 	case W_FILE: j = kc_covq_file(q, path, &err); break;
 	case W_FUNCS:
-		j = kc_covq_functions(q, file, sort, (size_t)limit, (size_t)offset, &err);
+		j = kc_covq_functions(q, file, match, sort, (size_t)limit, (size_t)offset, &err);
 		break;
 	case W_SUMMARY: j = kc_covq_summary(q, &err); break;
 	case W_LCOV:

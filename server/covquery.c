@@ -1299,6 +1299,7 @@ struct fentry {
 struct func_walk {
 	struct fentry *v;
 	size_t n, cap;
+	const char *match; /* keep only names or paths containing it, or NULL */
 };
 
 static int collect_func(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
@@ -1307,6 +1308,8 @@ static int collect_func(const struct fview *v, uint32_t idx, const char *name, i
 	struct func_walk *w = arg;
 	struct fentry *e;
 
+	if (w->match && !strcasestr(name, w->match) && !strcasestr(v->path, w->match))
+		return 0;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 256;
 		struct fentry *nv = realloc(w->v, cap * sizeof(*nv));
@@ -1417,14 +1420,15 @@ static void sort_first(struct fentry *v, size_t n, size_t k, cmp_fn cmp)
 	qsort(v, k, sizeof(*v), cmp);
 }
 
-json_t *kc_covq_functions(struct kc_covq *q, const char *file, enum kc_func_sort sort,
-			  size_t limit, size_t offset, struct kc_err *err)
+json_t *kc_covq_functions(struct kc_covq *q, const char *file, const char *match,
+			  enum kc_func_sort sort, size_t limit, size_t offset, struct kc_err *err)
 {
 	struct func_walk w;
 	json_t *out = NULL, *arr;
 	int64_t n;
 
 	memset(&w, 0, sizeof(w));
+	w.match = match && *match ? match : NULL;
 	n = walk(q, file, NULL, func_file, &w, err);
 	if (n < 0)
 		goto out;
@@ -1450,6 +1454,8 @@ json_t *kc_covq_functions(struct kc_covq *q, const char *file, enum kc_func_sort
 	out = base_object(q);
 	if (file)
 		json_object_set_new(out, "file", json_string(file));
+	if (w.match)
+		json_object_set_new(out, "q", json_string(w.match));
 	json_object_set_new(out, "total", json_integer((json_int_t)w.n));
 	json_object_set_new(out, "offset", json_integer((json_int_t)offset));
 	json_object_set_new(out, "limit", json_integer((json_int_t)limit));

@@ -55,9 +55,11 @@ json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err);
 json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err);
 
 /* Functions of one file (file != NULL) or of the whole build, sorted
- * (name ascending; coverage or points descending) and paged. */
-json_t *kc_covq_functions(struct kc_covq *q, const char *file, enum kc_func_sort sort,
-			  size_t limit, size_t offset, struct kc_err *err);
+ * (name ascending; coverage or points descending) and paged. With match
+ * != NULL, only functions whose name or file path contains it (ignoring
+ * case). */
+json_t *kc_covq_functions(struct kc_covq *q, const char *file, const char *match,
+			  enum kc_func_sort sort, size_t limit, size_t offset, struct kc_err *err);
 
 /* LCOV tracefile of every file under prefix ("" = all) appended to out. */
 int kc_covq_lcov(struct kc_covq *q, const char *prefix, struct kc_buf *out,

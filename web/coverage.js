@@ -212,23 +212,22 @@ export async function viewReport(ctx) {
     summary);
 }
 
-// Search: the API has no search endpoint, so the search pages through the
-// build's function list (GET .../functions?sort=name, 10000 a page, only
-// when a search is asked for, at most SEARCH_PAGES pages) and matches
-// function names and file paths under the current directory.
+// Search: GET .../functions?q=TERM returns the functions whose name or file
+// path contains the term (the server filters the whole build); pages of
+// SEARCH_PAGE, at most SEARCH_PAGES of them.
 const SEARCH_PAGE = 10000;
 const SEARCH_PAGES = 20;
 const searchCache = new Map();
 
-async function allFunctions(build, filters) {
-  const key = JSON.stringify([build, filters]);
+async function allFunctions(build, filters, term) {
+  const key = JSON.stringify([build, filters, term]);
   if (!searchCache.has(key)) {
     searchCache.set(key, (async () => {
       const out = [];
       let total = 0;
       for (let page = 0; page < SEARCH_PAGES; page++) {
         const j = await api(buildApi(build) + '/functions',
-          [['sort', 'name'], ['limit', SEARCH_PAGE], ['offset', page * SEARCH_PAGE], ...filters]);
+          [['q', term], ['sort', 'name'], ['limit', SEARCH_PAGE], ['offset', page * SEARCH_PAGE], ...filters]);
         out.push(...j.functions);
         total = j.total;
         if (out.length >= total || !j.functions.length) break;
@@ -244,7 +243,7 @@ async function searchView(ctx, head, build) {
   const term = q.get('q').toLowerCase();
   const dir = q.get('path') || '';
   const under = (p) => !dir || p === dir || p.startsWith(dir.endsWith('/') ? dir : dir + '/');
-  const { functions, total } = await allFunctions(build, filterPairs(q));
+  const { functions, total } = await allFunctions(build, filterPairs(q), term);
   const inDir = functions.filter((f) => under(f.file));
   const fns = inDir.filter((f) => f.name.toLowerCase().includes(term)).slice(0, 500);
   const files = new Map();

@@ -437,6 +437,14 @@ def test_functions_list():
         for off, lim in ((0, 1), (1, 4), (7, 5), (total - 2, 10)):
             page = api("functions", sort=sort, limit=lim, offset=off)["functions"]
             check(page == full[off:off + lim], "sort=%s offset=%d limit=%d" % (sort, off, lim))
+    # Search: names or paths containing the term, ignoring case.
+    for term in ("ALPHA", "gen/", "sum"):
+        hits = api("functions", q=term, limit=1000)
+        want = [f for f in every["functions"]
+                if term.lower() in f["name"].lower() or term.lower() in f["file"].lower()]
+        check(hits["functions"] == want and hits["total"] == len(want) and want,
+              "q=%s: %d hits, expected %d" % (term, hits["total"], len(want)))
+    check(api("functions", q="no-such-thing")["total"] == 0, "q= without hits")
 
 
 def test_lcov_and_genhtml():
