@@ -147,7 +147,8 @@ int kc_spool_list(const struct kc_spool *s, char ***names_out, size_t *n_out, st
 		names = grown;
 		n++;
 	}
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 1) /* qsort(NULL, 0, ...) is undefined (UBSan stops the push) */
+		qsort(names, n, sizeof(*names), cmp_names);
 	*names_out = names;
 	*n_out = n;
 	names = NULL;
