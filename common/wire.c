@@ -15,6 +15,12 @@
 
 static const unsigned char magic[4] = { 'K', 'C', 'O', 'V' };
 
+void kc_bitmap_free(roaring_bitmap_t *b)
+{
+	if (b)
+		roaring_bitmap_free(b);
+}
+
 void kc_report_init(struct kc_report *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -23,7 +29,7 @@ void kc_report_init(struct kc_report *r)
 void kc_report_release(struct kc_report *r)
 {
 	for (uint32_t i = 0; i < r->nregions; i++)
-		roaring_bitmap_free(r->regions[i].bits);
+		kc_bitmap_free(r->regions[i].bits);
 	free(r->regions);
 	free(r->runs);
 	kc_report_init(r);
@@ -183,7 +189,7 @@ void kc_report_andnot(struct kc_report *r, const struct kc_report *other)
 void kc_report_clear_pcs(struct kc_report *r)
 {
 	for (uint32_t i = 0; i < r->nregions; i++)
-		roaring_bitmap_free(r->regions[i].bits);
+		kc_bitmap_free(r->regions[i].bits);
 	free(r->regions);
 	r->regions = NULL;
 	r->nregions = 0;
@@ -523,7 +529,7 @@ static roaring_bitmap_t *get_bitmap(const unsigned char *p, size_t n, uint32_t i
 	}
 	return bits;
 fail:
-	roaring_bitmap_free(bits);
+	kc_bitmap_free(bits);
 	return NULL;
 }
 

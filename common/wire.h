@@ -103,6 +103,10 @@ struct kc_addrmap {
 	struct kc_module *modules; /* owned array */
 };
 
+/* roaring_bitmap_free() that accepts NULL (Debian's CRoaring 0.2 crashes
+ * on NULL). Use it for every bitmap the project frees. */
+void kc_bitmap_free(roaring_bitmap_t *b);
+
 void kc_report_init(struct kc_report *r);
 void kc_report_release(struct kc_report *r);
 /* Add PCs to the report's regions (creating regions as needed). */

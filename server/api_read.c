@@ -110,12 +110,9 @@ static enum MHD_Result get_machines(struct kc_req *r)
 static uint64_t blob_cardinality(const void *p, int n)
 {
 	roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe(p, (size_t)n);
-	uint64_t c = 0;
+	uint64_t c = b ? roaring_bitmap_get_cardinality(b) : 0;
 
-	if (b) { /* CRoaring 0.2 crashes on roaring_bitmap_free(NULL) */
-		c = roaring_bitmap_get_cardinality(b);
-		roaring_bitmap_free(b);
-	}
+	kc_bitmap_free(b);
 	return c;
 }
 
@@ -243,8 +240,7 @@ static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 						(const char *)sqlite3_column_text(st, 2), "count",
 						(json_int_t)(bits ? roaring_bitmap_get_cardinality(bits) : 0),
 						"offsets", offs));
-		if (bits) /* CRoaring 0.2 crashes on roaring_bitmap_free(NULL) */
-			roaring_bitmap_free(bits);
+		kc_bitmap_free(bits);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

@@ -87,7 +87,7 @@ out:
 void kc_canon_result_release(struct kc_canon_result *res)
 {
 	for (uint32_t i = 0; i < res->nparts; i++)
-		roaring_bitmap_free(res->parts[i].bits);
+		kc_bitmap_free(res->parts[i].bits);
 	free(res->parts);
 	memset(res, 0, sizeof(*res));
 }

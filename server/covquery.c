@@ -24,12 +24,6 @@
 
 #define NONE UINT32_MAX
 
-/* roaring_bitmap_free() of Debian's CRoaring does not accept NULL. */
-static void bitmap_free(roaring_bitmap_t *b)
-{
-	if (b)
-		roaring_bitmap_free(b);
-}
 
 struct imgcov {
 	int64_t id; /* images.id or binaries.id */
@@ -82,7 +76,7 @@ typedef int (*file_fn)(struct kc_covq *q, const struct fview *v, void *arg, stru
 static void covset_release(struct covset *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		bitmap_free(s->v[i].bits);
+		kc_bitmap_free(s->v[i].bits);
 	free(s->v);
 	memset(s, 0, sizeof(*s));
 }
@@ -150,7 +144,7 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 		}
 		if (out->n && out->v[out->n - 1].id == id) {
 			roaring_bitmap_or_inplace(out->v[out->n - 1].bits, b);
-			bitmap_free(b);
+			kc_bitmap_free(b);
 			continue;
 		}
 		if (out->n == out->cap) {
@@ -158,7 +152,7 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 			struct imgcov *v = realloc(out->v, cap * sizeof(*v));
 
 			if (!v) {
-				bitmap_free(b);
+				kc_bitmap_free(b);
 				kc_err_set(err, "out of memory");
 				goto out;
 			}
@@ -421,7 +415,7 @@ static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, stru
 	}
 	ret = 0;
 out:
-	bitmap_free(bits);
+	kc_bitmap_free(bits);
 	return ret;
 }
 
@@ -1672,7 +1666,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 			hit = cov ? roaring_bitmap_and_cardinality(cov, pts) : 0;
 			miss = n - hit;
 			unmatched += miss;
-			bitmap_free(pts);
+			kc_bitmap_free(pts);
 			json_object_set_new(o, "imported", json_true());
 			json_object_set_new(o, "points", json_integer(sqlite3_column_int64(st, 5)));
 			json_object_set_new(o, "covered_points", json_integer((json_int_t)hit));
@@ -1708,7 +1702,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		}
 		points += (uint64_t)sqlite3_column_int64(st, 1);
 		covered += cov ? roaring_bitmap_and_cardinality(cov, pts) : 0;
-		bitmap_free(pts);
+		kc_bitmap_free(pts);
 	}
 	if (rc != SQLITE_DONE) {
 		kc_err_setc(err, 500, "sqlite: %s", sqlite3_errmsg(q->db));

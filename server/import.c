@@ -25,6 +25,7 @@
 #include "db.h"
 #include "fileio.h"
 #include "symbolize.h"
+#include "wire.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the u32 arrays of schema 002 are stored in native (little-endian) order"
@@ -32,12 +33,6 @@
 
 #define NONE UINT32_MAX
 
-/* roaring_bitmap_free() of Debian's CRoaring does not accept NULL. */
-static void bitmap_free(roaring_bitmap_t *b)
-{
-	if (b)
-		roaring_bitmap_free(b);
-}
 #define MAX_MODULES 65536
 #define MAX_DEPTH 16
 
@@ -122,7 +117,7 @@ void kc_import_free(struct kc_import *imp)
 		kc_buf_release(&imp->files[i].source);
 	}
 	for (size_t i = 0; i < imp->nfps; i++) {
-		bitmap_free(imp->fps[i].bits);
+		kc_bitmap_free(imp->fps[i].bits);
 		free(imp->fps[i].line_idx.v);
 		free(imp->fps[i].func_idx.v);
 	}
@@ -794,7 +789,7 @@ static int write_images(sqlite3 *db, int64_t build, const struct kc_import *imp,
 
 		if (ensure_binary(db, build, im, err) < 0)
 			goto out;
-		bitmap_free(bits);
+		kc_bitmap_free(bits);
 		bits = roaring_bitmap_create();
 		if (!bits) {
 			kc_err_set(err, "out of memory");
@@ -819,7 +814,7 @@ static int write_images(sqlite3 *db, int64_t build, const struct kc_import *imp,
 	}
 	ret = 0;
 out:
-	bitmap_free(bits);
+	kc_bitmap_free(bits);
 	sqlite3_finalize(st);
 	return ret;
 }

@@ -279,7 +279,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 				goto out;
 			}
 			roaring_bitmap_or_inplace(m->bits, old);
-			roaring_bitmap_free(old);
+			kc_bitmap_free(old);
 		}
 		sqlite3_reset(q);
 		roaring_bitmap_run_optimize(m->bits);
@@ -313,7 +313,7 @@ out:
 static void drop_merges(struct kc_store *s)
 {
 	for (size_t i = 0; i < s->nmerges; i++)
-		roaring_bitmap_free(s->merges[i].bits);
+		kc_bitmap_free(s->merges[i].bits);
 	s->nmerges = 0;
 }
 
