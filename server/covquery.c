@@ -468,14 +468,16 @@ static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t file = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
 		struct pfile *pf;
+		uint32_t j = at;
 
-		/* both queries run in path order */
-		while (at < x->nfiles && x->files[at].id != file)
-			at++;
-		if (at == x->nfiles) {
-			kc_err_set(err, "function of an unknown file %lld", (long long)file);
-			goto out;
-		}
+		/* Both queries run in path order. A file can have functions but
+		 * no coverage point (a header whose inline function was never
+		 * instrumented): it is not in the point index, skip it. */
+		while (j < x->nfiles && x->files[j].id != file)
+			j++;
+		if (j == x->nfiles)
+			continue;
+		at = j;
 		pf = &x->files[at];
 		if (idx < 0 || idx >= pf->nfuncs || pf->funcs[idx].name)
 			continue;

@@ -575,7 +575,7 @@ def main():
                    test_label_filters_and_minus, test_tree, test_large_directories,
                    test_functions_list,
                    test_lcov_and_genhtml, test_csv, test_errors, test_coverage_after_import,
-                   test_cli_reimport])
+                   test_cli_reimport, test_functions_of_a_file_without_points])
     finally:
         STATE["srv"].stop()
         log = STATE["srv"].log_text()
@@ -584,6 +584,27 @@ def main():
         if "runtime error" in log or "Sanitizer" in log:
             print("FAIL kcovd sanitizer report:\n" + log)
             sys.exit(1)
+
+
+def test_functions_of_a_file_without_points():
+    """A header with a function but no coverage point (seen on the real
+    kernel: csum_fold in asm/checksum_64.h) must not break the index."""
+    import sqlite3
+    before = api("tree")
+    con = sqlite3.connect(os.path.join(STATE["srv"].data_dir, "kcovd.db"), timeout=30)
+    build = con.execute("SELECT id FROM builds WHERE build_id = ?",
+                        (STATE["build_id"],)).fetchone()[0]
+    cur = con.execute("INSERT INTO files (build, path, points, nlines, nfuncs, lines) "
+                      "VALUES (?, 'aaa/include/empty.h', 0, 0, 1, x'')", (build,))
+    con.execute("INSERT INTO functions (file, idx, name, line_start, line_end, points) "
+                "VALUES (?, 0, 'never_instrumented', 3, 5, 0)", (cur.lastrowid,))
+    con.execute("UPDATE build_imports SET imported = imported + 1 WHERE build = ?", (build,))
+    con.commit()
+    con.close()
+    after = api("tree")
+    check(after["points_total"] == before["points_total"] and
+          after["functions_total"] == before["functions_total"], "tree changed: %s" % after)
+    check(api("summary")["binaries"], "summary")
 
 
 if __name__ == "__main__":
