@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The test command: install dependencies, build a normal and an
-# AddressSanitizer+UndefinedBehaviorSanitizer tree, run every test in both.
+# AddressSanitizer+UndefinedBehaviorSanitizer tree, run every test in both,
+# then the kernel (QEMU), browser, fuzz and benchmark-smoke tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh build
 ctest --test-dir build --output-on-failure
+# The patched 6.1 kernel under QEMU: kselftest semantics, then kcov-collect in
+# the guest -> kcovd -> import of the very vmlinux/.ko (docs/kernel.md). The
+# kernel build is cached under /var/cache/kcov-kernel.
+tests/kernel/run.sh
 scripts/build.sh build-asan -DKC_SANITIZE=ON
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure
 # The web UI in Chromium against a kcovd with pushed (and imported) data;
