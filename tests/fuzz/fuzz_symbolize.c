@@ -1,9 +1,9 @@
 /*
  * fuzz_symbolize.c - libFuzzer target for the ELF/DWARF import
  * (server/symbolize.h). kc_symbolize_file() takes a path, so each input is
- * written to a private temporary file first. Seeds are the miniature
- * vmlinux/.ko fixtures of tests/symbolize. On success the table must be
- * consistent: points sorted and unique, every index in range.
+ * written to a private temporary file first ($TMPDIR or /tmp). Seeds are
+ * the miniature vmlinux/.ko fixtures of tests/symbolize. On success the
+ * table must be consistent: points sorted and unique, every index in range.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -12,15 +12,19 @@
 #include "fuzz.h"
 #include "symbolize.h"
 
-static char path[64];
+static char path[4096];
 
 static int write_input(const uint8_t *data, size_t size)
 {
 	int fd;
 	size_t off = 0;
 
-	if (!path[0])
-		snprintf(path, sizeof(path), "/tmp/kc-fuzz-elf-%ld", (long)getpid());
+	if (!path[0]) {
+		const char *tmp = getenv("TMPDIR");
+
+		snprintf(path, sizeof(path), "%s/kc-fuzz-elf-%ld", tmp && *tmp ? tmp : "/tmp",
+			 (long)getpid());
+	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		return -1;

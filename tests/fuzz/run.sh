@@ -59,7 +59,8 @@ for t in "${TARGETS[@]}"; do
   log="$BUILD/fuzz_$t.log"
   echo "fuzz: $t for ${SECONDS_EACH}s"
   rc=0
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  mkdir -p "$BUILD/tmp"
+  TMPDIR="$(cd "$BUILD/tmp" && pwd)" ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" -max_total_time="$SECONDS_EACH" -max_len="$maxlen" -timeout=20 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$art/" "$work" >"$log" 2>&1 || rc=$?

@@ -8,6 +8,7 @@ honest report must be there afterwards.
 
 Figures are printed as "figure NAME VALUE" lines (docs/reliability.md).
 """
+import atexit
 import http.client
 import json
 import os
@@ -22,6 +23,23 @@ import zlib
 
 from kcovlib import KERNEL, Server, check, run_tests, tmpdir
 import wiregen
+
+LEFTOVERS = []  # servers and processes to kill if a test fails half-way
+
+
+def started(x):
+    LEFTOVERS.append(x)
+    return x
+
+
+@atexit.register
+def _cleanup():
+    for x in LEFTOVERS:
+        if isinstance(x, Server):
+            x.kill()
+        elif x.poll() is None:
+            x.kill()
+            x.wait()
 
 BUILD = KERNEL["build_id"]
 TIMEOUT = 3  # kcovd --timeout for this test
@@ -162,6 +180,7 @@ def setup():
     os.makedirs(os.path.join(base, "data"))
     srv = Server(data_dir=os.path.join(base, "data"),
                  extra=["--timeout", str(TIMEOUT), "--web-dir", web]).start()
+    started(srv)
     return srv, web
 
 
@@ -375,6 +394,7 @@ def test_mutated_frames_over_http():
     database knows the boot: only 200, 400, 409 or 428 answers, never a 5xx,
     and the database stays consistent."""
     srv = Server().start()
+    started(srv)
     tok = srv.token()
     rng = random.Random(int(os.environ.get("KC_MUTATE_SEED", "9")))
     boot = "12345678-0000-4000-8000-000000000009"

@@ -15,6 +15,7 @@
 
 Figures are printed as "figure NAME VALUE" lines (docs/reliability.md).
 """
+import atexit
 import http.client
 import json
 import os
@@ -28,6 +29,23 @@ import time
 
 from kcovlib import KERNEL, Machine, Server, check, expected, run_tests, tmpdir
 import wiregen
+
+LEFTOVERS = []  # servers and processes to kill if a test fails half-way
+
+
+def started(x):
+    LEFTOVERS.append(x)
+    return x
+
+
+@atexit.register
+def _cleanup():
+    for x in LEFTOVERS:
+        if isinstance(x, Server):
+            x.kill()
+        elif x.poll() is None:
+            x.kill()
+            x.wait()
 
 BUILD = KERNEL["build_id"]
 KILLS = int(os.environ.get("KC_RELIABILITY_KILLS", "20"))
@@ -184,6 +202,7 @@ def check_pushers(srv, pushers, extra_vmlinux=frozenset()):
 
 def test_sigkill_durability():
     srv = Server().start()
+    started(srv)
     tok = srv.token()
     pushers = [Pusher(srv, tok, "crash-%d" % i) for i in range(4)]
     for p in pushers:
@@ -251,6 +270,7 @@ def free_port():
 def test_outage_fleet():
     port = free_port()
     srv = Server(extra=["--listen", "127.0.0.1:%d" % port]).start()
+    started(srv)
     tok = srv.token()
     fleet = []
     for i in range(4):
@@ -264,6 +284,7 @@ def test_outage_fleet():
                               "--interval", "0.2", "--backoff", "0.05"],
                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(m.dir, "push.log"), "wb"),
                              env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
+        started(w)
         fleet.append((m, w))
     workloads = [["read"], ["open", "stat"], ["sendmsg"], ["write", "close"]]
     runs = {m.name: 0 for m, _ in fleet}
@@ -341,6 +362,7 @@ def fill_until_full(srv, pusher_machine, boot, tok, limit=5000):
 
 def test_disk_full_cap():
     srv = Server(extra=["--max-db-size", "2"]).start()
+    started(srv)
     tok = srv.token()
     boot = "eeeeeeee-0000-4000-8000-00000000000e"
     status, _ = post(srv.port, "/api/v1/boots", wiregen.addrmap("full", boot, BUILD), tok)
@@ -394,6 +416,7 @@ def test_disk_full_concurrent():
     reports fail together); after space returns, every refused report is
     re-sent: all of them stored once, with all their coverage."""
     srv = Server(extra=["--max-db-size", "2"]).start()
+    started(srv)
     tok = srv.token()
     pushers = [Pusher(srv, tok, "fullc-%d" % i, keep_refused=True, npcs=(100, 400))
                for i in range(4)]
@@ -436,6 +459,7 @@ def test_disk_full_tmpfs():
         return
     try:
         srv = Server(data_dir=mnt).start()
+        started(srv)
         tok = srv.token()
         boot = "abababab-0000-4000-8000-0000000000ab"
         status, _ = post(srv.port, "/api/v1/boots", wiregen.addrmap("tmpfs", boot, BUILD), tok)
