@@ -5,6 +5,8 @@
   with SIGKILL at random moments and restarted, 20 times. Afterwards every
   acknowledged report is there, nothing is counted twice, coverage is the
   union of the reports, and the database passes PRAGMA integrity_check;
+- collector crash: `kcov-collect push` is SIGKILLed at random points while
+  it delivers a spool; pushing again delivers every report exactly once;
 - outage: a fleet of `kcov-collect push --watch` collectors keeps running
   workloads while kcovd is down; afterwards every report arrived once;
 - disk full: with --max-db-size kcovd answers 503 with a message, keeps
@@ -259,6 +261,52 @@ def test_sigkill_durability():
     collector.m.cleanup()
 
 
+def test_collector_killed_mid_push():
+    """kcov-collect push killed with SIGKILL at random moments while it
+    delivers a spool of 30 reports, then run again, until the spool is
+    empty: every report stored exactly once, none left behind."""
+    srv = Server().start()
+    started(srv)
+    tok = srv.token()
+    m = Machine("killed-pusher", 0x1E000000, {"standin_net": 0xFFFFFFFFC0010000,
+                                              "standin_fs": 0xFFFFFFFFC0040000},
+                "99999999-0000-4000-8000-000000000099")
+    calls = [["read"], ["open"], ["stat"], ["sendmsg"], ["close"], ["mmap"]]
+    for i in range(30):
+        m.run(calls[i % len(calls)])
+    rng = random.Random()
+    kills = 0
+    while m.reports() and kills < 200:
+        p = started(subprocess.Popen(
+            [os.environ["KCOV_COLLECT"], "push", "--spool", m.spool, "--server", srv.url,
+             "--token", tok], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"}))
+        # Kill it once it has delivered 0..3 more reports (polling the spool),
+        # i.e. at a random point of its work.
+        target = len(m.reports()) - rng.randint(0, 3)
+        while p.poll() is None and len(m.reports()) > target:
+            time.sleep(0.0005)
+        if p.poll() is None:
+            p.kill()
+            kills += 1
+        p.wait()
+    p = m.push(srv.url, tok)
+    check(p.returncode == 0 and m.reports() == [], "spool not drained: " + p.stderr[-300:])
+    check(not os.path.isdir(os.path.join(m.spool, "rejected")) or
+          not os.listdir(os.path.join(m.spool, "rejected")), "reports were rejected")
+    mach = machines_of(srv)["killed-pusher"]
+    check(kills >= 5, "only %d pushes were killed mid-way" % kills)
+    check(mach["reports"] == 30, "30 reports spooled, %d stored" % mach["reports"])
+    figure("collector_push_reports_delivered_once", 30)
+    ids = stored_ids(srv, "killed-pusher")
+    check(len(ids) == len(set(ids)) == 30, "stored upload ids: %d" % len(ids))
+    check(srv.pcs(BUILD) == expected(sorted({c for cs in calls for c in cs})),
+          "coverage differs from the workloads")
+    figure("collector_push_kills", kills)
+    srv.stop()
+    m.cleanup()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -501,5 +549,6 @@ def test_disk_full_tmpfs():
 
 
 if __name__ == "__main__":
-    run_tests([test_sigkill_durability, test_outage_fleet, test_disk_full_cap,
+    run_tests([test_sigkill_durability, test_collector_killed_mid_push, test_outage_fleet,
+               test_disk_full_cap,
                test_disk_full_concurrent, test_disk_full_tmpfs])
