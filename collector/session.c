@@ -8,6 +8,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,9 +177,25 @@ out:
 	return ret;
 }
 
+/* What the child reports through its close-on-exec pipe when it could not
+ * start the workload: nothing arrives when exec succeeded. */
+struct child_failure {
+	int stage; /* 1 remote enable, 2 enable, 3 fork */
+	int err;   /* errno */
+};
+
+static void child_fail(int fd, int stage, int e)
+{
+	struct child_failure f = { stage, e };
+
+	if (write(fd, &f, sizeof(f)) < 0)
+		_exit(126);
+	_exit(126);
+}
+
 /* In the child: enable remote coverage (in an intermediate process, since a
  * task can hold only one kcov) and local coverage, then exec. Never returns. */
-static void child_exec(struct kc_session *s, char *const argv[])
+static void child_exec(struct kc_session *s, char *const argv[], int fd)
 {
 	int r;
 
@@ -186,22 +203,22 @@ static void child_exec(struct kc_session *s, char *const argv[])
 		pid_t pid;
 		int status;
 
-		if (kc_kcov_remote_enable(&s->remote, s->opts.remote_handle) < 0)
-			_exit(126);
+		r = kc_kcov_remote_enable(&s->remote, s->opts.remote_handle);
+		if (r < 0)
+			child_fail(fd, 1, -r);
 		pid = fork();
 		if (pid < 0)
-			_exit(126);
+			child_fail(fd, 3, errno);
 		if (pid > 0) {
+			close(fd); /* only the workload's exec may close the last copy */
 			if (waitpid(pid, &status, 0) < 0)
 				_exit(126);
 			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		}
 	}
 	r = kc_kcov_enable(&s->local);
-	if (r < 0) {
-		dprintf(2, "kcov-collect: enabling coverage: %s\n", strerror(-r));
-		_exit(126);
-	}
+	if (r < 0)
+		child_fail(fd, 2, -r);
 	execvp(argv[0], argv);
 	dprintf(2, "kcov-collect: %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
@@ -210,19 +227,37 @@ static void child_exec(struct kc_session *s, char *const argv[])
 int kc_session_run_cmd(struct kc_session *s, char *const argv[], const char *workload,
 		       int *wstatus, struct kc_err *err)
 {
+	static const char *const stages[] = { "", "KCOV_REMOTE_ENABLE", "enabling coverage",
+					      "fork" };
+	struct child_failure f;
+	int fds[2];
+	ssize_t n;
 	pid_t pid;
 
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return kc_err_set(err, "pipe: %s", strerror(errno));
 	start_run(s);
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
 		return kc_err_set(err, "fork: %s", strerror(errno));
-	if (pid == 0)
-		child_exec(s, argv);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		child_exec(s, argv, fds[1]);
+	}
+	close(fds[1]);
+	do
+		n = read(fds[0], &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	close(fds[0]);
 	while (waitpid(pid, wstatus, 0) < 0)
 		if (errno != EINTR)
 			return kc_err_set(err, "waitpid: %s", strerror(errno));
-	if (WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) == 126)
-		return kc_err_set(err, "the child could not enable coverage");
+	if (n == (ssize_t)sizeof(f) && f.stage >= 1 && f.stage <= 3)
+		return kc_err_set(err, "the child could not start the workload: %s: %s",
+				  stages[f.stage], strerror(f.err));
 	return finish_run(s, workload ? workload : argv[0], *wstatus, err);
 }
 

@@ -1,8 +1,9 @@
 """kcov-collect against the KCOV stand-in: unique and fallback modes agree,
 overflow detection, --keep-bitmap, strict snapshot parsing."""
 import os
+import subprocess
 
-from kcovlib import KERNEL, LINK_TEXT, Machine, check, run_tests
+from kcovlib import COLLECT, KERNEL, LINK_TEXT, Machine, check, run_tests
 
 KASLR = 0x1E000000
 BASES = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
@@ -122,6 +123,13 @@ def test_exit_status_and_duration_recorded():
     r = newest(m)["runs"][0]
     check(p.returncode != 0 and r["exit_status"] != "0", "status %d %s" % (p.returncode, r))
     check(int(r["duration_us"]) > 0, "no duration")
+    # A workload's own exit status 126 is its business, not a collector error.
+    n = len(m.reports())
+    args = [COLLECT, "run", "--spool", m.spool, "--machine", m.name, "--device", m.device,
+            "--sysroot", m.sysroot, "--", "/bin/sh", "-c", "exit 126"]
+    p = subprocess.run(args, env=m.env(), capture_output=True, text=True)
+    check(p.returncode == 126 and len(m.reports()) == n + 1, "exit 126: %d %s" % (p.returncode, p.stderr))
+    check(newest(m)["runs"][0]["exit_status"] == str(126 << 8), "recorded status")
     m.cleanup()
 
 
