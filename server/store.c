@@ -21,6 +21,8 @@ struct merge {
 	roaring_bitmap_t *bits;
 };
 
+#define KC_UNION_CACHE 1024
+
 struct kc_store {
 	char path[4096];
 	sqlite3 *db;
@@ -33,6 +35,14 @@ struct kc_store {
 	struct kc_store_stats stats;
 	struct merge *merges; /* this batch's pending bitmap merges */
 	size_t nmerges;
+	/* The stored unions the writer touched lately, decoded: a merge that
+	 * adds nothing new (the common case once a fleet is warm) costs no
+	 * read and no write, and one that does costs no read. Only the writer
+	 * changes these tables, so the cache equals the database after every
+	 * commit; it is dropped when a batch fails. */
+	struct merge unions[KC_UNION_CACHE];
+	size_t nunions;
+	uint64_t union_clock, last_used[KC_UNION_CACHE];
 	/* Prepared statements of the writer, keyed by their (constant) SQL
 	 * text pointer: ingest runs the same dozen statements per report. */
 	struct {
@@ -235,62 +245,100 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 	return 0;
 }
 
-/* Write every merged bitmap of the batch: read, OR, write back. */
-static int flush_merges(struct kc_store *s, struct kc_err *err)
+static void drop_unions(struct kc_store *s)
+{
+	for (size_t i = 0; i < s->nunions; i++)
+		kc_bitmap_free(s->unions[i].bits);
+	s->nunions = 0;
+}
+
+/* The stored union of m's key, from the cache or read from the database
+ * (an empty bitmap when there is no row yet). */
+static roaring_bitmap_t *stored_union(struct kc_store *s, const struct merge *m,
+				      struct kc_err *err)
 {
 	static const char *const sel[2] = {
 		"SELECT bits FROM coverage WHERE binary = ? AND label = ? AND day = ?",
 		"SELECT bits FROM coverage_total WHERE binary = ?",
 	};
+	int t = m->label < 0, rc;
+	size_t slot = 0;
+	sqlite3_stmt *q;
+	roaring_bitmap_t *bits;
+
+	for (size_t i = 0; i < s->nunions; i++) {
+		struct merge *u = &s->unions[i];
+
+		if (u->binary == m->binary && u->label == m->label && u->day == m->day) {
+			s->last_used[i] = ++s->union_clock;
+			return u->bits;
+		}
+		if (s->last_used[i] < s->last_used[slot])
+			slot = i;
+	}
+	q = cached(s, sel[t], err);
+	if (!q)
+		return NULL;
+	sqlite3_bind_int64(q, 1, m->binary);
+	if (!t) {
+		sqlite3_bind_int64(q, 2, m->label);
+		sqlite3_bind_int64(q, 3, m->day);
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		bits = roaring_bitmap_portable_deserialize_safe(sqlite3_column_blob(q, 0),
+								(size_t)sqlite3_column_bytes(q, 0));
+	else
+		bits = rc == SQLITE_DONE ? roaring_bitmap_create() : NULL;
+	sqlite3_reset(q);
+	if (!bits) {
+		kc_err_set(err, "reading the stored bitmap of binary %lld: %s", (long long)m->binary,
+			   rc == SQLITE_ROW ? "corrupt" : sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	if (s->nunions < KC_UNION_CACHE)
+		slot = s->nunions++;
+	else
+		kc_bitmap_free(s->unions[slot].bits); /* least recently used */
+	s->unions[slot] = *m;
+	s->unions[slot].bits = bits;
+	s->last_used[slot] = ++s->union_clock;
+	return bits;
+}
+
+/* Merge every bitmap of the batch into its stored union; write only the
+ * unions that gained bits. */
+static int flush_merges(struct kc_store *s, struct kc_err *err)
+{
 	static const char *const put[2] = {
 		"INSERT OR REPLACE INTO coverage (binary, label, day, bits) VALUES (?,?,?,?)",
 		"INSERT OR REPLACE INTO coverage_total (binary, bits) VALUES (?,?)",
 	};
-	sqlite3_stmt *st[2][2] = { { NULL, NULL }, { NULL, NULL } };
 	char *buf = NULL;
 	int ret = -1;
 
-	for (int t = 0; t < 2; t++)
-		if (sqlite3_prepare_v2(s->db, sel[t], -1, &st[t][0], NULL) != SQLITE_OK ||
-		    sqlite3_prepare_v2(s->db, put[t], -1, &st[t][1], NULL) != SQLITE_OK) {
-			kc_err_set(err, "sqlite prepare: %s", sqlite3_errmsg(s->db));
-			goto out;
-		}
 	for (size_t i = 0; i < s->nmerges; i++) {
 		struct merge *m = &s->merges[i];
-		int t = m->label < 0;
-		sqlite3_stmt *q = st[t][0], *w = st[t][1];
+		int t = m->label < 0, k = 1;
+		roaring_bitmap_t *u = stored_union(s, m, err);
+		sqlite3_stmt *w;
 		size_t n;
-		int k = 1;
 
-		sqlite3_bind_int64(q, 1, m->binary);
-		if (!t) {
-			sqlite3_bind_int64(q, 2, m->label);
-			sqlite3_bind_int64(q, 3, m->day);
-		}
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			roaring_bitmap_t *old = roaring_bitmap_portable_deserialize_safe(
-				sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0));
-
-			if (!old) {
-				sqlite3_reset(q);
-				kc_err_set(err, "stored bitmap of binary %lld is corrupt",
-					   (long long)m->binary);
-				goto out;
-			}
-			roaring_bitmap_or_inplace(m->bits, old);
-			kc_bitmap_free(old);
-		}
-		sqlite3_reset(q);
-		roaring_bitmap_run_optimize(m->bits);
-		n = roaring_bitmap_portable_size_in_bytes(m->bits);
+		if (!u)
+			goto out;
+		if (roaring_bitmap_is_subset(m->bits, u))
+			continue; /* nothing new: the stored row stays as it is */
+		roaring_bitmap_or_inplace(u, m->bits);
+		roaring_bitmap_run_optimize(u);
+		n = roaring_bitmap_portable_size_in_bytes(u);
 		free(buf);
 		buf = malloc(n ? n : 1);
-		if (!buf) {
+		w = cached(s, put[t], err);
+		if (!buf || !w) {
 			kc_err_set(err, "out of memory");
 			goto out;
 		}
-		roaring_bitmap_portable_serialize(m->bits, buf);
+		roaring_bitmap_portable_serialize(u, buf);
 		sqlite3_bind_int64(w, k++, m->binary);
 		if (!t) {
 			sqlite3_bind_int64(w, k++, m->label);
@@ -303,10 +351,6 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 	ret = 0;
 out:
 	free(buf);
-	for (int t = 0; t < 2; t++) {
-		sqlite3_finalize(st[t][0]);
-		sqlite3_finalize(st[t][1]);
-	}
 	return ret;
 }
 
@@ -365,6 +409,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		ok = 0;
 	if (!ok) {
 		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
+		drop_unions(s); /* they may hold bits the rollback took back */
 		for (struct kc_job *j = batch; j; j = j->next) {
 			j->outcome = KC_JOB_FAILED;
 			j->err = err;
@@ -457,6 +502,7 @@ void kc_store_close(struct kc_store *s)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
 	drop_merges(s);
+	drop_unions(s);
 	free(s->merges);
 	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
 		sqlite3_finalize(s->cache[i].st);
