@@ -289,7 +289,7 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	srv->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned int)(o->threads ? o->threads : 8), MHD_OPTION_NOTIFY_COMPLETED,
+		(unsigned int)(o->threads ? o->threads : 32), MHD_OPTION_NOTIFY_COMPLETED,
 		on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)(o->max_connections ? o->max_connections : 4096),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->timeout_s ? o->timeout_s : 30),

@@ -36,7 +36,7 @@ struct kc_server_opts {
 	const char *web_dir;     /* static files for the browser UI, may be NULL */
 	int read_auth;           /* reads need a read token */
 	unsigned max_connections; /* default 4096 */
-	unsigned threads;         /* HTTP worker threads, default 8 */
+	unsigned threads;         /* HTTP worker threads, default 32: ingest handlers wait for their group commit, so more of them make bigger batches */
 	unsigned timeout_s;      /* idle connection timeout */
 	unsigned max_db_mb;      /* database size cap in MiB (PRAGMA max_page_count), 0 = none */
 };
