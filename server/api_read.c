@@ -116,7 +116,8 @@ static uint64_t blob_cardinality(const void *p, int n)
 	return c;
 }
 
-/* Covered PCs per build: sum of the all-time bitmaps of its binaries. */
+/* Covered PCs per build: sum of the all-time rows of its binaries (a
+ * binary's base and delta rows are disjoint, so cardinalities add up). */
 static int add_covered(sqlite3 *db, json_t *builds)
 {
 	sqlite3_stmt *st = kc_db_prepare(db,
@@ -193,13 +194,36 @@ static enum MHD_Result get_reports(struct kc_req *r)
 		machine, lim);
 }
 
+/* The union of the coverage_total rows (base and deltas) of binary, or
+ * NULL when a row is corrupt. */
+static roaring_bitmap_t *stored_total(sqlite3_stmt *rows, int64_t binary)
+{
+	roaring_bitmap_t *u = roaring_bitmap_create();
+
+	sqlite3_bind_int64(rows, 1, binary);
+	while (u && sqlite3_step(rows) == SQLITE_ROW) {
+		roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe(
+			sqlite3_column_blob(rows, 0), (size_t)sqlite3_column_bytes(rows, 0));
+
+		if (!b) {
+			kc_bitmap_free(u);
+			u = NULL;
+			break;
+		}
+		roaring_bitmap_or_inplace(u, b);
+		kc_bitmap_free(b);
+	}
+	sqlite3_reset(rows);
+	return u;
+}
+
 /* GET /api/v1/builds/{build}/pcs[?binary=NAME]: the canonical coverage. */
 static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 {
 	const char *binary = kc_req_arg(r, "binary");
 	struct kc_err err;
 	sqlite3 *db = kc_db_get(r->srv, &err);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st, *rows = NULL;
 	json_t *out = json_array();
 	int rc, found = 0;
 
@@ -208,43 +232,46 @@ static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
 	}
 	st = kc_db_prepare(db,
-			   "SELECT b.name, b.kind, b.build_id, t.bits FROM binaries b "
+			   "SELECT b.id, b.name, b.kind, b.build_id FROM binaries b "
 			   "JOIN builds bl ON bl.id = b.build "
-			   "LEFT JOIN coverage_total t ON t.binary = b.id "
 			   "WHERE bl.build_id = ?1 AND (?2 IS NULL OR b.name = ?2) ORDER BY b.id",
 			   &err);
-	if (!st)
+	rows = st ? kc_db_prepare(db, "SELECT bits FROM coverage_total WHERE binary = ?", &err)
+		  : NULL;
+	if (!rows)
 		goto fail;
 	sqlite3_bind_text(st, 1, build, -1, SQLITE_STATIC);
 	if (binary)
 		sqlite3_bind_text(st, 2, binary, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		roaring_bitmap_t *bits = NULL;
+		roaring_bitmap_t *bits = stored_total(rows, sqlite3_column_int64(st, 0));
 		json_t *offs = json_array();
+		roaring_uint32_iterator_t *it;
 
-		found = 1;
-		if (sqlite3_column_type(st, 3) == SQLITE_BLOB)
-			bits = roaring_bitmap_portable_deserialize_safe(
-				sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3));
-		if (bits) {
-			roaring_uint32_iterator_t *it = roaring_create_iterator(bits);
-
-			for (; it->has_value; roaring_advance_uint32_iterator(it))
-				json_array_append_new(offs, json_integer(it->current_value));
-			roaring_free_uint32_iterator(it);
+		if (!bits) {
+			json_decref(offs);
+			kc_err_set(&err, "stored coverage of binary %lld is corrupt",
+				   (long long)sqlite3_column_int64(st, 0));
+			goto fail;
 		}
+		found = 1;
+		it = roaring_create_iterator(bits);
+		for (; it->has_value; roaring_advance_uint32_iterator(it))
+			json_array_append_new(offs, json_integer(it->current_value));
+		roaring_free_uint32_iterator(it);
 		json_array_append_new(out,
 				      json_pack("{s:s, s:s, s:s, s:I, s:o}", "name",
-						(const char *)sqlite3_column_text(st, 0), "kind",
-						(const char *)sqlite3_column_text(st, 1), "build_id",
-						(const char *)sqlite3_column_text(st, 2), "count",
-						(json_int_t)(bits ? roaring_bitmap_get_cardinality(bits) : 0),
-						"offsets", offs));
+						(const char *)sqlite3_column_text(st, 1), "kind",
+						(const char *)sqlite3_column_text(st, 2), "build_id",
+						(const char *)sqlite3_column_text(st, 3), "count",
+						(json_int_t)roaring_bitmap_get_cardinality(bits), "offsets",
+						offs));
 		kc_bitmap_free(bits);
 	}
-	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		goto fail;
+	sqlite3_finalize(st);
+	sqlite3_finalize(rows);
 	kc_db_put(r->srv, db);
 	if (!found) {
 		json_decref(out);
@@ -253,6 +280,8 @@ static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 	}
 	return kc_respond_json(r, 200, json_pack("{s:s, s:o}", "build_id", build, "binaries", out));
 fail:
+	sqlite3_finalize(st);
+	sqlite3_finalize(rows);
 	kc_db_put(r->srv, db);
 	json_decref(out);
 	return kc_respond_error(r, 500, "query failed: %s", err.msg);

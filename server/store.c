@@ -22,6 +22,9 @@ struct merge {
 };
 
 #define KC_UNION_CACHE 1024
+/* A key's rows are folded back into one when a commit would add a row
+ * beyond this many (schema/004_coverage_deltas.sql). */
+#define KC_MAX_DELTA_ROWS 32
 
 struct kc_store {
 	char path[4096];
@@ -40,9 +43,13 @@ struct kc_store {
 	 * read and no write, and one that does costs no read. Only the writer
 	 * changes these tables, so the cache equals the database after every
 	 * commit; it is dropped when a batch fails. */
-	struct merge unions[KC_UNION_CACHE];
+	struct stored {
+		struct merge m;       /* key and the decoded union of its rows */
+		int64_t rows, maxseq; /* rows stored for the key, highest seq */
+		uint64_t used;        /* LRU clock */
+	} unions[KC_UNION_CACHE];
 	size_t nunions;
-	uint64_t union_clock, last_used[KC_UNION_CACHE];
+	uint64_t union_clock;
 	/* Prepared statements of the writer, keyed by their (constant) SQL
 	 * text pointer: ingest runs the same dozen statements per report. */
 	struct {
@@ -248,110 +255,162 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 static void drop_unions(struct kc_store *s)
 {
 	for (size_t i = 0; i < s->nunions; i++)
-		kc_bitmap_free(s->unions[i].bits);
+		kc_bitmap_free(s->unions[i].m.bits);
 	s->nunions = 0;
 }
 
-/* The stored union of m's key, from the cache or read from the database
- * (an empty bitmap when there is no row yet). */
-static roaring_bitmap_t *stored_union(struct kc_store *s, const struct merge *m,
-				      struct kc_err *err)
+/* Bind a key's columns (binary[, label, day]) from parameter 1 on. */
+static int bind_key(sqlite3_stmt *st, const struct merge *m)
+{
+	sqlite3_bind_int64(st, 1, m->binary);
+	if (m->label < 0)
+		return 2;
+	sqlite3_bind_int64(st, 2, m->label);
+	sqlite3_bind_int64(st, 3, m->day);
+	return 4;
+}
+
+/* The stored rows of m's key, from the cache or read from the database
+ * (an empty union when there is no row yet). */
+static struct stored *stored_union(struct kc_store *s, const struct merge *m, struct kc_err *err)
 {
 	static const char *const sel[2] = {
-		"SELECT bits FROM coverage WHERE binary = ? AND label = ? AND day = ?",
-		"SELECT bits FROM coverage_total WHERE binary = ?",
+		"SELECT seq, bits FROM coverage WHERE binary = ? AND label = ? AND day = ?",
+		"SELECT seq, bits FROM coverage_total WHERE binary = ?",
 	};
-	int t = m->label < 0, rc;
 	size_t slot = 0;
+	struct stored *e;
 	sqlite3_stmt *q;
 	roaring_bitmap_t *bits;
+	int64_t rows = 0, maxseq = -1;
+	int rc;
 
 	for (size_t i = 0; i < s->nunions; i++) {
-		struct merge *u = &s->unions[i];
-
-		if (u->binary == m->binary && u->label == m->label && u->day == m->day) {
-			s->last_used[i] = ++s->union_clock;
-			return u->bits;
+		e = &s->unions[i];
+		if (e->m.binary == m->binary && e->m.label == m->label && e->m.day == m->day) {
+			e->used = ++s->union_clock;
+			return e;
 		}
-		if (s->last_used[i] < s->last_used[slot])
+		if (e->used < s->unions[slot].used)
 			slot = i;
 	}
-	q = cached(s, sel[t], err);
+	q = cached(s, sel[m->label < 0], err);
 	if (!q)
 		return NULL;
-	sqlite3_bind_int64(q, 1, m->binary);
-	if (!t) {
-		sqlite3_bind_int64(q, 2, m->label);
-		sqlite3_bind_int64(q, 3, m->day);
+	bind_key(q, m);
+	bits = roaring_bitmap_create();
+	while (bits && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		roaring_bitmap_t *row = roaring_bitmap_portable_deserialize_safe(
+			sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+
+		if (!row) {
+			kc_bitmap_free(bits);
+			bits = NULL;
+			break;
+		}
+		roaring_bitmap_or_inplace(bits, row);
+		kc_bitmap_free(row);
+		rows++;
+		if (sqlite3_column_int64(q, 0) > maxseq)
+			maxseq = sqlite3_column_int64(q, 0);
 	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		bits = roaring_bitmap_portable_deserialize_safe(sqlite3_column_blob(q, 0),
-								(size_t)sqlite3_column_bytes(q, 0));
-	else
-		bits = rc == SQLITE_DONE ? roaring_bitmap_create() : NULL;
 	sqlite3_reset(q);
-	if (!bits) {
-		kc_err_set(err, "reading the stored bitmap of binary %lld: %s", (long long)m->binary,
-			   rc == SQLITE_ROW ? "corrupt" : sqlite3_errmsg(s->db));
+	if (!bits || rc != SQLITE_DONE) {
+		kc_bitmap_free(bits);
+		kc_err_set(err, "reading the stored bitmaps of binary %lld: %s", (long long)m->binary,
+			   bits ? sqlite3_errmsg(s->db) : "corrupt");
 		return NULL;
 	}
 	if (s->nunions < KC_UNION_CACHE)
 		slot = s->nunions++;
 	else
-		kc_bitmap_free(s->unions[slot].bits); /* least recently used */
-	s->unions[slot] = *m;
-	s->unions[slot].bits = bits;
-	s->last_used[slot] = ++s->union_clock;
-	return bits;
+		kc_bitmap_free(s->unions[slot].m.bits); /* least recently used */
+	e = &s->unions[slot];
+	e->m = *m;
+	e->m.bits = bits;
+	e->rows = rows;
+	e->maxseq = maxseq;
+	e->used = ++s->union_clock;
+	return e;
 }
 
-/* Merge every bitmap of the batch into its stored union; write only the
- * unions that gained bits. */
-static int flush_merges(struct kc_store *s, struct kc_err *err)
+/* Insert bits as row seq of e's key. */
+static int put_row(struct kc_store *s, const struct stored *e, int64_t seq,
+		   const roaring_bitmap_t *bits, struct kc_err *err)
 {
 	static const char *const put[2] = {
-		"INSERT OR REPLACE INTO coverage (binary, label, day, bits) VALUES (?,?,?,?)",
-		"INSERT OR REPLACE INTO coverage_total (binary, bits) VALUES (?,?)",
+		"INSERT INTO coverage (binary, label, day, seq, bits) VALUES (?,?,?,?,?)",
+		"INSERT INTO coverage_total (binary, seq, bits) VALUES (?,?,?)",
 	};
-	char *buf = NULL;
-	int ret = -1;
+	sqlite3_stmt *w = cached(s, put[e->m.label < 0], err);
+	size_t n = roaring_bitmap_portable_size_in_bytes(bits);
+	char *buf = malloc(n ? n : 1);
+	int k, ret;
+
+	if (!w || !buf) {
+		free(buf);
+		return w ? kc_err_set(err, "out of memory") : -1;
+	}
+	roaring_bitmap_portable_serialize(bits, buf);
+	k = bind_key(w, &e->m);
+	sqlite3_bind_int64(w, k, seq);
+	sqlite3_bind_blob(w, k + 1, buf, (int)n, SQLITE_STATIC);
+	ret = step_done(s->db, w, err);
+	free(buf);
+	return ret;
+}
+
+/* Merge every bitmap of the batch into its stored union: a union that
+ * gains nothing is not touched; otherwise only the new bits are inserted as
+ * a delta row, or, past KC_MAX_DELTA_ROWS rows, the key's rows are replaced
+ * by the whole union. */
+static int flush_merges(struct kc_store *s, struct kc_err *err)
+{
+	static const char *const del[2] = {
+		"DELETE FROM coverage WHERE binary = ? AND label = ? AND day = ?",
+		"DELETE FROM coverage_total WHERE binary = ?",
+	};
 
 	for (size_t i = 0; i < s->nmerges; i++) {
 		struct merge *m = &s->merges[i];
-		int t = m->label < 0, k = 1;
-		roaring_bitmap_t *u = stored_union(s, m, err);
-		sqlite3_stmt *w;
-		size_t n;
+		struct stored *e = stored_union(s, m, err);
+		roaring_bitmap_t *delta;
+		sqlite3_stmt *d;
+		int r;
 
-		if (!u)
-			goto out;
-		if (roaring_bitmap_is_subset(m->bits, u))
-			continue; /* nothing new: the stored row stays as it is */
-		roaring_bitmap_or_inplace(u, m->bits);
-		roaring_bitmap_run_optimize(u);
-		n = roaring_bitmap_portable_size_in_bytes(u);
-		free(buf);
-		buf = malloc(n ? n : 1);
-		w = cached(s, put[t], err);
-		if (!buf || !w) {
-			kc_err_set(err, "out of memory");
-			goto out;
+		if (!e)
+			return -1;
+		delta = roaring_bitmap_andnot(m->bits, e->m.bits);
+		if (!delta)
+			return kc_err_set(err, "out of memory");
+		if (roaring_bitmap_is_empty(delta)) {
+			kc_bitmap_free(delta);
+			continue; /* nothing new: the stored rows stay as they are */
 		}
-		roaring_bitmap_portable_serialize(u, buf);
-		sqlite3_bind_int64(w, k++, m->binary);
-		if (!t) {
-			sqlite3_bind_int64(w, k++, m->label);
-			sqlite3_bind_int64(w, k++, m->day);
+		roaring_bitmap_or_inplace(e->m.bits, delta);
+		roaring_bitmap_run_optimize(delta);
+		if (e->rows < KC_MAX_DELTA_ROWS) {
+			r = put_row(s, e, ++e->maxseq, delta, err);
+			e->rows++;
+		} else {
+			d = cached(s, del[m->label < 0], err);
+			if (d) {
+				bind_key(d, m);
+				r = step_done(s->db, d, err);
+			} else {
+				r = -1;
+			}
+			roaring_bitmap_run_optimize(e->m.bits);
+			if (r == 0)
+				r = put_row(s, e, 0, e->m.bits, err);
+			e->rows = 1;
+			e->maxseq = 0;
 		}
-		sqlite3_bind_blob(w, k, buf, (int)n, SQLITE_STATIC);
-		if (step_done(s->db, w, err) < 0)
-			goto out;
+		kc_bitmap_free(delta);
+		if (r < 0)
+			return -1;
 	}
-	ret = 0;
-out:
-	free(buf);
-	return ret;
+	return 0;
 }
 
 static void drop_merges(struct kc_store *s)

@@ -190,6 +190,37 @@ def test_report_survives_push_failure():
     m.cleanup()
 
 
+def test_delta_rows_and_compaction():
+    """Each report adding new bits stores only those bits; past the bound
+    the rows of a union are folded back into one; restarts, duplicates and
+    queries see the exact union throughout."""
+    import sqlite3
+    import wiregen
+    srv = Server().start()
+    tok = srv.token()
+    boot = "dddddddd-0000-4000-8000-00000000000d"
+    status, body = srv.post_frame("/api/v1/boots", wiregen.addrmap("delta", boot, BUILD), tok)
+    check(status == 200, "map: %d %s" % (status, body))
+    want = set()
+    db = os.path.join(srv.data_dir, "kcovd.db")
+    for i in range(80):
+        offs = {0x1000 + 97 * i + k for k in range(5)} | {0x1000}  # 0x1000: always known
+        want |= offs
+        status, body = srv.post_frame("/api/v1/reports", wiregen.report("delta", boot, offs)[1], tok)
+        check(status == 200, "report %d: %d %s" % (i, status, body))
+        if i in (20, 50):
+            srv.stop()
+            srv.start()
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT count(*) FROM coverage_total").fetchone()[0]
+        con.close()
+        check(1 <= rows <= 32, "report %d: %d rows for one union" % (i, rows))
+        if i % 10 == 9:
+            check(srv.pcs(BUILD) == {"vmlinux": want}, "union after %d reports" % (i + 1))
+    check(srv.get("/api/v1/builds")["builds"][0]["covered_pcs"] == len(want), "covered_pcs")
+    srv.stop()
+
+
 def test_schema_versions():
     import sqlite3
     srv = Server().start()
@@ -198,7 +229,7 @@ def test_schema_versions():
     # An old database (the newest migration not applied) is upgraded.
     con = sqlite3.connect(db)
     newest = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-    check(newest >= 3, "schema version %s" % newest)
+    check(newest >= 4, "schema version %s" % newest)
     con.execute("DROP TABLE overflow_daily")
     con.execute("DELETE FROM schema_version WHERE version = 3")
     con.commit()
@@ -222,4 +253,5 @@ def test_schema_versions():
 
 if __name__ == "__main__":
     run_tests([test_merge_and_kaslr, test_duplicates_and_auth, test_bad_input_keeps_data,
-               test_report_survives_push_failure, test_schema_versions])
+               test_report_survives_push_failure, test_delta_rows_and_compaction,
+               test_schema_versions])
