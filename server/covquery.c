@@ -19,7 +19,9 @@
 
 #include <roaring/roaring.h>
 
+#include "buf.h"
 #include "db.h"
+#include "store.h"
 #include "wire.h"
 
 #define NONE UINT32_MAX
@@ -172,6 +174,98 @@ out:
 	if (ret < 0)
 		covset_release(out);
 	return ret;
+}
+
+/*
+ * Decoded coverage per image of recent queries, keyed by build, import
+ * generation, filter and the writer's coverage generation, so a repeated
+ * query copies bitmaps instead of reading and decoding blobs. Any commit
+ * that changes coverage changes the key.
+ */
+#define KC_COVSET_CACHE 8
+
+struct covcache {
+	char *key;        /* NULL: free slot */
+	struct covset set;
+	uint64_t used;
+};
+
+static pthread_mutex_t covcache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct covcache covcache[KC_COVSET_CACHE];
+static uint64_t covcache_tick;
+
+static int covset_copy(const struct covset *from, struct covset *to)
+{
+	memset(to, 0, sizeof(*to));
+	to->v = calloc(from->n ? from->n : 1, sizeof(*to->v));
+	if (!to->v)
+		return -1;
+	for (size_t i = 0; i < from->n; i++) {
+		to->v[i].id = from->v[i].id;
+		to->v[i].bits = roaring_bitmap_copy(from->v[i].bits);
+		to->n = to->cap = i + 1;
+		if (!to->v[i].bits) {
+			covset_release(to);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static char *covset_key(const struct kc_covq *q, int64_t generation)
+{
+	const struct kc_cov_filter *f = &q->f;
+	struct kc_buf b = KC_BUF_INIT;
+
+	kc_buf_addf(&b, "%lld/%lld/%llu/%s/%s/%d/%lld/%lld", (long long)q->build,
+		    (long long)generation, (unsigned long long)kc_store_coverage_generation(),
+		    f->labels_json ? f->labels_json : "-", f->minus_json ? f->minus_json : "-",
+		    f->days, (long long)f->since, (long long)f->until);
+	if (b.oom) {
+		kc_buf_release(&b);
+		return NULL;
+	}
+	return (char *)b.data; /* NUL-terminated, owned by the caller */
+}
+
+/* Copy the cached coverage of key into out: 1 hit, 0 miss, -1 error. */
+static int covcache_get(const char *key, struct covset *out)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&covcache_lock);
+	for (int i = 0; i < KC_COVSET_CACHE; i++)
+		if (covcache[i].key && strcmp(covcache[i].key, key) == 0) {
+			covcache[i].used = ++covcache_tick;
+			r = covset_copy(&covcache[i].set, out) < 0 ? -1 : 1;
+			break;
+		}
+	pthread_mutex_unlock(&covcache_lock);
+	return r;
+}
+
+static void covcache_put(const char *key, const struct covset *set)
+{
+	int slot = 0;
+
+	pthread_mutex_lock(&covcache_lock);
+	for (int i = 0; i < KC_COVSET_CACHE; i++) {
+		if (!covcache[i].key) {
+			slot = i; /* a free slot */
+			break;
+		}
+		if (covcache[i].used < covcache[slot].used)
+			slot = i; /* else the least recently used */
+	}
+	free(covcache[slot].key);
+	covset_release(&covcache[slot].set);
+	covcache[slot].key = strdup(key);
+	if (covcache[slot].key && covset_copy(set, &covcache[slot].set) < 0) {
+		free(covcache[slot].key);
+		covcache[slot].key = NULL;
+	}
+	covcache[slot].used = ++covcache_tick;
+	pthread_mutex_unlock(&covcache_lock);
 }
 
 /* The coverage of the filter, minus the coverage of the minus labels. */
@@ -588,7 +682,8 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	struct kc_covq *q = calloc(1, sizeof(*q));
 	sqlite3_stmt *st = NULL;
 	int64_t generation = 0;
-	int rc, ok = 0;
+	char *key = NULL;
+	int rc, ok = 0, hit;
 
 	if (!q) {
 		kc_err_setc(err, 500, "out of memory");
@@ -626,9 +721,19 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 			    build_id);
 		goto out;
 	}
-	if (load_filtered(q, 0, &q->img, err) < 0) {
-		err->code = 500;
+	key = covset_key(q, generation);
+	hit = key ? covcache_get(key, &q->img) : 0;
+	if (hit < 0) {
+		kc_err_setc(err, 500, "out of memory");
 		goto out;
+	}
+	if (!hit) {
+		if (load_filtered(q, 0, &q->img, err) < 0) {
+			err->code = 500;
+			goto out;
+		}
+		if (key)
+			covcache_put(key, &q->img);
 	}
 	if (q->imported) {
 		q->index = index_get(db, q->build, generation, err);
@@ -646,6 +751,7 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	}
 	ok = 1;
 out:
+	free(key);
 	sqlite3_finalize(st);
 	if (!ok) {
 		kc_covq_free(q);

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct kc_store {
 	struct kc_store_stats stats;
 	struct merge *merges; /* this batch's pending bitmap merges */
 	size_t nmerges;
+	int wrote_coverage; /* this batch inserted or replaced coverage rows */
 	/* The stored unions the writer touched lately, decoded: a merge that
 	 * adds nothing new (the common case once a fleet is warm) costs no
 	 * read and no write, and one that does costs no read. Only the writer
@@ -57,6 +59,14 @@ struct kc_store {
 		sqlite3_stmt *st;
 	} cache[32];
 };
+
+/* Bumped after every commit whose flush wrote coverage rows. */
+static atomic_ullong coverage_generation;
+
+uint64_t kc_store_coverage_generation(void)
+{
+	return atomic_load(&coverage_generation);
+}
 
 static double now_ms(void)
 {
@@ -389,6 +399,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 		}
 		roaring_bitmap_or_inplace(e->m.bits, delta);
 		roaring_bitmap_run_optimize(delta);
+		s->wrote_coverage = 1;
 		if (e->rows < KC_MAX_DELTA_ROWS) {
 			r = put_row(s, e, ++e->maxseq, delta, err);
 			e->rows++;
@@ -464,8 +475,11 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 			err = j->err;
 		}
 	}
+	s->wrote_coverage = 0;
 	if (ok && (flush_merges(s, &err) < 0 || kc_db_exec(s->db, "COMMIT", &err) < 0))
 		ok = 0;
+	if (ok && s->wrote_coverage)
+		atomic_fetch_add(&coverage_generation, 1);
 	if (!ok) {
 		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
 		drop_unions(s); /* they may hold bits the rollback took back */

@@ -65,6 +65,11 @@ void kc_store_submit(struct kc_store *s, struct kc_job *job);
 
 void kc_store_stats(struct kc_store *s, struct kc_store_stats *out);
 
+/* Process-wide count of commits that changed stored coverage (the writer
+ * is the only one that writes it): readers key caches of decoded coverage
+ * on it. */
+uint64_t kc_store_coverage_generation(void);
+
 /* The database path, for opening read connections. */
 const char *kc_store_path(const struct kc_store *s);
 
