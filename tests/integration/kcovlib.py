@@ -4,6 +4,7 @@ kcov-collect against the KCOV stand-in on emulated test machines.
 
 Binary paths come from the environment set by CMake (see CMakeLists.txt).
 """
+import atexit
 import json
 import os
 import re
@@ -112,6 +113,25 @@ class Server:
         """{binary name: set of canonical offsets}"""
         j = self.get("/api/v1/builds/%s/pcs" % build_id)
         return {b["name"]: set(b["offsets"]) for b in j["binaries"] if b["offsets"]}
+
+
+LEFTOVERS = []  # servers and processes to kill if a test fails half-way
+
+
+def started(x):
+    """Register a Server or Popen to be killed when the test process exits."""
+    LEFTOVERS.append(x)
+    return x
+
+
+@atexit.register
+def _kill_leftovers():
+    for x in LEFTOVERS:
+        if isinstance(x, Server):
+            x.kill()
+        elif x.poll() is None:
+            x.kill()
+            x.wait()
 
 
 def parse_kernel(path=KERNEL_DESC):

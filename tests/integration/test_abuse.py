@@ -8,7 +8,6 @@ honest report must be there afterwards.
 
 Figures are printed as "figure NAME VALUE" lines (docs/reliability.md).
 """
-import atexit
 import http.client
 import json
 import os
@@ -21,25 +20,9 @@ import threading
 import time
 import zlib
 
-from kcovlib import KERNEL, Server, check, run_tests, tmpdir
+from kcovlib import KERNEL, Server, check, run_tests, started, tmpdir
 import wiregen
 
-LEFTOVERS = []  # servers and processes to kill if a test fails half-way
-
-
-def started(x):
-    LEFTOVERS.append(x)
-    return x
-
-
-@atexit.register
-def _cleanup():
-    for x in LEFTOVERS:
-        if isinstance(x, Server):
-            x.kill()
-        elif x.poll() is None:
-            x.kill()
-            x.wait()
 
 BUILD = KERNEL["build_id"]
 TIMEOUT = 3  # kcovd --timeout for this test

@@ -17,7 +17,6 @@
 
 Figures are printed as "figure NAME VALUE" lines (docs/reliability.md).
 """
-import atexit
 import http.client
 import json
 import os
@@ -29,25 +28,9 @@ import subprocess
 import threading
 import time
 
-from kcovlib import KERNEL, Machine, Server, check, expected, run_tests, tmpdir
+from kcovlib import KERNEL, Machine, Server, check, expected, run_tests, started, tmpdir
 import wiregen
 
-LEFTOVERS = []  # servers and processes to kill if a test fails half-way
-
-
-def started(x):
-    LEFTOVERS.append(x)
-    return x
-
-
-@atexit.register
-def _cleanup():
-    for x in LEFTOVERS:
-        if isinstance(x, Server):
-            x.kill()
-        elif x.poll() is None:
-            x.kill()
-            x.wait()
 
 BUILD = KERNEL["build_id"]
 KILLS = int(os.environ.get("KC_RELIABILITY_KILLS", "20"))
