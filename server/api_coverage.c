@@ -1,7 +1,7 @@
 /*
  * api_coverage.c - the HTTP face of build import and coverage queries:
  * POST /api/v1/builds (admin) imports a build from server-local paths, and
- * GET /api/v1/builds/{build}/{tree,files/PATH,functions,lcov,files.csv,
+ * GET /api/v1/builds/{build}/{tree,files/PATH,functions,labels,lcov,files.csv,
  * functions.csv,summary} answer from covquery.c. This file only parses and
  * validates requests (build ids, paths, label/day filters, paging) and
  * maps errors to statuses; docs/api-coverage.md is the reference.
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "covquery.h"
+#include "day.h"
 #include "import.h"
 #include "server.h"
 #include "wire.h"
@@ -20,7 +21,6 @@
 #define MAX_PATH_LEN 4096
 #define MAX_LIMIT 10000
 #define DEFAULT_LIMIT 100
-#define MAX_DAY 2932896 /* 9999-12-31 */
 
 /* A request's parsed filter; the JSON texts are owned. */
 struct filter_args {
@@ -67,41 +67,19 @@ static int valid_path(const char *p)
 	}
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* "YYYY-MM-DD" or a day number; -1 when invalid. */
 static int64_t parse_day(const char *s)
 {
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	unsigned y, m, d;
+	int64_t day;
 	char *end;
 	long long v;
-	int n = 0;
 
-	if (strlen(s) == 10 && sscanf(s, "%4u-%2u-%2u%n", &y, &m, &d, &n) == 3 && n == 10) {
-		int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-		if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
-		    (m == 2 && d == 29 && !leap))
-			return -1;
-		return days_from_civil(y, m, d);
-	}
+	if (kc_day_parse(s, &day) == 0)
+		return day;
 	if (!*s || *s < '0' || *s > '9')
 		return -1;
 	v = strtoll(s, &end, 10);
-	if (*end || v < 0 || v > MAX_DAY)
+	if (*end || v < 0 || v > KC_DAY_MAX)
 		return -1;
 	return v;
 }
@@ -158,7 +136,7 @@ static int parse_filter(struct kc_req *r, struct filter_args *a)
 	a->f.labels_json = a->labels;
 	a->f.minus_json = a->minus;
 	a->f.since = 0;
-	a->f.until = MAX_DAY;
+	a->f.until = KC_DAY_MAX;
 	if (since || until) {
 		a->f.days = 1;
 		if (since && (a->f.since = parse_day(since)) < 0) {
@@ -224,7 +202,7 @@ static enum MHD_Result answer_err(struct kc_req *r, const struct kc_err *err)
 	return kc_respond_error(r, status, "%s", err->msg[0] ? err->msg : "query failed");
 }
 
-enum what { W_TREE, W_FILE, W_FUNCS, W_LCOV, W_FILES_CSV, W_FUNCS_CSV, W_SUMMARY };
+enum what { W_TREE, W_FILE, W_FUNCS, W_LABELS, W_LCOV, W_FILES_CSV, W_FUNCS_CSV, W_SUMMARY };
 
 static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, const char *path)
 {
@@ -236,7 +214,8 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	json_t *j = NULL;
 	sqlite3 *db = NULL;
 	const char *file = NULL, *match = NULL, *type = NULL;
-	long limit = 0, offset = 0;
+	long limit = 0, offset = 0, line = 0;
+	unsigned flags = KC_COVQ_NEED_IMPORT;
 	enum kc_func_sort sort = KC_SORT_NAME;
 	enum MHD_Result ret;
 	int failed = 0;
@@ -281,12 +260,28 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 			goto out;
 		}
 	}
+	if (w == W_LABELS) {
+		file = kc_req_arg(r, "file");
+		if (!file || !valid_path(file)) {
+			ret = kc_respond_error(r, 400, "file= (a source path) is required");
+			goto out;
+		}
+		if (arg_uint(r, "line", 1, INT_MAX, 0, &line) < 0 ||
+		    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) < 0) {
+			ret = kc_respond_error(r, 400, "line= must be >= 1 and limit= 1..%d",
+					       MAX_LIMIT);
+			goto out;
+		}
+		flags |= KC_COVQ_NO_COVERAGE;
+	}
+	if (w == W_SUMMARY)
+		flags &= ~KC_COVQ_NEED_IMPORT;
 	db = kc_db_get(r->srv, &err);
 	if (!db) {
 		ret = kc_respond_error(r, 503, "database unavailable: %s", err.msg);
 		goto out;
 	}
-	q = kc_covq_open(db, build, &fa.f, w != W_SUMMARY, &err);
+	q = kc_covq_open(db, build, &fa.f, flags, &err);
 	if (!q) {
 		ret = answer_err(r, &err);
 		goto out;
@@ -297,6 +292,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	case W_FUNCS:
 		j = kc_covq_functions(q, file, match, sort, (size_t)limit, (size_t)offset, &err);
 		break;
+	case W_LABELS: j = kc_covq_labels(q, file, line, (size_t)limit, &err); break;
 	case W_SUMMARY: j = kc_covq_summary(q, &err); break;
 	case W_LCOV:
 		type = "text/plain; charset=utf-8";
@@ -337,6 +333,7 @@ enum MHD_Result kc_api_coverage(struct kc_req *r, int *handled)
 		{ "tree", W_TREE },           { "functions", W_FUNCS },
 		{ "lcov", W_LCOV },           { "files.csv", W_FILES_CSV },
 		{ "functions.csv", W_FUNCS_CSV }, { "summary", W_SUMMARY },
+		{ "labels", W_LABELS },
 	};
 	const char *rest, *slash;
 	char build[KC_BUILD_ID_MAX + 1];
@@ -400,7 +397,7 @@ static void warm_index(struct kc_req *r, json_t *summary)
 	db = kc_db_get(r->srv, &err);
 	if (!db)
 		return;
-	kc_covq_free(kc_covq_open(db, build, &none, 1, &err));
+	kc_covq_free(kc_covq_open(db, build, &none, KC_COVQ_NEED_IMPORT | KC_COVQ_NO_COVERAGE, &err));
 	kc_db_put(r->srv, db);
 }
 

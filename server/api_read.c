@@ -11,6 +11,7 @@
 
 #include <roaring/roaring.h>
 
+#include "day.h"
 #include "db.h"
 #include "overflow.h"
 #include "server.h"
@@ -287,25 +288,6 @@ fail:
 	return kc_respond_error(r, 500, "query failed: %s", err.msg);
 }
 
-/* "YYYY-MM-DD" -> days since 1970-01-01. */
-static int parse_day(const char *s, int64_t *day)
-{
-	int y, m, d, n = 0;
-	int64_t yy, era, yoe, doy, doe;
-
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || s[n] || m < 1 || m > 12 || d < 1 ||
-	    d > 31 || y < 1970 || y > 9999)
-		return -1;
-	/* Howard Hinnant's days_from_civil. */
-	yy = y - (m <= 2);
-	era = yy / 400;
-	yoe = yy - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	*day = era * 146097 + doe - 719468;
-	return 0;
-}
-
 /* GET /api/v1/stats/overflow?group=A[,B]&since=&until=&limit= */
 static enum MHD_Result get_overflow(struct kc_req *r)
 {
@@ -328,7 +310,7 @@ static enum MHD_Result get_overflow(struct kc_req *r)
 			q.group[q.ngroup++] = comma + 1;
 		}
 	}
-	if ((since && parse_day(since, &q.since) < 0) || (until && parse_day(until, &q.until) < 0))
+	if ((since && kc_day_parse(since, &q.since) < 0) || (until && kc_day_parse(until, &q.until) < 0))
 		return kc_respond_error(r, 400, "since and until are dates: YYYY-MM-DD");
 	if (limit) {
 		char *end;

@@ -20,6 +20,7 @@
 #include <roaring/roaring.h>
 
 #include "buf.h"
+#include "day.h"
 #include "db.h"
 #include "store.h"
 #include "wire.h"
@@ -75,6 +76,12 @@ typedef int (*file_fn)(struct kc_covq *q, const struct fview *v, void *arg, stru
 
 /* ---- coverage sets ------------------------------------------------------ */
 
+/* The coverage rows (binaries) that count for an image: same build, kind
+ * and name, and the image's build id or none recorded. */
+#define IMG_JOIN                                                                          \
+	"FROM images i JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND "      \
+	"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "
+
 static void covset_release(struct covset *s)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -104,9 +111,6 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 		       const char *labels_json, int64_t since, int64_t until, struct covset *out,
 		       struct kc_err *err)
 {
-#define IMG_JOIN                                                                          \
-	"FROM images i JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND "      \
-	"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "
 #define LABELS                                                                            \
 	"(?2 IS NULL OR c.label IN (SELECT l.id FROM labels l JOIN json_each(?2) j "       \
 	"ON l.name = j.value)) AND c.day BETWEEN ?3 AND ?4 "
@@ -120,7 +124,6 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 		  "SELECT b.id, c.bits FROM binaries b JOIN coverage c ON c.binary = b.id "
 		  "WHERE b.build = ?1 AND " LABELS "ORDER BY b.id" },
 	};
-#undef IMG_JOIN
 #undef LABELS
 	sqlite3_stmt *st = kc_db_prepare(db, sql[by_binary][filtered], err);
 	int rc, ret = -1;
@@ -676,14 +679,38 @@ void kc_covq_free(struct kc_covq *q)
 	free(q);
 }
 
+/* The filter's coverage per image into q->img, from the cache or the
+ * database. */
+static int load_coverage(struct kc_covq *q, int64_t generation, struct kc_err *err)
+{
+	char *key = covset_key(q, generation);
+	int hit = key ? covcache_get(key, &q->img) : 0, ret = -1;
+
+	if (hit < 0) {
+		kc_err_setc(err, 500, "out of memory");
+		goto out;
+	}
+	if (!hit) {
+		if (load_filtered(q, 0, &q->img, err) < 0) {
+			err->code = 500;
+			goto out;
+		}
+		if (key)
+			covcache_put(key, &q->img);
+	}
+	ret = 0;
+out:
+	free(key);
+	return ret;
+}
+
 struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_cov_filter *f,
-			     int need_import, struct kc_err *err)
+			     unsigned flags, struct kc_err *err)
 {
 	struct kc_covq *q = calloc(1, sizeof(*q));
 	sqlite3_stmt *st = NULL;
 	int64_t generation = 0;
-	char *key = NULL;
-	int rc, ok = 0, hit;
+	int rc, ok = 0;
 
 	if (!q) {
 		kc_err_setc(err, 500, "out of memory");
@@ -716,25 +743,13 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	generation = sqlite3_column_int64(st, 1);
 	sqlite3_finalize(st);
 	st = NULL;
-	if (need_import && !q->imported) {
+	if ((flags & KC_COVQ_NEED_IMPORT) && !q->imported) {
 		kc_err_setc(err, 404, "build %s has not been imported (POST /api/v1/builds)",
 			    build_id);
 		goto out;
 	}
-	key = covset_key(q, generation);
-	hit = key ? covcache_get(key, &q->img) : 0;
-	if (hit < 0) {
-		kc_err_setc(err, 500, "out of memory");
+	if (!(flags & KC_COVQ_NO_COVERAGE) && load_coverage(q, generation, err) < 0)
 		goto out;
-	}
-	if (!hit) {
-		if (load_filtered(q, 0, &q->img, err) < 0) {
-			err->code = 500;
-			goto out;
-		}
-		if (key)
-			covcache_put(key, &q->img);
-	}
 	if (q->imported) {
 		q->index = index_get(db, q->build, generation, err);
 		if (!q->index) {
@@ -751,7 +766,6 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	}
 	ok = 1;
 out:
-	free(key);
 	sqlite3_finalize(st);
 	if (!ok) {
 		kc_covq_free(q);
@@ -1386,6 +1400,391 @@ json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err)
 	src = file_source(q, path, err);
 	json_object_set_new(w.out, "source", src ? src : json_null());
 	return w.out;
+}
+
+/* ---- labels of a file or a line ------------------------------------------ */
+
+/* The points asked for, per part of the file: their bits (ascending, as in
+ * the part) as an array and a bitmap, and their line indexes. Point j of
+ * part k is bit (off[k] + j) of a label's hit set. */
+struct lsel {
+	const struct pfile *pf;
+	uint32_t *bits, *li; /* all selected points, part by part */
+	uint32_t *off;       /* per part: first index; off[nparts] = total */
+	roaring_bitmap_t **bm; /* per part: the selected bits */
+	uint32_t n;
+	size_t words;        /* uint64 words of a hit set */
+};
+
+/* A label while reading its rows. */
+struct llabel {
+	int64_t id;
+	char *name;
+	uint64_t *hit;         /* selected points it covered */
+	int64_t first, last;   /* days it covered any of them */
+	uint64_t covered;      /* hit minus the minus labels, counted at the end */
+};
+
+struct lread {
+	struct llabel *v;
+	size_t n, cap;
+	uint64_t *minus, *row; /* hit sets: the minus labels', the current row's */
+};
+
+static void lsel_release(struct lsel *s)
+{
+	for (uint32_t k = 0; s->bm && s->pf && k < s->pf->nparts; k++)
+		kc_bitmap_free(s->bm[k]);
+	free(s->bm);
+	free(s->bits);
+	free(s->li);
+	free(s->off);
+	memset(s, 0, sizeof(*s));
+}
+
+static void lread_release(struct lread *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].name);
+		free(r->v[i].hit);
+	}
+	free(r->v);
+	free(r->minus);
+	free(r->row);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Select the points of pf on line index li (NONE: all of them). */
+static int lsel_init(struct lsel *s, const struct pfile *pf, uint32_t li, struct kc_err *err)
+{
+	size_t total = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->pf = pf;
+	for (uint32_t k = 0; k < pf->nparts; k++)
+		total += pf->parts[k].n;
+	s->bits = malloc((total + 1) * 4);
+	s->li = malloc((total + 1) * 4);
+	s->off = malloc(((size_t)pf->nparts + 1) * 4);
+	s->bm = calloc((size_t)pf->nparts + 1, sizeof(*s->bm));
+	if (!s->bits || !s->li || !s->off || !s->bm)
+		goto oom;
+	for (uint32_t k = 0; k < pf->nparts; k++) {
+		const struct part *p = &pf->parts[k];
+
+		s->off[k] = s->n;
+		for (uint32_t i = 0; i < p->n; i++)
+			if (li == NONE || p->li[i] == li) {
+				s->bits[s->n] = p->bits[i];
+				s->li[s->n++] = p->li[i];
+			}
+		s->bm[k] = roaring_bitmap_of_ptr(s->n - s->off[k], s->bits + s->off[k]);
+		if (!s->bm[k])
+			goto oom;
+	}
+	s->off[pf->nparts] = s->n;
+	s->words = (s->n + 63) / 64 + 1;
+	return 0;
+oom:
+	lsel_release(s);
+	return kc_err_setc(err, 500, "out of memory");
+}
+
+/* The ids of the images holding selected points, as a JSON array text. */
+static char *lsel_images(const struct kc_covq *q, const struct lsel *s)
+{
+	struct kc_buf b = KC_BUF_INIT;
+
+	kc_buf_addf(&b, "[");
+	for (uint32_t k = 0; k < s->pf->nparts; k++)
+		kc_buf_addf(&b, "%s%lld", k ? "," : "",
+			    (long long)q->index->img[s->pf->parts[k].slot]);
+	kc_buf_addf(&b, "]");
+	if (b.oom) {
+		kc_buf_release(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+struct lmark {
+	const uint32_t *bits; /* the part's selected bits */
+	uint32_t n, off;
+	uint64_t *row;
+	int any;
+};
+
+static bool mark_point(uint32_t bit, void *arg)
+{
+	struct lmark *m = arg;
+	uint32_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (m->bits[mid] < bit)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->n && m->bits[lo] == bit) {
+		uint32_t j = m->off + lo;
+
+		m->row[j >> 6] |= 1ull << (j & 63);
+		m->any = 1;
+	}
+	return true;
+}
+
+/* Mark in r->row the selected points of image `image` that cov covers.
+ * Returns 1 when it marked any. */
+static int lsel_mark(const struct kc_covq *q, const struct lsel *s, int64_t image,
+		     const roaring_bitmap_t *cov, uint64_t *row, struct kc_err *err)
+{
+	struct lmark m = { NULL, 0, 0, row, 0 };
+
+	for (uint32_t k = 0; k < s->pf->nparts; k++) {
+		roaring_bitmap_t *both;
+
+		if (q->index->img[s->pf->parts[k].slot] != image || s->off[k] == s->off[k + 1])
+			continue;
+		both = roaring_bitmap_and(cov, s->bm[k]);
+		if (!both)
+			return kc_err_setc(err, 500, "out of memory");
+		m.bits = s->bits + s->off[k];
+		m.n = s->off[k + 1] - s->off[k];
+		m.off = s->off[k];
+		roaring_iterate(both, mark_point, &m);
+		kc_bitmap_free(both);
+	}
+	return m.any;
+}
+
+/* The label of id (rows come ordered by label id, so it is the last one
+ * or a new one). */
+static struct llabel *lread_label(struct lread *r, const struct lsel *s, int64_t id,
+				  const char *name)
+{
+	struct llabel *l;
+
+	if (r->n && r->v[r->n - 1].id == id)
+		return &r->v[r->n - 1];
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct llabel *v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		r->v = v;
+		r->cap = cap;
+	}
+	l = &r->v[r->n];
+	memset(l, 0, sizeof(*l));
+	l->id = id;
+	l->first = INT64_MAX;
+	l->last = INT64_MIN;
+	l->name = strdup(name ? name : "");
+	l->hit = calloc(s->words, 8);
+	if (!l->name || !l->hit) {
+		free(l->name);
+		free(l->hit);
+		return NULL;
+	}
+	r->n++;
+	return l;
+}
+
+/* Read the coverage rows of the filter's days for the selected points'
+ * images: per listed label its hit set, and the minus labels' union. */
+static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
+		      struct kc_err *err)
+{
+	const struct kc_cov_filter *f = &q->f;
+	sqlite3_stmt *st = kc_db_prepare(
+		q->db,
+		"WITH sel(id, name, listed, minus) AS (SELECT id, name, "
+		"?2 IS NULL OR name IN (SELECT value FROM json_each(?2)), "
+		"?3 IS NOT NULL AND name IN (SELECT value FROM json_each(?3)) FROM labels) "
+		"SELECT c.label, s.name, i.id, c.day, c.bits, s.listed, s.minus " IMG_JOIN
+		"JOIN coverage c ON c.binary = b.id JOIN sel s ON s.id = c.label "
+		"WHERE (s.listed OR s.minus) AND i.id IN (SELECT value FROM json_each(?1)) "
+		"AND c.day BETWEEN ?4 AND ?5 ORDER BY c.label",
+		err);
+	char *images = lsel_images(q, s);
+	int rc, ret = -1;
+
+	r->minus = calloc(s->words, 8);
+	r->row = calloc(s->words, 8);
+	if (!st || !images || !r->minus || !r->row) {
+		if (st)
+			kc_err_setc(err, 500, "out of memory");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, images, -1, SQLITE_STATIC);
+	if (f->labels_json)
+		sqlite3_bind_text(st, 2, f->labels_json, -1, SQLITE_STATIC);
+	if (f->minus_json)
+		sqlite3_bind_text(st, 3, f->minus_json, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, f->days ? f->since : INT64_MIN);
+	sqlite3_bind_int64(st, 5, f->days ? f->until : INT64_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t day = sqlite3_column_int64(st, 3);
+		roaring_bitmap_t *cov = roaring_bitmap_portable_deserialize_safe(
+			sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4));
+		struct llabel *l = NULL;
+		int any;
+
+		if (!cov) {
+			kc_err_setc(err, 500, "a stored coverage bitmap is corrupt");
+			goto out;
+		}
+		memset(r->row, 0, s->words * 8);
+		any = lsel_mark(q, s, sqlite3_column_int64(st, 2), cov, r->row, err);
+		kc_bitmap_free(cov);
+		if (any < 0)
+			goto out;
+		if (sqlite3_column_int(st, 5)) {
+			l = lread_label(r, s, sqlite3_column_int64(st, 0),
+					(const char *)sqlite3_column_text(st, 1));
+			if (!l) {
+				kc_err_setc(err, 500, "out of memory");
+				goto out;
+			}
+		}
+		for (size_t w = 0; any && w < s->words; w++) {
+			if (l)
+				l->hit[w] |= r->row[w];
+			if (sqlite3_column_int(st, 6))
+				r->minus[w] |= r->row[w];
+		}
+		if (l && any) {
+			l->first = day < l->first ? day : l->first;
+			l->last = day > l->last ? day : l->last;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_setc(err, 500, "reading coverage: %s", sqlite3_errmsg(q->db));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(images);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int cmp_llabel(const void *x, const void *y)
+{
+	const struct llabel *a = x, *b = y;
+
+	if (a->covered != b->covered)
+		return a->covered < b->covered ? 1 : -1;
+	return strcmp(a->name, b->name);
+}
+
+/* One label's entry: its counts, days and covered lines. lcov and ltot
+ * have a slot per line index of the file. */
+static json_t *llabel_json(const struct lsel *s, const struct llabel *l, const uint64_t *minus,
+			   uint32_t *lcov, const uint32_t *ltot)
+{
+	json_t *lines = json_array();
+	char first[11], last[11];
+
+	memset(lcov, 0, ((size_t)s->pf->nlines + 1) * 4);
+	for (uint32_t j = 0; j < s->n; j++)
+		if (s->li[j] < s->pf->nlines && ((l->hit[j >> 6] & ~minus[j >> 6]) >> (j & 63) & 1))
+			lcov[s->li[j]]++;
+	for (uint32_t i = 0; i < s->pf->nlines; i++)
+		if (lcov[i])
+			json_array_append_new(lines, json_pack("{s:I, s:I, s:I}", "line",
+							       (json_int_t)s->pf->lines[i], "covered",
+							       (json_int_t)lcov[i], "points",
+							       (json_int_t)ltot[i]));
+	kc_day_format(l->first, first);
+	kc_day_format(l->last, last);
+	return json_pack("{s:s, s:I, s:s, s:s, s:o}", "label", l->name, "covered",
+			 (json_int_t)l->covered, "first_day", first, "last_day", last, "lines",
+			 lines);
+}
+
+json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t limit,
+		       struct kc_err *err)
+{
+	const struct pindex *x = q->index;
+	struct lsel s = { 0 };
+	struct lread r = { 0 };
+	uint32_t *lcov = NULL, *ltot = NULL, at, li = NONE;
+	size_t shown = 0;
+	json_t *out = NULL, *arr = NULL;
+	const struct pfile *pf;
+
+	if (!x) {
+		kc_err_setc(err, 404, "build %s has not been imported", q->build_id);
+		return NULL;
+	}
+	at = lower_bound(x, path);
+	if (at >= x->nfiles || strcmp(x->files[at].path, path) != 0) {
+		kc_err_setc(err, 404, "no file %s in build %s", path, q->build_id);
+		return NULL;
+	}
+	pf = &x->files[at];
+	if (line > 0) {
+		uint32_t lo = 0, hi = pf->nlines;
+
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (pf->lines[mid] < line)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		/* A line without points selects nothing: no point has index NONE - 1. */
+		li = lo < pf->nlines && pf->lines[lo] == line ? lo : NONE - 1;
+	}
+	if (lsel_init(&s, pf, li, err) < 0 || lread_rows(q, &s, &r, err) < 0)
+		goto out;
+	lcov = malloc(((size_t)pf->nlines + 1) * 4);
+	ltot = calloc((size_t)pf->nlines + 1, 4);
+	arr = json_array();
+	if (!lcov || !ltot || !arr) {
+		kc_err_setc(err, 500, "out of memory");
+		goto out;
+	}
+	for (uint32_t j = 0; j < s.n; j++)
+		if (s.li[j] < pf->nlines)
+			ltot[s.li[j]]++;
+	for (size_t i = 0; i < r.n; i++) {
+		struct llabel *l = &r.v[i];
+
+		for (size_t w = 0; w < s.words; w++)
+			l->covered += (uint64_t)__builtin_popcountll(l->hit[w] & ~r.minus[w]);
+		if (l->covered)
+			r.v[shown++] = *l;
+		else {
+			free(l->name);
+			free(l->hit);
+		}
+	}
+	r.n = shown;
+	if (r.n)
+		qsort(r.v, r.n, sizeof(*r.v), cmp_llabel);
+	for (size_t i = 0; i < r.n && i < limit; i++)
+		json_array_append_new(arr, llabel_json(&s, &r.v[i], r.minus, lcov, ltot));
+	out = base_object(q);
+	json_object_set_new(out, "path", json_string(pf->path));
+	if (line > 0)
+		json_object_set_new(out, "line", json_integer((json_int_t)line));
+	json_object_set_new(out, "points", json_integer((json_int_t)s.n));
+	json_object_set_new(out, "labels_total", json_integer((json_int_t)r.n));
+	json_object_set(out, "labels", arr);
+out:
+	json_decref(arr);
+	free(lcov);
+	free(ltot);
+	lread_release(&r);
+	lsel_release(&s);
+	return out;
 }
 
 /* ---- functions ---------------------------------------------------------- */

@@ -40,11 +40,15 @@ enum kc_func_sort { KC_SORT_NAME, KC_SORT_COVERAGE, KC_SORT_POINTS };
 
 struct kc_covq;
 
+/* Flags of kc_covq_open. */
+#define KC_COVQ_NEED_IMPORT 1u /* fail with 404 when the build was never imported */
+#define KC_COVQ_NO_COVERAGE 2u /* do not load the filter's coverage (kc_covq_labels
+				* reads its own; other queries then see none) */
+
 /* Open a query of build_id (hex) on the read connection db (borrowed for
- * the context's lifetime). need_import: fail with 404 when the build was
- * never imported. Release with kc_covq_free. */
+ * the context's lifetime). Release with kc_covq_free. */
 struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_cov_filter *f,
-			     int need_import, struct kc_err *err);
+			     unsigned flags, struct kc_err *err);
 void kc_covq_free(struct kc_covq *q);
 
 /* Children of directory dir ("" = the root) with their totals, and dir's
@@ -70,6 +74,16 @@ int kc_covq_files_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
 		      struct kc_err *err) KC_MUST_CHECK;
 int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
 			  struct kc_err *err) KC_MUST_CHECK;
+
+/* Which labels covered the points of one file, or of its line `line`
+ * (line > 0): per label, the points it covered (minus what the minus labels
+ * covered), the first and last day it covered any of them and its covered
+ * lines. Only coverage of the filter's days counts; with labels in the
+ * filter only those are listed. Labels are ordered by covered points
+ * (descending), then name; at most limit of them. 404 for an unknown file.
+ * Needs an imported build. */
+json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t limit,
+		       struct kc_err *err);
 
 /* Points, covered points and unmatched PCs per binary of the build. */
 json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err);

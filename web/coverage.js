@@ -2,7 +2,8 @@
 // labels, time window, minus), the directory tree loaded one directory at a
 // time from /api/v1/builds/{build}/tree, search, and the file view (source
 // with coloured lines from /api/v1/builds/{build}/files/{path}, function
-// table, jump to the next uncovered line, per-line details).
+// table, jump to the next uncovered line, per-line details with the labels
+// that covered the line from /api/v1/builds/{build}/labels).
 import {
   $, h, esc, api, ApiError, fmtNum, pct, fmtPct, covCell, cards, sortableTable, link, navigate, setQuery,
 } from './app.js';
@@ -317,9 +318,7 @@ function lineState(l) {
 
 function lineTitle(l) {
   const c = pointsOf(l);
-  let t = `${lineState(l)}: ${c.covered} of ${c.total} points covered`;
-  if (Array.isArray(l.labels) && l.labels.length) t += ' · labels: ' + l.labels.join(', ');
-  return t;
+  return `${lineState(l)}: ${c.covered} of ${c.total} points covered`;
 }
 
 export async function viewFile(ctx) {
@@ -342,10 +341,9 @@ export async function viewFile(ctx) {
   const functions = file.functions || [];
   const source = typeof file.source === 'string' ? file.source : null;
   const totals = file;
-  const perLineLabels = lines.some((l) => Array.isArray(l.labels));
 
   const srcBox = source !== null ? sourceView(source, byLine) : lineTable(lines);
-  const panel = h('div', { class: 'linepanel notice', id: 'line-panel' }, h('span', { class: 'muted' }, 'Click a line number for its points.'));
+  const panel = h('div', { class: 'linepanel notice', id: 'line-panel' }, h('span', { class: 'muted' }, 'Click a line number for its points and the labels that covered it.'));
   const fnTable = sortableTable({
     ctx, id: 'functions', rows: functions, defaultSort: 'line',
     columns: [
@@ -372,7 +370,6 @@ export async function viewFile(ctx) {
         cards(counts3.map(([k, c]) => [k, fmtPct(pct(c.covered, c.total)), `${fmtNum(c.covered)} of ${fmtNum(c.total)} ${k} covered`])),
         h('div', { id: 'file-totals', dataset: Object.fromEntries(counts3.flatMap(([k, c]) => [[k + 'Covered', c.covered], [k + 'Total', c.total]])) }),
         panel,
-        perLineLabels ? null : h('p', { class: 'muted', id: 'no-line-labels' }, 'Which labels covered a line is not offered by the API; filter by label above instead.'),
         h('h2', {}, `Functions (${functions.length})`),
         functions.length ? fnTable : h('p', { class: 'muted' }, 'No functions.'))));
 
@@ -388,11 +385,35 @@ export async function viewFile(ctx) {
     if (updateUrl) setQuery({ line: n }, { render: false });
     const l = byLine.get(n);
     const c = pointsOf(l);
+    const labelBox = h('dd', { id: 'line-labels', class: 'muted' }, l ? 'loading…' : '');
     panel.replaceChildren(h('dl', {},
       h('dt', {}, 'Line'), h('dd', { id: 'sel-line' }, String(n)),
       h('dt', {}, 'State'), h('dd', { class: l ? 'state-' + lineState(l) : '' }, l ? lineState(l) : 'not instrumented'),
       l ? [h('dt', {}, 'Points'), h('dd', {}, `${c.covered} of ${c.total} covered`)] : null,
-      l && Array.isArray(l.labels) ? [h('dt', {}, 'Covered by'), h('dd', {}, l.labels.length ? l.labels.map((x) => h('span', { class: 'chip' }, x)) : 'no label')] : null));
+      l ? [h('dt', {}, 'Covered by'), labelBox] : null));
+    if (l) lineLabels(labelBox, n);
+  };
+  // Which labels covered line n (asked when a line is selected; the answer
+  // of an earlier selection that arrives late is dropped).
+  let asked = 0;
+  const lineLabels = async (box, n) => {
+    const mine = ++asked;
+    let j;
+    try {
+      j = await api(buildApi(build) + '/labels', [['file', path], ['line', String(n)], ...filterPairs(q)]);
+    } catch (e) {
+      if (mine === asked) box.replaceChildren(h('span', { class: 'error' }, 'labels: ' + e.message));
+      return;
+    }
+    if (mine !== asked || !ctx.live()) return;
+    const chips = j.labels.map((e) => h('a', {
+      class: 'chip', dataset: { label: e.label, covered: e.covered },
+      href: reportLink('/file', new URLSearchParams([['build', build], ['label', e.label]]), { path, line: n }),
+      title: `${e.label} covered ${e.covered} of the line's ${j.points} points; first on ${e.first_day}, last on ${e.last_day}. Click: this file under ${e.label} alone.`,
+    }, `${e.label} ${e.covered}/${j.points}`, h('small', {}, ' last ' + e.last_day)));
+    if (j.labels_total > j.labels.length) chips.push(h('span', { class: 'muted' }, ` and ${j.labels_total - j.labels.length} more`));
+    box.classList.toggle('muted', !chips.length);
+    box.replaceChildren(...(chips.length ? chips : ['no label' + (filterPairs(q).length ? ' in this filter' : '')]));
   };
   const todo = lines.filter((l) => ['uncovered', 'partial'].includes(lineState(l))).map((l) => l.line);
   const jump = (dir) => {

@@ -351,6 +351,87 @@ def test_label_filters_and_minus():
         check_file(path, set(), label="nosuchsuite")
 
 
+def expect_labels(path, sets, line=None):
+    """Expected labels answer of path (or of one line): per label with a
+    covered point, (covered, lines {line: (covered, points)}), in the
+    answer's order (covered descending, then name)."""
+    pts = {k: v for k, v in STATE["pts"].items()
+           if v[0] == path and (line is None or v[1] == line)}
+    out = []
+    for name, cov in sets.items():
+        hit = [k for k in pts if k in cov]
+        if not hit:
+            continue
+        lines = {}
+        for k, v in pts.items():
+            if v[1]:
+                t = lines.setdefault(v[1], [0, 0])
+                t[0] += 1 if k in cov else 0
+                t[1] += 1
+        out.append((name, len(hit), {l: tuple(t) for l, t in lines.items() if t[0]}))
+    out.sort(key=lambda e: (-e[1], e[0]))
+    return len(pts), out
+
+
+def check_labels(path, sets, line=None, **params):
+    if line is not None:
+        params["line"] = line
+    j = api("labels", file=path, **params)
+    npts, want = expect_labels(path, sets, line)
+    got = [(e["label"], e["covered"], {l["line"]: (l["covered"], l["points"]) for l in e["lines"]})
+           for e in j["labels"]]
+    check(j["path"] == path and j["points"] == npts and j.get("line") == line,
+          "%s:%s %s header %s" % (path, line, params, {k: v for k, v in j.items() if k != "labels"}))
+    check(got == want, "%s:%s %s labels:\n got  %s\n want %s" % (path, line, params, got, want))
+    check(j["labels_total"] == len(want), "labels_total %s" % j["labels_total"])
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    check(all(e["first_day"] == e["last_day"] == today for e in j["labels"]), "days %s" % j)
+    return j
+
+
+def test_line_labels():
+    """Which labels covered a file and each of its lines, with the filters."""
+    a, b, pts = STATE["a"], STATE["b"], STATE["pts"]
+    day = int(time.time()) // 86400
+    both = {"suiteA": a, "suiteB": b}
+    for path in ("kernel/alpha.c", "include/helpers.h", "lib/beta.c",
+                 "drivers/minimod/modmain.c"):
+        check_labels(path, both)
+        check_labels(path, {"suiteA": a}, label="suiteA")
+        check_labels(path, {"suiteA": a - b}, label="suiteA", minus="suiteB")
+        check_labels(path, {"suiteA": a - b, "suiteB": set()}, minus="suiteB")
+        check_labels(path, both, since=day, until=day)
+        check_labels(path, {}, until=day - 1)
+        lines = sorted({v[1] for k, v in pts.items() if v[0] == path and v[1]})
+        for line in lines:
+            check_labels(path, both, line)
+    # Lines covered by both suites, by one, and partly: each seen.
+    kinds = set()
+    for k, v in pts.items():
+        if v[1] and v[0] in ALLFILES:
+            kinds.add((k in a, k in b))
+    check({(True, True), (True, False), (False, True)} <= kinds, "fixture kinds %s" % kinds)
+    shared = sorted(a & b)[0]
+    file, line, _ = pts[shared]
+    j = check_labels(file, both, line)
+    check({e["label"] for e in j["labels"]} == {"suiteA", "suiteB"}, "shared line %s" % j)
+    # A line without points, paging, and errors.
+    j = api("labels", file="kernel/alpha.c", line=1000000)
+    check(j["points"] == 0 and j["labels"] == [] and j["labels_total"] == 0, str(j))
+    j = api("labels", file=file, line=line, limit=1)
+    check(len(j["labels"]) == 1 and j["labels_total"] == 2, "limit=1: %s" % j)
+    srv, bid = STATE["srv"], STATE["build_id"]
+    for query, want in (("", 400), ("?file=../x", 400), ("?file=kernel/alpha.c&line=0", 400),
+                        ("?file=kernel/alpha.c&line=x", 400),
+                        ("?file=kernel/alpha.c&limit=0", 400),
+                        ("?file=kernel/nosuch.c", 404), ("?file=kernel/alpha.c&label=", 400)):
+        status, body = srv.request("GET", "/api/v1/builds/%s/labels%s" % (bid, query))
+        check(status == want and "error" in json.loads(body),
+              "labels%s: %d (want %d) %s" % (query, status, want, body[:200]))
+    status, body = srv.request("GET", "/api/v1/builds/%s/labels?file=x" % ("ab" * 20))
+    check(status == 404, "unknown build: %d" % status)
+
+
 def test_tree():
     pts, cov = STATE["pts"], STATE["a"] | STATE["b"]
     root = api("tree")
@@ -572,7 +653,7 @@ def main():
     setup()
     try:
         run_tests([test_import_over_http, test_summary_unmatched, test_file_lines_and_functions,
-                   test_label_filters_and_minus, test_tree, test_large_directories,
+                   test_label_filters_and_minus, test_line_labels, test_tree, test_large_directories,
                    test_functions_list,
                    test_lcov_and_genhtml, test_csv, test_errors, test_coverage_after_import,
                    test_cli_reimport, test_functions_of_a_file_without_points])

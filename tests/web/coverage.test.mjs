@@ -237,13 +237,73 @@ async function test_file_view(env) {
   const l = f.lines.find((x) => x.line === todo[1]);
   check((await page.textContent('#line-panel')).includes(`${l.covered} of ${l.points} covered`), 'line panel points');
   check(page.url().includes('line=' + todo[1]), 'selected line in URL');
+  await checkLineLabels(page, env, build, 'lib/gen.c', todo[1]);
   await page.hover(`#L${todo[1]} .no`);
   await shot(page, 'file-view.png');
   // Clicking a function jumps to its first line.
   const fn = f.functions[5];
   await page.click(`#functions a:text-is("${fn.name}")`);
   eq(Number(await page.textContent('#sel-line')), fn.line_start, 'jump to function');
-  check(await page.isVisible('#no-line-labels'), 'note that per-line labels are not offered');
+  noErrors(page);
+  await page.close();
+}
+
+// The "Covered by" chips of the selected line equal the API's labels of
+// that line (under the page's filters).
+async function checkLineLabels(page, env, build, path, line, filters = []) {
+  const want = await api(env, `/api/v1/builds/${build}/labels?` +
+    new URLSearchParams([['file', path], ['line', String(line)], ...filters]));
+  await page.waitForFunction(() => !document.querySelector('#line-labels')?.textContent.includes('loading'));
+  const got = await page.$$eval('#line-labels a.chip', (as) => as.map((a) => [a.dataset.label, Number(a.dataset.covered)]));
+  eq(got, want.labels.map((e) => [e.label, e.covered]), `labels of ${path}:${line}`);
+  const text = await page.textContent('#line-labels');
+  if (!want.labels.length) check(text.includes('no label'), 'no label text: ' + text);
+  check(!/null|undefined/.test(text), 'line labels text: ' + text);
+  return want;
+}
+
+// For a line, which labels covered it: a line both suites covered shows
+// both, a label filter narrows the list, and a chip opens the file under
+// that label alone.
+async function test_line_labels(env) {
+  const build = env.info.import.build_id;
+  const page = await newPage(env);
+  let best = null;
+  for (const path of ['fs/beta.c', 'kernel/sched/alpha.c', 'lib/gen.c']) {
+    const f = await api(env, `/api/v1/builds/${build}/labels?file=${path}`);
+    for (const e of f.labels) {
+      for (const l of e.lines) {
+        const j = await api(env, `/api/v1/builds/${build}/labels?file=${path}&line=${l.line}`);
+        if (!best || j.labels.length > best.j.labels.length) best = { path, line: l.line, j };
+      }
+    }
+    if (best && best.j.labels.length > 1) break;
+  }
+  check(best && best.j.labels.length === 2, 'a line covered by ltp and syzkaller: ' + JSON.stringify(best));
+  const { path, line } = best;
+  await open(page, env, `/file?build=${build}&path=${path}&line=${line}`);
+  eq(Number(await page.textContent('#sel-line')), line, 'deep-linked line');
+  const j = await checkLineLabels(page, env, build, path, line);
+  eq(j.labels.map((e) => e.label).sort(), ['ltp', 'syzkaller'], 'both labels');
+  await shot(page, 'file-view-line-labels.png');
+  // Under label=ltp only ltp is listed.
+  await open(page, env, `/file?build=${build}&path=${path}&line=${line}&label=ltp`);
+  const only = await checkLineLabels(page, env, build, path, line, [['label', 'ltp']]);
+  eq(only.labels.map((e) => e.label), ['ltp'], 'filtered labels');
+  // A chip is a link to the file under that label, at the same line.
+  await open(page, env, `/file?build=${build}&path=${path}&line=${line}`);
+  await page.waitForSelector('#line-labels a.chip[data-label="syzkaller"]');
+  await page.click('#line-labels a.chip[data-label="syzkaller"]');
+  await ready(page);
+  const u = new URL(page.url()).searchParams;
+  eq([u.getAll('label'), u.get('path'), u.get('line')], [['syzkaller'], path, String(line)], 'chip link');
+  await checkFile(page, env, build, path, [['label', 'syzkaller']]);
+  // A line no label covered says so.
+  const f = await api(env, `/api/v1/builds/${build}/files/lib/gen.c`);
+  const bare = f.lines.find((l) => l.covered === 0);
+  check(bare, 'lib/gen.c has an uncovered line');
+  await open(page, env, `/file?build=${build}&path=lib/gen.c&line=${bare.line}`);
+  eq((await checkLineLabels(page, env, build, 'lib/gen.c', bare.line)).labels, [], 'labels of an uncovered line');
   noErrors(page);
   await page.close();
 }
@@ -364,5 +424,5 @@ export function coverageTests(env) {
     return [test_report_without_import, test_long_file];
   }
   return [test_report_without_import, test_long_file, test_tree_walk_to_file, test_file_view,
-    test_deep_links, test_label_filters, test_search, test_file_without_source];
+    test_line_labels, test_deep_links, test_label_filters, test_search, test_file_without_source];
 }
