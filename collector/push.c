@@ -118,34 +118,63 @@ static enum outcome classify(long status)
 	return RETRY; /* 0 (network), 408, 429, 5xx, and anything unexpected */
 }
 
-/* One delivery attempt of one report, including the map round trip. */
+/* POST the spooled map of boot and drop its unsent mark. */
+static enum outcome send_map(CURL *curl, const struct kc_spool *s, const char *boot,
+			     const struct kc_push_opts *o, struct kc_push_stats *st,
+			     struct kc_err *err)
+{
+	struct kc_buf map = KC_BUF_INIT;
+	enum outcome out;
+	long status;
+
+	if (kc_spool_read_map(s, boot, &map, err) < 0) {
+		kc_err_prefix(err, "the server needs the address map of boot %s, which is not "
+				   "spooled", boot);
+		out = FATAL;
+		goto out;
+	}
+	if (post(curl, o, "/api/v1/boots", &map, &status, NULL, err) < 0) {
+		out = RETRY;
+		goto out;
+	}
+	out = classify(status);
+	if (out == REJECTED)
+		out = FATAL; /* a map the server refuses would refuse every report */
+	if (out != DELIVERED)
+		goto out;
+	st->maps_sent++;
+	if (kc_spool_map_sent(s, boot, err) < 0)
+		out = FATAL;
+out:
+	kc_buf_release(&map);
+	return out;
+}
+
+/* One delivery attempt of one report, including the map round trips: a map
+ * that changed since it was sent goes first, and a 428 sends it too. */
 static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char *name,
 			       const struct kc_buf *body, const struct kc_push_opts *o,
 			       struct kc_push_stats *st, struct kc_err *err)
 {
-	struct kc_buf resp = KC_BUF_INIT, map = KC_BUF_INIT;
+	struct kc_buf resp = KC_BUF_INIT;
 	char boot[KC_BOOT_ID_MAX + 1];
 	enum outcome out;
 	long status;
 
+	if (kc_spool_boot_of(name, boot, sizeof(boot)) < 0) {
+		kc_err_set(err, "%s: not a report file name", name);
+		out = FATAL;
+		goto done;
+	}
+	if (kc_spool_map_unsent(s, boot) && (out = send_map(curl, s, boot, o, st, err)) != DELIVERED)
+		goto done;
 	if (post(curl, o, "/api/v1/reports", body, &status, &resp, err) < 0) {
 		out = RETRY;
 		goto done;
 	}
 	if (status == 428) {
-		if (kc_spool_boot_of(name, boot, sizeof(boot)) < 0 ||
-		    kc_spool_read_map(s, boot, &map, err) < 0) {
-			kc_err_prefix(err, "server needs the address map of %s, which is not spooled",
-				      name);
-			out = FATAL;
+		if ((out = send_map(curl, s, boot, o, st, err)) != DELIVERED)
 			goto done;
-		}
-		if (post(curl, o, "/api/v1/boots", &map, &status, NULL, err) < 0 ||
-		    classify(status) != DELIVERED) {
-			out = classify(status) == REJECTED ? FATAL : classify(status);
-			goto done;
-		}
-		st->maps_sent++;
 		resp.len = 0;
 		if (post(curl, o, "/api/v1/reports", body, &status, &resp, err) < 0) {
 			out = RETRY;
@@ -157,7 +186,6 @@ static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char 
 		out = DUPLICATE;
 done:
 	kc_buf_release(&resp);
-	kc_buf_release(&map);
 	return out;
 }
 

@@ -37,18 +37,24 @@ static int fill_identity(struct kc_session *s, struct kc_err *err)
 	struct kc_addrmap map;
 	int ret;
 
+	kc_addrmap_init(&map);
 	memcpy(r->machine, s->machine, sizeof(r->machine));
 	snprintf(r->label, sizeof(r->label), "%s", s->opts.label ? s->opts.label : "");
 	if (kc_read_boot_id(s->opts.sysroot, r->boot_id, err) < 0)
 		return -1;
 	if (kc_spool_has_map(&s->spool, r->boot_id)) {
-		/* Already captured this boot; the release comes from the map. */
+		/* Already captured this boot: only a module loaded (or moved)
+		 * since then changes the map, which then goes out again. */
 		struct kc_buf b = KC_BUF_INIT;
 
 		ret = kc_spool_read_map(&s->spool, r->boot_id, &b, err);
 		if (ret == 0)
 			ret = kc_wire_decode_addrmap(b.data, b.len, &map, err);
 		kc_buf_release(&b);
+		if (ret == 0 && (ret = kc_addrmap_refresh(s->opts.sysroot, &map, err)) > 0)
+			ret = kc_spool_update_map(&s->spool, &map, err);
+		if (ret < 0)
+			kc_addrmap_release(&map);
 	} else {
 		ret = kc_addrmap_capture(s->opts.sysroot, s->machine, s->opts.link_text, &map, err);
 		if (ret == 0 && (ret = kc_spool_put_map(&s->spool, &map, err)) < 0)

@@ -40,15 +40,22 @@ int kc_spool_open(struct kc_spool *s, const char *dir, struct kc_err *err)
 	return kc_mkdirs(rej, err);
 }
 
-static int map_path(const struct kc_spool *s, const char *boot_id, char *path, size_t size,
-		    struct kc_err *err)
+/* The path of boot_id's map (suffix "kcov") or unsent mark ("unsent"). */
+static int boot_path(const struct kc_spool *s, const char *boot_id, const char *suffix,
+		     char *path, size_t size, struct kc_err *err)
 {
 	if (!safe_id(boot_id))
 		return kc_err_set(err, "boot id '%s' has characters other than [0-9A-Za-z-]",
 				  boot_id);
-	if (snprintf(path, size, "%s/m.%s.kcov", s->dir, boot_id) >= (int)size)
+	if (snprintf(path, size, "%s/m.%s.%s", s->dir, boot_id, suffix) >= (int)size)
 		return kc_err_set(err, "%s: spool path too long", s->dir);
 	return 0;
+}
+
+static int map_path(const struct kc_spool *s, const char *boot_id, char *path, size_t size,
+		    struct kc_err *err)
+{
+	return boot_path(s, boot_id, "kcov", path, size, err);
 }
 
 int kc_spool_has_map(const struct kc_spool *s, const char *boot_id)
@@ -71,6 +78,35 @@ int kc_spool_put_map(const struct kc_spool *s, const struct kc_addrmap *m, struc
 out:
 	kc_buf_release(&b);
 	return ret;
+}
+
+int kc_spool_update_map(const struct kc_spool *s, const struct kc_addrmap *m, struct kc_err *err)
+{
+	char path[PATH_MAX];
+
+	if (boot_path(s, m->boot_id, "unsent", path, sizeof(path), err) < 0 ||
+	    kc_write_file_atomic(path, "", 0, err) < 0)
+		return -1;
+	return kc_spool_put_map(s, m, err);
+}
+
+int kc_spool_map_unsent(const struct kc_spool *s, const char *boot_id)
+{
+	char path[PATH_MAX];
+
+	return boot_path(s, boot_id, "unsent", path, sizeof(path), NULL) == 0 &&
+	       access(path, F_OK) == 0;
+}
+
+int kc_spool_map_sent(const struct kc_spool *s, const char *boot_id, struct kc_err *err)
+{
+	char path[PATH_MAX];
+
+	if (boot_path(s, boot_id, "unsent", path, sizeof(path), err) < 0)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return kc_err_set(err, "unlink %s: %s", path, strerror(errno));
+	return kc_fsync_dir(s->dir, err);
 }
 
 int kc_spool_read_map(const struct kc_spool *s, const char *boot_id, struct kc_buf *out,

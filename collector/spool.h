@@ -2,8 +2,11 @@
  * spool.h - the collector's durable outbox.
  *
  * Layout of a spool directory:
- *   r-BOOTID-UPLOADID.kcov   a report frame waiting for delivery
- *   m-BOOTID.kcov            the address-map frame of a boot
+ *   r.TIME.BOOTID.UPLOADID.kcov  a report frame waiting for delivery
+ *   m.BOOTID.kcov            the address-map frame of a boot
+ *   m.BOOTID.unsent          the map changed (a module was loaded) after
+ *                            the server may have received it: send it
+ *                            again before the next report of that boot
  *   rejected/                reports the server refused as malformed (kept,
  *                            never deleted by the collector)
  * Every file is written atomically (temp file, fsync, rename, fsync dir)
@@ -30,6 +33,15 @@ int kc_spool_open(struct kc_spool *s, const char *dir, struct kc_err *err) KC_MU
 int kc_spool_has_map(const struct kc_spool *s, const char *boot_id);
 int kc_spool_put_map(const struct kc_spool *s, const struct kc_addrmap *m,
 		     struct kc_err *err) KC_MUST_CHECK;
+/* Replace the map of m->boot_id with m and mark it unsent (the marker is
+ * made first, so a crash in between sends the old map once more). */
+int kc_spool_update_map(const struct kc_spool *s, const struct kc_addrmap *m,
+			struct kc_err *err) KC_MUST_CHECK;
+/* Is the map of boot_id marked unsent? */
+int kc_spool_map_unsent(const struct kc_spool *s, const char *boot_id);
+/* The server has the map of boot_id: drop the unsent mark. */
+int kc_spool_map_sent(const struct kc_spool *s, const char *boot_id,
+		      struct kc_err *err) KC_MUST_CHECK;
 /* Read the map frame of boot_id into out. */
 int kc_spool_read_map(const struct kc_spool *s, const char *boot_id, struct kc_buf *out,
 		      struct kc_err *err) KC_MUST_CHECK;

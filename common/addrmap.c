@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fileio.h"
@@ -130,5 +131,73 @@ out:
 	kc_buf_release(&b);
 	if (ret < 0)
 		kc_addrmap_release(m);
+	return ret;
+}
+
+static const struct kc_module *find_module(const struct kc_module *v, uint32_t n, const char *name)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+static int overlaps(const struct kc_module *a, const struct kc_module *b)
+{
+	return a->core_base < b->core_base + b->core_size && b->core_base < a->core_base + a->core_size;
+}
+
+int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err *err)
+{
+	struct kc_buf b = KC_BUF_INIT;
+	struct kc_module *cur = NULL, *all = NULL;
+	uint32_t n = 0, nall;
+	char path[PATH_MAX];
+	int ret = -1, changed = 0;
+
+	if (read_under(sysroot, "proc/modules", 16u << 20, &b, path, sizeof(path), err) < 0 ||
+	    kc_modules_parse((char *)b.data, b.len, path, &cur, &n, err) < 0)
+		goto out;
+	for (uint32_t i = 0; i < n && !changed; i++) {
+		const struct kc_module *old = find_module(m->modules, m->nmodules, cur[i].name);
+
+		changed = !old || old->core_base != cur[i].core_base ||
+			  old->core_size != cur[i].core_size;
+	}
+	if (!changed) {
+		ret = 0;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (capture_module(sysroot, &cur[i], err) < 0)
+			goto out;
+	/* The current modules, then the earlier ones that are gone (reports
+	 * taken while they were loaded may still be in the spool) unless their
+	 * name or their range now belongs to a current module. */
+	all = calloc((size_t)n + m->nmodules + 1, sizeof(*all));
+	if (!all) {
+		kc_err_set(err, "out of memory");
+		goto out;
+	}
+	memcpy(all, cur, (size_t)n * sizeof(*all));
+	nall = n;
+	for (uint32_t i = 0; i < m->nmodules && nall < KC_MAX_MODULES; i++) {
+		const struct kc_module *old = &m->modules[i];
+		int keep = !find_module(cur, n, old->name);
+
+		for (uint32_t j = 0; keep && j < n; j++)
+			keep = !overlaps(old, &cur[j]);
+		if (keep)
+			all[nall++] = *old;
+	}
+	free(m->modules);
+	m->modules = all;
+	m->nmodules = nall;
+	all = NULL;
+	ret = 1;
+out:
+	free(all);
+	free(cur);
+	kc_buf_release(&b);
 	return ret;
 }

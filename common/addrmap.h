@@ -30,4 +30,12 @@ int kc_read_boot_id(const char *sysroot, char out[KC_BOOT_ID_MAX + 1],
 int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_text,
 		       struct kc_addrmap *m, struct kc_err *err) KC_MUST_CHECK;
 
+/* Bring m's modules up to date with the sysroot's proc/modules, reading
+ * only that file when nothing changed. When a module was loaded, or moved
+ * or resized, since m was captured, m gets the current modules (with their
+ * .text and build ids) plus the earlier ones that are gone and whose
+ * name and address range no current module took. Returns 1 when m changed,
+ * 0 when not, -1 on error (m unchanged). */
+int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err *err) KC_MUST_CHECK;
+
 #endif

@@ -183,10 +183,18 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 			mod->build_id) < 0 ||
 		    run(db, "SELECT id FROM binaries WHERE build = ? AND name = ? AND build_id = ?",
 			"itt", &bin, err, build, mod->name, mod->build_id) < 0 ||
-		    run(db, "INSERT OR IGNORE INTO boot_modules (boot, name, binary, core_base, "
-			    "core_size, text_addr) VALUES (?,?,?,?,?,?)", "itiiii", NULL, err, boot,
-			mod->name, bin, (int64_t)mod->core_base, (int64_t)mod->core_size,
-			(int64_t)mod->text_addr) < 0)
+		    /* A later map of the boot (a module loaded or moved since) wins;
+		     * a module whose range another one took is gone. */
+		    run(db, "DELETE FROM boot_modules WHERE boot = ? AND name <> ? AND "
+			    "core_base < ? AND core_base + core_size > ?", "itii", NULL, err, boot,
+			mod->name, (int64_t)(mod->core_base + mod->core_size),
+			(int64_t)mod->core_base) < 0 ||
+		    run(db, "INSERT INTO boot_modules (boot, name, binary, core_base, core_size, "
+			    "text_addr) VALUES (?,?,?,?,?,?) ON CONFLICT(boot, name) DO UPDATE SET "
+			    "binary = excluded.binary, core_base = excluded.core_base, "
+			    "core_size = excluded.core_size, text_addr = excluded.text_addr",
+			"itiiii", NULL, err, boot, mod->name, bin, (int64_t)mod->core_base,
+			(int64_t)mod->core_size, (int64_t)mod->text_addr) < 0)
 			return -1;
 	}
 	*boot_out = boot;

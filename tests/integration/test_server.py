@@ -4,9 +4,11 @@ import http.client
 import json
 import os
 import struct
+import subprocess
 import zlib
 
-from kcovlib import KERNEL, Machine, Server, check, expected, run_tests
+from kcovlib import (KERNEL, KERNEL_DESC, MKSYSROOT, Machine, Server, check, expected,
+                     run_tests)
 
 BUILD = KERNEL["build_id"]
 BASES_A = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
@@ -190,6 +192,57 @@ def test_report_survives_push_failure():
     m.cleanup()
 
 
+def test_module_loaded_after_first_capture():
+    """A module loaded after the collector captured the boot's map (and the
+    server received it) is picked up: the collector re-reads proc/modules,
+    spools the new map and sends it before the next report; a module moved
+    to another address later still lands on the same canonical offsets."""
+    srv = Server().start()
+    tok = srv.token()
+    m = machine_a("late-mod")
+    mods_path = os.path.join(m.sysroot, "proc", "modules")
+    full = open(mods_path).read()
+    check("standin_net" in full, "sysroot has no standin_net: " + full)
+    with open(mods_path, "w") as f:
+        f.write("".join(l + "\n" for l in full.splitlines() if not l.startswith("standin_net ")))
+    m.run(["read", "open"])
+    p = pushed(srv, m, tok)
+    check("1 map(s) sent" in p.stderr, "first map: " + p.stderr)
+    # standin_net is loaded now.
+    with open(mods_path, "w") as f:
+        f.write(full)
+    m.run(["sendmsg"])
+    check(os.path.exists(os.path.join(m.spool, "m.%s.unsent" % "aaaaaaaa-0000-4000-8000-00000000000a")),
+          "changed map not marked unsent: %s" % os.listdir(m.spool))
+    p = pushed(srv, m, tok)
+    check("1 map(s) sent" in p.stderr, "changed map not sent again: " + p.stderr)
+    check(not any(f.endswith(".unsent") for f in os.listdir(m.spool)), "unsent mark kept")
+    want = expected(["read", "open", "sendmsg"])
+    check(srv.pcs(BUILD) == want, "coverage with the late module: %s" % {
+        k: len(v) for k, v in srv.pcs(BUILD).items()})
+    mach = srv.get("/api/v1/machines")["machines"][0]
+    check(mach["unknown_pcs"] == 0, "module PCs counted unknown: %s" % mach)
+    # Unloaded and loaded again elsewhere (same boot): a new snapshot with
+    # another standin_net base; the next run sends the moved map.
+    moved = dict(BASES_A, standin_net=0xFFFFFFFFC0400000)
+    subprocess.run([MKSYSROOT, KERNEL_DESC, m.sysroot, "--kaslr", hex(0x1E000000), "--boot-id",
+                    "aaaaaaaa-0000-4000-8000-00000000000a"] +
+                   [a for k, v in moved.items() for a in ("--module", "%s=%s" % (k, hex(v)))],
+                   check=True)
+    m.run(["sendmsg", "poll_loop"])
+    p = pushed(srv, m, tok)
+    check("1 map(s) sent" in p.stderr, "moved map not sent: " + p.stderr)
+    check(srv.pcs(BUILD) == expected(["read", "open", "sendmsg", "poll_loop"]),
+          "coverage after the module moved differs")
+    check(srv.get("/api/v1/machines")["machines"][0]["unknown_pcs"] == 0, "unknown after move")
+    # Unchanged modules: no map goes out again.
+    m.run(["close"])
+    p = pushed(srv, m, tok)
+    check("0 map(s) sent" in p.stderr, "map sent without a change: " + p.stderr)
+    srv.stop()
+    m.cleanup()
+
+
 def test_delta_rows_and_compaction():
     """Each report adding new bits stores only those bits; past the bound
     the rows of a union are folded back into one; restarts, duplicates and
@@ -253,5 +306,6 @@ def test_schema_versions():
 
 if __name__ == "__main__":
     run_tests([test_merge_and_kaslr, test_duplicates_and_auth, test_bad_input_keeps_data,
-               test_report_survives_push_failure, test_delta_rows_and_compaction,
+               test_report_survives_push_failure, test_module_loaded_after_first_capture,
+               test_delta_rows_and_compaction,
                test_schema_versions])
