@@ -1,5 +1,5 @@
 /*
- * api_read.c - the fleet read API: machines, builds, reports, a build's raw
+ * api_read.c - the fleet read API: machines, builds, reports, labels, a build's raw
  * canonical coverage, /healthz and the Prometheus /metrics page. Every query
  * is a prepared statement with bound parameters; rows become JSON objects
  * keyed by column name (columns named j_* hold JSON text and are embedded).
@@ -419,6 +419,17 @@ static enum MHD_Result get_metrics(struct kc_req *r)
 	return ret;
 }
 
+static enum MHD_Result get_labels(struct kc_req *r)
+{
+	return answer_rows(
+		r, "labels",
+		"SELECT l.name, "
+		" (SELECT count(*) FROM reports r WHERE r.label = l.id) AS reports, "
+		" (SELECT max(received) FROM reports r WHERE r.label = l.id) AS last_report "
+		"FROM labels l ORDER BY l.name",
+		NULL, NULL);
+}
+
 enum MHD_Result kc_api_read(struct kc_req *r, int *handled)
 {
 	static const char builds_prefix[] = "/api/v1/builds/";
@@ -441,6 +452,8 @@ enum MHD_Result kc_api_read(struct kc_req *r, int *handled)
 		return get_builds(r);
 	if (strcmp(url, "/api/v1/reports") == 0)
 		return get_reports(r);
+	if (strcmp(url, "/api/v1/labels") == 0)
+		return get_labels(r);
 	if (strcmp(url, "/api/v1/stats/overflow") == 0)
 		return get_overflow(r);
 	if (strncmp(url, builds_prefix, sizeof(builds_prefix) - 1) == 0) {

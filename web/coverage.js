@@ -52,9 +52,8 @@ const pctOf = (o, kind) => { const c = counts(o, kind); return pct(c.covered, c.
 let labelCache = null;
 async function knownLabels() {
   if (!labelCache) {
-    // No label list in the API: the labels of the latest reports.
-    labelCache = api('/api/v1/reports', [['limit', '2000']])
-      .then((j) => [...new Set(j.reports.map((r) => r.label))].sort())
+    labelCache = api('/api/v1/labels')
+      .then((j) => j.labels.map((l) => l.name))
       .catch(() => []);
   }
   return labelCache;

@@ -5,6 +5,7 @@ import json
 import os
 import struct
 import subprocess
+import time
 import zlib
 
 from kcovlib import (KERNEL, KERNEL_DESC, MKSYSROOT, Machine, Server, check, expected,
@@ -39,6 +40,7 @@ def pushed(srv, m, token):
 
 
 def test_merge_and_kaslr():
+    reps_t0 = int(time.time())
     srv = Server().start()
     tok = srv.token()
     a, b = machine_a(), machine_b()
@@ -61,6 +63,9 @@ def test_merge_and_kaslr():
     check(len(builds) == 1 and builds[0]["machines"] == 2 and builds[0]["modules"] == 2,
           "builds: %s" % builds)
     check(builds[0]["covered_pcs"] == sum(len(v) for v in want.values()), "covered_pcs")
+    labels = srv.get("/api/v1/labels")["labels"]
+    check([(l["name"], l["reports"]) for l in labels] == [("ltp", 1), ("syzkaller", 1)] and
+          all(l["last_report"] >= reps_t0 for l in labels), "labels: %s" % labels)
     reps = srv.get("/api/v1/reports?machine=vm-b&limit=5")["reports"]
     check(len(reps) == 1 and reps[0]["label"] == "syzkaller", "reports: %s" % reps)
     # Two boots with different KASLR and module bases, same workload, two

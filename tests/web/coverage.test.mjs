@@ -215,7 +215,7 @@ async function test_tree_walk_to_file(env) {
   await checkTree(page, env, build, 'kernel');
   // Lazy: only directory listings, files and fleet lists were fetched.
   for (const p of requests) {
-    check(/\/api\/v1\/(builds|reports|machines)$|\/tree$|\/summary$|\/files\//.test(p), 'unexpected request while browsing: ' + p);
+    check(/\/api\/v1\/(builds|reports|machines|labels)$|\/tree$|\/summary$|\/files\//.test(p), 'unexpected request while browsing: ' + p);
   }
   check(!requests.some((p) => p.endsWith('/functions')), 'the function list was loaded while browsing');
   noErrors(page);
@@ -347,6 +347,11 @@ async function test_label_filters(env) {
   check(ltp.points_covered > 0 && ltp.points_covered < all.points_covered, `ltp covers a part: ${ltp.points_covered} of ${all.points_covered}`);
   await open(page, env, `/report?build=${build}&label=ltp`);
   await checkTree(page, env, build, '', [['label', 'ltp']]);
+  // The label suggestions are the API's label list.
+  const known = (await api(env, '/api/v1/labels')).labels.map((l) => l.name);
+  await page.waitForFunction((n) => document.querySelectorAll('#known-labels option').length === n, known.length);
+  eq(await page.$$eval('#known-labels option', (os) => os.map((o) => o.value)), known, 'label suggestions');
+  check(known.includes('ltp') && known.includes('syzkaller'), 'labels: ' + known);
   // The filter form: labels syzkaller, then minus.
   await page.fill('#filters input[name="label"]', 'syzkaller');
   await page.click('#filters button[type="submit"]');
