@@ -1514,21 +1514,20 @@ struct lmark {
 	int any;
 };
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static bool mark_point(uint32_t bit, void *arg)
 {
 	struct lmark *m = arg;
-	uint32_t lo = 0, hi = m->n;
+	const uint32_t *at = bsearch(&bit, m->bits, m->n, sizeof(bit), cmp_u32);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (m->bits[mid] < bit)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < m->n && m->bits[lo] == bit) {
-		uint32_t j = m->off + lo;
+	if (at) {
+		uint32_t j = m->off + (uint32_t)(at - m->bits);
 
 		m->row[j >> 6] |= 1ull << (j & 63);
 		m->any = 1;
@@ -1729,18 +1728,11 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 	}
 	pf = &x->files[at];
 	if (line > 0) {
-		uint32_t lo = 0, hi = pf->nlines;
+		uint32_t key = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+		const uint32_t *hit = bsearch(&key, pf->lines, pf->nlines, sizeof(key), cmp_u32);
 
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-
-			if (pf->lines[mid] < line)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
 		/* A line without points selects nothing: no point has index NONE - 1. */
-		li = lo < pf->nlines && pf->lines[lo] == line ? lo : NONE - 1;
+		li = hit && *hit == line ? (uint32_t)(hit - pf->lines) : NONE - 1;
 	}
 	if (lsel_init(&s, pf, li, err) < 0 || lread_rows(q, &s, &r, err) < 0)
 		goto out;
