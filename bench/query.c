@@ -1,9 +1,9 @@
 /*
  * query.c - coverage query latency for bench/run: one client (libcurl,
- * keep-alive) asks kcovd for trees, files and LCOV exports of random
- * imported builds (docs/api-coverage.md), all-time and filtered to one
- * label over 30 days, and reports p50/p99 per query against GET /healthz
- * (the HTTP floor) in the same run. Builds, files and directories are read
+ * keep-alive) asks kcovd for trees, files, the labels that covered a file
+ * and LCOV exports of random imported builds (docs/api-coverage.md),
+ * all-time and filtered to one label over 30 days, and reports p50/p99 per
+ * query against GET /healthz (the HTTP floor) in the same run. Builds, files and directories are read
  * from the database the benchmark filled.
  *
  * usage: bench-query --url URL --db DB [--requests N] [--lcov-requests N]
@@ -129,11 +129,11 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-enum kind { Q_HEALTH, Q_TREE, Q_FILE, Q_LCOV_TOP, Q_LCOV_ALL };
+enum kind { Q_HEALTH, Q_TREE, Q_FILE, Q_LABELS, Q_LCOV_TOP, Q_LCOV_ALL };
 
 static const char *const kind_name[] = {
 	"GET /healthz (floor)", "tree (random directory)", "file (random file)",
-	"LCOV export of a top-level directory", "LCOV export of the whole build",
+	"labels that covered a random file", "LCOV export of a top-level directory", "LCOV export of the whole build",
 };
 
 /* Run n requests of one kind; prints a row; returns the failures. */
@@ -165,6 +165,10 @@ static int measure(CURL *curl, const char *base, struct build *b, size_t nb, enu
 			snprintf(url, sizeof(url), "%s/api/v1/builds/%s/files/%s%s%s", base, x->id,
 				 x->files.v[bench_rand(rng) % x->files.n], filter[0] ? "?" : "",
 				 filter[0] ? filter + 1 : "");
+			break;
+		case Q_LABELS:
+			snprintf(url, sizeof(url), "%s/api/v1/builds/%s/labels?file=%s%s", base, x->id,
+				 x->files.v[bench_rand(rng) % x->files.n], filter);
 			break;
 		case Q_LCOV_TOP:
 			snprintf(url, sizeof(url), "%s/api/v1/builds/%s/lcov?prefix=%s%s", base, x->id,
@@ -255,6 +259,8 @@ int main(int argc, char **argv)
 		}
 		failed += measure(curl, url, b, nb, Q_TREE, filter, fname, n, &rng, floor_p50, &p50);
 		failed += measure(curl, url, b, nb, Q_FILE, filter, fname, n, &rng, floor_p50, &p50);
+		failed += measure(curl, url, b, nb, Q_LABELS, filter, fname, nlcov, &rng, floor_p50,
+				  &p50);
 		failed += measure(curl, url, b, nb, Q_LCOV_TOP, filter, fname, nlcov, &rng, floor_p50,
 				  &p50);
 		failed += measure(curl, url, b, nb, Q_LCOV_ALL, filter, fname, nlcov > 4 ? nlcov / 4 : 1,

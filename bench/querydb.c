@@ -4,7 +4,8 @@
  * functions), this writes coverage as the ingest path would have: for every
  * imported image, NLABELS labels x NDAYS days of per-day bitmaps
  * (schema/001_initial.sql `coverage`), each a clustered subset of the
- * image's point bits, and the all-time union (`coverage_total`).
+ * image's point bits, each label's union over all days (day -1,
+ * schema/006_label_unions.sql) and the all-time union (`coverage_total`).
  * Writing the rows directly with SQLite and CRoaring takes seconds where
  * pushing NLABELS x NDAYS reports per build would take far longer.
  *
@@ -138,6 +139,10 @@ int main(int argc, char **argv)
 		for (uint64_t i = 0; i < n; i++)
 			pts[i] = vals[i];
 		for (unsigned l = 0; l < nlabels; l++) {
+			roaring_bitmap_t *lab_all = roaring_bitmap_create();
+
+			if (!lab_all)
+				goto out;
 			for (unsigned d = 0; d < ndays; d++) {
 				size_t got = bench_pick_clustered(pts, n, k, &rng, pick);
 				roaring_bitmap_t *b;
@@ -149,6 +154,7 @@ int main(int argc, char **argv)
 				b = roaring_bitmap_of_ptr(got, picked);
 				roaring_bitmap_run_optimize(b);
 				roaring_bitmap_or_inplace(total, b);
+				roaring_bitmap_or_inplace(lab_all, b);
 				sqlite3_bind_int64(cov, 1, binary);
 				sqlite3_bind_int64(cov, 2, label_ids[l]);
 				sqlite3_bind_int64(cov, 3, today - (int64_t)d);
@@ -160,6 +166,17 @@ int main(int argc, char **argv)
 				roaring_bitmap_free(b);
 				rows++;
 			}
+			roaring_bitmap_run_optimize(lab_all);
+			sqlite3_bind_int64(cov, 1, binary);
+			sqlite3_bind_int64(cov, 2, label_ids[l]);
+			sqlite3_bind_int64(cov, 3, -1);
+			if (put_bitmap(cov, 4, lab_all, &bytes) < 0 || sqlite3_step(cov) != SQLITE_DONE) {
+				roaring_bitmap_free(lab_all);
+				goto sqlerr;
+			}
+			sqlite3_reset(cov);
+			roaring_bitmap_free(lab_all);
+			rows++;
 		}
 		roaring_bitmap_run_optimize(total);
 		sqlite3_bind_int64(tot, 1, binary);

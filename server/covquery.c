@@ -275,7 +275,8 @@ static void covcache_put(const char *key, const struct covset *set)
 static int load_filtered(struct kc_covq *q, int by_binary, struct covset *out, struct kc_err *err)
 {
 	const struct kc_cov_filter *f = &q->f;
-	int64_t since = f->days ? f->since : INT64_MIN, until = f->days ? f->until : INT64_MAX;
+	/* Without a day window, each label's union over all days. */
+	int64_t since = f->days ? f->since : KC_ALL_DAYS, until = f->days ? f->until : KC_ALL_DAYS;
 	int filtered = f->labels_json || f->days;
 	struct covset minus;
 
@@ -1414,6 +1415,7 @@ struct lsel {
 	roaring_bitmap_t **bm; /* per part: the selected bits */
 	uint32_t n;
 	size_t words;        /* uint64 words of a hit set */
+	char *images;        /* JSON array of the parts' image ids */
 };
 
 /* A label while reading its rows. */
@@ -1439,6 +1441,7 @@ static void lsel_release(struct lsel *s)
 	free(s->bits);
 	free(s->li);
 	free(s->off);
+	free(s->images);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -1454,8 +1457,25 @@ static void lread_release(struct lread *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The ids of the images of pf's parts, as a JSON array text. */
+static char *lsel_images(const struct kc_covq *q, const struct pfile *pf)
+{
+	struct kc_buf b = KC_BUF_INIT;
+
+	kc_buf_addf(&b, "[");
+	for (uint32_t k = 0; k < pf->nparts; k++)
+		kc_buf_addf(&b, "%s%lld", k ? "," : "", (long long)q->index->img[pf->parts[k].slot]);
+	kc_buf_addf(&b, "]");
+	if (b.oom) {
+		kc_buf_release(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
 /* Select the points of pf on line index li (NONE: all of them). */
-static int lsel_init(struct lsel *s, const struct pfile *pf, uint32_t li, struct kc_err *err)
+static int lsel_init(struct lsel *s, const struct kc_covq *q, const struct pfile *pf, uint32_t li,
+		     struct kc_err *err)
 {
 	size_t total = 0;
 
@@ -1467,7 +1487,8 @@ static int lsel_init(struct lsel *s, const struct pfile *pf, uint32_t li, struct
 	s->li = malloc((total + 1) * 4);
 	s->off = malloc(((size_t)pf->nparts + 1) * 4);
 	s->bm = calloc((size_t)pf->nparts + 1, sizeof(*s->bm));
-	if (!s->bits || !s->li || !s->off || !s->bm)
+	s->images = lsel_images(q, pf);
+	if (!s->bits || !s->li || !s->off || !s->bm || !s->images)
 		goto oom;
 	for (uint32_t k = 0; k < pf->nparts; k++) {
 		const struct part *p = &pf->parts[k];
@@ -1488,23 +1509,6 @@ static int lsel_init(struct lsel *s, const struct pfile *pf, uint32_t li, struct
 oom:
 	lsel_release(s);
 	return kc_err_setc(err, 500, "out of memory");
-}
-
-/* The ids of the images holding selected points, as a JSON array text. */
-static char *lsel_images(const struct kc_covq *q, const struct lsel *s)
-{
-	struct kc_buf b = KC_BUF_INIT;
-
-	kc_buf_addf(&b, "[");
-	for (uint32_t k = 0; k < s->pf->nparts; k++)
-		kc_buf_addf(&b, "%s%lld", k ? "," : "",
-			    (long long)q->index->img[s->pf->parts[k].slot]);
-	kc_buf_addf(&b, "]");
-	if (b.oom) {
-		kc_buf_release(&b);
-		return NULL;
-	}
-	return (char *)b.data;
 }
 
 struct lmark {
@@ -1609,23 +1613,22 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 		"WHERE (s.listed OR s.minus) AND i.id IN (SELECT value FROM json_each(?1)) "
 		"AND c.day BETWEEN ?4 AND ?5 ORDER BY c.label",
 		err);
-	char *images = lsel_images(q, s);
 	int rc, ret = -1;
 
 	r->minus = calloc(s->words, 8);
 	r->row = calloc(s->words, 8);
-	if (!st || !images || !r->minus || !r->row) {
+	if (!st || !r->minus || !r->row) {
 		if (st)
 			kc_err_setc(err, 500, "out of memory");
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, images, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, s->images, -1, SQLITE_STATIC);
 	if (f->labels_json)
 		sqlite3_bind_text(st, 2, f->labels_json, -1, SQLITE_STATIC);
 	if (f->minus_json)
 		sqlite3_bind_text(st, 3, f->minus_json, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, f->days ? f->since : INT64_MIN);
-	sqlite3_bind_int64(st, 5, f->days ? f->until : INT64_MAX);
+	sqlite3_bind_int64(st, 4, f->days ? f->since : KC_ALL_DAYS);
+	sqlite3_bind_int64(st, 5, f->days ? f->until : KC_ALL_DAYS);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t day = sqlite3_column_int64(st, 3);
 		roaring_bitmap_t *cov = roaring_bitmap_portable_deserialize_safe(
@@ -1667,9 +1670,54 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 	}
 	ret = 0;
 out:
-	free(images);
 	sqlite3_finalize(st);
 	return ret;
+}
+
+/* Without a day window the rows read are each label's union over all
+ * days, so the first and last day a listed label covered a selected point
+ * come from its per-day rows, read from each end up to the first hit. */
+static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l, uint64_t *row,
+		       struct kc_err *err)
+{
+#define DAY_ROWS                                                                          \
+	"SELECT i.id, c.day, c.bits " IMG_JOIN "JOIN coverage c ON c.binary = b.id "       \
+	"WHERE c.label = ?1 AND c.day >= 0 AND i.id IN (SELECT value FROM json_each(?2)) " \
+	"ORDER BY c.day "
+	static const char *const sql[2] = { DAY_ROWS "ASC", DAY_ROWS "DESC" };
+#undef DAY_ROWS
+	int64_t *ends[2] = { &l->first, &l->last };
+
+	for (int e = 0; e < 2; e++) {
+		sqlite3_stmt *st = kc_db_prepare(q->db, sql[e], err);
+		int rc, hit = 0;
+
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, l->id);
+		sqlite3_bind_text(st, 2, s->images, -1, SQLITE_STATIC);
+		while (!hit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			roaring_bitmap_t *cov = roaring_bitmap_portable_deserialize_safe(
+				sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+
+			if (!cov) {
+				sqlite3_finalize(st);
+				return kc_err_setc(err, 500, "a stored coverage bitmap is corrupt");
+			}
+			hit = lsel_mark(q, s, sqlite3_column_int64(st, 0), cov, row, err);
+			kc_bitmap_free(cov);
+			if (hit < 0) {
+				sqlite3_finalize(st);
+				return -1;
+			}
+			if (hit)
+				*ends[e] = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+		if (!hit && rc != SQLITE_DONE)
+			return kc_err_setc(err, 500, "reading coverage: %s", sqlite3_errmsg(q->db));
+	}
+	return 0;
 }
 
 static int cmp_llabel(const void *x, const void *y)
@@ -1688,6 +1736,7 @@ static json_t *llabel_json(const struct lsel *s, const struct llabel *l, const u
 {
 	json_t *lines = json_array();
 	char first[11], last[11];
+	int known = l->first >= 0 && l->last <= KC_DAY_MAX && l->first <= l->last;
 
 	memset(lcov, 0, ((size_t)s->pf->nlines + 1) * 4);
 	for (uint32_t j = 0; j < s->n; j++)
@@ -1699,11 +1748,14 @@ static json_t *llabel_json(const struct lsel *s, const struct llabel *l, const u
 							       (json_int_t)s->pf->lines[i], "covered",
 							       (json_int_t)lcov[i], "points",
 							       (json_int_t)ltot[i]));
-	kc_day_format(l->first, first);
-	kc_day_format(l->last, last);
-	return json_pack("{s:s, s:I, s:s, s:s, s:o}", "label", l->name, "covered",
-			 (json_int_t)l->covered, "first_day", first, "last_day", last, "lines",
-			 lines);
+	if (known) {
+		kc_day_format(l->first, first);
+		kc_day_format(l->last, last);
+	}
+	/* Days are unknown (null) only if per-day rows disagree with the union. */
+	return json_pack("{s:s, s:I, s:s?, s:s?, s:o}", "label", l->name, "covered",
+			 (json_int_t)l->covered, "first_day", known ? first : NULL, "last_day",
+			 known ? last : NULL, "lines", lines);
 }
 
 json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t limit,
@@ -1734,7 +1786,7 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 		/* A line without points selects nothing: no point has index NONE - 1. */
 		li = hit && *hit == line ? (uint32_t)(hit - pf->lines) : NONE - 1;
 	}
-	if (lsel_init(&s, pf, li, err) < 0 || lread_rows(q, &s, &r, err) < 0)
+	if (lsel_init(&s, q, pf, li, err) < 0 || lread_rows(q, &s, &r, err) < 0)
 		goto out;
 	lcov = malloc(((size_t)pf->nlines + 1) * 4);
 	ltot = calloc((size_t)pf->nlines + 1, 4);
@@ -1761,8 +1813,11 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 	r.n = shown;
 	if (r.n)
 		qsort(r.v, r.n, sizeof(*r.v), cmp_llabel);
-	for (size_t i = 0; i < r.n && i < limit; i++)
+	for (size_t i = 0; i < r.n && i < limit; i++) {
+		if (!q->f.days && llabel_days(q, &s, &r.v[i], r.row, err) < 0)
+			goto out;
 		json_array_append_new(arr, llabel_json(&s, &r.v[i], r.minus, lcov, ltot));
+	}
 	out = base_object(q);
 	json_object_set_new(out, "path", json_string(pf->path));
 	if (line > 0)

@@ -2,11 +2,18 @@
  * db.c - SQLite connection setup (WAL, full sync, busy timeout, foreign
  * keys) and the schema migrator: numbered migrations are applied in one
  * transaction each, and a database written by a newer kcovd is refused
- * rather than misread.
+ * rather than misread. Every connection gets the SQL aggregate
+ * kc_roaring_or(blob), the union of CRoaring portable bitmaps, which
+ * migrations use to build unions from stored rows.
  */
 #include "db.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+
+#include <roaring/roaring.h>
+
+#include "wire.h"
 
 extern const char *const kc_migrations[];
 extern const char *const kc_migration_names[];
@@ -61,6 +68,52 @@ int kc_db_get_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out, stru
 	return 0;
 }
 
+/* kc_roaring_or(bits): the aggregate's state is the union so far. */
+static void roaring_or_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	roaring_bitmap_t **acc = sqlite3_aggregate_context(ctx, sizeof(*acc));
+	roaring_bitmap_t *b;
+
+	(void)argc;
+	if (!acc) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	b = roaring_bitmap_portable_deserialize_safe(sqlite3_value_blob(argv[0]),
+						     (size_t)sqlite3_value_bytes(argv[0]));
+	if (!b) {
+		sqlite3_result_error(ctx, "kc_roaring_or: not a portable bitmap", -1);
+		return;
+	}
+	if (*acc) {
+		roaring_bitmap_or_inplace(*acc, b);
+		kc_bitmap_free(b);
+	} else {
+		*acc = b;
+	}
+}
+
+static void roaring_or_final(sqlite3_context *ctx)
+{
+	roaring_bitmap_t **acc = sqlite3_aggregate_context(ctx, 0);
+	roaring_bitmap_t *u = acc && *acc ? *acc : roaring_bitmap_create();
+	size_t n;
+	char *out;
+
+	if (!u) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	roaring_bitmap_run_optimize(u);
+	n = roaring_bitmap_portable_size_in_bytes(u);
+	out = malloc(n ? n : 1);
+	if (!out)
+		sqlite3_result_error_nomem(ctx);
+	else
+		sqlite3_result_blob(ctx, out, (int)roaring_bitmap_portable_serialize(u, out), free);
+	kc_bitmap_free(u);
+}
+
 sqlite3 *kc_db_open(const char *path, int readonly, struct kc_err *err)
 {
 	sqlite3 *db = NULL;
@@ -71,6 +124,11 @@ sqlite3 *kc_db_open(const char *path, int readonly, struct kc_err *err)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_create_function(db, "kc_roaring_or", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				    NULL, roaring_or_step, roaring_or_final) != SQLITE_OK) {
+		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
 	if (kc_db_exec(db, "PRAGMA foreign_keys = ON", err) < 0)
 		goto fail;
 	if (!readonly && kc_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",

@@ -263,7 +263,8 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		const struct kc_canon_part *p = &job->canon->parts[i];
 
 		if (queue_merge(s, p->binary, -1, 0, p->bits, err) < 0 ||
-		    queue_merge(s, p->binary, label, day, p->bits, err) < 0)
+		    queue_merge(s, p->binary, label, day, p->bits, err) < 0 ||
+		    queue_merge(s, p->binary, label, KC_ALL_DAYS, p->bits, err) < 0)
 			return -1;
 	}
 	job->outcome = KC_JOB_OK;

@@ -18,6 +18,10 @@
 
 #define KC_STORE_BATCH 512
 
+/* coverage.day of a label's union over all days (schema/006_label_unions.sql);
+ * real days are >= 0. */
+#define KC_ALL_DAYS (-1)
+
 enum kc_job_kind { KC_JOB_REPORT, KC_JOB_ADDRMAP, KC_JOB_CALL };
 
 enum kc_job_status {

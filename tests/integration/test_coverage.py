@@ -432,6 +432,54 @@ def test_line_labels():
     check(status == 404, "unknown build: %d" % status)
 
 
+def test_label_unions_and_days():
+    """Each label's union over all days (coverage day -1, schema 006) is
+    rebuilt by the migration from the per-day rows, all-time label queries
+    equal the per-day answers, and "which labels" finds the first and last
+    day from the per-day rows."""
+    import sqlite3
+    srv, a, b = STATE["srv"], STATE["a"], STATE["b"]
+    day = int(time.time()) // 86400
+    srv.stop()
+    con = sqlite3.connect(os.path.join(srv.data_dir, "kcovd.db"), timeout=30)
+    unions = con.execute("SELECT count(*) FROM coverage WHERE day = -1").fetchone()[0]
+    labels = con.execute("SELECT count(DISTINCT binary || '/' || label) FROM coverage "
+                         "WHERE day >= 0").fetchone()[0]
+    check(unions >= labels > 0, "day -1 rows %d for %d (binary, label) keys" % (unions, labels))
+    # suiteA also covered its points 5 days ago; the unions are dropped and
+    # the migration (version 6) must rebuild them.
+    sa = con.execute("SELECT id FROM labels WHERE name = 'suiteA'").fetchone()[0]
+    con.execute("INSERT INTO coverage (binary, label, day, seq, bits) SELECT binary, label, ?, "
+                "seq, bits FROM coverage WHERE label = ? AND day = ?", (day - 5, sa, day))
+    con.execute("DELETE FROM coverage WHERE day = -1")
+    con.execute("DELETE FROM schema_version WHERE version = 6")
+    con.commit()
+    con.close()
+    srv.start()
+    con = sqlite3.connect(os.path.join(srv.data_dir, "kcovd.db"), timeout=30)
+    check(con.execute("SELECT count(*) FROM coverage WHERE day = -1").fetchone()[0] == unions,
+          "migration did not rebuild the unions")
+    con.close()
+    for path in ("kernel/alpha.c", "include/helpers.h", "drivers/minimod/modmain.c"):
+        check_file(path, a, label="suiteA")
+        check_file(path, a - b, label="suiteA", minus="suiteB")
+        check_file(path, a, label="suiteA", since=day - 5, until=day - 5)
+        check_file(path, set(), label="suiteB", since=day - 5, until=day - 5)
+        j = api("labels", file=path)
+        days = {e["label"]: (e["first_day"], e["last_day"]) for e in j["labels"]}
+        iso = lambda d: time.strftime("%Y-%m-%d", time.gmtime(d * 86400))
+        want = {}
+        if any(STATE["pts"][k][0] == path for k in a):
+            want["suiteA"] = (iso(day - 5), iso(day))
+        if any(STATE["pts"][k][0] == path for k in b):
+            want["suiteB"] = (iso(day), iso(day))
+        check(days == want, "%s days %s, want %s" % (path, days, want))
+        j = api("labels", file=path, since=day - 6, until=day - 1)
+        check([(e["label"], e["first_day"], e["last_day"]) for e in j["labels"]] ==
+              ([("suiteA", iso(day - 5), iso(day - 5))] if "suiteA" in want else []),
+              "%s window: %s" % (path, j["labels"]))
+
+
 def test_tree():
     pts, cov = STATE["pts"], STATE["a"] | STATE["b"]
     root = api("tree")
@@ -653,7 +701,8 @@ def main():
     setup()
     try:
         run_tests([test_import_over_http, test_summary_unmatched, test_file_lines_and_functions,
-                   test_label_filters_and_minus, test_line_labels, test_tree, test_large_directories,
+                   test_label_filters_and_minus, test_line_labels, test_label_unions_and_days,
+                   test_tree, test_large_directories,
                    test_functions_list,
                    test_lcov_and_genhtml, test_csv, test_errors, test_coverage_after_import,
                    test_cli_reimport, test_functions_of_a_file_without_points])
