@@ -105,27 +105,42 @@ static const roaring_bitmap_t *covset_get(const struct covset *s, int64_t id)
 	return lo < s->n && s->v[lo].id == id ? s->v[lo].bits : NULL;
 }
 
-/* Coverage per image (by_binary = 0) or per binaries row (1). Rows come
- * ordered by key, so merging only looks at the last entry. */
+/* Coverage per image (by_binary = 0) or per binaries row (1): the
+ * all-time union (filtered = 0), or the rows of the days since..until of
+ * the labels in labels_json (NULL: all labels). Images and binaries are
+ * scanned in id order ("+" keeps SQLite off the build index), so rows come
+ * grouped by key without sorting their blobs, and merging only looks at the
+ * last entry; each key's rows are found through the primary key (binary,
+ * label, day). */
 static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 		       const char *labels_json, int64_t since, int64_t until, struct covset *out,
 		       struct kc_err *err)
 {
+#define IMAGES                                                                            \
+	"FROM images i CROSS JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND " \
+	"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "
 #define LABELS                                                                            \
-	"(?2 IS NULL OR c.label IN (SELECT l.id FROM labels l JOIN json_each(?2) j "       \
-	"ON l.name = j.value)) AND c.day BETWEEN ?3 AND ?4 "
-	static const char *const sql[2][2] = {
-		{ "SELECT i.id, t.bits " IMG_JOIN "JOIN coverage_total t ON t.binary = b.id "
-		  "WHERE i.build = ?1 ORDER BY i.id",
-		  "SELECT i.id, c.bits " IMG_JOIN "JOIN coverage c ON c.binary = b.id "
-		  "WHERE i.build = ?1 AND " LABELS "ORDER BY i.id" },
-		{ "SELECT b.id, t.bits FROM binaries b JOIN coverage_total t ON t.binary = b.id "
-		  "WHERE b.build = ?1 ORDER BY b.id",
-		  "SELECT b.id, c.bits FROM binaries b JOIN coverage c ON c.binary = b.id "
-		  "WHERE b.build = ?1 AND " LABELS "ORDER BY b.id" },
+	"c.label IN (SELECT l.id FROM labels l JOIN json_each(?2) j ON l.name = j.value) AND "
+#define DAYS "c.day BETWEEN ?3 AND ?4 "
+	static const char *const sql[2][3] = {
+		{ "SELECT i.id, t.bits " IMAGES "CROSS JOIN coverage_total t ON t.binary = b.id "
+		  "WHERE +i.build = ?1 ORDER BY i.id",
+		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +i.build = ?1 AND " LABELS DAYS "ORDER BY i.id",
+		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +i.build = ?1 AND " DAYS "ORDER BY i.id" },
+		{ "SELECT b.id, t.bits FROM binaries b CROSS JOIN coverage_total t ON "
+		  "t.binary = b.id WHERE +b.build = ?1 ORDER BY b.id",
+		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +b.build = ?1 AND " LABELS DAYS "ORDER BY b.id",
+		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +b.build = ?1 AND " DAYS "ORDER BY b.id" },
 	};
+#undef IMAGES
 #undef LABELS
-	sqlite3_stmt *st = kc_db_prepare(db, sql[by_binary][filtered], err);
+#undef DAYS
+	int variant = !filtered ? 0 : labels_json ? 1 : 2;
+	sqlite3_stmt *st = kc_db_prepare(db, sql[by_binary][variant], err);
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -185,7 +200,7 @@ out:
  * query copies bitmaps instead of reading and decoding blobs. Any commit
  * that changes coverage changes the key.
  */
-#define KC_COVSET_CACHE 8
+#define KC_COVSET_CACHE 32
 
 struct covcache {
 	char *key;        /* NULL: free slot */
@@ -307,10 +322,12 @@ static int load_filtered(struct kc_covq *q, int by_binary, struct covset *out, s
  * they are loaded once into memory (struct pindex, immutable, shared by all
  * queries, reference-counted) and a query only scans arrays: per point one
  * bit test against the coverage, no SQL and no bitmap decoding. The cache
- * holds the KC_INDEX_CACHE most recently used builds and is keyed by
- * (build, build_imports.imported), which import.c makes strictly increasing.
+ * holds the most recently used builds, up to KC_INDEX_SLOTS of them and
+ * index_budget bytes (kc_covq_set_cache_mb; the newest is kept even when it
+ * alone is larger), and is keyed by (build, build_imports.imported), which
+ * import.c makes strictly increasing.
  */
-#define KC_INDEX_CACHE 4
+#define KC_INDEX_SLOTS 64
 /* Walks over more files than this turn the coverage into flat bitsets. */
 #define KC_BITSET_MIN_FILES 32
 
@@ -338,6 +355,7 @@ struct pfile {
 
 struct pindex {
 	int64_t build, generation;
+	size_t bytes;        /* memory held, for the cache budget */
 	unsigned refs;       /* users, including the cache */
 	uint64_t used;       /* LRU tick */
 	int64_t *img;        /* image ids, ascending; index = slot */
@@ -348,7 +366,16 @@ struct pindex {
 };
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pindex *cache[KC_INDEX_CACHE];
+static struct pindex *cache[KC_INDEX_SLOTS];
+static size_t index_budget = (size_t)KC_COVQ_CACHE_MB_DEFAULT << 20;
+static size_t cached_bytes; /* sum of the cached indexes' bytes */
+
+void kc_covq_set_cache_mb(unsigned mb)
+{
+	pthread_mutex_lock(&cache_lock);
+	index_budget = (size_t)mb << 20;
+	pthread_mutex_unlock(&cache_lock);
+}
 static uint64_t cache_tick;
 
 static void index_free(struct pindex *x)
@@ -612,6 +639,36 @@ static void index_put(struct pindex *x)
 
 static void drop_totals_locked(const struct pindex *x);
 
+/* Bytes an index holds (its arrays and strings). */
+static size_t index_size(const struct pindex *x)
+{
+	size_t n = sizeof(*x) + (size_t)x->nimg * 12 + (size_t)x->capfiles * sizeof(*x->files);
+
+	for (uint32_t f = 0; f < x->nfiles; f++) {
+		const struct pfile *pf = &x->files[f];
+
+		n += strlen(pf->path) + 1 + (size_t)pf->nlines * 4 +
+		     ((size_t)pf->nfuncs + 1) * sizeof(*pf->funcs) +
+		     (size_t)pf->nparts * sizeof(*pf->parts);
+		for (uint32_t i = 0; i < pf->nparts; i++)
+			n += (size_t)pf->parts[i].n * 12;
+		for (uint32_t i = 0; pf->funcs && i < pf->nfuncs; i++)
+			n += pf->funcs[i].name ? strlen(pf->funcs[i].name) + 1 : 0;
+	}
+	return n;
+}
+
+/* Drop cache slot i (and the totals computed from it). */
+static void cache_evict_locked(int i)
+{
+	if (!cache[i])
+		return;
+	cached_bytes -= cache[i]->bytes;
+	drop_totals_locked(cache[i]);
+	index_put_locked(cache[i]);
+	cache[i] = NULL;
+}
+
 /* The index of (build, generation), from the cache or loaded now. The
  * caller gives it back with index_put. Loading holds the cache lock, so a
  * build is loaded once even when many queries arrive together. */
@@ -622,7 +679,7 @@ static struct pindex *index_get(sqlite3 *db, int64_t build, int64_t generation,
 	int victim = 0;
 
 	pthread_mutex_lock(&cache_lock);
-	for (int i = 0; i < KC_INDEX_CACHE; i++) {
+	for (int i = 0; i < KC_INDEX_SLOTS; i++) {
 		if (cache[i] && cache[i]->build == build && cache[i]->generation == generation) {
 			x = cache[i];
 			x->refs++;
@@ -645,20 +702,31 @@ static struct pindex *index_get(sqlite3 *db, int64_t build, int64_t generation,
 	}
 	x->refs = 2; /* the cache and the caller */
 	x->used = ++cache_tick;
-	for (int i = 0; i < KC_INDEX_CACHE; i++) {
-		if (cache[i] && cache[i]->build == build) { /* an older import */
+	x->bytes = index_size(x);
+	/* Replace an older import of the build, else take a free slot, else the
+	 * least recently used; then drop the least recently used others while
+	 * over the budget. */
+	for (int i = 0; i < KC_INDEX_SLOTS; i++) {
+		if (cache[i] && cache[i]->build == build) {
 			victim = i;
 			break;
 		}
-		if (!cache[i] || cache[i]->used < cache[victim]->used)
+		if (!cache[i] || (cache[victim] && cache[i]->used < cache[victim]->used))
 			victim = i;
-		if (!cache[victim])
-			break;
 	}
-	if (cache[victim])
-		drop_totals_locked(cache[victim]);
-	index_put_locked(cache[victim]);
+	cache_evict_locked(victim);
 	cache[victim] = x;
+	cached_bytes += x->bytes;
+	while (cached_bytes > index_budget) {
+		int lru = -1;
+
+		for (int i = 0; i < KC_INDEX_SLOTS; i++)
+			if (cache[i] && cache[i] != x && (lru < 0 || cache[i]->used < cache[lru]->used))
+				lru = i;
+		if (lru < 0)
+			break;
+		cache_evict_locked(lru);
+	}
 out:
 	pthread_mutex_unlock(&cache_lock);
 	return x;
@@ -1605,13 +1673,17 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 	const struct kc_cov_filter *f = &q->f;
 	sqlite3_stmt *st = kc_db_prepare(
 		q->db,
+		/* Labels outermost (in id order, so no sort of the blobs), then
+		 * the primary key (binary, label, day) of each label's rows. */
 		"WITH sel(id, name, listed, minus) AS (SELECT id, name, "
 		"?2 IS NULL OR name IN (SELECT value FROM json_each(?2)), "
 		"?3 IS NOT NULL AND name IN (SELECT value FROM json_each(?3)) FROM labels) "
-		"SELECT c.label, s.name, i.id, c.day, c.bits, s.listed, s.minus " IMG_JOIN
-		"JOIN coverage c ON c.binary = b.id JOIN sel s ON s.id = c.label "
+		"SELECT s.id, s.name, i.id, c.day, c.bits, s.listed, s.minus FROM sel s "
+		"CROSS JOIN images i JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND "
+		"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "
+		"CROSS JOIN coverage c ON c.binary = b.id AND c.label = s.id "
 		"WHERE (s.listed OR s.minus) AND i.id IN (SELECT value FROM json_each(?1)) "
-		"AND c.day BETWEEN ?4 AND ?5 ORDER BY c.label",
+		"AND c.day BETWEEN ?4 AND ?5 ORDER BY s.id",
 		err);
 	int rc, ret = -1;
 
@@ -1674,50 +1746,79 @@ out:
 	return ret;
 }
 
+/* Mark the selected points that label id covered on day (hit: the
+ * prepared statement of llabel_days); 1 if any. */
+static int llabel_day_hit(struct kc_covq *q, const struct lsel *s, sqlite3_stmt *st, int64_t id,
+			  int64_t day, uint64_t *row, struct kc_err *err)
+{
+	int rc, hit = 0;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, day);
+	sqlite3_bind_text(st, 3, s->images, -1, SQLITE_STATIC);
+	while (!hit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		roaring_bitmap_t *cov = roaring_bitmap_portable_deserialize_safe(
+			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+
+		if (!cov)
+			return kc_err_setc(err, 500, "a stored coverage bitmap is corrupt");
+		hit = lsel_mark(q, s, sqlite3_column_int64(st, 0), cov, row, err);
+		kc_bitmap_free(cov);
+	}
+	if (hit == 0 && rc != SQLITE_DONE)
+		return kc_err_setc(err, 500, "reading coverage: %s", sqlite3_errmsg(q->db));
+	return hit;
+}
+
 /* Without a day window the rows read are each label's union over all
  * days, so the first and last day a listed label covered a selected point
- * come from its per-day rows, read from each end up to the first hit. */
+ * come from its per-day rows: its days (read without their bitmaps) from
+ * each end, up to the first day that covered one. */
 static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l, uint64_t *row,
 		       struct kc_err *err)
 {
-#define DAY_ROWS                                                                          \
-	"SELECT i.id, c.day, c.bits " IMG_JOIN "JOIN coverage c ON c.binary = b.id "       \
+#define DAYS                                                                              \
+	"SELECT DISTINCT c.day " IMG_JOIN "JOIN coverage c ON c.binary = b.id "            \
 	"WHERE c.label = ?1 AND c.day >= 0 AND i.id IN (SELECT value FROM json_each(?2)) " \
 	"ORDER BY c.day "
-	static const char *const sql[2] = { DAY_ROWS "ASC", DAY_ROWS "DESC" };
-#undef DAY_ROWS
+	static const char *const sql[2] = { DAYS "ASC", DAYS "DESC" };
+#undef DAYS
+	sqlite3_stmt *hit_st = kc_db_prepare(q->db,
+					     "SELECT i.id, c.bits " IMG_JOIN "JOIN coverage c ON "
+					     "c.binary = b.id WHERE c.label = ?1 AND c.day = ?2 AND "
+					     "i.id IN (SELECT value FROM json_each(?3))",
+					     err);
 	int64_t *ends[2] = { &l->first, &l->last };
+	int ret = -1;
 
+	if (!hit_st)
+		return -1;
 	for (int e = 0; e < 2; e++) {
 		sqlite3_stmt *st = kc_db_prepare(q->db, sql[e], err);
 		int rc, hit = 0;
 
 		if (!st)
-			return -1;
+			goto out;
 		sqlite3_bind_int64(st, 1, l->id);
 		sqlite3_bind_text(st, 2, s->images, -1, SQLITE_STATIC);
-		while (!hit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			roaring_bitmap_t *cov = roaring_bitmap_portable_deserialize_safe(
-				sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+		while (hit == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t day = sqlite3_column_int64(st, 0);
 
-			if (!cov) {
-				sqlite3_finalize(st);
-				return kc_err_setc(err, 500, "a stored coverage bitmap is corrupt");
-			}
-			hit = lsel_mark(q, s, sqlite3_column_int64(st, 0), cov, row, err);
-			kc_bitmap_free(cov);
-			if (hit < 0) {
-				sqlite3_finalize(st);
-				return -1;
-			}
-			if (hit)
-				*ends[e] = sqlite3_column_int64(st, 1);
+			hit = llabel_day_hit(q, s, hit_st, l->id, day, row, err);
+			if (hit > 0)
+				*ends[e] = day;
 		}
+		if (hit == 0 && rc != SQLITE_DONE)
+			hit = kc_err_setc(err, 500, "reading coverage days: %s", sqlite3_errmsg(q->db));
 		sqlite3_finalize(st);
-		if (!hit && rc != SQLITE_DONE)
-			return kc_err_setc(err, 500, "reading coverage: %s", sqlite3_errmsg(q->db));
+		if (hit < 0)
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	sqlite3_finalize(hit_st);
+	return ret;
 }
 
 static int cmp_llabel(const void *x, const void *y)

@@ -40,6 +40,12 @@ enum kc_func_sort { KC_SORT_NAME, KC_SORT_COVERAGE, KC_SORT_POINTS };
 
 struct kc_covq;
 
+#define KC_COVQ_CACHE_MB_DEFAULT 1024
+
+/* Memory for the point indexes of imported builds kept between queries
+ * (least recently used builds are dropped past it). */
+void kc_covq_set_cache_mb(unsigned mb);
+
 /* Flags of kc_covq_open. */
 #define KC_COVQ_NEED_IMPORT 1u /* fail with 404 when the build was never imported */
 #define KC_COVQ_NO_COVERAGE 2u /* do not load the filter's coverage (kc_covq_labels

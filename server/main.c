@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include "auth.h"
+#include "covquery.h"
 #include "db.h"
 #include "fileio.h"
 #include "import.h"
@@ -33,13 +34,15 @@ static const char usage[] =
 	"  --read-auth          reads need a read token too (KCOVD_READ_AUTH=1)\n"
 	"  --port-file FILE     write the bound port to FILE once listening\n"
 	"  --max-connections N  (default 4096)   --timeout SEC idle timeout (default 30)\n"
-	"  --max-db-size MB     cap the database size (ingest answers 503 when full)\n";
+	"  --max-db-size MB     cap the database size (ingest answers 503 when full)\n"
+	"  --cache-mb MB        memory for cached point indexes of imported builds\n"
+	"                       (KCOVD_CACHE_MB; default 1024)\n";
 
 struct cli {
 	char listen[256];
 	const char *data_dir, *db, *web_dir, *port_file, *scope;
 	int read_auth;
-	unsigned max_conn, timeout, max_db_mb;
+	unsigned max_conn, timeout, max_db_mb, cache_mb;
 	const char *vmlinux, *modules, *source; /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	size_t nstrip;
@@ -65,6 +68,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "max-db-size", required_argument, NULL, 'z' },
+		{ "cache-mb", required_argument, NULL, 'c' },
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
@@ -86,6 +90,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		case 'm': c->max_conn = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 't': c->timeout = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'z': c->max_db_mb = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'c': c->cache_mb = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'V': c->vmlinux = optarg; break;
 		case 'M': c->modules = optarg; break;
 		case 'S': c->source = optarg; break;
@@ -152,6 +157,7 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	o.max_connections = c->max_conn;
 	o.timeout_s = c->timeout;
 	o.max_db_mb = c->max_db_mb;
+	kc_covq_set_cache_mb(c->cache_mb);
 	/* Room for many concurrent connections: raise the soft fd limit. */
 	{
 		struct rlimit rl;
@@ -279,6 +285,7 @@ int main(int argc, char **argv)
 	c.db = getenv("KCOVD_DB");
 	c.web_dir = getenv("KCOVD_WEB_DIR");
 	c.read_auth = strcmp(env_or("KCOVD_READ_AUTH", "0"), "1") == 0;
+	c.cache_mb = (unsigned)strtoul(env_or("KCOVD_CACHE_MB", "1024"), NULL, 10);
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		optind = 2;

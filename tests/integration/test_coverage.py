@@ -480,6 +480,22 @@ def test_label_unions_and_days():
               "%s window: %s" % (path, j["labels"]))
 
 
+def test_tiny_cache_budget():
+    """A second kcovd on the same database with --cache-mb 0 (every index is
+    dropped as soon as another is loaded; the newest is always kept) gives
+    the same answers."""
+    other = Server(data_dir=STATE["srv"].data_dir, extra=["--cache-mb", "0"]).start()
+    try:
+        for what in ("tree", "files/kernel/alpha.c", "files/drivers/minimod/modmain.c",
+                     "summary"):
+            for params in ({}, {"label": "suiteA"}):
+                q = urllib.parse.urlencode(params)
+                url = "/api/v1/builds/%s/%s%s" % (STATE["build_id"], what, "?" + q if q else "")
+                check(other.get(url) == STATE["srv"].get(url), "%s differs" % url)
+    finally:
+        other.stop()
+
+
 def test_tree():
     pts, cov = STATE["pts"], STATE["a"] | STATE["b"]
     root = api("tree")
@@ -702,7 +718,7 @@ def main():
     try:
         run_tests([test_import_over_http, test_summary_unmatched, test_file_lines_and_functions,
                    test_label_filters_and_minus, test_line_labels, test_label_unions_and_days,
-                   test_tree, test_large_directories,
+                   test_tiny_cache_budget, test_tree, test_large_directories,
                    test_functions_list,
                    test_lcov_and_genhtml, test_csv, test_errors, test_coverage_after_import,
                    test_cli_reimport, test_functions_of_a_file_without_points])
