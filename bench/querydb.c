@@ -4,8 +4,9 @@
  * functions), this writes coverage as the ingest path would have: for every
  * imported image, NLABELS labels x NDAYS days of per-day bitmaps
  * (schema/001_initial.sql `coverage`), each a clustered subset of the
- * image's point bits, each label's union over all days (day -1,
- * schema/006_label_unions.sql) and the all-time union (`coverage_total`).
+ * image's point bits, each label's union of its completed days (day -1,
+ * with label_unions.upto = today, schema/006_label_unions.sql) and the
+ * all-time union (`coverage_total`).
  * Writing the rows directly with SQLite and CRoaring takes seconds where
  * pushing NLABELS x NDAYS reports per build would take far longer.
  *
@@ -51,7 +52,7 @@ static int put_bitmap(sqlite3_stmt *st, int col, const roaring_bitmap_t *b, size
 int main(int argc, char **argv)
 {
 	sqlite3 *db = NULL;
-	sqlite3_stmt *img = NULL, *lab = NULL, *cov = NULL, *tot = NULL;
+	sqlite3_stmt *img = NULL, *lab = NULL, *cov = NULL, *tot = NULL, *upto = NULL;
 	unsigned nlabels, ndays, per_mille;
 	int64_t today = (int64_t)time(NULL) / 86400, *label_ids;
 	uint64_t rng = 0xC0FFEE;
@@ -84,7 +85,11 @@ int main(int argc, char **argv)
 			       -1, &cov, NULL) ||
 	    sqlite3_prepare_v2(db,
 			       "INSERT OR REPLACE INTO coverage_total (binary, bits) VALUES (?, ?)",
-			       -1, &tot, NULL)) {
+			       -1, &tot, NULL) ||
+	    sqlite3_prepare_v2(db,
+			       "INSERT OR REPLACE INTO label_unions (binary, label, upto) "
+			       "VALUES (?, ?, ?)",
+			       -1, &upto, NULL)) {
 		fprintf(stderr, "bench-querydb: %s\n", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -154,7 +159,8 @@ int main(int argc, char **argv)
 				b = roaring_bitmap_of_ptr(got, picked);
 				roaring_bitmap_run_optimize(b);
 				roaring_bitmap_or_inplace(total, b);
-				roaring_bitmap_or_inplace(lab_all, b);
+				if (d > 0) /* completed days only */
+					roaring_bitmap_or_inplace(lab_all, b);
 				sqlite3_bind_int64(cov, 1, binary);
 				sqlite3_bind_int64(cov, 2, label_ids[l]);
 				sqlite3_bind_int64(cov, 3, today - (int64_t)d);
@@ -177,6 +183,12 @@ int main(int argc, char **argv)
 			sqlite3_reset(cov);
 			roaring_bitmap_free(lab_all);
 			rows++;
+			sqlite3_bind_int64(upto, 1, binary);
+			sqlite3_bind_int64(upto, 2, label_ids[l]);
+			sqlite3_bind_int64(upto, 3, today);
+			if (sqlite3_step(upto) != SQLITE_DONE)
+				goto sqlerr;
+			sqlite3_reset(upto);
 		}
 		roaring_bitmap_run_optimize(total);
 		sqlite3_bind_int64(tot, 1, binary);
@@ -214,6 +226,7 @@ out:
 	sqlite3_finalize(lab);
 	sqlite3_finalize(cov);
 	sqlite3_finalize(tot);
+	sqlite3_finalize(upto);
 	sqlite3_close(db);
 	free(label_ids);
 	return ret;

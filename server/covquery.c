@@ -106,8 +106,8 @@ static const roaring_bitmap_t *covset_get(const struct covset *s, int64_t id)
 }
 
 /* Coverage per image (by_binary = 0) or per binaries row (1): the
- * all-time union (filtered = 0), or the rows of the days since..until of
- * the labels in labels_json (NULL: all labels). Images and binaries are
+ * all-time union (filtered = 0), or the rows of the days since..until
+ * (KC_ALL_DAYS: all days) of the labels in labels_json (NULL: all labels). Images and binaries are
  * scanned in id order ("+" keeps SQLite off the build index), so rows come
  * grouped by key without sorting their blobs, and merging only looks at the
  * last entry; each key's rows are found through the primary key (binary,
@@ -122,24 +122,30 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 #define LABELS                                                                            \
 	"c.label IN (SELECT l.id FROM labels l JOIN json_each(?2) j ON l.name = j.value) AND "
 #define DAYS "c.day BETWEEN ?3 AND ?4 "
-	static const char *const sql[2][3] = {
+	static const char *const sql[2][4] = {
 		{ "SELECT i.id, t.bits " IMAGES "CROSS JOIN coverage_total t ON t.binary = b.id "
 		  "WHERE +i.build = ?1 ORDER BY i.id",
 		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
 		  "WHERE +i.build = ?1 AND " LABELS DAYS "ORDER BY i.id",
 		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
-		  "WHERE +i.build = ?1 AND " DAYS "ORDER BY i.id" },
+		  "WHERE +i.build = ?1 AND " DAYS "ORDER BY i.id",
+		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +i.build = ?1 AND " LABELS KC_ALL_DAYS_ROWS "ORDER BY i.id" },
 		{ "SELECT b.id, t.bits FROM binaries b CROSS JOIN coverage_total t ON "
 		  "t.binary = b.id WHERE +b.build = ?1 ORDER BY b.id",
 		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
 		  "WHERE +b.build = ?1 AND " LABELS DAYS "ORDER BY b.id",
 		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
-		  "WHERE +b.build = ?1 AND " DAYS "ORDER BY b.id" },
+		  "WHERE +b.build = ?1 AND " DAYS "ORDER BY b.id",
+		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +b.build = ?1 AND " LABELS KC_ALL_DAYS_ROWS "ORDER BY b.id" },
 	};
 #undef IMAGES
 #undef LABELS
 #undef DAYS
-	int variant = !filtered ? 0 : labels_json ? 1 : 2;
+	/* 0: all-time union; 1: labels, days; 2: all labels, days; 3: labels,
+	 * all days. */
+	int variant = !filtered ? 0 : !labels_json ? 2 : since == KC_ALL_DAYS ? 3 : 1;
 	sqlite3_stmt *st = kc_db_prepare(db, sql[by_binary][variant], err);
 	int rc, ret = -1;
 
@@ -150,8 +156,10 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 	if (filtered) {
 		if (labels_json)
 			sqlite3_bind_text(st, 2, labels_json, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, since);
-		sqlite3_bind_int64(st, 4, until);
+		if (variant != 3) {
+			sqlite3_bind_int64(st, 3, since);
+			sqlite3_bind_int64(st, 4, until);
+		}
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
@@ -1671,20 +1679,23 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 		      struct kc_err *err)
 {
 	const struct kc_cov_filter *f = &q->f;
-	sqlite3_stmt *st = kc_db_prepare(
-		q->db,
-		/* Labels outermost (in id order, so no sort of the blobs), then
-		 * the primary key (binary, label, day) of each label's rows. */
-		"WITH sel(id, name, listed, minus) AS (SELECT id, name, "
-		"?2 IS NULL OR name IN (SELECT value FROM json_each(?2)), "
-		"?3 IS NOT NULL AND name IN (SELECT value FROM json_each(?3)) FROM labels) "
-		"SELECT s.id, s.name, i.id, c.day, c.bits, s.listed, s.minus FROM sel s "
-		"CROSS JOIN images i JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND "
-		"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "
-		"CROSS JOIN coverage c ON c.binary = b.id AND c.label = s.id "
-		"WHERE (s.listed OR s.minus) AND i.id IN (SELECT value FROM json_each(?1)) "
-		"AND c.day BETWEEN ?4 AND ?5 ORDER BY s.id",
-		err);
+	/* Labels outermost (in id order, so no sort of the blobs), then the
+	 * primary key (binary, label, day) of each label's rows. */
+#define ROWS                                                                              \
+	"WITH sel(id, name, listed, minus) AS (SELECT id, name, "                          \
+	"?2 IS NULL OR name IN (SELECT value FROM json_each(?2)), "                        \
+	"?3 IS NOT NULL AND name IN (SELECT value FROM json_each(?3)) FROM labels) "       \
+	"SELECT s.id, s.name, i.id, c.day, c.bits, s.listed, s.minus FROM sel s "          \
+	"CROSS JOIN images i JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND " \
+	"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "                \
+	"CROSS JOIN coverage c ON c.binary = b.id AND c.label = s.id "                     \
+	"WHERE (s.listed OR s.minus) AND i.id IN (SELECT value FROM json_each(?1)) AND "
+	static const char *const sql[2] = {
+		ROWS KC_ALL_DAYS_ROWS "ORDER BY s.id",
+		ROWS "c.day BETWEEN ?4 AND ?5 ORDER BY s.id",
+	};
+#undef ROWS
+	sqlite3_stmt *st = kc_db_prepare(q->db, sql[f->days ? 1 : 0], err);
 	int rc, ret = -1;
 
 	r->minus = calloc(s->words, 8);
@@ -1699,8 +1710,10 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 		sqlite3_bind_text(st, 2, f->labels_json, -1, SQLITE_STATIC);
 	if (f->minus_json)
 		sqlite3_bind_text(st, 3, f->minus_json, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, f->days ? f->since : KC_ALL_DAYS);
-	sqlite3_bind_int64(st, 5, f->days ? f->until : KC_ALL_DAYS);
+	if (f->days) {
+		sqlite3_bind_int64(st, 4, f->since);
+		sqlite3_bind_int64(st, 5, f->until);
+	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t day = sqlite3_column_int64(st, 3);
 		roaring_bitmap_t *cov = roaring_bitmap_portable_deserialize_safe(
@@ -1887,7 +1900,8 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 		/* A line without points selects nothing: no point has index NONE - 1. */
 		li = hit && *hit == line ? (uint32_t)(hit - pf->lines) : NONE - 1;
 	}
-	if (lsel_init(&s, q, pf, li, err) < 0 || lread_rows(q, &s, &r, err) < 0)
+	/* No point selected (a line without points): no row can cover one. */
+	if (lsel_init(&s, q, pf, li, err) < 0 || (s.n && lread_rows(q, &s, &r, err) < 0))
 		goto out;
 	lcov = malloc(((size_t)pf->nlines + 1) * 4);
 	ltot = calloc((size_t)pf->nlines + 1, 4);

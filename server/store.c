@@ -225,6 +225,62 @@ static int queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_
 	return 0;
 }
 
+/* Fold the label's completed days (label_unions.upto up to day - 1) into
+ * its union of completed days (coverage day KC_ALL_DAYS). Past days never
+ * change, so this reads rows once per (binary, label) and day; on other
+ * reports it is one primary-key lookup. */
+static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
+			    struct kc_err *err)
+{
+	sqlite3_stmt *st;
+	roaring_bitmap_t *u = NULL;
+	int64_t upto;
+	int rc, ret = -1;
+
+	if (run(s, "SELECT upto FROM label_unions WHERE binary = ? AND label = ?", "ii", &upto,
+		err, binary, label) < 0)
+		return -1;
+	if (upto >= day) /* -1: no row yet, every earlier day is open */
+		return 0;
+	st = cached(s, "SELECT kc_roaring_or(bits) FROM coverage WHERE binary = ? AND label = ? "
+		       "AND day BETWEEN ? AND ?",
+		    err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, binary);
+	sqlite3_bind_int64(st, 2, label);
+	sqlite3_bind_int64(st, 3, upto < 0 ? 0 : upto);
+	sqlite3_bind_int64(st, 4, day - 1);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		u = roaring_bitmap_portable_deserialize_safe(sqlite3_column_blob(st, 0),
+							     (size_t)sqlite3_column_bytes(st, 0));
+	sqlite3_reset(st);
+	if (!u) {
+		kc_err_set(err, "folding completed days: %s",
+			   rc == SQLITE_ROW ? "bad union" : sqlite3_errmsg(s->db));
+		goto out;
+	}
+	/* This batch's merges of those days are not in the database yet (a
+	 * batch that spans midnight). */
+	for (size_t i = 0; i < s->nmerges; i++) {
+		const struct merge *m = &s->merges[i];
+
+		if (m->binary == binary && m->label == label && m->day >= 0 && m->day < day)
+			roaring_bitmap_or_inplace(u, m->bits);
+	}
+	if ((!roaring_bitmap_is_empty(u) &&
+	     queue_merge(s, binary, label, KC_ALL_DAYS, u, err) < 0) ||
+	    run(s, "INSERT INTO label_unions (binary, label, upto) VALUES (?,?,?) "
+		   "ON CONFLICT(binary, label) DO UPDATE SET upto = excluded.upto",
+		"iii", NULL, err, binary, label, day) < 0)
+		goto out;
+	ret = 0;
+out:
+	kc_bitmap_free(u);
+	return ret;
+}
+
 static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *err)
 {
 	const struct kc_report *r = job->report;
@@ -264,7 +320,7 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 
 		if (queue_merge(s, p->binary, -1, 0, p->bits, err) < 0 ||
 		    queue_merge(s, p->binary, label, day, p->bits, err) < 0 ||
-		    queue_merge(s, p->binary, label, KC_ALL_DAYS, p->bits, err) < 0)
+		    fold_closed_days(s, p->binary, label, day, err) < 0)
 			return -1;
 	}
 	job->outcome = KC_JOB_OK;

@@ -18,9 +18,16 @@
 
 #define KC_STORE_BATCH 512
 
-/* coverage.day of a label's union over all days (schema/006_label_unions.sql);
- * real days are >= 0. */
+/* coverage.day of a label's union of its completed days, those before
+ * label_unions.upto (schema/006_label_unions.sql); real days are >= 0. */
 #define KC_ALL_DAYS (-1)
+
+/* SQL condition on `coverage c`: the rows that together hold each label's
+ * coverage over all days (its union of completed days, then its rows from
+ * label_unions.upto on). */
+#define KC_ALL_DAYS_ROWS                                                               \
+	"(c.day = -1 OR c.day >= coalesce((SELECT u.upto FROM label_unions u WHERE "    \
+	"u.binary = c.binary AND u.label = c.label), 0)) "
 
 enum kc_job_kind { KC_JOB_REPORT, KC_JOB_ADDRMAP, KC_JOB_CALL };
 

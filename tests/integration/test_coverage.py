@@ -433,51 +433,85 @@ def test_line_labels():
 
 
 def test_label_unions_and_days():
-    """Each label's union over all days (coverage day -1, schema 006) is
-    rebuilt by the migration from the per-day rows, all-time label queries
-    equal the per-day answers, and "which labels" finds the first and last
-    day from the per-day rows."""
+    """A label's completed days are folded into one union (coverage day -1,
+    schema 006): by the migration from existing rows, and by the store when
+    a label's first report of a new day arrives. All-time label queries
+    (union + rows from label_unions.upto on) equal the per-day answers, and
+    "which labels" finds the first and last day from the per-day rows."""
     import sqlite3
     srv, a, b = STATE["srv"], STATE["a"], STATE["b"]
     day = int(time.time()) // 86400
+    dbpath = os.path.join(srv.data_dir, "kcovd.db")
+    iso = lambda d: time.strftime("%Y-%m-%d", time.gmtime(d * 86400))
+
+    def unions(con):
+        return {r[0]: r[1] for r in con.execute(
+            "SELECT l.name, count(*) FROM coverage c JOIN labels l ON l.id = c.label "
+            "WHERE c.day = -1 GROUP BY l.name")}
+
+    def check_all(what):
+        for path in ("kernel/alpha.c", "include/helpers.h", "drivers/minimod/modmain.c"):
+            check_file(path, a, label="suiteA")
+            check_file(path, a - b, label="suiteA", minus="suiteB")
+            check_file(path, b, label="suiteB")
+            check_file(path, a, label="suiteA", since=day - 5, until=day - 5)
+            check_file(path, set(), label="suiteB", since=day - 5, until=day - 5)
+            j = api("labels", file=path)
+            days = {e["label"]: (e["first_day"], e["last_day"]) for e in j["labels"]}
+            want = {}
+            if any(STATE["pts"][k][0] == path for k in a):
+                want["suiteA"] = (iso(day - 5), iso(day))
+            if any(STATE["pts"][k][0] == path for k in b):
+                want["suiteB"] = (iso(day), iso(day))
+            check(days == want, "%s: %s days %s, want %s" % (what, path, days, want))
+            j = api("labels", file=path, since=day - 6, until=day - 1)
+            check([(e["label"], e["first_day"], e["last_day"]) for e in j["labels"]] ==
+                  ([("suiteA", iso(day - 5), iso(day - 5))] if "suiteA" in want else []),
+                  "%s: %s window: %s" % (what, path, j["labels"]))
+
     srv.stop()
-    con = sqlite3.connect(os.path.join(srv.data_dir, "kcovd.db"), timeout=30)
-    unions = con.execute("SELECT count(*) FROM coverage WHERE day = -1").fetchone()[0]
-    labels = con.execute("SELECT count(DISTINCT binary || '/' || label) FROM coverage "
-                         "WHERE day >= 0").fetchone()[0]
-    check(unions >= labels > 0, "day -1 rows %d for %d (binary, label) keys" % (unions, labels))
-    # suiteA also covered its points 5 days ago; the unions are dropped and
-    # the migration (version 6) must rebuild them.
+    con = sqlite3.connect(dbpath, timeout=30)
+    # Everything so far arrived today: no completed day to fold yet, but the
+    # store has recorded that every key is folded up to today.
+    check(unions(con) == {}, "unions of today's rows: %s" % unions(con))
+    check(con.execute("SELECT min(upto), max(upto) FROM label_unions").fetchone() == (day, day),
+          "label_unions %s" % con.execute("SELECT * FROM label_unions").fetchall())
+    # suiteA also covered its points 5 days ago; the migration (version 6)
+    # folds that completed day.
     sa = con.execute("SELECT id FROM labels WHERE name = 'suiteA'").fetchone()[0]
     con.execute("INSERT INTO coverage (binary, label, day, seq, bits) SELECT binary, label, ?, "
                 "seq, bits FROM coverage WHERE label = ? AND day = ?", (day - 5, sa, day))
-    con.execute("DELETE FROM coverage WHERE day = -1")
+    con.execute("DROP TABLE label_unions")
     con.execute("DELETE FROM schema_version WHERE version = 6")
+    con.commit()
+    nbin = con.execute("SELECT count(DISTINCT binary) FROM coverage WHERE label = ? AND day = ?",
+                       (sa, day - 5)).fetchone()[0]
+    con.close()
+    srv.start()
+    con = sqlite3.connect(dbpath, timeout=30)
+    check(unions(con) == {"suiteA": nbin}, "migration unions %s (%d binaries)" % (unions(con), nbin))
+    con.close()
+    check_all("after the migration")
+    # The store folds on a new day: forget the fold (upto 10 days ago, no
+    # union) and push a report of suiteA that adds nothing.
+    srv.stop()
+    con = sqlite3.connect(dbpath, timeout=30)
+    con.execute("DELETE FROM coverage WHERE day = -1")
+    con.execute("UPDATE label_unions SET upto = ?", (day - 10,))
     con.commit()
     con.close()
     srv.start()
-    con = sqlite3.connect(os.path.join(srv.data_dir, "kcovd.db"), timeout=30)
-    check(con.execute("SELECT count(*) FROM coverage WHERE day = -1").fetchone()[0] == unions,
-          "migration did not rebuild the unions")
+    check_file("kernel/alpha.c", a, label="suiteA")
+    push_report(srv, STATE["push"], "suiteA", 9, [pc_of(k) for k in sorted(a)])
+    con = sqlite3.connect(dbpath, timeout=30)
+    folded = unions(con)
+    ups = con.execute("SELECT l.name, u.upto FROM label_unions u JOIN labels l ON l.id = u.label"
+                      ).fetchall()
     con.close()
-    for path in ("kernel/alpha.c", "include/helpers.h", "drivers/minimod/modmain.c"):
-        check_file(path, a, label="suiteA")
-        check_file(path, a - b, label="suiteA", minus="suiteB")
-        check_file(path, a, label="suiteA", since=day - 5, until=day - 5)
-        check_file(path, set(), label="suiteB", since=day - 5, until=day - 5)
-        j = api("labels", file=path)
-        days = {e["label"]: (e["first_day"], e["last_day"]) for e in j["labels"]}
-        iso = lambda d: time.strftime("%Y-%m-%d", time.gmtime(d * 86400))
-        want = {}
-        if any(STATE["pts"][k][0] == path for k in a):
-            want["suiteA"] = (iso(day - 5), iso(day))
-        if any(STATE["pts"][k][0] == path for k in b):
-            want["suiteB"] = (iso(day), iso(day))
-        check(days == want, "%s days %s, want %s" % (path, days, want))
-        j = api("labels", file=path, since=day - 6, until=day - 1)
-        check([(e["label"], e["first_day"], e["last_day"]) for e in j["labels"]] ==
-              ([("suiteA", iso(day - 5), iso(day - 5))] if "suiteA" in want else []),
-              "%s window: %s" % (path, j["labels"]))
+    check(folded == {"suiteA": nbin}, "store fold unions %s" % folded)
+    check(all(u == day for n, u in ups if n == "suiteA") and
+          all(u == day - 10 for n, u in ups if n != "suiteA"), "upto after the fold: %s" % ups)
+    check_all("after the store's fold")
 
 
 def test_tiny_cache_budget():
