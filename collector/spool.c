@@ -100,13 +100,13 @@ int kc_spool_map_unsent(const struct kc_spool *s, const char *boot_id)
 
 int kc_spool_map_sent(const struct kc_spool *s, const char *boot_id, struct kc_err *err)
 {
-	char path[PATH_MAX];
+	char name[KC_BOOT_ID_MAX + 16];
 
-	if (boot_path(s, boot_id, "unsent", path, sizeof(path), err) < 0)
-		return -1;
-	if (unlink(path) < 0 && errno != ENOENT)
-		return kc_err_set(err, "unlink %s: %s", path, strerror(errno));
-	return kc_fsync_dir(s->dir, err);
+	if (!safe_id(boot_id))
+		return kc_err_set(err, "boot id '%s' has characters other than [0-9A-Za-z-]",
+				  boot_id);
+	snprintf(name, sizeof(name), "m.%s.unsent", boot_id);
+	return kc_spool_remove(s, name, err);
 }
 
 int kc_spool_read_map(const struct kc_spool *s, const char *boot_id, struct kc_buf *out,

@@ -78,9 +78,10 @@ typedef int (*file_fn)(struct kc_covq *q, const struct fview *v, void *arg, stru
 
 /* The coverage rows (binaries) that count for an image: same build, kind
  * and name, and the image's build id or none recorded. */
-#define IMG_JOIN                                                                          \
-	"FROM images i JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND "      \
-	"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "
+#define IMG_BINARY                                                                        \
+	"b.build = i.build AND b.kind = i.kind AND b.name = i.name AND "                   \
+	"(b.build_id = i.build_id OR b.build_id = '') "
+#define IMG_JOIN "FROM images i JOIN binaries b ON " IMG_BINARY
 
 static void covset_release(struct covset *s)
 {
@@ -116,9 +117,7 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 		       const char *labels_json, int64_t since, int64_t until, struct covset *out,
 		       struct kc_err *err)
 {
-#define IMAGES                                                                            \
-	"FROM images i CROSS JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND " \
-	"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "
+#define IMAGES "FROM images i CROSS JOIN binaries b ON " IMG_BINARY
 #define LABELS                                                                            \
 	"c.label IN (SELECT l.id FROM labels l JOIN json_each(?2) j ON l.name = j.value) AND "
 #define DAYS "c.day BETWEEN ?3 AND ?4 "
@@ -1686,8 +1685,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 	"?2 IS NULL OR name IN (SELECT value FROM json_each(?2)), "                        \
 	"?3 IS NOT NULL AND name IN (SELECT value FROM json_each(?3)) FROM labels) "       \
 	"SELECT s.id, s.name, i.id, c.day, c.bits, s.listed, s.minus FROM sel s "          \
-	"CROSS JOIN images i JOIN binaries b ON b.build = i.build AND b.kind = i.kind AND " \
-	"b.name = i.name AND (b.build_id = i.build_id OR b.build_id = '') "                \
+	"CROSS JOIN images i JOIN binaries b ON " IMG_BINARY                               \
 	"CROSS JOIN coverage c ON c.binary = b.id AND c.label = s.id "                     \
 	"WHERE (s.listed OR s.minus) AND i.id IN (SELECT value FROM json_each(?1)) AND "
 	static const char *const sql[2] = {
