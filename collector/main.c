@@ -227,6 +227,11 @@ static int cmd_push(struct cli *c, struct kc_err *err)
 		int r = kc_push_spool(&spool, &c->p, &st, err);
 
 		print_push(&st);
+		/* Delivered is what a caller checks the exit status for: a report
+		 * the server refused as malformed was not delivered. */
+		if (r == 0 && st.rejected)
+			r = kc_err_set(err, "%u report(s) refused by the server, kept in %s/rejected/",
+				       st.rejected, c->s.spool_dir);
 		return r;
 	}
 	c->p.max_attempts = 1; /* --watch retries forever, one attempt per scan */

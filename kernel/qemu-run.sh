@@ -3,10 +3,14 @@
 # guest script; whatever the script writes to /dev/ttyS1 lands in OUT.
 #
 # Usage: kernel/qemu-run.sh -k KERNEL_DIR -s GUEST_SCRIPT -o OUT [-l SERIAL_LOG]
-#            [-t TIMEOUT_S] [-f HOST_FILE:GUEST_PATH]... [-b HOST_BINARY:GUEST_PATH]...
+#            [-t TIMEOUT_S] [-a KERNEL_ARGS] [-f HOST_FILE:GUEST_PATH]...
+#            [-b HOST_BINARY:GUEST_PATH]...
 #   KERNEL_DIR   output of kernel/build.sh (bzImage, test_kcov_unique.ko)
 #   -f           copy a file into the initramfs
 #   -b           copy a dynamically linked binary plus the libraries ldd lists
+#   -a           more kernel command-line words (an unused word such as
+#                kcov_seed=N changes the boot parameters that KASLR hashes
+#                into its seed, so it draws another offset)
 #
 # The guest /init mounts proc, sysfs, devtmpfs and debugfs, loads
 # /test_kcov_unique.ko, runs GUEST_SCRIPT with /bin/sh and ends with reboot -f
@@ -14,17 +18,17 @@
 # Exit status: 0 if the guest script ran to completion ("KCOV-GUEST-DONE rc=N"
 # appears on the console; N is the script's status, printed), 1 otherwise.
 set -euo pipefail
-kdir= script= out= slog= timeout=120
+kdir= script= out= slog= timeout=120 kargs=
 files=() bins=()
-while getopts k:s:o:l:t:f:b: opt; do
+while getopts k:s:o:l:t:f:b:a: opt; do
 	case $opt in
 	k) kdir=$OPTARG ;; s) script=$OPTARG ;; o) out=$OPTARG ;;
-	l) slog=$OPTARG ;; t) timeout=$OPTARG ;;
+	l) slog=$OPTARG ;; t) timeout=$OPTARG ;; a) kargs=$OPTARG ;;
 	f) files+=("$OPTARG") ;; b) bins+=("$OPTARG") ;;
 	*) exit 2 ;;
 	esac
 done
-[[ -n $kdir && -n $script && -n $out ]] || { sed -n 2,16p "$0" >&2; exit 2; }
+[[ -n $kdir && -n $script && -n $out ]] || { sed -n 2,20p "$0" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
@@ -76,7 +80,7 @@ set +e
 timeout --foreground -k 5 "$timeout" qemu-system-x86_64 -accel tcg -m 512 -smp 1 \
 	-display none -no-reboot -nic none -monitor none \
 	-kernel "$kdir/bzImage" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=4 kaslr" \
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=4 kaslr $kargs" \
 	-serial "file:$log" -serial "file:$out" </dev/null >/dev/null 2>&1
 qrc=$?
 set -e

@@ -6,8 +6,12 @@
 # invariant; the input is left in BUILD/artifacts/TARGET/ and belongs, once
 # the bug is fixed, in tests/fuzz/regressions/TARGET/ (ctest replays it).
 #
+# Each target must also execute at least KC_FUZZ_MIN_EXECS inputs (default
+# 1,000 per second of its time; the slowest target, symbolize, runs about
+# 12,000/s here), so a target that stalls on its seeds cannot pass.
+#
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
-#   env: KC_FUZZ_BUILD (default build-fuzz), CC (default clang)
+#   env: KC_FUZZ_BUILD (default build-fuzz), CC (default clang), KC_FUZZ_MIN_EXECS
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-45}
@@ -16,6 +20,7 @@ TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
   TARGETS=(wire_frame wire_payload kallsyms ingest symbolize)
 fi
+MIN_EXECS=${KC_FUZZ_MIN_EXECS:-$((SECONDS_EACH * 1000))}
 BUILD=${KC_FUZZ_BUILD:-build-fuzz}
 CC=${CC:-clang}
 mkdir -p "$BUILD/obj"
@@ -72,6 +77,10 @@ for t in "${TARGETS[@]}"; do
     failed+=("$t")
     tail -40 "$log"
     echo "fuzz: $t FAILED; crash inputs in $art/"
+  elif [ "${execs:-0}" -lt "$MIN_EXECS" ]; then
+    failed+=("$t")
+    tail -20 "$log"
+    echo "fuzz: $t FAILED: ${execs:-0} inputs executed, the floor is $MIN_EXECS"
   fi
 done
 echo "fuzz: ${#TARGETS[@]} targets, $total_execs inputs executed in total, ${#failed[@]} failed ${failed[*]:-}"

@@ -1,9 +1,8 @@
 """kcov-collect against the KCOV stand-in: unique and fallback modes agree,
 overflow detection, --keep-bitmap, strict snapshot parsing."""
 import os
-import subprocess
 
-from kcovlib import COLLECT, KERNEL, LINK_TEXT, Machine, check, run_tests
+from kcovlib import COLLECT, KERNEL, LINK_TEXT, WORKLOAD, Machine, check, collect, run_tests
 
 KASLR = 0x1E000000
 BASES = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
@@ -79,8 +78,25 @@ def test_keep_bitmap_sends_only_new():
         check(len(first["pcs"]) > 50, "%s first run: %d PCs" % (mode, len(first["pcs"])))
         check(len(second["pcs"]) == 0 and second["runs"][0]["npcs"] == "0",
               "%s: kept bitmap still sent %d PCs" % (mode, len(second["pcs"])))
-        # A new syscall after the kept runs reports only what it adds.
-        m.run(["read", "write"], extra=["--mode", mode, "--repeat", "1"])
+        # A run that adds a syscall after the kept runs reports only what it
+        # adds: the workload does read+open on its first repeat and read+write
+        # on the second.
+        flag = os.path.join(m.dir, "second")
+        script = ('if [ -e %s ]; then exec %s read write; else touch %s; exec %s read open; fi'
+                  % (flag, WORKLOAD, flag, WORKLOAD))
+        n = len(m.reports())
+        p = collect(["run", "--spool", m.spool, "--machine", m.name, "--device", m.device,
+                     "--sysroot", m.sysroot, "--words", "65536", "--bitmap-words", "1024",
+                     "--mode", mode, "--repeat", "2", "--keep-bitmap", "--",
+                     "/bin/sh", "-c", script], env=m.env())
+        check(p.returncode == 0 and len(m.reports()) == n + 2, "scripted keep-bitmap run: %s"
+              % p.stderr)
+        a, b = (m.show(r) for r in m.reports()[n:])
+        adds = raw_pcs(["read", "write"]) - raw_pcs(["read", "open"])
+        check(adds and a["pcs"] == raw_pcs(["read", "open"]), "%s: first repeat" % mode)
+        check(b["pcs"] == adds and b["runs"][0]["npcs"] == str(len(adds)),
+              "%s: kept bitmap sent %d PCs, the new syscall adds %d (extra %d, missing %d)"
+              % (mode, len(b["pcs"]), len(adds), len(b["pcs"] - adds), len(adds - b["pcs"])))
         m.cleanup()
     m = Machine("nokeep", KASLR, BASES, BOOT)
     m.run(["read", "open"], extra=["--repeat", "2"])
@@ -127,7 +143,7 @@ def test_exit_status_and_duration_recorded():
     n = len(m.reports())
     args = [COLLECT, "run", "--spool", m.spool, "--machine", m.name, "--device", m.device,
             "--sysroot", m.sysroot, "--", "/bin/sh", "-c", "exit 126"]
-    p = subprocess.run(args, env=m.env(), capture_output=True, text=True)
+    p = collect(args[1:], env=m.env())
     check(p.returncode == 126 and len(m.reports()) == n + 1, "exit 126: %d %s" % (p.returncode, p.stderr))
     check(newest(m)["runs"][0]["exit_status"] == str(126 << 8), "recorded status")
     m.cleanup()

@@ -28,7 +28,8 @@ import subprocess
 import threading
 import time
 
-from kcovlib import KERNEL, Machine, Server, check, expected, run_tests, started, tmpdir
+from kcovlib import (ASAN_ENV, COLLECT, KERNEL, Machine, Server, check, expected, run_tests,
+                     sanitizer_report, skipped, started, tmpdir)
 import wiregen
 
 
@@ -130,16 +131,31 @@ class CollectorLoop(threading.Thread):
         self.runs = 0
         self.stop = threading.Event()
 
+        self.error = None  # what ended the loop early, checked by finish()
+
     def run(self):
-        while not self.stop.is_set():
-            self.m.run(self.SYSCALLS)
-            self.runs += 1
-            self.m.push(self.srv.url, self.token, extra=["--max-attempts", "1"])
+        try:
+            while not self.stop.is_set():
+                self.m.run(self.SYSCALLS)
+                self.runs += 1
+                self.m.push(self.srv.url, self.token, extra=["--max-attempts", "1"])
+        except Exception as e:  # noqa: BLE001 - handed to the test by finish()
+            self.error = "%s: %s" % (type(e).__name__, e)
+
+    def check_alive(self):
+        """Fail when the loop died before it was asked to stop."""
+        check(self.error is None and (self.is_alive() or self.stop.is_set()),
+              "kcov-collect loop died mid-test: %s" % self.error)
+
+    def finish(self):
+        self.stop.set()
+        self.join(120)
+        check(not self.is_alive(), "the kcov-collect loop did not finish")
+        check(self.error is None, "kcov-collect loop failed: %s" % self.error)
+        check(self.runs > 0, "the kcov-collect loop never ran")
 
     def drain(self):
-        p = self.m.push(self.srv.url, self.token, extra=["--max-attempts", "10"])
-        check(p.returncode == 0 and self.m.reports() == [],
-              "collector spool not drained: %s %s" % (self.m.reports(), p.stderr[-500:]))
+        self.m.delivered(self.srv.url, self.token, extra=["--max-attempts", "10"])
 
 
 def machines_of(srv):
@@ -205,6 +221,7 @@ def test_sigkill_durability():
         while any(p.count() <= b for p, b in zip(pushers, base)):
             check(time.time() < deadline, "pushers made no progress after restart %d" % k)
             check(all(p.is_alive() or p.errors == [] for p in pushers), "a pusher failed")
+            collector.check_alive()
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.4))
         snapshot = {p.machine: p.count() for p in pushers}
@@ -216,9 +233,10 @@ def test_sigkill_durability():
         for name, n in snapshot.items():
             check(machines[name]["reports"] >= n, "after kill %d: %s has %d reports, %d were "
                   "acknowledged before the kill" % (k + 1, name, machines[name]["reports"], n))
-    for t in pushers + [collector]:
+    for t in pushers:
         t.stop.set()
-    for t in pushers + [collector]:
+    collector.finish()
+    for t in pushers:
         t.join(120)
         check(not t.is_alive(), "a pusher did not finish")
     collector.drain()
@@ -261,9 +279,9 @@ def test_collector_killed_mid_push():
     kills = 0
     while m.reports() and kills < 200:
         p = started(subprocess.Popen(
-            [os.environ["KCOV_COLLECT"], "push", "--spool", m.spool, "--server", srv.url,
-             "--token", tok], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"}))
+            [COLLECT, "push", "--spool", m.spool, "--server", srv.url,
+             "--token", tok], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={"ASAN_OPTIONS": ASAN_ENV, **os.environ}))
         # Kill it once it has delivered 0..3 more reports (polling the spool),
         # i.e. at a random point of its work.
         target = len(m.reports()) - rng.randint(0, 3)
@@ -272,7 +290,8 @@ def test_collector_killed_mid_push():
         if p.poll() is None:
             p.kill()
             kills += 1
-        p.wait()
+        _, err = p.communicate()
+        check(sanitizer_report(err) is None, "kcov-collect push: " + str(sanitizer_report(err)))
     p = m.push(srv.url, tok)
     check(p.returncode == 0 and m.reports() == [], "spool not drained: " + p.stderr[-300:])
     check(not os.path.isdir(os.path.join(m.spool, "rejected")) or
@@ -310,11 +329,11 @@ def test_outage_fleet():
                      "standin_fs": 0xFFFFFFFFC0040000 + i * 0x100000},
                     "dddddddd-0000-4000-8000-%012d" % i)
         os.makedirs(m.spool)
-        w = subprocess.Popen([os.environ["KCOV_COLLECT"], "push", "--spool", m.spool,
+        w = subprocess.Popen([COLLECT, "push", "--spool", m.spool,
                               "--server", srv.url, "--token", tok, "--watch",
                               "--interval", "0.2", "--backoff", "0.05"],
                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(m.dir, "push.log"), "wb"),
-                             env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
+                             env={"ASAN_OPTIONS": ASAN_ENV, **os.environ})
         started(w)
         fleet.append((m, w))
     workloads = [["read"], ["open", "stat"], ["sendmsg"], ["write", "close"]]
@@ -347,10 +366,15 @@ def test_outage_fleet():
     srv.start()
     work(1)
     wait_delivered("after the outage")
-    for _, w in fleet:
-        check(w.poll() is None, "push --watch exited: %s" % open(os.path.join(m.dir, "push.log")).read()[-300:])
+    for m, w in fleet:
+        log = lambda: open(os.path.join(m.dir, "push.log"), errors="replace").read()
+        check(w.poll() is None, "%s: push --watch exited: %s" % (m.name, log()[-300:]))
         w.terminate()
         w.wait(30)
+        # --watch has no exit of its own: SIGTERM ends it (status -15)
+        check(w.returncode == -signal.SIGTERM and sanitizer_report(log()) is None,
+              "%s: push --watch exit %d on SIGTERM: %s" % (m.name, w.returncode,
+                                                          sanitizer_report(log()) or log()[-300:]))
     machines = machines_of(srv)
     for m, _ in fleet:
         check(machines[m.name]["reports"] == runs[m.name],
@@ -402,8 +426,7 @@ def test_disk_full_cap():
                                                "standin_fs": 0xFFFFFFFFC0040000},
                 "ffffffff-0000-4000-8000-00000000000f")
     m.run(["read"])
-    p = m.push(srv.url, tok)  # before the disk is full: delivered
-    check(p.returncode == 0, "push before full: " + p.stderr)
+    m.delivered(srv.url, tok)  # before the disk is full
     acked, refused, body = fill_until_full(srv, "full", boot, tok)
     check(body and "full" in body.get("error", ""), "503 without a disk-full message: %s" % body)
     # Full: more reports are refused, the collector keeps its spool, reads work.
@@ -442,8 +465,7 @@ def test_disk_full_cap():
         check(status == 200 and body["duplicate"] is False, "re-send after space returned: %s %s"
               % (status, body))
         acked[uid] = offsets
-    p = m.push(srv.url, tok)
-    check(p.returncode == 0 and m.reports() == [], "collector after space returned: " + p.stderr)
+    m.delivered(srv.url, tok)  # after space returned
     pusher = Pusher(srv, tok, "full")
     pusher.acked = acked
     check_pushers(srv, [pusher], expected(["read", "open", "stat"])["vmlinux"])
@@ -498,10 +520,11 @@ def test_disk_full_tmpfs():
     mnt = tmpdir("kcovd-tmpfs-")
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt],
                        capture_output=True, text=True)
-    if r.returncode != 0:
-        print("skip test_disk_full_tmpfs: cannot mount a tmpfs (%s)" % r.stderr.strip())
+    if r.returncode != 0 and skipped("tmpfs", "cannot mount a tmpfs (%s)" % r.stderr.strip()):
         figure("diskfull_tmpfs", "skipped")
         return
+    check(r.returncode == 0, "cannot mount a tmpfs (needs root; KC_SKIP=tmpfs skips this "
+          "test): %s" % r.stderr.strip())
     try:
         srv = Server(data_dir=mnt).start()
         started(srv)

@@ -2,7 +2,7 @@
 // tree and the file view against an imported build (numbers and line
 // colours equal the REST API's), deep links, and a 10k-line file served
 // through request interception to check the source view stays fast.
-import { check, eq, pctText, newPage, open, ready, api, shot, noErrors } from './lib.mjs';
+import { Failure, check, eq, pctText, newPage, open, ready, api, shot, noErrors } from './lib.mjs';
 
 const STATES = ['covered', 'partial', 'uncovered'];
 
@@ -424,10 +424,7 @@ async function test_file_without_source(env) {
 }
 
 export function coverageTests(env) {
-  if (!env.info.import) {
-    console.log('note: no imported build (no import API or no clang): coverage tree/file tests skipped');
-    return [test_report_without_import, test_long_file];
-  }
+  if (!env.info.import) throw new Failure('the fixture imported no build: the coverage tests cannot run');
   return [test_report_without_import, test_long_file, test_tree_walk_to_file, test_file_view,
     test_line_labels, test_deep_links, test_label_filters, test_search, test_file_without_source];
 }

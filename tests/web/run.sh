@@ -20,6 +20,6 @@ export KCOVD=$build/server/kcovd KCOV_COLLECT=$build/collector/kcov-collect \
   STANDIN_KERNEL=$root/tests/fixtures/standin/kernel.desc \
   SYM_SOURCE_DIR=$root/tests/symbolize/fixture \
   WEB_DIR=$root/web OUT_DIR=$build/tests/out/web CHROMIUM=$chromium \
-  PYTHONDONTWRITEBYTECODE=1 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+  PYTHONDONTWRITEBYTECODE=1 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 cd "$root/tests/web"
 exec node run.mjs
