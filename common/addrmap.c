@@ -17,9 +17,9 @@
 static int read_under(const char *sysroot, const char *rel, size_t max, struct kc_buf *b,
 		      char *path, size_t path_size, struct kc_err *err)
 {
-	if (snprintf(path, path_size, "%s/%s", sysroot, rel) >= (int)path_size)
-		return kc_err_set(err, "%s/%s: path too long", sysroot, rel);
 	b->len = 0;
+	if (kc_path_join(path, path_size, sysroot, rel, err) < 0)
+		return -1;
 	return kc_read_file(path, max, b, err);
 }
 
