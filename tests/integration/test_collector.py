@@ -1,9 +1,12 @@
 """kcov-collect against the KCOV stand-in: unique and fallback modes agree,
-overflow detection, --keep-bitmap, strict snapshot parsing."""
+overflow detection, --keep-bitmap, strict snapshot parsing, kernels without
+module support."""
 import os
+import shutil
 import subprocess
 
-from kcovlib import COLLECT, KERNEL, LINK_TEXT, Machine, check, run_tests
+from kcovlib import (COLLECT, KERNEL, LINK_TEXT, Machine, Server, check, expected, run_tests,
+                     started)
 
 KASLR = 0x1E000000
 BASES = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
@@ -102,6 +105,42 @@ def test_malformed_snapshot_is_a_clear_error():
     m.cleanup()
 
 
+def without_modules(m):
+    """Make m's sysroot a kernel built with CONFIG_MODULES=n: no
+    /proc/modules, no /sys/module."""
+    os.unlink(os.path.join(m.sysroot, "proc", "modules"))
+    shutil.rmtree(os.path.join(m.sysroot, "sys", "module"))
+
+
+def test_kernel_without_module_support():
+    m = Machine("nomodules", KASLR, BASES, BOOT)
+    without_modules(m)
+    work = ["read", "write"]  # vmlinux only: this kernel has no modules
+    # The map as the server will see it: the kernel, no module lines.
+    p = subprocess.run([COLLECT, "addrmap", "--sysroot", m.sysroot + "/", "--machine", m.name],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "addrmap failed (%d): %s" % (p.returncode, p.stderr))
+    lines = p.stdout.splitlines()
+    check("build_id " + KERNEL["build_id"] in lines, "addrmap: " + p.stdout)
+    check(not [l for l in lines if l.startswith("module ")], "modules in the map: " + p.stdout)
+    srv = started(Server().start())
+    p = m.run(work, server=srv.url, token=srv.token())
+    check("delivered 1 report(s)" in p.stderr and "1 map(s) sent" in p.stderr,
+          "report or map not pushed: " + p.stderr)
+    check(m.reports() == [], "spool not empty after push: %s" % m.reports())
+    builds = srv.get("/api/v1/builds")["builds"]
+    check(len(builds) == 1 and builds[0]["build_id"] == KERNEL["build_id"] and
+          builds[0]["modules"] == 0, "builds: %s" % builds)
+    check(srv.pcs(KERNEL["build_id"]) == expected(work), "canonical coverage differs")
+    machines = srv.get("/api/v1/machines")["machines"]
+    check(machines[0]["reports"] == 1 and machines[0]["unknown_pcs"] == 0, str(machines))
+    # Later runs of the same boot (map already spooled) work too.
+    p = m.run(["getpid"], server=srv.url, token=srv.token())
+    check("delivered 1 report(s)" in p.stderr and "0 map(s) sent" in p.stderr, p.stderr)
+    srv.stop()
+    m.cleanup()
+
+
 def test_remote_coverage():
     m = Machine("remote", KASLR, BASES, BOOT)
     m.run(["usb_submit"], extra=["--remote-handle", "0x42"])
@@ -137,4 +176,5 @@ if __name__ == "__main__":
     run_tests([test_unique_and_trace_agree, test_fallback_without_unique_mode,
                test_overflow_trace_not_unique, test_keep_bitmap_sends_only_new,
                test_malformed_snapshot_is_a_clear_error, test_remote_coverage,
-               test_exit_status_and_duration_recorded])
+               test_exit_status_and_duration_recorded,
+               test_kernel_without_module_support])
