@@ -1,6 +1,6 @@
 """kcov-collect against the KCOV stand-in: unique and fallback modes agree,
 overflow detection, --keep-bitmap, strict snapshot parsing, kernels without
-module support."""
+module support, and which problem is reported first."""
 import os
 import shutil
 import subprocess
@@ -141,6 +141,33 @@ def test_kernel_without_module_support():
     m.cleanup()
 
 
+def test_missing_device_reported_first():
+    m = Machine("nodevice", KASLR, BASES, BOOT)
+    without_modules(m)
+    # The address map is broken too (kptr_restrict zeroes kallsyms), but the
+    # missing kcov device is what the user must fix first.
+    path = os.path.join(m.sysroot, "proc", "kallsyms")
+    zeroed = ["0" * 16 + line[16:] for line in open(path).read().splitlines()]
+    open(path, "w").write("\n".join(zeroed) + "\n")
+    device = os.path.join(m.dir, "debug", "kcov")
+    p = m.run(["read"], extra=["--device", device], check_rc=False)
+    check(p.returncode == 125, "exit %d: %s" % (p.returncode, p.stderr))
+    check(p.stderr == "kcov-collect: %s: No such file or directory (is debugfs mounted and "
+          "CONFIG_KCOV set?)\n" % device, "device not reported first: %r" % p.stderr)
+    check(not os.path.isdir(m.spool) or m.reports() == [], "a report was spooled")
+    # With the device there, the address map's problem is named, with what
+    # to do, one slash between sysroot and path, and a final newline.
+    p = m.run(["read"], extra=["--sysroot", m.sysroot + "/"], check_rc=False)
+    want = ("kcov-collect: address map: %s/proc/kallsyms: all addresses are 0: run as root or "
+            "set kernel.kptr_restrict=0 (sysctl)\n" % m.sysroot)
+    check(p.returncode == 125 and p.stderr.endswith(want), "run: %r" % p.stderr)
+    p = subprocess.run([COLLECT, "addrmap", "--sysroot", m.sysroot + "/"],
+                       capture_output=True, text=True)
+    check(p.returncode == 125 and p.stdout == "" and
+          p.stderr == want.replace("address map: ", ""), "addrmap: %r" % p.stderr)
+    m.cleanup()
+
+
 def test_remote_coverage():
     m = Machine("remote", KASLR, BASES, BOOT)
     m.run(["usb_submit"], extra=["--remote-handle", "0x42"])
@@ -176,5 +203,5 @@ if __name__ == "__main__":
     run_tests([test_unique_and_trace_agree, test_fallback_without_unique_mode,
                test_overflow_trace_not_unique, test_keep_bitmap_sends_only_new,
                test_malformed_snapshot_is_a_clear_error, test_remote_coverage,
-               test_exit_status_and_duration_recorded,
-               test_kernel_without_module_support])
+               test_exit_status_and_duration_recorded, test_kernel_without_module_support,
+               test_missing_device_reported_first])
