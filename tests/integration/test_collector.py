@@ -155,6 +155,17 @@ def test_missing_device_reported_first():
     check(p.stderr == "kcov-collect: %s: No such file or directory (is debugfs mounted and "
           "CONFIG_KCOV set?)\n" % device, "device not reported first: %r" % p.stderr)
     check(not os.path.isdir(m.spool) or m.reports() == [], "a report was spooled")
+    # A device this user may not open is a different fix: run as root. (As
+    # root, run the collector as nobody: root opens any file.)
+    device = os.path.join(m.dir, "kcov-root-only")
+    open(device, "w").close()
+    os.chmod(device, 0)
+    as_user = {"user": 65534, "group": 65534} if os.geteuid() == 0 else {}
+    p = subprocess.run([COLLECT, "run", "--spool", m.spool, "--device", device,
+                        "--sysroot", m.sysroot, "--", "true"],
+                       capture_output=True, text=True, **as_user)
+    check(p.returncode == 125 and p.stderr == "kcov-collect: %s: Permission denied (run as "
+          "root)\n" % device, "unreadable device: %r" % p.stderr)
     # With the device there, the address map's problem is named, with what
     # to do, one slash between sysroot and path, and a final newline.
     p = m.run(["read"], extra=["--sysroot", m.sysroot + "/"], check_rc=False)
