@@ -44,9 +44,14 @@ int kc_kcov_open(struct kc_kcov *k, const char *device, uint64_t words, uint64_t
 		return kc_err_set(err, "bitmap of %llu words leaves no trace in a %llu-word buffer",
 				  (unsigned long long)bitmap_words, (unsigned long long)words);
 	k->fd = open(device, O_RDWR | O_CLOEXEC);
-	if (k->fd < 0)
-		return kc_err_set(err, "%s: %s (is debugfs mounted and CONFIG_KCOV set?)", device,
-				  strerror(errno));
+	if (k->fd < 0) {
+		int e = errno;
+
+		/* debugfs is root-only: a permission error has another fix. */
+		return kc_err_setc(err, e, "%s: %s (%s)", device, strerror(e),
+				   e == EACCES || e == EPERM ? "run as root" :
+							       "is debugfs mounted and CONFIG_KCOV set?");
+	}
 	if (ioctl(k->fd, KCOV_INIT_TRACE, (unsigned long)words) < 0) {
 		kc_err_set(err, "KCOV_INIT_TRACE(%llu): %s", (unsigned long long)words,
 			   strerror(errno));

@@ -56,7 +56,8 @@ struct kc_kcov {
 };
 
 /* Open the device, KCOV_INIT_TRACE and mmap. k is filled; release with
- * kc_kcov_close. */
+ * kc_kcov_close. When the device cannot be opened the message says what to
+ * check: debugfs and CONFIG_KCOV, or (permission denied) running as root. */
 int kc_kcov_open(struct kc_kcov *k, const char *device, uint64_t words, uint64_t bitmap_words,
 		 struct kc_err *err) KC_MUST_CHECK;
 void kc_kcov_close(struct kc_kcov *k);

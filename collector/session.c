@@ -104,9 +104,9 @@ struct kc_session *kc_session_open(const struct kc_session_opts *o, struct kc_er
 		kc_err_set(err, "no spool directory given");
 		goto fail;
 	}
-	if (kc_spool_open(&s->spool, o->spool_dir, err) < 0 || fill_identity(s, err) < 0 ||
-	    new_upload_id(&s->pending, err) < 0)
-		goto fail;
+	/* The kcov device first: without it nothing can be collected, and its
+	 * message (debugfs, CONFIG_KCOV) names the real problem, which an
+	 * address-map error on the same machine would otherwise hide. */
 	if (kc_kcov_open(&s->local, s->opts.device, s->opts.words,
 			 s->opts.mode == KC_PREFER_TRACE ? 0 : s->opts.bitmap_words, err) < 0 ||
 	    kc_kcov_probe(&s->local, s->opts.mode, err) < 0)
@@ -117,6 +117,9 @@ struct kc_session *kc_session_open(const struct kc_session_opts *o, struct kc_er
 		s->remote.remote = 1;
 		s->remote.mode = KC_MODE_TRACE;
 	}
+	if (kc_spool_open(&s->spool, o->spool_dir, err) < 0 || fill_identity(s, err) < 0 ||
+	    new_upload_id(&s->pending, err) < 0)
+		goto fail;
 	return s;
 fail:
 	kc_session_close(s);

@@ -40,8 +40,10 @@ struct kc_session_opts {
 
 struct kc_session;
 
-/* Open the device, learn the mode, capture the boot's address map into the
- * spool if it is not there yet. Returns NULL with err set on failure. */
+/* Open the device and learn the mode, then capture the boot's address map
+ * into the spool if it is not there yet (in that order: a missing device is
+ * reported before any address-map problem). Returns NULL with err set on
+ * failure. */
 struct kc_session *kc_session_open(const struct kc_session_opts *o, struct kc_err *err);
 void kc_session_close(struct kc_session *s);
 

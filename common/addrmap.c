@@ -14,13 +14,28 @@
 #include "fileio.h"
 #include "kallsyms.h"
 
-static int read_under(const char *sysroot, const char *rel, size_t max, struct kc_buf *b,
-		      char *path, size_t path_size, struct kc_err *err)
+/* Read SYSROOT/rel (at most max bytes) into b, replacing its contents, and
+ * its path into path. Returns 0; 1 when absent_ok and the file does not
+ * exist (b empty); -1 on any other failure, where a permission error says
+ * to run as root. */
+static int read_under(const char *sysroot, const char *rel, size_t max, int absent_ok,
+		      struct kc_buf *b, char *path, size_t path_size, struct kc_err *err)
 {
-	if (snprintf(path, path_size, "%s/%s", sysroot, rel) >= (int)path_size)
-		return kc_err_set(err, "%s/%s: path too long", sysroot, rel);
+	struct kc_err e;
+
 	b->len = 0;
-	return kc_read_file(path, max, b, err);
+	if (kc_path_join(path, path_size, sysroot, rel, err) < 0)
+		return -1;
+	kc_err_clear(&e);
+	if (kc_read_file(path, max, b, &e) == 0)
+		return 0;
+	if (absent_ok && e.code == ENOENT)
+		return 1;
+	if (e.code == EACCES || e.code == EPERM)
+		return kc_err_setc(err, e.code, "%s: run as root", e.msg);
+	if (err)
+		*err = e;
+	return -1;
 }
 
 /* Read a one-line text file into out, without its trailing newline. */
@@ -31,7 +46,7 @@ static int read_line_file(const char *sysroot, const char *rel, char *out, size_
 	char path[PATH_MAX];
 	int ret = -1;
 
-	if (read_under(sysroot, rel, 4096, &b, path, sizeof(path), err) < 0)
+	if (read_under(sysroot, rel, 4096, 0, &b, path, sizeof(path), err) < 0)
 		goto out;
 	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
@@ -52,14 +67,17 @@ int kc_read_boot_id(const char *sysroot, char out[KC_BOOT_ID_MAX + 1], struct kc
 	return read_line_file(sysroot, "proc/sys/kernel/random/boot_id", out, KC_BOOT_ID_MAX, err);
 }
 
-static int read_build_id(const char *sysroot, const char *rel, char *hex, size_t size,
-			 struct kc_err *err)
+/* The GNU build id in the notes file SYSROOT/rel. Returns 1 (hex "") when
+ * absent_ok and there is no such file. */
+static int read_build_id(const char *sysroot, const char *rel, int absent_ok, char *hex,
+			 size_t size, struct kc_err *err)
 {
 	struct kc_buf b = KC_BUF_INIT;
 	char path[PATH_MAX];
 	int ret;
 
-	ret = read_under(sysroot, rel, 65536, &b, path, sizeof(path), err);
+	hex[0] = '\0';
+	ret = read_under(sysroot, rel, 65536, absent_ok, &b, path, sizeof(path), err);
 	if (ret == 0)
 		ret = kc_notes_build_id(b.data, b.len, path, hex, size, err);
 	kc_buf_release(&b);
@@ -73,27 +91,47 @@ static int capture_module(const char *sysroot, struct kc_module *mod, struct kc_
 	int ret = -1;
 
 	snprintf(rel, sizeof(rel), "sys/module/%s/sections/.text", mod->name);
-	if (read_under(sysroot, rel, 4096, &b, path, sizeof(path), err) < 0 ||
+	if (read_under(sysroot, rel, 4096, 0, &b, path, sizeof(path), err) < 0 ||
 	    kc_parse_section_addr((char *)b.data, b.len, path, &mod->text_addr, err) < 0)
 		goto out;
+	if (mod->text_addr == 0) {
+		kc_err_set(err, "%s: address is 0: " KC_KPTR_HINT, path);
+		goto out;
+	}
 	if (mod->text_addr < mod->core_base || mod->text_addr >= mod->core_base + mod->core_size) {
 		kc_err_set(err, "%s: .text %#llx lies outside the module (%#llx + %llu)", path,
 			   (unsigned long long)mod->text_addr, (unsigned long long)mod->core_base,
 			   (unsigned long long)mod->core_size);
 		goto out;
 	}
+	/* A module built without a build id is still canonicalized by
+	 * name-less offset; it is recorded as unknown ("") rather than fail. */
 	snprintf(rel, sizeof(rel), "sys/module/%s/notes/.note.gnu.build-id", mod->name);
-	if (read_build_id(sysroot, rel, mod->build_id, sizeof(mod->build_id), err) < 0) {
-		/* A module built without a build id is still canonicalized by
-		 * name-less offset; record it as unknown rather than fail. */
-		if (err && err->code != ENOENT)
-			goto out;
-		mod->build_id[0] = '\0';
-	}
+	if (read_build_id(sysroot, rel, 1, mod->build_id, sizeof(mod->build_id), err) < 0)
+		goto out;
 	ret = 0;
 out:
 	kc_buf_release(&b);
 	return ret;
+}
+
+/* The current modules from SYSROOT/proc/modules into a new array (*mods,
+ * the caller frees it). A kernel without module support
+ * (CONFIG_MODULES=n) has no such file: that is no modules, not an error. */
+static int read_modules(const char *sysroot, struct kc_module **mods, uint32_t *n,
+			struct kc_err *err)
+{
+	struct kc_buf b = KC_BUF_INIT;
+	char path[PATH_MAX];
+	int ret;
+
+	*mods = NULL;
+	*n = 0;
+	ret = read_under(sysroot, "proc/modules", 16u << 20, 1, &b, path, sizeof(path), err);
+	if (ret == 0)
+		ret = kc_modules_parse((char *)b.data, b.len, path, mods, n, err);
+	kc_buf_release(&b);
+	return ret < 0 ? -1 : 0;
 }
 
 int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_text,
@@ -113,15 +151,15 @@ int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_t
 	m->link_text = link_text;
 	if (kc_read_boot_id(sysroot, m->boot_id, err) < 0 ||
 	    read_line_file(sysroot, "proc/sys/kernel/osrelease", m->release, KC_NAME_MAX, err) < 0 ||
-	    read_build_id(sysroot, "sys/kernel/notes", m->build_id, sizeof(m->build_id), err) < 0)
+	    read_build_id(sysroot, "sys/kernel/notes", 0, m->build_id, sizeof(m->build_id), err) < 0)
 		goto out;
-	if (read_under(sysroot, "proc/kallsyms", KC_KALLSYMS_MAX, &b, path, sizeof(path), err) < 0 ||
+	if (read_under(sysroot, "proc/kallsyms", KC_KALLSYMS_MAX, 0, &b, path, sizeof(path),
+		       err) < 0 ||
 	    kc_kallsyms_parse((char *)b.data, b.len, path, &ks, err) < 0)
 		goto out;
 	m->text_start = ks.text;
 	m->text_end = ks.etext;
-	if (read_under(sysroot, "proc/modules", 16u << 20, &b, path, sizeof(path), err) < 0 ||
-	    kc_modules_parse((char *)b.data, b.len, path, &m->modules, &m->nmodules, err) < 0)
+	if (read_modules(sysroot, &m->modules, &m->nmodules, err) < 0)
 		goto out;
 	for (uint32_t i = 0; i < m->nmodules; i++)
 		if (capture_module(sysroot, &m->modules[i], err) < 0)
@@ -149,14 +187,11 @@ static int overlaps(const struct kc_module *a, const struct kc_module *b)
 
 int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err *err)
 {
-	struct kc_buf b = KC_BUF_INIT;
 	struct kc_module *cur = NULL, *all = NULL;
 	uint32_t n = 0, nall;
-	char path[PATH_MAX];
 	int ret = -1, changed = 0;
 
-	if (read_under(sysroot, "proc/modules", 16u << 20, &b, path, sizeof(path), err) < 0 ||
-	    kc_modules_parse((char *)b.data, b.len, path, &cur, &n, err) < 0)
+	if (read_modules(sysroot, &cur, &n, err) < 0)
 		goto out;
 	for (uint32_t i = 0; i < n && !changed; i++) {
 		const struct kc_module *old = find_module(m->modules, m->nmodules, cur[i].name);
@@ -198,6 +233,5 @@ int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err 
 out:
 	free(all);
 	free(cur);
-	kc_buf_release(&b);
 	return ret;
 }

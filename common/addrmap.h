@@ -6,6 +6,11 @@
  *   proc/sys/kernel/random/boot_id, proc/sys/kernel/osrelease,
  *   proc/kallsyms, proc/modules, sys/kernel/notes,
  *   sys/module/NAME/sections/.text, sys/module/NAME/notes/.note.gnu.build-id
+ * and joined to it with kc_path_join (no "//" in messages). A kernel built
+ * without module support (CONFIG_MODULES=n) has no proc/modules: its map
+ * has no modules, and no sys/module file is read. Every other missing or
+ * unreadable file is an error naming it; permission errors say to run as
+ * root, addresses zeroed by kptr_restrict say how to lift it.
  */
 #ifndef KC_ADDRMAP_H
 #define KC_ADDRMAP_H
@@ -25,8 +30,10 @@
 int kc_read_boot_id(const char *sysroot, char out[KC_BOOT_ID_MAX + 1],
 		    struct kc_err *err) KC_MUST_CHECK;
 
-/* Capture the full map. machine and link_text are recorded as given.
- * On success the caller owns *m (kc_addrmap_release). */
+/* Capture the full map. machine and link_text are recorded as given. No
+ * proc/modules, or an empty one, gives m->nmodules 0 (m->modules NULL); a
+ * module without a build-id note gets build_id "". On success the caller
+ * owns *m (kc_addrmap_release); on failure *m holds nothing. */
 int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_text,
 		       struct kc_addrmap *m, struct kc_err *err) KC_MUST_CHECK;
 
@@ -35,7 +42,8 @@ int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_t
  * or resized, since m was captured, m gets the current modules (with their
  * .text and build ids) plus the earlier ones that are gone and whose
  * name and address range no current module took. Returns 1 when m changed,
- * 0 when not, -1 on error (m unchanged). */
+ * 0 when not (also when there is no proc/modules: no module is loaded),
+ * -1 on error (m unchanged). */
 int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err *err) KC_MUST_CHECK;
 
 #endif

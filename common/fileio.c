@@ -1,7 +1,8 @@
 /*
  * fileio.c - whole-file reads with a size cap and crash-safe writes
  * (temp file + fsync + rename + directory fsync), used by the collector's
- * spool and the address-map capture.
+ * spool and the address-map capture, and the one helper that joins a
+ * directory (a sysroot) and a relative path.
  */
 #include "fileio.h"
 
@@ -12,6 +13,23 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+int kc_path_join(char *out, size_t size, const char *dir, const char *rel, struct kc_err *err)
+{
+	size_t dn = strlen(dir);
+	const char *sep;
+	int n;
+
+	while (dn > 1 && dir[dn - 1] == '/')
+		dn--;
+	while (*rel == '/')
+		rel++;
+	sep = dn == 0 || dir[dn - 1] == '/' || *rel == '\0' ? "" : "/";
+	n = snprintf(out, size, "%.*s%s%s", (int)dn, dir, sep, rel);
+	if (n < 0 || (size_t)n >= size)
+		return kc_err_set(err, "%.*s%s%s: path too long", (int)dn, dir, sep, rel);
+	return 0;
+}
 
 int kc_read_file(const char *path, size_t max, struct kc_buf *out, struct kc_err *err)
 {

@@ -155,9 +155,11 @@ int kc_kallsyms_parse(const char *text, size_t len, const char *fname,
 		out->nsyms++;
 	}
 	if (out->nsyms && !nonzero)
-		return kc_err_set(err, "%s: every address is zero (kptr_restrict: run as root)", fname);
+		return kc_err_set(err, "%s: all addresses are 0: " KC_KPTR_HINT, fname);
 	if (!have_text || !have_etext)
 		return kc_err_set(err, "%s: no %s symbol", fname, have_text ? "_etext" : "_text");
+	if (out->text == 0)
+		return kc_err_set(err, "%s: _text is at address 0: " KC_KPTR_HINT, fname);
 	if (out->etext <= out->text || out->etext - out->text > (1ull << 32))
 		return kc_err_set(err, "%s: _etext %#llx does not follow _text %#llx sensibly", fname,
 				  (unsigned long long)out->etext, (unsigned long long)out->text);
@@ -195,6 +197,11 @@ int kc_modules_parse(const char *text, size_t len, const char *fname, struct kc_
 		}
 		if (!(f[4].n == 4 && memcmp(f[4].p, "Live", 4) == 0))
 			continue;
+		if (base == 0) {
+			kc_err_set(err, "%s:%lu: module address is 0: " KC_KPTR_HINT, fname,
+				   it.lineno);
+			goto fail;
+		}
 		if (size == 0 || base + size < base) {
 			kc_err_set(err, "%s:%lu: module extent is empty or wraps", fname, it.lineno);
 			goto fail;

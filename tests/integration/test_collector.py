@@ -1,8 +1,12 @@
 """kcov-collect against the KCOV stand-in: unique and fallback modes agree,
-overflow detection, --keep-bitmap, strict snapshot parsing."""
+overflow detection, --keep-bitmap, strict snapshot parsing, kernels without
+module support, and which problem is reported first."""
 import os
+import shutil
+import subprocess
 
-from kcovlib import COLLECT, KERNEL, LINK_TEXT, WORKLOAD, Machine, check, collect, run_tests
+from kcovlib import (COLLECT, KERNEL, LINK_TEXT, WORKLOAD, Machine, Server, check, collect,
+                     expected, run_tests, started)
 
 KASLR = 0x1E000000
 BASES = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
@@ -118,6 +122,77 @@ def test_malformed_snapshot_is_a_clear_error():
     m.cleanup()
 
 
+def without_modules(m):
+    """Make m's sysroot a kernel built with CONFIG_MODULES=n: no
+    /proc/modules, no /sys/module."""
+    os.unlink(os.path.join(m.sysroot, "proc", "modules"))
+    shutil.rmtree(os.path.join(m.sysroot, "sys", "module"))
+
+
+def test_kernel_without_module_support():
+    m = Machine("nomodules", KASLR, BASES, BOOT)
+    without_modules(m)
+    work = ["read", "write"]  # vmlinux only: this kernel has no modules
+    # The map as the server will see it: the kernel, no module lines.
+    p = collect(["addrmap", "--sysroot", m.sysroot + "/", "--machine", m.name])
+    check(p.returncode == 0, "addrmap failed (%d): %s" % (p.returncode, p.stderr))
+    lines = p.stdout.splitlines()
+    check("build_id " + KERNEL["build_id"] in lines, "addrmap: " + p.stdout)
+    check(not [l for l in lines if l.startswith("module ")], "modules in the map: " + p.stdout)
+    srv = started(Server().start())
+    p = m.run(work, server=srv.url, token=srv.token())
+    check("delivered 1 report(s)" in p.stderr and "1 map(s) sent" in p.stderr,
+          "report or map not pushed: " + p.stderr)
+    check(m.reports() == [], "spool not empty after push: %s" % m.reports())
+    builds = srv.get("/api/v1/builds")["builds"]
+    check(len(builds) == 1 and builds[0]["build_id"] == KERNEL["build_id"] and
+          builds[0]["modules"] == 0, "builds: %s" % builds)
+    check(srv.pcs(KERNEL["build_id"]) == expected(work), "canonical coverage differs")
+    machines = srv.get("/api/v1/machines")["machines"]
+    check(machines[0]["reports"] == 1 and machines[0]["unknown_pcs"] == 0, str(machines))
+    # Later runs of the same boot (map already spooled) work too.
+    p = m.run(["getpid"], server=srv.url, token=srv.token())
+    check("delivered 1 report(s)" in p.stderr and "0 map(s) sent" in p.stderr, p.stderr)
+    srv.stop()
+    m.cleanup()
+
+
+def test_missing_device_reported_first():
+    m = Machine("nodevice", KASLR, BASES, BOOT)
+    without_modules(m)
+    # The address map is broken too (kptr_restrict zeroes kallsyms), but the
+    # missing kcov device is what the user must fix first.
+    path = os.path.join(m.sysroot, "proc", "kallsyms")
+    zeroed = ["0" * 16 + line[16:] for line in open(path).read().splitlines()]
+    open(path, "w").write("\n".join(zeroed) + "\n")
+    device = os.path.join(m.dir, "debug", "kcov")
+    p = m.run(["read"], extra=["--device", device], check_rc=False)
+    check(p.returncode == 125, "exit %d: %s" % (p.returncode, p.stderr))
+    check(p.stderr == "kcov-collect: %s: No such file or directory (is debugfs mounted and "
+          "CONFIG_KCOV set?)\n" % device, "device not reported first: %r" % p.stderr)
+    check(not os.path.isdir(m.spool) or m.reports() == [], "a report was spooled")
+    # A device this user may not open is a different fix: run as root. (As
+    # root, run the collector as nobody: root opens any file.)
+    device = os.path.join(m.dir, "kcov-root-only")
+    open(device, "w").close()
+    os.chmod(device, 0)
+    as_user = {"user": 65534, "group": 65534} if os.geteuid() == 0 else {}
+    p = collect(["run", "--spool", m.spool, "--device", device,
+                 "--sysroot", m.sysroot, "--", "true"], **as_user)
+    check(p.returncode == 125 and p.stderr == "kcov-collect: %s: Permission denied (run as "
+          "root)\n" % device, "unreadable device: %r" % p.stderr)
+    # With the device there, the address map's problem is named, with what
+    # to do, one slash between sysroot and path, and a final newline.
+    p = m.run(["read"], extra=["--sysroot", m.sysroot + "/"], check_rc=False)
+    want = ("kcov-collect: address map: %s/proc/kallsyms: all addresses are 0: run as root or "
+            "set kernel.kptr_restrict=0 (sysctl)\n" % m.sysroot)
+    check(p.returncode == 125 and p.stderr.endswith(want), "run: %r" % p.stderr)
+    p = collect(["addrmap", "--sysroot", m.sysroot + "/"])
+    check(p.returncode == 125 and p.stdout == "" and
+          p.stderr == want.replace("address map: ", ""), "addrmap: %r" % p.stderr)
+    m.cleanup()
+
+
 def test_remote_coverage():
     m = Machine("remote", KASLR, BASES, BOOT)
     m.run(["usb_submit"], extra=["--remote-handle", "0x42"])
@@ -153,4 +228,5 @@ if __name__ == "__main__":
     run_tests([test_unique_and_trace_agree, test_fallback_without_unique_mode,
                test_overflow_trace_not_unique, test_keep_bitmap_sends_only_new,
                test_malformed_snapshot_is_a_clear_error, test_remote_coverage,
-               test_exit_status_and_duration_recorded])
+               test_exit_status_and_duration_recorded, test_kernel_without_module_support,
+               test_missing_device_reported_first])

@@ -34,8 +34,8 @@ static int write_rel(const char *outdir, const char *rel, const void *data, size
 	char path[4096], dir[4096];
 	const char *slash;
 
-	if (snprintf(path, sizeof(path), "%s/%s", outdir, rel) >= (int)sizeof(path))
-		return kc_err_set(err, "%s/%s: path too long", outdir, rel);
+	if (kc_path_join(path, sizeof(path), outdir, rel, err) < 0)
+		return -1;
 	slash = strrchr(path, '/');
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = '\0';

@@ -40,6 +40,7 @@ static void test_kallsyms(void **state)
 	struct kc_kallsyms_info ks;
 	struct kc_err err;
 	static const char zeros[] = "0000000000000000 T _text\n0000000000000000 T _etext\n";
+	static const char text_zero[] = "0000000000000000 T _text\nffffffff9ae00000 T _etext\n";
 	static const char no_text[] = "ffffffff9a000000 T _stext\nffffffff9ae00000 T _etext\n";
 	static const char bad_line[] = "ffffffff9a000000 T _text\nffffffff9a00 T\n";
 	static const char bad_hex[] = "ffffffff9a00zz00 T _text\n";
@@ -50,7 +51,13 @@ static void test_kallsyms(void **state)
 	assert_int_equal(ks.text, 0xffffffff9a000000ull);
 	assert_int_equal(ks.etext, 0xffffffff9ae00000ull);
 	assert_int_equal(ks.nsyms, 7);
-	expect_err(kc_kallsyms_parse(zeros, strlen(zeros), "k", &ks, &err), &err, "kptr_restrict");
+	/* kptr_restrict shows every address as 0 to non-root readers: say what
+	 * to do rather than produce a map that puts everything at offset 0. */
+	expect_err(kc_kallsyms_parse(zeros, strlen(zeros), "/proc/kallsyms", &ks, &err), &err,
+		   "/proc/kallsyms: all addresses are 0: run as root or set "
+		   "kernel.kptr_restrict=0 (sysctl)");
+	expect_err(kc_kallsyms_parse(text_zero, strlen(text_zero), "k", &ks, &err), &err,
+		   "k: _text is at address 0: run as root or set kernel.kptr_restrict=0");
 	expect_err(kc_kallsyms_parse(no_text, strlen(no_text), "k", &ks, &err), &err, "no _text");
 	expect_err(kc_kallsyms_parse(bad_line, strlen(bad_line), "/proc/kallsyms", &ks, &err), &err,
 		   "/proc/kallsyms:2:");
@@ -67,6 +74,9 @@ static void test_modules(void **state)
 	static const char bad[] = "kcov_test 16384 0 - Live 0xffffffffc0000000 (O)\n"
 				  "e1000 lots 0 - Live 0xffffffffc0020000\n";
 	static const char nobase[] = "x 10 0 - Live ffffffffc0000000\n";
+	static const char zeroed[] = "kcov_test 16384 0 - Live 0x0000000000000000 (O)\n"
+				     "e1000 151552 0 kcov_test, Live 0x0000000000000000\n";
+	static const char zeroed_dying[] = "dying 8192 0 - Unloading 0x0000000000000000\n";
 	struct kc_module *mods = NULL;
 	uint32_t n = 0;
 	struct kc_err err;
@@ -82,6 +92,20 @@ static void test_modules(void **state)
 	expect_err(kc_modules_parse(bad, strlen(bad), "/proc/modules", &mods, &n, &err), &err,
 		   "/proc/modules:2:");
 	expect_err(kc_modules_parse(nobase, strlen(nobase), "m", &mods, &n, &err), &err, "m:1:");
+	/* kptr_restrict zeroes the bases: an error that says what to fix. */
+	expect_err(kc_modules_parse(zeroed, strlen(zeroed), "/proc/modules", &mods, &n, &err), &err,
+		   "/proc/modules:1: module address is 0: run as root or set "
+		   "kernel.kptr_restrict=0 (sysctl)");
+	/* A module that is not Live is skipped whatever its base. */
+	assert_int_equal(kc_modules_parse(zeroed_dying, strlen(zeroed_dying), "m", &mods, &n, &err),
+			 0);
+	assert_int_equal(n, 0);
+	free(mods);
+	/* An empty file is no modules. */
+	mods = (struct kc_module *)&n; /* must be overwritten */
+	assert_int_equal(kc_modules_parse("", 0, "m", &mods, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_null(mods);
 }
 
 static void put_note(unsigned char *p, size_t *len, uint32_t type, const char *name,
