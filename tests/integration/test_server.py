@@ -173,6 +173,19 @@ def test_bad_input_keeps_data():
     check(status == 405, "DELETE: %d" % status)
     check(srv.pcs(BUILD) == before, "bad input changed the coverage")
     check(srv.get("/healthz")["status"] == "ok", "server unhealthy after bad input")
+    # kcov-collect push with a report the server refuses as malformed: the
+    # good report is delivered, the bad one moved to rejected/, and the exit
+    # status says not everything was delivered.
+    m.run(["stat"])
+    good = m.reports()[0]
+    bad = "r.%s.badbadbad.kcov" % good.split(".")[1]
+    open(os.path.join(m.spool, bad), "wb").write(frame[: len(frame) // 2])
+    p = m.push(srv.url, tok)
+    rejected = os.listdir(os.path.join(m.spool, "rejected"))
+    check(p.returncode == 125 and "1 report(s) refused by the server" in p.stderr and
+          rejected == [bad] and m.reports() == [],
+          "push with a malformed report: exit %d, rejected %s, left %s: %s"
+          % (p.returncode, rejected, m.reports(), p.stderr))
     srv.stop()
     m.cleanup()
 
