@@ -24,6 +24,7 @@ MIN_EXECS=${KC_FUZZ_MIN_EXECS:-$((SECONDS_EACH * 1000))}
 BUILD=${KC_FUZZ_BUILD:-build-fuzz}
 CC=${CC:-clang}
 mkdir -p "$BUILD/obj"
+BUILD=$(cd "$BUILD" && pwd) # absolute: the schema is written through cmake -P
 
 CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
         -include common/banned.h -Icommon -Iserver -Itests/fuzz
@@ -34,7 +35,7 @@ SRCS=(common/addrmap.c common/buf.c common/err.c common/fileio.c common/kallsyms
       "$BUILD/schema_sql.c")
 
 # canon.c uses db.c, which carries the schema migrations (as kcovd does).
-cmake -DSCHEMA_DIR="$PWD/schema" -DOUT="$PWD/$BUILD/schema_sql.c" -P cmake/embed_schema.cmake
+cmake -DSCHEMA_DIR="$PWD/schema" -DOUT="$BUILD/schema_sql.c" -P cmake/embed_schema.cmake
 
 # Compile the shared sources once, only when they changed.
 OBJS=()
