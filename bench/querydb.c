@@ -7,6 +7,10 @@
  * image's point bits, each label's union of its completed days (day -1,
  * with label_unions.upto = today, schema/006_label_unions.sql) and the
  * all-time union (`coverage_total`).
+ * The unions are stored as ingest leaves them, not compacted: today's rows,
+ * each label's union and the all-time union are a base row (seq 0) plus
+ * NDELTA delta rows with disjoint bits (schema/004_coverage_deltas.sql; the
+ * store folds a key's rows back into one past 32, so 16 is a typical state).
  * Writing the rows directly with SQLite and CRoaring takes seconds where
  * pushing NLABELS x NDAYS reports per build would take far longer.
  *
@@ -24,6 +28,8 @@
 #include <sqlite3.h>
 
 #include "pcgen.h"
+
+#define NDELTA 16
 
 static int exec(sqlite3 *db, const char *sql)
 {
@@ -49,6 +55,41 @@ static int put_bitmap(sqlite3_stmt *st, int col, const roaring_bitmap_t *b, size
 	return sqlite3_bind_blob(st, col, buf, (int)n, free) == SQLITE_OK ? 0 : -1;
 }
 
+/* Write b under the bound key columns as a base row (seq 0, about half the
+ * bits) and ndelta delta rows (seq 1..ndelta) sharing the rest; seq is
+ * column seq_col, the bits column bits_col. Returns the rows written, or -1. */
+static int put_rows(sqlite3_stmt *st, int seq_col, int bits_col, const roaring_bitmap_t *b,
+		    unsigned ndelta, size_t *bytes)
+{
+	roaring_bitmap_t *part[NDELTA + 1] = { NULL };
+	roaring_uint32_iterator_t it;
+	int ret = -1;
+
+	for (unsigned i = 0; i <= ndelta; i++)
+		if (!(part[i] = roaring_bitmap_create()))
+			goto out;
+	roaring_init_iterator(b, &it);
+	for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+		uint32_t h = it.current_value * 2654435761u;
+
+		roaring_bitmap_add(part[ndelta && (h >> 31) ? 1 + (h >> 8) % ndelta : 0],
+				   it.current_value);
+	}
+	for (unsigned i = 0; i <= ndelta; i++) {
+		roaring_bitmap_run_optimize(part[i]);
+		sqlite3_bind_int64(st, seq_col, i);
+		if (put_bitmap(st, bits_col, part[i], bytes) < 0 || sqlite3_step(st) != SQLITE_DONE)
+			goto out;
+		sqlite3_reset(st);
+	}
+	ret = (int)ndelta + 1;
+out:
+	sqlite3_reset(st);
+	for (unsigned i = 0; i <= ndelta; i++)
+		roaring_bitmap_free(part[i]);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	sqlite3 *db = NULL;
@@ -56,6 +97,7 @@ int main(int argc, char **argv)
 	unsigned nlabels, ndays, per_mille;
 	int64_t today = (int64_t)time(NULL) / 86400, *label_ids;
 	uint64_t rng = 0xC0FFEE;
+	int r;
 	size_t rows = 0, bytes = 0;
 	int ret = 1;
 
@@ -80,11 +122,11 @@ int main(int argc, char **argv)
 			       "AND b.name = i.name AND b.kind = i.kind",
 			       -1, &img, NULL) ||
 	    sqlite3_prepare_v2(db,
-			       "INSERT OR REPLACE INTO coverage (binary, label, day, bits) "
-			       "VALUES (?, ?, ?, ?)",
+			       "INSERT OR REPLACE INTO coverage (binary, label, day, bits, seq) "
+			       "VALUES (?, ?, ?, ?, ?)",
 			       -1, &cov, NULL) ||
 	    sqlite3_prepare_v2(db,
-			       "INSERT OR REPLACE INTO coverage_total (binary, bits) VALUES (?, ?)",
+			       "INSERT OR REPLACE INTO coverage_total (binary, bits, seq) VALUES (?, ?, ?)",
 			       -1, &tot, NULL) ||
 	    sqlite3_prepare_v2(db,
 			       "INSERT OR REPLACE INTO label_unions (binary, label, upto) "
@@ -164,25 +206,22 @@ int main(int argc, char **argv)
 				sqlite3_bind_int64(cov, 1, binary);
 				sqlite3_bind_int64(cov, 2, label_ids[l]);
 				sqlite3_bind_int64(cov, 3, today - (int64_t)d);
-				if (put_bitmap(cov, 4, b, &bytes) < 0 || sqlite3_step(cov) != SQLITE_DONE) {
-					roaring_bitmap_free(b);
-					goto sqlerr;
-				}
-				sqlite3_reset(cov);
+				/* today is still growing: deltas; past days: one row */
+				r = put_rows(cov, 5, 4, b, d == 0 ? NDELTA : 0, &bytes);
 				roaring_bitmap_free(b);
-				rows++;
+				if (r < 0)
+					goto sqlerr;
+				rows += (size_t)r;
 			}
 			roaring_bitmap_run_optimize(lab_all);
 			sqlite3_bind_int64(cov, 1, binary);
 			sqlite3_bind_int64(cov, 2, label_ids[l]);
 			sqlite3_bind_int64(cov, 3, -1);
-			if (put_bitmap(cov, 4, lab_all, &bytes) < 0 || sqlite3_step(cov) != SQLITE_DONE) {
-				roaring_bitmap_free(lab_all);
-				goto sqlerr;
-			}
-			sqlite3_reset(cov);
+			r = put_rows(cov, 5, 4, lab_all, NDELTA, &bytes);
 			roaring_bitmap_free(lab_all);
-			rows++;
+			if (r < 0)
+				goto sqlerr;
+			rows += (size_t)r;
 			sqlite3_bind_int64(upto, 1, binary);
 			sqlite3_bind_int64(upto, 2, label_ids[l]);
 			sqlite3_bind_int64(upto, 3, today);
@@ -192,10 +231,10 @@ int main(int argc, char **argv)
 		}
 		roaring_bitmap_run_optimize(total);
 		sqlite3_bind_int64(tot, 1, binary);
-		if (put_bitmap(tot, 2, total, &bytes) < 0 || sqlite3_step(tot) != SQLITE_DONE)
-			goto sqlerr;
-		sqlite3_reset(tot);
+		r = put_rows(tot, 3, 2, total, NDELTA, &bytes);
 		roaring_bitmap_free(total);
+		if (r < 0)
+			goto sqlerr;
 		roaring_bitmap_free(all);
 		free(vals);
 		free(picked);
