@@ -220,7 +220,7 @@ static int cmd_push(struct cli *c, struct kc_err *err)
 	struct kc_push_stats st = { 0 };
 
 	if (!c->p.server)
-		return kc_err_set(err, "push needs --server URL");
+		return kc_err_set(err, KC_E_BAD_INPUT, "push needs --server URL");
 	if (kc_spool_open(&spool, c->s.spool_dir, err) < 0 || kc_push_global_init(err) < 0)
 		return -1;
 	if (!c->watch) {

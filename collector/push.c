@@ -34,7 +34,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 int kc_push_global_init(struct kc_err *err)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return kc_err_set(err, "curl_global_init failed");
+		return kc_err_set(err, KC_E_INTERNAL, "curl_global_init failed");
 	return 0;
 }
 
@@ -51,7 +51,7 @@ static int post(CURL *curl, const struct kc_push_opts *o, const char *path, cons
 
 	*status = 0;
 	if (snprintf(url, sizeof(url), "%s%s", o->server, path) >= (int)sizeof(url))
-		return kc_err_set(err, "server URL too long");
+		return kc_err_set(err, KC_E_BAD_INPUT, "server URL too long");
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/x-kcov");
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (o->token && o->token[0]) {
@@ -70,14 +70,14 @@ static int post(CURL *curl, const struct kc_push_opts *o, const char *path, cons
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
-		kc_err_set(err, "POST %s: %s", url, curl_easy_strerror(rc));
+		kc_err_set(err, KC_E_UNAVAILABLE, "POST %s: %s", url, curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
 	if (resp_out && resp.body.len)
 		kc_buf_add(resp_out, resp.body.data, resp.body.len);
 	if (*status < 200 || *status > 299)
-		kc_err_set(err, "POST %s: HTTP %ld: %.300s", url, *status,
+		kc_err_set(err, KC_E_UNAVAILABLE, "POST %s: HTTP %ld: %.300s", url, *status,
 			   resp.body.len ? (char *)resp.body.data : "");
 	ret = 0;
 out:
@@ -162,7 +162,7 @@ static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char 
 	long status;
 
 	if (kc_spool_boot_of(name, boot, sizeof(boot)) < 0) {
-		kc_err_set(err, "%s: not a report file name", name);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: not a report file name", name);
 		out = FATAL;
 		goto done;
 	}
@@ -233,7 +233,7 @@ int kc_push_spool(const struct kc_spool *s, const struct kc_push_opts *o, struct
 
 	curl = curl_easy_init();
 	if (!curl)
-		return kc_err_set(err, "curl_easy_init failed");
+		return kc_err_set(err, KC_E_INTERNAL, "curl_easy_init failed");
 	if (kc_spool_list(s, &names, &n, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)

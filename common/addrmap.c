@@ -18,7 +18,7 @@ static int read_under(const char *sysroot, const char *rel, size_t max, struct k
 		      char *path, size_t path_size, struct kc_err *err)
 {
 	if (snprintf(path, path_size, "%s/%s", sysroot, rel) >= (int)path_size)
-		return kc_err_set(err, "%s/%s: path too long", sysroot, rel);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s/%s: path too long", sysroot, rel);
 	b->len = 0;
 	return kc_read_file(path, max, b, err);
 }
@@ -37,7 +37,8 @@ static int read_line_file(const char *sysroot, const char *rel, char *out, size_
 		b.data[--b.len] = '\0';
 	if (b.len == 0 || b.len > max || memchr(b.data, '\n', b.len) ||
 	    !kc_valid_name((char *)b.data, max)) {
-		kc_err_set(err, "%s: expected one line of at most %zu printable bytes", path, max);
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%s: expected one line of at most %zu printable bytes", path, max);
 		goto out;
 	}
 	memcpy(out, b.data, b.len + 1);
@@ -77,7 +78,8 @@ static int capture_module(const char *sysroot, struct kc_module *mod, struct kc_
 	    kc_parse_section_addr((char *)b.data, b.len, path, &mod->text_addr, err) < 0)
 		goto out;
 	if (mod->text_addr < mod->core_base || mod->text_addr >= mod->core_base + mod->core_size) {
-		kc_err_set(err, "%s: .text %#llx lies outside the module (%#llx + %llu)", path,
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%s: .text %#llx lies outside the module (%#llx + %llu)", path,
 			   (unsigned long long)mod->text_addr, (unsigned long long)mod->core_base,
 			   (unsigned long long)mod->core_size);
 		goto out;
@@ -86,7 +88,7 @@ static int capture_module(const char *sysroot, struct kc_module *mod, struct kc_
 	if (read_build_id(sysroot, rel, mod->build_id, sizeof(mod->build_id), err) < 0) {
 		/* A module built without a build id is still canonicalized by
 		 * name-less offset; record it as unknown rather than fail. */
-		if (err && err->code != ENOENT)
+		if (err && err->code != KC_E_NOT_FOUND)
 			goto out;
 		mod->build_id[0] = '\0';
 	}
@@ -106,7 +108,7 @@ int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_t
 
 	kc_addrmap_init(m);
 	if (!kc_valid_name(machine, KC_NAME_MAX)) {
-		kc_err_set(err, "machine name is empty or not printable");
+		kc_err_set(err, KC_E_BAD_INPUT, "machine name is empty or not printable");
 		goto out;
 	}
 	memcpy(m->machine, machine, strlen(machine) + 1);
@@ -176,7 +178,7 @@ int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err 
 	 * name or their range now belongs to a current module. */
 	all = calloc((size_t)n + m->nmodules + 1, sizeof(*all));
 	if (!all) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	memcpy(all, cur, (size_t)n * sizeof(*all));

@@ -195,13 +195,6 @@ static int dir_arg(struct kc_req *r, const char *name, char *out, size_t size)
 	return valid_path(out) ? 0 : -1;
 }
 
-static enum MHD_Result answer_err(struct kc_req *r, const struct kc_err *err)
-{
-	unsigned status = err->code >= 400 && err->code < 600 ? (unsigned)err->code : 500;
-
-	return kc_respond_error(r, status, "%s", err->msg[0] ? err->msg : "query failed");
-}
-
 enum what { W_TREE, W_FILE, W_FUNCS, W_LABELS, W_LCOV, W_FILES_CSV, W_FUNCS_CSV, W_SUMMARY };
 
 static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, const char *path)
@@ -222,11 +215,11 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 
 	kc_err_clear(&err);
 	if (parse_filter(r, &fa) < 0) {
-		ret = kc_respond_error(r, 400, "%s", fa.why[0] ? fa.why : "bad filter");
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "%s", fa.why[0] ? fa.why : "bad filter");
 		goto out;
 	}
 	if (dir_arg(r, w == W_TREE ? "path" : "prefix", dir, sizeof(dir)) < 0) {
-		ret = kc_respond_error(r, 400, "%s= is not a valid relative source path",
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "%s= is not a valid relative source path",
 				       w == W_TREE ? "path" : "prefix");
 		goto out;
 	}
@@ -235,12 +228,12 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 
 		file = kc_req_arg(r, "file");
 		if (file && !valid_path(file)) {
-			ret = kc_respond_error(r, 400, "file= is not a valid source path");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT, "file= is not a valid source path");
 			goto out;
 		}
 		match = kc_req_arg(r, "q");
 		if (match && strlen(match) > 256) {
-			ret = kc_respond_error(r, 400, "q= is longer than 256 bytes");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT, "q= is longer than 256 bytes");
 			goto out;
 		}
 		if (!s || strcmp(s, "name") == 0)
@@ -250,12 +243,12 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 		else if (strcmp(s, "points") == 0)
 			sort = KC_SORT_POINTS;
 		else {
-			ret = kc_respond_error(r, 400, "sort= must be name, coverage or points");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT, "sort= must be name, coverage or points");
 			goto out;
 		}
 		if (arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) < 0 ||
 		    arg_uint(r, "offset", 0, INT_MAX, 0, &offset) < 0) {
-			ret = kc_respond_error(r, 400, "limit= must be 1..%d and offset= >= 0",
+			ret = kc_respond_error(r, KC_E_BAD_INPUT, "limit= must be 1..%d and offset= >= 0",
 					       MAX_LIMIT);
 			goto out;
 		}
@@ -263,12 +256,12 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	if (w == W_LABELS) {
 		file = kc_req_arg(r, "file");
 		if (!file || !valid_path(file)) {
-			ret = kc_respond_error(r, 400, "file= (a source path) is required");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT, "file= (a source path) is required");
 			goto out;
 		}
 		if (arg_uint(r, "line", 1, INT_MAX, 0, &line) < 0 ||
 		    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) < 0) {
-			ret = kc_respond_error(r, 400, "line= must be >= 1 and limit= 1..%d",
+			ret = kc_respond_error(r, KC_E_BAD_INPUT, "line= must be >= 1 and limit= 1..%d",
 					       MAX_LIMIT);
 			goto out;
 		}
@@ -277,13 +270,9 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	if (w == W_SUMMARY)
 		flags &= ~KC_COVQ_NEED_IMPORT;
 	db = kc_db_get(r->srv, &err);
-	if (!db) {
-		ret = kc_respond_error(r, 503, "database unavailable: %s", err.msg);
-		goto out;
-	}
-	q = kc_covq_open(db, build, &fa.f, flags, &err);
+	q = db ? kc_covq_open(db, build, &fa.f, flags, &err) : NULL;
 	if (!q) {
-		ret = answer_err(r, &err);
+		ret = kc_respond_err(r, &err);
 		goto out;
 	}
 	switch (w) {
@@ -308,11 +297,11 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 		break;
 	}
 	if (failed || (!type && !j))
-		ret = answer_err(r, &err);
+		ret = kc_respond_err(r, &err);
 	else if (!type)
 		ret = kc_respond_json(r, 200, j);
 	else if (buf.oom)
-		ret = kc_respond_error(r, 500, "out of memory");
+		ret = kc_respond_error(r, KC_E_INTERNAL, "out of memory");
 	else
 		ret = kc_respond_text(r, 200, type, buf.data ? (char *)buf.data : "", buf.len);
 out:
@@ -350,7 +339,7 @@ enum MHD_Result kc_api_coverage(struct kc_req *r, int *handled)
 	rest = slash + 1;
 	*handled = 1;
 	if (!valid_build_id(r->url + sizeof(prefix) - 1, n))
-		return kc_respond_error(r, 400, "a build id is 1 to %d lowercase hex digits",
+		return kc_respond_error(r, KC_E_BAD_INPUT, "a build id is 1 to %d lowercase hex digits",
 					KC_BUILD_ID_MAX);
 	memcpy(build, slash - n, n);
 	build[n] = '\0';
@@ -359,7 +348,7 @@ enum MHD_Result kc_api_coverage(struct kc_req *r, int *handled)
 			return answer(r, build, routes[i].w, NULL);
 	if (strncmp(rest, "files/", 6) == 0) {
 		if (!valid_path(rest + 6))
-			return kc_respond_error(r, 400, "not a valid source path: %s", rest + 6);
+			return kc_respond_error(r, KC_E_BAD_INPUT, "not a valid source path: %s", rest + 6);
 		return answer(r, build, W_FILE, rest + 6);
 	}
 	*handled = 0;
@@ -417,11 +406,12 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	kc_err_clear(&err);
 	memset(&o, 0, sizeof(o));
 	if (!kc_req_authorized(r, KC_SCOPE_ADMIN))
-		return kc_respond_error(r, 401, "an admin token is required (Authorization: Bearer)");
+		return kc_respond_error(r, KC_E_UNAUTHORIZED,
+					"an admin token is required (Authorization: Bearer)");
 	j = json_loadb((const char *)(r->body ? r->body : (const unsigned char *)""), r->body_len,
 		       0, &jerr);
 	if (!j || !json_is_object(j)) {
-		ret = kc_respond_error(r, 400, "body must be a JSON object: %s",
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "body must be a JSON object: %s",
 				       j ? "not an object" : jerr.text);
 		goto out;
 	}
@@ -432,7 +422,7 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 			if (strcmp(key, known[i]) == 0)
 				break;
 		if (i == sizeof(known) / sizeof(known[0])) {
-			ret = kc_respond_error(r, 400, "unknown field '%s'", key);
+			ret = kc_respond_error(r, KC_E_BAD_INPUT, "unknown field '%s'", key);
 			goto out;
 		}
 	}
@@ -440,7 +430,7 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	o.modules_dir = opt_path(j, "modules", &bad);
 	o.source_dir = opt_path(j, "source", &bad);
 	if (bad || !o.vmlinux) {
-		ret = kc_respond_error(r, 400, "vmlinux (required), modules and source must be "
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "vmlinux (required), modules and source must be "
 					       "absolute server-local paths");
 		goto out;
 	}
@@ -452,23 +442,24 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 
 		json_array_foreach(sp, i, v) {
 			if (!json_is_string(v) || !*json_string_value(v)) {
-				ret = kc_respond_error(r, 400, "strip_prefix must hold strings");
+				ret = kc_respond_error(r, KC_E_BAD_INPUT, "strip_prefix must hold strings");
 				goto out;
 			}
 			strip[o.nstrip++] = json_string_value(v);
 		}
 	} else if (sp && !json_is_null(sp)) {
-		ret = kc_respond_error(r, 400, "strip_prefix must be a string or up to %d strings",
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "strip_prefix must be a string or up to %d strings",
 				       KC_IMPORT_MAX_STRIP);
 		goto out;
 	}
 	o.strip_prefixes = strip;
 	if (kc_import_prepare(&o, &imp, &err) < 0) {
-		ret = kc_respond_error(r, 400, "import failed: %s", err.msg);
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "import failed: %s", err.msg);
 		goto out;
 	}
 	if (kc_store_call(r->srv->store, kc_import_write, imp, &err) < 0) {
-		ret = kc_respond_error(r, 500, "storing the import failed: %s", err.msg);
+		kc_err_prefix(&err, "storing the import failed");
+		ret = kc_respond_err(r, &err);
 		goto out;
 	}
 	sum = kc_import_summary(imp);

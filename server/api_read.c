@@ -74,7 +74,7 @@ static json_t *query_rows(sqlite3 *db, const char *sql, const char *p1, const ch
 		sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
 	rows = rows_json(st);
 	if (!rows)
-		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return rows;
 }
@@ -88,11 +88,11 @@ static enum MHD_Result answer_rows(struct kc_req *r, const char *key, const char
 	json_t *rows;
 
 	if (!db)
-		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+		return kc_respond_err(r, &err);
 	rows = query_rows(db, sql, p1, p2, &err);
 	kc_db_put(r->srv, db);
 	if (!rows)
-		return kc_respond_error(r, 500, "query failed: %s", err.msg);
+		return kc_respond_err(r, &err);
 	return kc_respond_json(r, 200, json_pack("{s:o}", key, rows));
 }
 
@@ -153,7 +153,7 @@ static enum MHD_Result get_builds(struct kc_req *r)
 	json_t *rows;
 
 	if (!db)
-		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+		return kc_respond_err(r, &err);
 	rows = query_rows(db,
 			  "SELECT bl.build_id, bl.release, bl.first_seen, bl.last_seen, "
 			  " (SELECT count(DISTINCT machine) FROM boots WHERE build = bl.id) AS machines, "
@@ -163,13 +163,13 @@ static enum MHD_Result get_builds(struct kc_req *r)
 			  "FROM builds bl ORDER BY bl.last_seen DESC",
 			  NULL, NULL, &err);
 	if (rows && add_covered(db, rows) < 0) {
-		kc_err_set(&err, "reading coverage: %s", sqlite3_errmsg(db));
+		kc_err_set(&err, kc_db_errc(db), "reading coverage: %s", sqlite3_errmsg(db));
 		json_decref(rows);
 		rows = NULL;
 	}
 	kc_db_put(r->srv, db);
 	if (!rows)
-		return kc_respond_error(r, 500, "query failed: %s", err.msg);
+		return kc_respond_err(r, &err);
 	return kc_respond_json(r, 200, json_pack("{s:o}", "builds", rows));
 }
 
@@ -181,7 +181,7 @@ static enum MHD_Result get_reports(struct kc_req *r)
 	long n = limit ? strtol(limit, &end, 10) : 100;
 
 	if (limit && (*end || n < 1 || n > 10000))
-		return kc_respond_error(r, 400, "limit must be a number from 1 to 10000");
+		return kc_respond_error(r, KC_E_BAD_INPUT, "limit must be a number from 1 to 10000");
 	char lim[24];
 
 	snprintf(lim, sizeof(lim), "%ld", n);
@@ -230,7 +230,7 @@ static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 
 	if (!db) {
 		json_decref(out);
-		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+		return kc_respond_err(r, &err);
 	}
 	st = kc_db_prepare(db,
 			   "SELECT b.id, b.name, b.kind, b.build_id FROM binaries b "
@@ -251,7 +251,7 @@ static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 
 		if (!bits) {
 			json_decref(offs);
-			kc_err_set(&err, "stored coverage of binary %lld is corrupt",
+			kc_err_set(&err, KC_E_INTERNAL, "stored coverage of binary %lld is corrupt",
 				   (long long)sqlite3_column_int64(st, 0));
 			goto fail;
 		}
@@ -276,7 +276,8 @@ static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 	kc_db_put(r->srv, db);
 	if (!found) {
 		json_decref(out);
-		return kc_respond_error(r, 404, "no build %s%s%s", build, binary ? " with binary " : "",
+		return kc_respond_error(r, KC_E_NOT_FOUND,
+					"no build %s%s%s", build, binary ? " with binary " : "",
 					binary ? binary : "");
 	}
 	return kc_respond_json(r, 200, json_pack("{s:s, s:o}", "build_id", build, "binaries", out));
@@ -285,7 +286,7 @@ fail:
 	sqlite3_finalize(rows);
 	kc_db_put(r->srv, db);
 	json_decref(out);
-	return kc_respond_error(r, 500, "query failed: %s", err.msg);
+	return kc_respond_err(r, &err);
 }
 
 /* GET /api/v1/stats/overflow?group=A[,B]&since=&until=&limit= */
@@ -301,7 +302,7 @@ static enum MHD_Result get_overflow(struct kc_req *r)
 
 	kc_err_clear(&err);
 	if (group && snprintf(groups, sizeof(groups), "%s", group) >= (int)sizeof(groups))
-		return kc_respond_error(r, 400, "group is too long");
+		return kc_respond_error(r, KC_E_BAD_INPUT, "group is too long");
 	if (groups[0]) {
 		q.group[q.ngroup++] = groups;
 		comma = strchr(groups, ',');
@@ -311,21 +312,21 @@ static enum MHD_Result get_overflow(struct kc_req *r)
 		}
 	}
 	if ((since && kc_day_parse(since, &q.since) < 0) || (until && kc_day_parse(until, &q.until) < 0))
-		return kc_respond_error(r, 400, "since and until are dates: YYYY-MM-DD");
+		return kc_respond_error(r, KC_E_BAD_INPUT, "since and until are dates: YYYY-MM-DD");
 	if (limit) {
 		char *end;
 
 		q.limit = strtoll(limit, &end, 10);
 		if (*end || q.limit < 1 || q.limit > 100000)
-			return kc_respond_error(r, 400, "limit must be a number from 1 to 100000");
+			return kc_respond_error(r, KC_E_BAD_INPUT, "limit must be a number from 1 to 100000");
 	}
 	db = kc_db_get(r->srv, &err);
 	if (!db)
-		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+		return kc_respond_err(r, &err);
 	j = kc_overflow_query(db, &q, &err);
 	kc_db_put(r->srv, db);
 	if (!j)
-		return kc_respond_error(r, err.code == 400 ? 400 : 500, "%s", err.msg);
+		return kc_respond_err(r, &err);
 	json_object_set_new(j, "group", json_string(group ? group : ""));
 	return kc_respond_json(r, 200, j);
 }
@@ -412,7 +413,7 @@ static enum MHD_Result get_metrics(struct kc_req *r)
 		    (unsigned long long)m->runs_overflowed[1]);
 	if (b.oom) {
 		kc_buf_release(&b);
-		return kc_respond_error(r, 500, "out of memory");
+		return kc_respond_error(r, KC_E_INTERNAL, "out of memory");
 	}
 	ret = kc_respond_text(r, 200, "text/plain; version=0.0.4", (char *)b.data, b.len);
 	kc_buf_release(&b);
@@ -445,7 +446,7 @@ enum MHD_Result kc_api_read(struct kc_req *r, int *handled)
 		return MHD_NO;
 	}
 	if (!kc_req_authorized(r, KC_SCOPE_READ))
-		return kc_respond_error(r, 401, "a read token is required (Authorization: Bearer)");
+		return kc_respond_error(r, KC_E_UNAUTHORIZED, "a read token is required (Authorization: Bearer)");
 	if (strcmp(url, "/api/v1/machines") == 0)
 		return get_machines(r);
 	if (strcmp(url, "/api/v1/builds") == 0)

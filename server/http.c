@@ -23,8 +23,8 @@ struct conn_ctx {
 	int refused; /* a response was already queued on the first call */
 };
 
-enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *type,
-				const char *data, size_t len)
+static enum MHD_Result respond(struct kc_req *r, unsigned status, const char *type,
+			       const char *data, size_t len, const char *hdr, const char *value)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -34,44 +34,83 @@ enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *t
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (hdr)
+		MHD_add_response_header(resp, hdr, value);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
-enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j)
+enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *type,
+				const char *data, size_t len)
 {
+	return respond(r, status, type, data, len, NULL, NULL);
+}
+
+static enum MHD_Result respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
+					const char *hdr, const char *value)
+{
+	static const char oom[] = "{\"error\":\"out of memory\",\"code\":\"internal\",\"status\":500}";
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	enum MHD_Result ret;
 
 	json_decref(j);
 	if (!text)
-		return kc_respond_text(r, 500, "application/json",
-				       "{\"error\":\"out of memory\"}", 25);
-	ret = kc_respond_text(r, status, "application/json", text, strlen(text));
+		return respond(r, 500, "application/json", oom, sizeof(oom) - 1, NULL, NULL);
+	ret = respond(r, status, "application/json", text, strlen(text), hdr, value);
 	free(text);
 	return ret;
 }
 
-enum MHD_Result kc_respond_error(struct kc_req *r, unsigned status, const char *fmt, ...)
+enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j)
 {
-	char msg[1024];
-	va_list ap;
-	json_t *j;
+	return respond_json_hdr(r, status, j, NULL, NULL);
+}
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+json_t *kc_error_json(const struct kc_err *err)
+{
+	enum kc_errc code = err->code == KC_E_NONE ? KC_E_INTERNAL : err->code;
+	const char *msg = err->msg[0] ? err->msg : kc_errc_name(code);
+	json_t *j = json_pack("{s:s, s:s, s:i}", "error", msg, "code", kc_errc_name(code),
+			      "status", (int)kc_errc_status(code));
+
 	if (!j) {
 		/* Not UTF-8 (a URL or name echoed from the request): JSON cannot
 		 * carry it, so answer with the bytes replaced, not with a 500. */
-		for (char *p = msg; *p; p++)
-			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-				*p = '?';
-		j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+		char clean[KC_ERR_MAX];
+		size_t i;
+
+		for (i = 0; msg[i] && i + 1 < sizeof(clean); i++)
+			clean[i] = (unsigned char)msg[i] >= 0x80 || (unsigned char)msg[i] < 0x20
+					   ? '?' : msg[i];
+		clean[i] = '\0';
+		j = json_pack("{s:s, s:s, s:i}", "error", clean, "code", kc_errc_name(code),
+			      "status", (int)kc_errc_status(code));
 	}
-	return kc_respond_json(r, status, j);
+	return j;
+}
+
+static enum MHD_Result respond_err_hdr(struct kc_req *r, const struct kc_err *err,
+				       const char *hdr, const char *value)
+{
+	return respond_json_hdr(r, kc_errc_status(err->code), kc_error_json(err), hdr, value);
+}
+
+enum MHD_Result kc_respond_err(struct kc_req *r, const struct kc_err *err)
+{
+	return respond_err_hdr(r, err, NULL, NULL);
+}
+
+enum MHD_Result kc_respond_error(struct kc_req *r, enum kc_errc code, const char *fmt, ...)
+{
+	struct kc_err err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	va_end(ap);
+	err.code = code;
+	return kc_respond_err(r, &err);
 }
 
 const char *kc_req_arg(struct kc_req *r, const char *name)
@@ -144,17 +183,17 @@ static int refuse_early(struct kc_req *r, enum MHD_Result *ret)
 
 	if (!kc_req_authorized(r, KC_SCOPE_PUSH)) {
 		atomic_fetch_add(&r->srv->metrics.rejected_auth, 1);
-		*ret = kc_respond_error(r, 401, "a push token is required (Authorization: Bearer)");
+		*ret = kc_respond_error(r, KC_E_UNAUTHORIZED, "a push token is required (Authorization: Bearer)");
 		return 1;
 	}
 	if (!type || strncmp(type, "application/x-kcov", 18) != 0) {
 		atomic_fetch_add(&r->srv->metrics.rejected_type, 1);
-		*ret = kc_respond_error(r, 415, "Content-Type must be application/x-kcov");
+		*ret = kc_respond_error(r, KC_E_UNSUPPORTED_MEDIA, "Content-Type must be application/x-kcov");
 		return 1;
 	}
 	if (len && strtoull(len, NULL, 10) > KC_WIRE_MAX_BODY) {
 		atomic_fetch_add(&r->srv->metrics.rejected_too_large, 1);
-		*ret = kc_respond_error(r, 413, "body of %s bytes exceeds the %u-byte limit", len,
+		*ret = kc_respond_error(r, KC_E_TOO_LARGE, "body of %s bytes exceeds the %u-byte limit", len,
 					KC_WIRE_MAX_BODY);
 		return 1;
 	}
@@ -181,11 +220,11 @@ static enum MHD_Result route(struct kc_req *r)
 		ret = kc_api_static(r, &handled);
 		if (handled)
 			return ret;
-		return kc_respond_error(r, 404, "no such resource: %s", r->url);
+		return kc_respond_error(r, KC_E_NOT_FOUND, "no such resource: %s", r->url);
 	}
 	if (is_post_route(r->url))
-		return kc_respond_error(r, 405, "%s needs POST", r->url);
-	return kc_respond_error(r, 405, "method %s is not allowed here", r->method);
+		return kc_respond_error(r, KC_E_METHOD_NOT_ALLOWED, "%s needs POST", r->url);
+	return kc_respond_error(r, KC_E_METHOD_NOT_ALLOWED, "method %s is not allowed here", r->method);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -224,7 +263,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (ctx->too_large) {
 		atomic_fetch_add(&srv->metrics.rejected_too_large, 1);
-		return kc_respond_error(&r, 413, "body exceeds the %u-byte limit", KC_WIRE_MAX_BODY);
+		return kc_respond_error(&r, KC_E_TOO_LARGE, "body exceeds the %u-byte limit", KC_WIRE_MAX_BODY);
 	}
 	r.body = ctx->body.data;
 	r.body_len = ctx->body.len;
@@ -275,7 +314,8 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	addr.sin_family = AF_INET;
 	addr.sin_port = htons(o->port);
 	if (inet_pton(AF_INET, o->listen_addr ? o->listen_addr : "127.0.0.1", &addr.sin_addr) != 1)
-		return kc_err_set(err, "listen address '%s' is not an IPv4 address", o->listen_addr);
+		return kc_err_set(err, KC_E_BAD_INPUT, "listen address '%s' is not an IPv4 address",
+				  o->listen_addr);
 	srv->store = kc_store_open(o->db_path, err);
 	if (!srv->store)
 		return -1;
@@ -297,7 +337,7 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	if (!srv->mhd) {
 		kc_store_close(srv->store);
 		srv->store = NULL;
-		return kc_err_set(err, "cannot listen on %s:%u (in use?)",
+		return kc_err_set(err, KC_E_UNAVAILABLE, "cannot listen on %s:%u (in use?)",
 				  o->listen_addr ? o->listen_addr : "127.0.0.1", o->port);
 	}
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);

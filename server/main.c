@@ -115,10 +115,10 @@ static int split_listen(const char *s, char *host, size_t size, uint16_t *port, 
 	unsigned long p;
 
 	if (!colon || (size_t)(colon - s) >= size)
-		return kc_err_set(err, "--listen '%s' is not ADDR:PORT", s);
+		return kc_err_set(err, KC_E_BAD_INPUT, "--listen '%s' is not ADDR:PORT", s);
 	p = strtoul(colon + 1, &end, 10);
 	if (*end || end == colon + 1 || p > 65535)
-		return kc_err_set(err, "--listen '%s': bad port", s);
+		return kc_err_set(err, KC_E_BAD_INPUT, "--listen '%s': bad port", s);
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
 	*port = (uint16_t)p;
@@ -134,7 +134,7 @@ static int db_path(struct cli *c, char *out, size_t size, struct kc_err *err)
 	if (kc_mkdirs(c->data_dir, err) < 0)
 		return -1;
 	if (snprintf(out, size, "%s/kcovd.db", c->data_dir) >= (int)size)
-		return kc_err_set(err, "data directory path too long");
+		return kc_err_set(err, KC_E_BAD_INPUT, "data directory path too long");
 	return 0;
 }
 
@@ -215,9 +215,9 @@ static int cmd_token(struct cli *c, int argc, char **argv, struct kc_err *err)
 	int ret = -1;
 
 	if (optind >= argc)
-		return kc_err_set(err, "token needs 'add NAME' or 'list'");
+		return kc_err_set(err, KC_E_BAD_INPUT, "token needs 'add NAME' or 'list'");
 	if (c->scope && kc_scope_parse(c->scope, &scope) < 0)
-		return kc_err_set(err, "--scope must be push, read or admin");
+		return kc_err_set(err, KC_E_BAD_INPUT, "--scope must be push, read or admin");
 	if (open_db(c, &db, err) < 0)
 		return -1;
 	if (strcmp(argv[optind], "add") == 0 && optind + 1 < argc) {
@@ -240,7 +240,7 @@ static int cmd_token(struct cli *c, int argc, char **argv, struct kc_err *err)
 		sqlite3_finalize(st);
 		ret = 0;
 	} else {
-		kc_err_set(err, "token needs 'add NAME' or 'list'");
+		kc_err_set(err, KC_E_BAD_INPUT, "token needs 'add NAME' or 'list'");
 	}
 out:
 	sqlite3_close(db);
@@ -256,7 +256,7 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 	int ret;
 
 	if (!c->vmlinux)
-		return kc_err_set(err, "import-build needs --vmlinux PATH");
+		return kc_err_set(err, KC_E_BAD_INPUT, "import-build needs --vmlinux PATH");
 	if (open_db(c, &db, err) < 0)
 		return -1;
 	ret = kc_import_run(db, &o, &summary, err);

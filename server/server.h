@@ -70,10 +70,20 @@ void kc_server_stop(struct kc_server *srv);
 /* Responses. All return the MHD result of queueing. kc_respond_json takes
  * ownership of j. */
 enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j);
-enum MHD_Result kc_respond_error(struct kc_req *r, unsigned status, const char *fmt, ...)
-	KC_PRINTF(3, 4);
 enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *type,
 				const char *data, size_t len);
+
+/* Error answers: the status is kc_errc_status(code), the body
+ * {"error": message, "code": kc_errc_name(code), "status": status}
+ * (docs/api.md). kc_respond_error formats the message itself. */
+enum MHD_Result kc_respond_err(struct kc_req *r, const struct kc_err *err);
+enum MHD_Result kc_respond_error(struct kc_req *r, enum kc_errc code, const char *fmt, ...)
+	KC_PRINTF(3, 4);
+
+/* The JSON error object of err (new reference, NULL when out of memory),
+ * for answers that add fields to it. Bytes of the message that JSON cannot
+ * carry are replaced by '?'. */
+json_t *kc_error_json(const struct kc_err *err);
 
 /* Query parameter, or NULL. */
 const char *kc_req_arg(struct kc_req *r, const char *name);
