@@ -14,6 +14,7 @@
 #include "covquery.h"
 #include "day.h"
 #include "import.h"
+#include "parse.h"
 #include "server.h"
 #include "wire.h"
 
@@ -27,8 +28,7 @@ struct filter_args {
 	struct kc_cov_filter f;
 	char *labels, *minus;
 	json_t *lab, *min;
-	int bad;
-	char why[256];
+	struct kc_err err; /* why the arguments are refused */
 };
 
 static int valid_build_id(const char *s, size_t n)
@@ -67,21 +67,15 @@ static int valid_path(const char *p)
 	}
 }
 
-/* "YYYY-MM-DD" or a day number; -1 when invalid. */
-static int64_t parse_day(const char *s)
+/* what= is "YYYY-MM-DD" or a day number. */
+static int parse_day(const char *s, const char *what, int64_t *out, struct kc_err *err)
 {
-	int64_t day;
-	char *end;
-	long long v;
-
-	if (kc_day_parse(s, &day) == 0)
-		return day;
-	if (!*s || *s < '0' || *s > '9')
-		return -1;
-	v = strtoll(s, &end, 10);
-	if (*end || v < 0 || v > KC_DAY_MAX)
-		return -1;
-	return v;
+	if (kc_day_parse(s, out) == 0)
+		return 0;
+	if (kc_parse_i64(s, what, 0, KC_DAY_MAX, out, err) < 0)
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s must be YYYY-MM-DD or a day number", what);
+	return 0;
 }
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -98,13 +92,11 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 	else
 		return MHD_YES;
 	if (!value || !kc_valid_name(value, KC_NAME_MAX)) {
-		a->bad = 1;
-		snprintf(a->why, sizeof(a->why), "%s= needs a label name", key);
+		kc_err_set(&a->err, KC_E_BAD_INPUT, "%s= needs a label name", key);
 		return MHD_NO;
 	}
 	if (json_array_size(arr) >= MAX_LABELS) {
-		a->bad = 1;
-		snprintf(a->why, sizeof(a->why), "at most %d %s= arguments", MAX_LABELS, key);
+		kc_err_set(&a->err, KC_E_BAD_INPUT, "at most %d %s= arguments", MAX_LABELS, key);
 		return MHD_NO;
 	}
 	json_array_append_new(arr, json_string(value));
@@ -119,7 +111,7 @@ static void filter_release(struct filter_args *a)
 	free(a->minus);
 }
 
-/* Parse label=, minus=, since=, until=. Returns -1 with a->why on a bad
+/* Parse label=, minus=, since=, until=. Returns -1 with a->err on a bad
  * argument. */
 static int parse_filter(struct kc_req *r, struct filter_args *a)
 {
@@ -127,52 +119,38 @@ static int parse_filter(struct kc_req *r, struct filter_args *a)
 
 	memset(a, 0, sizeof(*a));
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, a);
-	if (a->bad)
+	if (a->err.code != KC_E_NONE)
 		return -1;
-	if (a->lab && !(a->labels = json_dumps(a->lab, JSON_COMPACT)))
-		return -1;
-	if (a->min && !(a->minus = json_dumps(a->min, JSON_COMPACT)))
-		return -1;
+	if ((a->lab && !(a->labels = json_dumps(a->lab, JSON_COMPACT))) ||
+	    (a->min && !(a->minus = json_dumps(a->min, JSON_COMPACT))))
+		return kc_err_set(&a->err, KC_E_INTERNAL, "out of memory");
 	a->f.labels_json = a->labels;
 	a->f.minus_json = a->minus;
 	a->f.since = 0;
 	a->f.until = KC_DAY_MAX;
 	if (since || until) {
 		a->f.days = 1;
-		if (since && (a->f.since = parse_day(since)) < 0) {
-			snprintf(a->why, sizeof(a->why), "since= must be YYYY-MM-DD or a day number");
+		if ((since && parse_day(since, "since=", &a->f.since, &a->err) < 0) ||
+		    (until && parse_day(until, "until=", &a->f.until, &a->err) < 0))
 			return -1;
-		}
-		if (until && (a->f.until = parse_day(until)) < 0) {
-			snprintf(a->why, sizeof(a->why), "until= must be YYYY-MM-DD or a day number");
-			return -1;
-		}
-		if (a->f.since > a->f.until) {
-			snprintf(a->why, sizeof(a->why), "since= is after until=");
-			return -1;
-		}
+		if (a->f.since > a->f.until)
+			return kc_err_set(&a->err, KC_E_BAD_INPUT, "since= is after until=");
 	}
 	return 0;
 }
 
-/* Non-negative integer argument in [lo, hi], or dflt when absent. */
-static int arg_uint(struct kc_req *r, const char *name, long lo, long hi, long dflt, long *out)
+/* Integer argument name= in [lo, hi], or dflt when absent. */
+static int arg_uint(struct kc_req *r, const char *name, uint64_t lo, uint64_t hi, uint64_t dflt,
+		    uint64_t *out, struct kc_err *err)
 {
 	const char *s = kc_req_arg(r, name);
-	char *end;
-	long v;
+	char what[32];
 
-	if (!s) {
-		*out = dflt;
+	*out = dflt;
+	if (!s)
 		return 0;
-	}
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtol(s, &end, 10);
-	if (*end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
+	snprintf(what, sizeof(what), "%s=", name);
+	return kc_parse_u64(s, what, lo, hi, out, err);
 }
 
 /* Directory or prefix argument: "" when absent; trailing '/' removed. */
@@ -207,7 +185,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	json_t *j = NULL;
 	sqlite3 *db = NULL;
 	const char *file = NULL, *match = NULL, *type = NULL;
-	long limit = 0, offset = 0, line = 0;
+	uint64_t limit = 0, offset = 0, line = 0;
 	unsigned flags = KC_COVQ_NEED_IMPORT;
 	enum kc_func_sort sort = KC_SORT_NAME;
 	enum MHD_Result ret;
@@ -215,7 +193,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 
 	kc_err_clear(&err);
 	if (parse_filter(r, &fa) < 0) {
-		ret = kc_respond_error(r, KC_E_BAD_INPUT, "%s", fa.why[0] ? fa.why : "bad filter");
+		ret = kc_respond_err(r, &fa.err);
 		goto out;
 	}
 	if (dir_arg(r, w == W_TREE ? "path" : "prefix", dir, sizeof(dir)) < 0) {
@@ -228,7 +206,8 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 
 		file = kc_req_arg(r, "file");
 		if (file && !valid_path(file)) {
-			ret = kc_respond_error(r, KC_E_BAD_INPUT, "file= is not a valid source path");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT,
+					       "file= is not a valid source path");
 			goto out;
 		}
 		match = kc_req_arg(r, "q");
@@ -243,26 +222,26 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 		else if (strcmp(s, "points") == 0)
 			sort = KC_SORT_POINTS;
 		else {
-			ret = kc_respond_error(r, KC_E_BAD_INPUT, "sort= must be name, coverage or points");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT,
+					       "sort= must be name, coverage or points");
 			goto out;
 		}
-		if (arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) < 0 ||
-		    arg_uint(r, "offset", 0, INT_MAX, 0, &offset) < 0) {
-			ret = kc_respond_error(r, KC_E_BAD_INPUT, "limit= must be 1..%d and offset= >= 0",
-					       MAX_LIMIT);
+		if (arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &err) < 0 ||
+		    arg_uint(r, "offset", 0, INT_MAX, 0, &offset, &err) < 0) {
+			ret = kc_respond_err(r, &err);
 			goto out;
 		}
 	}
 	if (w == W_LABELS) {
 		file = kc_req_arg(r, "file");
 		if (!file || !valid_path(file)) {
-			ret = kc_respond_error(r, KC_E_BAD_INPUT, "file= (a source path) is required");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT,
+					       "file= (a source path) is required");
 			goto out;
 		}
-		if (arg_uint(r, "line", 1, INT_MAX, 0, &line) < 0 ||
-		    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) < 0) {
-			ret = kc_respond_error(r, KC_E_BAD_INPUT, "line= must be >= 1 and limit= 1..%d",
-					       MAX_LIMIT);
+		if (arg_uint(r, "line", 1, INT_MAX, 0, &line, &err) < 0 ||
+		    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &err) < 0) {
+			ret = kc_respond_err(r, &err);
 			goto out;
 		}
 		flags |= KC_COVQ_NO_COVERAGE;
@@ -281,7 +260,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	case W_FUNCS:
 		j = kc_covq_functions(q, file, match, sort, (size_t)limit, (size_t)offset, &err);
 		break;
-	case W_LABELS: j = kc_covq_labels(q, file, line, (size_t)limit, &err); break;
+	case W_LABELS: j = kc_covq_labels(q, file, (int64_t)line, (size_t)limit, &err); break;
 	case W_SUMMARY: j = kc_covq_summary(q, &err); break;
 	case W_LCOV:
 		type = "text/plain; charset=utf-8";
@@ -430,7 +409,8 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	o.modules_dir = opt_path(j, "modules", &bad);
 	o.source_dir = opt_path(j, "source", &bad);
 	if (bad || !o.vmlinux) {
-		ret = kc_respond_error(r, KC_E_BAD_INPUT, "vmlinux (required), modules and source must be "
+		ret = kc_respond_error(r, KC_E_BAD_INPUT,
+				       "vmlinux (required), modules and source must be "
 					       "absolute server-local paths");
 		goto out;
 	}
@@ -442,13 +422,15 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 
 		json_array_foreach(sp, i, v) {
 			if (!json_is_string(v) || !*json_string_value(v)) {
-				ret = kc_respond_error(r, KC_E_BAD_INPUT, "strip_prefix must hold strings");
+				ret = kc_respond_error(r, KC_E_BAD_INPUT,
+						       "strip_prefix must hold strings");
 				goto out;
 			}
 			strip[o.nstrip++] = json_string_value(v);
 		}
 	} else if (sp && !json_is_null(sp)) {
-		ret = kc_respond_error(r, KC_E_BAD_INPUT, "strip_prefix must be a string or up to %d strings",
+		ret = kc_respond_error(r, KC_E_BAD_INPUT,
+				       "strip_prefix must be a string or up to %d strings",
 				       KC_IMPORT_MAX_STRIP);
 		goto out;
 	}

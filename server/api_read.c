@@ -14,6 +14,7 @@
 #include "day.h"
 #include "db.h"
 #include "overflow.h"
+#include "parse.h"
 #include "server.h"
 
 /* Turn every row of st into a JSON object; returns a new array or NULL. */
@@ -177,14 +178,13 @@ static enum MHD_Result get_reports(struct kc_req *r)
 {
 	const char *machine = kc_req_arg(r, "machine");
 	const char *limit = kc_req_arg(r, "limit");
-	char *end = NULL;
-	long n = limit ? strtol(limit, &end, 10) : 100;
-
-	if (limit && (*end || n < 1 || n > 10000))
-		return kc_respond_error(r, KC_E_BAD_INPUT, "limit must be a number from 1 to 10000");
+	struct kc_err err;
+	uint64_t n = 100;
 	char lim[24];
 
-	snprintf(lim, sizeof(lim), "%ld", n);
+	if (limit && kc_parse_u64(limit, "limit", 1, 10000, &n, &err) < 0)
+		return kc_respond_err(r, &err);
+	snprintf(lim, sizeof(lim), "%llu", (unsigned long long)n);
 	return answer_rows(
 		r, "reports",
 		"SELECT r.upload_id, m.name AS machine, b.boot_id, l.name AS label, r.received, "
@@ -313,13 +313,8 @@ static enum MHD_Result get_overflow(struct kc_req *r)
 	}
 	if ((since && kc_day_parse(since, &q.since) < 0) || (until && kc_day_parse(until, &q.until) < 0))
 		return kc_respond_error(r, KC_E_BAD_INPUT, "since and until are dates: YYYY-MM-DD");
-	if (limit) {
-		char *end;
-
-		q.limit = strtoll(limit, &end, 10);
-		if (*end || q.limit < 1 || q.limit > 100000)
-			return kc_respond_error(r, KC_E_BAD_INPUT, "limit must be a number from 1 to 100000");
-	}
+	if (limit && kc_parse_i64(limit, "limit", 1, 100000, &q.limit, &err) < 0)
+		return kc_respond_err(r, &err);
 	db = kc_db_get(r->srv, &err);
 	if (!db)
 		return kc_respond_err(r, &err);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "parse.h"
 #include "wire.h"
 
 struct conn_ctx {
@@ -180,6 +181,8 @@ static int refuse_early(struct kc_req *r, enum MHD_Result *ret)
 {
 	const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
 	const char *len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+	uint64_t declared = 0;
+	struct kc_err err;
 
 	if (!kc_req_authorized(r, KC_SCOPE_PUSH)) {
 		atomic_fetch_add(&r->srv->metrics.rejected_auth, 1);
@@ -191,7 +194,11 @@ static int refuse_early(struct kc_req *r, enum MHD_Result *ret)
 		*ret = kc_respond_error(r, KC_E_UNSUPPORTED_MEDIA, "Content-Type must be application/x-kcov");
 		return 1;
 	}
-	if (len && strtoull(len, NULL, 10) > KC_WIRE_MAX_BODY) {
+	if (len && kc_parse_u64(len, "Content-Length", 0, UINT64_MAX, &declared, &err) < 0) {
+		*ret = kc_respond_err(r, &err);
+		return 1;
+	}
+	if (declared > KC_WIRE_MAX_BODY) {
 		atomic_fetch_add(&r->srv->metrics.rejected_too_large, 1);
 		*ret = kc_respond_error(r, KC_E_TOO_LARGE, "body of %s bytes exceeds the %u-byte limit", len,
 					KC_WIRE_MAX_BODY);
