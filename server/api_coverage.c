@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "covquery.h"
+#include "api.h"
 #include "day.h"
 #include "import.h"
 #include "parse.h"
-#include "server.h"
 #include "wire.h"
 
 #define MAX_LABELS 64
@@ -30,16 +30,6 @@ struct filter_args {
 	json_t *lab, *min;
 	struct kc_err err; /* why the arguments are refused */
 };
-
-static int valid_build_id(const char *s, size_t n)
-{
-	if (n == 0 || n > KC_BUILD_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
 
 /* A source path: no control characters, no "." / ".." / empty components
  * (a leading '/' is allowed for absolute paths). */
@@ -291,47 +281,26 @@ out:
 	return ret;
 }
 
-enum MHD_Result kc_api_coverage(struct kc_req *r, int *handled)
-{
-	static const char prefix[] = "/api/v1/builds/";
-	static const struct {
-		const char *name;
-		enum what w;
-	} routes[] = {
-		{ "tree", W_TREE },           { "functions", W_FUNCS },
-		{ "lcov", W_LCOV },           { "files.csv", W_FILES_CSV },
-		{ "functions.csv", W_FUNCS_CSV }, { "summary", W_SUMMARY },
-		{ "labels", W_LABELS },
-	};
-	const char *rest, *slash;
-	char build[KC_BUILD_ID_MAX + 1];
-	size_t n;
-
-	*handled = 0;
-	if (strncmp(r->url, prefix, sizeof(prefix) - 1) != 0)
-		return MHD_NO;
-	rest = r->url + sizeof(prefix) - 1;
-	slash = strchr(rest, '/');
-	if (!slash)
-		return MHD_NO;
-	n = (size_t)(slash - rest);
-	rest = slash + 1;
-	*handled = 1;
-	if (!valid_build_id(r->url + sizeof(prefix) - 1, n))
-		return kc_respond_error(r, KC_E_BAD_INPUT, "a build id is 1 to %d lowercase hex digits",
-					KC_BUILD_ID_MAX);
-	memcpy(build, slash - n, n);
-	build[n] = '\0';
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (strcmp(rest, routes[i].name) == 0)
-			return answer(r, build, routes[i].w, NULL);
-	if (strncmp(rest, "files/", 6) == 0) {
-		if (!valid_path(rest + 6))
-			return kc_respond_error(r, KC_E_BAD_INPUT, "not a valid source path: %s", rest + 6);
-		return answer(r, build, W_FILE, rest + 6);
+#define QUERY_HANDLER(fn, w)                                                   \
+	enum MHD_Result fn(struct kc_req *r)                                   \
+	{                                                                      \
+		return answer(r, kc_req_param(r, "build"), w, NULL);           \
 	}
-	*handled = 0;
-	return MHD_NO;
+QUERY_HANDLER(kc_api_tree, W_TREE)
+QUERY_HANDLER(kc_api_functions, W_FUNCS)
+QUERY_HANDLER(kc_api_build_labels, W_LABELS)
+QUERY_HANDLER(kc_api_lcov, W_LCOV)
+QUERY_HANDLER(kc_api_files_csv, W_FILES_CSV)
+QUERY_HANDLER(kc_api_functions_csv, W_FUNCS_CSV)
+QUERY_HANDLER(kc_api_summary, W_SUMMARY)
+
+enum MHD_Result kc_api_file(struct kc_req *r)
+{
+	const char *path = kc_req_param(r, "path");
+
+	if (!valid_path(path))
+		return kc_respond_error(r, KC_E_BAD_INPUT, "not a valid source path: %s", path);
+	return answer(r, kc_req_param(r, "build"), W_FILE, path);
 }
 
 /* ---- POST /api/v1/builds -------------------------------------------------- */
@@ -384,9 +353,6 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 
 	kc_err_clear(&err);
 	memset(&o, 0, sizeof(o));
-	if (!kc_req_authorized(r, KC_SCOPE_ADMIN))
-		return kc_respond_error(r, KC_E_UNAUTHORIZED,
-					"an admin token is required (Authorization: Bearer)");
 	j = json_loadb((const char *)(r->body ? r->body : (const unsigned char *)""), r->body_len,
 		       0, &jerr);
 	if (!j || !json_is_object(j)) {

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api.h"
 #include "canon.h"
-#include "server.h"
 
 /* 428: the error object with the machine and boot whose map is missing. */
 static enum MHD_Result need_map(struct kc_req *r, const struct kc_report *rep)

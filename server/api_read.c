@@ -13,9 +13,9 @@
 
 #include "day.h"
 #include "db.h"
+#include "api.h"
 #include "overflow.h"
 #include "parse.h"
-#include "server.h"
 
 /* Turn every row of st into a JSON object; returns a new array or NULL. */
 static json_t *rows_json(sqlite3_stmt *st)
@@ -97,7 +97,7 @@ static enum MHD_Result answer_rows(struct kc_req *r, const char *key, const char
 	return kc_respond_json(r, 200, json_pack("{s:o}", key, rows));
 }
 
-static enum MHD_Result get_machines(struct kc_req *r)
+enum MHD_Result kc_api_machines(struct kc_req *r)
 {
 	return answer_rows(
 		r, "machines",
@@ -147,7 +147,7 @@ static int add_covered(sqlite3 *db, json_t *builds)
 	return 0;
 }
 
-static enum MHD_Result get_builds(struct kc_req *r)
+enum MHD_Result kc_api_builds(struct kc_req *r)
 {
 	struct kc_err err;
 	sqlite3 *db = kc_db_get(r->srv, &err);
@@ -174,7 +174,7 @@ static enum MHD_Result get_builds(struct kc_req *r)
 	return kc_respond_json(r, 200, json_pack("{s:o}", "builds", rows));
 }
 
-static enum MHD_Result get_reports(struct kc_req *r)
+enum MHD_Result kc_api_reports(struct kc_req *r)
 {
 	const char *machine = kc_req_arg(r, "machine");
 	const char *limit = kc_req_arg(r, "limit");
@@ -219,8 +219,9 @@ static roaring_bitmap_t *stored_total(sqlite3_stmt *rows, int64_t binary)
 }
 
 /* GET /api/v1/builds/{build}/pcs[?binary=NAME]: the canonical coverage. */
-static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
+enum MHD_Result kc_api_pcs(struct kc_req *r)
 {
+	const char *build = kc_req_param(r, "build");
 	const char *binary = kc_req_arg(r, "binary");
 	struct kc_err err;
 	sqlite3 *db = kc_db_get(r->srv, &err);
@@ -290,7 +291,7 @@ fail:
 }
 
 /* GET /api/v1/stats/overflow?group=A[,B]&since=&until=&limit= */
-static enum MHD_Result get_overflow(struct kc_req *r)
+enum MHD_Result kc_api_overflow(struct kc_req *r)
 {
 	const char *group = kc_req_arg(r, "group"), *since = kc_req_arg(r, "since");
 	const char *until = kc_req_arg(r, "until"), *limit = kc_req_arg(r, "limit");
@@ -326,7 +327,7 @@ static enum MHD_Result get_overflow(struct kc_req *r)
 	return kc_respond_json(r, 200, j);
 }
 
-static enum MHD_Result get_healthz(struct kc_req *r)
+enum MHD_Result kc_api_healthz(struct kc_req *r)
 {
 	struct kc_store_stats st;
 
@@ -337,7 +338,7 @@ static enum MHD_Result get_healthz(struct kc_req *r)
 					 (json_int_t)st.queue_depth));
 }
 
-static enum MHD_Result get_metrics(struct kc_req *r)
+enum MHD_Result kc_api_metrics(struct kc_req *r)
 {
 	struct kc_metrics *m = &r->srv->metrics;
 	struct kc_store_stats st;
@@ -415,7 +416,7 @@ static enum MHD_Result get_metrics(struct kc_req *r)
 	return ret;
 }
 
-static enum MHD_Result get_labels(struct kc_req *r)
+enum MHD_Result kc_api_labels(struct kc_req *r)
 {
 	return answer_rows(
 		r, "labels",
@@ -424,44 +425,4 @@ static enum MHD_Result get_labels(struct kc_req *r)
 		" (SELECT max(received) FROM reports r WHERE r.label = l.id) AS last_report "
 		"FROM labels l ORDER BY l.name",
 		NULL, NULL);
-}
-
-enum MHD_Result kc_api_read(struct kc_req *r, int *handled)
-{
-	static const char builds_prefix[] = "/api/v1/builds/";
-	const char *url = r->url;
-
-	*handled = 1;
-	if (strcmp(url, "/healthz") == 0)
-		return get_healthz(r);
-	if (strcmp(url, "/metrics") == 0)
-		return get_metrics(r);
-	if (strncmp(url, "/api/", 5) != 0) {
-		*handled = 0;
-		return MHD_NO;
-	}
-	if (!kc_req_authorized(r, KC_SCOPE_READ))
-		return kc_respond_error(r, KC_E_UNAUTHORIZED, "a read token is required (Authorization: Bearer)");
-	if (strcmp(url, "/api/v1/machines") == 0)
-		return get_machines(r);
-	if (strcmp(url, "/api/v1/builds") == 0)
-		return get_builds(r);
-	if (strcmp(url, "/api/v1/reports") == 0)
-		return get_reports(r);
-	if (strcmp(url, "/api/v1/labels") == 0)
-		return get_labels(r);
-	if (strcmp(url, "/api/v1/stats/overflow") == 0)
-		return get_overflow(r);
-	if (strncmp(url, builds_prefix, sizeof(builds_prefix) - 1) == 0) {
-		const char *rest = url + sizeof(builds_prefix) - 1;
-		const char *slash = strchr(rest, '/');
-		char build[KC_BUILD_ID_MAX + 1];
-
-		if (slash && (size_t)(slash - rest) <= KC_BUILD_ID_MAX && strcmp(slash, "/pcs") == 0) {
-			memcpy(build, rest, (size_t)(slash - rest));
-			build[slash - rest] = '\0';
-			return get_pcs(r, build);
-		}
-	}
-	return kc_api_coverage(r, handled);
 }

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "api.h"
 
 #define KC_STATIC_MAX (8u << 20)
 
@@ -202,16 +202,12 @@ static enum MHD_Result serve(struct kc_req *r, const char *root)
 	return send_file(r, real, data, len);
 }
 
-enum MHD_Result kc_api_static(struct kc_req *r, int *handled)
+enum MHD_Result kc_api_static(struct kc_req *r)
 {
 	char root[PATH_MAX];
 
-	*handled = 0;
-	if (!r->srv->opts.web_dir || strncmp(r->url, "/api/", 5) == 0 ||
-	    strcmp(r->url, "/api") == 0 ||
-	    (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
-		return MHD_NO;
-	*handled = 1;
+	if (!r->srv->opts.web_dir)
+		return kc_respond_error(r, KC_E_NOT_FOUND, "no such resource: %s", r->url);
 	if (bad_path(r->url))
 		return kc_respond_error(r, KC_E_BAD_INPUT, "bad path: %s", r->url);
 	if (!realpath(r->srv->opts.web_dir, root))
