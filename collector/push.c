@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #define RESPONSE_MAX 65536
 
@@ -150,6 +151,17 @@ out:
 	return out;
 }
 
+/* Does a 2xx answer's JSON body say the report was already stored
+ * ({"duplicate": true})? An unparsable body counts as a new delivery. */
+static int acknowledged_duplicate(const struct kc_buf *resp)
+{
+	json_t *j = resp->len ? json_loadb((const char *)resp->data, resp->len, 0, NULL) : NULL;
+	int dup = json_is_true(json_object_get(j, "duplicate"));
+
+	json_decref(j);
+	return dup;
+}
+
 /* One delivery attempt of one report, including the map round trips: a map
  * that changed since it was sent goes first, and a 428 sends it too. */
 static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char *name,
@@ -182,7 +194,7 @@ static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char 
 		}
 	}
 	out = classify(status);
-	if (out == DELIVERED && resp.len && strstr((char *)resp.data, "\"duplicate\":true"))
+	if (out == DELIVERED && acknowledged_duplicate(&resp))
 		out = DUPLICATE;
 done:
 	kc_buf_release(&resp);
