@@ -31,11 +31,15 @@ export const esc = (s) => String(s).replace(/[&<>"']/g,
 
 // ---- API client ----------------------------------------------------------
 
+// An error answer of kcovd: status, the stable `code` of the JSON error
+// body (docs/api.md: "not_found", "not_imported", ...; "" when the answer
+// had none) and its message. Decide on status and code, never on message.
 export class ApiError extends Error {
-  constructor(status, message, path) {
+  constructor(status, message, path, code) {
     super(message);
     this.status = status;
     this.path = path;
+    this.code = code || '';
   }
 }
 
@@ -64,7 +68,7 @@ export async function api(path, params) {
   } catch {
     body = null;
   }
-  if (!resp.ok) throw new ApiError(resp.status, (body && body.error) || resp.statusText, path);
+  if (!resp.ok) throw new ApiError(resp.status, (body && body.error) || resp.statusText, path, body && body.code);
   return body;
 }
 

@@ -129,7 +129,7 @@ async function buildList() {
   return builds;
 }
 
-const isNotImported = (e) => /not been imported|not imported/.test(e.message);
+const isNotImported = (e) => e instanceof ApiError && e.code === 'not_imported';
 
 // A directory or file the build does not have.
 function missing(e, q) {
