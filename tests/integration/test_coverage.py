@@ -267,7 +267,8 @@ def setup():
 def test_import_over_http():
     srv, admin = STATE["srv"], STATE["admin"]
     status, body = srv.request("GET", "/api/v1/builds/%s/tree" % STATE["build_id"])
-    check(status == 404 and "not been imported" in json.loads(body)["error"],
+    check(status == 404 and "not been imported" in json.loads(body)["error"]
+          and json.loads(body)["code"] == "not_imported",
           "tree before import: %d %s" % (status, body))
     body = json.dumps({"vmlinux": STATE["vmlinux"], "modules": STATE["mods"],
                        "source": STATE["src"]}).encode()
@@ -698,7 +699,10 @@ def test_errors():
     for path, want in cases:
         status, body = srv.request("GET", path)
         check(status == want, "%s: %d (want %d) %s" % (path, status, want, body[:200]))
-        check("error" in json.loads(body), "%s: no JSON error" % path)
+        j = json.loads(body)
+        check("error" in j and j["status"] == want and
+              j["code"] == ("bad_input" if want == 400 else "not_found"),
+              "%s: no JSON error with code and status: %s" % (path, j))
 
 
 def test_cli_reimport():
