@@ -2,7 +2,8 @@
  * api_read.c - the fleet read API: machines, builds, reports, labels, a build's raw
  * canonical coverage, /healthz and the Prometheus /metrics page. Every query
  * is a prepared statement with bound parameters; rows become JSON objects
- * keyed by column name (columns named j_* hold JSON text and are embedded).
+ * keyed by column name (columns named j_* hold JSON text and are embedded,
+ * columns named b_* are booleans).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,12 @@ static json_t *rows_json(sqlite3_stmt *st)
 
 			switch (sqlite3_column_type(st, i)) {
 			case SQLITE_INTEGER:
-				v = json_integer(sqlite3_column_int64(st, i));
+				if (strncmp(name, "b_", 2) == 0) {
+					v = json_boolean(sqlite3_column_int64(st, i) != 0);
+					name += 2;
+				} else {
+					v = json_integer(sqlite3_column_int64(st, i));
+				}
 				break;
 			case SQLITE_FLOAT:
 				v = json_real(sqlite3_column_double(st, i));
@@ -160,8 +166,11 @@ enum MHD_Result kc_api_builds(struct kc_req *r)
 			  " (SELECT count(DISTINCT machine) FROM boots WHERE build = bl.id) AS machines, "
 			  " (SELECT count(*) FROM boots WHERE build = bl.id) AS boots, "
 			  " (SELECT count(*) FROM binaries WHERE build = bl.id AND kind = 'module') "
-			  "   AS modules "
-			  "FROM builds bl ORDER BY bl.last_seen DESC",
+			  "   AS modules, "
+			  " (bi.build IS NOT NULL) AS b_imported, "
+			  " coalesce(bi.files, 0) AS files, coalesce(bi.points, 0) AS points "
+			  "FROM builds bl LEFT JOIN build_imports bi ON bi.build = bl.id "
+			  "ORDER BY bl.last_seen DESC",
 			  NULL, NULL, &err);
 	if (rows && add_covered(db, rows) < 0) {
 		kc_err_set(&err, kc_db_errc(db), "reading coverage: %s", sqlite3_errmsg(db));

@@ -34,6 +34,9 @@ export const esc = (s) => String(s).replace(/[&<>"']/g,
 // An error answer of kcovd: status, the stable `code` of the JSON error
 // body (docs/api.md: "not_found", "not_imported", ...; "" when the answer
 // had none) and its message. Decide on status and code, never on message.
+// How to import a build, for the notices that need one.
+export const IMPORT_HINT = 'kcovd import-build --vmlinux vmlinux --modules DIR --source DIR';
+
 export class ApiError extends Error {
   constructor(status, message, path, code) {
     super(message);
@@ -377,9 +380,14 @@ async function viewBuilds(ctx) {
         { key: 'machines', label: 'Machines', num: true },
         { key: 'boots', label: 'Boots', num: true },
         { key: 'modules', label: 'Modules', num: true },
+        { key: 'imported', label: 'Imported', value: (b) => (b.imported ? 1 : 0), cell: (b) => (b.imported ? 'yes' : 'no'),
+          title: 'Imported builds have files and functions (kcovd import-build)' },
+        { key: 'files', label: 'Files', num: true },
+        { key: 'points', label: 'Points', num: true, title: 'Coverage points of the import' },
         { key: 'covered_pcs', label: 'Covered PCs', num: true, title: 'Distinct canonical PCs covered, all binaries' },
       ],
-    }) : h('p', { class: 'notice' }, 'No build known yet: builds appear when machines push coverage or a build is imported.'));
+    }) : h('p', { class: 'notice' }, 'No build known yet: builds appear when machines push coverage or a build is imported (',
+      h('code', {}, IMPORT_HINT), ').'));
 }
 
 // ---- fleet: overflow -------------------------------------------------------

@@ -266,6 +266,10 @@ def setup():
 
 def test_import_over_http():
     srv, admin = STATE["srv"], STATE["admin"]
+    listed = {b["build_id"]: b for b in srv.get("/api/v1/builds")["builds"]}
+    b = listed[STATE["build_id"]]
+    check(b["imported"] is False and b["files"] == 0 and b["points"] == 0,
+          "/api/v1/builds before import: %s" % b)
     status, body = srv.request("GET", "/api/v1/builds/%s/tree" % STATE["build_id"])
     check(status == 404 and "not been imported" in json.loads(body)["error"]
           and json.loads(body)["code"] == "not_imported",
@@ -286,6 +290,9 @@ def test_import_over_http():
     check(status == 200, "import: %d %s" % (status, ans))
     s = json.loads(ans)
     check(s["build_id"] == STATE["build_id"] and s["link_text"] == "0x%016x" % LINK, str(s))
+    b = {x["build_id"]: x for x in srv.get("/api/v1/builds")["builds"]}[STATE["build_id"]]
+    check(b["imported"] is True and b["files"] == s["files"] and b["points"] == s["points"]
+          and b["files"] > 0, "/api/v1/builds after import: %s (import said %s)" % (b, s))
     names = {i["name"]: i for i in s["images"]}
     check(set(names) == {"vmlinux", "minimod"}, "images: %s" % names)
     check(names["vmlinux"]["points"] == len(call_sites(STATE["vmlinux"], False)),

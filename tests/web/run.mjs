@@ -181,7 +181,8 @@ async function test_builds_page(env) {
   const heads = await page.$$eval('#builds thead th', (ths) => ths.map((t) => t.dataset.key));
   for (const r of rows) {
     const b = builds.find((x) => x.build_id === r.id);
-    for (const k of ['machines', 'boots', 'modules', 'covered_pcs']) eq(r.cells[heads.indexOf(k)], b[k].toLocaleString('en-US'), `${b.build_id} ${k}`);
+    for (const k of ['machines', 'boots', 'modules', 'files', 'points', 'covered_pcs']) eq(r.cells[heads.indexOf(k)], b[k].toLocaleString('en-US'), `${b.build_id} ${k}`);
+    eq(r.cells[heads.indexOf('imported')], b.imported ? 'yes' : 'no', `${b.build_id} imported`);
     eq(r.cells[heads.indexOf('release')], b.release, 'release');
   }
   const href = await page.getAttribute(`#builds tr[data-build="${builds[0].build_id}"] a`, 'href');
