@@ -28,7 +28,6 @@ struct merge {
 #define KC_MAX_DELTA_ROWS 32
 
 struct kc_store {
-	char path[4096];
 	sqlite3 *db;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -569,8 +568,6 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	s->stats.jobs += n;
 	s->stats.commit_failures += !ok;
 	s->stats.last_commit_ms = now_ms() - t0;
-	if ((double)n > s->stats.max_batch)
-		s->stats.max_batch = (double)n;
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -614,7 +611,6 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
-	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->db = kc_db_open(path, 0, err);
 	if (!s->db || kc_db_migrate(s->db, err) < 0)
 		goto fail;
@@ -693,9 +689,4 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *out)
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->lock);
-}
-
-const char *kc_store_path(const struct kc_store *s)
-{
-	return s->path;
 }
