@@ -2,7 +2,7 @@
  * http.c - kcovd's HTTP front: the libmicrohttpd daemon (epoll and a thread
  * pool, connection limit and idle timeout), the checks of the route table
  * (routes.c) applied on the first call, before a body byte is read (414,
- * 404, 405, 401, 415, 413), body collection with the route's size cap, and
+ * 431, 404, 405, 401, 415, 413), body collection with the route's size cap, and
  * the JSON and error response helpers. It knows no handler: it calls the
  * one the route table names.
  */
@@ -191,8 +191,19 @@ static int type_is(const char *type, const char *want)
 	       (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	size_t *total = cls;
+	(void)kind;
+
+	*total += strlen(key) + 4 + (value ? strlen(value) : 0); /* ": " and CRLF */
+	return MHD_YES;
+}
+
 /* The checks of the route table, made on the first call before any body
- * byte is read: target length, route, scope, Content-Type, declared size.
+ * byte is read: target and header length, route, scope, Content-Type,
+ * declared size.
  * Returns 0 when the request may go on, or -1 with err set (and allow
  * filled for a 405). */
 static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, size_t allow_size,
@@ -203,12 +214,18 @@ static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, si
 	struct kc_metrics *m = &r->srv->metrics;
 	const struct kc_route *rt;
 	uint64_t declared = 0;
+	size_t header_bytes = 0;
 	int ingest;
 
 	if (ctx->uri_len > KC_URI_MAX)
 		return kc_err_set(err, KC_E_URI_TOO_LONG,
 				  "the request target has %zu bytes, more than the %u-byte limit",
 				  ctx->uri_len, KC_URI_MAX);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_bytes, &header_bytes);
+	if (header_bytes > KC_HEADERS_MAX)
+		return kc_err_set(err, KC_E_HEADERS_TOO_LARGE,
+				  "the request headers have %zu bytes, more than the %u-byte limit",
+				  header_bytes, KC_HEADERS_MAX);
 	if (kc_route_find(r->method, r->url, &ctx->match, allow, allow_size, err) < 0)
 		return -1;
 	rt = ctx->match.route;

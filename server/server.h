@@ -24,9 +24,13 @@
 #define KC_HTTP_THREADS 32
 /* Longest request target (path and query) answered; longer ones get 414. */
 #define KC_URI_MAX (16u << 10)
+/* Most bytes of request headers (names, values and separators) answered;
+ * more get 431. */
+#define KC_HEADERS_MAX (16u << 10)
 /* Memory of one connection (MHD_OPTION_CONNECTION_MEMORY_LIMIT): holds a
- * request line over KC_URI_MAX with headers, so those are refused by kcovd
- * with a JSON 414, not by MHD. Larger requests get MHD's own 414 or 431. */
+ * request line over KC_URI_MAX or headers over KC_HEADERS_MAX, so those
+ * are refused by kcovd with a JSON 414 or 431, not by MHD. Larger requests
+ * get MHD's own 414 or 431 (HTML) or a closed connection. */
 #define KC_CONN_MEMORY (64u << 10)
 
 /* Counters exported at /metrics. */

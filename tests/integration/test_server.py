@@ -266,6 +266,11 @@ def test_route_table_refusals():
            b"Connection: close\r\n\r\n")
     st, _, body, _ = raw_exchange(srv.port, req)
     json_error(st, body, 414, "uri_too_long", "40 KB query string")
+    # 20 KB of headers: 431 with JSON.
+    req = (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 +
+           b"\r\nConnection: close\r\n\r\n")
+    st, _, body, _ = raw_exchange(srv.port, req)
+    json_error(st, body, 431, "headers_too_large", "20 KB of headers")
     # Error answers of other kinds and routes carry code and status too.
     for path, want, code in (("/api/v1/reports?limit=10x", 400, "bad_input"),
                              ("/api/v1/reports?limit=99999999999999999999", 400, "bad_input"),
