@@ -2,9 +2,11 @@
  * api_coverage.c - the HTTP face of build import and coverage queries:
  * POST /api/v1/builds (admin) imports a build from server-local paths, and
  * GET /api/v1/builds/{build}/{tree,files/PATH,functions,labels,lcov,files.csv,
- * functions.csv,summary} answer from covquery.c. This file only parses and
- * validates requests (build ids, paths, label/day filters, paging) and
- * maps errors to statuses; docs/api-coverage.md is the reference.
+ * functions.csv,summary} answer from covquery.c. The route table has
+ * already checked the method, the token and that {build} is a build id;
+ * this file parses and validates the rest (paths, label/day filters,
+ * paging) and answers covquery's errors by their domain code
+ * (kc_respond_err); docs/api-coverage.md is the reference.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -281,6 +283,7 @@ out:
 	return ret;
 }
 
+/* The handlers of the GET .../{build}/<query> routes: one answer() each. */
 #define QUERY_HANDLER(fn, w)                                                   \
 	enum MHD_Result fn(struct kc_req *r)                                   \
 	{                                                                      \
