@@ -50,13 +50,13 @@ int kc_kcov_open(struct kc_kcov *k, const char *device, uint64_t words, uint64_t
 				  "%s: %s (is debugfs mounted and CONFIG_KCOV set?)", device,
 				  strerror(errno));
 	if (ioctl(k->fd, KCOV_INIT_TRACE, (unsigned long)words) < 0) {
-		kc_err_set(err, KC_E_IO, "KCOV_INIT_TRACE(%llu): %s", (unsigned long long)words,
+		kc_err_errno(err, errno, "KCOV_INIT_TRACE(%llu): %s", (unsigned long long)words,
 			   strerror(errno));
 		goto fail;
 	}
 	p = mmap(NULL, words * 8, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd, 0);
 	if (p == MAP_FAILED) {
-		kc_err_set(err, KC_E_IO, "mmap of the kcov buffer: %s", strerror(errno));
+		kc_err_errno(err, errno, "mmap of the kcov buffer: %s", strerror(errno));
 		goto fail;
 	}
 	k->area = p;
@@ -119,7 +119,7 @@ int kc_kcov_probe(struct kc_kcov *k, enum kc_mode_pref pref, struct kc_err *err)
 	 * that exits at once; the parent can enable in later children. */
 	pid = fork();
 	if (pid < 0)
-		return kc_err_set(err, KC_E_IO, "fork: %s", strerror(errno));
+		return kc_err_errno(err, errno, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		int r = ioctl(k->fd, KCOV_UNIQUE_ENABLE, (unsigned long)k->bitmap_words);
 

@@ -70,7 +70,7 @@ static int fill_identity(struct kc_session *s, struct kc_err *err)
 static int new_upload_id(struct kc_report *r, struct kc_err *err)
 {
 	if (getrandom(r->upload_id, KC_UPLOAD_ID_LEN, 0) != KC_UPLOAD_ID_LEN)
-		return kc_err_set(err, KC_E_IO, "getrandom: %s", strerror(errno));
+		return kc_err_errno(err, errno, "getrandom: %s", strerror(errno));
 	return 0;
 }
 
@@ -241,13 +241,13 @@ int kc_session_run_cmd(struct kc_session *s, char *const argv[], const char *wor
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
-		return kc_err_set(err, KC_E_IO, "pipe: %s", strerror(errno));
+		return kc_err_errno(err, errno, "pipe: %s", strerror(errno));
 	start_run(s);
 	pid = fork();
 	if (pid < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		return kc_err_set(err, KC_E_IO, "fork: %s", strerror(errno));
+		return kc_err_errno(err, errno, "fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
 		close(fds[0]);
@@ -260,7 +260,7 @@ int kc_session_run_cmd(struct kc_session *s, char *const argv[], const char *wor
 	close(fds[0]);
 	while (waitpid(pid, wstatus, 0) < 0)
 		if (errno != EINTR)
-			return kc_err_set(err, KC_E_IO, "waitpid: %s", strerror(errno));
+			return kc_err_errno(err, errno, "waitpid: %s", strerror(errno));
 	if (n == (ssize_t)sizeof(f) && f.stage >= 1 && f.stage <= 3)
 		return kc_err_set(err, KC_E_IO, "the child could not start the workload: %s: %s",
 				  stages[f.stage], strerror(f.err));

@@ -169,7 +169,7 @@ int kc_spool_list(const struct kc_spool *s, char ***names_out, size_t *n_out, st
 	int ret = -1;
 
 	if (!d)
-		return kc_err_set(err, KC_E_IO, "%s: %s", s->dir, strerror(errno));
+		return kc_err_errno(err, errno, "%s: %s", s->dir, strerror(errno));
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name);
 		char **grown;
@@ -228,7 +228,7 @@ int kc_spool_remove(const struct kc_spool *s, const char *name, struct kc_err *e
 
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	if (unlink(path) < 0 && errno != ENOENT)
-		return kc_err_set(err, KC_E_IO, "unlink %s: %s", path, strerror(errno));
+		return kc_err_errno(err, errno, "unlink %s: %s", path, strerror(errno));
 	return kc_fsync_dir(s->dir, err);
 }
 
@@ -239,6 +239,6 @@ int kc_spool_reject(const struct kc_spool *s, const char *name, struct kc_err *e
 	snprintf(from, sizeof(from), "%s/%s", s->dir, name);
 	snprintf(to, sizeof(to), "%s/rejected/%s", s->dir, name);
 	if (rename(from, to) < 0)
-		return kc_err_set(err, KC_E_IO, "rename %s: %s", from, strerror(errno));
+		return kc_err_errno(err, errno, "rename %s: %s", from, strerror(errno));
 	return kc_fsync_dir(s->dir, err);
 }

@@ -69,9 +69,9 @@ int kc_fsync_dir(const char *dir, struct kc_err *err)
 	int ret = 0;
 
 	if (fd < 0)
-		return kc_err_set(err, KC_E_IO, "%s: %s", dir, strerror(errno));
+		return kc_err_errno(err, errno, "%s: %s", dir, strerror(errno));
 	if (fsync(fd) < 0)
-		ret = kc_err_set(err, KC_E_IO, "fsync %s: %s", dir, strerror(errno));
+		ret = kc_err_errno(err, errno, "fsync %s: %s", dir, strerror(errno));
 	close(fd);
 	return ret;
 }
@@ -136,7 +136,7 @@ int kc_mkdirs(const char *path, struct kc_err *err)
 			continue;
 		tmp[i] = '\0';
 		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return kc_err_set(err, KC_E_IO, "mkdir %s: %s", tmp, strerror(errno));
+			return kc_err_errno(err, errno, "mkdir %s: %s", tmp, strerror(errno));
 		if (i < n)
 			tmp[i] = '/';
 	}
