@@ -66,7 +66,8 @@ int kc_err_set(struct kc_err *err, enum kc_errc code, const char *fmt, ...) KC_P
  * are KC_E_NOT_FOUND, everything else KC_E_IO. */
 int kc_err_errno(struct kc_err *err, int e, const char *fmt, ...) KC_PRINTF(3, 4);
 
-/* Prefix the existing message with "prefix: "; the code is kept. Returns -1. */
+/* Prefix the existing message with "prefix: "; the code is kept (set to
+ * KC_E_INTERNAL when err had none). err may be NULL. Returns -1. */
 int kc_err_prefix(struct kc_err *err, const char *fmt, ...) KC_PRINTF(2, 3);
 
 /* The HTTP status of a code (500 for KC_E_NONE and unknown values). */
