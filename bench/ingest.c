@@ -141,7 +141,7 @@ static int encode_addrmap(const struct opts *o, struct kc_buf *out, struct kc_er
 	m.link_text = LINK_TEXT;
 	m.modules = calloc(NMODULES, sizeof(*m.modules));
 	if (!m.modules)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	m.nmodules = NMODULES;
 	for (int i = 0; i < NMODULES; i++) {
 		struct kc_module *mod = &m.modules[i];

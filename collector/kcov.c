@@ -38,28 +38,29 @@ int kc_kcov_open(struct kc_kcov *k, const char *device, uint64_t words, uint64_t
 	memset(k, 0, sizeof(*k));
 	k->fd = -1;
 	if (words < 2 || words > (1ull << 28))
-		return kc_err_set(err, "buffer of %llu words is out of range (2..2^28)",
+		return kc_err_set(err, KC_E_IO, "buffer of %llu words is out of range (2..2^28)",
 				  (unsigned long long)words);
 	if (bitmap_words >= words - 1)
-		return kc_err_set(err, "bitmap of %llu words leaves no trace in a %llu-word buffer",
+		return kc_err_set(err, KC_E_IO,
+				  "bitmap of %llu words leaves no trace in a %llu-word buffer",
 				  (unsigned long long)bitmap_words, (unsigned long long)words);
 	k->fd = open(device, O_RDWR | O_CLOEXEC);
 	if (k->fd < 0) {
 		int e = errno;
 
 		/* debugfs is root-only: a permission error has another fix. */
-		return kc_err_setc(err, e, "%s: %s (%s)", device, strerror(e),
-				   e == EACCES || e == EPERM ? "run as root" :
-							       "is debugfs mounted and CONFIG_KCOV set?");
+		return kc_err_errno(err, e, "%s: %s (%s)", device, strerror(e),
+				    e == EACCES || e == EPERM ? "run as root" :
+								"is debugfs mounted and CONFIG_KCOV set?");
 	}
 	if (ioctl(k->fd, KCOV_INIT_TRACE, (unsigned long)words) < 0) {
-		kc_err_set(err, "KCOV_INIT_TRACE(%llu): %s", (unsigned long long)words,
+		kc_err_errno(err, errno, "KCOV_INIT_TRACE(%llu): %s", (unsigned long long)words,
 			   strerror(errno));
 		goto fail;
 	}
 	p = mmap(NULL, words * 8, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd, 0);
 	if (p == MAP_FAILED) {
-		kc_err_set(err, "mmap of the kcov buffer: %s", strerror(errno));
+		kc_err_errno(err, errno, "mmap of the kcov buffer: %s", strerror(errno));
 		goto fail;
 	}
 	k->area = p;
@@ -122,14 +123,14 @@ int kc_kcov_probe(struct kc_kcov *k, enum kc_mode_pref pref, struct kc_err *err)
 	 * that exits at once; the parent can enable in later children. */
 	pid = fork();
 	if (pid < 0)
-		return kc_err_set(err, "fork: %s", strerror(errno));
+		return kc_err_errno(err, errno, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		int r = ioctl(k->fd, KCOV_UNIQUE_ENABLE, (unsigned long)k->bitmap_words);
 
 		_exit(r < 0 ? (errno == ENOTTY ? 1 : errno == KC_ENOTSUPP ? 2 : 3) : 0);
 	}
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
-		return kc_err_set(err, "kcov probe child failed");
+		return kc_err_set(err, KC_E_IO, "kcov probe child failed");
 	code = WEXITSTATUS(status);
 	if (code == 0) {
 		k->mode = KC_MODE_UNIQUE;
@@ -137,10 +138,11 @@ int kc_kcov_probe(struct kc_kcov *k, enum kc_mode_pref pref, struct kc_err *err)
 		return 0;
 	}
 	if (code == 3)
-		return kc_err_set(err, "KCOV_UNIQUE_ENABLE(%llu) was refused (EINVAL/EBUSY)",
+		return kc_err_set(err, KC_E_IO,
+				  "KCOV_UNIQUE_ENABLE(%llu) was refused (EINVAL/EBUSY)",
 				  (unsigned long long)k->bitmap_words);
 	if (pref == KC_PREFER_UNIQUE)
-		return kc_err_set(err, "the kernel has no KCOV unique mode (%s)",
+		return kc_err_set(err, KC_E_IO, "the kernel has no KCOV unique mode (%s)",
 				  code == 1 ? "ENOTTY: unpatched kernel" :
 					      "ENOTSUPP: CONFIG_KCOV_UNIQUE not set");
 	return 0;

@@ -17,6 +17,7 @@
 
 #include "addrmap.h"
 #include "fileio.h"
+#include "parse.h"
 #include "push.h"
 #include "session.h"
 
@@ -89,14 +90,13 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_u64(const char *s, uint64_t *v, const char *what)
+/* An integer flag in [min, max] (decimal, or hex with 0x). */
+static int parse_u64(const char *s, uint64_t *v, const char *what, uint64_t min, uint64_t max)
 {
-	char *end;
+	struct kc_err err;
 
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-') {
-		fprintf(stderr, "kcov-collect: %s: '%s' is not a number\n", what, s);
+	if (kc_parse_u64(s, what, min, max, v, &err) < 0) {
+		fprintf(stderr, "kcov-collect: %s\n", err.msg);
 		return -1;
 	}
 	return 0;
@@ -145,29 +145,29 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			}
 			break;
 		case OPT_WORDS:
-			if (parse_u64(optarg, &c->s.words, "--words") < 0)
+			if (parse_u64(optarg, &c->s.words, "--words", 1, UINT32_MAX) < 0)
 				return -1;
 			break;
 		case OPT_BITMAP:
-			if (parse_u64(optarg, &c->s.bitmap_words, "--bitmap-words") < 0)
+			if (parse_u64(optarg, &c->s.bitmap_words, "--bitmap-words", 1, UINT32_MAX) < 0)
 				return -1;
 			break;
 		case OPT_LINK:
-			if (parse_u64(optarg, &c->s.link_text, "--link-text") < 0)
+			if (parse_u64(optarg, &c->s.link_text, "--link-text", 0, UINT64_MAX) < 0)
 				return -1;
 			break;
 		case OPT_REPEAT:
-			if (parse_u64(optarg, &v, "--repeat") < 0 || v == 0 || v > 1000000)
+			if (parse_u64(optarg, &v, "--repeat", 1, 1000000) < 0)
 				return -1;
 			c->repeat = (unsigned)v;
 			break;
 		case OPT_REMOTE:
-			if (parse_u64(optarg, &v, "--remote-handle") < 0 || v == 0 || v > UINT32_MAX)
+			if (parse_u64(optarg, &v, "--remote-handle", 1, UINT32_MAX) < 0)
 				return -1;
 			c->s.remote_handle = (uint32_t)v;
 			break;
 		case OPT_ATTEMPTS:
-			if (parse_u64(optarg, &v, "--max-attempts") < 0 || v == 0 || v > 1000000)
+			if (parse_u64(optarg, &v, "--max-attempts", 1, 1000000) < 0)
 				return -1;
 			c->p.max_attempts = (int)v;
 			break;
@@ -220,7 +220,7 @@ static int cmd_push(struct cli *c, struct kc_err *err)
 	struct kc_push_stats st = { 0 };
 
 	if (!c->p.server)
-		return kc_err_set(err, "push needs --server URL");
+		return kc_err_set(err, KC_E_BAD_INPUT, "push needs --server URL");
 	if (kc_spool_open(&spool, c->s.spool_dir, err) < 0 || kc_push_global_init(err) < 0)
 		return -1;
 	if (!c->watch) {
@@ -230,7 +230,7 @@ static int cmd_push(struct cli *c, struct kc_err *err)
 		/* Delivered is what a caller checks the exit status for: a report
 		 * the server refused as malformed was not delivered. */
 		if (r == 0 && st.rejected)
-			r = kc_err_set(err, "%u report(s) refused by the server, kept in %s/rejected/",
+			r = kc_err_set(err, KC_E_BAD_INPUT, "%u report(s) refused by the server, kept in %s/rejected/",
 				       st.rejected, c->s.spool_dir);
 		return r;
 	}

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #define RESPONSE_MAX 65536
 
@@ -34,7 +35,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 int kc_push_global_init(struct kc_err *err)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return kc_err_set(err, "curl_global_init failed");
+		return kc_err_set(err, KC_E_INTERNAL, "curl_global_init failed");
 	return 0;
 }
 
@@ -51,7 +52,7 @@ static int post(CURL *curl, const struct kc_push_opts *o, const char *path, cons
 
 	*status = 0;
 	if (snprintf(url, sizeof(url), "%s%s", o->server, path) >= (int)sizeof(url))
-		return kc_err_set(err, "server URL too long");
+		return kc_err_set(err, KC_E_BAD_INPUT, "server URL too long");
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/x-kcov");
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (o->token && o->token[0]) {
@@ -70,14 +71,14 @@ static int post(CURL *curl, const struct kc_push_opts *o, const char *path, cons
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
-		kc_err_set(err, "POST %s: %s", url, curl_easy_strerror(rc));
+		kc_err_set(err, KC_E_UNAVAILABLE, "POST %s: %s", url, curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
 	if (resp_out && resp.body.len)
 		kc_buf_add(resp_out, resp.body.data, resp.body.len);
 	if (*status < 200 || *status > 299)
-		kc_err_set(err, "POST %s: HTTP %ld: %.300s", url, *status,
+		kc_err_set(err, KC_E_UNAVAILABLE, "POST %s: HTTP %ld: %.300s", url, *status,
 			   resp.body.len ? (char *)resp.body.data : "");
 	ret = 0;
 out:
@@ -150,6 +151,17 @@ out:
 	return out;
 }
 
+/* Does a 2xx answer's JSON body say the report was already stored
+ * ({"duplicate": true})? An unparsable body counts as a new delivery. */
+static int acknowledged_duplicate(const struct kc_buf *resp)
+{
+	json_t *j = resp->len ? json_loadb((const char *)resp->data, resp->len, 0, NULL) : NULL;
+	int dup = json_is_true(json_object_get(j, "duplicate"));
+
+	json_decref(j);
+	return dup;
+}
+
 /* One delivery attempt of one report, including the map round trips: a map
  * that changed since it was sent goes first, and a 428 sends it too. */
 static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char *name,
@@ -162,7 +174,7 @@ static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char 
 	long status;
 
 	if (kc_spool_boot_of(name, boot, sizeof(boot)) < 0) {
-		kc_err_set(err, "%s: not a report file name", name);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: not a report file name", name);
 		out = FATAL;
 		goto done;
 	}
@@ -182,7 +194,7 @@ static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char 
 		}
 	}
 	out = classify(status);
-	if (out == DELIVERED && resp.len && strstr((char *)resp.data, "\"duplicate\":true"))
+	if (out == DELIVERED && acknowledged_duplicate(&resp))
 		out = DUPLICATE;
 done:
 	kc_buf_release(&resp);
@@ -233,7 +245,7 @@ int kc_push_spool(const struct kc_spool *s, const struct kc_push_opts *o, struct
 
 	curl = curl_easy_init();
 	if (!curl)
-		return kc_err_set(err, "curl_easy_init failed");
+		return kc_err_set(err, KC_E_INTERNAL, "curl_easy_init failed");
 	if (kc_spool_list(s, &names, &n, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)

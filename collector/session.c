@@ -70,7 +70,7 @@ static int fill_identity(struct kc_session *s, struct kc_err *err)
 static int new_upload_id(struct kc_report *r, struct kc_err *err)
 {
 	if (getrandom(r->upload_id, KC_UPLOAD_ID_LEN, 0) != KC_UPLOAD_ID_LEN)
-		return kc_err_set(err, "getrandom: %s", strerror(errno));
+		return kc_err_errno(err, errno, "getrandom: %s", strerror(errno));
 	return 0;
 }
 
@@ -79,7 +79,7 @@ struct kc_session *kc_session_open(const struct kc_session_opts *o, struct kc_er
 	struct kc_session *s = calloc(1, sizeof(*s));
 
 	if (!s) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
 	s->opts = *o;
@@ -101,7 +101,7 @@ struct kc_session *kc_session_open(const struct kc_session_opts *o, struct kc_er
 	else if (gethostname(s->machine, sizeof(s->machine) - 1) < 0)
 		snprintf(s->machine, sizeof(s->machine), "unknown");
 	if (!o->spool_dir) {
-		kc_err_set(err, "no spool directory given");
+		kc_err_set(err, KC_E_IO, "no spool directory given");
 		goto fail;
 	}
 	/* The kcov device first: without it nothing can be collected, and its
@@ -244,13 +244,13 @@ int kc_session_run_cmd(struct kc_session *s, char *const argv[], const char *wor
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
-		return kc_err_set(err, "pipe: %s", strerror(errno));
+		return kc_err_errno(err, errno, "pipe: %s", strerror(errno));
 	start_run(s);
 	pid = fork();
 	if (pid < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		return kc_err_set(err, "fork: %s", strerror(errno));
+		return kc_err_errno(err, errno, "fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
 		close(fds[0]);
@@ -263,9 +263,9 @@ int kc_session_run_cmd(struct kc_session *s, char *const argv[], const char *wor
 	close(fds[0]);
 	while (waitpid(pid, wstatus, 0) < 0)
 		if (errno != EINTR)
-			return kc_err_set(err, "waitpid: %s", strerror(errno));
+			return kc_err_errno(err, errno, "waitpid: %s", strerror(errno));
 	if (n == (ssize_t)sizeof(f) && f.stage >= 1 && f.stage <= 3)
-		return kc_err_set(err, "the child could not start the workload: %s: %s",
+		return kc_err_set(err, KC_E_IO, "the child could not start the workload: %s: %s",
 				  stages[f.stage], strerror(f.err));
 	return finish_run(s, workload ? workload : argv[0], *wstatus, err);
 }
@@ -277,7 +277,7 @@ int kc_session_begin(struct kc_session *s, struct kc_err *err)
 	start_run(s);
 	r = kc_kcov_enable(&s->local);
 	if (r < 0)
-		return kc_err_set(err, "enabling coverage: %s", strerror(-r));
+		return kc_err_set(err, KC_E_IO, "enabling coverage: %s", strerror(-r));
 	return 0;
 }
 
@@ -287,7 +287,7 @@ int kc_session_end(struct kc_session *s, const char *workload, int exit_status,
 	int r = kc_kcov_disable(&s->local);
 
 	if (r < 0)
-		return kc_err_set(err, "KCOV_DISABLE: %s", strerror(-r));
+		return kc_err_set(err, KC_E_IO, "KCOV_DISABLE: %s", strerror(-r));
 	return finish_run(s, workload, exit_status, err);
 }
 

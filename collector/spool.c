@@ -34,9 +34,9 @@ int kc_spool_open(struct kc_spool *s, const char *dir, struct kc_err *err)
 	char rej[PATH_MAX];
 
 	if (snprintf(s->dir, sizeof(s->dir), "%s", dir) >= (int)sizeof(s->dir))
-		return kc_err_set(err, "%s: spool path too long", dir);
+		return kc_err_set(err, KC_E_IO, "%s: spool path too long", dir);
 	if (snprintf(rej, sizeof(rej), "%s/rejected", s->dir) >= (int)sizeof(rej))
-		return kc_err_set(err, "%s: spool path too long", dir);
+		return kc_err_set(err, KC_E_IO, "%s: spool path too long", dir);
 	return kc_mkdirs(rej, err);
 }
 
@@ -45,10 +45,11 @@ static int boot_path(const struct kc_spool *s, const char *boot_id, const char *
 		     char *path, size_t size, struct kc_err *err)
 {
 	if (!safe_id(boot_id))
-		return kc_err_set(err, "boot id '%s' has characters other than [0-9A-Za-z-]",
+		return kc_err_set(err, KC_E_IO,
+				  "boot id '%s' has characters other than [0-9A-Za-z-]",
 				  boot_id);
 	if (snprintf(path, size, "%s/m.%s.%s", s->dir, boot_id, suffix) >= (int)size)
-		return kc_err_set(err, "%s: spool path too long", s->dir);
+		return kc_err_set(err, KC_E_IO, "%s: spool path too long", s->dir);
 	return 0;
 }
 
@@ -103,7 +104,8 @@ int kc_spool_map_sent(const struct kc_spool *s, const char *boot_id, struct kc_e
 	char name[KC_BOOT_ID_MAX + 16];
 
 	if (!safe_id(boot_id))
-		return kc_err_set(err, "boot id '%s' has characters other than [0-9A-Za-z-]",
+		return kc_err_set(err, KC_E_IO,
+				  "boot id '%s' has characters other than [0-9A-Za-z-]",
 				  boot_id);
 	snprintf(name, sizeof(name), "m.%s.unsent", boot_id);
 	return kc_spool_remove(s, name, err);
@@ -127,14 +129,15 @@ int kc_spool_put_report(const struct kc_spool *s, const struct kc_report *r, str
 	int ret = -1;
 
 	if (!safe_id(r->boot_id)) {
-		kc_err_set(err, "boot id '%s' has characters other than [0-9A-Za-z-]", r->boot_id);
+		kc_err_set(err, KC_E_IO,
+			   "boot id '%s' has characters other than [0-9A-Za-z-]", r->boot_id);
 		goto out;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	kc_upload_id_hex(r->upload_id, id);
 	if (snprintf(path, sizeof(path), "%s/r.%010lld%09ld.%s.%s.kcov", s->dir,
 		     (long long)ts.tv_sec, ts.tv_nsec, r->boot_id, id) >= (int)sizeof(path)) {
-		kc_err_set(err, "%s: spool path too long", s->dir);
+		kc_err_set(err, KC_E_IO, "%s: spool path too long", s->dir);
 		goto out;
 	}
 	if (kc_wire_encode_report(r, &b, err) < 0)
@@ -166,7 +169,7 @@ int kc_spool_list(const struct kc_spool *s, char ***names_out, size_t *n_out, st
 	int ret = -1;
 
 	if (!d)
-		return kc_err_set(err, "%s: %s", s->dir, strerror(errno));
+		return kc_err_errno(err, errno, "%s: %s", s->dir, strerror(errno));
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name);
 		char **grown;
@@ -177,7 +180,7 @@ int kc_spool_list(const struct kc_spool *s, char ***names_out, size_t *n_out, st
 		grown = realloc(names, (n + 1) * sizeof(*names));
 		if (!grown || !(grown[n] = strdup(e->d_name))) {
 			names = grown ? grown : names;
-			kc_err_set(err, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
 		names = grown;
@@ -225,7 +228,7 @@ int kc_spool_remove(const struct kc_spool *s, const char *name, struct kc_err *e
 
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	if (unlink(path) < 0 && errno != ENOENT)
-		return kc_err_set(err, "unlink %s: %s", path, strerror(errno));
+		return kc_err_errno(err, errno, "unlink %s: %s", path, strerror(errno));
 	return kc_fsync_dir(s->dir, err);
 }
 
@@ -236,6 +239,6 @@ int kc_spool_reject(const struct kc_spool *s, const char *name, struct kc_err *e
 	snprintf(from, sizeof(from), "%s/%s", s->dir, name);
 	snprintf(to, sizeof(to), "%s/rejected/%s", s->dir, name);
 	if (rename(from, to) < 0)
-		return kc_err_set(err, "rename %s: %s", from, strerror(errno));
+		return kc_err_errno(err, errno, "rename %s: %s", from, strerror(errno));
 	return kc_fsync_dir(s->dir, err);
 }

@@ -29,10 +29,10 @@ static int read_under(const char *sysroot, const char *rel, size_t max, int abse
 	kc_err_clear(&e);
 	if (kc_read_file(path, max, b, &e) == 0)
 		return 0;
-	if (absent_ok && e.code == ENOENT)
+	if (absent_ok && e.code == KC_E_NOT_FOUND)
 		return 1;
-	if (e.code == EACCES || e.code == EPERM)
-		return kc_err_setc(err, e.code, "%s: run as root", e.msg);
+	if (e.code == KC_E_FORBIDDEN)
+		return kc_err_set(err, e.code, "%s: run as root", e.msg);
 	if (err)
 		*err = e;
 	return -1;
@@ -52,7 +52,8 @@ static int read_line_file(const char *sysroot, const char *rel, char *out, size_
 		b.data[--b.len] = '\0';
 	if (b.len == 0 || b.len > max || memchr(b.data, '\n', b.len) ||
 	    !kc_valid_name((char *)b.data, max)) {
-		kc_err_set(err, "%s: expected one line of at most %zu printable bytes", path, max);
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%s: expected one line of at most %zu printable bytes", path, max);
 		goto out;
 	}
 	memcpy(out, b.data, b.len + 1);
@@ -95,11 +96,12 @@ static int capture_module(const char *sysroot, struct kc_module *mod, struct kc_
 	    kc_parse_section_addr((char *)b.data, b.len, path, &mod->text_addr, err) < 0)
 		goto out;
 	if (mod->text_addr == 0) {
-		kc_err_set(err, "%s: address is 0: " KC_KPTR_HINT, path);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: address is 0: " KC_KPTR_HINT, path);
 		goto out;
 	}
 	if (mod->text_addr < mod->core_base || mod->text_addr >= mod->core_base + mod->core_size) {
-		kc_err_set(err, "%s: .text %#llx lies outside the module (%#llx + %llu)", path,
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%s: .text %#llx lies outside the module (%#llx + %llu)", path,
 			   (unsigned long long)mod->text_addr, (unsigned long long)mod->core_base,
 			   (unsigned long long)mod->core_size);
 		goto out;
@@ -144,7 +146,7 @@ int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_t
 
 	kc_addrmap_init(m);
 	if (!kc_valid_name(machine, KC_NAME_MAX)) {
-		kc_err_set(err, "machine name is empty or not printable");
+		kc_err_set(err, KC_E_BAD_INPUT, "machine name is empty or not printable");
 		goto out;
 	}
 	memcpy(m->machine, machine, strlen(machine) + 1);
@@ -211,7 +213,7 @@ int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err 
 	 * name or their range now belongs to a current module. */
 	all = calloc((size_t)n + m->nmodules + 1, sizeof(*all));
 	if (!all) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	memcpy(all, cur, (size_t)n * sizeof(*all));

@@ -128,7 +128,8 @@ int kc_rd_bytes(struct kc_rd *r, const unsigned char **p, size_t n, const char *
 		struct kc_err *err)
 {
 	if (n > kc_rd_left(r))
-		return kc_err_set(err, "truncated at byte %zu: %s needs %zu bytes, %zu left",
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "truncated at byte %zu: %s needs %zu bytes, %zu left",
 				  r->off, what, n, kc_rd_left(r));
 	*p = r->p + r->off;
 	r->off += n;
@@ -192,11 +193,12 @@ int kc_rd_str(struct kc_rd *r, char *dst, size_t dst_size, size_t max, const cha
 	if (kc_rd_u32(r, &n, what, err) < 0)
 		return -1;
 	if (n > max || n >= dst_size)
-		return kc_err_set(err, "%s: length %u exceeds the limit of %zu bytes", what, n, max);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: length %u exceeds the limit of %zu bytes", what, n, max);
 	if (kc_rd_bytes(r, &p, n, what, err) < 0)
 		return -1;
 	if (memchr(p, '\0', n))
-		return kc_err_set(err, "%s: contains a NUL byte", what);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: contains a NUL byte", what);
 	memcpy(dst, p, n);
 	dst[n] = '\0';
 	return 0;

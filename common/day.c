@@ -21,20 +21,36 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* The n decimal digits at s (digits only: no sign, no space), or -1. */
+static int fixed_digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 int kc_day_parse(const char *s, int64_t *day)
 {
 	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	unsigned y, m, d;
-	int n = 0, leap;
+	int y, m, d, leap;
 
-	if (strlen(s) != 10 || sscanf(s, "%4u-%2u-%2u%n", &y, &m, &d, &n) != 3 || n != 10 ||
-	    s[4] != '-' || s[7] != '-')
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	y = fixed_digits(s, 4);
+	m = fixed_digits(s + 5, 2);
+	d = fixed_digits(s + 8, 2);
+	if (y < 0 || m < 0 || d < 0)
 		return -1;
 	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || (unsigned)d > mdays[m - 1] ||
 	    (m == 2 && d == 29 && !leap))
 		return -1;
-	*day = days_from_civil(y, m, d);
+	*day = days_from_civil(y, (unsigned)m, (unsigned)d);
 	return 0;
 }
 

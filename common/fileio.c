@@ -27,7 +27,7 @@ int kc_path_join(char *out, size_t size, const char *dir, const char *rel, struc
 	sep = dn == 0 || dir[dn - 1] == '/' || *rel == '\0' ? "" : "/";
 	n = snprintf(out, size, "%.*s%s%s", (int)dn, dir, sep, rel);
 	if (n < 0 || (size_t)n >= size)
-		return kc_err_set(err, "%.*s%s%s: path too long", (int)dn, dir, sep, rel);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%.*s%s%s: path too long", (int)dn, dir, sep, rel);
 	return 0;
 }
 
@@ -38,26 +38,26 @@ int kc_read_file(const char *path, size_t max, struct kc_buf *out, struct kc_err
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return kc_err_setc(err, errno, "%s: %s", path, strerror(errno));
+		return kc_err_errno(err, errno, "%s: %s", path, strerror(errno));
 	for (;;) {
 		ssize_t n;
 
 		if (kc_buf_grow(out, 65536) < 0) {
-			kc_err_set(err, "%s: out of memory", path);
+			kc_err_set(err, KC_E_IO, "%s: out of memory", path);
 			goto out;
 		}
 		n = read(fd, out->data + out->len, 65536);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			kc_err_setc(err, errno, "%s: %s", path, strerror(errno));
+			kc_err_errno(err, errno, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		out->len += (size_t)n;
 		if (out->len - start > max) {
-			kc_err_set(err, "%s: larger than the %zu-byte limit", path, max);
+			kc_err_set(err, KC_E_IO, "%s: larger than the %zu-byte limit", path, max);
 			goto out;
 		}
 	}
@@ -87,9 +87,9 @@ int kc_fsync_dir(const char *dir, struct kc_err *err)
 	int ret = 0;
 
 	if (fd < 0)
-		return kc_err_set(err, "%s: %s", dir, strerror(errno));
+		return kc_err_errno(err, errno, "%s: %s", dir, strerror(errno));
 	if (fsync(fd) < 0)
-		ret = kc_err_set(err, "fsync %s: %s", dir, strerror(errno));
+		ret = kc_err_errno(err, errno, "fsync %s: %s", dir, strerror(errno));
 	close(fd);
 	return ret;
 }
@@ -102,34 +102,34 @@ int kc_write_file_atomic(const char *path, const void *data, size_t len, struct 
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp) ||
 	    dir_of(path, dir, sizeof(dir)) < 0)
-		return kc_err_set(err, "%s: path too long", path);
+		return kc_err_set(err, KC_E_IO, "%s: path too long", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return kc_err_setc(err, errno, "%s: %s", tmp, strerror(errno));
+		return kc_err_errno(err, errno, "%s: %s", tmp, strerror(errno));
 	while (len) {
 		ssize_t n = write(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			kc_err_setc(err, errno, "write %s: %s", tmp, strerror(errno));
+			kc_err_errno(err, errno, "write %s: %s", tmp, strerror(errno));
 			goto out;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
 	if (fsync(fd) < 0) {
-		kc_err_setc(err, errno, "fsync %s: %s", tmp, strerror(errno));
+		kc_err_errno(err, errno, "fsync %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		kc_err_setc(err, errno, "close %s: %s", tmp, strerror(errno));
+		kc_err_errno(err, errno, "close %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) < 0) {
-		kc_err_setc(err, errno, "rename %s: %s", path, strerror(errno));
+		kc_err_errno(err, errno, "rename %s: %s", path, strerror(errno));
 		goto out;
 	}
 	ret = kc_fsync_dir(dir, err);
@@ -147,14 +147,14 @@ int kc_mkdirs(const char *path, struct kc_err *err)
 	size_t n;
 
 	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return kc_err_set(err, "%s: path too long", path);
+		return kc_err_set(err, KC_E_IO, "%s: path too long", path);
 	n = strlen(tmp);
 	for (size_t i = 1; i <= n; i++) {
 		if (tmp[i] != '/' && tmp[i] != '\0')
 			continue;
 		tmp[i] = '\0';
 		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return kc_err_set(err, "mkdir %s: %s", tmp, strerror(errno));
+			return kc_err_errno(err, errno, "mkdir %s: %s", tmp, strerror(errno));
 		if (i < n)
 			tmp[i] = '/';
 	}

@@ -128,13 +128,15 @@ int kc_kallsyms_parse(const char *text, size_t len, const char *fname,
 		int k;
 
 		if (n > KC_KALLSYMS_LINE_MAX)
-			return kc_err_set(err, "%s:%lu: line longer than %d bytes", fname, it.lineno,
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s:%lu: line longer than %d bytes", fname, it.lineno,
 					  KC_KALLSYMS_LINE_MAX);
 		k = split(line, main_len, f, 3, ' ');
 		if (k != 3 || parse_hex(f[0].p, f[0].n, &addr) < 0 || f[1].n != 1 ||
 		    !((f[1].p[0] | 0x20) >= 'a' && (f[1].p[0] | 0x20) <= 'z') ||
 		    !name_ok(f[2].p, f[2].n, 511))
-			return kc_err_set(err, "%s:%lu: expected 'ADDRESS TYPE NAME [MODULE]'", fname,
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s:%lu: expected 'ADDRESS TYPE NAME [MODULE]'", fname,
 					  it.lineno);
 		if (tab) {
 			size_t rest = n - main_len - 1;
@@ -142,7 +144,8 @@ int kc_kallsyms_parse(const char *text, size_t len, const char *fname,
 			if (split(tab + 1, rest, mod, 2, ' ') != 1 || mod[0].n < 3 ||
 			    mod[0].p[0] != '[' || mod[0].p[mod[0].n - 1] != ']' ||
 			    !name_ok(mod[0].p + 1, mod[0].n - 2, KC_MODNAME_MAX))
-				return kc_err_set(err, "%s:%lu: malformed module tag", fname, it.lineno);
+				return kc_err_set(err, KC_E_BAD_INPUT,
+						  "%s:%lu: malformed module tag", fname, it.lineno);
 		}
 		nonzero |= addr != 0;
 		if (!tab && f[2].n == 5 && memcmp(f[2].p, "_text", 5) == 0) {
@@ -155,13 +158,17 @@ int kc_kallsyms_parse(const char *text, size_t len, const char *fname,
 		out->nsyms++;
 	}
 	if (out->nsyms && !nonzero)
-		return kc_err_set(err, "%s: all addresses are 0: " KC_KPTR_HINT, fname);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: all addresses are 0: " KC_KPTR_HINT,
+				  fname);
 	if (!have_text || !have_etext)
-		return kc_err_set(err, "%s: no %s symbol", fname, have_text ? "_etext" : "_text");
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: no %s symbol", fname, have_text ? "_etext" : "_text");
 	if (out->text == 0)
-		return kc_err_set(err, "%s: _text is at address 0: " KC_KPTR_HINT, fname);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: _text is at address 0: " KC_KPTR_HINT,
+				  fname);
 	if (out->etext <= out->text || out->etext - out->text > (1ull << 32))
-		return kc_err_set(err, "%s: _etext %#llx does not follow _text %#llx sensibly", fname,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: _etext %#llx does not follow _text %#llx sensibly", fname,
 				  (unsigned long long)out->etext, (unsigned long long)out->text);
 	return 0;
 }
@@ -182,7 +189,7 @@ int kc_modules_parse(const char *text, size_t len, const char *fname, struct kc_
 		int k;
 
 		if (ln > KC_KALLSYMS_LINE_MAX) {
-			kc_err_set(err, "%s:%lu: line too long", fname, it.lineno);
+			kc_err_set(err, KC_E_BAD_INPUT, "%s:%lu: line too long", fname, it.lineno);
 			goto fail;
 		}
 		k = split(line, ln, f, 7, ' ');
@@ -191,28 +198,31 @@ int kc_modules_parse(const char *text, size_t len, const char *fname, struct kc_
 		    (parse_dec(f[2].p, f[2].n, &refs) < 0 && !(f[2].n == 1 && f[2].p[0] == '-')) ||
 		    f[5].n < 3 || memcmp(f[5].p, "0x", 2) != 0 || parse_hex(f[5].p, f[5].n, &base) < 0 ||
 		    (k == 7 && (f[6].p[0] != '(' || f[6].p[f[6].n - 1] != ')'))) {
-			kc_err_set(err, "%s:%lu: expected 'NAME SIZE REFS DEPS STATE 0xBASE [TAINT]'",
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "%s:%lu: expected 'NAME SIZE REFS DEPS STATE 0xBASE [TAINT]'",
 				   fname, it.lineno);
 			goto fail;
 		}
 		if (!(f[4].n == 4 && memcmp(f[4].p, "Live", 4) == 0))
 			continue;
 		if (base == 0) {
-			kc_err_set(err, "%s:%lu: module address is 0: " KC_KPTR_HINT, fname,
+			kc_err_set(err, KC_E_BAD_INPUT, "%s:%lu: module address is 0: " KC_KPTR_HINT, fname,
 				   it.lineno);
 			goto fail;
 		}
 		if (size == 0 || base + size < base) {
-			kc_err_set(err, "%s:%lu: module extent is empty or wraps", fname, it.lineno);
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "%s:%lu: module extent is empty or wraps", fname, it.lineno);
 			goto fail;
 		}
 		if (n >= KC_MAX_MODULES) {
-			kc_err_set(err, "%s: more than %u modules", fname, KC_MAX_MODULES);
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "%s: more than %u modules", fname, KC_MAX_MODULES);
 			goto fail;
 		}
 		m = realloc(arr, (n + 1) * sizeof(*arr));
 		if (!m) {
-			kc_err_set(err, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto fail;
 		}
 		arr = m;
@@ -236,7 +246,8 @@ int kc_parse_section_addr(const char *text, size_t len, const char *fname, uint6
 	if (len && text[len - 1] == '\n')
 		len--;
 	if (len < 3 || memcmp(text, "0x", 2) != 0 || parse_hex(text, len, addr) < 0)
-		return kc_err_set(err, "%s: expected a 0x-prefixed hex address", fname);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: expected a 0x-prefixed hex address", fname);
 	return 0;
 }
 
@@ -258,10 +269,12 @@ int kc_notes_build_id(const unsigned char *p, size_t len, const char *fname, cha
 		const unsigned char *name = p + off + 12;
 
 		if (name_pad > len - off - 12 || desc_pad > len - off - 12 - name_pad)
-			return kc_err_set(err, "%s: note at offset %zu overruns the file", fname, off);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: note at offset %zu overruns the file", fname, off);
 		if (type == 3 && namesz == 4 && memcmp(name, "GNU", 4) == 0) {
 			if (descsz == 0 || descsz * 2 + 1 > hex_size || descsz * 2 > KC_BUILD_ID_MAX)
-				return kc_err_set(err, "%s: build id of %u bytes is out of range",
+				return kc_err_set(err, KC_E_BAD_INPUT,
+						  "%s: build id of %u bytes is out of range",
 						  fname, descsz);
 			for (uint32_t i = 0; i < descsz; i++) {
 				hex[2 * i] = digits[name[name_pad + i] >> 4];
@@ -272,5 +285,5 @@ int kc_notes_build_id(const unsigned char *p, size_t len, const char *fname, cha
 		}
 		off += 12 + name_pad + desc_pad;
 	}
-	return kc_err_set(err, "%s: no GNU build-id note", fname);
+	return kc_err_set(err, KC_E_BAD_INPUT, "%s: no GNU build-id note", fname);
 }

@@ -118,12 +118,13 @@ static struct kc_region *region_for(struct kc_report *r, uint64_t base, struct k
 		if (r->regions[i].base == base)
 			return &r->regions[i];
 	if (r->nregions >= KC_MAX_REGIONS) {
-		kc_err_set(err, "too many 4 GiB PC windows (limit %u)", KC_MAX_REGIONS);
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "too many 4 GiB PC windows (limit %u)", KC_MAX_REGIONS);
 		return NULL;
 	}
 	regs = realloc(r->regions, (r->nregions + 1) * sizeof(*regs));
 	if (!regs) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
 	r->regions = regs;
@@ -156,10 +157,11 @@ int kc_report_add_run(struct kc_report *r, const struct kc_run *run, struct kc_e
 	struct kc_run *runs;
 
 	if (r->nruns >= KC_MAX_RUNS)
-		return kc_err_set(err, "too many runs in one report (limit %u)", KC_MAX_RUNS);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "too many runs in one report (limit %u)", KC_MAX_RUNS);
 	runs = realloc(r->runs, (r->nruns + 1) * sizeof(*runs));
 	if (!runs)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	r->runs = runs;
 	runs[r->nruns++] = *run;
 	return 0;
@@ -220,9 +222,10 @@ static int frame(const struct kc_buf *raw, enum kc_msg_kind kind, struct kc_buf 
 	size_t start;
 
 	if (raw->oom)
-		return kc_err_set(err, "out of memory while encoding");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory while encoding");
 	if (raw->len > KC_WIRE_MAX_RAW)
-		return kc_err_set(err, "payload of %zu bytes exceeds the %u-byte limit", raw->len,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "payload of %zu bytes exceeds the %u-byte limit", raw->len,
 				  KC_WIRE_MAX_RAW);
 	zlen = compressBound(raw->len);
 	start = out->len;
@@ -232,10 +235,10 @@ static int frame(const struct kc_buf *raw, enum kc_msg_kind kind, struct kc_buf 
 	kc_buf_add_u32(out, (uint32_t)raw->len);
 	kc_buf_add_u32(out, (uint32_t)crc32(0L, raw->data, (uInt)raw->len));
 	if (kc_buf_grow(out, zlen) < 0)
-		return kc_err_set(err, "out of memory while compressing");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory while compressing");
 	if (compress2(out->data + out->len, &zlen, raw->data, raw->len, 6) != Z_OK) {
 		out->len = start;
-		return kc_err_set(err, "zlib compression failed");
+		return kc_err_set(err, KC_E_BAD_INPUT, "zlib compression failed");
 	}
 	out->len += zlen;
 	return 0;
@@ -329,30 +332,33 @@ static int check_header(const unsigned char *p, size_t len, uint16_t *kind, uint
 	uint16_t version;
 
 	if (len > KC_WIRE_MAX_BODY)
-		return kc_err_set(err, "frame of %zu bytes exceeds the %u-byte limit", len,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "frame of %zu bytes exceeds the %u-byte limit", len,
 				  KC_WIRE_MAX_BODY);
 	kc_rd_init(&rd, p, len);
 	if (kc_rd_bytes(&rd, &m, 4, "frame magic", err) < 0)
 		return -1;
 	if (memcmp(m, magic, 4) != 0)
-		return kc_err_set(err, "bad frame magic (not a kcov wire frame)");
+		return kc_err_set(err, KC_E_BAD_INPUT, "bad frame magic (not a kcov wire frame)");
 	if (kc_rd_u16(&rd, &version, "frame version", err) < 0 ||
 	    kc_rd_u16(&rd, kind, "frame kind", err) < 0 ||
 	    kc_rd_u32(&rd, raw_len, "payload length", err) < 0 ||
 	    kc_rd_u32(&rd, crc, "payload crc", err) < 0)
 		return -1;
 	if (version != KC_WIRE_VERSION)
-		return kc_err_set(err, "unsupported wire version %u (this side speaks %u)", version,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "unsupported wire version %u (this side speaks %u)", version,
 				  KC_WIRE_VERSION);
 	if (*kind != KC_MSG_REPORT && *kind != KC_MSG_ADDRMAP)
-		return kc_err_set(err, "unknown message kind %u", *kind);
+		return kc_err_set(err, KC_E_BAD_INPUT, "unknown message kind %u", *kind);
 	if (*raw_len > KC_WIRE_MAX_RAW)
-		return kc_err_set(err, "declared payload of %u bytes exceeds the %u-byte limit",
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "declared payload of %u bytes exceeds the %u-byte limit",
 				  *raw_len, KC_WIRE_MAX_RAW);
 	if (len == KC_WIRE_HDR_LEN)
-		return kc_err_set(err, "truncated frame: no compressed payload");
+		return kc_err_set(err, KC_E_BAD_INPUT, "truncated frame: no compressed payload");
 	if ((uint64_t)*raw_len > (uint64_t)(len - KC_WIRE_HDR_LEN) * KC_WIRE_MAX_RATIO + 4096)
-		return kc_err_set(err,
+		return kc_err_set(err, KC_E_BAD_INPUT,
 				  "declared payload of %u bytes is more than %ux the %zu compressed "
 				  "bytes (decompression bomb?)",
 				  *raw_len, KC_WIRE_MAX_RATIO, len - KC_WIRE_HDR_LEN);
@@ -385,34 +391,38 @@ static int unframe(const void *buf, size_t len, enum kc_msg_kind want, unsigned 
 	if (check_header(p, len, &kind, &raw_len, &crc, err) < 0)
 		return -1;
 	if (kind != want)
-		return kc_err_set(err, "expected message kind %u, got %u", want, kind);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "expected message kind %u, got %u", want, kind);
 	raw = malloc(raw_len ? raw_len : 1);
 	if (!raw)
-		return kc_err_set(err, "out of memory for a %u-byte payload", raw_len);
+		return kc_err_set(err, KC_E_INTERNAL,
+				  "out of memory for a %u-byte payload", raw_len);
 	dlen = raw_len;
 	slen = len - KC_WIRE_HDR_LEN;
 	zr = uncompress2(raw, &dlen, p + KC_WIRE_HDR_LEN, &slen);
 	if (zr == Z_BUF_ERROR && dlen == raw_len) {
-		kc_err_set(err, "payload inflates to more than the declared %u bytes", raw_len);
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "payload inflates to more than the declared %u bytes", raw_len);
 		goto fail;
 	}
 	if (zr != Z_OK) {
-		kc_err_set(err, "corrupt zlib stream (%s)", zr == Z_DATA_ERROR ? "data error" :
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "corrupt zlib stream (%s)", zr == Z_DATA_ERROR ? "data error" :
 				zr == Z_BUF_ERROR ? "truncated" : "zlib error");
 		goto fail;
 	}
 	if (dlen != raw_len) {
-		kc_err_set(err, "payload inflates to %lu bytes, header declares %u",
+		kc_err_set(err, KC_E_BAD_INPUT, "payload inflates to %lu bytes, header declares %u",
 			   (unsigned long)dlen, raw_len);
 		goto fail;
 	}
 	if (slen != len - KC_WIRE_HDR_LEN) {
-		kc_err_set(err, "%lu trailing bytes after the zlib stream",
+		kc_err_set(err, KC_E_BAD_INPUT, "%lu trailing bytes after the zlib stream",
 			   (unsigned long)(len - KC_WIRE_HDR_LEN - slen));
 		goto fail;
 	}
 	if (crc32(0L, raw, raw_len) != crc) {
-		kc_err_set(err, "payload CRC mismatch");
+		kc_err_set(err, KC_E_BAD_INPUT, "payload CRC mismatch");
 		goto fail;
 	}
 	*out = raw;
@@ -431,7 +441,8 @@ static int get_name(struct kc_rd *rd, char *dst, size_t size, size_t max, int re
 	if (!dst[0] && !required)
 		return 0;
 	if (!kc_valid_name(dst, max))
-		return kc_err_set(err, "%s: empty, not UTF-8 or contains control characters", what);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: empty, not UTF-8 or contains control characters", what);
 	return 0;
 }
 
@@ -459,23 +470,28 @@ static int get_run(struct kc_rd *rd, struct kc_run *run, uint32_t idx, struct kc
 	run->overflowed = flags & 1;
 	run->remote_overflowed = (flags >> 1) & 1;
 	if (flags & ~3u || reserved)
-		return kc_err_set(err, "run %u: reserved flag bits set", idx);
+		return kc_err_set(err, KC_E_BAD_INPUT, "run %u: reserved flag bits set", idx);
 	if (run->mode != KC_MODE_UNIQUE && run->mode != KC_MODE_TRACE)
-		return kc_err_set(err, "run %u: unknown mode %u", idx, run->mode);
+		return kc_err_set(err, KC_E_BAD_INPUT, "run %u: unknown mode %u", idx, run->mode);
 	if ((run->mode == KC_MODE_UNIQUE) != (run->bitmap_words != 0))
-		return kc_err_set(err, "run %u: bitmap words %llu inconsistent with mode %u", idx,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "run %u: bitmap words %llu inconsistent with mode %u", idx,
 				  (unsigned long long)run->bitmap_words, run->mode);
 	if (run->used_words > run->capacity_words)
-		return kc_err_set(err, "run %u: used words %llu exceed capacity %llu", idx,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "run %u: used words %llu exceed capacity %llu", idx,
 				  (unsigned long long)run->used_words,
 				  (unsigned long long)run->capacity_words);
 	if (run->overflowed && run->used_words != run->capacity_words)
-		return kc_err_set(err, "run %u: marked overflowed but the trace is not full", idx);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "run %u: marked overflowed but the trace is not full", idx);
 	if (run->remote_used_words > run->remote_capacity_words ||
 	    (run->remote_overflowed && run->remote_used_words != run->remote_capacity_words))
-		return kc_err_set(err, "run %u: remote buffer figures are inconsistent", idx);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "run %u: remote buffer figures are inconsistent", idx);
 	if (run->npcs > run->used_words + run->remote_used_words)
-		return kc_err_set(err, "run %u: %llu unique PCs but only %llu trace entries", idx,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "run %u: %llu unique PCs but only %llu trace entries", idx,
 				  (unsigned long long)run->npcs,
 				  (unsigned long long)(run->used_words + run->remote_used_words));
 	return 0;
@@ -511,20 +527,21 @@ static roaring_bitmap_t *get_bitmap(const unsigned char *p, size_t n, uint32_t i
 
 	bits = roaring_bitmap_portable_deserialize_safe((const char *)p, n);
 	if (!bits) {
-		kc_err_set(err, "region %u: malformed bitmap", idx);
+		kc_err_set(err, KC_E_BAD_INPUT, "region %u: malformed bitmap", idx);
 		return NULL;
 	}
 	if (roaring_bitmap_portable_size_in_bytes(bits) != n) {
-		kc_err_set(err, "region %u: bitmap length %zu does not match its content", idx, n);
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "region %u: bitmap length %zu does not match its content", idx, n);
 		goto fail;
 	}
 	roaring_iterate(bits, check_value, &it);
 	if (it.bad || it.count != roaring_bitmap_get_cardinality(bits)) {
-		kc_err_set(err, "region %u: inconsistent bitmap containers", idx);
+		kc_err_set(err, KC_E_BAD_INPUT, "region %u: inconsistent bitmap containers", idx);
 		goto fail;
 	}
 	if (it.count == 0) {
-		kc_err_set(err, "region %u: empty bitmap", idx);
+		kc_err_set(err, KC_E_BAD_INPUT, "region %u: empty bitmap", idx);
 		goto fail;
 	}
 	return bits;
@@ -540,13 +557,15 @@ static int get_regions(struct kc_rd *rd, struct kc_report *r, struct kc_err *err
 	if (kc_rd_u32(rd, &n, "region count", err) < 0)
 		return -1;
 	if (n > KC_MAX_REGIONS)
-		return kc_err_set(err, "%u regions exceed the limit of %u", n, KC_MAX_REGIONS);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%u regions exceed the limit of %u", n, KC_MAX_REGIONS);
 	if ((uint64_t)n * 12 > kc_rd_left(rd))
-		return kc_err_set(err, "truncated: %u regions cannot fit in %zu bytes", n,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "truncated: %u regions cannot fit in %zu bytes", n,
 				  kc_rd_left(rd));
 	r->regions = calloc(n ? n : 1, sizeof(*r->regions));
 	if (!r->regions)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		struct kc_region *reg = &r->regions[i];
 		const unsigned char *p = NULL;
@@ -557,10 +576,12 @@ static int get_regions(struct kc_rd *rd, struct kc_report *r, struct kc_err *err
 		    kc_rd_bytes(rd, &p, len, "region bitmap", err) < 0)
 			return kc_err_prefix(err, "region %u", i);
 		if (reg->base & 0xffffffffu)
-			return kc_err_set(err, "region %u: base %#llx is not 4 GiB aligned", i,
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "region %u: base %#llx is not 4 GiB aligned", i,
 					  (unsigned long long)reg->base);
 		if (i && reg->base <= r->regions[i - 1].base)
-			return kc_err_set(err, "region %u: bases not strictly increasing", i);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "region %u: bases not strictly increasing", i);
 		reg->bits = get_bitmap(p, len, i, err);
 		if (!reg->bits)
 			return -1;
@@ -591,16 +612,18 @@ int kc_wire_decode_report(const void *buf, size_t len, struct kc_report *r, stru
 		goto fail;
 	memcpy(r->upload_id, id, KC_UPLOAD_ID_LEN);
 	if (nruns > KC_MAX_RUNS) {
-		kc_err_set(err, "%u runs exceed the limit of %u", nruns, KC_MAX_RUNS);
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%u runs exceed the limit of %u", nruns, KC_MAX_RUNS);
 		goto fail;
 	}
 	if ((uint64_t)nruns * 72 > kc_rd_left(&rd)) {
-		kc_err_set(err, "truncated: %u runs cannot fit in %zu bytes", nruns, kc_rd_left(&rd));
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "truncated: %u runs cannot fit in %zu bytes", nruns, kc_rd_left(&rd));
 		goto fail;
 	}
 	r->runs = calloc(nruns ? nruns : 1, sizeof(*r->runs));
 	if (!r->runs) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto fail;
 	}
 	for (uint32_t i = 0; i < nruns; i++) {
@@ -611,7 +634,8 @@ int kc_wire_decode_report(const void *buf, size_t len, struct kc_report *r, stru
 	if (get_regions(&rd, r, err) < 0)
 		goto fail;
 	if (kc_rd_left(&rd)) {
-		kc_err_set(err, "%zu unexpected bytes after the last region", kc_rd_left(&rd));
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%zu unexpected bytes after the last region", kc_rd_left(&rd));
 		goto fail;
 	}
 	free(raw);
@@ -640,11 +664,14 @@ static int get_module(struct kc_rd *rd, struct kc_module *mod, uint32_t idx, str
 	    kc_rd_u64(rd, &mod->text_addr, "module text address", err) < 0)
 		return kc_err_prefix(err, "module %u", idx);
 	if (!is_hex(mod->build_id))
-		return kc_err_set(err, "module %u (%s): build id is not lowercase hex", idx, mod->name);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "module %u (%s): build id is not lowercase hex", idx, mod->name);
 	if (mod->core_size == 0 || mod->core_base + mod->core_size < mod->core_base)
-		return kc_err_set(err, "module %u (%s): bad extent", idx, mod->name);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "module %u (%s): bad extent", idx, mod->name);
 	if (mod->text_addr < mod->core_base || mod->text_addr >= mod->core_base + mod->core_size)
-		return kc_err_set(err, "module %u (%s): .text address outside the module", idx,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "module %u (%s): .text address outside the module", idx,
 				  mod->name);
 	return 0;
 }
@@ -670,20 +697,21 @@ int kc_wire_decode_addrmap(const void *buf, size_t len, struct kc_addrmap *m, st
 	    kc_rd_u32(&rd, &n, "module count", err) < 0)
 		goto fail;
 	if (!m->build_id[0] || !is_hex(m->build_id)) {
-		kc_err_set(err, "kernel build id missing or not lowercase hex");
+		kc_err_set(err, KC_E_BAD_INPUT, "kernel build id missing or not lowercase hex");
 		goto fail;
 	}
 	if (m->text_end <= m->text_start || m->text_end - m->text_start > (1ull << 32)) {
-		kc_err_set(err, "kernel text range is empty or larger than 4 GiB");
+		kc_err_set(err, KC_E_BAD_INPUT, "kernel text range is empty or larger than 4 GiB");
 		goto fail;
 	}
 	if (n > KC_MAX_MODULES || (uint64_t)n * 40 > kc_rd_left(&rd)) {
-		kc_err_set(err, "module count %u exceeds the limit or the payload", n);
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "module count %u exceeds the limit or the payload", n);
 		goto fail;
 	}
 	m->modules = calloc(n ? n : 1, sizeof(*m->modules));
 	if (!m->modules) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto fail;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -692,7 +720,8 @@ int kc_wire_decode_addrmap(const void *buf, size_t len, struct kc_addrmap *m, st
 		m->nmodules = i + 1;
 	}
 	if (kc_rd_left(&rd)) {
-		kc_err_set(err, "%zu unexpected bytes after the last module", kc_rd_left(&rd));
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%zu unexpected bytes after the last module", kc_rd_left(&rd));
 		goto fail;
 	}
 	free(raw);

@@ -2,9 +2,11 @@
  * api_coverage.c - the HTTP face of build import and coverage queries:
  * POST /api/v1/builds (admin) imports a build from server-local paths, and
  * GET /api/v1/builds/{build}/{tree,files/PATH,functions,labels,lcov,files.csv,
- * functions.csv,summary} answer from covquery.c. This file only parses and
- * validates requests (build ids, paths, label/day filters, paging) and
- * maps errors to statuses; docs/api-coverage.md is the reference.
+ * functions.csv,summary} answer from covquery.c. The route table has
+ * already checked the method, the token and that {build} is a build id;
+ * this file parses and validates the rest (paths, label/day filters,
+ * paging) and answers covquery's errors by their domain code
+ * (kc_respond_err); docs/api-coverage.md is the reference.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -12,9 +14,10 @@
 #include <string.h>
 
 #include "covquery.h"
+#include "api.h"
 #include "day.h"
 #include "import.h"
-#include "server.h"
+#include "parse.h"
 #include "wire.h"
 
 #define MAX_LABELS 64
@@ -27,19 +30,8 @@ struct filter_args {
 	struct kc_cov_filter f;
 	char *labels, *minus;
 	json_t *lab, *min;
-	int bad;
-	char why[256];
+	struct kc_err err; /* why the arguments are refused */
 };
-
-static int valid_build_id(const char *s, size_t n)
-{
-	if (n == 0 || n > KC_BUILD_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
 
 /* A source path: no control characters, no "." / ".." / empty components
  * (a leading '/' is allowed for absolute paths). */
@@ -67,21 +59,15 @@ static int valid_path(const char *p)
 	}
 }
 
-/* "YYYY-MM-DD" or a day number; -1 when invalid. */
-static int64_t parse_day(const char *s)
+/* what= is "YYYY-MM-DD" or a day number. */
+static int parse_day(const char *s, const char *what, int64_t *out, struct kc_err *err)
 {
-	int64_t day;
-	char *end;
-	long long v;
-
-	if (kc_day_parse(s, &day) == 0)
-		return day;
-	if (!*s || *s < '0' || *s > '9')
-		return -1;
-	v = strtoll(s, &end, 10);
-	if (*end || v < 0 || v > KC_DAY_MAX)
-		return -1;
-	return v;
+	if (kc_day_parse(s, out) == 0)
+		return 0;
+	if (kc_parse_i64(s, what, 0, KC_DAY_MAX, out, err) < 0)
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s must be YYYY-MM-DD or a day number", what);
+	return 0;
 }
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -98,13 +84,11 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 	else
 		return MHD_YES;
 	if (!value || !kc_valid_name(value, KC_NAME_MAX)) {
-		a->bad = 1;
-		snprintf(a->why, sizeof(a->why), "%s= needs a label name", key);
+		kc_err_set(&a->err, KC_E_BAD_INPUT, "%s= needs a label name", key);
 		return MHD_NO;
 	}
 	if (json_array_size(arr) >= MAX_LABELS) {
-		a->bad = 1;
-		snprintf(a->why, sizeof(a->why), "at most %d %s= arguments", MAX_LABELS, key);
+		kc_err_set(&a->err, KC_E_BAD_INPUT, "at most %d %s= arguments", MAX_LABELS, key);
 		return MHD_NO;
 	}
 	json_array_append_new(arr, json_string(value));
@@ -119,7 +103,7 @@ static void filter_release(struct filter_args *a)
 	free(a->minus);
 }
 
-/* Parse label=, minus=, since=, until=. Returns -1 with a->why on a bad
+/* Parse label=, minus=, since=, until=. Returns -1 with a->err on a bad
  * argument. */
 static int parse_filter(struct kc_req *r, struct filter_args *a)
 {
@@ -127,52 +111,38 @@ static int parse_filter(struct kc_req *r, struct filter_args *a)
 
 	memset(a, 0, sizeof(*a));
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, a);
-	if (a->bad)
+	if (a->err.code != KC_E_NONE)
 		return -1;
-	if (a->lab && !(a->labels = json_dumps(a->lab, JSON_COMPACT)))
-		return -1;
-	if (a->min && !(a->minus = json_dumps(a->min, JSON_COMPACT)))
-		return -1;
+	if ((a->lab && !(a->labels = json_dumps(a->lab, JSON_COMPACT))) ||
+	    (a->min && !(a->minus = json_dumps(a->min, JSON_COMPACT))))
+		return kc_err_set(&a->err, KC_E_INTERNAL, "out of memory");
 	a->f.labels_json = a->labels;
 	a->f.minus_json = a->minus;
 	a->f.since = 0;
 	a->f.until = KC_DAY_MAX;
 	if (since || until) {
 		a->f.days = 1;
-		if (since && (a->f.since = parse_day(since)) < 0) {
-			snprintf(a->why, sizeof(a->why), "since= must be YYYY-MM-DD or a day number");
+		if ((since && parse_day(since, "since=", &a->f.since, &a->err) < 0) ||
+		    (until && parse_day(until, "until=", &a->f.until, &a->err) < 0))
 			return -1;
-		}
-		if (until && (a->f.until = parse_day(until)) < 0) {
-			snprintf(a->why, sizeof(a->why), "until= must be YYYY-MM-DD or a day number");
-			return -1;
-		}
-		if (a->f.since > a->f.until) {
-			snprintf(a->why, sizeof(a->why), "since= is after until=");
-			return -1;
-		}
+		if (a->f.since > a->f.until)
+			return kc_err_set(&a->err, KC_E_BAD_INPUT, "since= is after until=");
 	}
 	return 0;
 }
 
-/* Non-negative integer argument in [lo, hi], or dflt when absent. */
-static int arg_uint(struct kc_req *r, const char *name, long lo, long hi, long dflt, long *out)
+/* Integer argument name= in [lo, hi], or dflt when absent. */
+static int arg_uint(struct kc_req *r, const char *name, uint64_t lo, uint64_t hi, uint64_t dflt,
+		    uint64_t *out, struct kc_err *err)
 {
 	const char *s = kc_req_arg(r, name);
-	char *end;
-	long v;
+	char what[32];
 
-	if (!s) {
-		*out = dflt;
+	*out = dflt;
+	if (!s)
 		return 0;
-	}
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtol(s, &end, 10);
-	if (*end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
+	snprintf(what, sizeof(what), "%s=", name);
+	return kc_parse_u64(s, what, lo, hi, out, err);
 }
 
 /* Directory or prefix argument: "" when absent; trailing '/' removed. */
@@ -195,13 +165,6 @@ static int dir_arg(struct kc_req *r, const char *name, char *out, size_t size)
 	return valid_path(out) ? 0 : -1;
 }
 
-static enum MHD_Result answer_err(struct kc_req *r, const struct kc_err *err)
-{
-	unsigned status = err->code >= 400 && err->code < 600 ? (unsigned)err->code : 500;
-
-	return kc_respond_error(r, status, "%s", err->msg[0] ? err->msg : "query failed");
-}
-
 enum what { W_TREE, W_FILE, W_FUNCS, W_LABELS, W_LCOV, W_FILES_CSV, W_FUNCS_CSV, W_SUMMARY };
 
 static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, const char *path)
@@ -214,7 +177,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	json_t *j = NULL;
 	sqlite3 *db = NULL;
 	const char *file = NULL, *match = NULL, *type = NULL;
-	long limit = 0, offset = 0, line = 0;
+	uint64_t limit = 0, offset = 0, line = 0;
 	unsigned flags = KC_COVQ_NEED_IMPORT;
 	enum kc_func_sort sort = KC_SORT_NAME;
 	enum MHD_Result ret;
@@ -222,11 +185,11 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 
 	kc_err_clear(&err);
 	if (parse_filter(r, &fa) < 0) {
-		ret = kc_respond_error(r, 400, "%s", fa.why[0] ? fa.why : "bad filter");
+		ret = kc_respond_err(r, &fa.err);
 		goto out;
 	}
 	if (dir_arg(r, w == W_TREE ? "path" : "prefix", dir, sizeof(dir)) < 0) {
-		ret = kc_respond_error(r, 400, "%s= is not a valid relative source path",
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "%s= is not a valid relative source path",
 				       w == W_TREE ? "path" : "prefix");
 		goto out;
 	}
@@ -235,12 +198,13 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 
 		file = kc_req_arg(r, "file");
 		if (file && !valid_path(file)) {
-			ret = kc_respond_error(r, 400, "file= is not a valid source path");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT,
+					       "file= is not a valid source path");
 			goto out;
 		}
 		match = kc_req_arg(r, "q");
 		if (match && strlen(match) > 256) {
-			ret = kc_respond_error(r, 400, "q= is longer than 256 bytes");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT, "q= is longer than 256 bytes");
 			goto out;
 		}
 		if (!s || strcmp(s, "name") == 0)
@@ -250,26 +214,26 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 		else if (strcmp(s, "points") == 0)
 			sort = KC_SORT_POINTS;
 		else {
-			ret = kc_respond_error(r, 400, "sort= must be name, coverage or points");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT,
+					       "sort= must be name, coverage or points");
 			goto out;
 		}
-		if (arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) < 0 ||
-		    arg_uint(r, "offset", 0, INT_MAX, 0, &offset) < 0) {
-			ret = kc_respond_error(r, 400, "limit= must be 1..%d and offset= >= 0",
-					       MAX_LIMIT);
+		if (arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &err) < 0 ||
+		    arg_uint(r, "offset", 0, INT_MAX, 0, &offset, &err) < 0) {
+			ret = kc_respond_err(r, &err);
 			goto out;
 		}
 	}
 	if (w == W_LABELS) {
 		file = kc_req_arg(r, "file");
 		if (!file || !valid_path(file)) {
-			ret = kc_respond_error(r, 400, "file= (a source path) is required");
+			ret = kc_respond_error(r, KC_E_BAD_INPUT,
+					       "file= (a source path) is required");
 			goto out;
 		}
-		if (arg_uint(r, "line", 1, INT_MAX, 0, &line) < 0 ||
-		    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit) < 0) {
-			ret = kc_respond_error(r, 400, "line= must be >= 1 and limit= 1..%d",
-					       MAX_LIMIT);
+		if (arg_uint(r, "line", 1, INT_MAX, 0, &line, &err) < 0 ||
+		    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &err) < 0) {
+			ret = kc_respond_err(r, &err);
 			goto out;
 		}
 		flags |= KC_COVQ_NO_COVERAGE;
@@ -277,13 +241,9 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	if (w == W_SUMMARY)
 		flags &= ~KC_COVQ_NEED_IMPORT;
 	db = kc_db_get(r->srv, &err);
-	if (!db) {
-		ret = kc_respond_error(r, 503, "database unavailable: %s", err.msg);
-		goto out;
-	}
-	q = kc_covq_open(db, build, &fa.f, flags, &err);
+	q = db ? kc_covq_open(db, build, &fa.f, flags, &err) : NULL;
 	if (!q) {
-		ret = answer_err(r, &err);
+		ret = kc_respond_err(r, &err);
 		goto out;
 	}
 	switch (w) {
@@ -292,7 +252,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	case W_FUNCS:
 		j = kc_covq_functions(q, file, match, sort, (size_t)limit, (size_t)offset, &err);
 		break;
-	case W_LABELS: j = kc_covq_labels(q, file, line, (size_t)limit, &err); break;
+	case W_LABELS: j = kc_covq_labels(q, file, (int64_t)line, (size_t)limit, &err); break;
 	case W_SUMMARY: j = kc_covq_summary(q, &err); break;
 	case W_LCOV:
 		type = "text/plain; charset=utf-8";
@@ -308,11 +268,11 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 		break;
 	}
 	if (failed || (!type && !j))
-		ret = answer_err(r, &err);
+		ret = kc_respond_err(r, &err);
 	else if (!type)
 		ret = kc_respond_json(r, 200, j);
 	else if (buf.oom)
-		ret = kc_respond_error(r, 500, "out of memory");
+		ret = kc_respond_error(r, KC_E_INTERNAL, "out of memory");
 	else
 		ret = kc_respond_text(r, 200, type, buf.data ? (char *)buf.data : "", buf.len);
 out:
@@ -323,47 +283,27 @@ out:
 	return ret;
 }
 
-enum MHD_Result kc_api_coverage(struct kc_req *r, int *handled)
-{
-	static const char prefix[] = "/api/v1/builds/";
-	static const struct {
-		const char *name;
-		enum what w;
-	} routes[] = {
-		{ "tree", W_TREE },           { "functions", W_FUNCS },
-		{ "lcov", W_LCOV },           { "files.csv", W_FILES_CSV },
-		{ "functions.csv", W_FUNCS_CSV }, { "summary", W_SUMMARY },
-		{ "labels", W_LABELS },
-	};
-	const char *rest, *slash;
-	char build[KC_BUILD_ID_MAX + 1];
-	size_t n;
-
-	*handled = 0;
-	if (strncmp(r->url, prefix, sizeof(prefix) - 1) != 0)
-		return MHD_NO;
-	rest = r->url + sizeof(prefix) - 1;
-	slash = strchr(rest, '/');
-	if (!slash)
-		return MHD_NO;
-	n = (size_t)(slash - rest);
-	rest = slash + 1;
-	*handled = 1;
-	if (!valid_build_id(r->url + sizeof(prefix) - 1, n))
-		return kc_respond_error(r, 400, "a build id is 1 to %d lowercase hex digits",
-					KC_BUILD_ID_MAX);
-	memcpy(build, slash - n, n);
-	build[n] = '\0';
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (strcmp(rest, routes[i].name) == 0)
-			return answer(r, build, routes[i].w, NULL);
-	if (strncmp(rest, "files/", 6) == 0) {
-		if (!valid_path(rest + 6))
-			return kc_respond_error(r, 400, "not a valid source path: %s", rest + 6);
-		return answer(r, build, W_FILE, rest + 6);
+/* The handlers of the GET .../{build}/<query> routes: one answer() each. */
+#define QUERY_HANDLER(fn, w)                                                   \
+	enum MHD_Result fn(struct kc_req *r)                                   \
+	{                                                                      \
+		return answer(r, kc_req_param(r, "build"), w, NULL);           \
 	}
-	*handled = 0;
-	return MHD_NO;
+QUERY_HANDLER(kc_api_tree, W_TREE)
+QUERY_HANDLER(kc_api_functions, W_FUNCS)
+QUERY_HANDLER(kc_api_build_labels, W_LABELS)
+QUERY_HANDLER(kc_api_lcov, W_LCOV)
+QUERY_HANDLER(kc_api_files_csv, W_FILES_CSV)
+QUERY_HANDLER(kc_api_functions_csv, W_FUNCS_CSV)
+QUERY_HANDLER(kc_api_summary, W_SUMMARY)
+
+enum MHD_Result kc_api_file(struct kc_req *r)
+{
+	const char *path = kc_req_param(r, "path");
+
+	if (!valid_path(path))
+		return kc_respond_error(r, KC_E_BAD_INPUT, "not a valid source path: %s", path);
+	return answer(r, kc_req_param(r, "build"), W_FILE, path);
 }
 
 /* ---- POST /api/v1/builds -------------------------------------------------- */
@@ -416,12 +356,10 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 
 	kc_err_clear(&err);
 	memset(&o, 0, sizeof(o));
-	if (!kc_req_authorized(r, KC_SCOPE_ADMIN))
-		return kc_respond_error(r, 401, "an admin token is required (Authorization: Bearer)");
 	j = json_loadb((const char *)(r->body ? r->body : (const unsigned char *)""), r->body_len,
 		       0, &jerr);
 	if (!j || !json_is_object(j)) {
-		ret = kc_respond_error(r, 400, "body must be a JSON object: %s",
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "body must be a JSON object: %s",
 				       j ? "not an object" : jerr.text);
 		goto out;
 	}
@@ -432,7 +370,7 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 			if (strcmp(key, known[i]) == 0)
 				break;
 		if (i == sizeof(known) / sizeof(known[0])) {
-			ret = kc_respond_error(r, 400, "unknown field '%s'", key);
+			ret = kc_respond_error(r, KC_E_BAD_INPUT, "unknown field '%s'", key);
 			goto out;
 		}
 	}
@@ -440,7 +378,8 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	o.modules_dir = opt_path(j, "modules", &bad);
 	o.source_dir = opt_path(j, "source", &bad);
 	if (bad || !o.vmlinux) {
-		ret = kc_respond_error(r, 400, "vmlinux (required), modules and source must be "
+		ret = kc_respond_error(r, KC_E_BAD_INPUT,
+				       "vmlinux (required), modules and source must be "
 					       "absolute server-local paths");
 		goto out;
 	}
@@ -452,23 +391,26 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 
 		json_array_foreach(sp, i, v) {
 			if (!json_is_string(v) || !*json_string_value(v)) {
-				ret = kc_respond_error(r, 400, "strip_prefix must hold strings");
+				ret = kc_respond_error(r, KC_E_BAD_INPUT,
+						       "strip_prefix must hold strings");
 				goto out;
 			}
 			strip[o.nstrip++] = json_string_value(v);
 		}
 	} else if (sp && !json_is_null(sp)) {
-		ret = kc_respond_error(r, 400, "strip_prefix must be a string or up to %d strings",
+		ret = kc_respond_error(r, KC_E_BAD_INPUT,
+				       "strip_prefix must be a string or up to %d strings",
 				       KC_IMPORT_MAX_STRIP);
 		goto out;
 	}
 	o.strip_prefixes = strip;
 	if (kc_import_prepare(&o, &imp, &err) < 0) {
-		ret = kc_respond_error(r, 400, "import failed: %s", err.msg);
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "import failed: %s", err.msg);
 		goto out;
 	}
 	if (kc_store_call(r->srv->store, kc_import_write, imp, &err) < 0) {
-		ret = kc_respond_error(r, 500, "storing the import failed: %s", err.msg);
+		kc_err_prefix(&err, "storing the import failed");
+		ret = kc_respond_err(r, &err);
 		goto out;
 	}
 	sum = kc_import_summary(imp);

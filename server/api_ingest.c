@@ -7,8 +7,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api.h"
 #include "canon.h"
-#include "server.h"
+
+/* 428: the error object with the machine and boot whose map is missing. */
+static enum MHD_Result need_map(struct kc_req *r, const struct kc_report *rep)
+{
+	struct kc_err err;
+	json_t *j;
+
+	kc_err_set(&err, KC_E_NEED_ADDRESS_MAP,
+		   "address map needed: POST the boot's map to /api/v1/boots, then send the "
+		   "report again");
+	j = kc_error_json(&err);
+	if (j && (json_object_set_new(j, "machine", json_string(rep->machine)) < 0 ||
+		  json_object_set_new(j, "boot_id", json_string(rep->boot_id)) < 0)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return kc_respond_json(r, kc_errc_status(err.code), j);
+}
 
 enum MHD_Result kc_api_post_report(struct kc_req *r)
 {
@@ -26,7 +44,8 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 	kc_err_clear(&err);
 	if (kc_wire_decode_report(r->body, r->body_len, &rep, &err) < 0) {
 		atomic_fetch_add(&m->rejected_decode, 1);
-		return kc_respond_error(r, 400, "bad report: %s", err.msg);
+		kc_err_prefix(&err, "bad report");
+		return kc_respond_err(r, &err);
 	}
 	memset(&canon, 0, sizeof(canon));
 	memset(&boot, 0, sizeof(boot));
@@ -35,22 +54,18 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 	kc_db_put(r->srv, db);
 	if (found < 0) {
 		atomic_fetch_add(&m->rejected_store, 1);
-		ret = kc_respond_error(r, 503, "cannot read the database: %s", err.msg);
+		ret = kc_respond_error(r, KC_E_UNAVAILABLE,
+				       "cannot read the database: %s", err.msg);
 		goto out;
 	}
 	if (found == 0) {
 		atomic_fetch_add(&m->rejected_no_map, 1);
-		ret = kc_respond_json(r, 428,
-				      json_pack("{s:s, s:i, s:s, s:s}", "error",
-						"address map needed: POST the boot's map to "
-						"/api/v1/boots, then send the report again",
-						"status", 428, "machine", rep.machine, "boot_id",
-						rep.boot_id));
+		ret = need_map(r, &rep);
 		goto out;
 	}
 	if (kc_canon_report(&boot, &rep, &canon, &err) < 0) {
 		atomic_fetch_add(&m->rejected_other, 1);
-		ret = kc_respond_error(r, 503, "%s", err.msg);
+		ret = kc_respond_error(r, KC_E_UNAVAILABLE, "%s", err.msg);
 		goto out;
 	}
 	memset(&job, 0, sizeof(job));
@@ -63,7 +78,7 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 	kc_upload_id_hex(rep.upload_id, uid);
 	if (job.status == KC_JOB_FAILED) {
 		atomic_fetch_add(&m->rejected_store, 1);
-		ret = kc_respond_error(r, 503, "report not stored: %s", job.err.msg);
+		ret = kc_respond_error(r, KC_E_UNAVAILABLE, "report not stored: %s", job.err.msg);
 		goto out;
 	}
 	if (job.status == KC_JOB_DUPLICATE) {
@@ -102,18 +117,19 @@ enum MHD_Result kc_api_post_boot(struct kc_req *r)
 	kc_err_clear(&err);
 	if (kc_wire_decode_addrmap(r->body, r->body_len, &map, &err) < 0) {
 		atomic_fetch_add(&r->srv->metrics.rejected_decode, 1);
-		return kc_respond_error(r, 400, "bad address map: %s", err.msg);
+		kc_err_prefix(&err, "bad address map");
+		return kc_respond_err(r, &err);
 	}
 	memset(&job, 0, sizeof(job));
 	job.kind = KC_JOB_ADDRMAP;
 	job.map = &map;
 	kc_store_submit(r->srv->store, &job);
 	if (job.status == KC_JOB_FAILED) {
-		/* A conflicting map is the client's fault; a failed commit is ours. */
-		unsigned code = job.err.code == 503 ? 503 : 409;
-
+		/* A conflicting map is the client's fault (409); a failed commit
+		 * is ours (503). */
 		atomic_fetch_add(&r->srv->metrics.rejected_store, 1);
-		ret = kc_respond_error(r, code, "address map not stored: %s", job.err.msg);
+		kc_err_prefix(&job.err, "address map not stored");
+		ret = kc_respond_err(r, &job.err);
 	} else {
 		atomic_fetch_add(&r->srv->metrics.maps_accepted, 1);
 		ret = kc_respond_json(r, 200,

@@ -2,7 +2,8 @@
  * api_read.c - the fleet read API: machines, builds, reports, labels, a build's raw
  * canonical coverage, /healthz and the Prometheus /metrics page. Every query
  * is a prepared statement with bound parameters; rows become JSON objects
- * keyed by column name (columns named j_* hold JSON text and are embedded).
+ * keyed by column name (columns named j_* hold JSON text and are embedded,
+ * columns named b_* are booleans).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,9 @@
 
 #include "day.h"
 #include "db.h"
+#include "api.h"
 #include "overflow.h"
-#include "server.h"
+#include "parse.h"
 
 /* Turn every row of st into a JSON object; returns a new array or NULL. */
 static json_t *rows_json(sqlite3_stmt *st)
@@ -31,7 +33,12 @@ static json_t *rows_json(sqlite3_stmt *st)
 
 			switch (sqlite3_column_type(st, i)) {
 			case SQLITE_INTEGER:
-				v = json_integer(sqlite3_column_int64(st, i));
+				if (strncmp(name, "b_", 2) == 0) {
+					v = json_boolean(sqlite3_column_int64(st, i) != 0);
+					name += 2;
+				} else {
+					v = json_integer(sqlite3_column_int64(st, i));
+				}
 				break;
 			case SQLITE_FLOAT:
 				v = json_real(sqlite3_column_double(st, i));
@@ -74,7 +81,7 @@ static json_t *query_rows(sqlite3 *db, const char *sql, const char *p1, const ch
 		sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
 	rows = rows_json(st);
 	if (!rows)
-		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return rows;
 }
@@ -88,15 +95,15 @@ static enum MHD_Result answer_rows(struct kc_req *r, const char *key, const char
 	json_t *rows;
 
 	if (!db)
-		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+		return kc_respond_err(r, &err);
 	rows = query_rows(db, sql, p1, p2, &err);
 	kc_db_put(r->srv, db);
 	if (!rows)
-		return kc_respond_error(r, 500, "query failed: %s", err.msg);
+		return kc_respond_err(r, &err);
 	return kc_respond_json(r, 200, json_pack("{s:o}", key, rows));
 }
 
-static enum MHD_Result get_machines(struct kc_req *r)
+enum MHD_Result kc_api_machines(struct kc_req *r)
 {
 	return answer_rows(
 		r, "machines",
@@ -146,45 +153,47 @@ static int add_covered(sqlite3 *db, json_t *builds)
 	return 0;
 }
 
-static enum MHD_Result get_builds(struct kc_req *r)
+enum MHD_Result kc_api_builds(struct kc_req *r)
 {
 	struct kc_err err;
 	sqlite3 *db = kc_db_get(r->srv, &err);
 	json_t *rows;
 
 	if (!db)
-		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+		return kc_respond_err(r, &err);
 	rows = query_rows(db,
 			  "SELECT bl.build_id, bl.release, bl.first_seen, bl.last_seen, "
 			  " (SELECT count(DISTINCT machine) FROM boots WHERE build = bl.id) AS machines, "
 			  " (SELECT count(*) FROM boots WHERE build = bl.id) AS boots, "
 			  " (SELECT count(*) FROM binaries WHERE build = bl.id AND kind = 'module') "
-			  "   AS modules "
-			  "FROM builds bl ORDER BY bl.last_seen DESC",
+			  "   AS modules, "
+			  " (bi.build IS NOT NULL) AS b_imported, "
+			  " coalesce(bi.files, 0) AS files, coalesce(bi.points, 0) AS points "
+			  "FROM builds bl LEFT JOIN build_imports bi ON bi.build = bl.id "
+			  "ORDER BY bl.last_seen DESC",
 			  NULL, NULL, &err);
 	if (rows && add_covered(db, rows) < 0) {
-		kc_err_set(&err, "reading coverage: %s", sqlite3_errmsg(db));
+		kc_err_set(&err, kc_db_errc(db), "reading coverage: %s", sqlite3_errmsg(db));
 		json_decref(rows);
 		rows = NULL;
 	}
 	kc_db_put(r->srv, db);
 	if (!rows)
-		return kc_respond_error(r, 500, "query failed: %s", err.msg);
+		return kc_respond_err(r, &err);
 	return kc_respond_json(r, 200, json_pack("{s:o}", "builds", rows));
 }
 
-static enum MHD_Result get_reports(struct kc_req *r)
+enum MHD_Result kc_api_reports(struct kc_req *r)
 {
 	const char *machine = kc_req_arg(r, "machine");
 	const char *limit = kc_req_arg(r, "limit");
-	char *end = NULL;
-	long n = limit ? strtol(limit, &end, 10) : 100;
-
-	if (limit && (*end || n < 1 || n > 10000))
-		return kc_respond_error(r, 400, "limit must be a number from 1 to 10000");
+	struct kc_err err;
+	uint64_t n = 100;
 	char lim[24];
 
-	snprintf(lim, sizeof(lim), "%ld", n);
+	if (limit && kc_parse_u64(limit, "limit", 1, 10000, &n, &err) < 0)
+		return kc_respond_err(r, &err);
+	snprintf(lim, sizeof(lim), "%llu", (unsigned long long)n);
 	return answer_rows(
 		r, "reports",
 		"SELECT r.upload_id, m.name AS machine, b.boot_id, l.name AS label, r.received, "
@@ -219,8 +228,9 @@ static roaring_bitmap_t *stored_total(sqlite3_stmt *rows, int64_t binary)
 }
 
 /* GET /api/v1/builds/{build}/pcs[?binary=NAME]: the canonical coverage. */
-static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
+enum MHD_Result kc_api_pcs(struct kc_req *r)
 {
+	const char *build = kc_req_param(r, "build");
 	const char *binary = kc_req_arg(r, "binary");
 	struct kc_err err;
 	sqlite3 *db = kc_db_get(r->srv, &err);
@@ -230,7 +240,7 @@ static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 
 	if (!db) {
 		json_decref(out);
-		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+		return kc_respond_err(r, &err);
 	}
 	st = kc_db_prepare(db,
 			   "SELECT b.id, b.name, b.kind, b.build_id FROM binaries b "
@@ -251,7 +261,7 @@ static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 
 		if (!bits) {
 			json_decref(offs);
-			kc_err_set(&err, "stored coverage of binary %lld is corrupt",
+			kc_err_set(&err, KC_E_INTERNAL, "stored coverage of binary %lld is corrupt",
 				   (long long)sqlite3_column_int64(st, 0));
 			goto fail;
 		}
@@ -276,7 +286,8 @@ static enum MHD_Result get_pcs(struct kc_req *r, const char *build)
 	kc_db_put(r->srv, db);
 	if (!found) {
 		json_decref(out);
-		return kc_respond_error(r, 404, "no build %s%s%s", build, binary ? " with binary " : "",
+		return kc_respond_error(r, KC_E_NOT_FOUND,
+					"no build %s%s%s", build, binary ? " with binary " : "",
 					binary ? binary : "");
 	}
 	return kc_respond_json(r, 200, json_pack("{s:s, s:o}", "build_id", build, "binaries", out));
@@ -285,11 +296,11 @@ fail:
 	sqlite3_finalize(rows);
 	kc_db_put(r->srv, db);
 	json_decref(out);
-	return kc_respond_error(r, 500, "query failed: %s", err.msg);
+	return kc_respond_err(r, &err);
 }
 
 /* GET /api/v1/stats/overflow?group=A[,B]&since=&until=&limit= */
-static enum MHD_Result get_overflow(struct kc_req *r)
+enum MHD_Result kc_api_overflow(struct kc_req *r)
 {
 	const char *group = kc_req_arg(r, "group"), *since = kc_req_arg(r, "since");
 	const char *until = kc_req_arg(r, "until"), *limit = kc_req_arg(r, "limit");
@@ -301,7 +312,7 @@ static enum MHD_Result get_overflow(struct kc_req *r)
 
 	kc_err_clear(&err);
 	if (group && snprintf(groups, sizeof(groups), "%s", group) >= (int)sizeof(groups))
-		return kc_respond_error(r, 400, "group is too long");
+		return kc_respond_error(r, KC_E_BAD_INPUT, "group is too long");
 	if (groups[0]) {
 		q.group[q.ngroup++] = groups;
 		comma = strchr(groups, ',');
@@ -311,26 +322,21 @@ static enum MHD_Result get_overflow(struct kc_req *r)
 		}
 	}
 	if ((since && kc_day_parse(since, &q.since) < 0) || (until && kc_day_parse(until, &q.until) < 0))
-		return kc_respond_error(r, 400, "since and until are dates: YYYY-MM-DD");
-	if (limit) {
-		char *end;
-
-		q.limit = strtoll(limit, &end, 10);
-		if (*end || q.limit < 1 || q.limit > 100000)
-			return kc_respond_error(r, 400, "limit must be a number from 1 to 100000");
-	}
+		return kc_respond_error(r, KC_E_BAD_INPUT, "since and until are dates: YYYY-MM-DD");
+	if (limit && kc_parse_i64(limit, "limit", 1, 100000, &q.limit, &err) < 0)
+		return kc_respond_err(r, &err);
 	db = kc_db_get(r->srv, &err);
 	if (!db)
-		return kc_respond_error(r, 503, "database unavailable: %s", err.msg);
+		return kc_respond_err(r, &err);
 	j = kc_overflow_query(db, &q, &err);
 	kc_db_put(r->srv, db);
 	if (!j)
-		return kc_respond_error(r, err.code == 400 ? 400 : 500, "%s", err.msg);
+		return kc_respond_err(r, &err);
 	json_object_set_new(j, "group", json_string(group ? group : ""));
 	return kc_respond_json(r, 200, j);
 }
 
-static enum MHD_Result get_healthz(struct kc_req *r)
+enum MHD_Result kc_api_healthz(struct kc_req *r)
 {
 	struct kc_store_stats st;
 
@@ -341,7 +347,7 @@ static enum MHD_Result get_healthz(struct kc_req *r)
 					 (json_int_t)st.queue_depth));
 }
 
-static enum MHD_Result get_metrics(struct kc_req *r)
+enum MHD_Result kc_api_metrics(struct kc_req *r)
 {
 	struct kc_metrics *m = &r->srv->metrics;
 	struct kc_store_stats st;
@@ -412,14 +418,14 @@ static enum MHD_Result get_metrics(struct kc_req *r)
 		    (unsigned long long)m->runs_overflowed[1]);
 	if (b.oom) {
 		kc_buf_release(&b);
-		return kc_respond_error(r, 500, "out of memory");
+		return kc_respond_error(r, KC_E_INTERNAL, "out of memory");
 	}
 	ret = kc_respond_text(r, 200, "text/plain; version=0.0.4", (char *)b.data, b.len);
 	kc_buf_release(&b);
 	return ret;
 }
 
-static enum MHD_Result get_labels(struct kc_req *r)
+enum MHD_Result kc_api_labels(struct kc_req *r)
 {
 	return answer_rows(
 		r, "labels",
@@ -428,44 +434,4 @@ static enum MHD_Result get_labels(struct kc_req *r)
 		" (SELECT max(received) FROM reports r WHERE r.label = l.id) AS last_report "
 		"FROM labels l ORDER BY l.name",
 		NULL, NULL);
-}
-
-enum MHD_Result kc_api_read(struct kc_req *r, int *handled)
-{
-	static const char builds_prefix[] = "/api/v1/builds/";
-	const char *url = r->url;
-
-	*handled = 1;
-	if (strcmp(url, "/healthz") == 0)
-		return get_healthz(r);
-	if (strcmp(url, "/metrics") == 0)
-		return get_metrics(r);
-	if (strncmp(url, "/api/", 5) != 0) {
-		*handled = 0;
-		return MHD_NO;
-	}
-	if (!kc_req_authorized(r, KC_SCOPE_READ))
-		return kc_respond_error(r, 401, "a read token is required (Authorization: Bearer)");
-	if (strcmp(url, "/api/v1/machines") == 0)
-		return get_machines(r);
-	if (strcmp(url, "/api/v1/builds") == 0)
-		return get_builds(r);
-	if (strcmp(url, "/api/v1/reports") == 0)
-		return get_reports(r);
-	if (strcmp(url, "/api/v1/labels") == 0)
-		return get_labels(r);
-	if (strcmp(url, "/api/v1/stats/overflow") == 0)
-		return get_overflow(r);
-	if (strncmp(url, builds_prefix, sizeof(builds_prefix) - 1) == 0) {
-		const char *rest = url + sizeof(builds_prefix) - 1;
-		const char *slash = strchr(rest, '/');
-		char build[KC_BUILD_ID_MAX + 1];
-
-		if (slash && (size_t)(slash - rest) <= KC_BUILD_ID_MAX && strcmp(slash, "/pcs") == 0) {
-			memcpy(build, rest, (size_t)(slash - rest));
-			build[slash - rest] = '\0';
-			return get_pcs(r, build);
-		}
-	}
-	return kc_api_coverage(r, handled);
 }

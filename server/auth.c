@@ -21,7 +21,7 @@
 int kc_auth_init(struct kc_err *err)
 {
 	if (sodium_init() < 0)
-		return kc_err_set(err, "libsodium failed to initialize");
+		return kc_err_set(err, KC_E_INTERNAL, "libsodium failed to initialize");
 	return 0;
 }
 
@@ -80,7 +80,7 @@ int kc_token_add(sqlite3 *db, const char *name, enum kc_scope scope, char out[KC
 	sqlite3_bind_blob(st, 5, hash, sizeof(hash), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
 	if (sqlite3_step(st) != SQLITE_DONE) {
-		kc_err_set(err, "storing the token: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "storing the token: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	snprintf(out, KC_TOKEN_LEN + 1, "kc_%s.%s", id_hex, secret_hex);

@@ -40,7 +40,7 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
-		kc_err_set(err, "loading boot: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "loading boot: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	b->boot = sqlite3_column_int64(st, 0);
@@ -62,7 +62,7 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 		struct kc_canon_module *m = realloc(b->modules, (b->nmodules + 1) * sizeof(*m));
 
 		if (!m) {
-			kc_err_set(err, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
 		b->modules = m;
@@ -73,7 +73,7 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 		m->text_addr = (uint64_t)sqlite3_column_int64(st, 3);
 	}
 	if (rc != SQLITE_DONE) {
-		kc_err_set(err, "loading boot modules: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "loading boot modules: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	ret = 1;
@@ -163,7 +163,7 @@ int kc_canon_report(const struct kc_canon_boot *b, const struct kc_report *r,
 	}
 	if (w.oom) {
 		kc_canon_result_release(out);
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	}
 	for (uint32_t i = 0; i < out->nparts; i++)
 		roaring_bitmap_run_optimize(out->parts[i].bits);

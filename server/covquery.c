@@ -166,7 +166,8 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
 
 		if (!b) {
-			kc_err_set(err, "stored coverage bitmap of %lld is corrupt", (long long)id);
+			kc_err_set(err, KC_E_INTERNAL,
+				   "stored coverage bitmap of %lld is corrupt", (long long)id);
 			goto out;
 		}
 		if (out->n && out->v[out->n - 1].id == id) {
@@ -180,7 +181,7 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 
 			if (!v) {
 				kc_bitmap_free(b);
-				kc_err_set(err, "out of memory");
+				kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				goto out;
 			}
 			out->v = v;
@@ -190,7 +191,7 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 		out->v[out->n++].bits = b;
 	}
 	if (rc != SQLITE_DONE) {
-		kc_err_set(err, "loading coverage: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "loading coverage: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	ret = 0;
@@ -431,7 +432,7 @@ static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
 				x->img = v;
 			l = v ? realloc(x->img_limit, cap * sizeof(*l)) : NULL;
 			if (!l) {
-				kc_err_set(err, "out of memory");
+				kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				goto out;
 			}
 			x->img_limit = l;
@@ -440,7 +441,7 @@ static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
 		x->img_limit[x->nimg++] = 0;
 	}
 	if (rc != SQLITE_DONE) {
-		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	ret = 0;
@@ -475,7 +476,7 @@ static struct pfile *index_file(struct pindex *x, sqlite3_stmt *st, struct kc_er
 		struct pfile *v = realloc(x->files, (size_t)cap * sizeof(*v));
 
 		if (!v) {
-			kc_err_set(err, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			return NULL;
 		}
 		x->files = v;
@@ -490,11 +491,11 @@ static struct pfile *index_file(struct pindex *x, sqlite3_stmt *st, struct kc_er
 	pf->lines = malloc(((size_t)nlines + 1) * 4);
 	pf->funcs = calloc((size_t)pf->nfuncs + 1, sizeof(*pf->funcs));
 	if (!pf->path || !pf->lines || !pf->funcs) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
 	if ((size_t)sqlite3_column_bytes(st, 4) != (size_t)nlines * 4) {
-		kc_err_set(err, "stored lines of %s are corrupt", pf->path);
+		kc_err_set(err, KC_E_INTERNAL, "stored lines of %s are corrupt", pf->path);
 		return NULL;
 	}
 	if (nlines)
@@ -512,18 +513,18 @@ static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, stru
 	int ret = -1;
 
 	if (!bits || slot < 0) {
-		kc_err_set(err, "stored points of %s are corrupt", pf->path);
+		kc_err_set(err, KC_E_INTERNAL, "stored points of %s are corrupt", pf->path);
 		goto out;
 	}
 	n = roaring_bitmap_get_cardinality(bits);
 	if ((uint64_t)sqlite3_column_bytes(st, 7) != n * 4 ||
 	    (uint64_t)sqlite3_column_bytes(st, 8) != n * 4) {
-		kc_err_set(err, "stored point arrays of %s are corrupt", pf->path);
+		kc_err_set(err, KC_E_INTERNAL, "stored point arrays of %s are corrupt", pf->path);
 		goto out;
 	}
 	v = realloc(pf->parts, ((size_t)pf->nparts + 1) * sizeof(*v));
 	if (!v) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	pf->parts = v;
@@ -535,7 +536,7 @@ static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, stru
 	p->li = malloc(n * 4 + 4);
 	p->fi = malloc(n * 4 + 4);
 	if (!p->bits || !p->li || !p->fi) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	roaring_bitmap_to_uint32_array(bits, p->bits);
@@ -575,7 +576,7 @@ static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
 			goto out;
 	}
 	if (rc != SQLITE_DONE) {
-		kc_err_set(err, "reading points: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "reading points: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	ret = 0;
@@ -615,14 +616,14 @@ static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
 			continue;
 		pf->funcs[idx].name = strdup((const char *)sqlite3_column_text(st, 2));
 		if (!pf->funcs[idx].name) {
-			kc_err_set(err, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
 		pf->funcs[idx].line_start = sqlite3_column_int64(st, 3);
 		pf->funcs[idx].line_end = sqlite3_column_int64(st, 4);
 	}
 	if (rc != SQLITE_DONE) {
-		kc_err_set(err, "reading functions: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "reading functions: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	ret = 0;
@@ -696,7 +697,7 @@ static struct pindex *index_get(sqlite3 *db, int64_t build, int64_t generation,
 	}
 	x = calloc(1, sizeof(*x));
 	if (!x) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	x->build = build;
@@ -763,12 +764,12 @@ static int load_coverage(struct kc_covq *q, int64_t generation, struct kc_err *e
 	int hit = key ? covcache_get(key, &q->img) : 0, ret = -1;
 
 	if (hit < 0) {
-		kc_err_setc(err, 500, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	if (!hit) {
 		if (load_filtered(q, 0, &q->img, err) < 0) {
-			err->code = 500;
+			err->code = KC_E_INTERNAL;
 			goto out;
 		}
 		if (key)
@@ -789,7 +790,7 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	int rc, ok = 0;
 
 	if (!q) {
-		kc_err_setc(err, 500, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
 	q->db = db;
@@ -807,11 +808,11 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	sqlite3_bind_text(st, 1, build_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
-		kc_err_setc(err, 404, "no build %s", build_id);
+		kc_err_set(err, KC_E_NOT_FOUND, "no build %s", build_id);
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
-		kc_err_setc(err, 500, "sqlite: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	q->build = sqlite3_column_int64(st, 0);
@@ -820,7 +821,8 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	sqlite3_finalize(st);
 	st = NULL;
 	if ((flags & KC_COVQ_NEED_IMPORT) && !q->imported) {
-		kc_err_setc(err, 404, "build %s has not been imported (POST /api/v1/builds)",
+		kc_err_set(err, KC_E_NOT_IMPORTED,
+			   "build %s has not been imported (POST /api/v1/builds)",
 			    build_id);
 		goto out;
 	}
@@ -829,12 +831,12 @@ struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_
 	if (q->imported) {
 		q->index = index_get(db, q->build, generation, err);
 		if (!q->index) {
-			err->code = 500;
+			err->code = KC_E_INTERNAL;
 			goto out;
 		}
 		q->cov = calloc((size_t)q->index->nimg + 1, sizeof(*q->cov));
 		if (!q->cov) {
-			kc_err_setc(err, 500, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
 		for (uint32_t i = 0; i < q->index->nimg; i++)
@@ -877,7 +879,7 @@ static int ensure_bitsets(struct kc_covq *q, struct kc_err *err)
 		return 0;
 	q->bitset = calloc((size_t)x->nimg + 1, sizeof(*q->bitset));
 	if (!q->bitset)
-		return kc_err_setc(err, 500, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	for (uint32_t i = 0; i < x->nimg; i++) {
 		struct bitset_fill b;
 
@@ -886,7 +888,7 @@ static int ensure_bitsets(struct kc_covq *q, struct kc_err *err)
 		b.limit = x->img_limit[i];
 		b.w = calloc(((size_t)b.limit + 63) / 64, 8);
 		if (!b.w)
-			return kc_err_setc(err, 500, "out of memory");
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		roaring_iterate(q->cov[i], set_bit, &b);
 		q->bitset[i] = b.w;
 	}
@@ -922,7 +924,7 @@ static int fview_fill(struct kc_covq *q, struct fview *v, const struct pfile *pf
 	}
 	if (!v->ltot || !v->lcov || !v->ftot || !v->fcov) {
 		v->lcap = v->fcap = 0;
-		return kc_err_setc(err, 500, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	}
 	v->pf = pf;
 	v->id = pf->id;
@@ -1042,7 +1044,7 @@ static int64_t walk(struct kc_covq *q, const char *exact, const char *prefix, fi
 		char *upper = strdup(prefix);
 
 		if (!upper)
-			return kc_err_setc(err, 500, "out of memory");
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		upper[n - 1] = (char)(upper[n - 1] + 1); /* "dir/" -> "dir0" */
 		lo = lower_bound(x, prefix);
 		hi = lower_bound(x, upper);
@@ -1118,13 +1120,13 @@ static int tree_flush(struct tree_walk *w, struct kc_err *err)
 	n = w->plen + strlen(w->cur) + 1;
 	path = malloc(n);
 	if (!path)
-		return kc_err_setc(err, 500, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	snprintf(path, n, "%s%s", w->prefix, w->cur);
 	o = json_pack("{s:s, s:s, s:s}", "name", w->cur, "path", path, "type",
 		      w->cur_dir ? "dir" : "file");
 	free(path);
 	if (!o)
-		return kc_err_setc(err, 500, "path is not UTF-8 or out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "path is not UTF-8 or out of memory");
 	if (w->cur_dir)
 		json_object_set_new(o, "files", json_integer((json_int_t)w->cur_t.files));
 	put_totals(o, &w->cur_t);
@@ -1151,7 +1153,7 @@ static int tree_add(struct tree_walk *w, const char *path, const struct totals *
 			return -1;
 		w->cur = strndup(rest, len);
 		if (!w->cur)
-			return kc_err_setc(err, 500, "out of memory");
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		w->cur_dir = slash != NULL;
 		memset(&w->cur_t, 0, sizeof(w->cur_t));
 	}
@@ -1192,7 +1194,7 @@ static int totals_key(struct kc_covq *q, struct kc_err *err)
 	if (q->tkey)
 		return 0;
 	if (kc_db_get_int(q->db, "SELECT max(id) FROM reports", 0, &newest, err) < 0) {
-		err->code = 500;
+		err->code = KC_E_INTERNAL;
 		return -1;
 	}
 	kc_buf_addf(&b, "%s\n%s\n%d %lld %lld\n%lld\n", q->f.labels_json ? q->f.labels_json : "-",
@@ -1204,7 +1206,7 @@ static int totals_key(struct kc_covq *q, struct kc_err *err)
 									: 0));
 	if (b.oom) {
 		kc_buf_release(&b);
-		return kc_err_setc(err, 500, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	}
 	q->tkey = (char *)b.data; /* kc_buf_addf keeps it NUL-terminated */
 	return 0;
@@ -1291,7 +1293,7 @@ static struct totals *all_totals(struct kc_covq *q, struct kc_err *err)
 	t = calloc((size_t)x->nfiles + 1, sizeof(*t));
 	if (!t || ensure_bitsets(q, err) < 0) {
 		free(t);
-		kc_err_setc(err, 500, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
 	memset(&v, 0, sizeof(v));
@@ -1352,7 +1354,7 @@ json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
 
 		prefix = malloc(len + 2);
 		if (!prefix) {
-			kc_err_setc(err, 500, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			return NULL;
 		}
 		snprintf(prefix, len + 2, "%s%s", dir, dir[len - 1] == '/' ? "" : "/");
@@ -1372,7 +1374,7 @@ json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
 	if (n < 0 || tree_flush(&w, err) < 0)
 		goto out;
 	if (n == 0 && *dir) {
-		kc_err_setc(err, 404, "no directory %s in build %s", dir, q->build_id);
+		kc_err_set(err, KC_E_NOT_FOUND, "no directory %s in build %s", dir, q->build_id);
 		goto out;
 	}
 	out = base_object(q);
@@ -1469,7 +1471,7 @@ json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err)
 		return NULL;
 	}
 	if (n == 0 || !w.out) {
-		kc_err_setc(err, 404, "no file %s in build %s", path, q->build_id);
+		kc_err_set(err, KC_E_NOT_FOUND, "no file %s in build %s", path, q->build_id);
 		json_decref(w.out);
 		return NULL;
 	}
@@ -1583,7 +1585,7 @@ static int lsel_init(struct lsel *s, const struct kc_covq *q, const struct pfile
 	return 0;
 oom:
 	lsel_release(s);
-	return kc_err_setc(err, 500, "out of memory");
+	return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 }
 
 struct lmark {
@@ -1628,7 +1630,7 @@ static int lsel_mark(const struct kc_covq *q, const struct lsel *s, int64_t imag
 			continue;
 		both = roaring_bitmap_and(cov, s->bm[k]);
 		if (!both)
-			return kc_err_setc(err, 500, "out of memory");
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		m.bits = s->bits + s->off[k];
 		m.n = s->off[k + 1] - s->off[k];
 		m.off = s->off[k];
@@ -1700,7 +1702,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 	r->row = calloc(s->words, 8);
 	if (!st || !r->minus || !r->row) {
 		if (st)
-			kc_err_setc(err, 500, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, s->images, -1, SQLITE_STATIC);
@@ -1720,7 +1722,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 		int any;
 
 		if (!cov) {
-			kc_err_setc(err, 500, "a stored coverage bitmap is corrupt");
+			kc_err_set(err, KC_E_INTERNAL, "a stored coverage bitmap is corrupt");
 			goto out;
 		}
 		memset(r->row, 0, s->words * 8);
@@ -1732,7 +1734,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 			l = lread_label(r, s, sqlite3_column_int64(st, 0),
 					(const char *)sqlite3_column_text(st, 1));
 			if (!l) {
-				kc_err_setc(err, 500, "out of memory");
+				kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				goto out;
 			}
 		}
@@ -1748,7 +1750,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		kc_err_setc(err, 500, "reading coverage: %s", sqlite3_errmsg(q->db));
+		kc_err_set(err, kc_db_errc(q->db), "reading coverage: %s", sqlite3_errmsg(q->db));
 		goto out;
 	}
 	ret = 0;
@@ -1773,12 +1775,13 @@ static int llabel_day_hit(struct kc_covq *q, const struct lsel *s, sqlite3_stmt 
 			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
 
 		if (!cov)
-			return kc_err_setc(err, 500, "a stored coverage bitmap is corrupt");
+			return kc_err_set(err, KC_E_INTERNAL,
+					  "a stored coverage bitmap is corrupt");
 		hit = lsel_mark(q, s, sqlite3_column_int64(st, 0), cov, row, err);
 		kc_bitmap_free(cov);
 	}
 	if (hit == 0 && rc != SQLITE_DONE)
-		return kc_err_setc(err, 500, "reading coverage: %s", sqlite3_errmsg(q->db));
+		return kc_err_set(err, kc_db_errc(q->db), "reading coverage: %s", sqlite3_errmsg(q->db));
 	return hit;
 }
 
@@ -1821,7 +1824,7 @@ static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l
 				*ends[e] = day;
 		}
 		if (hit == 0 && rc != SQLITE_DONE)
-			hit = kc_err_setc(err, 500, "reading coverage days: %s", sqlite3_errmsg(q->db));
+			hit = kc_err_set(err, kc_db_errc(q->db), "reading coverage days: %s", sqlite3_errmsg(q->db));
 		sqlite3_finalize(st);
 		if (hit < 0)
 			goto out;
@@ -1882,12 +1885,12 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 	const struct pfile *pf;
 
 	if (!x) {
-		kc_err_setc(err, 404, "build %s has not been imported", q->build_id);
+		kc_err_set(err, KC_E_NOT_IMPORTED, "build %s has not been imported", q->build_id);
 		return NULL;
 	}
 	at = lower_bound(x, path);
 	if (at >= x->nfiles || strcmp(x->files[at].path, path) != 0) {
-		kc_err_setc(err, 404, "no file %s in build %s", path, q->build_id);
+		kc_err_set(err, KC_E_NOT_FOUND, "no file %s in build %s", path, q->build_id);
 		return NULL;
 	}
 	pf = &x->files[at];
@@ -1905,7 +1908,7 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 	ltot = calloc((size_t)pf->nlines + 1, 4);
 	arr = json_array();
 	if (!lcov || !ltot || !arr) {
-		kc_err_setc(err, 500, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	for (uint32_t j = 0; j < s.n; j++)
@@ -1976,7 +1979,7 @@ static int collect_func(const struct fview *v, uint32_t idx, const char *name, i
 		struct fentry *nv = realloc(w->v, cap * sizeof(*nv));
 
 		if (!nv)
-			return kc_err_setc(err, 500, "out of memory");
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		w->v = nv;
 		w->cap = cap;
 	}
@@ -2094,7 +2097,7 @@ json_t *kc_covq_functions(struct kc_covq *q, const char *file, const char *match
 	if (n < 0)
 		goto out;
 	if (file && n == 0) {
-		kc_err_setc(err, 404, "no file %s in build %s", file, q->build_id);
+		kc_err_set(err, KC_E_NOT_FOUND, "no file %s in build %s", file, q->build_id);
 		goto out;
 	}
 	sort_first(w.v, w.n, offset + limit,
@@ -2171,7 +2174,7 @@ static int lcov_file(struct kc_covq *q, const struct fview *v, void *arg, struct
 			kc_buf_addf(b, "DA:%u,%u\n", v->lines[l], v->lcov[l]);
 	kc_buf_addf(b, "LF:%llu\nLH:%llu\nend_of_record\n", (unsigned long long)t.lines,
 		    (unsigned long long)(t.lines_full + t.lines_partial));
-	return b->oom ? kc_err_setc(err, 500, "out of memory") : 0;
+	return b->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
 }
 
 static int norm_prefix(const char *prefix, char **out, struct kc_err *err)
@@ -2183,7 +2186,7 @@ static int norm_prefix(const char *prefix, char **out, struct kc_err *err)
 		return 0;
 	*out = malloc(len + 2);
 	if (!*out)
-		return kc_err_setc(err, 500, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	snprintf(*out, len + 2, "%s%s", prefix, prefix[len - 1] == '/' ? "" : "/");
 	return 0;
 }
@@ -2229,7 +2232,7 @@ static int csv_file(struct kc_covq *q, const struct fview *v, void *arg, struct 
 		    (unsigned long long)t.lines, (unsigned long long)t.covered,
 		    (unsigned long long)t.points, (unsigned long long)t.funcs_hit,
 		    (unsigned long long)t.funcs);
-	return b->oom ? kc_err_setc(err, 500, "out of memory") : 0;
+	return b->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
 }
 
 int kc_covq_files_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
@@ -2268,7 +2271,7 @@ static int csv_funcs_file(struct kc_covq *q, const struct fview *v, void *arg, s
 
 	if (each_function(q, v, csv_fn, b, err) < 0)
 		return -1;
-	return b->oom ? kc_err_setc(err, 500, "out of memory") : 0;
+	return b->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
 }
 
 int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
@@ -2296,7 +2299,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 	int rc;
 
 	if (load_filtered(q, 1, &bin, err) < 0) {
-		err->code = 500;
+		err->code = KC_E_INTERNAL;
 		json_decref(arr);
 		return NULL;
 	}
@@ -2308,7 +2311,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 			   "WHERE b.build = ? ORDER BY b.kind DESC, b.name, b.id",
 			   err);
 	if (!st) {
-		err->code = 500;
+		err->code = KC_E_INTERNAL;
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, q->build);
@@ -2327,7 +2330,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 
 			if (!pts) {
 				json_decref(o);
-				kc_err_setc(err, 500, "stored points are corrupt");
+				kc_err_set(err, KC_E_INTERNAL, "stored points are corrupt");
 				goto out;
 			}
 			hit = cov ? roaring_bitmap_and_cardinality(cov, pts) : 0;
@@ -2348,13 +2351,13 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		json_array_append_new(arr, o);
 	}
 	if (rc != SQLITE_DONE) {
-		kc_err_setc(err, 500, "sqlite: %s", sqlite3_errmsg(q->db));
+		kc_err_set(err, kc_db_errc(q->db), "sqlite: %s", sqlite3_errmsg(q->db));
 		goto out;
 	}
 	sqlite3_finalize(st);
 	st = kc_db_prepare(q->db, "SELECT id, points, bits FROM images WHERE build = ?", err);
 	if (!st) {
-		err->code = 500;
+		err->code = KC_E_INTERNAL;
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, q->build);
@@ -2364,7 +2367,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 			sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
 
 		if (!pts) {
-			kc_err_setc(err, 500, "stored points are corrupt");
+			kc_err_set(err, KC_E_INTERNAL, "stored points are corrupt");
 			goto out;
 		}
 		points += (uint64_t)sqlite3_column_int64(st, 1);
@@ -2372,7 +2375,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		kc_bitmap_free(pts);
 	}
 	if (rc != SQLITE_DONE) {
-		kc_err_setc(err, 500, "sqlite: %s", sqlite3_errmsg(q->db));
+		kc_err_set(err, kc_db_errc(q->db), "sqlite: %s", sqlite3_errmsg(q->db));
 		goto out;
 	}
 	out = base_object(q);

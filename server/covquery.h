@@ -13,8 +13,10 @@
  * are, "partial" when some are, "uncovered" when none are; a function is
  * covered ("hit") when at least one of its points is.
  *
- * Errors set err->code to the HTTP status the API should answer: 404 for
- * an unknown build, file or directory, 400 for bad arguments, 500 else.
+ * Errors set err->code: KC_E_NOT_FOUND for an unknown build, file or
+ * directory, KC_E_NOT_IMPORTED for a build that was never imported,
+ * KC_E_BAD_INPUT for bad arguments, KC_E_INTERNAL (or KC_E_UNAVAILABLE
+ * for a busy or failing database) else.
  * Returned JSON objects and buffers belong to the caller.
  */
 #ifndef KC_COVQUERY_H

@@ -27,12 +27,27 @@ int kc_db_schema_version(void)
 	return kc_nmigrations ? kc_migration_numbers[kc_nmigrations - 1] : 0;
 }
 
+enum kc_errc kc_db_errc(sqlite3 *db)
+{
+	switch (db ? sqlite3_errcode(db) : SQLITE_NOMEM) {
+	case SQLITE_FULL:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+		return KC_E_UNAVAILABLE;
+	default:
+		return KC_E_INTERNAL;
+	}
+}
+
 int kc_db_exec(sqlite3 *db, const char *sql, struct kc_err *err)
 {
 	char *msg = NULL;
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		kc_err_set(err, "sqlite: %s", msg ? msg : sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -44,7 +59,7 @@ sqlite3_stmt *kc_db_prepare(sqlite3 *db, const char *sql, struct kc_err *err)
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		kc_err_set(err, "sqlite prepare: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite prepare: %s", sqlite3_errmsg(db));
 		return NULL;
 	}
 	return st;
@@ -64,7 +79,7 @@ int kc_db_get_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out, stru
 		*out = dflt;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	return 0;
 }
 
@@ -120,13 +135,14 @@ sqlite3 *kc_db_open(const char *path, int readonly, struct kc_err *err)
 	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 
 	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		kc_err_set(err, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		kc_err_set(err, KC_E_UNAVAILABLE,
+			   "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 10000);
 	if (sqlite3_create_function(db, "kc_roaring_or", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 				    NULL, roaring_or_step, roaring_or_final) != SQLITE_OK) {
-		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	if (kc_db_exec(db, "PRAGMA foreign_keys = ON", err) < 0)
@@ -149,7 +165,7 @@ int kc_db_migrate(sqlite3 *db, struct kc_err *err)
 	    kc_db_get_int(db, "SELECT max(version) FROM schema_version", 0, &version, err) < 0)
 		return -1;
 	if (version > kc_db_schema_version())
-		return kc_err_set(err,
+		return kc_err_set(err, KC_E_INTERNAL,
 				  "the database has schema version %lld but this kcovd knows only "
 				  "up to %d: upgrade kcovd (refusing to touch newer data)",
 				  (long long)version, kc_db_schema_version());

@@ -24,6 +24,11 @@ int kc_db_migrate(sqlite3 *db, struct kc_err *err) KC_MUST_CHECK;
 /* The schema version this binary writes. */
 int kc_db_schema_version(void);
 
+/* The domain code of the last SQLite error on db: KC_E_UNAVAILABLE for
+ * conditions that pass (full, busy, locked, I/O, cannot open, read-only),
+ * KC_E_INTERNAL for everything else. */
+enum kc_errc kc_db_errc(sqlite3 *db);
+
 /* Not must-check: rollbacks on error paths ignore it. */
 int kc_db_exec(sqlite3 *db, const char *sql, struct kc_err *err);
 

@@ -1,8 +1,10 @@
 /*
  * http.c - kcovd's HTTP front: the libmicrohttpd daemon (epoll and a thread
- * pool, connection limit and idle timeout), body collection with a
- * hard size cap, early refusal (401, 413, 415) before a body is read,
- * routing to the API modules, and the JSON/error response helpers.
+ * pool, connection limit and idle timeout), the checks of the route table
+ * (routes.c) applied on the first call, before a body byte is read (414,
+ * 431, 404, 405, 401, 415, 413), body collection with the route's size cap, and
+ * the JSON and error response helpers. It knows no handler: it calls the
+ * one the route table names.
  */
 #include "server.h"
 
@@ -12,19 +14,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "db.h"
-#include "wire.h"
+#include "parse.h"
+#include "routes.h"
 
+/* Per-request state, created by the URI logger (before the headers are
+ * parsed, so the full request target's length is known) and freed when the
+ * request completes. */
 struct conn_ctx {
-	struct kc_buf body;
+	size_t uri_len;          /* bytes of the request target, query included */
+	int started;             /* the first access-handler call was made */
+	int refused;             /* a response was already queued on that call */
 	int too_large;
-	int refused; /* a response was already queued on the first call */
+	struct kc_route_match match;
+	char *params[KC_ROUTE_MAX_PARAMS]; /* NUL-terminated parameter values */
+	struct kc_buf body;
 };
 
-enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *type,
-				const char *data, size_t len)
+static enum MHD_Result respond(struct kc_req *r, unsigned status, const char *type,
+			       const char *data, size_t len, const char *hdr, const char *value)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -34,44 +45,83 @@ enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *t
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (hdr)
+		MHD_add_response_header(resp, hdr, value);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
-enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j)
+enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *type,
+				const char *data, size_t len)
 {
+	return respond(r, status, type, data, len, NULL, NULL);
+}
+
+static enum MHD_Result respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
+					const char *hdr, const char *value)
+{
+	static const char oom[] = "{\"error\":\"out of memory\",\"code\":\"internal\",\"status\":500}";
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	enum MHD_Result ret;
 
 	json_decref(j);
 	if (!text)
-		return kc_respond_text(r, 500, "application/json",
-				       "{\"error\":\"out of memory\"}", 25);
-	ret = kc_respond_text(r, status, "application/json", text, strlen(text));
+		return respond(r, 500, "application/json", oom, sizeof(oom) - 1, NULL, NULL);
+	ret = respond(r, status, "application/json", text, strlen(text), hdr, value);
 	free(text);
 	return ret;
 }
 
-enum MHD_Result kc_respond_error(struct kc_req *r, unsigned status, const char *fmt, ...)
+enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j)
 {
-	char msg[1024];
-	va_list ap;
-	json_t *j;
+	return respond_json_hdr(r, status, j, NULL, NULL);
+}
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+json_t *kc_error_json(const struct kc_err *err)
+{
+	enum kc_errc code = err->code == KC_E_NONE ? KC_E_INTERNAL : err->code;
+	const char *msg = err->msg[0] ? err->msg : kc_errc_name(code);
+	json_t *j = json_pack("{s:s, s:s, s:i}", "error", msg, "code", kc_errc_name(code),
+			      "status", (int)kc_errc_status(code));
+
 	if (!j) {
 		/* Not UTF-8 (a URL or name echoed from the request): JSON cannot
 		 * carry it, so answer with the bytes replaced, not with a 500. */
-		for (char *p = msg; *p; p++)
-			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-				*p = '?';
-		j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+		char clean[KC_ERR_MAX];
+		size_t i;
+
+		for (i = 0; msg[i] && i + 1 < sizeof(clean); i++)
+			clean[i] = (unsigned char)msg[i] >= 0x80 || (unsigned char)msg[i] < 0x20
+					   ? '?' : msg[i];
+		clean[i] = '\0';
+		j = json_pack("{s:s, s:s, s:i}", "error", clean, "code", kc_errc_name(code),
+			      "status", (int)kc_errc_status(code));
 	}
-	return kc_respond_json(r, status, j);
+	return j;
+}
+
+static enum MHD_Result respond_err_hdr(struct kc_req *r, const struct kc_err *err,
+				       const char *hdr, const char *value)
+{
+	return respond_json_hdr(r, kc_errc_status(err->code), kc_error_json(err), hdr, value);
+}
+
+enum MHD_Result kc_respond_err(struct kc_req *r, const struct kc_err *err)
+{
+	return respond_err_hdr(r, err, NULL, NULL);
+}
+
+enum MHD_Result kc_respond_error(struct kc_req *r, enum kc_errc code, const char *fmt, ...)
+{
+	struct kc_err err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	va_end(ap);
+	err.code = code;
+	return kc_respond_err(r, &err);
 }
 
 const char *kc_req_arg(struct kc_req *r, const char *name)
@@ -79,12 +129,12 @@ const char *kc_req_arg(struct kc_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-json_t *kc_json_addr(uint64_t a)
+const char *kc_req_param(const struct kc_req *r, const char *name)
 {
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "0x%016llx", (unsigned long long)a);
-	return json_string(buf);
+	for (unsigned i = 0; i < r->nparams; i++)
+		if (strcmp(r->param_names[i], name) == 0)
+			return r->params[i];
+	return NULL;
 }
 
 sqlite3 *kc_db_get(struct kc_server *srv, struct kc_err *err)
@@ -111,14 +161,15 @@ void kc_db_put(struct kc_server *srv, sqlite3 *db)
 	sqlite3_close(db);
 }
 
-int kc_req_authorized(struct kc_req *r, enum kc_scope need)
+/* Does the request carry a token the route's scope accepts? */
+static int authorized(struct kc_req *r, enum kc_scope need)
 {
 	const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
 	struct kc_err err;
 	sqlite3 *db;
 	enum kc_scope have;
 
-	if (need == KC_SCOPE_READ && !r->srv->opts.read_auth)
+	if (need == KC_SCOPE_NONE || (need == KC_SCOPE_READ && !r->srv->opts.read_auth))
 		return 1;
 	if (!auth)
 		return 0;
@@ -130,62 +181,134 @@ int kc_req_authorized(struct kc_req *r, enum kc_scope need)
 	return kc_scope_allows(have, need);
 }
 
-static int is_post_route(const char *url)
+/* Does the Content-Type header name the media type want (parameters such
+ * as "; charset=" allowed)? */
+static int type_is(const char *type, const char *want)
 {
-	return strcmp(url, "/api/v1/reports") == 0 || strcmp(url, "/api/v1/boots") == 0;
+	size_t n = strlen(want);
+
+	return type && strncasecmp(type, want, n) == 0 &&
+	       (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
-/* Checks done before any body byte is read. Returns 1 when a refusal was
- * queued. */
-static int refuse_early(struct kc_req *r, enum MHD_Result *ret)
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	size_t *total = cls;
+	(void)kind;
+
+	*total += strlen(key) + 4 + (value ? strlen(value) : 0); /* ": " and CRLF */
+	return MHD_YES;
+}
+
+/* The checks of the route table, made on the first call before any body
+ * byte is read: target and header length, route, scope, Content-Type,
+ * declared size.
+ * Returns 0 when the request may go on, or -1 with err set (and allow
+ * filled for a 405). */
+static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, size_t allow_size,
+			 struct kc_err *err)
 {
 	const char *type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
 	const char *len = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+	struct kc_metrics *m = &r->srv->metrics;
+	const struct kc_route *rt;
+	uint64_t declared = 0;
+	size_t header_bytes = 0;
+	int ingest;
 
-	if (!kc_req_authorized(r, KC_SCOPE_PUSH)) {
-		atomic_fetch_add(&r->srv->metrics.rejected_auth, 1);
-		*ret = kc_respond_error(r, 401, "a push token is required (Authorization: Bearer)");
-		return 1;
+	if (ctx->uri_len > KC_URI_MAX)
+		return kc_err_set(err, KC_E_URI_TOO_LONG,
+				  "the request target has %zu bytes, more than the %u-byte limit",
+				  ctx->uri_len, KC_URI_MAX);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_bytes, &header_bytes);
+	if (header_bytes > KC_HEADERS_MAX)
+		return kc_err_set(err, KC_E_HEADERS_TOO_LARGE,
+				  "the request headers have %zu bytes, more than the %u-byte limit",
+				  header_bytes, KC_HEADERS_MAX);
+	if (kc_route_find(r->method, r->url, &ctx->match, allow, allow_size, err) < 0)
+		return -1;
+	rt = ctx->match.route;
+	ingest = rt->scope == KC_SCOPE_PUSH; /* the kcovd_reports_rejected_total metric */
+	if (!authorized(r, rt->scope)) {
+		if (ingest)
+			atomic_fetch_add(&m->rejected_auth, 1);
+		return kc_err_set(err, KC_E_UNAUTHORIZED,
+				  "a%s %s token is required (Authorization: Bearer)",
+				  rt->scope == KC_SCOPE_ADMIN ? "n" : "", kc_scope_name(rt->scope));
 	}
-	if (!type || strncmp(type, "application/x-kcov", 18) != 0) {
-		atomic_fetch_add(&r->srv->metrics.rejected_type, 1);
-		*ret = kc_respond_error(r, 415, "Content-Type must be application/x-kcov");
-		return 1;
+	if (rt->content_type && !type_is(type, rt->content_type)) {
+		if (ingest)
+			atomic_fetch_add(&m->rejected_type, 1);
+		return kc_err_set(err, KC_E_UNSUPPORTED_MEDIA, "Content-Type must be %s",
+				  rt->content_type);
 	}
-	if (len && strtoull(len, NULL, 10) > KC_WIRE_MAX_BODY) {
-		atomic_fetch_add(&r->srv->metrics.rejected_too_large, 1);
-		*ret = kc_respond_error(r, 413, "body of %s bytes exceeds the %u-byte limit", len,
-					KC_WIRE_MAX_BODY);
-		return 1;
+	if (len && kc_parse_u64(len, "Content-Length", 0, UINT64_MAX, &declared, err) < 0)
+		return -1;
+	if (declared > rt->max_body) {
+		if (ingest)
+			atomic_fetch_add(&m->rejected_too_large, 1);
+		if (rt->max_body == 0)
+			return kc_err_set(err, KC_E_TOO_LARGE, "%s %s takes no body", r->method,
+					  r->url);
+		return kc_err_set(err, KC_E_TOO_LARGE,
+				  "body of %s bytes exceeds the %zu-byte limit", len, rt->max_body);
 	}
 	return 0;
 }
 
-static enum MHD_Result route(struct kc_req *r)
+/* Copy the matched parameters into NUL-terminated strings owned by ctx. */
+static int keep_params(struct conn_ctx *ctx, struct kc_err *err)
 {
-	int handled = 0;
-	enum MHD_Result ret;
+	for (unsigned i = 0; i < ctx->match.nparams; i++) {
+		ctx->params[i] = strndup(ctx->match.p[i].value, ctx->match.p[i].value_len);
+		if (!ctx->params[i])
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	}
+	return 0;
+}
 
-	if (strcmp(r->method, "POST") == 0) {
-		if (strcmp(r->url, "/api/v1/reports") == 0)
-			return kc_api_post_report(r);
-		if (strcmp(r->url, "/api/v1/boots") == 0)
-			return kc_api_post_boot(r);
-		if (strcmp(r->url, "/api/v1/builds") == 0)
-			return kc_api_post_build(r);
+static void fill_req(struct kc_req *r, struct conn_ctx *ctx)
+{
+	static const char *const none = "";
+
+	r->nparams = ctx->match.nparams;
+	for (unsigned i = 0; i < r->nparams; i++) {
+		/* Parameter names are pattern text ending at '}' or '*'. */
+		size_t n = ctx->match.p[i].name_len;
+
+		if (n >= sizeof(r->param_names[i]))
+			n = sizeof(r->param_names[i]) - 1;
+		memcpy(r->param_names[i], ctx->match.p[i].name, n);
+		r->param_names[i][n] = '\0';
+		r->params[i] = ctx->params[i] ? ctx->params[i] : none;
 	}
-	if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) {
-		ret = kc_api_read(r, &handled);
-		if (handled)
-			return ret;
-		ret = kc_api_static(r, &handled);
-		if (handled)
-			return ret;
-		return kc_respond_error(r, 404, "no such resource: %s", r->url);
-	}
-	if (is_post_route(r->url))
-		return kc_respond_error(r, 405, "%s needs POST", r->url);
-	return kc_respond_error(r, 405, "method %s is not allowed here", r->method);
+}
+
+static enum MHD_Result first_call(struct kc_req *r, struct conn_ctx *ctx)
+{
+	char allow[64];
+	struct kc_err err;
+
+	kc_err_clear(&err);
+	ctx->started = 1;
+	atomic_fetch_add(&r->srv->metrics.http_requests, 1);
+	if (check_request(r, ctx, allow, sizeof(allow), &err) == 0 && keep_params(ctx, &err) == 0)
+		return MHD_YES;
+	ctx->refused = 1;
+	return respond_err_hdr(r, &err, err.code == KC_E_METHOD_NOT_ALLOWED ? "Allow" : NULL,
+			       allow);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct conn_ctx *ctx = calloc(1, sizeof(*ctx));
+	(void)cls;
+	(void)conn;
+
+	if (ctx)
+		ctx->uri_len = strlen(uri);
+	return ctx;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -194,26 +317,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct kc_server *srv = cls;
 	struct conn_ctx *ctx = *con_cls;
-	struct kc_req r = { srv, conn, method, url, NULL, 0 };
-	enum MHD_Result ret;
+	struct kc_req r;
 	(void)version;
 
-	if (!ctx) {
+	memset(&r, 0, sizeof(r));
+	r.srv = srv;
+	r.conn = conn;
+	r.method = method;
+	r.url = url;
+	if (!ctx) { /* the URI logger could not allocate */
 		ctx = calloc(1, sizeof(*ctx));
 		if (!ctx)
 			return MHD_NO;
+		ctx->uri_len = strlen(url);
 		*con_cls = ctx;
-		atomic_fetch_add(&srv->metrics.http_requests, 1);
-		if (strcmp(method, "POST") == 0 && is_post_route(url) && refuse_early(&r, &ret)) {
-			ctx->refused = 1;
-			return ret;
-		}
-		return MHD_YES;
 	}
+	if (!ctx->started)
+		return first_call(&r, ctx);
 	if (ctx->refused)
 		return MHD_YES;
 	if (*upload_size) {
-		if (!ctx->too_large && ctx->body.len + *upload_size <= KC_WIRE_MAX_BODY)
+		if (!ctx->too_large && ctx->body.len + *upload_size <= ctx->match.route->max_body)
 			kc_buf_add(&ctx->body, upload, *upload_size);
 		else
 			ctx->too_large = 1;
@@ -223,12 +347,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (ctx->too_large) {
-		atomic_fetch_add(&srv->metrics.rejected_too_large, 1);
-		return kc_respond_error(&r, 413, "body exceeds the %u-byte limit", KC_WIRE_MAX_BODY);
+		if (ctx->match.route->scope == KC_SCOPE_PUSH)
+			atomic_fetch_add(&srv->metrics.rejected_too_large, 1);
+		return kc_respond_error(&r, KC_E_TOO_LARGE, "body exceeds the %zu-byte limit",
+					ctx->match.route->max_body);
 	}
 	r.body = ctx->body.data;
 	r.body_len = ctx->body.len;
-	return route(&r);
+	fill_req(&r, ctx);
+	return ctx->match.route->handler(&r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -242,6 +369,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!ctx)
 		return;
 	kc_buf_release(&ctx->body);
+	for (unsigned i = 0; i < KC_ROUTE_MAX_PARAMS; i++)
+		free(ctx->params[i]);
 	free(ctx);
 	*con_cls = NULL;
 }
@@ -275,7 +404,8 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	addr.sin_family = AF_INET;
 	addr.sin_port = htons(o->port);
 	if (inet_pton(AF_INET, o->listen_addr ? o->listen_addr : "127.0.0.1", &addr.sin_addr) != 1)
-		return kc_err_set(err, "listen address '%s' is not an IPv4 address", o->listen_addr);
+		return kc_err_set(err, KC_E_BAD_INPUT, "listen address '%s' is not an IPv4 address",
+				  o->listen_addr);
 	srv->store = kc_store_open(o->db_path, err);
 	if (!srv->store)
 		return -1;
@@ -289,15 +419,19 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	srv->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned int)(o->threads ? o->threads : 32), MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, srv, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)KC_HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+		/* Room for a request target a little over KC_URI_MAX, so that
+		 * kcovd (not MHD's connection reset) answers 414 with JSON. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)KC_CONN_MEMORY,
+		MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)(o->max_connections ? o->max_connections : 4096),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->timeout_s ? o->timeout_s : 30),
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_END);
 	if (!srv->mhd) {
 		kc_store_close(srv->store);
 		srv->store = NULL;
-		return kc_err_set(err, "cannot listen on %s:%u (in use?)",
+		return kc_err_set(err, KC_E_UNAVAILABLE, "cannot listen on %s:%u (in use?)",
 				  o->listen_addr ? o->listen_addr : "127.0.0.1", o->port);
 	}
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);

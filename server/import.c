@@ -165,10 +165,10 @@ static int find_modules(const char *dir, int depth, struct pathlist *out, struct
 	int ret = -1;
 
 	if (depth > MAX_DEPTH)
-		return kc_err_set(err, "%s: directories nested too deeply", dir);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: directories nested too deeply", dir);
 	d = opendir(dir);
 	if (!d)
-		return kc_err_set(err, "cannot open modules directory %s", dir);
+		return kc_err_set(err, KC_E_BAD_INPUT, "cannot open modules directory %s", dir);
 	while ((e = readdir(d))) {
 		char path[4096];
 		struct stat sb;
@@ -176,7 +176,7 @@ static int find_modules(const char *dir, int depth, struct pathlist *out, struct
 		if (e->d_name[0] == '.')
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path)) {
-			kc_err_set(err, "path too long below %s", dir);
+			kc_err_set(err, KC_E_BAD_INPUT, "path too long below %s", dir);
 			goto out;
 		}
 		if (lstat(path, &sb) < 0)
@@ -186,7 +186,8 @@ static int find_modules(const char *dir, int depth, struct pathlist *out, struct
 				goto out;
 		} else if ((S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode)) && ends_with(e->d_name, ".ko")) {
 			if (out->n >= MAX_MODULES) {
-				kc_err_set(err, "more than %d modules below %s", MAX_MODULES, dir);
+				kc_err_set(err, KC_E_BAD_INPUT,
+					   "more than %d modules below %s", MAX_MODULES, dir);
 				goto out;
 			}
 			if (out->n == out->cap) {
@@ -194,7 +195,7 @@ static int find_modules(const char *dir, int depth, struct pathlist *out, struct
 				char **v = realloc(out->v, cap * sizeof(*v));
 
 				if (!v) {
-					kc_err_set(err, "out of memory");
+					kc_err_set(err, KC_E_INTERNAL, "out of memory");
 					goto out;
 				}
 				out->v = v;
@@ -202,7 +203,7 @@ static int find_modules(const char *dir, int depth, struct pathlist *out, struct
 			}
 			out->v[out->n] = strdup(path);
 			if (!out->v[out->n]) {
-				kc_err_set(err, "out of memory");
+				kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				goto out;
 			}
 			out->n++;
@@ -239,7 +240,7 @@ static int build_files(struct kc_import *imp, struct kc_err *err)
 		total += imp->images[i].t.nfiles;
 	all = malloc((total ? total : 1) * sizeof(*all));
 	if (!all)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	for (uint32_t i = 0; i < imp->nimages; i++)
 		for (uint32_t f = 0; f < imp->images[i].t.nfiles; f++)
 			all[k++] = imp->images[i].t.files[f];
@@ -247,7 +248,7 @@ static int build_files(struct kc_import *imp, struct kc_err *err)
 		qsort(all, total, sizeof(*all), cmp_str);
 	imp->files = calloc(total ? total : 1, sizeof(*imp->files));
 	if (!imp->files) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < total; i++)
@@ -258,7 +259,7 @@ static int build_files(struct kc_import *imp, struct kc_err *err)
 
 		im->file_map = malloc((im->t.nfiles ? im->t.nfiles : 1) * sizeof(uint32_t));
 		if (!im->file_map) {
-			kc_err_set(err, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
 		for (uint32_t f = 0; f < im->t.nfiles; f++) {
@@ -321,14 +322,14 @@ static int build_funcs(struct kc_import *imp, struct kc_err *err)
 		im->func_idx = malloc((im->t.nfuncs ? im->t.nfuncs : 1) * sizeof(uint32_t));
 		im->func_file = malloc((im->t.nfuncs ? im->t.nfuncs : 1) * sizeof(uint32_t));
 		if (!im->func_idx || !im->func_file)
-			return kc_err_set(err, "out of memory");
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		for (uint32_t f = 0; f < im->t.nfuncs; f++)
 			im->func_idx[f] = im->func_file[f] = NONE;
 	}
 	refs = malloc((total ? total : 1) * sizeof(*refs));
 	count = calloc(imp->nfiles ? imp->nfiles : 1, sizeof(*count));
 	if (!refs || !count) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	for (uint32_t i = 0; i < imp->nimages; i++) {
@@ -358,7 +359,7 @@ static int build_funcs(struct kc_import *imp, struct kc_err *err)
 			continue;
 		imp->files[f].funcs = calloc(count[f], sizeof(struct func));
 		if (!imp->files[f].funcs) {
-			kc_err_set(err, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
 	}
@@ -415,7 +416,7 @@ static int build_lines(struct kc_import *imp, struct kc_err *err)
 			if (pt->file == KC_SYM_NONE || pt->file >= im->t.nfiles || pt->line == 0)
 				continue;
 			if (u32v_push(&imp->files[im->file_map[pt->file]].lines, pt->line) < 0)
-				return kc_err_set(err, "out of memory");
+				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		}
 	}
 	for (uint32_t f = 0; f < imp->nfiles; f++) {
@@ -458,11 +459,11 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 		struct fpoints *grown;
 
 		if (!slot)
-			return kc_err_set(err, "out of memory");
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		grown = realloc(imp->fps, (imp->nfps + im->t.nfiles + 1) * sizeof(*grown));
 		if (!grown) {
 			free(slot);
-			return kc_err_set(err, "out of memory");
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		}
 		imp->fps = grown;
 		for (uint64_t p = 0; p < im->t.npoints; p++) {
@@ -473,7 +474,8 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 
 			if (pt->offset + 5 > UINT32_MAX) {
 				free(slot);
-				return kc_err_set(err, "%s: point at offset 0x%llx is beyond 4 GiB of text",
+				return kc_err_set(err, KC_E_BAD_INPUT,
+						  "%s: point at offset 0x%llx is beyond 4 GiB of text",
 						  im->path, (unsigned long long)pt->offset);
 			}
 			if (pt->file == KC_SYM_NONE || pt->file >= im->t.nfiles)
@@ -489,7 +491,7 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 				slot[pt->file] = imp->nfps - first;
 				if (!fp->bits) {
 					free(slot);
-					return kc_err_set(err, "out of memory");
+					return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				}
 			}
 			fp = &imp->fps[first + slot[pt->file] - 1];
@@ -500,7 +502,7 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 			if (u32v_push(&fp->line_idx, pt->line ? find_line(&fl->lines, pt->line) : NONE) < 0 ||
 			    u32v_push(&fp->func_idx, fi) < 0) {
 				free(slot);
-				return kc_err_set(err, "out of memory");
+				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			}
 			fl->points++;
 			if (fi != NONE)
@@ -551,17 +553,18 @@ static int add_image(struct kc_import *imp, const char *path, const struct kc_sy
 	imp->nimages++;
 	im->path = strdup(path);
 	if (!im->path)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	if (im->t.is_module != want_module)
-		return kc_err_set(err, "%s is %s", path,
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s is %s", path,
 				  want_module ? "not a module (.ko)" : "a module, not a vmlinux");
 	if (!want_module && !im->t.build_id[0])
-		return kc_err_set(err, "%s has no GNU build id note", path);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s has no GNU build id note", path);
 	if (want_module && !im->t.modname[0])
-		return kc_err_set(err, "%s: no module name", path);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: no module name", path);
 	for (uint32_t i = 1; i + 1 < imp->nimages; i++)
 		if (want_module && strcmp(imp->images[i].t.modname, im->t.modname) == 0)
-			return kc_err_set(err, "module %s is both %s and %s", im->t.modname,
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "module %s is both %s and %s", im->t.modname,
 					  imp->images[i].path, path);
 	imp->points += im->t.npoints;
 	return 0;
@@ -577,9 +580,9 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 
 	*out = NULL;
 	if (!imp)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	if (!o->vmlinux || !*o->vmlinux) {
-		kc_err_set(err, "a vmlinux path is required");
+		kc_err_set(err, KC_E_BAD_INPUT, "a vmlinux path is required");
 		goto out;
 	}
 	imp->vmlinux = strdup(o->vmlinux);
@@ -587,14 +590,15 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 	imp->source_dir = dup_or_null(o->source_dir);
 	if (!imp->vmlinux || (o->modules_dir && !imp->modules_dir) ||
 	    (o->source_dir && !imp->source_dir)) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	if (o->source_dir) {
 		struct stat sb;
 
 		if (stat(o->source_dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-			kc_err_set(err, "source directory %s is not a directory", o->source_dir);
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "source directory %s is not a directory", o->source_dir);
 			goto out;
 		}
 	}
@@ -604,7 +608,7 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 		qsort(mods.v, mods.n, sizeof(*mods.v), cmp_str);
 	imp->images = calloc(mods.n + 1, sizeof(*imp->images));
 	if (!imp->images) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	if (add_image(imp, o->vmlinux, &so, 0, err) < 0)
@@ -634,7 +638,7 @@ static int step(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	return 0;
 }
 
@@ -645,7 +649,7 @@ static int bind_bitmap(sqlite3_stmt *st, int col, const roaring_bitmap_t *b, str
 	char *buf = malloc(n ? n : 1);
 
 	if (!buf)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	roaring_bitmap_portable_serialize(b, buf);
 	sqlite3_bind_blob64(st, col, buf, n, free);
 	return 0;
@@ -681,7 +685,7 @@ static int64_t get_id(sqlite3 *db, const char *sql, int64_t a, const char *t1, c
 	else if (rc != SQLITE_DONE)
 		id = -2;
 	if (id == -2)
-		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return id;
 }
@@ -710,7 +714,7 @@ static int64_t write_build(sqlite3 *db, const struct kc_import *imp, struct kc_e
 	id = get_id(db, "SELECT id FROM builds WHERE build_id = ?2", 0, v->build_id, NULL, NULL,
 		    err);
 	if (id < 0)
-		return id == -1 ? kc_err_set(err, "build row vanished") : -1;
+		return id == -1 ? kc_err_set(err, KC_E_BAD_INPUT, "build row vanished") : -1;
 	return id;
 }
 
@@ -792,7 +796,7 @@ static int write_images(sqlite3 *db, int64_t build, const struct kc_import *imp,
 		kc_bitmap_free(bits);
 		bits = roaring_bitmap_create();
 		if (!bits) {
-			kc_err_set(err, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
 		for (uint64_t p = 0; p < im->t.npoints; p++)
@@ -937,7 +941,7 @@ int kc_import_write(void *arg, void *dbp, struct kc_err *err)
 	int ret = -1;
 
 	if (!file_ids || !image_ids) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	build = write_build(db, imp, err);

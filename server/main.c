@@ -18,6 +18,7 @@
 #include "db.h"
 #include "fileio.h"
 #include "import.h"
+#include "parse.h"
 #include "server.h"
 
 static const char usage[] =
@@ -34,15 +35,17 @@ static const char usage[] =
 	"  --read-auth          reads need a read token too (KCOVD_READ_AUTH=1)\n"
 	"  --port-file FILE     write the bound port to FILE once listening\n"
 	"  --max-connections N  (default 4096)   --timeout SEC idle timeout (default 30)\n"
-	"  --max-db-size MB     cap the database size (ingest answers 503 when full)\n"
+	"  --max-db-size SIZE   cap the database size (ingest answers 503 when full):\n"
+	"                       MiB, or with a K, M, G or T suffix (10G = 10240 MiB)\n"
 	"  --cache-mb MB        memory for cached point indexes of imported builds\n"
-	"                       (KCOVD_CACHE_MB; default 1024)\n";
+	"                       (KCOVD_CACHE_MB; default %d)\n";
 
 struct cli {
 	char listen[256];
 	const char *data_dir, *db, *web_dir, *port_file, *scope;
 	int read_auth;
 	unsigned max_conn, timeout, max_db_mb, cache_mb;
+	const char *cache_mb_from; /* where cache_mb was read, for messages */
 	const char *vmlinux, *modules, *source; /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	size_t nstrip;
@@ -55,7 +58,30 @@ static const char *env_or(const char *name, const char *dflt)
 	return v && *v ? v : dflt;
 }
 
-static int parse(int argc, char **argv, struct cli *c)
+/* A number flag or variable `what` in [min, max] into *out. */
+static int num(const char *s, const char *what, uint64_t min, uint64_t max, unsigned *out,
+	       struct kc_err *err)
+{
+	uint64_t v;
+
+	if (kc_parse_u64(s, what, min, max, &v, err) < 0)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* --max-db-size: MiB, or a size with a unit suffix, as whole MiB. */
+static int db_size(const char *s, unsigned *out, struct kc_err *err)
+{
+	uint64_t v;
+
+	if (kc_parse_size(s, "--max-db-size", 1u << 20, 1, UINT32_MAX, &v, err) < 0)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -87,22 +113,36 @@ static int parse(int argc, char **argv, struct cli *c)
 		case 'r': c->read_auth = 1; break;
 		case 'p': c->port_file = optarg; break;
 		case 's': c->scope = optarg; break;
-		case 'm': c->max_conn = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 't': c->timeout = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'z': c->max_db_mb = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'c': c->cache_mb = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'm':
+			if (num(optarg, "--max-connections", 1, 1000000, &c->max_conn, err) < 0)
+				return -1;
+			break;
+		case 't':
+			if (num(optarg, "--timeout", 1, 86400, &c->timeout, err) < 0)
+				return -1;
+			break;
+		case 'z':
+			if (db_size(optarg, &c->max_db_mb, err) < 0)
+				return -1;
+			break;
+		case 'c':
+			c->cache_mb_from = NULL;
+			if (num(optarg, "--cache-mb", 0, UINT32_MAX >> 20, &c->cache_mb, err) < 0)
+				return -1;
+			break;
 		case 'V': c->vmlinux = optarg; break;
 		case 'M': c->modules = optarg; break;
 		case 'S': c->source = optarg; break;
 		case 'P':
-			if (c->nstrip == KC_IMPORT_MAX_STRIP) {
-				fprintf(stderr, "kcovd: at most %d --strip-prefix\n", KC_IMPORT_MAX_STRIP);
-				return -1;
-			}
+			if (c->nstrip == KC_IMPORT_MAX_STRIP)
+				return kc_err_set(err, KC_E_BAD_INPUT, "at most %d --strip-prefix",
+						  KC_IMPORT_MAX_STRIP);
 			c->strip[c->nstrip++] = optarg;
 			break;
-		case 'h': fputs(usage, stdout); exit(0);
-		default: fputs(usage, stderr); return -1;
+		case 'h': printf(usage, KC_COVQ_CACHE_MB_DEFAULT); exit(0);
+		default:
+			fprintf(stderr, usage, KC_COVQ_CACHE_MB_DEFAULT);
+			return kc_err_set(err, KC_E_BAD_INPUT, "bad command line");
 		}
 	}
 	return 0;
@@ -111,14 +151,12 @@ static int parse(int argc, char **argv, struct cli *c)
 static int split_listen(const char *s, char *host, size_t size, uint16_t *port, struct kc_err *err)
 {
 	const char *colon = strrchr(s, ':');
-	char *end;
-	unsigned long p;
+	uint64_t p;
 
 	if (!colon || (size_t)(colon - s) >= size)
-		return kc_err_set(err, "--listen '%s' is not ADDR:PORT", s);
-	p = strtoul(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || p > 65535)
-		return kc_err_set(err, "--listen '%s': bad port", s);
+		return kc_err_set(err, KC_E_BAD_INPUT, "--listen '%s' is not ADDR:PORT", s);
+	if (kc_parse_u64(colon + 1, "--listen port", 0, 65535, &p, err) < 0)
+		return -1;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
 	*port = (uint16_t)p;
@@ -134,7 +172,7 @@ static int db_path(struct cli *c, char *out, size_t size, struct kc_err *err)
 	if (kc_mkdirs(c->data_dir, err) < 0)
 		return -1;
 	if (snprintf(out, size, "%s/kcovd.db", c->data_dir) >= (int)size)
-		return kc_err_set(err, "data directory path too long");
+		return kc_err_set(err, KC_E_BAD_INPUT, "data directory path too long");
 	return 0;
 }
 
@@ -215,9 +253,9 @@ static int cmd_token(struct cli *c, int argc, char **argv, struct kc_err *err)
 	int ret = -1;
 
 	if (optind >= argc)
-		return kc_err_set(err, "token needs 'add NAME' or 'list'");
+		return kc_err_set(err, KC_E_BAD_INPUT, "token needs 'add NAME' or 'list'");
 	if (c->scope && kc_scope_parse(c->scope, &scope) < 0)
-		return kc_err_set(err, "--scope must be push, read or admin");
+		return kc_err_set(err, KC_E_BAD_INPUT, "--scope must be push, read or admin");
 	if (open_db(c, &db, err) < 0)
 		return -1;
 	if (strcmp(argv[optind], "add") == 0 && optind + 1 < argc) {
@@ -240,7 +278,7 @@ static int cmd_token(struct cli *c, int argc, char **argv, struct kc_err *err)
 		sqlite3_finalize(st);
 		ret = 0;
 	} else {
-		kc_err_set(err, "token needs 'add NAME' or 'list'");
+		kc_err_set(err, KC_E_BAD_INPUT, "token needs 'add NAME' or 'list'");
 	}
 out:
 	sqlite3_close(db);
@@ -256,7 +294,7 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 	int ret;
 
 	if (!c->vmlinux)
-		return kc_err_set(err, "import-build needs --vmlinux PATH");
+		return kc_err_set(err, KC_E_BAD_INPUT, "import-build needs --vmlinux PATH");
 	if (open_db(c, &db, err) < 0)
 		return -1;
 	ret = kc_import_run(db, &o, &summary, err);
@@ -285,13 +323,18 @@ int main(int argc, char **argv)
 	c.db = getenv("KCOVD_DB");
 	c.web_dir = getenv("KCOVD_WEB_DIR");
 	c.read_auth = strcmp(env_or("KCOVD_READ_AUTH", "0"), "1") == 0;
-	c.cache_mb = (unsigned)strtoul(env_or("KCOVD_CACHE_MB", "1024"), NULL, 10);
+	c.cache_mb = KC_COVQ_CACHE_MB_DEFAULT;
+	c.cache_mb_from = getenv("KCOVD_CACHE_MB");
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		optind = 2;
 	}
-	if (parse(argc, argv, &c) < 0)
+	if (parse(argc, argv, &c, &err) < 0 ||
+	    (c.cache_mb_from && num(c.cache_mb_from, "KCOVD_CACHE_MB", 0, UINT32_MAX >> 20,
+				    &c.cache_mb, &err) < 0)) {
+		fprintf(stderr, "kcovd: %s\n", err.msg);
 		return 2;
+	}
 	if (kc_auth_init(&err) < 0) {
 		fprintf(stderr, "kcovd: %s\n", err.msg);
 		return 1;
@@ -303,7 +346,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "import-build") == 0) {
 		ret = cmd_import_build(&c, &err);
 	} else {
-		fprintf(stderr, "kcovd: unknown command '%s'\n%s", cmd, usage);
+		fprintf(stderr, "kcovd: unknown command '%s'\n", cmd);
+		fprintf(stderr, usage, KC_COVQ_CACHE_MB_DEFAULT);
 		return 2;
 	}
 	if (ret < 0) {

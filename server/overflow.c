@@ -72,7 +72,7 @@ static int record_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const i
 	}
 	sqlite3_reset(get);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	fill_to_blob(fill, blob);
 	for (int i = 0; i < 4; i++)
 		sqlite3_bind_int64(put, k++, key[i]);
@@ -86,7 +86,7 @@ static int record_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const i
 	rc = sqlite3_step(put);
 	sqlite3_reset(put);
 	if (rc != SQLITE_DONE)
-		return kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	return 0;
 }
 
@@ -99,7 +99,7 @@ int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build,
 	int ret = -1;
 
 	if (!done)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	get = kc_db_prepare(db,
 			    "SELECT runs, overflowed, remote_runs, remote_overflowed, fill "
 			    "FROM overflow_daily WHERE day = ? AND machine = ? AND build = ? AND "
@@ -271,7 +271,7 @@ static json_t *groups(sqlite3 *db, const struct kc_overflow_query *q, struct kc_
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	if (have)
@@ -339,7 +339,7 @@ static json_t *fleet_part(sqlite3 *db, const struct kc_overflow_query *q, int mo
 		double *grown = realloc(rates, (n + 1) * sizeof(*rates));
 
 		if (!grown) {
-			kc_err_set(err, "out of memory");
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
 		rates = grown;
@@ -349,7 +349,7 @@ static json_t *fleet_part(sqlite3 *db, const struct kc_overflow_query *q, int mo
 		over += v;
 	}
 	if (rc != SQLITE_DONE) {
-		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	if (n) {
@@ -373,7 +373,8 @@ json_t *kc_overflow_query(sqlite3 *db, const struct kc_overflow_query *q, struct
 
 	for (int i = 0; i < q->ngroup; i++)
 		if (!find_dim(q->group[i]) || (i && strcmp(q->group[0], q->group[1]) == 0)) {
-			kc_err_setc(err, 400, "group must be one or two of machine, build, label, "
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "group must be one or two of machine, build, label, "
 					      "mode, workload, day");
 			return NULL;
 		}

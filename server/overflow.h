@@ -29,7 +29,7 @@ struct kc_overflow_query {
 };
 
 /* Run q and return the JSON answer (new reference) or NULL with err set;
- * err->code 400 marks a bad query. */
+ * err->code KC_E_BAD_INPUT marks a bad query. */
 json_t *kc_overflow_query(sqlite3 *db, const struct kc_overflow_query *q, struct kc_err *err);
 
 #endif

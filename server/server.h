@@ -18,6 +18,20 @@
 #include "store.h"
 
 #define KC_READ_POOL 16
+#define KC_ROUTE_PARAMS 2 /* most path parameters of a route */
+/* HTTP worker threads: ingest handlers wait for their group commit, so more
+ * of them make bigger batches. */
+#define KC_HTTP_THREADS 32
+/* Longest request target (path and query) answered; longer ones get 414. */
+#define KC_URI_MAX (16u << 10)
+/* Most bytes of request headers (names, values and separators) answered;
+ * more get 431. */
+#define KC_HEADERS_MAX (16u << 10)
+/* Memory of one connection (MHD_OPTION_CONNECTION_MEMORY_LIMIT): holds a
+ * request line over KC_URI_MAX or headers over KC_HEADERS_MAX, so those
+ * are refused by kcovd with a JSON 414 or 431, not by MHD. Larger requests
+ * get MHD's own 414 or 431 (HTML) or a closed connection. */
+#define KC_CONN_MEMORY (64u << 10)
 
 /* Counters exported at /metrics. */
 struct kc_metrics {
@@ -36,7 +50,6 @@ struct kc_server_opts {
 	const char *web_dir;     /* static files for the browser UI, may be NULL */
 	int read_auth;           /* reads need a read token */
 	unsigned max_connections; /* default 4096 */
-	unsigned threads;         /* HTTP worker threads, default 32: ingest handlers wait for their group commit, so more of them make bigger batches */
 	unsigned timeout_s;      /* idle connection timeout */
 	unsigned max_db_mb;      /* database size cap in MiB (PRAGMA max_page_count), 0 = none */
 };
@@ -61,6 +74,9 @@ struct kc_req {
 	const char *url;
 	const unsigned char *body; /* complete body (POST), may be NULL */
 	size_t body_len;
+	unsigned nparams; /* path parameters of the route (kc_req_param) */
+	char param_names[KC_ROUTE_PARAMS][16];
+	const char *params[KC_ROUTE_PARAMS];
 };
 
 int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o,
@@ -70,36 +86,30 @@ void kc_server_stop(struct kc_server *srv);
 /* Responses. All return the MHD result of queueing. kc_respond_json takes
  * ownership of j. */
 enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j);
-enum MHD_Result kc_respond_error(struct kc_req *r, unsigned status, const char *fmt, ...)
-	KC_PRINTF(3, 4);
 enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *type,
 				const char *data, size_t len);
+
+/* Error answers: the status is kc_errc_status(code), the body
+ * {"error": message, "code": kc_errc_name(code), "status": status}
+ * (docs/api.md). kc_respond_error formats the message itself. */
+enum MHD_Result kc_respond_err(struct kc_req *r, const struct kc_err *err);
+enum MHD_Result kc_respond_error(struct kc_req *r, enum kc_errc code, const char *fmt, ...)
+	KC_PRINTF(3, 4);
+
+/* The JSON error object of err (new reference, NULL when out of memory),
+ * for answers that add fields to it. Bytes of the message that JSON cannot
+ * carry are replaced by '?'. */
+json_t *kc_error_json(const struct kc_err *err);
 
 /* Query parameter, or NULL. */
 const char *kc_req_arg(struct kc_req *r, const char *name);
 
-/* Does the request carry a token of (at least) this scope? */
-int kc_req_authorized(struct kc_req *r, enum kc_scope need);
+/* A path parameter of the matched route ("build", "path"), or NULL when the
+ * route's pattern has none of that name. Owned by the request. */
+const char *kc_req_param(const struct kc_req *r, const char *name);
 
 /* Borrow a read-only connection; give it back with kc_db_put. */
 sqlite3 *kc_db_get(struct kc_server *srv, struct kc_err *err);
 void kc_db_put(struct kc_server *srv, sqlite3 *db);
-
-/* API modules. */
-enum MHD_Result kc_api_post_report(struct kc_req *r);
-enum MHD_Result kc_api_post_boot(struct kc_req *r);
-/* Returns MHD_NO with *handled = 0 when the URL is not its own. */
-enum MHD_Result kc_api_read(struct kc_req *r, int *handled);
-
-/* Coverage queries of a build (api_coverage.c): /api/v1/builds/{build}/...
- * Returns with *handled = 0 when the URL is not its own. */
-enum MHD_Result kc_api_coverage(struct kc_req *r, int *handled);
-/* POST /api/v1/builds (admin): import a build (api_coverage.c). */
-enum MHD_Result kc_api_post_build(struct kc_req *r);
-/* Static files of the browser UI under opts.web_dir (static.c). */
-enum MHD_Result kc_api_static(struct kc_req *r, int *handled);
-
-/* Hex rendering of an address for JSON ("0xffffffff81000000"). */
-json_t *kc_json_addr(uint64_t a);
 
 #endif

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "api.h"
 
 #define KC_STATIC_MAX (8u << 20)
 
@@ -83,9 +83,10 @@ static int bad_path(const char *url)
 	return 0;
 }
 
-/* Read a whole regular file of at most KC_STATIC_MAX bytes. Returns 0, or
- * an HTTP status (404: not a file, 500: too large or unreadable). */
-static unsigned read_file(const char *path, char **data, size_t *len)
+/* Read a whole regular file of at most KC_STATIC_MAX bytes. Returns
+ * KC_E_NONE, KC_E_NOT_FOUND (not a file) or KC_E_INTERNAL (too large or
+ * unreadable). */
+static enum kc_errc read_file(const char *path, char **data, size_t *len)
 {
 	struct stat st;
 	size_t got = 0;
@@ -93,19 +94,20 @@ static unsigned read_file(const char *path, char **data, size_t *len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* path is a realpath */
 
 	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 404 : 500;
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? KC_E_NOT_FOUND
+									       : KC_E_INTERNAL;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return 404;
+		return KC_E_NOT_FOUND;
 	}
 	if ((unsigned long long)st.st_size > KC_STATIC_MAX) {
 		close(fd);
-		return 500;
+		return KC_E_INTERNAL;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		close(fd);
-		return 500;
+		return KC_E_INTERNAL;
 	}
 	while (got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
@@ -119,29 +121,30 @@ static unsigned read_file(const char *path, char **data, size_t *len)
 	close(fd);
 	if (got != (size_t)st.st_size) {
 		free(buf);
-		return 500;
+		return KC_E_INTERNAL;
 	}
 	*data = buf;
 	*len = got;
-	return 0;
+	return KC_E_NONE;
 }
 
-/* Resolve rel (relative, no leading '/') under root (a realpath). Returns 0
- * with the real path in out, 404 when missing, 403 when it leads outside
- * root, 500 on errors. */
-static unsigned resolve(const char *root, const char *rel, char *out)
+/* Resolve rel (relative, no leading '/') under root (a realpath). Returns
+ * KC_E_NONE with the real path in out, KC_E_NOT_FOUND when missing,
+ * KC_E_FORBIDDEN when it leads outside root, KC_E_INTERNAL on errors. */
+static enum kc_errc resolve(const char *root, const char *rel, char *out)
 {
 	char joined[PATH_MAX];
 	size_t rootlen = strlen(root);
 	int n = snprintf(joined, sizeof(joined), "%s/%s", root, rel);
 
 	if (n < 0 || (size_t)n >= sizeof(joined))
-		return 404;
+		return KC_E_NOT_FOUND;
 	if (!realpath(joined, out))
-		return errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG ? 404 : 500;
+		return errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG ? KC_E_NOT_FOUND
+										    : KC_E_INTERNAL;
 	if (strncmp(out, root, rootlen) != 0 || (out[rootlen] != '/' && out[rootlen] != '\0'))
-		return 403; /* a symlink that leads out of the web directory */
-	return 0;
+		return KC_E_FORBIDDEN; /* a symlink that leads out of the web directory */
+	return KC_E_NONE;
 }
 
 static enum MHD_Result send_file(struct kc_req *r, const char *path, char *data, size_t len)
@@ -177,40 +180,37 @@ static enum MHD_Result serve(struct kc_req *r, const char *root)
 	const char *name = strrchr(r->url, '/') + 1;
 	char *data = NULL;
 	size_t len = 0;
-	unsigned st;
+	enum kc_errc st;
 
 	if (*rel == '\0')
 		rel = "index.html";
 	st = resolve(root, rel, real);
-	if (st == 0)
+	if (st == KC_E_NONE)
 		st = read_file(real, &data, &len);
 	/* An app route: no extension in the last segment, no such file. */
-	if (st == 404 && !strchr(name, '.')) {
+	if (st == KC_E_NOT_FOUND && !strchr(name, '.')) {
 		st = resolve(root, "index.html", real);
-		if (st == 0)
+		if (st == KC_E_NONE)
 			st = read_file(real, &data, &len);
 	}
-	if (st == 404 || st == 403) /* outside: answered like a missing file */
-		return kc_respond_error(r, 404, "no such file: %s", r->url);
-	if (st)
-		return kc_respond_error(r, 500, "cannot serve %s (unreadable or over %u bytes)",
+	if (st == KC_E_NOT_FOUND || st == KC_E_FORBIDDEN) /* outside: like a missing file */
+		return kc_respond_error(r, KC_E_NOT_FOUND, "no such file: %s", r->url);
+	if (st != KC_E_NONE)
+		return kc_respond_error(r, KC_E_INTERNAL,
+					"cannot serve %s (unreadable or over %u bytes)",
 					r->url, KC_STATIC_MAX);
 	return send_file(r, real, data, len);
 }
 
-enum MHD_Result kc_api_static(struct kc_req *r, int *handled)
+enum MHD_Result kc_api_static(struct kc_req *r)
 {
 	char root[PATH_MAX];
 
-	*handled = 0;
-	if (!r->srv->opts.web_dir || strncmp(r->url, "/api/", 5) == 0 ||
-	    strcmp(r->url, "/api") == 0 ||
-	    (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
-		return MHD_NO;
-	*handled = 1;
+	if (!r->srv->opts.web_dir)
+		return kc_respond_error(r, KC_E_NOT_FOUND, "no such resource: %s", r->url);
 	if (bad_path(r->url))
-		return kc_respond_error(r, 400, "bad path: %s", r->url);
+		return kc_respond_error(r, KC_E_BAD_INPUT, "bad path: %s", r->url);
 	if (!realpath(r->srv->opts.web_dir, root))
-		return kc_respond_error(r, 404, "the web directory is not available");
+		return kc_respond_error(r, KC_E_NOT_FOUND, "the web directory is not available");
 	return serve(r, root);
 }

@@ -28,7 +28,6 @@ struct merge {
 #define KC_MAX_DELTA_ROWS 32
 
 struct kc_store {
-	char path[4096];
 	sqlite3 *db;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -82,7 +81,7 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
 
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return kc_err_set(err, "sqlite: %s", sqlite3_errmsg(db));
+		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	return 0;
 }
 
@@ -94,12 +93,12 @@ static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *
 		if (s->cache[i].sql == sql)
 			return s->cache[i].st;
 	if (i == sizeof(s->cache) / sizeof(s->cache[0])) {
-		kc_err_set(err, "statement cache full");
+		kc_err_set(err, KC_E_INTERNAL, "statement cache full");
 		return NULL;
 	}
 	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cache[i].st,
 			       NULL) != SQLITE_OK) {
-		kc_err_set(err, "sqlite prepare: %s", sqlite3_errmsg(s->db));
+		kc_err_set(err, kc_db_errc(s->db), "sqlite prepare: %s", sqlite3_errmsg(s->db));
 		return NULL;
 	}
 	s->cache[i].sql = sql;
@@ -130,7 +129,7 @@ static int run(struct kc_store *s, const char *sql, const char *fmt, int64_t *ou
 	if (rc == SQLITE_ROW && out)
 		*out = sqlite3_column_int64(st, 0);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		kc_err_set(err, "sqlite: %s", sqlite3_errmsg(s->db));
+		kc_err_set(err, kc_db_errc(s->db), "sqlite: %s", sqlite3_errmsg(s->db));
 		goto out;
 	}
 	if (rc == SQLITE_DONE && out)
@@ -173,7 +172,8 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 		&boot, err, machine, m->boot_id, build) < 0)
 		return -1;
 	if (boot < 0)
-		return kc_err_set(err, "boot %s of %s is already known with another kernel build",
+		return kc_err_set(err, KC_E_CONFLICT,
+				  "boot %s of %s is already known with another kernel build",
 				  m->boot_id, m->machine);
 	for (uint32_t i = 0; i < m->nmodules; i++) {
 		const struct kc_module *mod = &m->modules[i];
@@ -215,7 +215,7 @@ static int queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_
 	}
 	m = realloc(s->merges, (s->nmerges + 1) * sizeof(*m));
 	if (!m)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	s->merges = m;
 	m = &m[s->nmerges++];
 	m->binary = binary;
@@ -257,7 +257,7 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 							     (size_t)sqlite3_column_bytes(st, 0));
 	sqlite3_reset(st);
 	if (!u) {
-		kc_err_set(err, "folding completed days: %s",
+		kc_err_set(err, KC_E_INTERNAL, "folding completed days: %s",
 			   rc == SQLITE_ROW ? "bad union" : sqlite3_errmsg(s->db));
 		goto out;
 	}
@@ -392,7 +392,8 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 	sqlite3_reset(q);
 	if (!bits || rc != SQLITE_DONE) {
 		kc_bitmap_free(bits);
-		kc_err_set(err, "reading the stored bitmaps of binary %lld: %s", (long long)m->binary,
+		kc_err_set(err, KC_E_INTERNAL,
+			   "reading the stored bitmaps of binary %lld: %s", (long long)m->binary,
 			   bits ? sqlite3_errmsg(s->db) : "corrupt");
 		return NULL;
 	}
@@ -424,7 +425,7 @@ static int put_row(struct kc_store *s, const struct stored *e, int64_t seq,
 
 	if (!w || !buf) {
 		free(buf);
-		return w ? kc_err_set(err, "out of memory") : -1;
+		return w ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : -1;
 	}
 	roaring_bitmap_portable_serialize(bits, buf);
 	k = bind_key(w, &e->m);
@@ -457,7 +458,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 			return -1;
 		delta = roaring_bitmap_andnot(m->bits, e->m.bits);
 		if (!delta)
-			return kc_err_set(err, "out of memory");
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		if (roaring_bitmap_is_empty(delta)) {
 			kc_bitmap_free(delta);
 			continue; /* nothing new: the stored rows stay as they are */
@@ -551,7 +552,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		for (struct kc_job *j = batch; j; j = j->next) {
 			j->outcome = KC_JOB_FAILED;
 			j->err = err;
-			j->err.code = 503;
+			j->err.code = KC_E_UNAVAILABLE;
 		}
 	}
 	drop_merges(s);
@@ -567,8 +568,6 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	s->stats.jobs += n;
 	s->stats.commit_failures += !ok;
 	s->stats.last_commit_ms = now_ms() - t0;
-	if ((double)n > s->stats.max_batch)
-		s->stats.max_batch = (double)n;
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -609,10 +608,9 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	struct kc_store *s = calloc(1, sizeof(*s));
 
 	if (!s) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
-	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->db = kc_db_open(path, 0, err);
 	if (!s->db || kc_db_migrate(s->db, err) < 0)
 		goto fail;
@@ -620,7 +618,7 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
 	if (pthread_create(&s->thread, NULL, writer, s) != 0) {
-		kc_err_set(err, "cannot start the writer thread");
+		kc_err_set(err, KC_E_INTERNAL, "cannot start the writer thread");
 		goto fail;
 	}
 	return s;
@@ -691,9 +689,4 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *out)
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->lock);
-}
-
-const char *kc_store_path(const struct kc_store *s)
-{
-	return s->path;
 }

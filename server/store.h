@@ -60,7 +60,7 @@ struct kc_job {
 
 struct kc_store_stats {
 	uint64_t batches, jobs, queue_depth, commit_failures;
-	double last_commit_ms, max_batch;
+	double last_commit_ms;
 };
 
 struct kc_store;
@@ -80,9 +80,6 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *out);
  * is the only one that writes it): readers key caches of decoded coverage
  * on it. */
 uint64_t kc_store_coverage_generation(void);
-
-/* The database path, for opening read connections. */
-const char *kc_store_path(const struct kc_store *s);
 
 /* Run fn on the writer connection, on the writer thread, inside a
  * transaction (used by admin operations such as token creation and build

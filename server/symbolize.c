@@ -485,7 +485,7 @@ static int scan_exec(struct sym_state *st, Elf *elf, struct kc_err *err)
 				if (site < t->text_base)
 					t->skipped_points++;
 				else if (add_point(st, site - t->text_base) < 0)
-					return kc_err_set(err, "out of memory");
+					return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				break;
 			}
 		}
@@ -520,11 +520,11 @@ static int scan_rel(struct sym_state *st, Elf *elf, size_t shstrndx, size_t *tex
 		return 0; /* no symbols, no relocations to read */
 	symd = elf_getdata(symscn, NULL);
 	if (!symd)
-		return kc_err_set(err, "reading .symtab: %s", elf_errmsg(-1));
+		return kc_err_set(err, KC_E_BAD_INPUT, "reading .symtab: %s", elf_errmsg(-1));
 	nsyms = symsh.sh_size / symsh.sh_entsize;
 	iscb = calloc(nsyms ? nsyms : 1, sizeof(*iscb));
 	if (!iscb)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	for (size_t i = 0; i < nsyms; i++) {
 		GElf_Sym sym;
 		const char *name;
@@ -550,7 +550,8 @@ static int scan_rel(struct sym_state *st, Elf *elf, size_t shstrndx, size_t *tex
 		rd = elf_getdata(scn, NULL);
 		td = elf_rawdata(tscn, NULL);
 		if (!rd || !td || !td->d_buf) {
-			kc_err_set(err, "reading relocation section %zu: %s", elf_ndxscn(scn),
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "reading relocation section %zu: %s", elf_ndxscn(scn),
 				   elf_errmsg(-1));
 			goto out;
 		}
@@ -575,7 +576,7 @@ static int scan_rel(struct sym_state *st, Elf *elf, size_t shstrndx, size_t *tex
 				continue;
 			}
 			if (add_point(st, r.r_offset - 1) < 0) {
-				kc_err_set(err, "out of memory");
+				kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				goto out;
 			}
 		}
@@ -689,10 +690,10 @@ static int walk_dies(struct sym_state *st, Dwarf_Die *parent, const char *comp_d
 	int rc;
 
 	if (depth > 256)
-		return kc_err_set(err, "DWARF DIE tree nested too deeply");
+		return kc_err_set(err, KC_E_BAD_INPUT, "DWARF DIE tree nested too deeply");
 	rc = dwarf_child(parent, &child);
 	if (rc < 0)
-		return kc_err_set(err, "DWARF: %s", dwarf_errmsg(-1));
+		return kc_err_set(err, KC_E_BAD_INPUT, "DWARF: %s", dwarf_errmsg(-1));
 	if (rc > 0)
 		return 0;
 	do {
@@ -713,13 +714,14 @@ static int walk_dies(struct sym_state *st, Dwarf_Die *parent, const char *comp_d
 				if (decl) {
 					file = normalize_file(st, comp_dir, decl);
 					if (file == KC_SYM_NONE)
-						return kc_err_set(err, "normalizing %s failed", decl);
+						return kc_err_set(err, KC_E_BAD_INPUT,
+								  "normalizing %s failed", decl);
 				}
 				if (dwarf_decl_line(&child, &dline) != 0 || dline < 0)
 					dline = 0;
 				fid = intern_func(st, name ? name : "??", file, (uint32_t)dline);
 				if (fid == KC_SYM_NONE)
-					return kc_err_set(err, "out of memory");
+					return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				stamp_func(st, &child, fid);
 			}
 			recurse = true;
@@ -742,7 +744,7 @@ static int walk_dies(struct sym_state *st, Dwarf_Die *parent, const char *comp_d
 			return -1;
 	} while ((rc = dwarf_siblingof(&child, &child)) == 0);
 	if (rc < 0)
-		return kc_err_set(err, "DWARF: %s", dwarf_errmsg(-1));
+		return kc_err_set(err, KC_E_BAD_INPUT, "DWARF: %s", dwarf_errmsg(-1));
 	return 0;
 }
 
@@ -779,7 +781,7 @@ static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err
 				continue;
 			if (grow((void **)&st->cu_pts, &st->cu_pts_cap, st->ncu_pts + 1,
 				 sizeof(*st->cu_pts)) < 0)
-				return kc_err_set(err, "out of memory");
+				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			st->cu_pts[st->ncu_pts++] = (uint32_t)i;
 		}
 	}
@@ -789,7 +791,7 @@ static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err
 
 	cd = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
 	if (cd && collapse_path(cd, comp_dir) < 0)
-		return kc_err_set(err, "comp_dir too long");
+		return kc_err_set(err, KC_E_BAD_INPUT, "comp_dir too long");
 
 	if (dwarf_getsrclines(cudie, &lines, &nlines) != 0) {
 		/* No line table: the points stay unresolved, functions still work. */
@@ -799,7 +801,7 @@ static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err
 	}
 	fmap = malloc((nfiles ? nfiles : 1) * sizeof(*fmap));
 	if (!fmap)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	for (size_t i = 0; i < nfiles; i++)
 		fmap[i] = KC_SYM_NONE;
 
@@ -842,7 +844,8 @@ static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err
 				continue;
 			p->file = normalize_file(st, comp_dir, src);
 			if (p->file == KC_SYM_NONE) {
-				kc_err_set(err, "cannot normalize source path %s", src);
+				kc_err_set(err, KC_E_BAD_INPUT,
+					   "cannot normalize source path %s", src);
 				goto out;
 			}
 			if (lf == files && fidx < nfiles)
@@ -889,11 +892,11 @@ static int resolve_dwarf(struct sym_state *st, const char *path, bool is_rel, si
 
 	dwfl = dwfl_begin(&cbs);
 	if (!dwfl)
-		return kc_err_set(err, "dwfl_begin: %s", dwfl_errmsg(-1));
+		return kc_err_set(err, KC_E_BAD_INPUT, "dwfl_begin: %s", dwfl_errmsg(-1));
 	dwfl_report_begin(dwfl);
 	mod = dwfl_report_offline(dwfl, t->modname[0] ? t->modname : "vmlinux", path, -1);
 	if (!mod || dwfl_report_end(dwfl, NULL, NULL) != 0) {
-		kc_err_set(err, "%s: %s", path, dwfl_errmsg(-1));
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", path, dwfl_errmsg(-1));
 		goto out;
 	}
 	dw = dwfl_module_getdwarf(mod, &bias);
@@ -913,7 +916,7 @@ static int resolve_dwarf(struct sym_state *st, const char *path, bool is_rel, si
 				ret = 0;
 				goto out;
 			}
-			kc_err_set(err, "%s: cannot find relocated .text", path);
+			kc_err_set(err, KC_E_BAD_INPUT, "%s: cannot find relocated .text", path);
 			goto out;
 		}
 		/* libdwfl placed the sections at sh_addr; its DWARF is relocated
@@ -931,7 +934,8 @@ static int resolve_dwarf(struct sym_state *st, const char *path, bool is_rel, si
 		}
 	}
 	if (rc < 0) {
-		kc_err_set(err, "%s: reading DWARF units: %s", path, dwarf_errmsg(-1));
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%s: reading DWARF units: %s", path, dwarf_errmsg(-1));
 		goto out;
 	}
 	ret = 0;
@@ -979,19 +983,22 @@ static int check_bounds(Elf *elf, const GElf_Ehdr *eh, const char *path, struct 
 	Elf_Scn *scn = NULL;
 
 	if (!elf_rawfile(elf, &fsize))
-		return kc_err_set(err, "%s: %s", path, elf_errmsg(-1));
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", path, elf_errmsg(-1));
 	if (elf_getshdrnum(elf, &shnum) != 0 || shnum == 0)
-		return kc_err_set(err, "%s: no section headers", path);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: no section headers", path);
 	if (eh->e_shoff > fsize || (fsize - eh->e_shoff) / sizeof(Elf64_Shdr) < shnum)
-		return kc_err_set(err, "%s: truncated (section headers past end of file)", path);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: truncated (section headers past end of file)", path);
 	while ((scn = elf_nextscn(elf, scn)) != NULL) {
 		GElf_Shdr sh;
 
 		if (!gelf_getshdr(scn, &sh))
-			return kc_err_set(err, "%s: bad section header: %s", path, elf_errmsg(-1));
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: bad section header: %s", path, elf_errmsg(-1));
 		if (sh.sh_type != SHT_NOBITS &&
 		    (sh.sh_offset > fsize || sh.sh_size > fsize - sh.sh_offset))
-			return kc_err_set(err, "%s: truncated (section %zu past end of file)", path,
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: truncated (section %zu past end of file)", path,
 					  elf_ndxscn(scn));
 	}
 	return 0;
@@ -1012,24 +1019,25 @@ int kc_symbolize_file(const char *path, const struct kc_sym_opts *opts, struct k
 	elf_version(EV_CURRENT);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		kc_err_set(err, "%s: %s", path, strerror(errno));
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		kc_err_set(err, "%s: not an ELF file", path);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: not an ELF file", path);
 		goto out;
 	}
 	if (!gelf_getehdr(elf, &eh) || gelf_getclass(elf) != ELFCLASS64) {
-		kc_err_set(err, "%s: not a 64-bit ELF file", path);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: not a 64-bit ELF file", path);
 		goto out;
 	}
 	if (eh.e_machine != EM_X86_64) {
-		kc_err_set(err, "%s: unsupported machine %u (x86_64 only)", path, eh.e_machine);
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%s: unsupported machine %u (x86_64 only)", path, eh.e_machine);
 		goto out;
 	}
 	if (elf_getshdrstrndx(elf, &shstrndx) != 0) {
-		kc_err_set(err, "%s: no section headers: %s", path, elf_errmsg(-1));
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: no section headers: %s", path, elf_errmsg(-1));
 		goto out;
 	}
 	if (check_bounds(elf, &eh, path, err) < 0)
@@ -1044,12 +1052,12 @@ int kc_symbolize_file(const char *path, const struct kc_sym_opts *opts, struct k
 		if (scan_exec(&st, elf, err) < 0)
 			goto out;
 	} else {
-		kc_err_set(err, "%s: unsupported ELF type %u", path, eh.e_type);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: unsupported ELF type %u", path, eh.e_type);
 		goto out;
 	}
 	sort_unique_points(out);
 	if (out->npoints > UINT32_MAX) {
-		kc_err_set(err, "%s: too many coverage points", path);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: too many coverage points", path);
 		goto out;
 	}
 	if (out->npoints && resolve_dwarf(&st, path, eh.e_type == ET_REL, text_idx, err) < 0)

@@ -31,11 +31,18 @@ export const esc = (s) => String(s).replace(/[&<>"']/g,
 
 // ---- API client ----------------------------------------------------------
 
+// An error answer of kcovd: status, the stable `code` of the JSON error
+// body (docs/api.md: "not_found", "not_imported", ...; "" when the answer
+// had none) and its message. Decide on status and code, never on message.
+// How to import a build, for the notices that need one.
+export const IMPORT_HINT = 'kcovd import-build --vmlinux vmlinux --modules DIR --source DIR';
+
 export class ApiError extends Error {
-  constructor(status, message, path) {
+  constructor(status, message, path, code) {
     super(message);
     this.status = status;
     this.path = path;
+    this.code = code || '';
   }
 }
 
@@ -64,7 +71,7 @@ export async function api(path, params) {
   } catch {
     body = null;
   }
-  if (!resp.ok) throw new ApiError(resp.status, (body && body.error) || resp.statusText, path);
+  if (!resp.ok) throw new ApiError(resp.status, (body && body.error) || resp.statusText, path, body && body.code);
   return body;
 }
 
@@ -373,9 +380,14 @@ async function viewBuilds(ctx) {
         { key: 'machines', label: 'Machines', num: true },
         { key: 'boots', label: 'Boots', num: true },
         { key: 'modules', label: 'Modules', num: true },
+        { key: 'imported', label: 'Imported', value: (b) => (b.imported ? 1 : 0), cell: (b) => (b.imported ? 'yes' : 'no'),
+          title: 'Imported builds have files and functions (kcovd import-build)' },
+        { key: 'files', label: 'Files', num: true },
+        { key: 'points', label: 'Points', num: true, title: 'Coverage points of the import' },
         { key: 'covered_pcs', label: 'Covered PCs', num: true, title: 'Distinct canonical PCs covered, all binaries' },
       ],
-    }) : h('p', { class: 'notice' }, 'No build known yet: builds appear when machines push coverage or a build is imported.'));
+    }) : h('p', { class: 'notice' }, 'No build known yet: builds appear when machines push coverage or a build is imported (',
+      h('code', {}, IMPORT_HINT), ').'));
 }
 
 // ---- fleet: overflow -------------------------------------------------------
@@ -411,8 +423,7 @@ function barChart(Chart, canvas, labels, datasets, { yTitle, max } = {}) {
 // with group=, since=, until=, limit= taken from the page's URL. The fleet
 // summary is the seeds' table (machines overflowing in at least half of
 // their runs, median machine rate, unique vs trace); the groups get a chart
-// and a table. A kcovd without the endpoint (404) gets "no overflow
-// statistics yet" and the run counts of the latest reports instead.
+// and a table.
 const GROUPS = ['machine', 'build', 'label', 'mode', 'workload', 'day', 'machine,mode', 'label,mode', 'build,mode', 'workload,mode', 'day,mode'];
 const ratePct = (r) => (r === null || r === undefined ? '–' : (100 * r).toFixed(1) + '%');
 
@@ -420,13 +431,7 @@ async function viewOverflow(ctx) {
   const q = ctx.q;
   const group = q.get('group') || 'machine';
   const params = [['group', group], ['since', q.get('since')], ['until', q.get('until')], ['limit', q.get('limit')]];
-  let stats = null;
-  try {
-    stats = await api('/api/v1/stats/overflow', params);
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    return overflowFromReports(ctx);
-  }
+  const stats = await api('/api/v1/stats/overflow', params);
   const form = h('form', { class: 'toolbar', id: 'overflow-filters' },
     h('label', {}, 'Group by', h('select', { name: 'group', id: 'group-select' },
       GROUPS.map((g) => h('option', { value: g, selected: g === group }, g.replace(',', ' × '))))),
@@ -514,42 +519,6 @@ async function viewOverflow(ctx) {
       { label: 'runs overflowed (%)', data: top.map((g) => 100 * g.rate) },
       { label: 'buffer fill p90 (%)', data: top.map((g) => 100 * (g.fill_p90 ?? 0)) },
     ], { yTitle: '%', max: 100 });
-  }
-}
-
-// Without /api/v1/stats/overflow: per machine, the runs and overflowed runs
-// the latest reports carry.
-async function overflowFromReports(ctx) {
-  const out = [h('h1', {}, 'Coverage buffer overflows'),
-    h('p', { class: 'notice', id: 'no-overflow-stats' }, 'No overflow statistics yet: this kcovd has no /api/v1/stats/overflow.')];
-  const { reports } = await api('/api/v1/reports', [['limit', '10000']]);
-  const per = new Map();
-  for (const r of reports) {
-    const m = per.get(r.machine) || { machine: r.machine, reports: 0, runs: 0, overflowed_runs: 0, labels: new Set() };
-    m.reports++; m.runs += r.runs; m.overflowed_runs += r.overflowed_runs; m.labels.add(r.label);
-    per.set(r.machine, m);
-  }
-  const rows = [...per.values()].map((m) => Object.assign(m, { share: pct(m.overflowed_runs, m.runs) }));
-  out.push(h('h2', {}, `From the latest ${fmtNum(reports.length)} reports`));
-  if (!rows.length) return ctx.mount(...out, h('p', { class: 'muted' }, 'No reports yet.'));
-  const canvas = h('canvas', { 'aria-label': 'overflowed runs per machine' });
-  out.push(h('div', { class: 'chartbox', dataset: { chart: 'reports' } }, canvas));
-  out.push(sortableTable({
-    ctx, id: 'overflow-reports', rows, defaultSort: 'share', defaultDir: 'desc',
-    columns: [
-      { key: 'machine', label: 'Machine', cls: 'name', cell: (r) => h('a', { href: link('/machine', { name: r.machine }) }, r.machine) },
-      { key: 'labels', label: 'Labels', value: (r) => [...r.labels].join(' '), cell: (r) => [...r.labels].map((l) => h('span', { class: 'chip' }, l)) },
-      { key: 'reports', label: 'Reports', num: true },
-      { key: 'runs', label: 'Runs', num: true },
-      { key: 'overflowed_runs', label: 'Overflowed runs', num: true },
-      { key: 'share', label: 'Overflowed', num: true, cell: (r) => fmtPct(r.share) },
-    ],
-  }));
-  ctx.mount(...out);
-  const Chart = await loadChart();
-  if (ctx.live()) {
-    barChart(Chart, canvas, rows.map((r) => r.machine),
-      [{ label: '% of runs that overflowed', data: rows.map((r) => r.share ?? 0) }], { yTitle: '% of runs', max: 100 });
   }
 }
 

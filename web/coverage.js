@@ -5,7 +5,7 @@
 // table, jump to the next uncovered line, per-line details with the labels
 // that covered the line from /api/v1/builds/{build}/labels).
 import {
-  $, h, esc, api, ApiError, fmtNum, pct, fmtPct, covCell, cards, sortableTable, link, navigate, setQuery,
+  $, h, esc, api, ApiError, IMPORT_HINT, fmtNum, pct, fmtPct, covCell, cards, sortableTable, link, navigate, setQuery,
 } from './app.js';
 
 // Query parameters that select the coverage (kept when moving between the
@@ -129,7 +129,7 @@ async function buildList() {
   return builds;
 }
 
-const isNotImported = (e) => /not been imported|not imported/.test(e.message);
+const isNotImported = (e) => e instanceof ApiError && e.code === 'not_imported';
 
 // A directory or file the build does not have.
 function missing(e, q) {
@@ -141,7 +141,7 @@ function notImported(e, build) {
   return h('div', { class: 'notice', id: 'not-imported' },
     h('p', {}, e.message),
     h('p', { class: 'muted' }, 'A build\'s files and functions are known once it is imported, e.g. ',
-      h('code', {}, 'kcovd import-build --vmlinux vmlinux --modules DIR --source DIR'), ' or POST /api/v1/builds. Its raw coverage is at ',
+      h('code', {}, IMPORT_HINT), ' or POST /api/v1/builds. Its raw coverage is at ',
       h('a', { href: buildApi(build) + '/pcs', target: '_blank' }, buildApi(build) + '/pcs'), '.'));
 }
 
@@ -156,13 +156,16 @@ export async function viewReport(ctx) {
   const q = ctx.q;
   const builds = await buildList();
   if (!builds.length) {
-    return ctx.mount(h('h1', {}, 'Coverage'), h('p', { class: 'notice' }, 'No build known yet.'));
+    return ctx.mount(h('h1', {}, 'Coverage'), h('p', { class: 'notice', id: 'no-build' }, 'No build known yet: import one with ',
+      h('code', {}, IMPORT_HINT), ' (or POST /api/v1/builds), or let machines push coverage.'));
   }
   if (!q.get('build') || !builds.some((b) => b.build_id === q.get('build'))) {
     if (q.get('build')) {
       return ctx.mount(h('h1', {}, 'Coverage'), h('p', { class: 'error' }, `No build ${q.get('build')}.`),
         h('p', {}, h('a', { href: '/builds' }, 'All builds')));
     }
+    // The newest imported build (the API lists the newest first); with none
+    // imported, the newest build, whose page says how to import it.
     const imported = builds.find((b) => b.imported) || builds[0];
     return setQuery({ build: imported.build_id }, { replace: true });
   }

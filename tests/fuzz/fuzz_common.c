@@ -21,11 +21,11 @@ int kc_fuzz_frame(enum kc_msg_kind kind, const uint8_t *payload, size_t n, struc
 	kc_buf_add_u32(out, (uint32_t)n);
 	kc_buf_add_u32(out, (uint32_t)crc32(0L, payload, (uInt)n));
 	if (kc_buf_grow(out, zlen) < 0)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	if (compress2(out->data + out->len, &zlen, payload, (uLong)n, 1) != Z_OK)
-		return kc_err_set(err, "zlib compression failed");
+		return kc_err_set(err, KC_E_BAD_INPUT, "zlib compression failed");
 	out->len += zlen;
-	return out->oom ? kc_err_set(err, "out of memory") : 0;
+	return out->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
 }
 
 static void same_report(const struct kc_report *a, const struct kc_report *b)

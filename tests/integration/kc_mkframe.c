@@ -30,7 +30,7 @@ static int addrmap(int argc, char **argv, struct kc_buf *out, struct kc_err *err
 
 	kc_addrmap_init(&m);
 	if (argc < 9 || (argc - 9) % 6 != 0) {
-		kc_err_set(err, "addrmap: wrong number of arguments");
+		kc_err_set(err, KC_E_BAD_INPUT, "addrmap: wrong number of arguments");
 		goto out;
 	}
 	snprintf(m.machine, sizeof(m.machine), "%s", argv[3]);
@@ -43,7 +43,7 @@ static int addrmap(int argc, char **argv, struct kc_buf *out, struct kc_err *err
 	m.nmodules = (uint32_t)((argc - 9) / 6);
 	m.modules = calloc(m.nmodules + 1, sizeof(*m.modules));
 	if (!m.modules) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	for (uint32_t i = 0; i < m.nmodules; i++) {
@@ -72,7 +72,7 @@ static int report(int argc, char **argv, struct kc_buf *out, struct kc_err *err)
 
 	kc_report_init(&r);
 	if (argc < 8) {
-		kc_err_set(err, "report: wrong number of arguments");
+		kc_err_set(err, KC_E_BAD_INPUT, "report: wrong number of arguments");
 		goto out;
 	}
 	snprintf(r.machine, sizeof(r.machine), "%s", argv[3]);
@@ -86,7 +86,7 @@ static int report(int argc, char **argv, struct kc_buf *out, struct kc_err *err)
 	n = (size_t)(argc - 7);
 	pcs = calloc(n, sizeof(*pcs));
 	if (!pcs) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -120,7 +120,8 @@ int main(int argc, char **argv)
 	}
 	if ((strcmp(argv[1], "addrmap") == 0 ? addrmap(argc, argv, &out, &err)
 	     : strcmp(argv[1], "report") == 0 ? report(argc, argv, &out, &err)
-					      : kc_err_set(&err, "unknown kind %s", argv[1])) < 0 ||
+					      : kc_err_set(&err, KC_E_BAD_INPUT,
+							   "unknown kind %s", argv[1])) < 0 ||
 	    kc_write_file_atomic(argv[2], out.data, out.len, &err) < 0) {
 		fprintf(stderr, "kc-mkframe: %s\n", err.msg);
 		goto out;

@@ -266,8 +266,13 @@ def setup():
 
 def test_import_over_http():
     srv, admin = STATE["srv"], STATE["admin"]
+    listed = {b["build_id"]: b for b in srv.get("/api/v1/builds")["builds"]}
+    b = listed[STATE["build_id"]]
+    check(b["imported"] is False and b["files"] == 0 and b["points"] == 0,
+          "/api/v1/builds before import: %s" % b)
     status, body = srv.request("GET", "/api/v1/builds/%s/tree" % STATE["build_id"])
-    check(status == 404 and "not been imported" in json.loads(body)["error"],
+    check(status == 404 and "not been imported" in json.loads(body)["error"]
+          and json.loads(body)["code"] == "not_imported",
           "tree before import: %d %s" % (status, body))
     body = json.dumps({"vmlinux": STATE["vmlinux"], "modules": STATE["mods"],
                        "source": STATE["src"]}).encode()
@@ -285,6 +290,9 @@ def test_import_over_http():
     check(status == 200, "import: %d %s" % (status, ans))
     s = json.loads(ans)
     check(s["build_id"] == STATE["build_id"] and s["link_text"] == "0x%016x" % LINK, str(s))
+    b = {x["build_id"]: x for x in srv.get("/api/v1/builds")["builds"]}[STATE["build_id"]]
+    check(b["imported"] is True and b["files"] == s["files"] and b["points"] == s["points"]
+          and b["files"] > 0, "/api/v1/builds after import: %s (import said %s)" % (b, s))
     names = {i["name"]: i for i in s["images"]}
     check(set(names) == {"vmlinux", "minimod"}, "images: %s" % names)
     check(names["vmlinux"]["points"] == len(call_sites(STATE["vmlinux"], False)),
@@ -743,7 +751,10 @@ def test_errors():
     for path, want in cases:
         status, body = srv.request("GET", path)
         check(status == want, "%s: %d (want %d) %s" % (path, status, want, body[:200]))
-        check("error" in json.loads(body), "%s: no JSON error" % path)
+        j = json.loads(body)
+        check("error" in j and j["status"] == want and
+              j["code"] == ("bad_input" if want == 400 else "not_found"),
+              "%s: no JSON error with code and status: %s" % (path, j))
 
 
 def test_cli_reimport():

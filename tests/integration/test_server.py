@@ -3,13 +3,14 @@ KCOV stand-in, pushed over HTTP to a real kcovd with a temporary database."""
 import http.client
 import json
 import os
+import socket
 import struct
 import subprocess
 import time
 import zlib
 
-from kcovlib import (KERNEL, KERNEL_DESC, MKSYSROOT, Machine, Server, check, expected,
-                     run_tests)
+from kcovlib import (KCOVD, KERNEL, KERNEL_DESC, MKSYSROOT, Machine, Server, check, expected,
+                     run_tests, tmpdir)
 
 BUILD = KERNEL["build_id"]
 BASES_A = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
@@ -190,6 +191,143 @@ def test_bad_input_keeps_data():
     m.cleanup()
 
 
+def json_error(status, body, want_status, want_code, what):
+    """An error answer: the status, and the JSON body every error has."""
+    check(status == want_status, "%s: HTTP %d, expected %d: %s" % (what, status, want_status,
+                                                                  body[:200]))
+    try:
+        j = json.loads(body)
+    except ValueError:
+        raise AssertionError("%s: not JSON: %r" % (what, body[:200]))
+    check(j.get("error") and j.get("code") == want_code and j.get("status") == want_status,
+          "%s: error body %s, expected code %s" % (what, j, want_code))
+    return j
+
+
+def raw_exchange(port, head, body=b"", timeout=10):
+    """Send the request head (and a little body), return (status, headers
+    text, body bytes, seconds until the answer was complete)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    t0 = time.time()
+    s.sendall(head + body)
+    data = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        data += chunk
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            hdrs = data[:head_end].decode("latin-1")
+            length = [int(l.split(":", 1)[1]) for l in hdrs.split("\r\n")
+                      if l.lower().startswith("content-length:")]
+            if length and len(data) >= head_end + 4 + length[0]:
+                break
+    elapsed = time.time() - t0
+    s.close()
+    head_end = data.find(b"\r\n\r\n")
+    check(head_end > 0, "no answer: %r" % data[:200])
+    hdrs = data[:head_end].decode("latin-1")
+    return int(hdrs.split()[1]), hdrs, data[head_end + 4:], elapsed
+
+
+def test_route_table_refusals():
+    """Every request is checked against its route before its body is read;
+    every refusal is a JSON error with a stable code."""
+    srv = Server().start()
+    admin = srv.token("admin")
+    # No token, a declared 30 MiB body of which a few bytes are sent: 401 at
+    # once, without waiting for (or reading) the rest.
+    head = (b"POST /api/v1/builds HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 31457280\r\n\r\n")
+    st, _, body, took = raw_exchange(srv.port, head, b'{"vmli')
+    json_error(st, body, 401, "unauthorized", "import without a token")
+    check(took < 5, "the 401 took %.1f s: was the body awaited?" % took)
+    # With the admin token: the declared size alone is refused (413), as is a
+    # wrong Content-Type (415), before the body.
+    auth = ("Authorization: Bearer %s\r\n" % admin).encode()
+    st, _, body, took = raw_exchange(srv.port, head.replace(b"Host: x\r\n", b"Host: x\r\n" + auth),
+                                     b'{"vmli')
+    json_error(st, body, 413, "too_large", "import body of 30 MiB")
+    check(took < 5, "the 413 took %.1f s" % took)
+    st, body = srv.request("POST", "/api/v1/builds", b"{}", {"Content-Type": "text/plain"}, admin)
+    json_error(st, body, 415, "unsupported_media_type", "import as text/plain")
+    # Unknown paths: 404 whatever the method.
+    for method in ("GET", "POST", "DELETE", "PUT"):
+        st, body = srv.request(method, "/api/v1/nothing", b"" if method in ("POST", "PUT") else None)
+        json_error(st, body, 404, "not_found", "%s /api/v1/nothing" % method)
+    # Known paths, other methods: 405 with Allow.
+    for method, path, allow in (("DELETE", "/api/v1/reports", {"GET", "HEAD", "POST"}),
+                                ("PUT", "/api/v1/machines", {"GET", "HEAD"}),
+                                ("GET", "/api/v1/boots", {"POST"}),
+                                ("POST", "/healthz", {"GET", "HEAD"})):
+        req = (method + " " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+               "Connection: close\r\n\r\n").encode()
+        st, hdrs, body, _ = raw_exchange(srv.port, req)
+        json_error(st, body, 405, "method_not_allowed", "%s %s" % (method, path))
+        got = [l.split(":", 1)[1] for l in hdrs.split("\r\n") if l.lower().startswith("allow:")]
+        check(got and {m.strip() for m in got[0].split(",")} == allow,
+              "%s %s: Allow %s, expected %s" % (method, path, got, allow))
+    # A 40 KB query string: 414 with JSON (not a closed connection).
+    req = (b"GET /api/v1/reports?machine=" + b"A" * 40000 + b" HTTP/1.1\r\nHost: x\r\n"
+           b"Connection: close\r\n\r\n")
+    st, _, body, _ = raw_exchange(srv.port, req)
+    json_error(st, body, 414, "uri_too_long", "40 KB query string")
+    # 20 KB of headers: 431 with JSON.
+    req = (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 +
+           b"\r\nConnection: close\r\n\r\n")
+    st, _, body, _ = raw_exchange(srv.port, req)
+    json_error(st, body, 431, "headers_too_large", "20 KB of headers")
+    # Error answers of other kinds and routes carry code and status too.
+    for path, want, code in (("/api/v1/reports?limit=10x", 400, "bad_input"),
+                             ("/api/v1/reports?limit=99999999999999999999", 400, "bad_input"),
+                             ("/api/v1/reports?limit=0", 400, "bad_input"),
+                             ("/api/v1/stats/overflow?limit=+5", 400, "bad_input"),
+                             ("/api/v1/stats/overflow?group=nope", 400, "bad_input"),
+                             ("/api/v1/builds/XYZ/pcs", 400, "bad_input"),
+                             ("/api/v1/builds/%s/pcs" % ("ab" * 20), 404, "not_found"),
+                             ("/api/v1/builds/%s/tree" % ("ab" * 20), 404, "not_found"),
+                             ("/no-web-dir", 404, "not_found")):
+        st, body = srv.request("GET", path)
+        json_error(st, body, want, code, path)
+    push = srv.token("push")
+    st, body = srv.post_frame("/api/v1/reports", b"garbage", push)
+    json_error(st, body, 400, "bad_input", "garbage report")
+    st, body = srv.post_frame("/api/v1/reports", b"garbage", None)
+    json_error(st, body, 401, "unauthorized", "report without a token")
+    import wiregen
+    _, frame = wiregen.report("nomap", "cccccccc-0000-4000-8000-00000000000c", {0x1000})
+    st, body = srv.post_frame("/api/v1/reports", frame, push)
+    j = json_error(st, body, 428, "address_map_needed", "report without a map")
+    check(j["machine"] == "nomap", "428 fields: %s" % j)
+    check(srv.get("/healthz")["status"] == "ok", "unhealthy after the refusals")
+    srv.stop()
+
+
+def test_strict_flags():
+    """A malformed number on the command line is refused naming the flag;
+    sizes take K/M/G/T suffixes."""
+    for flag, value in (("--max-db-size", "10X"), ("--max-db-size", "10G5"),
+                        ("--max-db-size", "1.5G"), ("--max-db-size", ""),
+                        ("--max-connections", "12abc"), ("--timeout", "99999999999999999999"),
+                        ("--cache-mb", "-1")):
+        d = tmpdir("kcovd-flags-")
+        p = subprocess.run([KCOVD, "serve", "--data-dir", d, "--listen", "127.0.0.1:0",
+                            flag, value], capture_output=True, text=True, timeout=30)
+        check(p.returncode == 2 and flag in p.stderr and "listening" not in p.stderr,
+              "%s %r: exit %d: %s" % (flag, value, p.returncode, p.stderr))
+    env = dict(os.environ, KCOVD_CACHE_MB="64M")
+    p = subprocess.run([KCOVD, "serve", "--data-dir", tmpdir("kcovd-flags-")], env=env,
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 2 and "KCOVD_CACHE_MB" in p.stderr, "KCOVD_CACHE_MB=64M: " + p.stderr)
+    srv = Server(extra=["--max-db-size", "10G"]).start()
+    check(srv.get("/healthz")["status"] == "ok", "--max-db-size 10G")
+    srv.stop()
+
+
 def test_report_survives_push_failure():
     srv = Server()
     m = machine_a("offline")
@@ -321,6 +459,7 @@ def test_schema_versions():
 
 if __name__ == "__main__":
     run_tests([test_merge_and_kaslr, test_duplicates_and_auth, test_bad_input_keeps_data,
+               test_route_table_refusals, test_strict_flags,
                test_report_survives_push_failure, test_module_loaded_after_first_capture,
                test_delta_rows_and_compaction,
                test_schema_versions])

@@ -127,7 +127,7 @@ static int parse_kernel_line(struct sd_kernel *k, char **f, int nf, const char *
 	int have = 0;
 
 	if (k->link_text)
-		return kc_err_set(err, "%s: second 'kernel' line", where);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: second 'kernel' line", where);
 	for (int i = 1; i < nf; i++) {
 		const char *v;
 		int bit;
@@ -145,17 +145,20 @@ static int parse_kernel_line(struct sd_kernel *k, char **f, int nf, const char *
 			   k->text_size && k->text_size <= (1ull << 32)) {
 			bit = 8;
 		} else {
-			return kc_err_set(err, "%s: bad kernel field '%s'", where, f[i]);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: bad kernel field '%s'", where, f[i]);
 		}
 		if (have & bit)
-			return kc_err_set(err, "%s: duplicate kernel field '%s'", where, f[i]);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: duplicate kernel field '%s'", where, f[i]);
 		have |= bit;
 	}
 	if (have != 15)
-		return kc_err_set(err, "%s: kernel needs build_id, release, link_text, text_size",
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: kernel needs build_id, release, link_text, text_size",
 				  where);
 	if (k->link_text + k->text_size < k->link_text)
-		return kc_err_set(err, "%s: kernel text wraps", where);
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: kernel text wraps", where);
 	return 0;
 }
 
@@ -167,7 +170,8 @@ static int parse_module_line(struct sd_kernel *k, char **f, int nf, const char *
 
 	memset(&m, 0, sizeof(m));
 	if (k->ncalls)
-		return kc_err_set(err, "%s: modules must come before syscalls", where);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: modules must come before syscalls", where);
 	for (int i = 1; i < nf; i++) {
 		const char *v;
 		int bit;
@@ -184,22 +188,27 @@ static int parse_module_line(struct sd_kernel *k, char **f, int nf, const char *
 		} else if ((v = kv(f[i], "text_offset")) && sd_parse_u64(v, &m.text_offset) == 0) {
 			bit = 8;
 		} else {
-			return kc_err_set(err, "%s: bad module field '%s'", where, f[i]);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: bad module field '%s'", where, f[i]);
 		}
 		if (have & bit)
-			return kc_err_set(err, "%s: duplicate module field '%s'", where, f[i]);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: duplicate module field '%s'", where, f[i]);
 		have |= bit;
 	}
 	if (have != 15)
-		return kc_err_set(err, "%s: module needs name, build_id, core_size, text_offset",
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: module needs name, build_id, core_size, text_offset",
 				  where);
 	if (strcmp(m.name, "vmlinux") == 0 || sd_kernel_module(k, m.name) >= 0)
-		return kc_err_set(err, "%s: module name '%s' is reserved or repeated", where, m.name);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: module name '%s' is reserved or repeated", where, m.name);
 	if (m.text_offset >= m.core_size)
-		return kc_err_set(err, "%s: text_offset lies outside the module", where);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: text_offset lies outside the module", where);
 	arr = realloc(k->mods, (k->nmods + 1) * sizeof(*arr));
 	if (!arr)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	k->mods = arr;
 	k->mods[k->nmods++] = m;
 	return 0;
@@ -219,7 +228,7 @@ static int site_index(struct sd_kernel *k, uint32_t image, uint64_t off, uint32_
 	}
 	arr = realloc(k->sites, (k->nsites + 1) * sizeof(*arr));
 	if (!arr)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	k->sites = arr;
 	k->sites[k->nsites].image = image;
 	k->sites[k->nsites].off = off;
@@ -236,29 +245,34 @@ static int parse_token(struct sd_kernel *k, char *tok, const char *where, struct
 	uint32_t image = 0;
 
 	if (!plus)
-		return kc_err_set(err, "%s: token '%s' is not IMAGE+0xOFF[*N]", where, tok);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: token '%s' is not IMAGE+0xOFF[*N]", where, tok);
 	*plus = '\0';
 	star = strchr(plus + 1, '*');
 	if (star) {
 		*star = '\0';
 		if (sd_parse_u64(star + 1, &count) < 0 || count == 0 || count > SD_REPEAT_MAX)
-			return kc_err_set(err, "%s: repeat count of '%s' must be 1..%u", where, tok,
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: repeat count of '%s' must be 1..%u", where, tok,
 					  SD_REPEAT_MAX);
 	}
 	if (strncmp(plus + 1, "0x", 2) != 0 || sd_parse_u64(plus + 1, &off) < 0)
-		return kc_err_set(err, "%s: offset of '%s' must be 0x-prefixed hex", where, tok);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: offset of '%s' must be 0x-prefixed hex", where, tok);
 	if (strcmp(tok, "vmlinux") == 0) {
 		limit = k->text_size;
 	} else {
 		int m = sd_kernel_module(k, tok);
 
 		if (m < 0)
-			return kc_err_set(err, "%s: unknown image '%s'", where, tok);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: unknown image '%s'", where, tok);
 		image = (uint32_t)m + 1;
 		limit = k->mods[m].core_size - k->mods[m].text_offset;
 	}
 	if (off + 5 > limit)
-		return kc_err_set(err, "%s: offset %#llx lies outside %s's text", where,
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: offset %#llx lies outside %s's text", where,
 				  (unsigned long long)off, tok);
 	st->count = (uint32_t)count;
 	return site_index(k, image, off, &st->site, err);
@@ -271,16 +285,18 @@ static int parse_call_line(struct sd_kernel *k, char **f, int nf, int remote, co
 	struct sd_step *steps;
 
 	if (nf < 3 || !name_ok(f[1], SD_NAME_MAX))
-		return kc_err_set(err, "%s: expected '%s NAME TOKEN...'", where, f[0]);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: expected '%s NAME TOKEN...'", where, f[0]);
 	if (sd_kernel_find(k, f[1], remote))
-		return kc_err_set(err, "%s: %s '%s' defined twice", where, f[0], f[1]);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: %s '%s' defined twice", where, f[0], f[1]);
 	c = realloc(k->calls, (k->ncalls + 1) * sizeof(*c));
 	if (!c)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	k->calls = c;
 	steps = realloc(k->steps, (k->nsteps + (size_t)nf - 2) * sizeof(*steps));
 	if (!steps)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	k->steps = steps;
 	c = &k->calls[k->ncalls];
 	memset(c, 0, sizeof(*c));
@@ -312,10 +328,10 @@ static int for_each_line(const char *path, int (*fn)(void *ctx, char **f, int nf
 
 	fp = fopen(path, "re");
 	if (!fp)
-		return kc_err_setc(err, errno, "%s: %s", path, strerror(errno));
+		return kc_err_errno(err, errno, "%s: %s", path, strerror(errno));
 	f = calloc(MAX_FIELDS, sizeof(*f));
 	if (!f) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	while ((n = getline(&line, &cap, fp)) >= 0) {
@@ -325,7 +341,7 @@ static int for_each_line(const char *path, int (*fn)(void *ctx, char **f, int nf
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%lu", path, lineno);
 		if (n > LINE_MAX_LEN || (size_t)n != strlen(line)) {
-			kc_err_set(err, "%s: line too long or contains NUL", where);
+			kc_err_set(err, KC_E_BAD_INPUT, "%s: line too long or contains NUL", where);
 			goto out;
 		}
 		hash = strchr(line, '#');
@@ -334,14 +350,15 @@ static int for_each_line(const char *path, int (*fn)(void *ctx, char **f, int nf
 		line[strcspn(line, "\n")] = '\0';
 		nf = split(line, f, MAX_FIELDS);
 		if (nf < 0) {
-			kc_err_set(err, "%s: more than %d fields", where, MAX_FIELDS);
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "%s: more than %d fields", where, MAX_FIELDS);
 			goto out;
 		}
 		if (nf > 0 && fn(ctx, f, nf, where, err) < 0)
 			goto out;
 	}
 	if (ferror(fp)) {
-		kc_err_set(err, "%s: read error", path);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: read error", path);
 		goto out;
 	}
 	ret = 0;
@@ -359,14 +376,15 @@ static int kernel_line(void *ctx, char **f, int nf, const char *where, struct kc
 	if (strcmp(f[0], "kernel") == 0)
 		return parse_kernel_line(k, f, nf, where, err);
 	if (!k->link_text)
-		return kc_err_set(err, "%s: the 'kernel' line must come first", where);
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "%s: the 'kernel' line must come first", where);
 	if (strcmp(f[0], "module") == 0)
 		return parse_module_line(k, f, nf, where, err);
 	if (strcmp(f[0], "syscall") == 0)
 		return parse_call_line(k, f, nf, 0, where, err);
 	if (strcmp(f[0], "remote") == 0)
 		return parse_call_line(k, f, nf, 1, where, err);
-	return kc_err_set(err, "%s: unknown keyword '%s'", where, f[0]);
+	return kc_err_set(err, KC_E_BAD_INPUT, "%s: unknown keyword '%s'", where, f[0]);
 }
 
 int sd_kernel_load(const char *path, struct sd_kernel *k, struct kc_err *err)
@@ -375,7 +393,7 @@ int sd_kernel_load(const char *path, struct sd_kernel *k, struct kc_err *err)
 	if (for_each_line(path, kernel_line, k, err) < 0)
 		goto fail;
 	if (!k->link_text) {
-		kc_err_set(err, "%s: no 'kernel' line", path);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: no 'kernel' line", path);
 		goto fail;
 	}
 	return 0;
@@ -413,7 +431,7 @@ static int boot_line(void *ctx, char **f, int nf, const char *where, struct kc_e
 
 	if (strcmp(f[0], "kaslr") == 0 && nf == 2) {
 		if (c->have_kaslr || sd_parse_u64(f[1], &c->b->kaslr) < 0)
-			return kc_err_set(err, "%s: bad or repeated kaslr", where);
+			return kc_err_set(err, KC_E_BAD_INPUT, "%s: bad or repeated kaslr", where);
 		c->have_kaslr = 1;
 		return 0;
 	}
@@ -421,20 +439,24 @@ static int boot_line(void *ctx, char **f, int nf, const char *where, struct kc_e
 		int m = sd_kernel_module(c->k, f[1]);
 
 		if (m < 0)
-			return kc_err_set(err, "%s: module '%s' is not in the kernel", where, f[1]);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: module '%s' is not in the kernel", where, f[1]);
 		if (c->seen[m] || sd_parse_u64(f[2], &c->b->mod_base[m]) < 0 ||
 		    c->b->mod_base[m] + c->k->mods[m].core_size < c->b->mod_base[m])
-			return kc_err_set(err, "%s: bad or repeated base for '%s'", where, f[1]);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: bad or repeated base for '%s'", where, f[1]);
 		c->seen[m] = 1;
 		return 0;
 	}
 	if (strcmp(f[0], "boot_id") == 0 && nf == 2) {
 		if (c->b->boot_id[0] || !name_ok(f[1], sizeof(c->b->boot_id) - 1))
-			return kc_err_set(err, "%s: bad or repeated boot_id", where);
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "%s: bad or repeated boot_id", where);
 		copy_name(c->b->boot_id, sizeof(c->b->boot_id) - 1, f[1]);
 		return 0;
 	}
-	return kc_err_set(err, "%s: expected 'kaslr 0xOFF', 'module NAME 0xBASE' or 'boot_id ID'",
+	return kc_err_set(err, KC_E_BAD_INPUT,
+			  "%s: expected 'kaslr 0xOFF', 'module NAME 0xBASE' or 'boot_id ID'",
 			  where);
 }
 
@@ -449,18 +471,19 @@ int sd_boot_load(const char *path, const struct sd_kernel *k, struct sd_boot *b,
 	b->mod_base = calloc(k->nmods + 1, sizeof(*b->mod_base));
 	c.seen = calloc(k->nmods + 1, 1);
 	if (!b->mod_base || !c.seen) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	if (for_each_line(path, boot_line, &c, err) < 0)
 		goto out;
 	if (!c.have_kaslr || !b->boot_id[0]) {
-		kc_err_set(err, "%s: needs 'kaslr' and 'boot_id' lines", path);
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: needs 'kaslr' and 'boot_id' lines", path);
 		goto out;
 	}
 	for (uint32_t i = 0; i < k->nmods; i++) {
 		if (!c.seen[i]) {
-			kc_err_set(err, "%s: no base for module '%s'", path, k->mods[i].name);
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "%s: no base for module '%s'", path, k->mods[i].name);
 			goto out;
 		}
 	}

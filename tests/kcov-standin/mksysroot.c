@@ -105,7 +105,7 @@ static int write_kallsyms(const char *outdir, const struct sd_kernel *k, const s
 	int ret = -1;
 
 	if (!syms)
-		return kc_err_set(err, "out of memory");
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	kc_buf_addf(&out, "0000000000000000 A fixed_percpu_data\n"
 			  "0000000000000000 A __per_cpu_start\n"
 			  "0000000000001000 A cpu_debug_store\n"
@@ -142,7 +142,7 @@ static int write_kallsyms(const char *outdir, const struct sd_kernel *k, const s
 		}
 	}
 	if (out.oom) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	ret = write_rel(outdir, "proc/kallsyms", out.data, out.len, err);
@@ -194,7 +194,7 @@ static int write_sysroot(const char *outdir, const struct sd_kernel *k, const st
 			goto out;
 	}
 	if (out.oom) {
-		kc_err_set(err, "out of memory");
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	ret = 0;

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { coverageTests } from './coverage.test.mjs';
-import { OUT, Failure, check, eq, pctText, newPage, open, ready, api, shot, noErrors } from './lib.mjs';
+import { OUT, Failure, check, eq, newPage, open, ready, api, shot, noErrors } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -181,7 +181,8 @@ async function test_builds_page(env) {
   const heads = await page.$$eval('#builds thead th', (ths) => ths.map((t) => t.dataset.key));
   for (const r of rows) {
     const b = builds.find((x) => x.build_id === r.id);
-    for (const k of ['machines', 'boots', 'modules', 'covered_pcs']) eq(r.cells[heads.indexOf(k)], b[k].toLocaleString('en-US'), `${b.build_id} ${k}`);
+    for (const k of ['machines', 'boots', 'modules', 'files', 'points', 'covered_pcs']) eq(r.cells[heads.indexOf(k)], b[k].toLocaleString('en-US'), `${b.build_id} ${k}`);
+    eq(r.cells[heads.indexOf('imported')], b.imported ? 'yes' : 'no', `${b.build_id} imported`);
     eq(r.cells[heads.indexOf('release')], b.release, 'release');
   }
   const href = await page.getAttribute(`#builds tr[data-build="${builds[0].build_id}"] a`, 'href');
@@ -194,63 +195,43 @@ async function test_overflow_page(env) {
   const r = await fetch(env.url + '/api/v1/stats/overflow');
   const page = await newPage(env);
   await open(page, env, '/overflow');
-  if (r.status === 404) {
-    check((await page.textContent('#no-overflow-stats')).toLowerCase().includes('no overflow statistics yet'), 'no-statistics notice');
-    // The per-machine estimate from the reports, and its chart.
-    const { reports } = await api(env, '/api/v1/reports?limit=10000');
-    const per = {};
-    for (const x of reports) {
-      per[x.machine] = per[x.machine] || [0, 0];
-      per[x.machine][0] += x.overflowed_runs;
-      per[x.machine][1] += x.runs;
-    }
-    check(Object.values(per).some(([o]) => o > 0), 'the fixture should have overflowed runs');
-    const rows = await page.$$eval('#overflow-reports tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
-    eq(rows.length, Object.keys(per).length, 'overflow rows');
-    for (const row of rows) {
-      const [o, t] = per[row[0]];
-      eq(row[row.length - 1], pctText(o, t), 'overflow share of ' + row[0]);
-      eq(row[4], String(o), 'overflowed runs of ' + row[0]);
-    }
-  } else {
-    eq(r.status, 200, 'status of /api/v1/stats/overflow');
-    const ratePct = (x) => (x === null || x === undefined ? '–' : (100 * x).toFixed(1) + '%');
-    const checkGroups = async (group) => {
-      const st = await api(env, '/api/v1/stats/overflow?group=' + group);
-      const keys = group.split(',');
-      const heads = await page.$$eval('#overflow-groups thead th', (ths) => ths.map((t) => t.dataset.key));
-      const rows = await page.$$eval('#overflow-groups tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
-      eq(rows.length, st.groups.length, 'groups by ' + group);
-      const want = st.groups.slice().sort((a, b) => b.rate - a.rate);
-      rows.forEach((row, i) => {
-        const g = want[i];
-        eq(row[heads.indexOf('rate')], ratePct(g.rate), `rate of group ${i}`);
-        eq(row[heads.indexOf('runs')], String(g.runs), `runs of group ${i}`);
-      });
-      const byKey = (g) => keys.map((k) => String(g[k]).slice(0, k === 'build' ? 12 : undefined)).join('|');
-      eq(rows.map((row) => keys.map((k) => row[heads.indexOf(k)]).join('|')).sort(), st.groups.map(byKey).sort(), 'group keys');
-      return st;
-    };
-    const st = await checkGroups('machine');
-    check(st.fleet.machines_overflow_ge_50pct > 0, 'the fixture should overflow on some machines');
-    const cardText = await page.textContent('.cards');
-    check(cardText.includes(`${st.fleet.overflowed} / ${st.fleet.runs} (${ratePct(st.fleet.rate)})`), 'fleet card: ' + cardText);
-    const modes = await page.$$eval('#overflow-modes tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
-    eq(modes.map((m) => m[0]), ['all', 'unique', 'trace'], 'mode rows');
-    eq(modes.map((m) => m[2]), [st.fleet, st.fleet.unique, st.fleet.trace].map((m) => String(m.machines_overflow_ge_50pct)), 'machines >= 50%');
-    eq(modes.map((m) => m[6]), [st.fleet, st.fleet.unique, st.fleet.trace].map((m) => ratePct(m.rate)), 'rates');
-    await page.waitForFunction(() => [...document.querySelectorAll('canvas')].every((c) => window.Chart && window.Chart.getChart(c)), null, { timeout: 10000 });
-    await shot(page, 'fleet-overflow.png');
-    await page.selectOption('#group-select', 'machine,mode');
-    await ready(page);
-    check(page.url().includes('group=machine%2Cmode'), 'group in the URL: ' + page.url());
-    await checkGroups('machine,mode');
-    await open(page, env, '/overflow?group=day');
-    await checkGroups('day');
-  }
+  eq(r.status, 200, 'status of /api/v1/stats/overflow');
+  const ratePct = (x) => (x === null || x === undefined ? '–' : (100 * x).toFixed(1) + '%');
+  const checkGroups = async (group) => {
+    const st = await api(env, '/api/v1/stats/overflow?group=' + group);
+    const keys = group.split(',');
+    const heads = await page.$$eval('#overflow-groups thead th', (ths) => ths.map((t) => t.dataset.key));
+    const rows = await page.$$eval('#overflow-groups tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
+    eq(rows.length, st.groups.length, 'groups by ' + group);
+    const want = st.groups.slice().sort((a, b) => b.rate - a.rate);
+    rows.forEach((row, i) => {
+      const g = want[i];
+      eq(row[heads.indexOf('rate')], ratePct(g.rate), `rate of group ${i}`);
+      eq(row[heads.indexOf('runs')], String(g.runs), `runs of group ${i}`);
+    });
+    const byKey = (g) => keys.map((k) => String(g[k]).slice(0, k === 'build' ? 12 : undefined)).join('|');
+    eq(rows.map((row) => keys.map((k) => row[heads.indexOf(k)]).join('|')).sort(), st.groups.map(byKey).sort(), 'group keys');
+    return st;
+  };
+  const st = await checkGroups('machine');
+  check(st.fleet.machines_overflow_ge_50pct > 0, 'the fixture should overflow on some machines');
+  const cardText = await page.textContent('.cards');
+  check(cardText.includes(`${st.fleet.overflowed} / ${st.fleet.runs} (${ratePct(st.fleet.rate)})`), 'fleet card: ' + cardText);
+  const modes = await page.$$eval('#overflow-modes tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
+  eq(modes.map((m) => m[0]), ['all', 'unique', 'trace'], 'mode rows');
+  eq(modes.map((m) => m[2]), [st.fleet, st.fleet.unique, st.fleet.trace].map((m) => String(m.machines_overflow_ge_50pct)), 'machines >= 50%');
+  eq(modes.map((m) => m[6]), [st.fleet, st.fleet.unique, st.fleet.trace].map((m) => ratePct(m.rate)), 'rates');
+  await page.waitForFunction(() => [...document.querySelectorAll('canvas')].every((c) => window.Chart && window.Chart.getChart(c)), null, { timeout: 10000 });
+  await shot(page, 'fleet-overflow.png');
+  await page.selectOption('#group-select', 'machine,mode');
+  await ready(page);
+  check(page.url().includes('group=machine%2Cmode'), 'group in the URL: ' + page.url());
+  await checkGroups('machine,mode');
+  await open(page, env, '/overflow?group=day');
+  await checkGroups('day');
   // Every chart on the page was drawn by Chart.js.
   await page.waitForFunction(() => [...document.querySelectorAll('canvas')].every((c) => window.Chart && window.Chart.getChart(c)), null, { timeout: 10000 });
-  await shot(page, r.status === 404 ? 'fleet-overflow.png' : 'fleet-overflow-by-day.png');
+  await shot(page, 'fleet-overflow-by-day.png');
   noErrors(page);
   await page.close();
 }

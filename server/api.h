@@ -1,0 +1,44 @@
+/*
+ * api.h - the request handlers of kcovd. Only routes.c (the route table)
+ * and the modules that define them include this header: nothing else calls
+ * a handler directly.
+ *
+ * Every handler is called by http.c after the route's checks (method,
+ * scope, Content-Type, body size) passed and the whole body was read; it
+ * answers the request (kc_respond_*) and returns the MHD result.
+ */
+#ifndef KC_API_H
+#define KC_API_H
+
+#include "server.h"
+
+/* api_ingest.c: POST /api/v1/reports and /api/v1/boots. */
+enum MHD_Result kc_api_post_report(struct kc_req *r);
+enum MHD_Result kc_api_post_boot(struct kc_req *r);
+
+/* api_read.c: the fleet read API, /healthz and /metrics. */
+enum MHD_Result kc_api_healthz(struct kc_req *r);
+enum MHD_Result kc_api_metrics(struct kc_req *r);
+enum MHD_Result kc_api_machines(struct kc_req *r);
+enum MHD_Result kc_api_builds(struct kc_req *r);
+enum MHD_Result kc_api_reports(struct kc_req *r);
+enum MHD_Result kc_api_labels(struct kc_req *r);
+enum MHD_Result kc_api_overflow(struct kc_req *r);
+enum MHD_Result kc_api_pcs(struct kc_req *r); /* {build} */
+
+/* api_coverage.c: build import and coverage queries, all under {build}
+ * (and {path*} for files/). */
+enum MHD_Result kc_api_post_build(struct kc_req *r);
+enum MHD_Result kc_api_tree(struct kc_req *r);
+enum MHD_Result kc_api_file(struct kc_req *r);
+enum MHD_Result kc_api_functions(struct kc_req *r);
+enum MHD_Result kc_api_build_labels(struct kc_req *r);
+enum MHD_Result kc_api_lcov(struct kc_req *r);
+enum MHD_Result kc_api_files_csv(struct kc_req *r);
+enum MHD_Result kc_api_functions_csv(struct kc_req *r);
+enum MHD_Result kc_api_summary(struct kc_req *r);
+
+/* static.c: the browser UI's files under --web-dir ({file*}). */
+enum MHD_Result kc_api_static(struct kc_req *r);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * routes.c - the route table (the one place that names request handlers,
+ * like git's commands[]) and its lookup. Each entry says who may call the
+ * route, what it accepts and which handler answers; http.c applies the
+ * requirements before any body byte is read. docs/api.md documents every
+ * route; docs/architecture.md how a request travels.
+ */
+#include "routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "wire.h"
+
+#define KCOV "application/x-kcov"
+#define JSON "application/json"
+#define BUILD_IMPORT_MAX_BODY (64u << 10)
+
+/* In lookup order: the first route whose pattern and method match wins.
+ * The static files' catch-all comes last. */
+const struct kc_route kc_routes[] = {
+	{ "GET", "/healthz", KC_SCOPE_NONE, NULL, 0, kc_api_healthz },
+	{ "GET", "/metrics", KC_SCOPE_NONE, NULL, 0, kc_api_metrics },
+	{ "POST", "/api/v1/reports", KC_SCOPE_PUSH, KCOV, KC_WIRE_MAX_BODY, kc_api_post_report },
+	{ "POST", "/api/v1/boots", KC_SCOPE_PUSH, KCOV, KC_WIRE_MAX_BODY, kc_api_post_boot },
+	{ "POST", "/api/v1/builds", KC_SCOPE_ADMIN, JSON, BUILD_IMPORT_MAX_BODY, kc_api_post_build },
+	{ "GET", "/api/v1/machines", KC_SCOPE_READ, NULL, 0, kc_api_machines },
+	{ "GET", "/api/v1/builds", KC_SCOPE_READ, NULL, 0, kc_api_builds },
+	{ "GET", "/api/v1/reports", KC_SCOPE_READ, NULL, 0, kc_api_reports },
+	{ "GET", "/api/v1/labels", KC_SCOPE_READ, NULL, 0, kc_api_labels },
+	{ "GET", "/api/v1/stats/overflow", KC_SCOPE_READ, NULL, 0, kc_api_overflow },
+	{ "GET", "/api/v1/builds/{build}/pcs", KC_SCOPE_READ, NULL, 0, kc_api_pcs },
+	{ "GET", "/api/v1/builds/{build}/tree", KC_SCOPE_READ, NULL, 0, kc_api_tree },
+	{ "GET", "/api/v1/builds/{build}/files/{path*}", KC_SCOPE_READ, NULL, 0, kc_api_file },
+	{ "GET", "/api/v1/builds/{build}/functions", KC_SCOPE_READ, NULL, 0, kc_api_functions },
+	{ "GET", "/api/v1/builds/{build}/labels", KC_SCOPE_READ, NULL, 0, kc_api_build_labels },
+	{ "GET", "/api/v1/builds/{build}/lcov", KC_SCOPE_READ, NULL, 0, kc_api_lcov },
+	{ "GET", "/api/v1/builds/{build}/files.csv", KC_SCOPE_READ, NULL, 0, kc_api_files_csv },
+	{ "GET", "/api/v1/builds/{build}/functions.csv", KC_SCOPE_READ, NULL, 0,
+	  kc_api_functions_csv },
+	{ "GET", "/api/v1/builds/{build}/summary", KC_SCOPE_READ, NULL, 0, kc_api_summary },
+	{ "GET", "/{file*}", KC_SCOPE_NONE, NULL, 0, kc_api_static },
+	{ NULL, NULL, KC_SCOPE_NONE, NULL, 0, NULL },
+};
+
+static int is_api(const char *path)
+{
+	return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
+}
+
+/* Does path match pattern? Records the parameters in *m. */
+static int match(const char *pattern, const char *path, struct kc_route_match *m)
+{
+	const char *p = pattern, *s = path;
+
+	m->nparams = 0;
+	if (is_api(path) && !is_api(pattern))
+		return 0;
+	while (*p) {
+		if (*p == '{') {
+			const char *close = strchr(p, '}');
+			int rest = close && close > p + 1 && close[-1] == '*';
+			size_t n;
+
+			if (!close || m->nparams == KC_ROUTE_MAX_PARAMS)
+				return 0;
+			n = rest ? strlen(s) : strcspn(s, "/");
+			if (n == 0 && !rest)
+				return 0;
+			m->p[m->nparams].name = p + 1;
+			m->p[m->nparams].name_len = (size_t)(close - p - 1 - rest);
+			m->p[m->nparams].value = s;
+			m->p[m->nparams].value_len = n;
+			m->nparams++;
+			p = close + 1;
+			s += n;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return *s == '\0';
+}
+
+static int valid_build_id(const char *s, size_t n)
+{
+	if (n == 0 || n > KC_BUILD_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int check_params(const struct kc_route_match *m, struct kc_err *err)
+{
+	for (unsigned i = 0; i < m->nparams; i++)
+		if (m->p[i].name_len == 5 && strncmp(m->p[i].name, "build", 5) == 0 &&
+		    !valid_build_id(m->p[i].value, m->p[i].value_len))
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "a build id is 1 to %d lowercase hex digits", KC_BUILD_ID_MAX);
+	return 0;
+}
+
+/* Append method (and HEAD after GET) to the Allow list unless present. */
+static void allow_add(char *allow, size_t size, const char *method)
+{
+	const char *names[2] = { method, strcmp(method, "GET") == 0 ? "HEAD" : NULL };
+
+	for (int i = 0; i < 2 && names[i]; i++) {
+		size_t len = strlen(allow);
+
+		if (strstr(allow, names[i]))
+			continue;
+		snprintf(allow + len, size - len, "%s%s", len ? ", " : "", names[i]);
+	}
+}
+
+int kc_route_find(const char *method, const char *path, struct kc_route_match *m, char *allow,
+		  size_t allow_size, struct kc_err *err)
+{
+	const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
+	struct kc_route_match cand;
+	int known = 0;
+
+	if (allow_size)
+		allow[0] = '\0';
+	for (const struct kc_route *rt = kc_routes; rt->pattern; rt++) {
+		if (!match(rt->pattern, path, &cand))
+			continue;
+		known = 1;
+		if (strcmp(rt->method, want) != 0) {
+			if (allow_size)
+				allow_add(allow, allow_size, rt->method);
+			continue;
+		}
+		cand.route = rt;
+		if (check_params(&cand, err) < 0)
+			return -1;
+		*m = cand;
+		return 0;
+	}
+	if (known)
+		return kc_err_set(err, KC_E_METHOD_NOT_ALLOWED, "%s is not allowed on %s (allowed: %s)",
+				  method, path, allow_size ? allow : "");
+	return kc_err_set(err, KC_E_NOT_FOUND, "no such resource: %s", path);
+}
