@@ -2,7 +2,7 @@
  * kcov.h - driving the kernel's /sys/kernel/debug/kcov device.
  *
  * One struct kc_kcov is one kcov file descriptor with its shared mapping.
- * The ABI (brief section 4): KCOV_INIT_TRACE(words), mmap(words * 8), then
+ * The ABI (docs/collector.md, "The KCOV ABI the collector relies on"): KCOV_INIT_TRACE(words), mmap(words * 8), then
  * in the task to trace KCOV_UNIQUE_ENABLE(bitmap_words) or, on a kernel
  * without the unique mode, KCOV_ENABLE(KCOV_TRACE_PC).
  */

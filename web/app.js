@@ -421,9 +421,9 @@ function barChart(Chart, canvas, labels, datasets, { yTitle, max } = {}) {
 
 // Overflow statistics (docs/overflow-stats.md): GET /api/v1/stats/overflow
 // with group=, since=, until=, limit= taken from the page's URL. The fleet
-// summary is the seeds' table (machines overflowing in at least half of
-// their runs, median machine rate, unique vs trace); the groups get a chart
-// and a table.
+// summary is the upstream cover letter's table (docs/overflow-stats.md:
+// machines overflowing in at least half of their runs, median machine rate,
+// unique vs trace); the groups get a chart and a table.
 const GROUPS = ['machine', 'build', 'label', 'mode', 'workload', 'day', 'machine,mode', 'label,mode', 'build,mode', 'workload,mode', 'day,mode'];
 const ratePct = (r) => (r === null || r === undefined ? '–' : (100 * r).toFixed(1) + '%');
 

@@ -1,6 +1,6 @@
 /*
  * test_standin.c - checks that libkcov_standin.so behaves like the KCOV
- * device of brief section 4: trace and unique mode, the bitmap kept or
+ * device of docs/collector.md ("The KCOV ABI"): trace and unique mode, the bitmap kept or
  * reset between runs, overflow, error codes, coverage of an exec'd child,
  * remote coverage, the PC formula under two boot placements, and that
  * kcov-standin-mksysroot writes a snapshot kc_addrmap_capture accepts.
@@ -186,7 +186,8 @@ static size_t uniq(uint64_t *v, size_t n)
 	return k;
 }
 
-/* The PC formula of brief section 4, written independently of kdesc.c. */
+/* The PC formula of docs/collector.md ("The KCOV ABI"), written
+ * independently of kdesc.c. */
 static uint64_t expect_pc(uint32_t site, uint64_t kaslr, uint64_t net, uint64_t fs)
 {
 	const struct sd_site *s = &kernel.sites[site];
