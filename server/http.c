@@ -2,7 +2,8 @@
  * http.c - kcovd's HTTP front: the libmicrohttpd daemon (epoll and a thread
  * pool, connection limit and idle timeout), body collection with a
  * hard size cap, early refusal (401, 413, 415) before a body is read,
- * routing to the API modules, and the JSON/error response helpers.
+ * routing to the API modules, and the JSON/error response helpers (which
+ * advertise the accepted wire versions in X-Kcov-Wire).
  */
 #include "server.h"
 
@@ -34,6 +35,7 @@ enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *t
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Kcov-Wire", r->srv->wire_header);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -267,7 +269,15 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	struct timespec ts;
 
 	memset(srv, 0, sizeof(*srv));
+	if (o->wire_max > KC_WIRE_VERSION_MAX)
+		return kc_err_set(err, "--wire-max %u: this kcovd speaks wire versions 1..%u",
+				  o->wire_max, KC_WIRE_VERSION_MAX);
 	srv->opts = *o;
+	if (!srv->opts.wire_max)
+		srv->opts.wire_max = KC_WIRE_VERSION_MAX;
+	for (unsigned v = 1, n = 0; v <= srv->opts.wire_max; v++)
+		n += (unsigned)snprintf(srv->wire_header + n, sizeof(srv->wire_header) - n,
+					v > 1 ? ",%u" : "%u", v);
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	srv->started = (double)ts.tv_sec;

@@ -35,6 +35,8 @@ static const char usage[] =
 	"  --port-file FILE     write the bound port to FILE once listening\n"
 	"  --max-connections N  (default 4096)   --timeout SEC idle timeout (default 30)\n"
 	"  --max-db-size MB     cap the database size (ingest answers 503 when full)\n"
+	"  --wire-max N         newest report wire version accepted and advertised in\n"
+	"                       X-Kcov-Wire (1 or 2; default 2)\n"
 	"  --cache-mb MB        memory for cached point indexes of imported builds\n"
 	"                       (KCOVD_CACHE_MB; default 1024)\n";
 
@@ -42,7 +44,7 @@ struct cli {
 	char listen[256];
 	const char *data_dir, *db, *web_dir, *port_file, *scope;
 	int read_auth;
-	unsigned max_conn, timeout, max_db_mb, cache_mb;
+	unsigned max_conn, timeout, max_db_mb, cache_mb, wire_max;
 	const char *vmlinux, *modules, *source; /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	size_t nstrip;
@@ -69,6 +71,7 @@ static int parse(int argc, char **argv, struct cli *c)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "max-db-size", required_argument, NULL, 'z' },
 		{ "cache-mb", required_argument, NULL, 'c' },
+		{ "wire-max", required_argument, NULL, 'W' },
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
@@ -91,6 +94,13 @@ static int parse(int argc, char **argv, struct cli *c)
 		case 't': c->timeout = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'z': c->max_db_mb = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'c': c->cache_mb = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'W':
+			c->wire_max = (unsigned)strtoul(optarg, NULL, 10);
+			if (c->wire_max < 1 || c->wire_max > KC_WIRE_VERSION_MAX) {
+				fprintf(stderr, "kcovd: --wire-max must be 1..%d\n", KC_WIRE_VERSION_MAX);
+				return -1;
+			}
+			break;
 		case 'V': c->vmlinux = optarg; break;
 		case 'M': c->modules = optarg; break;
 		case 'S': c->source = optarg; break;
@@ -157,6 +167,7 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	o.max_connections = c->max_conn;
 	o.timeout_s = c->timeout;
 	o.max_db_mb = c->max_db_mb;
+	o.wire_max = c->wire_max;
 	kc_covq_set_cache_mb(c->cache_mb);
 	/* Room for many concurrent connections: raise the soft fd limit. */
 	{
