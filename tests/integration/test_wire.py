@@ -3,10 +3,14 @@
 server that accepts v2 and as v1 to one started with --wire-max 1, and both
 paths store the same canonical coverage. A v1-only server refuses a v2
 frame with a clear 400; a report re-sent in the other version is still a
-duplicate (same upload id)."""
+duplicate (same upload id); and a server that advertises v2 but refuses it
+still gets every report, as the spooled v1 bytes."""
+import http.client
+import http.server
 import os
 import re
 import shutil
+import threading
 import urllib.error
 import urllib.request
 
@@ -88,6 +92,66 @@ def test_v1_and_v2_paths_store_the_same_coverage():
     m.cleanup()
 
 
+class LyingProxy(http.server.ThreadingHTTPServer):
+    """Forwards to a v1-only kcovd but answers X-Kcov-Wire: 1,2."""
+
+    def __init__(self, backend_port):
+        self.backend_port = backend_port
+        super().__init__(("127.0.0.1", 0), LyingHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.server_address[1]
+
+
+class LyingHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def forward(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else None
+        hdrs = {k: v for k, v in self.headers.items()
+                if k.lower() in ("authorization", "content-type")}
+        c = http.client.HTTPConnection("127.0.0.1", self.server.backend_port, timeout=30)
+        try:
+            c.request(self.command, self.path, body=body, headers=hdrs)
+            r = c.getresponse()
+            data = r.read()
+        finally:
+            c.close()
+        self.send_response(r.status)
+        self.send_header("Content-Type", r.getheader("Content-Type") or "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Kcov-Wire", "1,2")
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = forward
+
+
+def test_v2_refused_despite_advert_falls_back_to_v1():
+    m = Machine("liar", KASLR, BASES, BOOT.replace("a2", "a3"))
+    for w in WORK[:2]:
+        m.run(w)
+    srv1 = started(Server(extra=["--wire-max", "1"]).start())
+    proxy = LyingProxy(srv1.port)
+    try:
+        p = m.delivered(proxy.url, srv1.token())
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    check(sent_as_v2(p) == 0, p.stderr)
+    check(stored_by_version(srv1) == {1: 2, 2: 0}, "stored %s" % stored_by_version(srv1))
+    status, body = srv1.request("GET", "/metrics")
+    check(b'kcovd_reports_rejected_total{reason="decode"} 2' in body,
+          "the two v2 attempts were not refused by the server")
+    check(srv1.pcs(BUILD) == expected(sum(WORK[:2], [])), "fallback coverage differs")
+    srv1.stop()
+    m.cleanup()
+
+
 def test_v1_only_server_refuses_v2_frames():
     srv1 = started(Server(extra=["--wire-max", "1"]).start())
     srv2 = started(Server().start())
@@ -131,4 +195,5 @@ def test_v1_only_server_refuses_v2_frames():
 
 if __name__ == "__main__":
     run_tests([test_v1_and_v2_paths_store_the_same_coverage,
-               test_v1_only_server_refuses_v2_frames])
+               test_v1_only_server_refuses_v2_frames,
+               test_v2_refused_despite_advert_falls_back_to_v1])
