@@ -348,6 +348,11 @@ int kc_wire_encode_report_v(const struct kc_report *r, unsigned version, struct 
 	if (version < 1 || version > KC_WIRE_VERSION_MAX)
 		return kc_err_set(err, "cannot encode wire version %u (this side speaks 1..%u)",
 				  version, KC_WIRE_VERSION_MAX);
+	/* A v2 PC takes at least one byte: refuse before writing gigabytes
+	 * (a v1 run container can hold 65536 PCs in a few bytes). */
+	if (version == 2 && kc_report_npcs(r) > KC_WIRE_MAX_RAW)
+		return kc_err_set(err, "%llu PCs cannot fit in a v2 payload of at most %u bytes",
+				  (unsigned long long)kc_report_npcs(r), KC_WIRE_MAX_RAW);
 
 	kc_buf_add_str(&raw, r->machine);
 	kc_buf_add_str(&raw, r->boot_id);

@@ -536,6 +536,20 @@ static void test_v2_corrupt(void **state)
 	}
 	assert_int_equal(kc_wire_encode_report_v(&r, 3, &fr, &err), -1);
 	assert_non_null(strstr(err.msg, "cannot encode wire version 3"));
+	/* More PCs than a v2 payload has bytes (cheap as v1 run containers):
+	 * refused up front, while v1 still encodes them. */
+	{
+		uint64_t pc = 0xffffffff00000000ull;
+
+		kc_report_init(&r);
+		assert_int_equal(kc_report_add_pcs(&r, &pc, 1, &err), 0);
+		roaring_bitmap_add_range_closed(r.regions[0].bits, 0, KC_WIRE_MAX_RAW);
+		fr.len = 0;
+		assert_int_equal(kc_wire_encode_report_v(&r, 2, &fr, &err), -1);
+		assert_non_null(strstr(err.msg, "cannot fit in a v2 payload"));
+		assert_int_equal(kc_wire_encode_report_v(&r, 1, &fr, &err), 0);
+		kc_report_release(&r);
+	}
 	kc_buf_release(&raw);
 	kc_buf_release(&fr);
 }
