@@ -203,12 +203,12 @@ int kc_rd_varint(struct kc_rd *r, uint32_t *v, const char *what, struct kc_err *
 	for (int i = 0;; i++) {
 		unsigned char c;
 
-		if (!kc_rd_left(r))
-			return kc_err_set(err, "truncated at byte %zu: %s varint is cut short", start,
-					  what);
 		if (i == 5)
 			return kc_err_set(err, "%s varint at byte %zu is longer than 5 bytes", what,
 					  start);
+		if (!kc_rd_left(r))
+			return kc_err_set(err, "truncated at byte %zu: %s varint is cut short", start,
+					  what);
 		c = r->p[r->off++];
 		x |= (uint64_t)(c & 0x7f) << (7 * i);
 		if (c & 0x80)

@@ -462,6 +462,7 @@ static void test_v2_corrupt(void **state)
 	expect_reject_v2(0, 2, "\x05\x00", 2, "not above the previous one");
 	/* varint longer than 5 bytes */
 	expect_reject_v2(0, 1, "\x80\x80\x80\x80\x80\x01", 6, "longer than 5 bytes");
+	expect_reject_v2(0, 1, "\x80\x80\x80\x80\x80", 5, "longer than 5 bytes");
 	/* varint above 32 bits */
 	expect_reject_v2(0, 1, "\xff\xff\xff\xff\x1f", 5, "overflows 32 bits");
 	/* overlong (non-canonical) varint */
