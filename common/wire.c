@@ -216,7 +216,7 @@ int kc_report_has_pc(const struct kc_report *r, uint64_t pc)
 
 /* zlib-compress src into dst (room for compressBound). v1 frames keep
  * compress2's default strategy; v2 delta lists are mostly short literals
- * with few long matches, which Z_FILTERED at level 9 codes 2-5% smaller
+ * with few long matches, which Z_FILTERED at level 9 codes 1-5% smaller
  * (bench/wire.c). Returns a zlib status. */
 static int zcompress(unsigned char *dst, uLongf *dlen, const struct kc_buf *src,
 		     unsigned version)

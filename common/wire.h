@@ -136,7 +136,9 @@ void kc_addrmap_init(struct kc_addrmap *m);
 void kc_addrmap_release(struct kc_addrmap *m);
 
 /* Encode into a complete frame appended to out: kc_wire_encode_report
- * writes v1, kc_wire_encode_report_v the given version (1 or 2). */
+ * writes v1, kc_wire_encode_report_v the given version (1 or 2). v2 refuses
+ * a report of more than KC_WIRE_MAX_RAW PCs (each takes at least a byte);
+ * v1 may still carry it in run containers. */
 int kc_wire_encode_report(const struct kc_report *r, struct kc_buf *out,
 			  struct kc_err *err) KC_MUST_CHECK;
 int kc_wire_encode_report_v(const struct kc_report *r, unsigned version, struct kc_buf *out,
