@@ -1,10 +1,10 @@
 /*
  * wire.c - wire-format figures for bench/run: bytes per PC of REPORT frames
- * (common/wire.c) against 8 raw bytes per PC and against the information
- * bound log2(C(N, k)) / k bits per PC (naming k covered points out of the N
- * points of the build), and encode/decode throughput.
+ * (common/wire.c, v1 and v2) against 8 raw bytes per PC and against the
+ * information bound log2(C(N, k)) / k bits per PC (naming k covered points
+ * out of the N points of the build), and encode/decode throughput.
  *
- *   bench-wire synth [SECONDS]      synthetic reports over 1M points;
+ *   bench-wire synth                synthetic reports over 1M points;
  *                                   prints markdown table rows
  *   bench-wire frames N FILE...     real report frames (a collector spool),
  *                                   N = coverage points of their build;
@@ -93,7 +93,20 @@ static size_t delta_varint_zlib(const uint64_t *pcs, size_t n)
 	return zlen;
 }
 
-static void row(const char *what, uint64_t n, uint64_t k, size_t bytes, size_t peer)
+/* Size of r as a v2 frame, or 0 when it cannot be encoded (err says why). */
+static size_t v2_bytes(const struct kc_report *r, struct kc_err *err)
+{
+	struct kc_buf frame = KC_BUF_INIT;
+	size_t n = 0;
+
+	if (kc_wire_encode_report_v(r, 2, &frame, err) == 0)
+		n = frame.len;
+	kc_buf_release(&frame);
+	return n;
+}
+
+/* One table row: v1 frame bytes, the bound, the peer and the v2 frame. */
+static void row(const char *what, uint64_t n, uint64_t k, size_t bytes, size_t peer, size_t v2)
 {
 	double bpp = (double)bytes / (double)k;
 	double bound_bits = bench_log2_binom(n, k) / (double)k;
@@ -102,10 +115,12 @@ static void row(const char *what, uint64_t n, uint64_t k, size_t bytes, size_t p
 	       (unsigned long long)k, (unsigned long long)n, bytes, bpp, bound_bits / 8.0,
 	       bpp / 8.0, bpp * 8.0 / bound_bits);
 	if (peer)
-		printf(" %.3f (%.2f x bound) |\n", (double)peer / (double)k,
+		printf(" %.3f (%.2f x bound) |", (double)peer / (double)k,
 		       (double)peer * 8.0 / (double)k / bound_bits);
 	else
-		printf(" – |\n");
+		printf(" – |");
+	printf(" %zu | %.3f | %.2f |\n", v2, (double)v2 / (double)k,
+	       (double)v2 * 8.0 / (double)k / bound_bits);
 }
 
 static int cmd_synth(void)
@@ -135,13 +150,16 @@ static int cmd_synth(void)
 			} else {
 				n = bench_pick_clustered(pts, NPOINTS, k, &rng, pick);
 			}
+			size_t v2;
+
 			if (n == (size_t)-1 || make_report(&r, pick, n, &rng, &err) < 0 ||
-			    kc_wire_encode_report(&r, &frame, &err) < 0) {
+			    kc_wire_encode_report(&r, &frame, &err) < 0 ||
+			    (v2 = v2_bytes(&r, &err)) == 0) {
 				fprintf(stderr, "bench-wire: %s\n", err.msg);
 				return 1;
 			}
 			snprintf(what, sizeof(what), "synthetic, %s", uniform ? "uniform (no clustering)" : "clustered");
-			row(what, NPOINTS, n, frame.len, delta_varint_zlib(pick, n));
+			row(what, NPOINTS, n, frame.len, delta_varint_zlib(pick, n), v2);
 			kc_report_release(&r);
 			kc_buf_release(&frame);
 		}
@@ -154,7 +172,7 @@ static int cmd_synth(void)
 static int cmd_frames(uint64_t npoints, int nfiles, char **files)
 {
 	uint64_t pcs = 0, reports = 0;
-	size_t bytes = 0, peer = 0;
+	size_t bytes = 0, peer = 0, v2 = 0;
 	struct kc_err err;
 	char what[128];
 
@@ -162,13 +180,18 @@ static int cmd_frames(uint64_t npoints, int nfiles, char **files)
 		struct kc_buf b = KC_BUF_INIT;
 		struct kc_report r;
 		uint64_t n, *v;
+		size_t n2 = 0;
 
+		kc_report_init(&r);
 		if (kc_read_file(files[i], KC_WIRE_MAX_BODY, &b, &err) < 0 ||
-		    kc_wire_decode_report(b.data, b.len, &r, &err) < 0) {
+		    kc_wire_decode_report(b.data, b.len, &r, &err) < 0 ||
+		    (n2 = v2_bytes(&r, &err)) == 0) {
 			fprintf(stderr, "bench-wire: %s: %s\n", files[i], err.msg);
+			kc_report_release(&r);
 			kc_buf_release(&b);
 			return 1;
 		}
+		v2 += n2;
 		n = kc_report_npcs(&r);
 		v = malloc((n ? n : 1) * sizeof(*v));
 		if (!v)
@@ -195,33 +218,30 @@ static int cmd_frames(uint64_t npoints, int nfiles, char **files)
 	}
 	snprintf(what, sizeof(what), "KCOV stand-in, %llu real reports (mean per report)",
 		 (unsigned long long)reports);
-	row(what, npoints, pcs / reports, bytes / reports, peer / reports);
+	row(what, npoints, pcs / reports, bytes / reports, peer / reports, v2 / reports);
 	return 0;
 }
 
-static int cmd_speed(double seconds)
+/* Encode and decode throughput of one report as the given wire version. */
+static int speed_rows(unsigned version, const uint64_t *pick, size_t n, double seconds,
+		      uint64_t *rng)
 {
-	uint64_t rng = 0x5eed, *pts, *pick;
-	size_t k = 50000, n, frames = 0, decodes = 0, raw_len = 0;
+	size_t frames = 0, decodes = 0, raw_len = 0;
 	struct kc_buf frame = KC_BUF_INIT;
 	struct kc_err err;
 	double t0, enc_s, dec_s;
+	int ret = 1;
 
-	pts = bench_points_synth(LINK_TEXT, NPOINTS, 14.0, &rng);
-	pick = malloc(k * sizeof(*pick));
-	if (!pts || !pick)
-		return 1;
-	n = bench_pick_clustered(pts, NPOINTS, k, &rng, pick);
 	/* Encode: PCs -> bitmap -> frame, as the collector does per report. */
 	t0 = now_s();
 	do {
 		struct kc_report r;
 
 		kc_buf_release(&frame);
-		if (make_report(&r, pick, n, &rng, &err) < 0 ||
-		    kc_wire_encode_report(&r, &frame, &err) < 0) {
+		if (make_report(&r, pick, n, rng, &err) < 0 ||
+		    kc_wire_encode_report_v(&r, version, &frame, &err) < 0) {
 			fprintf(stderr, "bench-wire: %s\n", err.msg);
-			return 1;
+			goto out;
 		}
 		kc_report_release(&r);
 		frames++;
@@ -233,25 +253,45 @@ static int cmd_speed(double seconds)
 
 		if (kc_wire_decode_report(frame.data, frame.len, &r, &err) < 0) {
 			fprintf(stderr, "bench-wire: decode: %s\n", err.msg);
-			return 1;
+			goto out;
 		}
 		kc_report_release(&r);
 		decodes++;
 	} while ((dec_s = now_s() - t0) < seconds);
 	memcpy(&raw_len, frame.data + 8, 4); /* declared payload length (LE host) */
 	raw_len &= 0xffffffffu;
-	printf("| encode (PCs -> bitmap -> zlib frame) | %zu | %.1f | %.1f | %.2f M |\n", n,
-	       (double)frames * (double)frame.len / enc_s / 1e6,
+	printf("| v%u encode (PCs -> bitmap -> zlib frame) | %zu | %.1f | %.1f | %.2f M |\n",
+	       version, n, (double)frames * (double)frame.len / enc_s / 1e6,
 	       (double)frames * (double)raw_len / enc_s / 1e6,
 	       (double)frames * (double)n / enc_s / 1e6);
-	printf("| decode (frame -> validated bitmaps) | %zu | %.1f | %.1f | %.2f M |\n", n,
-	       (double)decodes * (double)frame.len / dec_s / 1e6,
+	printf("| v%u decode (frame -> validated bitmaps) | %zu | %.1f | %.1f | %.2f M |\n",
+	       version, n, (double)decodes * (double)frame.len / dec_s / 1e6,
 	       (double)decodes * (double)raw_len / dec_s / 1e6,
 	       (double)decodes * (double)n / dec_s / 1e6);
+	ret = 0;
+out:
 	kc_buf_release(&frame);
+	return ret;
+}
+
+static int cmd_speed(double seconds)
+{
+	uint64_t rng = 0x5eed, *pts, *pick;
+	size_t k = 50000, n;
+	int ret = 1;
+
+	pts = bench_points_synth(LINK_TEXT, NPOINTS, 14.0, &rng);
+	pick = malloc(k * sizeof(*pick));
+	if (!pts || !pick)
+		goto out;
+	n = bench_pick_clustered(pts, NPOINTS, k, &rng, pick);
+	if (n == (size_t)-1)
+		goto out;
+	ret = speed_rows(1, pick, n, seconds, &rng) || speed_rows(2, pick, n, seconds, &rng);
+out:
 	free(pts);
 	free(pick);
-	return 0;
+	return ret;
 }
 
 int main(int argc, char **argv)

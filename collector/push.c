@@ -3,12 +3,21 @@
  * report, the address map on demand (428), exponential backoff with full
  * jitter on transient failures, and removal from the spool only after a
  * 2xx. Nothing here ever deletes a report the server did not acknowledge.
+ *
+ * Wire versions: the spool holds v1 frames (any kcovd accepts them). Every
+ * kcovd answer names the report versions it accepts in X-Kcov-Wire; the
+ * push learns it with one GET /healthz per session and from every answer
+ * after that, and sends a spooled report re-encoded as v2 when the server
+ * accepts v2 (same upload id, so a re-send is still a duplicate). A v2
+ * frame refused with 400 is sent once more as the spooled v1 bytes, so a
+ * server that advertised v2 wrongly cannot make a report rejected.
  */
 #include "push.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -17,9 +26,47 @@
 
 #define RESPONSE_MAX 65536
 
+/* One push session: the connection and what the server last said it
+ * accepts (1 until an answer says more). */
+struct conn {
+	CURL *curl;
+	unsigned wire;
+};
+
 struct response {
 	struct kc_buf body;
+	unsigned wire; /* newest version in X-Kcov-Wire, 0 when absent */
 };
+
+/* Newest version this side speaks in an X-Kcov-Wire value ("1,2"). */
+static unsigned parse_wire(const char *v, size_t n)
+{
+	unsigned best = 0, cur = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && v[i] >= '0' && v[i] <= '9') {
+			cur = cur * 10 + (unsigned)(v[i] - '0');
+			if (cur > 1000)
+				cur = 1000;
+			continue;
+		}
+		if (cur <= KC_WIRE_VERSION_MAX && cur > best)
+			best = cur;
+		cur = 0;
+	}
+	return best;
+}
+
+static size_t on_header(char *p, size_t size, size_t nitems, void *arg)
+{
+	static const char name[] = "x-kcov-wire:";
+	struct response *r = arg;
+	size_t n = size * nitems;
+
+	if (n > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0)
+		r->wire = parse_wire(p + sizeof(name) - 1, n - (sizeof(name) - 1));
+	return n;
+}
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -39,13 +86,15 @@ int kc_push_global_init(struct kc_err *err)
 	return 0;
 }
 
-/* POST body to server+path. *status is the HTTP status, or 0 when the
- * request did not complete (err says why). */
-static int post(CURL *curl, const struct kc_push_opts *o, const char *path, const struct kc_buf *body,
-		long *status, struct kc_buf *resp_out, struct kc_err *err)
+/* POST body to server+path (GET when body is NULL). *status is the HTTP
+ * status, or 0 when the request did not complete (err says why). A
+ * completed answer also updates c->wire from its X-Kcov-Wire header. */
+static int post(struct conn *c, const struct kc_push_opts *o, const char *path,
+		const struct kc_buf *body, long *status, struct kc_buf *resp_out, struct kc_err *err)
 {
+	CURL *curl = c->curl;
 	struct curl_slist *hdrs = NULL;
-	struct response resp = { KC_BUF_INIT };
+	struct response resp = { KC_BUF_INIT, 0 };
 	char url[2048], auth[1024];
 	CURLcode rc;
 	int ret = -1;
@@ -62,23 +111,30 @@ static int post(CURL *curl, const struct kc_push_opts *o, const char *path, cons
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)body->data);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	if (body) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)body->data);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	}
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &resp);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 30L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
-		kc_err_set(err, KC_E_UNAVAILABLE, "POST %s: %s", url, curl_easy_strerror(rc));
+		kc_err_set(err, KC_E_UNAVAILABLE, "%s %s: %s", body ? "POST" : "GET", url,
+			   curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	c->wire = resp.wire ? resp.wire : 1;
 	if (resp_out && resp.body.len)
 		kc_buf_add(resp_out, resp.body.data, resp.body.len);
 	if (*status < 200 || *status > 299)
-		kc_err_set(err, KC_E_UNAVAILABLE, "POST %s: HTTP %ld: %.300s", url, *status,
+		kc_err_set(err, KC_E_UNAVAILABLE, "%s %s: HTTP %ld: %.300s", body ? "POST" : "GET", url,
+			   *status,
 			   resp.body.len ? (char *)resp.body.data : "");
 	ret = 0;
 out:
@@ -120,7 +176,7 @@ static enum outcome classify(long status)
 }
 
 /* POST the spooled map of boot and drop its unsent mark. */
-static enum outcome send_map(CURL *curl, const struct kc_spool *s, const char *boot,
+static enum outcome send_map(struct conn *c, const struct kc_spool *s, const char *boot,
 			     const struct kc_push_opts *o, struct kc_push_stats *st,
 			     struct kc_err *err)
 {
@@ -134,7 +190,7 @@ static enum outcome send_map(CURL *curl, const struct kc_spool *s, const char *b
 		out = FATAL;
 		goto out;
 	}
-	if (post(curl, o, "/api/v1/boots", &map, &status, NULL, err) < 0) {
+	if (post(c, o, "/api/v1/boots", &map, &status, NULL, err) < 0) {
 		out = RETRY;
 		goto out;
 	}
@@ -162,14 +218,61 @@ static int acknowledged_duplicate(const struct kc_buf *resp)
 	return dup;
 }
 
+/* The bytes to send for a spooled report: the spooled v1 frame, or its v2
+ * re-encoding (made once, kept in *v2) when the server accepts v2. A frame
+ * that does not decode is sent as spooled, for the server to judge. */
+static const struct kc_buf *pick_body(const struct conn *c, const struct kc_buf *body,
+				      struct kc_buf *v2)
+{
+	struct kc_report r;
+	struct kc_err err;
+	enum kc_msg_kind kind;
+	unsigned version;
+
+	if (c->wire < 2)
+		return body;
+	if (v2->len)
+		return v2;
+	if (kc_wire_peek(body->data, body->len, &kind, &version, &err) < 0 || version != 1 ||
+	    kc_wire_decode_report(body->data, body->len, &r, &err) < 0)
+		return body;
+	if (kc_wire_encode_report_v(&r, 2, v2, &err) < 0)
+		v2->len = 0;
+	kc_report_release(&r);
+	return v2->len ? v2 : body;
+}
+
+/* POST a report; a 428 sends the boot's map first and the report again. */
+static enum outcome post_report(struct conn *c, const struct kc_spool *s, const char *boot,
+				const struct kc_buf *send, const struct kc_push_opts *o,
+				struct kc_push_stats *st, long *status, struct kc_buf *resp,
+				struct kc_err *err)
+{
+	enum outcome out;
+
+	resp->len = 0;
+	if (post(c, o, "/api/v1/reports", send, status, resp, err) < 0)
+		return RETRY;
+	if (*status != 428)
+		return classify(*status);
+	if ((out = send_map(c, s, boot, o, st, err)) != DELIVERED)
+		return out;
+	resp->len = 0;
+	if (post(c, o, "/api/v1/reports", send, status, resp, err) < 0)
+		return RETRY;
+	return classify(*status);
+}
+
 /* One delivery attempt of one report, including the map round trips: a map
  * that changed since it was sent goes first, and a 428 sends it too. */
-static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char *name,
-			       const struct kc_buf *body, const struct kc_push_opts *o,
-			       struct kc_push_stats *st, struct kc_err *err)
+static enum outcome try_report(struct conn *c, const struct kc_spool *s, const char *name,
+			       const struct kc_buf *body, struct kc_buf *v2,
+			       const struct kc_push_opts *o, struct kc_push_stats *st,
+			       struct kc_err *err)
 {
 	struct kc_buf resp = KC_BUF_INIT;
 	char boot[KC_BOOT_ID_MAX + 1];
+	const struct kc_buf *send;
 	enum outcome out;
 	long status;
 
@@ -178,22 +281,17 @@ static enum outcome try_report(CURL *curl, const struct kc_spool *s, const char 
 		out = FATAL;
 		goto done;
 	}
-	if (kc_spool_map_unsent(s, boot) && (out = send_map(curl, s, boot, o, st, err)) != DELIVERED)
+	if (kc_spool_map_unsent(s, boot) && (out = send_map(c, s, boot, o, st, err)) != DELIVERED)
 		goto done;
-	if (post(curl, o, "/api/v1/reports", body, &status, &resp, err) < 0) {
-		out = RETRY;
-		goto done;
+	send = pick_body(c, body, v2);
+	out = post_report(c, s, boot, send, o, st, &status, &resp, err);
+	if (out == REJECTED && send != body) {
+		/* Refused as v2: let the spooled v1 bytes have the last word. */
+		send = body;
+		out = post_report(c, s, boot, send, o, st, &status, &resp, err);
 	}
-	if (status == 428) {
-		if ((out = send_map(curl, s, boot, o, st, err)) != DELIVERED)
-			goto done;
-		resp.len = 0;
-		if (post(curl, o, "/api/v1/reports", body, &status, &resp, err) < 0) {
-			out = RETRY;
-			goto done;
-		}
-	}
-	out = classify(status);
+	if (out == DELIVERED && send != body)
+		st->v2++;
 	if (out == DELIVERED && acknowledged_duplicate(&resp))
 		out = DUPLICATE;
 done:
@@ -201,16 +299,16 @@ done:
 	return out;
 }
 
-static int push_one(CURL *curl, const struct kc_spool *s, const char *name,
+static int push_one(struct conn *c, const struct kc_spool *s, const char *name,
 		    const struct kc_push_opts *o, struct kc_push_stats *st, struct kc_err *err)
 {
-	struct kc_buf body = KC_BUF_INIT;
+	struct kc_buf body = KC_BUF_INIT, v2 = KC_BUF_INIT;
 	int ret = -1;
 
 	if (kc_spool_read(s, name, &body, err) < 0)
 		goto out;
 	for (int attempt = 1;; attempt++) {
-		enum outcome r = try_report(curl, s, name, &body, o, st, err);
+		enum outcome r = try_report(c, s, name, &body, &v2, o, st, err);
 
 		if (r == DELIVERED || r == DUPLICATE) {
 			st->delivered++;
@@ -231,6 +329,7 @@ static int push_one(CURL *curl, const struct kc_spool *s, const char *name,
 		backoff_sleep(o, attempt);
 	}
 out:
+	kc_buf_release(&v2);
 	kc_buf_release(&body);
 	return ret;
 }
@@ -240,20 +339,26 @@ int kc_push_spool(const struct kc_spool *s, const struct kc_push_opts *o, struct
 {
 	char **names = NULL;
 	size_t n = 0;
-	CURL *curl;
+	struct conn c = { NULL, 1 };
+	struct kc_err probe_err;
+	long status;
 	int ret = -1;
 
-	curl = curl_easy_init();
-	if (!curl)
+	c.curl = curl_easy_init();
+	if (!c.curl)
 		return kc_err_set(err, KC_E_INTERNAL, "curl_easy_init failed");
 	if (kc_spool_list(s, &names, &n, err) < 0)
 		goto out;
+	/* Learn the accepted wire versions before the first report; when the
+	 * probe fails the reports go as v1 until an answer says more. */
+	if (n && post(&c, o, "/healthz", NULL, &status, NULL, &probe_err) < 0)
+		c.wire = 1;
 	for (size_t i = 0; i < n; i++)
-		if (push_one(curl, s, names[i], o, st, err) < 0)
+		if (push_one(&c, s, names[i], o, st, err) < 0)
 			goto out;
 	ret = 0;
 out:
 	kc_spool_list_free(names, n);
-	curl_easy_cleanup(curl);
+	curl_easy_cleanup(c.curl);
 	return ret;
 }

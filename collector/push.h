@@ -9,6 +9,10 @@
  * exponentially with full jitter and retries the same report; after
  * max_attempts it gives up, leaving everything spooled. 401/403 stop the
  * push at once (the token is wrong; retrying cannot help).
+ *
+ * Spooled reports are wire v1. The push sends them as v2 to a server whose
+ * answers advertise v2 (X-Kcov-Wire: 1,2; learned with GET /healthz at the
+ * start and from every answer), as v1 otherwise; see docs/wire-format.md.
  */
 #ifndef KC_PUSH_H
 #define KC_PUSH_H
@@ -31,6 +35,7 @@ struct kc_push_stats {
 	unsigned rejected;   /* moved to rejected/ */
 	unsigned maps_sent;
 	unsigned retries;
+	unsigned v2;         /* delivered re-encoded as wire v2 */
 };
 
 /* Call once per process before any push (curl_global_init). */

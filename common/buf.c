@@ -88,6 +88,18 @@ void kc_buf_add_u64(struct kc_buf *b, uint64_t v)
 	add_le(b, v, 8);
 }
 
+void kc_buf_add_varint(struct kc_buf *b, uint32_t v)
+{
+	unsigned char tmp[5];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	kc_buf_add(b, tmp, n);
+}
+
 void kc_buf_add_str(struct kc_buf *b, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -182,6 +194,35 @@ int kc_rd_u32(struct kc_rd *r, uint32_t *v, const char *what, struct kc_err *err
 int kc_rd_u64(struct kc_rd *r, uint64_t *v, const char *what, struct kc_err *err)
 {
 	return rd_le(r, v, 8, what, err);
+}
+
+int kc_rd_varint(struct kc_rd *r, uint32_t *v, const char *what, struct kc_err *err)
+{
+	uint64_t x = 0;
+	size_t start = r->off;
+
+	for (int i = 0;; i++) {
+		unsigned char c;
+
+		if (i == 5)
+			return kc_err_set(err, KC_E_BAD_INPUT, "%s varint at byte %zu is longer than 5 bytes", what,
+					  start);
+		if (!kc_rd_left(r))
+			return kc_err_set(err, KC_E_BAD_INPUT, "truncated at byte %zu: %s varint is cut short", start,
+					  what);
+		c = r->p[r->off++];
+		x |= (uint64_t)(c & 0x7f) << (7 * i);
+		if (c & 0x80)
+			continue;
+		if (i && !c)
+			return kc_err_set(err, KC_E_BAD_INPUT, "%s varint at byte %zu is not in its shortest form",
+					  what, start);
+		break;
+	}
+	if (x > UINT32_MAX)
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s varint at byte %zu overflows 32 bits", what, start);
+	*v = (uint32_t)x;
+	return 0;
 }
 
 int kc_rd_str(struct kc_rd *r, char *dst, size_t dst_size, size_t max, const char *what,

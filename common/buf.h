@@ -34,6 +34,8 @@ void kc_buf_add_u32(struct kc_buf *b, uint32_t v);
 void kc_buf_add_u64(struct kc_buf *b, uint64_t v);
 /* u32 length followed by the bytes (no terminator). s may be NULL (= ""). */
 void kc_buf_add_str(struct kc_buf *b, const char *s);
+/* LEB128 varint: 7 bits per byte, low bits first, high bit = more. */
+void kc_buf_add_varint(struct kc_buf *b, uint32_t v);
 /* printf into the buffer, keeping a NUL after len (not counted). */
 void kc_buf_addf(struct kc_buf *b, const char *fmt, ...) KC_PRINTF(2, 3);
 
@@ -53,6 +55,10 @@ int kc_rd_u64(struct kc_rd *r, uint64_t *v, const char *what, struct kc_err *err
 /* Point *p at the next n bytes (no copy). */
 int kc_rd_bytes(struct kc_rd *r, const unsigned char **p, size_t n, const char *what,
 		struct kc_err *err) KC_MUST_CHECK;
+/* Read a canonical LEB128 varint of at most 32 bits: refuses a truncated
+ * one, more than 5 bytes, a value above 2^32 - 1 and an overlong form (a
+ * last byte of 0 after the first). */
+int kc_rd_varint(struct kc_rd *r, uint32_t *v, const char *what, struct kc_err *err) KC_MUST_CHECK;
 /* Read a u32-length-prefixed string of at most max bytes into dst
  * (dst_size >= max + 1). Rejects embedded NUL bytes. */
 int kc_rd_str(struct kc_rd *r, char *dst, size_t dst_size, size_t max, const char *what,

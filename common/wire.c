@@ -1,10 +1,12 @@
 /*
- * wire.c - encoder and strict decoder of wire format v1 (see wire.h and
- * docs/wire-format.md). The decoder treats every byte as hostile: the frame
- * header is checked before anything is inflated, inflation is bounded by the
- * declared length, every count and string has a cap, bitmaps are checked to
- * be well-formed CRoaring portable serializations, and trailing bytes are an
- * error.
+ * wire.c - encoder and strict decoder of wire formats v1 and v2 (see wire.h
+ * and docs/wire-format.md). The decoder treats every byte as hostile: the
+ * frame header is checked before anything is inflated, inflation is bounded
+ * by the declared length, every count and string has a cap, v1 bitmaps are
+ * checked to be well-formed CRoaring portable serializations, v2 delta lists
+ * to be canonical varints of strictly increasing PCs inside their window with
+ * exactly the declared count, and trailing bytes are an error. The two
+ * versions share everything but the per-region PC encoding.
  */
 #include "wire.h"
 
@@ -214,9 +216,35 @@ int kc_report_has_pc(const struct kc_report *r, uint64_t pc)
 	return 0;
 }
 
+/* zlib-compress src into dst (room for compressBound). v1 frames keep
+ * compress2's default strategy; v2 delta lists are mostly short literals
+ * with few long matches, which Z_FILTERED at level 9 codes 1-5% smaller
+ * (bench/wire.c). Returns a zlib status. */
+static int zcompress(unsigned char *dst, uLongf *dlen, const struct kc_buf *src,
+		     unsigned version)
+{
+	z_stream zs;
+	int zr;
+
+	if (version == 1)
+		return compress2(dst, dlen, src->data, src->len, 6);
+	memset(&zs, 0, sizeof(zs));
+	zr = deflateInit2(&zs, 9, Z_DEFLATED, 15, 9, Z_FILTERED);
+	if (zr != Z_OK)
+		return zr;
+	zs.next_in = src->data;
+	zs.avail_in = (uInt)src->len;
+	zs.next_out = dst;
+	zs.avail_out = (uInt)*dlen;
+	zr = deflate(&zs, Z_FINISH);
+	*dlen = zs.total_out;
+	deflateEnd(&zs);
+	return zr == Z_STREAM_END ? Z_OK : Z_BUF_ERROR;
+}
+
 /* Wrap a raw payload into a frame: header + zlib stream. */
-static int frame(const struct kc_buf *raw, enum kc_msg_kind kind, struct kc_buf *out,
-		 struct kc_err *err)
+static int frame(const struct kc_buf *raw, enum kc_msg_kind kind, unsigned version,
+		 struct kc_buf *out, struct kc_err *err)
 {
 	uLongf zlen;
 	size_t start;
@@ -230,13 +258,13 @@ static int frame(const struct kc_buf *raw, enum kc_msg_kind kind, struct kc_buf 
 	zlen = compressBound(raw->len);
 	start = out->len;
 	kc_buf_add(out, magic, sizeof(magic));
-	kc_buf_add_u16(out, KC_WIRE_VERSION);
+	kc_buf_add_u16(out, (uint16_t)version);
 	kc_buf_add_u16(out, (uint16_t)kind);
 	kc_buf_add_u32(out, (uint32_t)raw->len);
 	kc_buf_add_u32(out, (uint32_t)crc32(0L, raw->data, (uInt)raw->len));
 	if (kc_buf_grow(out, zlen) < 0)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory while compressing");
-	if (compress2(out->data + out->len, &zlen, raw->data, raw->len, 6) != Z_OK) {
+	if (zcompress(out->data + out->len, &zlen, raw, version) != Z_OK) {
 		out->len = start;
 		return kc_err_set(err, KC_E_BAD_INPUT, "zlib compression failed");
 	}
@@ -260,11 +288,74 @@ static void put_run(struct kc_buf *b, const struct kc_run *run)
 	kc_buf_add_u64(b, run->npcs);
 }
 
+/* v1 region body: u32 length + CRoaring portable serialization. */
+static void put_bitmap(struct kc_buf *raw, roaring_bitmap_t *bits)
+{
+	size_t n;
+
+	roaring_bitmap_run_optimize(bits);
+	n = roaring_bitmap_portable_size_in_bytes(bits);
+	kc_buf_add_u32(raw, (uint32_t)n);
+	if (kc_buf_grow(raw, n) < 0)
+		return;
+	raw->len += roaring_bitmap_portable_serialize(bits, (char *)raw->data + raw->len);
+}
+
+struct delta_writer {
+	struct kc_buf *b;
+	uint32_t prev;
+	int first;
+};
+
+static bool put_delta(uint32_t v, void *arg)
+{
+	struct delta_writer *w = arg;
+
+	kc_buf_add_varint(w->b, w->first ? v : v - w->prev);
+	w->prev = v;
+	w->first = 0;
+	return !w->b->oom;
+}
+
+/* v2 region body: u32 PC count, u32 length, varints of the first offset and
+ * of each following delta. The length is patched in once known. */
+static void put_deltas(struct kc_buf *raw, const roaring_bitmap_t *bits)
+{
+	struct delta_writer w = { raw, 0, 1 };
+	size_t at;
+	uint32_t n;
+
+	kc_buf_add_u32(raw, (uint32_t)roaring_bitmap_get_cardinality(bits));
+	at = raw->len;
+	kc_buf_add_u32(raw, 0);
+	roaring_iterate(bits, put_delta, &w);
+	if (raw->oom)
+		return;
+	n = (uint32_t)(raw->len - at - 4);
+	for (int i = 0; i < 4; i++)
+		raw->data[at + i] = (unsigned char)(n >> (8 * i));
+}
+
 int kc_wire_encode_report(const struct kc_report *r, struct kc_buf *out, struct kc_err *err)
+{
+	return kc_wire_encode_report_v(r, 1, out, err);
+}
+
+int kc_wire_encode_report_v(const struct kc_report *r, unsigned version, struct kc_buf *out,
+			    struct kc_err *err)
 {
 	struct kc_buf raw = KC_BUF_INIT;
 	uint32_t nonempty = 0;
 	int ret = -1;
+
+	if (version < 1 || version > KC_WIRE_VERSION_MAX)
+		return kc_err_set(err, KC_E_BAD_INPUT, "cannot encode wire version %u (this side speaks 1..%u)",
+				  version, KC_WIRE_VERSION_MAX);
+	/* A v2 PC takes at least one byte: refuse before writing gigabytes
+	 * (a v1 run container can hold 65536 PCs in a few bytes). */
+	if (version == 2 && kc_report_npcs(r) > KC_WIRE_MAX_RAW)
+		return kc_err_set(err, KC_E_BAD_INPUT, "%llu PCs cannot fit in a v2 payload of at most %u bytes",
+				  (unsigned long long)kc_report_npcs(r), KC_WIRE_MAX_RAW);
 
 	kc_buf_add_str(&raw, r->machine);
 	kc_buf_add_str(&raw, r->boot_id);
@@ -278,21 +369,18 @@ int kc_wire_encode_report(const struct kc_report *r, struct kc_buf *out, struct 
 	for (uint32_t i = 0; i < r->nregions; i++)
 		nonempty += !roaring_bitmap_is_empty(r->regions[i].bits);
 	kc_buf_add_u32(&raw, nonempty);
-	for (uint32_t i = 0; i < r->nregions; i++) {
+	for (uint32_t i = 0; i < r->nregions && !raw.oom; i++) {
 		roaring_bitmap_t *bits = r->regions[i].bits;
-		size_t n;
 
 		if (roaring_bitmap_is_empty(bits))
 			continue;
-		roaring_bitmap_run_optimize(bits);
-		n = roaring_bitmap_portable_size_in_bytes(bits);
 		kc_buf_add_u64(&raw, r->regions[i].base);
-		kc_buf_add_u32(&raw, (uint32_t)n);
-		if (kc_buf_grow(&raw, n) < 0)
-			break;
-		raw.len += roaring_bitmap_portable_serialize(bits, (char *)raw.data + raw.len);
+		if (version == 1)
+			put_bitmap(&raw, bits);
+		else
+			put_deltas(&raw, bits);
 	}
-	ret = frame(&raw, KC_MSG_REPORT, out, err);
+	ret = frame(&raw, KC_MSG_REPORT, version, out, err);
 	kc_buf_release(&raw);
 	return ret;
 }
@@ -319,17 +407,16 @@ int kc_wire_encode_addrmap(const struct kc_addrmap *m, struct kc_buf *out, struc
 		kc_buf_add_u64(&raw, mod->core_size);
 		kc_buf_add_u64(&raw, mod->text_addr);
 	}
-	ret = frame(&raw, KC_MSG_ADDRMAP, out, err);
+	ret = frame(&raw, KC_MSG_ADDRMAP, KC_WIRE_VERSION, out, err);
 	kc_buf_release(&raw);
 	return ret;
 }
 
-static int check_header(const unsigned char *p, size_t len, uint16_t *kind, uint32_t *raw_len,
-			uint32_t *crc, struct kc_err *err)
+static int check_header(const unsigned char *p, size_t len, uint16_t *kind, uint16_t *version,
+			uint32_t *raw_len, uint32_t *crc, struct kc_err *err)
 {
 	struct kc_rd rd;
 	const unsigned char *m;
-	uint16_t version;
 
 	if (len > KC_WIRE_MAX_BODY)
 		return kc_err_set(err, KC_E_BAD_INPUT,
@@ -340,17 +427,19 @@ static int check_header(const unsigned char *p, size_t len, uint16_t *kind, uint
 		return -1;
 	if (memcmp(m, magic, 4) != 0)
 		return kc_err_set(err, KC_E_BAD_INPUT, "bad frame magic (not a kcov wire frame)");
-	if (kc_rd_u16(&rd, &version, "frame version", err) < 0 ||
+	if (kc_rd_u16(&rd, version, "frame version", err) < 0 ||
 	    kc_rd_u16(&rd, kind, "frame kind", err) < 0 ||
 	    kc_rd_u32(&rd, raw_len, "payload length", err) < 0 ||
 	    kc_rd_u32(&rd, crc, "payload crc", err) < 0)
 		return -1;
-	if (version != KC_WIRE_VERSION)
-		return kc_err_set(err, KC_E_BAD_INPUT,
-				  "unsupported wire version %u (this side speaks %u)", version,
-				  KC_WIRE_VERSION);
+	if (*version < 1 || *version > KC_WIRE_VERSION_MAX)
+		return kc_err_set(err, KC_E_BAD_INPUT, "unsupported wire version %u (this side speaks 1..%u)",
+				  *version, KC_WIRE_VERSION_MAX);
 	if (*kind != KC_MSG_REPORT && *kind != KC_MSG_ADDRMAP)
 		return kc_err_set(err, KC_E_BAD_INPUT, "unknown message kind %u", *kind);
+	if (*kind == KC_MSG_ADDRMAP && *version != KC_WIRE_VERSION)
+		return kc_err_set(err, KC_E_BAD_INPUT, "address maps are wire version %u, not %u", KC_WIRE_VERSION,
+				  *version);
 	if (*raw_len > KC_WIRE_MAX_RAW)
 		return kc_err_set(err, KC_E_BAD_INPUT,
 				  "declared payload of %u bytes exceeds the %u-byte limit",
@@ -365,20 +454,29 @@ static int check_header(const unsigned char *p, size_t len, uint16_t *kind, uint
 	return 0;
 }
 
-int kc_wire_peek_kind(const void *buf, size_t len, enum kc_msg_kind *kind, struct kc_err *err)
+int kc_wire_peek(const void *buf, size_t len, enum kc_msg_kind *kind, unsigned *version,
+		 struct kc_err *err)
 {
-	uint16_t k;
+	uint16_t k, v;
 	uint32_t raw_len, crc;
 
-	if (check_header(buf, len, &k, &raw_len, &crc, err) < 0)
+	if (check_header(buf, len, &k, &v, &raw_len, &crc, err) < 0)
 		return -1;
 	*kind = (enum kc_msg_kind)k;
+	*version = v;
 	return 0;
+}
+
+int kc_wire_peek_kind(const void *buf, size_t len, enum kc_msg_kind *kind, struct kc_err *err)
+{
+	unsigned version;
+
+	return kc_wire_peek(buf, len, kind, &version, err);
 }
 
 /* Check the header and inflate the payload into a new buffer (caller frees). */
 static int unframe(const void *buf, size_t len, enum kc_msg_kind want, unsigned char **out,
-		   size_t *out_len, struct kc_err *err)
+		   size_t *out_len, uint16_t *version, struct kc_err *err)
 {
 	const unsigned char *p = buf;
 	uint16_t kind;
@@ -388,7 +486,7 @@ static int unframe(const void *buf, size_t len, enum kc_msg_kind want, unsigned 
 	uLong slen;
 	int zr;
 
-	if (check_header(p, len, &kind, &raw_len, &crc, err) < 0)
+	if (check_header(p, len, &kind, version, &raw_len, &crc, err) < 0)
 		return -1;
 	if (kind != want)
 		return kc_err_set(err, KC_E_BAD_INPUT,
@@ -550,40 +648,113 @@ fail:
 	return NULL;
 }
 
-static int get_regions(struct kc_rd *rd, struct kc_report *r, struct kc_err *err)
+/* Add the buffered values to bits and empty the buffer. */
+static void flush_values(roaring_bitmap_t *bits, uint32_t *vals, size_t *n)
+{
+	roaring_bitmap_add_many(bits, *n, vals);
+	*n = 0;
+}
+
+/* Decode one v2 delta list of npcs PCs filling exactly n bytes. Values are
+ * added in chunks, so memory stays bounded by the bitmap itself. */
+static roaring_bitmap_t *get_deltas(const unsigned char *p, size_t n, uint32_t npcs,
+				    uint32_t idx, struct kc_err *err)
+{
+	roaring_bitmap_t *bits = NULL;
+	uint32_t vals[1024], d;
+	size_t nvals = 0;
+	uint64_t pc = 0;
+	struct kc_rd rd;
+
+	if (npcs == 0) {
+		kc_err_set(err, KC_E_BAD_INPUT, "region %u: no PCs", idx);
+		goto fail;
+	}
+	if (npcs > n) {
+		kc_err_set(err, KC_E_BAD_INPUT, "region %u: %u PCs cannot fit in %zu bytes", idx, npcs, n);
+		goto fail;
+	}
+	bits = roaring_bitmap_create();
+	if (!bits) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	kc_rd_init(&rd, p, n);
+	for (uint32_t i = 0; i < npcs; i++) {
+		if (kc_rd_varint(&rd, &d, "PC delta", err) < 0) {
+			kc_err_prefix(err, "region %u: PC %u of %u", idx, i, npcs);
+			goto fail;
+		}
+		if (i && d == 0) {
+			kc_err_set(err, KC_E_BAD_INPUT, "region %u: PC %u is not above the previous one (delta 0)",
+				   idx, i);
+			goto fail;
+		}
+		pc += d;
+		if (pc > 0xffffffffu) {
+			kc_err_set(err, KC_E_BAD_INPUT, "region %u: PC %u lies outside the region's 4 GiB window",
+				   idx, i);
+			goto fail;
+		}
+		vals[nvals++] = (uint32_t)pc;
+		if (nvals == sizeof(vals) / sizeof(vals[0]))
+			flush_values(bits, vals, &nvals);
+	}
+	flush_values(bits, vals, &nvals);
+	if (kc_rd_left(&rd)) {
+		kc_err_set(err, KC_E_BAD_INPUT, "region %u: %zu bytes left after its %u PCs", idx, kc_rd_left(&rd),
+			   npcs);
+		goto fail;
+	}
+	return bits;
+fail:
+	kc_bitmap_free(bits);
+	return NULL;
+}
+
+/* One region's PCs: a v1 bitmap or a v2 delta list. */
+static int get_region_pcs(struct kc_rd *rd, struct kc_region *reg, uint32_t idx, uint16_t version,
+			  struct kc_err *err)
+{
+	const unsigned char *p = NULL;
+	uint32_t npcs = 0, len;
+
+	if ((version == 2 && kc_rd_u32(rd, &npcs, "region PC count", err) < 0) ||
+	    kc_rd_u32(rd, &len, version == 2 ? "region delta length" : "region bitmap length",
+		      err) < 0 ||
+	    kc_rd_bytes(rd, &p, len, version == 2 ? "region deltas" : "region bitmap", err) < 0)
+		return kc_err_prefix(err, "region %u", idx);
+	reg->bits = version == 2 ? get_deltas(p, len, npcs, idx, err) : get_bitmap(p, len, idx, err);
+	return reg->bits ? 0 : -1;
+}
+
+static int get_regions(struct kc_rd *rd, struct kc_report *r, uint16_t version, struct kc_err *err)
 {
 	uint32_t n;
+	size_t min = version == 2 ? 16 : 12; /* base + counts of an empty region */
 
 	if (kc_rd_u32(rd, &n, "region count", err) < 0)
 		return -1;
 	if (n > KC_MAX_REGIONS)
-		return kc_err_set(err, KC_E_BAD_INPUT,
-				  "%u regions exceed the limit of %u", n, KC_MAX_REGIONS);
-	if ((uint64_t)n * 12 > kc_rd_left(rd))
-		return kc_err_set(err, KC_E_BAD_INPUT,
-				  "truncated: %u regions cannot fit in %zu bytes", n,
+		return kc_err_set(err, KC_E_BAD_INPUT, "%u regions exceed the limit of %u", n, KC_MAX_REGIONS);
+	if ((uint64_t)n * min > kc_rd_left(rd))
+		return kc_err_set(err, KC_E_BAD_INPUT, "truncated: %u regions cannot fit in %zu bytes", n,
 				  kc_rd_left(rd));
 	r->regions = calloc(n ? n : 1, sizeof(*r->regions));
 	if (!r->regions)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		struct kc_region *reg = &r->regions[i];
-		const unsigned char *p = NULL;
-		uint32_t len;
 
-		if (kc_rd_u64(rd, &reg->base, "region base", err) < 0 ||
-		    kc_rd_u32(rd, &len, "region bitmap length", err) < 0 ||
-		    kc_rd_bytes(rd, &p, len, "region bitmap", err) < 0)
+		if (kc_rd_u64(rd, &reg->base, "region base", err) < 0)
 			return kc_err_prefix(err, "region %u", i);
 		if (reg->base & 0xffffffffu)
 			return kc_err_set(err, KC_E_BAD_INPUT,
 					  "region %u: base %#llx is not 4 GiB aligned", i,
 					  (unsigned long long)reg->base);
 		if (i && reg->base <= r->regions[i - 1].base)
-			return kc_err_set(err, KC_E_BAD_INPUT,
-					  "region %u: bases not strictly increasing", i);
-		reg->bits = get_bitmap(p, len, i, err);
-		if (!reg->bits)
+			return kc_err_set(err, KC_E_BAD_INPUT, "region %u: bases not strictly increasing", i);
+		if (get_region_pcs(rd, reg, i, version, err) < 0)
 			return -1;
 		r->nregions = i + 1;
 	}
@@ -597,9 +768,10 @@ int kc_wire_decode_report(const void *buf, size_t len, struct kc_report *r, stru
 	size_t raw_len;
 	struct kc_rd rd;
 	uint32_t nruns;
+	uint16_t version;
 
 	kc_report_init(r);
-	if (unframe(buf, len, KC_MSG_REPORT, &raw, &raw_len, err) < 0)
+	if (unframe(buf, len, KC_MSG_REPORT, &raw, &raw_len, &version, err) < 0)
 		return -1;
 	kc_rd_init(&rd, raw, raw_len);
 	if (get_name(&rd, r->machine, sizeof(r->machine), KC_NAME_MAX, 1, "machine", err) < 0 ||
@@ -631,7 +803,7 @@ int kc_wire_decode_report(const void *buf, size_t len, struct kc_report *r, stru
 			goto fail;
 		r->nruns = i + 1;
 	}
-	if (get_regions(&rd, r, err) < 0)
+	if (get_regions(&rd, r, version, err) < 0)
 		goto fail;
 	if (kc_rd_left(&rd)) {
 		kc_err_set(err, KC_E_BAD_INPUT,
@@ -682,9 +854,10 @@ int kc_wire_decode_addrmap(const void *buf, size_t len, struct kc_addrmap *m, st
 	size_t raw_len;
 	struct kc_rd rd;
 	uint32_t n;
+	uint16_t version;
 
 	kc_addrmap_init(m);
-	if (unframe(buf, len, KC_MSG_ADDRMAP, &raw, &raw_len, err) < 0)
+	if (unframe(buf, len, KC_MSG_ADDRMAP, &raw, &raw_len, &version, err) < 0)
 		return -1;
 	kc_rd_init(&rd, raw, raw_len);
 	if (get_name(&rd, m->machine, sizeof(m->machine), KC_NAME_MAX, 1, "machine", err) < 0 ||

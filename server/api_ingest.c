@@ -1,6 +1,7 @@
 /*
  * api_ingest.c - POST /api/v1/reports and POST /api/v1/boots: decode the
- * wire frame (400 with the decoder's message), find the boot's address map
+ * wire frame (400 with the decoder's message, or when its version is above
+ * --wire-max), find the boot's address map
  * (428 when the server has none), canonicalize, and hand the result to the
  * writer; answer only after the commit (200), or 503 when it failed.
  */
@@ -37,11 +38,21 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 	struct kc_job job;
 	struct kc_metrics *m = &r->srv->metrics;
 	char uid[2 * KC_UPLOAD_ID_LEN + 1];
+	enum kc_msg_kind kind;
+	unsigned version = 1;
 	sqlite3 *db;
 	enum MHD_Result ret;
 	int found;
 
 	kc_err_clear(&err);
+	if (kc_wire_peek(r->body, r->body_len, &kind, &version, &err) == 0 &&
+	    version > r->srv->opts.wire_max) {
+		atomic_fetch_add(&m->rejected_decode, 1);
+		return kc_respond_error(r, KC_E_BAD_INPUT,
+					"bad report: wire version %u is not accepted here "
+					"(kcovd --wire-max %u)",
+					version, r->srv->opts.wire_max);
+	}
 	if (kc_wire_decode_report(r->body, r->body_len, &rep, &err) < 0) {
 		atomic_fetch_add(&m->rejected_decode, 1);
 		kc_err_prefix(&err, "bad report");
@@ -85,6 +96,7 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 		atomic_fetch_add(&m->reports_duplicate, 1);
 	} else {
 		atomic_fetch_add(&m->reports_accepted, 1);
+		atomic_fetch_add(&m->reports_wire[version - 1], 1);
 		atomic_fetch_add(&m->pcs_ingested, canon.known + canon.unknown);
 		atomic_fetch_add(&m->pcs_unknown, canon.unknown);
 		for (uint32_t i = 0; i < rep.nruns; i++) {

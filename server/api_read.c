@@ -416,6 +416,11 @@ enum MHD_Result kc_api_metrics(struct kc_req *r)
 		    (unsigned long long)m->runs[0], (unsigned long long)m->runs[1],
 		    (unsigned long long)m->runs_overflowed[0],
 		    (unsigned long long)m->runs_overflowed[1]);
+	kc_buf_addf(&b, "# HELP kcovd_reports_wire_total Reports stored, by wire format version.\n"
+			"# TYPE kcovd_reports_wire_total counter\n");
+	for (unsigned v = 1; v <= KC_WIRE_VERSION_MAX; v++)
+		kc_buf_addf(&b, "kcovd_reports_wire_total{version=\"%u\"} %llu\n", v,
+			    (unsigned long long)m->reports_wire[v - 1]);
 	if (b.oom) {
 		kc_buf_release(&b);
 		return kc_respond_error(r, KC_E_INTERNAL, "out of memory");

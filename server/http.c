@@ -3,8 +3,9 @@
  * pool, connection limit and idle timeout), the checks of the route table
  * (routes.c) applied on the first call, before a body byte is read (414,
  * 431, 404, 405, 401, 415, 413), body collection with the route's size cap, and
- * the JSON and error response helpers. It knows no handler: it calls the
- * one the route table names.
+ * the JSON and error response helpers (which advertise the accepted wire
+ * versions in X-Kcov-Wire). It knows no handler: it calls the one the route
+ * table names.
  */
 #include "server.h"
 
@@ -47,6 +48,7 @@ static enum MHD_Result respond(struct kc_req *r, unsigned status, const char *ty
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (hdr)
 		MHD_add_response_header(resp, hdr, value);
+	MHD_add_response_header(resp, "X-Kcov-Wire", r->srv->wire_header);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -396,7 +398,15 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	struct timespec ts;
 
 	memset(srv, 0, sizeof(*srv));
+	if (o->wire_max > KC_WIRE_VERSION_MAX)
+		return kc_err_set(err, KC_E_BAD_INPUT, "--wire-max %u: this kcovd speaks wire versions 1..%u",
+				  o->wire_max, KC_WIRE_VERSION_MAX);
 	srv->opts = *o;
+	if (!srv->opts.wire_max)
+		srv->opts.wire_max = KC_WIRE_VERSION_MAX;
+	for (unsigned v = 1, n = 0; v <= srv->opts.wire_max; v++)
+		n += (unsigned)snprintf(srv->wire_header + n, sizeof(srv->wire_header) - n,
+					v > 1 ? ",%u" : "%u", v);
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	srv->started = (double)ts.tv_sec;

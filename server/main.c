@@ -37,6 +37,8 @@ static const char usage[] =
 	"  --max-connections N  (default 4096)   --timeout SEC idle timeout (default 30)\n"
 	"  --max-db-size SIZE   cap the database size (ingest answers 503 when full):\n"
 	"                       MiB, or with a K, M, G or T suffix (10G = 10240 MiB)\n"
+	"  --wire-max N         newest report wire version accepted and advertised in\n"
+	"                       X-Kcov-Wire (1 or 2; default 2)\n"
 	"  --cache-mb MB        memory for cached point indexes of imported builds\n"
 	"                       (KCOVD_CACHE_MB; default %d)\n";
 
@@ -44,7 +46,7 @@ struct cli {
 	char listen[256];
 	const char *data_dir, *db, *web_dir, *port_file, *scope;
 	int read_auth;
-	unsigned max_conn, timeout, max_db_mb, cache_mb;
+	unsigned max_conn, timeout, max_db_mb, cache_mb, wire_max;
 	const char *cache_mb_from; /* where cache_mb was read, for messages */
 	const char *vmlinux, *modules, *source; /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
@@ -95,6 +97,7 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "max-db-size", required_argument, NULL, 'z' },
 		{ "cache-mb", required_argument, NULL, 'c' },
+		{ "wire-max", required_argument, NULL, 'W' },
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
@@ -128,6 +131,10 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		case 'c':
 			c->cache_mb_from = NULL;
 			if (num(optarg, "--cache-mb", 0, UINT32_MAX >> 20, &c->cache_mb, err) < 0)
+				return -1;
+			break;
+		case 'W':
+			if (num(optarg, "--wire-max", 1, KC_WIRE_VERSION_MAX, &c->wire_max, err) < 0)
 				return -1;
 			break;
 		case 'V': c->vmlinux = optarg; break;
@@ -195,6 +202,7 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	o.max_connections = c->max_conn;
 	o.timeout_s = c->timeout;
 	o.max_db_mb = c->max_db_mb;
+	o.wire_max = c->wire_max;
 	kc_covq_set_cache_mb(c->cache_mb);
 	/* Room for many concurrent connections: raise the soft fd limit. */
 	{

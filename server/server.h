@@ -41,6 +41,7 @@ struct kc_metrics {
 	atomic_ullong pcs_ingested, pcs_unknown;
 	atomic_ullong http_requests;
 	atomic_ullong runs[2], runs_overflowed[2]; /* [0] unique, [1] trace */
+	atomic_ullong reports_wire[KC_WIRE_VERSION_MAX]; /* stored, by frame version - 1 */
 };
 
 struct kc_server_opts {
@@ -52,10 +53,12 @@ struct kc_server_opts {
 	unsigned max_connections; /* default 4096 */
 	unsigned timeout_s;      /* idle connection timeout */
 	unsigned max_db_mb;      /* database size cap in MiB (PRAGMA max_page_count), 0 = none */
+	unsigned wire_max;       /* newest REPORT wire version accepted (--wire-max), 0 = KC_WIRE_VERSION_MAX */
 };
 
 struct kc_server {
-	struct kc_server_opts opts;
+	struct kc_server_opts opts; /* opts.wire_max is resolved (1..KC_WIRE_VERSION_MAX) */
+	char wire_header[16];       /* X-Kcov-Wire value: the versions accepted, "1,2" */
 	struct kc_store *store;
 	struct MHD_Daemon *mhd;
 	uint16_t port; /* actual port */
@@ -84,7 +87,8 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o,
 void kc_server_stop(struct kc_server *srv);
 
 /* Responses. All return the MHD result of queueing. kc_respond_json takes
- * ownership of j. */
+ * ownership of j. Every response carries X-Kcov-Wire (srv->wire_header), so
+ * a collector learns which report versions it may send from any answer. */
 enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j);
 enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *type,
 				const char *data, size_t len);

@@ -37,9 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * instead of the compressed bytes. */
 int kc_fuzz_frame(enum kc_msg_kind kind, const uint8_t *payload, size_t n, struct kc_buf *out,
 		  struct kc_err *err) KC_MUST_CHECK;
+/* The same with the given frame version (kc_fuzz_frame writes v1). */
+int kc_fuzz_frame_v(unsigned version, enum kc_msg_kind kind, const uint8_t *payload, size_t n,
+		    struct kc_buf *out, struct kc_err *err) KC_MUST_CHECK;
 
-/* Decoded-report invariants, and a re-encode/decode round trip that must
- * give the same report. Aborts on a violation. */
+/* Decoded-report invariants, and re-encode/decode round trips (as wire v1
+ * and as v2) that must give the same report. Aborts on a violation. */
 void kc_fuzz_check_report(const struct kc_report *r);
 void kc_fuzz_check_addrmap(const struct kc_addrmap *m);
 

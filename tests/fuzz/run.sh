@@ -18,7 +18,7 @@ SECONDS_EACH=${1:-45}
 shift || true
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(wire_frame wire_payload kallsyms ingest symbolize)
+  TARGETS=(wire_frame wire_payload wire_v2 kallsyms ingest symbolize)
 fi
 MIN_EXECS=${KC_FUZZ_MIN_EXECS:-$((SECONDS_EACH * 1000))}
 BUILD=${KC_FUZZ_BUILD:-build-fuzz}

@@ -1,8 +1,8 @@
-"""Wire v1 frames made in Python for the reliability and abuse tests:
+"""Wire frames made in Python for the reliability, abuse and wire tests:
 synthetic REPORTs with a chosen set of vmlinux PCs (each report can carry
 PCs no other report has, so a lost report shows as missing coverage) and
-ADDRMAPs for emulated boots of the stand-in kernel. docs/wire-format.md is
-the reference; kcovd's decoder validates every frame these functions make.
+ADDRMAPs for emulated boots of the stand-in kernel. Reports are v1 unless
+version=2 is asked for. docs/wire-format.md is the reference; kcovd's decoder validates every frame these functions make.
 """
 import os
 import struct
@@ -19,9 +19,25 @@ def _str(s):
     return struct.pack("<I", len(b)) + b
 
 
-def frame(kind, payload):
-    return (b"KCOV" + struct.pack("<HHII", 1, kind, len(payload), zlib.crc32(payload))
+def frame(kind, payload, version=1):
+    return (b"KCOV" + struct.pack("<HHII", version, kind, len(payload), zlib.crc32(payload))
             + zlib.compress(payload))
+
+
+def varint(v):
+    out = bytearray()
+    while True:
+        out.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
+        v >>= 7
+        if not v:
+            return bytes(out)
+
+
+def deltas(values):
+    """A v2 region body of sorted 32-bit values: count, length, varints of
+    the first value and of each following delta."""
+    body = b"".join(varint(v - (values[i - 1] if i else 0)) for i, v in enumerate(values))
+    return struct.pack("<II", len(values), len(body)) + body
 
 
 def roaring_portable(values):
@@ -43,9 +59,10 @@ def roaring_portable(values):
     return head + offsets + data
 
 
-def report(machine, boot_id, offsets, label="reliability", upload_id=None):
+def report(machine, boot_id, offsets, label="reliability", upload_id=None, version=1):
     """A REPORT of one trace-mode run covering vmlinux offsets (canonical
-    offsets from _text, as kcovd stores them). Returns (upload id hex, frame)."""
+    offsets from _text, as kcovd stores them), as wire v1 or v2. Returns
+    (upload id hex, frame)."""
     uid = upload_id or os.urandom(16)
     pcs = sorted(LINK_TEXT + o for o in set(offsets))
     vals = [pc - WINDOW for pc in pcs]
@@ -53,11 +70,15 @@ def report(machine, boot_id, offsets, label="reliability", upload_id=None):
     run = (_str("reliability") + struct.pack("<BBH", 2, 0, 0) +
            struct.pack("<QQQQQQ", 1 << 16, n, 0, 0, 0, 1000) +
            struct.pack("<IQ", 0, n))
-    bits = roaring_portable(vals)
+    if version == 2:
+        region = struct.pack("<Q", WINDOW) + deltas(vals)
+    else:
+        bits = roaring_portable(vals)
+        region = struct.pack("<QI", WINDOW, len(bits)) + bits
     payload = (_str(machine) + _str(boot_id) + uid + _str(label) + _str("6.1.0-kcov-standin") +
                struct.pack("<Q", int(time.time())) + struct.pack("<I", 1) + run +
-               struct.pack("<I", 1) + struct.pack("<QI", WINDOW, len(bits)) + bits)
-    return uid.hex(), frame(1, payload)
+               struct.pack("<I", 1) + region)
+    return uid.hex(), frame(1, payload, version)
 
 
 def addrmap(machine, boot_id, build_id, kaslr=0x1E000000):
