@@ -594,7 +594,9 @@ int kc_wire_decode_report(const void *buf, size_t len, struct kc_report *r, stru
 		kc_err_set(err, "%u runs exceed the limit of %u", nruns, KC_MAX_RUNS);
 		goto fail;
 	}
-	if ((uint64_t)nruns * 72 > kc_rd_left(&rd)) {
+	/* The smallest run is 68 bytes (empty workload) and the region count
+	 * follows the runs. */
+	if ((uint64_t)nruns * 68 + 4 > kc_rd_left(&rd)) {
 		kc_err_set(err, "truncated: %u runs cannot fit in %zu bytes", nruns, kc_rd_left(&rd));
 		goto fail;
 	}
