@@ -1,0 +1,69 @@
+/*
+ * syzkaller.h - the syzkaller bridge: turns what a running syz-manager
+ * shows on its HTTP interface into ordinary spooled reports.
+ *
+ * One poll (kc_syz_poll) GETs, from the manager at opts.manager:
+ *   /rawcover         corpus coverage, one "0x%x\n" PC per line, PCs moved
+ *                     back to the call instruction (syzkaller
+ *                     backend.PreviousInstructionPC): the bridge adds
+ *                     opts.pc_adjust to get kcov's convention (call + 5)
+ *   /modules?raw=1    the canonical module layout (vminfo.KernelModule
+ *                     JSON: Name, Addr = .text, Size, Path)
+ *   /metrics          Prometheus text: syz_exec_total (programs executed)
+ *                     and process_start_time_seconds (manager restarts)
+ *   /syscalls         HTML table with the per-syscall "Cover overflows"
+ * Every answer is bounded in size and parsed strictly; when any of them is
+ * unreachable or malformed the poll fails with a message naming the URL
+ * (and line) and nothing is spooled or remembered.
+ *
+ * Otherwise it spools one report with the PCs not sent before, plus the
+ * programs executed since the last poll as runs (one run per program, the
+ * overflowed ones flagged with their syscall as workload; see
+ * docs/collector.md "syzkaller bridge"), and the boot's address map built
+ * from the vmlinux ELF and the module list. The PCs sent and the last
+ * counters are kept in SPOOL/syzkaller.NAME.state (atomic rewrite), so a
+ * restarted bridge does not send them again.
+ *
+ * Ownership: kc_syz_open returns a handle the caller frees with
+ * kc_syz_close; the options' strings are borrowed and must outlive it.
+ */
+#ifndef KC_SYZKALLER_H
+#define KC_SYZKALLER_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+struct kc_syz_opts {
+	const char *manager;     /* syz-manager base URL, http(s)://HOST:PORT */
+	const char *name;        /* instance: machine NAME, label syzkaller/NAME */
+	const char *vmlinux;     /* the kernel the manager fuzzes (build id, _text, _etext) */
+	const char *modules_dir; /* NAME.ko files for module build ids; NULL: unknown */
+	const char *spool_dir;
+	unsigned pc_adjust;      /* bytes from call instruction to kcov PC (amd64: 5) */
+	uint64_t cover_words;    /* executor coverage buffer in words (kCoverSize) */
+	long timeout_s;          /* per HTTP request */
+};
+
+/* What one poll did. */
+struct kc_syz_result {
+	uint64_t manager_pcs; /* PCs on /rawcover now */
+	uint64_t new_pcs;     /* of those, not sent before: in the spooled report */
+	uint64_t runs;        /* programs executed since the last poll */
+	uint64_t overflowed;  /* of those, flagged overflowed */
+	unsigned reports;     /* reports spooled */
+	int restarted;        /* the manager restarted since the last poll */
+	int new_map;          /* a new address map (boot) was spooled */
+};
+
+struct kc_syz;
+
+/* Validate opts, read the vmlinux and the state file. NULL on error. */
+struct kc_syz *kc_syz_open(const struct kc_syz_opts *opts, struct kc_err *err);
+
+/* One poll, as described above. */
+int kc_syz_poll(struct kc_syz *z, struct kc_syz_result *res, struct kc_err *err) KC_MUST_CHECK;
+
+void kc_syz_close(struct kc_syz *z);
+
+#endif
