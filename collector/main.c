@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "addrmap.h"
 #include "fileio.h"
 #include "push.h"
@@ -378,7 +376,7 @@ static const char syz_usage[] =
 	"  --token T            push token (default $KCOV_TOKEN)\n"
 	"  --token-file F       read the push token from F\n"
 	"  --once               poll once, push, exit: 0 when the poll and the push succeeded\n"
-	"  --interval SEC       seconds between polls (default 60)\n"
+	"  --interval SEC       seconds between polls, at least 1 (default 60)\n"
 	"  --arch ARCH          amd64 (default), 386, arm64, arm, ppc64le, mips64le, s390x,\n"
 	"                       riscv64, loong64: /rawcover PCs + call length = kcov PCs\n"
 	"  --cover-words N      executor coverage buffer in words (default 524288, kCoverSize)\n"
@@ -508,8 +506,11 @@ static int cmd_syzkaller(int argc, char **argv)
 			syz_usage);
 		return 2;
 	}
-	if (load_token(&c, &token, &err) < 0 || (c.p.server && kc_push_global_init(&err) < 0) ||
-	    (!c.p.server && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) ||
+	if (!once && interval < 1) {
+		fprintf(stderr, "kcov-collect: --interval must be at least 1 second\n");
+		return 2;
+	}
+	if (load_token(&c, &token, &err) < 0 || kc_push_global_init(&err) < 0 ||
 	    !(z = kc_syz_open(&o, &err))) {
 		fprintf(stderr, "kcov-collect: syzkaller: %s\n", err.msg);
 		goto out;

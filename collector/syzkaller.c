@@ -320,7 +320,8 @@ static int parse_modules(const char *p, size_t len, const char *modules_dir,
 		kc_err_prefix(err, "/modules");
 		goto out;
 	}
-	root = json_loadb(q.data ? (const char *)q.data : "", q.len, JSON_REJECT_DUPLICATES, &je);
+	root = json_loadb(q.data ? (const char *)q.data : "", q.len,
+			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!root) {
 		kc_err_set(err, "/modules: not JSON: %s (line %d)", je.text, je.line);
 		goto out;

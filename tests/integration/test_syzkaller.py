@@ -470,6 +470,18 @@ def test_malformed_answers_push_nothing_twice():
         ("/syscalls", (200, "text/html", m.syscalls().replace("<td>2</td>", "<td>2x</td>")),
          "/syscalls: row"),
         ("/syscalls", (200, "text/html", "<html></html>"), "no per-syscall coverage table"),
+        ("/syscalls", (200, "text/html", m.syscalls().replace("<td>1</td>", "", 1)),
+         "expected 7 <td> cells"),
+        ("/modules?raw=1", (200, "text/plain", json.dumps(m.modules + m.modules[1:2],
+                                                          indent="\t")), "listed twice"),
+        ("/modules?raw=1", (200, "text/plain", m.modules_json().replace('"Path"', '"Extra": 1,'
+                                                                       ' "Path"', 1)),
+         "/modules: entry 0"),
+        ("/metrics", (200, "text/plain", m.metrics().replace("syz_exec_total 80",
+                                                             "syz_exec_total 80.5")),
+         "/metrics line"),
+        ("/rawcover", (404, "text/plain; charset=utf-8", "404 page not found\n"),
+         "/rawcover: HTTP 404: 404 page not found"),
     ]
     for path, ans, msg in cases:
         m.override = {path: ans}
@@ -509,6 +521,30 @@ def test_many_programs_split_into_reports():
     srv.stop()
 
 
+def test_kernel_without_modules():
+    """A manager without modules prints null (a nil slice): the map has no
+    modules; a module missing from --modules has an unknown build id."""
+    srv = Server().start()
+    tok = srv.token()
+    b = Bridge("nomod", kernel())
+    b.mgr.modules = None
+    b.mgr.pcs = vm_pcs([0x10, 0x18])
+    b.mgr.execs = 4
+    b.ok(srv, tok)
+    check(srv.pcs(b.build) == canonical(b.mgr.pcs), "pcs")
+    b.close()
+    b = Bridge("onemod", kernel())
+    b.mgr.modules.append({"Name": "no_ko", "Addr": 0xFFFFFFFFA0080000, "Size": 0x100,
+                          "Path": "/k/no_ko.ko"})
+    b.mgr.pcs = {0xFFFFFFFFA0080010}
+    b.ok(srv, tok)
+    bins = {x["name"]: x for x in srv.get("/api/v1/builds/%s/pcs" % b.build)["binaries"]}
+    check(bins["no_ko"]["offsets"] == [0x15] and bins["no_ko"]["build_id"] in ("", None),
+          "module without .ko: %s" % bins.get("no_ko"))
+    b.close()
+    srv.stop()
+
+
 def test_help_documents_every_option():
     p = collect(["syzkaller", "--help"])
     check(p.returncode == 0, p.stderr)
@@ -526,4 +562,5 @@ def test_help_documents_every_option():
 if __name__ == "__main__":
     run_tests([test_help_documents_every_option, test_unreachable_manager,
                test_coverage_and_overflow_counts_reach_the_api,
-               test_malformed_answers_push_nothing_twice, test_many_programs_split_into_reports])
+               test_malformed_answers_push_nothing_twice, test_many_programs_split_into_reports,
+               test_kernel_without_modules])
