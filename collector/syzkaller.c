@@ -134,7 +134,10 @@ static int http_get(struct kc_syz *z, const char *path, size_t max, struct kc_bu
 	curl_easy_setopt(z->curl, CURLOPT_TIMEOUT, z->o.timeout_s > 0 ? z->o.timeout_s : 120L);
 	curl_easy_setopt(z->curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(z->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(z->curl, CURLOPT_ACCEPT_ENCODING, ""); /* Go's server may gzip */
+	/* The manager wraps every handler in gorilla's CompressHandler, which
+	 * picks the first of gzip/deflate the client lists: ask for gzip only
+	 * (its "deflate" is raw DEFLATE). Size bounds apply to the inflated body. */
+	curl_easy_setopt(z->curl, CURLOPT_ACCEPT_ENCODING, "gzip");
 	rc = curl_easy_perform(z->curl);
 	if (s.too_big)
 		return kc_err_set(err, "GET %s: answer larger than %zu bytes", url, max);

@@ -28,8 +28,13 @@ The fixture formats follow syzkaller at commit
   table). "Cover overflows" is fuzzer.Syscalls[id].CoverOverflows
   (pkg/fuzzer/fuzzer.go handleCallInfo adds 1 to it and to the "cover
   overflows" stat of pkg/fuzzer/stats.go together).
+
+Every handler is wrapped in gorilla handlers.CompressHandler
+(pkg/manager/http.go handle()): the fixture gzips an answer when the
+client's Accept-Encoding lists gzip, as that handler does.
 """
 import decimal
+import gzip
 import http.server
 import json
 import os
@@ -163,6 +168,7 @@ class Manager:
         self.overflows = {c: 0 for c in SYSCALL_IDS}
         self.override = {}        # path -> (status, content type, body)
         self.requests = []
+        self.gzipped = 0
 
     def rawcover(self):
         return "".join("0x%x\n" % pc for pc in sorted(self.pcs))
@@ -215,8 +221,14 @@ def serve(mgr):
         def do_GET(self):
             status, ctype, body = mgr.answer(self.path)
             data = body.encode()
+            encs = [e.strip() for e in self.headers.get("Accept-Encoding", "").split(",")]
             self.send_response(status)
             self.send_header("Content-Type", ctype)
+            if "gzip" in encs:
+                mgr.gzipped += 1
+                data = gzip.compress(data)
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Vary", "Accept-Encoding")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -331,6 +343,8 @@ def test_coverage_and_overflow_counts_reach_the_api():
     m.overflows.update({"openat": 3, "ioctl$KVM_RUN": 2})
     p = b.ok(srv, tok)
     check("5 PCs on the manager, 5 new; 1000 programs, 5 overflowed" in p.stderr, p.stderr)
+    check(m.gzipped == 4 and m.requests == ["/rawcover", "/modules?raw=1", "/metrics",
+                                            "/syscalls"], "requests %s" % m.requests)
     check(b.reports() == [], "spool not delivered: %s" % b.reports())
     check(srv.pcs(b.build) == canonical(first), "pcs %s != %s" % (srv.pcs(b.build),
                                                                  canonical(first)))
