@@ -41,19 +41,6 @@
 #define RUNS_PER_REPORT 1024
 #define MAX_COUNT (1ull << 53) /* counters arrive as Go float64 */
 
-struct counter {
-	char name[KC_NAME_MAX + 1];
-	uint64_t n;
-};
-
-/* What the manager showed, or what the state remembers of it. */
-struct counters {
-	uint64_t execs;    /* syz_exec_total */
-	double start_time; /* process_start_time_seconds, 0 when unknown */
-	struct counter *ovf; /* per syscall "Cover overflows", sorted by name */
-	size_t novf;
-};
-
 struct kc_syz {
 	struct kc_syz_opts o;
 	char manager[2048]; /* without trailing '/' */
@@ -63,7 +50,7 @@ struct kc_syz {
 	struct kc_spool spool;
 	CURL *curl;
 	struct kc_report sent; /* PCs already spooled (kcov convention) */
-	struct counters last;
+	struct kc_syz_counters last;
 	int have_last;         /* last holds a poll's counters */
 };
 
@@ -72,10 +59,10 @@ struct fetched {
 	size_t npcs;
 	struct kc_module *mods;
 	uint32_t nmods;
-	struct counters now;
+	struct kc_syz_counters now;
 };
 
-static void counters_release(struct counters *c)
+static void counters_release(struct kc_syz_counters *c)
 {
 	free(c->ovf);
 	memset(c, 0, sizeof(*c));
@@ -189,7 +176,7 @@ static int parse_hex_pc(const char *p, size_t len, uint64_t *v)
 
 /* /rawcover: pkg/cover/html.go DoRawCover, fmt.Fprintf(buf, "0x%x\n", pc)
  * for PCs already moved to the call instruction; adjust moves them back. */
-static int parse_rawcover(const char *p, size_t len, unsigned adjust, uint64_t **out, size_t *n,
+int kc_syz_parse_rawcover(const char *p, size_t len, unsigned adjust, uint64_t **out, size_t *n,
 			  struct kc_err *err)
 {
 	uint64_t *pcs = NULL;
@@ -308,7 +295,7 @@ static int json_u64(const json_t *v, uint64_t *out)
  * json.MarshalIndent([]*vminfo.KernelModule, "", "\t"), fields Name, Addr
  * (.text, KASLR removed by backend.FixModules), Size, Path; the core kernel
  * is the entry with Name "". */
-static int parse_modules(const char *p, size_t len, const char *modules_dir,
+int kc_syz_parse_modules(const char *p, size_t len, const char *modules_dir,
 			 struct kc_module **out, uint32_t *n, struct kc_err *err)
 {
 	struct kc_buf q = KC_BUF_INIT;
@@ -432,10 +419,11 @@ static int parse_sample(const char *p, size_t len, int frac, double *v)
  * is stat.New("exec total", ..., stat.Prometheus("syz_exec_total")) in
  * pkg/rpcserver/rpcserver.go (a GaugeFunc, no labels);
  * process_start_time_seconds comes from client_golang's process collector. */
-static int parse_metrics(const char *p, size_t len, struct counters *c, struct kc_err *err)
+int kc_syz_parse_metrics(const char *p, size_t len, struct kc_syz_counters *c, struct kc_err *err)
 {
 	static const char *const names[2] = { "syz_exec_total", "process_start_time_seconds" };
 	int found[2] = { 0, 0 };
+	double val_of[2] = { 0, 0 };
 	size_t off = 0, line = 0;
 
 	while (off < len) {
@@ -464,22 +452,21 @@ static int parse_metrics(const char *p, size_t len, struct counters *c, struct k
 				return kc_err_set(err, "/metrics line %zu: '%s': value is not a count",
 						  line, shown);
 			}
-			if (k == 0)
-				c->execs = (uint64_t)v;
-			else
-				c->start_time = v;
+			val_of[k] = v;
 			found[k] = 1;
 		}
 		off += l + (nl ? 1 : 0);
 	}
 	if (!found[0])
 		return kc_err_set(err, "/metrics: no syz_exec_total sample (not a syz-manager?)");
+	c->execs = (uint64_t)val_of[0];
+	c->start_time = val_of[1];
 	return 0;
 }
 
 static int cmp_counter(const void *a, const void *b)
 {
-	return strcmp(((const struct counter *)a)->name, ((const struct counter *)b)->name);
+	return strcmp(((const struct kc_syz_counter *)a)->name, ((const struct kc_syz_counter *)b)->name);
 }
 
 /* Skip spaces, then expect the literal lit at *pos. */
@@ -530,10 +517,10 @@ static int is_call_name(const char *s, size_t n)
  * </caption> and the header, one <tr> per call with 7 cells: "NAME" or
  * "NAME [ID]", inputs (link), total, coverage (link), cover overflows,
  * comps overflows, prio (link). */
-static int parse_syscalls(const char *p, size_t len, struct counters *c, struct kc_err *err)
+int kc_syz_parse_syscalls(const char *p, size_t len, struct kc_syz_counters *c, struct kc_err *err)
 {
 	const char *cap = memmem(p, len, "<caption>Per-syscall coverage:</caption>", 40);
-	struct counter *v = NULL;
+	struct kc_syz_counter *v = NULL;
 	size_t pos, n = 0, row = 0;
 	int ret = -1;
 
@@ -546,7 +533,7 @@ static int parse_syscalls(const char *p, size_t len, struct counters *c, struct 
 		const char *cell[7];
 		size_t clen[7], nlen;
 		uint64_t x = 0;
-		struct counter *g;
+		struct kc_syz_counter *g;
 
 		row++;
 		if (expect(p, len, &pos, "<tr>") < 0) {
@@ -612,10 +599,10 @@ out:
 	return ret;
 }
 
-static uint64_t counter_of(const struct counters *c, const char *name)
+static uint64_t counter_of(const struct kc_syz_counters *c, const char *name)
 {
-	struct counter key;
-	const struct counter *f;
+	struct kc_syz_counter key;
+	const struct kc_syz_counter *f;
 
 	if (!c->novf)
 		return 0;
@@ -748,7 +735,7 @@ static int state_load(struct kc_syz *z, struct kc_err *err)
 		goto out;
 	}
 	json_object_foreach(ovf, key, v) {
-		struct counter *c = &z->last.ovf[z->last.novf];
+		struct kc_syz_counter *c = &z->last.ovf[z->last.novf];
 
 		if (!json_is_integer(v) || json_integer_value(v) < 0 || !is_call_name(key, strlen(key))) {
 			kc_err_set(err, "%s: bad overflow counter '%s'", z->state_path, key);
@@ -866,17 +853,20 @@ static void fetched_release(struct fetched *f)
 /* Fetch and parse everything before anything is spooled. */
 static int fetch_all(struct kc_syz *z, struct fetched *f, struct kc_err *err)
 {
+	const char *modules_dir = z->o.modules_dir;
 	struct kc_buf b = KC_BUF_INIT;
 	int ret = -1;
 
 	if (http_get(z, "/rawcover", RAWCOVER_MAX, &b, err) < 0 ||
-	    parse_rawcover((const char *)b.data, b.len, z->o.pc_adjust, &f->pcs, &f->npcs, err) < 0 ||
+	    kc_syz_parse_rawcover((const char *)b.data, b.len, z->o.pc_adjust, &f->pcs, &f->npcs,
+				  err) < 0 ||
 	    http_get(z, "/modules?raw=1", MODULES_MAX, &b, err) < 0 ||
-	    parse_modules((const char *)b.data, b.len, z->o.modules_dir, &f->mods, &f->nmods, err) < 0 ||
+	    kc_syz_parse_modules((const char *)b.data, b.len, modules_dir, &f->mods, &f->nmods,
+				 err) < 0 ||
 	    http_get(z, "/metrics", METRICS_MAX, &b, err) < 0 ||
-	    parse_metrics((const char *)b.data, b.len, &f->now, err) < 0 ||
+	    kc_syz_parse_metrics((const char *)b.data, b.len, &f->now, err) < 0 ||
 	    http_get(z, "/syscalls", SYSCALLS_MAX, &b, err) < 0 ||
-	    parse_syscalls((const char *)b.data, b.len, &f->now, err) < 0)
+	    kc_syz_parse_syscalls((const char *)b.data, b.len, &f->now, err) < 0)
 		goto out;
 	ret = 0;
 out:

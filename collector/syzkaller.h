@@ -30,9 +30,11 @@
 #ifndef KC_SYZKALLER_H
 #define KC_SYZKALLER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
+#include "wire.h"
 
 struct kc_syz_opts {
 	const char *manager;     /* syz-manager base URL, http(s)://HOST:PORT */
@@ -65,5 +67,43 @@ struct kc_syz *kc_syz_open(const struct kc_syz_opts *opts, struct kc_err *err);
 int kc_syz_poll(struct kc_syz *z, struct kc_syz_result *res, struct kc_err *err) KC_MUST_CHECK;
 
 void kc_syz_close(struct kc_syz *z);
+
+/* ---- the parsers of the manager's answers (used by kc_syz_poll; exposed
+ * for the unit tests). Each reads exactly len bytes of p (no terminator
+ * needed), accepts only what syzkaller's code prints, and on error fills
+ * err with a message naming the page and line or row, leaving its outputs
+ * untouched. */
+
+struct kc_syz_counter {
+	char name[KC_NAME_MAX + 1]; /* syscall name as syzkaller spells it */
+	uint64_t n;
+};
+
+/* What the manager's counters showed. */
+struct kc_syz_counters {
+	uint64_t execs;                /* syz_exec_total */
+	double start_time;             /* process_start_time_seconds, 0 when not shown */
+	struct kc_syz_counter *ovf;    /* per-syscall "Cover overflows", sorted by name; owned */
+	size_t novf;
+};
+
+/* /rawcover: "0x%x\n" lines; each PC + adjust into a new array *pcs
+ * (caller frees), in the order given. */
+int kc_syz_parse_rawcover(const char *p, size_t len, unsigned adjust, uint64_t **pcs, size_t *n,
+			  struct kc_err *err) KC_MUST_CHECK;
+
+/* /modules?raw=1: the modules other than the core kernel ("") into a new
+ * array *mods (caller frees; core_base = text_addr = Addr, core_size =
+ * Size), build ids from modules_dir/NAME.ko when modules_dir is given. */
+int kc_syz_parse_modules(const char *p, size_t len, const char *modules_dir,
+			 struct kc_module **mods, uint32_t *n, struct kc_err *err) KC_MUST_CHECK;
+
+/* /metrics: sets c->execs and c->start_time. */
+int kc_syz_parse_metrics(const char *p, size_t len, struct kc_syz_counters *c,
+			 struct kc_err *err) KC_MUST_CHECK;
+
+/* /syscalls: sets c->ovf (owned by c, free(c->ovf)) and c->novf. */
+int kc_syz_parse_syscalls(const char *p, size_t len, struct kc_syz_counters *c,
+			  struct kc_err *err) KC_MUST_CHECK;
 
 #endif
