@@ -42,8 +42,10 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 
-from kcovlib import Server, check, collect, run_tests, tmpdir
+from kcovlib import (ASAN_ENV, COLLECT, Server, check, collect, run_tests, sanitizer_report,
+                     started, tmpdir)
 
 TEXT = 0xFFFFFFFF81000000
 TEXT_SIZE = 0x20000
@@ -535,6 +537,33 @@ def test_many_programs_split_into_reports():
     srv.stop()
 
 
+def test_daemon_retries_next_poll():
+    """Without --once a failed poll is reported and retried at the next one."""
+    b = Bridge("daemon", kernel())
+    b.mgr.override["/metrics"] = http_error("metrics not ready")
+    b.mgr.pcs = vm_pcs([0x10])
+    b.mgr.execs = 3
+    p = started(subprocess.Popen(
+        [COLLECT, "syzkaller", "--manager", b.url, "--name", "daemon", "--vmlinux", b.vmlinux,
+         "--spool", b.spool, "--interval", "1"],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "ASAN_OPTIONS": ASAN_ENV}))
+    deadline = time.time() + 30
+    while b.mgr.requests.count("/metrics") < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    check(b.state() is None and b.reports() == [], "failed poll spooled something")
+    b.mgr.override = {}
+    while b.state() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    p.terminate()
+    err = p.communicate(timeout=30)[1]
+    check(sanitizer_report(err) is None, "sanitizer report: %s" % err)
+    check("HTTP 500: metrics not ready (will retry)" in err, err)
+    check("1 PCs on the manager, 1 new; 3 programs, 0 overflowed; 1 report(s)" in err, err)
+    check(len(b.reports()) == 1, "one report: %s" % b.reports())
+    b.close()
+
+
 def test_kernel_without_modules():
     """A manager without modules prints null (a nil slice): the map has no
     modules; a module missing from --modules has an unknown build id."""
@@ -577,4 +606,4 @@ if __name__ == "__main__":
     run_tests([test_help_documents_every_option, test_unreachable_manager,
                test_coverage_and_overflow_counts_reach_the_api,
                test_malformed_answers_push_nothing_twice, test_many_programs_split_into_reports,
-               test_kernel_without_modules])
+               test_kernel_without_modules, test_daemon_retries_next_poll])
