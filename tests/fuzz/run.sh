@@ -30,9 +30,9 @@ CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wer
         -include common/banned.h -Icommon -Iserver -Itests/fuzz
         -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all)
 LIBS=(-lroaring -lz -ldw -lelf -lsqlite3 -lpthread -lm)
-SRCS=(common/addrmap.c common/buf.c common/err.c common/fileio.c common/kallsyms.c
-      common/wire.c server/canon.c server/db.c server/symbolize.c tests/fuzz/fuzz_common.c
-      "$BUILD/schema_sql.c")
+SRCS=(common/addrmap.c common/buf.c common/elfinfo.c common/err.c common/fileio.c
+      common/kallsyms.c common/wire.c server/canon.c server/db.c server/symbolize.c
+      tests/fuzz/fuzz_common.c "$BUILD/schema_sql.c")
 
 # canon.c uses db.c, which carries the schema migrations (as kcovd does).
 cmake -DSCHEMA_DIR="$PWD/schema" -DOUT="$BUILD/schema_sql.c" -P cmake/embed_schema.cmake
