@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "addrmap.h"
 #include "elfinfo.h"
 #include "fileio.h"
 #include "spool.h"
@@ -902,19 +903,11 @@ static int spool_map(struct kc_syz *z, struct fetched *f, const char *boot_id, i
 	*made = 0;
 	if (kc_spool_has_map(&z->spool, boot_id))
 		return 0;
-	kc_addrmap_init(&m);
-	snprintf(m.machine, sizeof(m.machine), "%s", z->o.name);
-	snprintf(m.boot_id, sizeof(m.boot_id), "%s", boot_id);
-	snprintf(m.build_id, sizeof(m.build_id), "%s", z->vm.build_id);
 	/* No KASLR: the runtime _text is the link-time one. */
-	m.text_start = z->vm.text;
-	m.text_end = z->vm.etext;
-	m.link_text = z->vm.text;
-	m.nmodules = f->nmods;
-	m.modules = f->mods; /* borrowed for the write */
+	if (kc_addrmap_from_vmlinux(&z->vm, z->o.name, boot_id, "", f->mods, f->nmods, &m,
+				    err) < 0)
+		return -1;
 	ret = kc_spool_put_map(&z->spool, &m, err);
-	m.modules = NULL;
-	m.nmodules = 0;
 	kc_addrmap_release(&m);
 	*made = ret == 0;
 	return ret;
