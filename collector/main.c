@@ -1,8 +1,9 @@
 /*
  * main.c - the kcov-collect command line: `run` (collect coverage of a
  * command into the spool, optionally pushing at once), `push` (deliver the
- * spool, once or as a daemon with --watch) and `addrmap` (show the boot's
- * address map as the server will see it).
+ * spool, once or as a daemon with --watch), `addrmap` (show the boot's
+ * address map as the server will see it) and `syzkaller` (bridge a running
+ * syz-manager's coverage and overflow counters, collector/syzkaller.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 #include "parse.h"
 #include "push.h"
 #include "session.h"
+#include "syzkaller.h"
 
 #define EXIT_COLLECTOR 125
 
@@ -28,6 +30,7 @@ static const char usage[] =
 	"       kcov-collect push --spool DIR --server URL [--token T|--token-file F] [--watch]\n"
 	"       kcov-collect addrmap [--sysroot DIR] [--machine NAME]\n"
 	"       kcov-collect show FILE   (print a spooled report: runs and PCs)\n"
+	"       kcov-collect syzkaller --manager URL --vmlinux PATH [options]  (see --help)\n"
 	"\n"
 	"run options:\n"
 	"  --spool DIR          spool directory (default /var/spool/kcov-collect)\n"
@@ -353,6 +356,209 @@ out:
 	return ret;
 }
 
+static const char syz_usage[] =
+	"usage: kcov-collect syzkaller --manager URL --vmlinux PATH [options]\n"
+	"\n"
+	"Polls a running syz-manager's HTTP interface (/rawcover, /modules, /metrics,\n"
+	"/syscalls) and spools what is new as ordinary reports (machine NAME, label\n"
+	"syzkaller/NAME): corpus PCs not sent before, and one run per program executed\n"
+	"since the last poll, flagged overflowed per 'Cover overflows' event (workload =\n"
+	"syscall). Assumes a kernel without KASLR (PCs at link-time addresses, as on\n"
+	"syzbot) and the vmlinux the manager fuzzes. See docs/collector.md.\n"
+	"\n"
+	"  --manager URL        syz-manager http address, e.g. http://127.0.0.1:56741 (required)\n"
+	"  --vmlinux PATH       the fuzzed kernel's unstripped vmlinux: build id, _text,\n"
+	"                       _etext (required)\n"
+	"  --name NAME          instance name: machine NAME, label syzkaller/NAME (default syzkaller)\n"
+	"  --modules DIR        NAME.ko files of the manager's modules, for their build ids\n"
+	"                       (default: module build ids unknown)\n"
+	"  --spool DIR          spool and state directory (default /var/spool/kcov-collect)\n"
+	"  --server URL         kcovd to push to after every poll (default: only spool)\n"
+	"  --token T            push token (default $KCOV_TOKEN)\n"
+	"  --token-file F       read the push token from F\n"
+	"  --once               poll once, push, exit: 0 when the poll and the push succeeded\n"
+	"  --interval SEC       seconds between polls, at least 1 (default 60)\n"
+	"  --arch ARCH          amd64 (default), 386, arm64, arm, ppc64le, mips64le, s390x,\n"
+	"                       riscv64, loong64: /rawcover PCs + call length = kcov PCs\n"
+	"  --cover-words N      executor coverage buffer in words (default 524288, kCoverSize)\n"
+	"  --timeout SEC        per HTTP request to the manager (default 120)\n"
+	"  --max-attempts N     push tries per report (default 5)\n"
+	"  --backoff SEC        first push retry delay ceiling (default 0.5)\n"
+	"  --help               this text\n";
+
+/* syzkaller pkg/cover/backend/pc.go instructionLen. */
+static int arch_pc_adjust(const char *arch, unsigned *adj)
+{
+	static const struct { const char *name; unsigned len; } t[] = {
+		{ "amd64", 5 }, { "386", 5 }, { "arm64", 4 }, { "arm", 4 }, { "ppc64le", 4 },
+		{ "mips64le", 8 }, { "s390x", 6 }, { "riscv64", 4 }, { "loong64", 4 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(arch, t[i].name) == 0) {
+			*adj = t[i].len;
+			return 0;
+		}
+	return -1;
+}
+
+static void sleep_seconds(double s)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/* Returns the exit status: 0, 2 (usage) or EXIT_COLLECTOR. */
+static int cmd_syzkaller(int argc, char **argv)
+{
+	enum { S_MANAGER = 256, S_NAME, S_VMLINUX, S_MODULES, S_SPOOL, S_SERVER, S_TOKEN,
+	       S_TOKEN_FILE, S_ONCE, S_INTERVAL, S_ARCH, S_WORDS, S_TIMEOUT, S_ATTEMPTS,
+	       S_BACKOFF, S_HELP };
+	static const struct option so[] = {
+		{ "manager", required_argument, NULL, S_MANAGER },
+		{ "name", required_argument, NULL, S_NAME },
+		{ "vmlinux", required_argument, NULL, S_VMLINUX },
+		{ "modules", required_argument, NULL, S_MODULES },
+		{ "spool", required_argument, NULL, S_SPOOL },
+		{ "server", required_argument, NULL, S_SERVER },
+		{ "token", required_argument, NULL, S_TOKEN },
+		{ "token-file", required_argument, NULL, S_TOKEN_FILE },
+		{ "once", no_argument, NULL, S_ONCE },
+		{ "interval", required_argument, NULL, S_INTERVAL },
+		{ "arch", required_argument, NULL, S_ARCH },
+		{ "cover-words", required_argument, NULL, S_WORDS },
+		{ "timeout", required_argument, NULL, S_TIMEOUT },
+		{ "max-attempts", required_argument, NULL, S_ATTEMPTS },
+		{ "backoff", required_argument, NULL, S_BACKOFF },
+		{ "help", no_argument, NULL, S_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kc_syz_opts o = { NULL, "syzkaller", NULL, NULL, "/var/spool/kcov-collect", 5,
+				 524288, 120 };
+	struct cli c;
+	struct kc_buf token = KC_BUF_INIT;
+	struct kc_syz *z = NULL;
+	struct kc_err err;
+	double interval = 60, secs;
+	uint64_t v;
+	int once = 0, opt, status = EXIT_COLLECTOR;
+
+	memset(&c, 0, sizeof(c));
+	kc_err_clear(&err);
+	c.p.max_attempts = 5;
+	c.p.backoff_base = 0.5;
+	c.p.backoff_max = 60;
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "+", so, NULL)) != -1) {
+		switch (opt) {
+		case S_MANAGER: o.manager = optarg; break;
+		case S_NAME: o.name = optarg; break;
+		case S_VMLINUX: o.vmlinux = optarg; break;
+		case S_MODULES: o.modules_dir = optarg; break;
+		case S_SPOOL: o.spool_dir = optarg; break;
+		case S_SERVER: c.p.server = optarg; break;
+		case S_TOKEN: c.p.token = optarg; break;
+		case S_TOKEN_FILE: c.token_file = optarg; break;
+		case S_ONCE: once = 1; break;
+		case S_INTERVAL:
+			if (parse_seconds(optarg, &interval, "--interval") < 0)
+				return 2;
+			break;
+		case S_ARCH:
+			if (arch_pc_adjust(optarg, &o.pc_adjust) < 0) {
+				fprintf(stderr, "kcov-collect: --arch: unknown architecture '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case S_WORDS:
+			if (parse_u64(optarg, &v, "--cover-words", 2, 1ull << 32) < 0)
+				return 2;
+			o.cover_words = v;
+			break;
+		case S_TIMEOUT:
+			if (parse_seconds(optarg, &secs, "--timeout") < 0 || secs < 1)
+				return 2;
+			o.timeout_s = (long)secs;
+			break;
+		case S_ATTEMPTS:
+			if (parse_u64(optarg, &v, "--max-attempts", 1, 1000000) < 0)
+				return 2;
+			c.p.max_attempts = (int)v;
+			break;
+		case S_BACKOFF:
+			if (parse_seconds(optarg, &c.p.backoff_base, "--backoff") < 0)
+				return 2;
+			break;
+		case S_HELP:
+			fputs(syz_usage, stdout);
+			return 0;
+		default:
+			fputs(syz_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || !o.manager || !o.vmlinux) {
+		fprintf(stderr, "kcov-collect: syzkaller needs --manager URL and --vmlinux PATH\n%s",
+			syz_usage);
+		return 2;
+	}
+	if (!once && interval < 1) {
+		fprintf(stderr, "kcov-collect: --interval must be at least 1 second\n");
+		return 2;
+	}
+	if (load_token(&c, &token, &err) < 0 || kc_push_global_init(&err) < 0 ||
+	    !(z = kc_syz_open(&o, &err))) {
+		fprintf(stderr, "kcov-collect: syzkaller: %s\n", err.msg);
+		goto out;
+	}
+	for (;;) {
+		struct kc_syz_result r;
+		int ok = 1;
+
+		if (kc_syz_poll(z, &r, &err) < 0) {
+			fprintf(stderr, "kcov-collect: syzkaller: %s%s\n", err.msg,
+				once ? "" : " (will retry)");
+			ok = 0;
+		} else {
+			fprintf(stderr,
+				"kcov-collect: syzkaller: %" PRIu64 " PCs on the manager, %" PRIu64
+				" new; %" PRIu64 " programs, %" PRIu64 " overflowed; %u report(s)"
+				" spooled%s%s\n", r.manager_pcs, r.new_pcs, r.runs, r.overflowed,
+				r.reports, r.restarted ? "; manager restarted" : "",
+				r.new_map ? "; new address map" : "");
+		}
+		if (c.p.server) {
+			struct kc_spool spool;
+			struct kc_push_stats st = { 0 };
+
+			if (kc_spool_open(&spool, o.spool_dir, &err) < 0 ||
+			    kc_push_spool(&spool, &c.p, &st, &err) < 0) {
+				fprintf(stderr, "kcov-collect: push failed, reports stay spooled: %s\n",
+					err.msg);
+				ok = 0;
+			} else if (st.rejected) {
+				fprintf(stderr, "kcov-collect: %u report(s) refused by the server, kept "
+					"in %s/rejected/\n", st.rejected, o.spool_dir);
+				ok = 0;
+			}
+			if (st.delivered || st.rejected)
+				print_push(&st);
+		}
+		if (once) {
+			status = ok ? 0 : EXIT_COLLECTOR;
+			break;
+		}
+		sleep_seconds(interval);
+	}
+out:
+	kc_syz_close(z);
+	kc_buf_release(&token);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
@@ -374,6 +580,8 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "syzkaller") == 0)
+		return cmd_syzkaller(argc, argv);
 	optind = 2;
 	if (parse_args(argc, argv, &c) < 0)
 		return 2;

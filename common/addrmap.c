@@ -1,7 +1,8 @@
 /*
  * addrmap.c - reads a boot's address map (kernel text placement, modules,
  * build ids, boot id, release) from a sysroot, using the strict parsers of
- * kallsyms.c, into the struct kc_addrmap that the wire format carries.
+ * kallsyms.c, into the struct kc_addrmap that the wire format carries; or
+ * builds that map from a vmlinux's facts and a given module list.
  */
 #include "addrmap.h"
 
@@ -235,5 +236,44 @@ int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err 
 out:
 	free(all);
 	free(cur);
+	return ret;
+}
+
+int kc_addrmap_from_vmlinux(const struct kc_vmlinux *vm, const char *machine,
+			    const char *boot_id, const char *release, const struct kc_module *mods,
+			    uint32_t n, struct kc_addrmap *m, struct kc_err *err)
+{
+	int ret = -1;
+
+	kc_addrmap_init(m);
+	if (!kc_valid_name(machine, KC_NAME_MAX) || !kc_valid_name(boot_id, KC_BOOT_ID_MAX) ||
+	    (release[0] && !kc_valid_name(release, KC_NAME_MAX))) {
+		kc_err_set(err, KC_E_BAD_INPUT, "machine, boot id or release is empty, too long or not printable");
+		goto out;
+	}
+	if (n > KC_MAX_MODULES) {
+		kc_err_set(err, KC_E_BAD_INPUT, "%u modules exceed the limit of %u", n, KC_MAX_MODULES);
+		goto out;
+	}
+	snprintf(m->machine, sizeof(m->machine), "%s", machine);
+	snprintf(m->boot_id, sizeof(m->boot_id), "%s", boot_id);
+	snprintf(m->release, sizeof(m->release), "%s", release);
+	snprintf(m->build_id, sizeof(m->build_id), "%s", vm->build_id);
+	m->text_start = vm->text;
+	m->text_end = vm->etext;
+	m->link_text = vm->text;
+	if (n) {
+		m->modules = calloc(n, sizeof(*m->modules));
+		if (!m->modules) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		memcpy(m->modules, mods, (size_t)n * sizeof(*mods));
+		m->nmodules = n;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		kc_addrmap_release(m);
 	return ret;
 }

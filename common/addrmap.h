@@ -1,5 +1,7 @@
 /*
- * addrmap.h - capture a boot's address map from /proc and /sys.
+ * addrmap.h - capture a boot's address map from /proc and /sys, or build
+ * one from a vmlinux and a module list (kc_addrmap_from_vmlinux, for
+ * kernels the collector does not run on, e.g. a syzkaller manager's).
  *
  * All paths are read under a sysroot ("/" on a live machine, a recorded
  * snapshot directory in tests):
@@ -17,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "elfinfo.h"
 #include "err.h"
 #include "wire.h"
 
@@ -45,5 +48,14 @@ int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_t
  * 0 when not (also when there is no proc/modules: no module is loaded),
  * -1 on error (m unchanged). */
 int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err *err) KC_MUST_CHECK;
+
+/* The map of a kernel without KASLR from its vmlinux (elfinfo.h): build
+ * id, runtime _text = link-time _text = vm->text, _etext = vm->etext,
+ * and a copy of the n modules (placed as given). machine and boot_id must
+ * be valid names, release may be "". On success the caller owns *m
+ * (kc_addrmap_release); on failure *m holds nothing. */
+int kc_addrmap_from_vmlinux(const struct kc_vmlinux *vm, const char *machine,
+			    const char *boot_id, const char *release, const struct kc_module *mods,
+			    uint32_t n, struct kc_addrmap *m, struct kc_err *err) KC_MUST_CHECK;
 
 #endif

@@ -788,9 +788,11 @@ int kc_wire_decode_report(const void *buf, size_t len, struct kc_report *r, stru
 			   "%u runs exceed the limit of %u", nruns, KC_MAX_RUNS);
 		goto fail;
 	}
-	if ((uint64_t)nruns * 72 > kc_rd_left(&rd)) {
-		kc_err_set(err, KC_E_BAD_INPUT,
-			   "truncated: %u runs cannot fit in %zu bytes", nruns, kc_rd_left(&rd));
+	/* The smallest run is 68 bytes (empty workload) and the region count
+	 * follows the runs. */
+	if ((uint64_t)nruns * 68 + 4 > kc_rd_left(&rd)) {
+		kc_err_set(err, KC_E_BAD_INPUT, "truncated: %u runs cannot fit in %zu bytes", nruns,
+			   kc_rd_left(&rd));
 		goto fail;
 	}
 	r->runs = calloc(nruns ? nruns : 1, sizeof(*r->runs));

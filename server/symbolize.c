@@ -29,6 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "elfinfo.h"
+
 #define PATH_CAP 4096 /* longest normalized source path we accept */
 
 static const char *const cov_callbacks[] = {
@@ -287,36 +289,6 @@ static uint32_t normalize_file(struct sym_state *st, const char *comp_dir, const
 }
 
 /* ---- ELF: build id, module name, coverage points ------------------------ */
-
-static void read_build_id(Elf *elf, struct kc_symtab *t)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn)) != NULL) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-		size_t off = 0, next, name_off, desc_off;
-		GElf_Nhdr nh;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		d = elf_getdata(scn, NULL);
-		if (!d)
-			continue;
-		while ((next = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
-			const unsigned char *desc = (const unsigned char *)d->d_buf + desc_off;
-
-			off = next;
-			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
-			    memcmp((const char *)d->d_buf + name_off, "GNU", 4) != 0 ||
-			    nh.n_descsz == 0 || nh.n_descsz > 64)
-				continue;
-			for (size_t i = 0; i < nh.n_descsz; i++)
-				snprintf(t->build_id + 2 * i, 3, "%02x", desc[i]);
-			return;
-		}
-	}
-}
 
 static void read_modname(Elf *elf, size_t shstrndx, const char *path, struct kc_symtab *t)
 {
@@ -1042,7 +1014,7 @@ int kc_symbolize_file(const char *path, const struct kc_sym_opts *opts, struct k
 	}
 	if (check_bounds(elf, &eh, path, err) < 0)
 		goto out;
-	read_build_id(elf, out);
+	kc_elf_build_id(elf, out->build_id, sizeof(out->build_id));
 	if (eh.e_type == ET_REL) {
 		out->is_module = 1;
 		read_modname(elf, shstrndx, path, out);

@@ -7,8 +7,9 @@
 # the bug is fixed, in tests/fuzz/regressions/TARGET/ (ctest replays it).
 #
 # Each target must also execute at least KC_FUZZ_MIN_EXECS inputs (default
-# 1,000 per second of its time; the slowest target, symbolize, runs about
-# 12,000/s here), so a target that stalls on its seeds cannot pass.
+# 500 per second of its time; the slowest target, symbolize, runs 2,600-12,000
+# per second here, depending on the load), so a target that stalls on its
+# seeds cannot pass.
 #
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
 #   env: KC_FUZZ_BUILD (default build-fuzz), CC (default clang), KC_FUZZ_MIN_EXECS
@@ -18,21 +19,21 @@ SECONDS_EACH=${1:-45}
 shift || true
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(wire_frame wire_payload wire_v2 kallsyms ingest symbolize)
+  TARGETS=(wire_frame wire_payload wire_v2 kallsyms ingest symbolize syzkaller)
 fi
-MIN_EXECS=${KC_FUZZ_MIN_EXECS:-$((SECONDS_EACH * 1000))}
+MIN_EXECS=${KC_FUZZ_MIN_EXECS:-$((SECONDS_EACH * 500))}
 BUILD=${KC_FUZZ_BUILD:-build-fuzz}
 CC=${CC:-clang}
 mkdir -p "$BUILD/obj"
 BUILD=$(cd "$BUILD" && pwd) # absolute: the schema is written through cmake -P
 
 CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
-        -include common/banned.h -Icommon -Iserver -Itests/fuzz
+        -include common/banned.h -Icommon -Iserver -Icollector -Itests/fuzz
         -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all)
-LIBS=(-lroaring -lz -ldw -lelf -lsqlite3 -lpthread -lm)
-SRCS=(common/addrmap.c common/buf.c common/err.c common/fileio.c common/kallsyms.c
-      common/wire.c server/canon.c server/db.c server/symbolize.c tests/fuzz/fuzz_common.c
-      "$BUILD/schema_sql.c")
+LIBS=(-lroaring -lz -ldw -lelf -lsqlite3 -lcurl -ljansson -lpthread -lm)
+SRCS=(common/addrmap.c common/buf.c common/elfinfo.c common/err.c common/fileio.c
+      common/kallsyms.c common/wire.c server/canon.c server/db.c server/symbolize.c
+      collector/spool.c collector/syzkaller.c tests/fuzz/fuzz_common.c "$BUILD/schema_sql.c")
 
 # canon.c uses db.c, which carries the schema migrations (as kcovd does).
 cmake -DSCHEMA_DIR="$PWD/schema" -DOUT="$BUILD/schema_sql.c" -P cmake/embed_schema.cmake

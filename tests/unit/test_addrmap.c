@@ -367,6 +367,41 @@ static void test_capture_malformed_module_note(void **state)
 	kc_addrmap_release(&m);
 }
 
+/* A map built from a vmlinux's facts and a module list (the syzkaller
+ * bridge): no KASLR, so runtime and link-time _text agree; modules copied. */
+static void test_from_vmlinux(void **state)
+{
+	struct kc_vmlinux vm;
+	struct kc_module mod;
+	struct kc_addrmap m;
+	struct kc_err err;
+	(void)state;
+
+	memset(&vm, 0, sizeof(vm));
+	snprintf(vm.build_id, sizeof(vm.build_id), "c33f3a4d");
+	vm.text = 0xffffffff81000000ull;
+	vm.etext = 0xffffffff81020000ull;
+	memset(&mod, 0, sizeof(mod));
+	snprintf(mod.name, sizeof(mod.name), "kvm");
+	mod.core_base = mod.text_addr = 0xffffffffa0010000ull;
+	mod.core_size = 4096;
+	assert_int_equal(kc_addrmap_from_vmlinux(&vm, "syz-1", "syz-0123", "", &mod, 1, &m, &err), 0);
+	assert_string_equal(m.machine, "syz-1");
+	assert_string_equal(m.boot_id, "syz-0123");
+	assert_string_equal(m.build_id, "c33f3a4d");
+	assert_true(m.text_start == vm.text && m.link_text == vm.text && m.text_end == vm.etext);
+	assert_int_equal(m.nmodules, 1);
+	assert_string_equal(m.modules[0].name, "kvm");
+	assert_true(m.modules[0].core_base == mod.core_base && m.modules[0].core_size == 4096);
+	kc_addrmap_release(&m);
+	assert_int_equal(kc_addrmap_from_vmlinux(&vm, "syz-1", "syz-0123", "", NULL, 0, &m, &err), 0);
+	assert_int_equal(m.nmodules, 0);
+	assert_null(m.modules);
+	kc_addrmap_release(&m);
+	assert_int_equal(kc_addrmap_from_vmlinux(&vm, "syz-1", "", "", NULL, 0, &m, &err), -1);
+	assert_int_equal(m.nmodules, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_kptr_restrict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_modules_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_malformed_module_note, setup, teardown),
+		cmocka_unit_test(test_from_vmlinux),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

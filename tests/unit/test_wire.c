@@ -82,6 +82,33 @@ static void test_report_round_trip(void **state)
 	kc_buf_release(&buf);
 }
 
+/* Many runs with empty workloads and no PCs (the smallest runs, 68 bytes
+ * each) decode: the truncation bound must not assume longer runs. */
+static void test_report_small_runs(void **state)
+{
+	struct kc_report a, b;
+	struct kc_buf buf = KC_BUF_INIT;
+	struct kc_err err;
+	struct kc_run run;
+	(void)state;
+
+	kc_report_init(&a);
+	snprintf(a.machine, sizeof(a.machine), "syz-1");
+	snprintf(a.boot_id, sizeof(a.boot_id), "syz-0123456789abcdef");
+	memset(&run, 0, sizeof(run));
+	run.mode = KC_MODE_TRACE;
+	run.capacity_words = 524287;
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(kc_report_add_run(&a, &run, &err), 0);
+	assert_int_equal(kc_wire_encode_report(&a, &buf, &err), 0);
+	assert_int_equal(kc_wire_decode_report(buf.data, buf.len, &b, &err), 0);
+	assert_int_equal(b.nruns, 1000);
+	assert_int_equal(b.nregions, 0);
+	kc_report_release(&a);
+	kc_report_release(&b);
+	kc_buf_release(&buf);
+}
+
 static void test_addrmap_round_trip(void **state)
 {
 	struct kc_addrmap a, b;
@@ -581,6 +608,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_report_round_trip),
+		cmocka_unit_test(test_report_small_runs),
 		cmocka_unit_test(test_addrmap_round_trip),
 		cmocka_unit_test_prestate(test_truncated, (void *)1),
 		cmocka_unit_test_prestate(test_truncated, (void *)2),
