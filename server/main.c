@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "import.h"
 #include "parse.h"
+#include "routes.h"
 #include "server.h"
 
 static const char usage[] =
@@ -188,6 +189,7 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	if (split_listen(c->listen, host, sizeof(host), &o.port, err) < 0 ||
 	    db_path(c, path, sizeof(path), err) < 0)
 		return -1;
+	o.routes = kc_routes;
 	o.listen_addr = host;
 	o.db_path = path;
 	o.web_dir = c->web_dir;

@@ -27,11 +27,12 @@ mkdir -p "$BUILD/obj"
 BUILD=$(cd "$BUILD" && pwd) # absolute: the schema is written through cmake -P
 
 CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
-        -include common/banned.h -Icommon -Iserver -Itests/fuzz
+        -include common/banned.h -Icommon -Iserver/store -Iserver/build -Itests/fuzz
         -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all)
 LIBS=(-lroaring -lz -ldw -lelf -lsqlite3 -lpthread -lm)
 SRCS=(common/addrmap.c common/buf.c common/err.c common/fileio.c common/kallsyms.c
-      common/wire.c server/canon.c server/db.c server/symbolize.c tests/fuzz/fuzz_common.c
+      common/wire.c server/store/canon.c server/store/db.c server/build/symbolize.c
+      tests/fuzz/fuzz_common.c
       "$BUILD/schema_sql.c")
 
 # canon.c uses db.c, which carries the schema migrations (as kcovd does).

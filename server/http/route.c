@@ -1,48 +1,16 @@
 /*
- * routes.c - the route table (the one place that names request handlers,
- * like git's commands[]) and its lookup. Each entry says who may call the
- * route, what it accepts and which handler answers; http.c applies the
- * requirements before any body byte is read. docs/api.md documents every
- * route; docs/architecture.md how a request travels.
+ * route.c - matching a request against a route table: literal segments,
+ * "{name}" and "{name*}" parameters, the build-id check of {build}, and
+ * the Allow list of a path whose pattern has other methods. The table
+ * itself is the API layer's (api/routes.c); http.c gets it through
+ * struct kc_server_opts, so this layer names no handler.
  */
-#include "routes.h"
+#include "route.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "api.h"
 #include "wire.h"
-
-#define KCOV "application/x-kcov"
-#define JSON "application/json"
-#define BUILD_IMPORT_MAX_BODY (64u << 10)
-
-/* In lookup order: the first route whose pattern and method match wins.
- * The static files' catch-all comes last. */
-const struct kc_route kc_routes[] = {
-	{ "GET", "/healthz", KC_SCOPE_NONE, NULL, 0, kc_api_healthz },
-	{ "GET", "/metrics", KC_SCOPE_NONE, NULL, 0, kc_api_metrics },
-	{ "POST", "/api/v1/reports", KC_SCOPE_PUSH, KCOV, KC_WIRE_MAX_BODY, kc_api_post_report },
-	{ "POST", "/api/v1/boots", KC_SCOPE_PUSH, KCOV, KC_WIRE_MAX_BODY, kc_api_post_boot },
-	{ "POST", "/api/v1/builds", KC_SCOPE_ADMIN, JSON, BUILD_IMPORT_MAX_BODY, kc_api_post_build },
-	{ "GET", "/api/v1/machines", KC_SCOPE_READ, NULL, 0, kc_api_machines },
-	{ "GET", "/api/v1/builds", KC_SCOPE_READ, NULL, 0, kc_api_builds },
-	{ "GET", "/api/v1/reports", KC_SCOPE_READ, NULL, 0, kc_api_reports },
-	{ "GET", "/api/v1/labels", KC_SCOPE_READ, NULL, 0, kc_api_labels },
-	{ "GET", "/api/v1/stats/overflow", KC_SCOPE_READ, NULL, 0, kc_api_overflow },
-	{ "GET", "/api/v1/builds/{build}/pcs", KC_SCOPE_READ, NULL, 0, kc_api_pcs },
-	{ "GET", "/api/v1/builds/{build}/tree", KC_SCOPE_READ, NULL, 0, kc_api_tree },
-	{ "GET", "/api/v1/builds/{build}/files/{path*}", KC_SCOPE_READ, NULL, 0, kc_api_file },
-	{ "GET", "/api/v1/builds/{build}/functions", KC_SCOPE_READ, NULL, 0, kc_api_functions },
-	{ "GET", "/api/v1/builds/{build}/labels", KC_SCOPE_READ, NULL, 0, kc_api_build_labels },
-	{ "GET", "/api/v1/builds/{build}/lcov", KC_SCOPE_READ, NULL, 0, kc_api_lcov },
-	{ "GET", "/api/v1/builds/{build}/files.csv", KC_SCOPE_READ, NULL, 0, kc_api_files_csv },
-	{ "GET", "/api/v1/builds/{build}/functions.csv", KC_SCOPE_READ, NULL, 0,
-	  kc_api_functions_csv },
-	{ "GET", "/api/v1/builds/{build}/summary", KC_SCOPE_READ, NULL, 0, kc_api_summary },
-	{ "GET", "/{file*}", KC_SCOPE_NONE, NULL, 0, kc_api_static },
-	{ NULL, NULL, KC_SCOPE_NONE, NULL, 0, NULL },
-};
 
 static int is_api(const char *path)
 {
@@ -119,8 +87,8 @@ static void allow_add(char *allow, size_t size, const char *method)
 	}
 }
 
-int kc_route_find(const char *method, const char *path, struct kc_route_match *m, char *allow,
-		  size_t allow_size, struct kc_err *err)
+int kc_route_lookup(const struct kc_route *table, const char *method, const char *path,
+		    struct kc_route_match *m, char *allow, size_t allow_size, struct kc_err *err)
 {
 	const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
 	struct kc_route_match cand;
@@ -128,7 +96,7 @@ int kc_route_find(const char *method, const char *path, struct kc_route_match *m
 
 	if (allow_size)
 		allow[0] = '\0';
-	for (const struct kc_route *rt = kc_routes; rt->pattern; rt++) {
+	for (const struct kc_route *rt = table; rt->pattern; rt++) {
 		if (!match(rt->pattern, path, &cand))
 			continue;
 		known = 1;

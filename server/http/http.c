@@ -1,7 +1,7 @@
 /*
  * http.c - kcovd's HTTP front: the libmicrohttpd daemon (epoll and a thread
  * pool, connection limit and idle timeout), the checks of the route table
- * (routes.c) applied on the first call, before a body byte is read (414,
+ * (api/routes.c, matched by route.c) applied on the first call, before a body byte is read (414,
  * 431, 404, 405, 401, 415, 413), body collection with the route's size cap, and
  * the JSON and error response helpers. It knows no handler: it calls the
  * one the route table names.
@@ -19,7 +19,7 @@
 
 #include "db.h"
 #include "parse.h"
-#include "routes.h"
+#include "route.h"
 
 /* Per-request state, created by the URI logger (before the headers are
  * parsed, so the full request target's length is known) and freed when the
@@ -226,7 +226,8 @@ static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, si
 		return kc_err_set(err, KC_E_HEADERS_TOO_LARGE,
 				  "the request headers have %zu bytes, more than the %u-byte limit",
 				  header_bytes, KC_HEADERS_MAX);
-	if (kc_route_find(r->method, r->url, &ctx->match, allow, allow_size, err) < 0)
+	if (kc_route_lookup(r->srv->opts.routes, r->method, r->url, &ctx->match, allow, allow_size,
+			    err) < 0)
 		return -1;
 	rt = ctx->match.route;
 	ingest = rt->scope == KC_SCOPE_PUSH; /* the kcovd_reports_rejected_total metric */

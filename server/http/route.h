@@ -1,14 +1,14 @@
 /*
- * routes.h - kcovd's route table: every request the server answers, with
- * what the HTTP layer checks before reading a single body byte.
- *
- * A route is (method, path pattern) plus its requirements (token scope,
- * Content-Type, largest body) and its handler. http.c looks the request
- * up here on its first call and refuses it at once when the path is
- * unknown (404), the method is not one the path has (405 with Allow), the
- * token is missing or too weak (401), the Content-Type is not the route's
- * (415) or the declared body is larger than the route takes (413). Only
- * then is the body read and the handler called.
+ * route.h - what a route is and how a request is matched against a route
+ * table. A route is (method, path pattern) plus what the HTTP layer checks
+ * before reading a single body byte (token scope, Content-Type, largest
+ * body) and its handler. http.c looks the request up on its first call
+ * and refuses it at once when the path is unknown (404), the method is not
+ * one the path has (405 with Allow), the token is missing or too weak
+ * (401), the Content-Type is not the route's (415) or the declared body is
+ * larger than the route takes (413). Only then is the body read and the
+ * handler called. The table itself belongs to the API layer
+ * (api/routes.c) and reaches http.c through struct kc_server_opts.
  *
  * Patterns are literal segments and parameters: "{name}" is exactly one
  * non-empty segment, "{name*}" (last only) is the rest of the path, which
@@ -17,8 +17,8 @@
  * refused with 400 before its handler runs. Paths under /api/ only match
  * patterns under /api/: an unknown API path is 404, never a static file.
  */
-#ifndef KC_ROUTES_H
-#define KC_ROUTES_H
+#ifndef KC_ROUTE_H
+#define KC_ROUTE_H
 
 #include <stddef.h>
 
@@ -51,17 +51,15 @@ struct kc_route_match {
 	} p[KC_ROUTE_MAX_PARAMS];
 };
 
-/* Find the route of (method, path); HEAD is looked up as GET. On success
+/* Find the route of (method, path) in table (ended by an entry whose
+ * pattern is NULL); HEAD is looked up as GET. On success
  * fills *m and returns 0. Otherwise returns -1 with err set:
  * KC_E_NOT_FOUND when no pattern matches path, KC_E_METHOD_NOT_ALLOWED
  * when patterns match but none has method (allow, of allow_size bytes,
  * then receives the methods they have, e.g. "GET, HEAD, POST"), and
  * KC_E_BAD_INPUT when a {build} parameter is not a build id. */
-int kc_route_find(const char *method, const char *path, struct kc_route_match *m, char *allow,
-		  size_t allow_size, struct kc_err *err) KC_MUST_CHECK;
-
-/* Every route, in lookup order; ends with an entry whose pattern is NULL.
- * Exposed for documentation checks and tests. */
-extern const struct kc_route kc_routes[];
+int kc_route_lookup(const struct kc_route *table, const char *method, const char *path,
+		    struct kc_route_match *m, char *allow, size_t allow_size,
+		    struct kc_err *err) KC_MUST_CHECK;
 
 #endif

@@ -43,7 +43,10 @@ struct kc_metrics {
 	atomic_ullong runs[2], runs_overflowed[2]; /* [0] unique, [1] trace */
 };
 
+struct kc_route;
+
 struct kc_server_opts {
+	const struct kc_route *routes; /* the route table (api/routes.c), borrowed */
 	const char *listen_addr; /* default 127.0.0.1 */
 	uint16_t port;           /* 0 = any free port */
 	const char *db_path;
