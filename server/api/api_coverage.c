@@ -2,7 +2,7 @@
  * api_coverage.c - the HTTP face of build import and coverage queries:
  * POST /api/v1/builds (admin) imports a build from server-local paths, and
  * GET /api/v1/builds/{build}/{tree,files/PATH,functions,labels,lcov,files.csv,
- * functions.csv,summary} answer from covquery.c. The route table has
+ * functions.csv,summary} answer from query/ (covquery.h). The route table has
  * already checked the method, the token and that {build} is a build id;
  * this file parses and validates the rest (paths, label/day filters,
  * paging) and answers covquery's errors by their domain code
@@ -241,7 +241,10 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 	if (w == W_SUMMARY)
 		flags &= ~KC_COVQ_NEED_IMPORT;
 	db = kc_db_get(r->srv, &err);
-	q = db ? kc_covq_open(db, build, &fa.f, flags, &err) : NULL;
+	q = db ? kc_covq_open(r->srv->opts.covq_cache, db,
+			     kc_store_coverage_generation(r->srv->store), build, &fa.f, flags,
+			     &err)
+	       : NULL;
 	if (!q) {
 		ret = kc_respond_err(r, &err);
 		goto out;
@@ -322,7 +325,7 @@ static const char *opt_path(json_t *j, const char *key, int *bad)
 	return json_string_value(v);
 }
 
-/* Load the new import's point index (covquery.c caches it) now, so the
+/* Load the new import's point index (the query cache keeps it) now, so the
  * first query does not pay for it. Failures only cost that later. */
 static void warm_index(struct kc_req *r, json_t *summary)
 {
@@ -337,7 +340,9 @@ static void warm_index(struct kc_req *r, json_t *summary)
 	db = kc_db_get(r->srv, &err);
 	if (!db)
 		return;
-	kc_covq_free(kc_covq_open(db, build, &none, KC_COVQ_NEED_IMPORT | KC_COVQ_NO_COVERAGE, &err));
+	kc_covq_free(kc_covq_open(r->srv->opts.covq_cache, db,
+				  kc_store_coverage_generation(r->srv->store), build, &none,
+				  KC_COVQ_NEED_IMPORT | KC_COVQ_NO_COVERAGE, &err));
 	kc_db_put(r->srv, db);
 }
 

@@ -902,7 +902,7 @@ out:
 
 /* build_imports.imported doubles as the import's generation: it is the
  * unix time, but always greater than the previous import's value, so
- * caches of a build's points (covquery.c) notice every re-import. */
+ * caches of a build's points (query/cache.c) notice every re-import. */
 static int write_record(sqlite3 *db, int64_t build, int64_t prev, const struct kc_import *imp,
 			struct kc_err *err)
 {

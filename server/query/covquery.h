@@ -42,21 +42,40 @@ enum kc_func_sort { KC_SORT_NAME, KC_SORT_COVERAGE, KC_SORT_POINTS };
 
 struct kc_covq;
 
+/*
+ * What queries keep between them (decoded coverage of recent filters, the
+ * point indexes of recent builds, per-file totals of large trees), in one
+ * object: the server creates it at start and frees it at stop, after the
+ * last query. Thread-safe; queries share it. index_mb bounds the memory of
+ * the point indexes (least recently used builds are dropped past it; the
+ * newest is kept even when larger). kc_covq_cache_clear drops everything
+ * (queries still open keep what they hold).
+ */
 #define KC_COVQ_CACHE_MB_DEFAULT 1024
-
-/* Memory for the point indexes of imported builds kept between queries
- * (least recently used builds are dropped past it). */
-void kc_covq_set_cache_mb(unsigned mb);
+struct kc_covq_cache;
+struct kc_covq_cache *kc_covq_cache_new(unsigned index_mb, struct kc_err *err);
+void kc_covq_cache_clear(struct kc_covq_cache *c);
+void kc_covq_cache_free(struct kc_covq_cache *c); /* NULL is fine */
 
 /* Flags of kc_covq_open. */
 #define KC_COVQ_NEED_IMPORT 1u /* fail with 404 when the build was never imported */
 #define KC_COVQ_NO_COVERAGE 2u /* do not load the filter's coverage (kc_covq_labels
 				* reads its own; other queries then see none) */
 
-/* Open a query of build_id (hex) on the read connection db (borrowed for
- * the context's lifetime). Release with kc_covq_free. */
-struct kc_covq *kc_covq_open(sqlite3 *db, const char *build_id, const struct kc_cov_filter *f,
-			     unsigned flags, struct kc_err *err);
+/* Open a query of build_id (hex) on the read connection db; cache, db and
+ * the filter's strings are borrowed for the context's lifetime.
+ * coverage_gen is a number that changes whenever stored coverage changes
+ * (kc_store_coverage_generation): cached coverage of another generation
+ * is not used. Release with kc_covq_free (NULL is fine).
+ *
+ * Every query below takes a context from kc_covq_open. The ones about
+ * files, directories and functions (tree, file, functions, lcov, CSV,
+ * labels) need an imported build: on one that is not they fail with
+ * KC_E_NOT_IMPORTED (open with KC_COVQ_NEED_IMPORT to fail earlier).
+ * kc_covq_summary answers for any build. */
+struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t coverage_gen,
+			     const char *build_id, const struct kc_cov_filter *f, unsigned flags,
+			     struct kc_err *err);
 void kc_covq_free(struct kc_covq *q);
 
 /* Children of directory dir ("" = the root) with their totals, and dir's
@@ -73,7 +92,8 @@ json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err);
 json_t *kc_covq_functions(struct kc_covq *q, const char *file, const char *match,
 			  enum kc_func_sort sort, size_t limit, size_t offset, struct kc_err *err);
 
-/* LCOV tracefile of every file under prefix ("" = all) appended to out. */
+/* LCOV tracefile of every file under prefix ("" or NULL = all) appended
+ * to out. */
 int kc_covq_lcov(struct kc_covq *q, const char *prefix, struct kc_buf *out,
 		 struct kc_err *err) KC_MUST_CHECK;
 

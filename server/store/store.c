@@ -39,6 +39,7 @@ struct kc_store {
 	struct merge *merges; /* this batch's pending bitmap merges */
 	size_t nmerges;
 	int wrote_coverage; /* this batch inserted or replaced coverage rows */
+	atomic_ullong coverage_generation; /* commits that changed coverage */
 	/* The stored unions the writer touched lately, decoded: a merge that
 	 * adds nothing new (the common case once a fleet is warm) costs no
 	 * read and no write, and one that does costs no read. Only the writer
@@ -59,12 +60,9 @@ struct kc_store {
 	} cache[32];
 };
 
-/* Bumped after every commit whose flush wrote coverage rows. */
-static atomic_ullong coverage_generation;
-
-uint64_t kc_store_coverage_generation(void)
+uint64_t kc_store_coverage_generation(struct kc_store *s)
 {
-	return atomic_load(&coverage_generation);
+	return atomic_load(&s->coverage_generation);
 }
 
 static double now_ms(void)
@@ -545,7 +543,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	if (ok && (flush_merges(s, &err) < 0 || kc_db_exec(s->db, "COMMIT", &err) < 0))
 		ok = 0;
 	if (ok && s->wrote_coverage)
-		atomic_fetch_add(&coverage_generation, 1);
+		atomic_fetch_add(&s->coverage_generation, 1);
 	if (!ok) {
 		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
 		drop_unions(s); /* they may hold bits the rollback took back */

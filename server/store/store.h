@@ -76,10 +76,10 @@ void kc_store_submit(struct kc_store *s, struct kc_job *job);
 
 void kc_store_stats(struct kc_store *s, struct kc_store_stats *out);
 
-/* Process-wide count of commits that changed stored coverage (the writer
- * is the only one that writes it): readers key caches of decoded coverage
- * on it. */
-uint64_t kc_store_coverage_generation(void);
+/* The count of s's commits that changed stored coverage (the writer is
+ * the only one that writes it): readers key caches of decoded coverage
+ * on it. Any thread. */
+uint64_t kc_store_coverage_generation(struct kc_store *s);
 
 /* Run fn on the writer connection, on the writer thread, inside a
  * transaction (used by admin operations such as token creation and build
