@@ -79,4 +79,7 @@ void kc_symtab_release(struct kc_symtab *t);
 /* Index of the point whose offset == off, or -1 (binary search). */
 int64_t kc_symtab_find(const struct kc_symtab *t, uint64_t off);
 
+/* Index of the first point whose offset is >= off (npoints: none). */
+uint64_t kc_symtab_lower(const struct kc_symtab *t, uint64_t off);
+
 #endif

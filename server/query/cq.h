@@ -106,6 +106,7 @@ struct pfile {
 	int64_t id;
 	char *path;
 	uint32_t nlines, nfuncs, nparts;
+	size_t capparts;
 	uint32_t *lines;
 	struct pfunc *funcs; /* by idx */
 	struct part *parts;
@@ -120,7 +121,8 @@ struct pindex {
 	uint32_t *img_limit; /* largest point bit + 1 per slot */
 	uint32_t nimg;
 	struct pfile *files; /* sorted by path */
-	uint32_t nfiles, capfiles;
+	uint32_t nfiles;
+	size_t capfiles;
 };
 
 /* ---- select.c ---- */

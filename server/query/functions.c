@@ -4,6 +4,7 @@
  * of a long list is a partial heap sort, not a full one).
  */
 #include "cq.h"
+#include "grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +31,8 @@ static int collect_func(const struct fview *v, uint32_t idx, const char *name, i
 
 	if (w->match && !strcasestr(name, w->match) && !strcasestr(v->path, w->match))
 		return 0;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 256;
-		struct fentry *nv = realloc(w->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		w->v = nv;
-		w->cap = cap;
-	}
+	if (KC_GROW(w->v, w->cap, w->n + 1) < 0)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	e = &w->v[w->n++];
 	e->file = v->path;
 	e->name = name;

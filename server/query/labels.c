@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "day.h"
 #include "db.h"
+#include "grow.h"
 
 /* The points asked for, per part of the file: their bits (ascending, as in
  * the part) as an array and a bitmap, and their line indexes. Point j of
@@ -180,15 +181,8 @@ static struct llabel *lread_label(struct lread *r, const struct lsel *s, int64_t
 
 	if (r->n && r->v[r->n - 1].id == id)
 		return &r->v[r->n - 1];
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct llabel *v = realloc(r->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		r->v = v;
-		r->cap = cap;
-	}
+	if (KC_GROW(r->v, r->cap, r->n + 1) < 0)
+		return NULL;
 	l = &r->v[r->n];
 	memset(l, 0, sizeof(*l));
 	l->id = id;

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "db.h"
+#include "search.h"
+#include "grow.h"
 
 void cq_index_free(struct pindex *x)
 {
@@ -40,27 +42,17 @@ static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
 {
 	sqlite3_stmt *st = kc_db_prepare(db, "SELECT id FROM images WHERE build = ? ORDER BY id",
 					 err);
-	size_t cap = 0;
+	size_t cap = 0, cap_limit = 0;
 	int rc, ret = -1;
 
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, x->build);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (x->nimg == cap) {
-			int64_t *v;
-			uint32_t *l;
-
-			cap = cap ? cap * 2 : 8;
-			v = realloc(x->img, cap * sizeof(*v));
-			if (v)
-				x->img = v;
-			l = v ? realloc(x->img_limit, cap * sizeof(*l)) : NULL;
-			if (!l) {
-				kc_err_set(err, KC_E_INTERNAL, "out of memory");
-				goto out;
-			}
-			x->img_limit = l;
+		if (KC_GROW(x->img, cap, (size_t)x->nimg + 1) < 0 ||
+		    KC_GROW(x->img_limit, cap_limit, (size_t)x->nimg + 1) < 0) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
 		}
 		x->img[x->nimg] = sqlite3_column_int64(st, 0);
 		x->img_limit[x->nimg++] = 0;
@@ -75,18 +67,23 @@ out:
 	return ret;
 }
 
+struct image_key {
+	const struct pindex *x;
+	int64_t image;
+};
+
+static int image_below(const void *ctx, size_t i)
+{
+	const struct image_key *k = ctx;
+
+	return k->x->img[i] < k->image;
+}
+
 static int64_t slot_of(const struct pindex *x, int64_t image)
 {
-	uint32_t lo = 0, hi = x->nimg;
+	struct image_key k = { x, image };
+	size_t lo = kc_lower_bound(x->nimg, image_below, &k);
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (x->img[mid] < image)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo < x->nimg && x->img[lo] == image ? (int64_t)lo : -1;
 }
 
@@ -96,16 +93,9 @@ static struct pfile *index_file(struct pindex *x, sqlite3_stmt *st, struct kc_er
 	struct pfile *pf;
 	uint32_t nlines = (uint32_t)sqlite3_column_int64(st, 2);
 
-	if (x->nfiles == x->capfiles) {
-		uint32_t cap = x->capfiles ? x->capfiles * 2 : 256;
-		struct pfile *v = realloc(x->files, (size_t)cap * sizeof(*v));
-
-		if (!v) {
-			kc_err_set(err, KC_E_INTERNAL, "out of memory");
-			return NULL;
-		}
-		x->files = v;
-		x->capfiles = cap;
+	if (KC_GROW(x->files, x->capfiles, (size_t)x->nfiles + 1) < 0) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
 	}
 	pf = &x->files[x->nfiles++];
 	memset(pf, 0, sizeof(*pf));
@@ -133,7 +123,7 @@ static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, stru
 	roaring_bitmap_t *bits = roaring_bitmap_portable_deserialize_safe(
 		sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6));
 	int64_t slot = slot_of(x, sqlite3_column_int64(st, 5));
-	struct part *p, *v;
+	struct part *p;
 	uint64_t n;
 	int ret = -1;
 
@@ -147,13 +137,11 @@ static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, stru
 		kc_err_set(err, KC_E_INTERNAL, "stored point arrays of %s are corrupt", pf->path);
 		goto out;
 	}
-	v = realloc(pf->parts, ((size_t)pf->nparts + 1) * sizeof(*v));
-	if (!v) {
+	if (KC_GROW(pf->parts, pf->capparts, (size_t)pf->nparts + 1) < 0) {
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	pf->parts = v;
-	p = &v[pf->nparts++];
+	p = &pf->parts[pf->nparts++];
 	memset(p, 0, sizeof(*p));
 	p->slot = (uint32_t)slot;
 	p->n = (uint32_t)n;
@@ -295,17 +283,21 @@ struct pindex *cq_index_load(sqlite3 *db, int64_t build, int64_t generation, str
 	return x;
 }
 
+struct path_key {
+	const struct pindex *x;
+	const char *path;
+};
+
+static int path_below(const void *ctx, size_t i)
+{
+	const struct path_key *k = ctx;
+
+	return strcmp(k->x->files[i].path, k->path) < 0;
+}
+
 uint32_t cq_lower_bound(const struct pindex *x, const char *key)
 {
-	uint32_t lo = 0, hi = x->nfiles;
+	struct path_key k = { x, key };
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(x->files[mid].path, key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return (uint32_t)kc_lower_bound(x->nfiles, path_below, &k);
 }

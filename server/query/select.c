@@ -11,6 +11,8 @@
 
 #include "day.h"
 #include "db.h"
+#include "search.h"
+#include "grow.h"
 
 void cq_covset_release(struct covset *s)
 {
@@ -20,18 +22,23 @@ void cq_covset_release(struct covset *s)
 	memset(s, 0, sizeof(*s));
 }
 
+struct id_key {
+	const struct covset *s;
+	int64_t id;
+};
+
+static int id_below(const void *ctx, size_t i)
+{
+	const struct id_key *k = ctx;
+
+	return k->s->v[i].id < k->id;
+}
+
 const roaring_bitmap_t *cq_covset_get(const struct covset *s, int64_t id)
 {
-	size_t lo = 0, hi = s->n;
+	struct id_key k = { s, id };
+	size_t lo = kc_lower_bound(s->n, id_below, &k);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->v[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo < s->n && s->v[lo].id == id ? s->v[lo].bits : NULL;
 }
 
@@ -104,17 +111,10 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 			kc_bitmap_free(b);
 			continue;
 		}
-		if (out->n == out->cap) {
-			size_t cap = out->cap ? out->cap * 2 : 8;
-			struct imgcov *v = realloc(out->v, cap * sizeof(*v));
-
-			if (!v) {
-				kc_bitmap_free(b);
-				kc_err_set(err, KC_E_INTERNAL, "out of memory");
-				goto out;
-			}
-			out->v = v;
-			out->cap = cap;
+		if (KC_GROW(out->v, out->cap, out->n + 1) < 0) {
+			kc_bitmap_free(b);
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
 		}
 		out->v[out->n].id = id;
 		out->v[out->n++].bits = b;
