@@ -12,6 +12,7 @@
 
 #include <roaring/roaring.h>
 
+#include "blob.h"
 #include "day.h"
 #include "db.h"
 #include "api.h"
@@ -117,7 +118,7 @@ enum MHD_Result kc_api_machines(struct kc_req *r)
 
 static uint64_t blob_cardinality(const void *p, int n)
 {
-	roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe(p, (size_t)n);
+	roaring_bitmap_t *b = kc_bitmap_from_blob(p, (size_t)n);
 	uint64_t c = b ? roaring_bitmap_get_cardinality(b) : 0;
 
 	kc_bitmap_free(b);
@@ -212,8 +213,7 @@ static roaring_bitmap_t *stored_total(sqlite3_stmt *rows, int64_t binary)
 
 	sqlite3_bind_int64(rows, 1, binary);
 	while (u && sqlite3_step(rows) == SQLITE_ROW) {
-		roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe(
-			sqlite3_column_blob(rows, 0), (size_t)sqlite3_column_bytes(rows, 0));
+		roaring_bitmap_t *b = kc_db_column_bitmap(rows, 0);
 
 		if (!b) {
 			kc_bitmap_free(u);

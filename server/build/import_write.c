@@ -15,28 +15,14 @@
 #include "db.h"
 #include "wire.h"
 
+/* Run a prepared insert or update once, then make it ready for the next. */
 static int step(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
 {
-	int rc = sqlite3_step(st);
+	int rc = kc_db_step(db, st, err);
 
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
-	return 0;
-}
-
-/* Bind a serialized bitmap (transient copy). */
-static int bind_bitmap(sqlite3_stmt *st, int col, const roaring_bitmap_t *b, struct kc_err *err)
-{
-	size_t n = roaring_bitmap_portable_size_in_bytes(b);
-	char *buf = malloc(n ? n : 1);
-
-	if (!buf)
-		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	roaring_bitmap_portable_serialize(b, buf);
-	sqlite3_bind_blob64(st, col, buf, n, free);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static void bind_u32s(sqlite3_stmt *st, int col, const uint32_t *v, uint32_t n)
@@ -196,7 +182,7 @@ static int write_images(sqlite3 *db, int64_t build, const struct kc_import *imp,
 		sqlite3_bind_int64(st, 7, (int64_t)im->t.npoints);
 		sqlite3_bind_int64(st, 8, (int64_t)im->t.skipped_points);
 		sqlite3_bind_int64(st, 9, (int64_t)im->t.unresolved);
-		if (bind_bitmap(st, 10, bits, err) < 0 || step(db, st, err) < 0)
+		if (kc_db_bind_bitmap(st, 10, bits, err) < 0 || step(db, st, err) < 0)
 			goto out;
 		image_ids[i] = sqlite3_last_insert_rowid(db);
 	}
@@ -275,7 +261,7 @@ static int write_points(sqlite3 *db, const struct kc_import *imp, const int64_t 
 		sqlite3_bind_int64(st, 2, image_ids[fp->image]);
 		bind_u32s(st, 4, fp->line_idx.v, fp->line_idx.n);
 		bind_u32s(st, 5, fp->func_idx.v, fp->func_idx.n);
-		if (bind_bitmap(st, 3, fp->bits, err) < 0 || step(db, st, err) < 0)
+		if (kc_db_bind_bitmap(st, 3, fp->bits, err) < 0 || step(db, st, err) < 0)
 			goto out;
 	}
 	ret = 0;

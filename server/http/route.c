@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "parse.h"
 #include "wire.h"
 
 static int is_api(const char *path)
@@ -53,21 +54,11 @@ static int match(const char *pattern, const char *path, struct kc_route_match *m
 	return *s == '\0';
 }
 
-static int valid_build_id(const char *s, size_t n)
-{
-	if (n == 0 || n > KC_BUILD_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 static int check_params(const struct kc_route_match *m, struct kc_err *err)
 {
 	for (unsigned i = 0; i < m->nparams; i++)
 		if (m->p[i].name_len == 5 && strncmp(m->p[i].name, "build", 5) == 0 &&
-		    !valid_build_id(m->p[i].value, m->p[i].value_len))
+		    !kc_build_id_valid(m->p[i].value, m->p[i].value_len, KC_BUILD_ID_MAX))
 			return kc_err_set(err, KC_E_BAD_INPUT,
 					  "a build id is 1 to %d lowercase hex digits", KC_BUILD_ID_MAX);
 	return 0;

@@ -203,8 +203,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 
 		pcs += n;
 		if (o && sqlite3_column_type(st, 4) != SQLITE_NULL) {
-			roaring_bitmap_t *pts = roaring_bitmap_portable_deserialize_safe(
-				sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6));
+			roaring_bitmap_t *pts = kc_db_column_bitmap(st, 6);
 			uint64_t hit, miss;
 
 			if (!pts) {
@@ -242,8 +241,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 	sqlite3_bind_int64(st, 1, q->build);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const roaring_bitmap_t *cov = cq_covset_get(&q->img, sqlite3_column_int64(st, 0));
-		roaring_bitmap_t *pts = roaring_bitmap_portable_deserialize_safe(
-			sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+		roaring_bitmap_t *pts = kc_db_column_bitmap(st, 2);
 
 		if (!pts) {
 			kc_err_set(err, KC_E_INTERNAL, "stored points are corrupt");

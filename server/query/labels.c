@@ -241,8 +241,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t day = sqlite3_column_int64(st, 3);
-		roaring_bitmap_t *cov = roaring_bitmap_portable_deserialize_safe(
-			sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4));
+		roaring_bitmap_t *cov = kc_db_column_bitmap(st, 4);
 		struct llabel *l = NULL;
 		int any;
 
@@ -296,8 +295,7 @@ static int llabel_day_hit(struct kc_covq *q, const struct lsel *s, sqlite3_stmt 
 	sqlite3_bind_int64(st, 2, day);
 	sqlite3_bind_text(st, 3, s->images, -1, SQLITE_STATIC);
 	while (!hit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		roaring_bitmap_t *cov = roaring_bitmap_portable_deserialize_safe(
-			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		roaring_bitmap_t *cov = kc_db_column_bitmap(st, 1);
 
 		if (!cov)
 			return kc_err_set(err, KC_E_INTERNAL,

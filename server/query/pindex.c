@@ -120,8 +120,7 @@ static struct pfile *index_file(struct pindex *x, sqlite3_stmt *st, struct kc_er
 
 static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, struct kc_err *err)
 {
-	roaring_bitmap_t *bits = roaring_bitmap_portable_deserialize_safe(
-		sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6));
+	roaring_bitmap_t *bits = kc_db_column_bitmap(st, 6);
 	int64_t slot = slot_of(x, sqlite3_column_int64(st, 5));
 	struct part *p;
 	uint64_t n;

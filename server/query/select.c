@@ -98,8 +98,7 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
-		roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe(
-			sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		roaring_bitmap_t *b = kc_db_column_bitmap(st, 1);
 
 		if (!b) {
 			kc_err_set(err, KC_E_INTERNAL,

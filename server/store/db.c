@@ -13,6 +13,7 @@
 
 #include <roaring/roaring.h>
 
+#include "blob.h"
 #include "wire.h"
 
 extern const char *const kc_migrations[];
@@ -94,8 +95,7 @@ static void roaring_or_step(sqlite3_context *ctx, int argc, sqlite3_value **argv
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
-	b = roaring_bitmap_portable_deserialize_safe(sqlite3_value_blob(argv[0]),
-						     (size_t)sqlite3_value_bytes(argv[0]));
+	b = kc_bitmap_from_blob(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
 	if (!b) {
 		sqlite3_result_error(ctx, "kc_roaring_or: not a portable bitmap", -1);
 		return;
@@ -113,19 +113,18 @@ static void roaring_or_final(sqlite3_context *ctx)
 	roaring_bitmap_t **acc = sqlite3_aggregate_context(ctx, 0);
 	roaring_bitmap_t *u = acc && *acc ? *acc : roaring_bitmap_create();
 	size_t n;
-	char *out;
+	void *out;
 
 	if (!u) {
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
 	roaring_bitmap_run_optimize(u);
-	n = roaring_bitmap_portable_size_in_bytes(u);
-	out = malloc(n ? n : 1);
+	out = kc_bitmap_to_blob(u, &n);
 	if (!out)
 		sqlite3_result_error_nomem(ctx);
 	else
-		sqlite3_result_blob(ctx, out, (int)roaring_bitmap_portable_serialize(u, out), free);
+		sqlite3_result_blob(ctx, out, (int)n, free);
 	kc_bitmap_free(u);
 }
 
@@ -190,5 +189,31 @@ int kc_db_migrate(sqlite3 *db, struct kc_err *err)
 		if (kc_db_exec(db, "COMMIT", err) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+int kc_db_step(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+}
+
+roaring_bitmap_t *kc_db_column_bitmap(sqlite3_stmt *st, int col)
+{
+	return kc_bitmap_from_blob(sqlite3_column_blob(st, col),
+				   (size_t)sqlite3_column_bytes(st, col));
+}
+
+int kc_db_bind_bitmap(sqlite3_stmt *st, int col, const roaring_bitmap_t *b, struct kc_err *err)
+{
+	size_t n;
+	void *buf = kc_bitmap_to_blob(b, &n);
+
+	if (!buf)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	sqlite3_bind_blob64(st, col, buf, n, free);
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include <roaring/roaring.h>
+
 #include "err.h"
 
 /* Open (creating if needed) and configure a connection. readonly opens
@@ -34,6 +36,18 @@ int kc_db_exec(sqlite3 *db, const char *sql, struct kc_err *err);
 
 /* Prepare or fail with the SQLite message. */
 sqlite3_stmt *kc_db_prepare(sqlite3 *db, const char *sql, struct kc_err *err);
+
+/* One sqlite3_step of st (prepared on db): SQLITE_ROW or SQLITE_DONE, or
+ * -1 with err set (code kc_db_errc, message SQLite's). */
+int kc_db_step(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err) KC_MUST_CHECK;
+
+/* The bitmap in blob column col of the current row (kc_bitmap_from_blob),
+ * NULL when it is not one. Free with kc_bitmap_free. */
+roaring_bitmap_t *kc_db_column_bitmap(sqlite3_stmt *st, int col);
+
+/* Bind b, serialized (the statement owns the copy), to parameter col. */
+int kc_db_bind_bitmap(sqlite3_stmt *st, int col, const roaring_bitmap_t *b,
+		      struct kc_err *err) KC_MUST_CHECK;
 
 /* Run a statement expected to return one integer (or none: *out = dflt). */
 int kc_db_get_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out,

@@ -31,7 +31,7 @@ CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wer
         -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all)
 LIBS=(-lroaring -lz -ldw -lelf -lsqlite3 -lpthread -lm)
 SRCS=(common/addrmap.c common/buf.c common/err.c common/fileio.c common/kallsyms.c
-      common/grow.c common/search.c common/wire.c server/store/canon.c server/store/db.c server/build/symbolize.c
+      common/blob.c common/grow.c common/search.c common/wire.c server/store/canon.c server/store/db.c server/build/symbolize.c
       server/build/elfscan.c server/build/dwarf.c server/build/sympath.c
       tests/fuzz/fuzz_common.c
       "$BUILD/schema_sql.c")
