@@ -1,12 +1,14 @@
-// coverage.js - the coverage report of a build: the filter bar (build,
+// views/report.js - the coverage report of a build: the filter bar (build,
 // labels, time window, minus), the directory tree loaded one directory at a
 // time from /api/v1/builds/{build}/tree, search, and the file view (source
 // with coloured lines from /api/v1/builds/{build}/files/{path}, function
 // table, jump to the next uncovered line, per-line details with the labels
 // that covered the line from /api/v1/builds/{build}/labels).
-import {
-  $, h, esc, api, ApiError, IMPORT_HINT, fmtNum, pct, fmtPct, covCell, cards, sortableTable, link, navigate, setQuery,
-} from './app.js';
+import { api, ApiError, IMPORT_HINT } from '../lib/api.js';
+import { $, esc, h } from '../lib/dom.js';
+import { fmtNum, fmtPct, pct } from '../lib/format.js';
+import { link, navigate, setQuery } from '../lib/router.js';
+import { cards, covCell, sortableTable } from '../lib/widgets.js';
 
 // Query parameters that select the coverage (kept when moving between the
 // tree and files).
