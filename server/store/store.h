@@ -6,6 +6,17 @@
  * them in one transaction (group commit), merges coverage bitmaps in memory
  * so each touched bitmap is read and written once per batch, commits, and
  * only then wakes the waiting threads: an acknowledged report is durable.
+ *
+ * The storage interface. Everything above this layer writes through these
+ * calls and nothing else: kc_store_open / kc_store_close, kc_store_submit
+ * of a job (a canonicalized report, a boot's address map, or a call run on
+ * the writer inside its transaction: build import, tokens),
+ * kc_store_stats and kc_store_coverage_generation. A second backend
+ * (PostgreSQL) implements these same calls behind struct kc_store. Reads
+ * do not go through it yet: canon.c, query/ and the API's read handlers
+ * take a read connection (db.h, kc_db_get) and run SQLite SQL, and
+ * KC_JOB_CALL hands its function the SQLite connection; those are the
+ * parts a second backend also has to provide.
  */
 #ifndef KC_STORE_H
 #define KC_STORE_H
