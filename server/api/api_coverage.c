@@ -18,6 +18,7 @@
 #include "day.h"
 #include "import.h"
 #include "parse.h"
+#include "path.h"
 #include "wire.h"
 
 #define MAX_LABELS 64
@@ -33,30 +34,18 @@ struct filter_args {
 	struct kc_err err; /* why the arguments are refused */
 };
 
-/* A source path: no control characters, no "." / ".." / empty components
- * (a leading '/' is allowed for absolute paths). */
+/* A source path: printable, with plain segments (kc_path_safe; a leading
+ * '/' is allowed for absolute paths). */
 static int valid_path(const char *p)
 {
 	size_t n = strlen(p);
-	const char *c = p;
 
 	if (n == 0 || n > MAX_PATH_LEN)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
 			return 0;
-	if (*c == '/')
-		c++;
-	for (;;) {
-		const char *slash = strchr(c, '/');
-		size_t len = slash ? (size_t)(slash - c) : strlen(c);
-
-		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
-			return 0;
-		if (!slash)
-			return 1;
-		c = slash + 1;
-	}
+	return kc_path_safe(p, KC_PATH_ABSOLUTE);
 }
 
 /* what= is "YYYY-MM-DD" or a day number. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "path.h"
 
 #define KC_STATIC_MAX (8u << 20)
 
@@ -63,24 +64,13 @@ static const char *content_type(const char *path)
 	return "application/octet-stream";
 }
 
-/* 0 when every segment of url (which starts with '/') is a plain name. */
+/* 0 when every segment of url (which starts with '/') is a plain name
+ * (kc_path_safe: no empty, ".", ".." or hidden segment; a trailing slash
+ * is fine) and it holds no backslash. */
 static int bad_path(const char *url)
 {
-	const char *s = url;
-
-	if (url[0] != '/' || strchr(url, '\\'))
-		return 1;
-	while (*s == '/') {
-		const char *seg = s + 1, *end = strchr(seg, '/');
-		size_t n = end ? (size_t)(end - seg) : strlen(seg);
-
-		if (!end && n == 0)
-			return 0; /* trailing slash */
-		if (n == 0 || seg[0] == '.')
-			return 1; /* empty, ".", ".." and hidden files */
-		s = seg + n;
-	}
-	return 0;
+	return url[0] != '/' || strchr(url, '\\') ||
+	       !kc_path_safe(url + 1, KC_PATH_DIR | KC_PATH_NO_HIDDEN);
 }
 
 /* Read a whole regular file of at most KC_STATIC_MAX bytes. Returns

@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "fileio.h"
+#include "path.h"
 #include "symbolize.h"
 #include "wire.h"
 #include "search.h"
@@ -457,7 +458,8 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 	return 0;
 }
 
-/* Read the text of every relative path without ".." from the source dir. */
+/* Read the text of every relative path of plain segments (kc_path_safe)
+ * from the source dir. */
 static void read_sources(struct kc_import *imp)
 {
 	for (uint32_t f = 0; f < imp->nfiles && imp->source_dir; f++) {
@@ -465,9 +467,7 @@ static void read_sources(struct kc_import *imp)
 		char path[4096];
 		struct kc_err ignored;
 
-		if (fl->path[0] == '/' || strcmp(fl->path, "..") == 0 ||
-		    strncmp(fl->path, "../", 3) == 0 || strstr(fl->path, "/../") ||
-		    ends_with(fl->path, "/.."))
+		if (!kc_path_safe(fl->path, 0))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", imp->source_dir, fl->path) >=
 		    (int)sizeof(path))
