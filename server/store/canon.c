@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "grow.h"
 
 void kc_canon_boot_release(struct kc_canon_boot *b)
 {
@@ -59,14 +60,13 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 		goto out;
 	sqlite3_bind_int64(st, 1, b->boot);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct kc_canon_module *m = realloc(b->modules, (b->nmodules + 1) * sizeof(*m));
+		struct kc_canon_module *m;
 
-		if (!m) {
+		if (KC_GROW(b->modules, b->capmodules, (size_t)b->nmodules + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		b->modules = m;
-		m = &m[b->nmodules++];
+		m = &b->modules[b->nmodules++];
 		m->binary = sqlite3_column_int64(st, 0);
 		m->core_base = (uint64_t)sqlite3_column_int64(st, 1);
 		m->core_size = (uint64_t)sqlite3_column_int64(st, 2);
@@ -99,10 +99,9 @@ static roaring_bitmap_t *part_for(struct kc_canon_result *res, int64_t binary)
 	for (uint32_t i = 0; i < res->nparts; i++)
 		if (res->parts[i].binary == binary)
 			return res->parts[i].bits;
-	p = realloc(res->parts, (res->nparts + 1) * sizeof(*p));
-	if (!p)
+	if (KC_GROW(res->parts, res->capparts, (size_t)res->nparts + 1) < 0)
 		return NULL;
-	res->parts = p;
+	p = res->parts;
 	p[res->nparts].binary = binary;
 	p[res->nparts].bits = roaring_bitmap_create();
 	return p[res->nparts++].bits;

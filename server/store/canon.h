@@ -31,6 +31,7 @@ struct kc_canon_boot {
 	uint64_t text_start; /* runtime _text */
 	uint64_t text_end;   /* runtime _etext */
 	uint32_t nmodules;
+	size_t capmodules;
 	struct kc_canon_module *modules; /* owned */
 };
 
@@ -41,6 +42,7 @@ struct kc_canon_part {
 
 struct kc_canon_result {
 	uint32_t nparts;
+	size_t capparts;
 	struct kc_canon_part *parts; /* owned */
 	uint64_t known, unknown;     /* PCs placed / PCs in no region */
 };

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "grow.h"
 
 struct fold {
 	char key[2][300];
@@ -317,7 +318,7 @@ static json_t *fleet_part(sqlite3 *db, const struct kc_overflow_query *q, int mo
 	char sql[1024];
 	sqlite3_stmt *st;
 	double *rates = NULL;
-	size_t n = 0, ge50 = 0;
+	size_t n = 0, cap = 0, ge50 = 0;
 	uint64_t runs = 0, over = 0;
 	double median = 0;
 	json_t *o = NULL;
@@ -336,13 +337,10 @@ static json_t *fleet_part(sqlite3 *db, const struct kc_overflow_query *q, int mo
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t r = (uint64_t)sqlite3_column_int64(st, 0);
 		uint64_t v = (uint64_t)sqlite3_column_int64(st, 1);
-		double *grown = realloc(rates, (n + 1) * sizeof(*rates));
-
-		if (!grown) {
+		if (KC_GROW(rates, cap, n + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		rates = grown;
 		rates[n++] = rate(v, r);
 		ge50 += 2 * v >= r && r;
 		runs += r;
