@@ -48,8 +48,9 @@ struct kc_covq_cache;
 
 struct kc_server_opts {
 	const struct kc_route *routes; /* the route table (api/routes.c), borrowed */
-	struct kc_covq_cache *covq_cache; /* the query layer's caches, borrowed: the
-					   * HTTP layer only carries them to handlers */
+	struct kc_covq_cache *covq_cache; /* the query layer's caches (required),
+					   * borrowed: the HTTP layer only carries
+					   * them to the handlers */
 	const char *listen_addr; /* default 127.0.0.1 */
 	uint16_t port;           /* 0 = any free port */
 	const char *db_path;

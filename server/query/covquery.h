@@ -62,8 +62,9 @@ void kc_covq_cache_free(struct kc_covq_cache *c); /* NULL is fine */
 #define KC_COVQ_NO_COVERAGE 2u /* do not load the filter's coverage (kc_covq_labels
 				* reads its own; other queries then see none) */
 
-/* Open a query of build_id (hex) on the read connection db; cache, db and
- * the filter's strings are borrowed for the context's lifetime.
+/* Open a query of build_id (hex) on the read connection db; cache and db
+ * must not be NULL; they and the filter's strings are borrowed for the
+ * context's lifetime.
  * coverage_gen is a number that changes whenever stored coverage changes
  * (kc_store_coverage_generation): cached coverage of another generation
  * is not used. Release with kc_covq_free (NULL is fine).
