@@ -6,6 +6,7 @@
  * which file and line broke the rules.
  */
 #include "kallsyms.h"
+#include "grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,7 @@ int kc_modules_parse(const char *text, size_t len, const char *fname, struct kc_
 	struct lines it = { text, text + len, 0 };
 	struct kc_module *arr = NULL;
 	uint32_t n = 0;
+	size_t cap = 0;
 	const char *line;
 	size_t ln;
 
@@ -220,12 +222,10 @@ int kc_modules_parse(const char *text, size_t len, const char *fname, struct kc_
 				   "%s: more than %u modules", fname, KC_MAX_MODULES);
 			goto fail;
 		}
-		m = realloc(arr, (n + 1) * sizeof(*arr));
-		if (!m) {
+		if (KC_GROW(arr, cap, (size_t)n + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto fail;
 		}
-		arr = m;
 		m = &arr[n++];
 		memset(m, 0, sizeof(*m));
 		memcpy(m->name, f[0].p, f[0].n);

@@ -150,3 +150,13 @@ int kc_parse_size(const char *s, const char *what, uint64_t unit, uint64_t min, 
 	*out = v;
 	return 0;
 }
+
+int kc_build_id_valid(const char *s, size_t n, size_t max)
+{
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}

@@ -13,6 +13,7 @@
 #ifndef KC_PARSE_H
 #define KC_PARSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -31,5 +32,10 @@ int kc_parse_i64(const char *s, const char *what, int64_t min, int64_t max, int6
  * [min, max]. "10X", "10G5" and "1.5G" are refused. */
 int kc_parse_size(const char *s, const char *what, uint64_t unit, uint64_t min, uint64_t max,
 		  uint64_t *out, struct kc_err *err) KC_MUST_CHECK;
+
+/* Is the n bytes at s a build id: 1 to max lowercase hex digits (a GNU
+ * build id as kcovd names builds; max is KC_BUILD_ID_MAX)? The one rule
+ * for every {build} of every route. */
+int kc_build_id_valid(const char *s, size_t n, size_t max);
 
 #endif

@@ -13,6 +13,7 @@ export KC_SKIP_LOG
 trap 'rm -f "$KC_SKIP_LOG"' EXIT
 # Floors: how many tests a suite must have run (docs/testing.md).
 WEB_TESTS=16          # tests/web/run.mjs, all of them
+WEB_UNIT_TESTS=5      # tests/web/unit/*.test.mjs, all of them
 FUZZ_SECONDS=${KC_FUZZ_SECONDS:-45}
 
 scripts/install-deps.sh
@@ -25,6 +26,8 @@ kc_suite kernel tests/kernel/run.sh
 scripts/build.sh build-asan -DKC_SANITIZE=ON
 export ASAN_OPTIONS=detect_leaks=1
 kc_suite ctest-asan kc_ctest build-asan
+# web/lib/ under node's test runner (no browser, no kcovd).
+kc_suite web-unit kc_counted "$WEB_UNIT_TESTS" tests/web/unit/run.sh
 # The web UI in Chromium against a kcovd with pushed (and imported) data;
 # npm ci runs inside. Screenshots: build/tests/out/web/ (docs/web.md).
 kc_suite web kc_counted "$WEB_TESTS" tests/web/run.sh build

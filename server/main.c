@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "import.h"
 #include "parse.h"
+#include "routes.h"
 #include "server.h"
 
 static const char usage[] =
@@ -189,12 +190,16 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	struct kc_server_opts o;
 	char host[256], path[PATH_MAX];
 	sigset_t set;
-	int sig;
+	int sig, ret = -1;
 
 	memset(&o, 0, sizeof(o));
 	if (split_listen(c->listen, host, sizeof(host), &o.port, err) < 0 ||
 	    db_path(c, path, sizeof(path), err) < 0)
 		return -1;
+	o.covq_cache = kc_covq_cache_new(c->cache_mb, err);
+	if (!o.covq_cache)
+		return -1;
+	o.routes = kc_routes;
 	o.listen_addr = host;
 	o.db_path = path;
 	o.web_dir = c->web_dir;
@@ -203,7 +208,6 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	o.timeout_s = c->timeout;
 	o.max_db_mb = c->max_db_mb;
 	o.wire_max = c->wire_max;
-	kc_covq_set_cache_mb(c->cache_mb);
 	/* Room for many concurrent connections: raise the soft fd limit. */
 	{
 		struct rlimit rl;
@@ -219,14 +223,14 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (kc_server_start(&srv, &o, err) < 0)
-		return -1;
+		goto out;
 	if (c->port_file) {
 		char buf[16];
 		int n = snprintf(buf, sizeof(buf), "%u\n", srv.port);
 
 		if (kc_write_file_atomic(c->port_file, buf, (size_t)n, err) < 0) {
 			kc_server_stop(&srv);
-			return -1;
+			goto out;
 		}
 	}
 	fprintf(stderr, "kcovd: listening on http://%s:%u/ (database %s, schema v%d)\n", host,
@@ -234,7 +238,10 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	sigwait(&set, &sig);
 	fprintf(stderr, "kcovd: signal %d, stopping after the queued writes\n", sig);
 	kc_server_stop(&srv);
-	return 0;
+	ret = 0;
+out:
+	kc_covq_cache_free(o.covq_cache);
+	return ret;
 }
 
 static int open_db(struct cli *c, sqlite3 **db, struct kc_err *err)

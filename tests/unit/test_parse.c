@@ -3,7 +3,8 @@
  * the one mapping of domain error codes to HTTP statuses and names
  * (common/err.c): what is accepted, what is refused (empty, trailing
  * garbage, overflow, out of range, bad suffix) and that every refusal is
- * KC_E_BAD_INPUT with a message naming what was parsed.
+ * KC_E_BAD_INPUT with a message naming what was parsed; and the one
+ * build-id rule (kc_build_id_valid).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -190,6 +191,19 @@ static void test_error_codes(void **state)
 	assert_string_equal(err.msg, "");
 }
 
+static void test_build_id(void **state)
+{
+	(void)state;
+	assert_true(kc_build_id_valid("0123456789abcdef", 16, 128));
+	assert_true(kc_build_id_valid("a", 1, 128));
+	assert_false(kc_build_id_valid("", 0, 128));
+	assert_false(kc_build_id_valid("ZZ", 2, 128));
+	assert_false(kc_build_id_valid("ABCD", 4, 128)); /* lowercase only */
+	assert_false(kc_build_id_valid("12 4", 4, 128));
+	assert_false(kc_build_id_valid("abcd", 4, 3));  /* longer than max */
+	assert_true(kc_build_id_valid("abcdZZ", 4, 4)); /* only n bytes count */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_i64),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_error_codes),
+		cmocka_unit_test(test_build_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

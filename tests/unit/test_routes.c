@@ -1,5 +1,6 @@
 /*
- * test_routes.c - the route table's lookup (server/routes.c): literal and
+ * test_routes.c - the route table's lookup (the table of
+ * server/api/routes.c, matched by server/http/route.c): literal and
  * parameter segments, HEAD as GET, 404 for unknown paths whatever the
  * method, 405 with the Allow list, {build} validation, the API/static
  * split, and that every entry is complete.
@@ -21,7 +22,7 @@ static const struct kc_route *find(const char *method, const char *path, struct 
 				   char *allow, size_t size, struct kc_err *err)
 {
 	kc_err_clear(err);
-	return kc_route_find(method, path, m, allow, size, err) == 0 ? m->route : NULL;
+	return kc_route_lookup(kc_routes, method, path, m, allow, size, err) == 0 ? m->route : NULL;
 }
 
 static void test_found(void **state)

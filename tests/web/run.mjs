@@ -59,8 +59,9 @@ async function test_static_files(env) {
     ['/report', 200, 'text/html'],                    // app route: index.html
     ['/machine?name=x', 200, 'text/html'],
     ['/some/deep/route', 200, 'text/html'],
-    ['/app.js', 200, 'text/javascript'],
-    ['/coverage.js', 200, 'text/javascript'],
+    ['/main.js', 200, 'text/javascript'],
+    ['/lib/api.js', 200, 'text/javascript'],          // web/lib/ and web/views/ are served
+    ['/views/report.js', 200, 'text/javascript'],
     ['/app.css', 200, 'text/css'],
     ['/vendor/chart.umd.min.js', 200, 'text/javascript'],
     ['/inside.css', 200, 'text/css'],                 // symlink inside the directory

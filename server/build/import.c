@@ -1,0 +1,570 @@
+/*
+ * import.c - build import: turn a vmlinux and its modules into the tables
+ * of schema/002 (images, files, functions, file_points). Symbolization
+ * (symbolize.c) yields per binary a sorted point table; here the points of
+ * all binaries are regrouped by source file, so that a query of one file
+ * or one directory reads a few bitmaps and arrays instead of scanning
+ * millions of rows. Every point is stored as its "point bit" (call-site
+ * offset + 5, the canonical PC kcov reports). A point belongs to a
+ * function only when the function is declared in the point's own file
+ * (the innermost inline frame), so per-file function counts add up.
+ */
+#include "imp.h"
+
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <roaring/roaring.h>
+
+#include "buf.h"
+#include "fileio.h"
+#include "path.h"
+#include "symbolize.h"
+#include "wire.h"
+#include "search.h"
+#include "grow.h"
+
+#define MAX_MODULES 65536
+#define MAX_DEPTH 16
+
+static int u32v_push(struct u32v *a, uint32_t x)
+{
+	if (KC_GROW(a->v, a->cap, (size_t)a->n + 1) < 0)
+		return -1;
+	a->v[a->n++] = x;
+	return 0;
+}
+
+void kc_import_free(struct kc_import *imp)
+{
+	if (!imp)
+		return;
+	for (uint32_t i = 0; i < imp->nimages; i++) {
+		kc_symtab_release(&imp->images[i].t);
+		free(imp->images[i].path);
+		free(imp->images[i].file_map);
+		free(imp->images[i].func_idx);
+		free(imp->images[i].func_file);
+	}
+	for (uint32_t i = 0; i < imp->nfiles; i++) {
+		free(imp->files[i].lines.v);
+		free(imp->files[i].funcs);
+		kc_buf_release(&imp->files[i].source);
+	}
+	for (size_t i = 0; i < imp->nfps; i++) {
+		kc_bitmap_free(imp->fps[i].bits);
+		free(imp->fps[i].line_idx.v);
+		free(imp->fps[i].func_idx.v);
+	}
+	free(imp->images);
+	free(imp->files);
+	free(imp->fps);
+	free(imp->vmlinux);
+	free(imp->modules_dir);
+	free(imp->source_dir);
+	free(imp);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* ---- finding modules ---------------------------------------------------- */
+
+struct pathlist {
+	char **v;
+	size_t n, cap;
+};
+
+static void pathlist_release(struct pathlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+/* Append every regular *.ko below dir (following no symlinked dirs). */
+static int find_modules(const char *dir, int depth, struct pathlist *out, struct kc_err *err)
+{
+	DIR *d;
+	struct dirent *e;
+	int ret = -1;
+
+	if (depth > MAX_DEPTH)
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: directories nested too deeply", dir);
+	d = opendir(dir);
+	if (!d)
+		return kc_err_set(err, KC_E_BAD_INPUT, "cannot open modules directory %s", dir);
+	while ((e = readdir(d))) {
+		char path[4096];
+		struct stat sb;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path)) {
+			kc_err_set(err, KC_E_BAD_INPUT, "path too long below %s", dir);
+			goto out;
+		}
+		if (lstat(path, &sb) < 0)
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			if (find_modules(path, depth + 1, out, err) < 0)
+				goto out;
+		} else if ((S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode)) && ends_with(e->d_name, ".ko")) {
+			if (out->n >= MAX_MODULES) {
+				kc_err_set(err, KC_E_BAD_INPUT,
+					   "more than %d modules below %s", MAX_MODULES, dir);
+				goto out;
+			}
+			if (KC_GROW(out->v, out->cap, out->n + 1) < 0) {
+				kc_err_set(err, KC_E_INTERNAL, "out of memory");
+				goto out;
+			}
+			out->v[out->n] = strdup(path);
+			if (!out->v[out->n]) {
+				kc_err_set(err, KC_E_INTERNAL, "out of memory");
+				goto out;
+			}
+			out->n++;
+		}
+	}
+	ret = 0;
+out:
+	closedir(d);
+	return ret;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ---- regrouping by file ------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct path_key {
+	const struct kc_import *imp;
+	const char *path;
+};
+
+static int path_below(const void *ctx, size_t i)
+{
+	const struct path_key *k = ctx;
+
+	return strcmp(k->imp->files[i].path, k->path) < 0;
+}
+
+/* Global file table: every path of every image, once, sorted. */
+static int build_files(struct kc_import *imp, struct kc_err *err)
+{
+	size_t total = 0, k = 0;
+	const char **all = NULL;
+	int ret = -1;
+
+	for (uint32_t i = 0; i < imp->nimages; i++)
+		total += imp->images[i].t.nfiles;
+	all = malloc((total ? total : 1) * sizeof(*all));
+	if (!all)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	for (uint32_t i = 0; i < imp->nimages; i++)
+		for (uint32_t f = 0; f < imp->images[i].t.nfiles; f++)
+			all[k++] = imp->images[i].t.files[f];
+	if (total > 1)
+		qsort(all, total, sizeof(*all), cmp_str);
+	imp->files = calloc(total ? total : 1, sizeof(*imp->files));
+	if (!imp->files) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < total; i++)
+		if (imp->nfiles == 0 || strcmp(imp->files[imp->nfiles - 1].path, all[i]) != 0)
+			imp->files[imp->nfiles++].path = all[i];
+	for (uint32_t i = 0; i < imp->nimages; i++) {
+		struct image *im = &imp->images[i];
+
+		im->file_map = malloc((im->t.nfiles ? im->t.nfiles : 1) * sizeof(uint32_t));
+		if (!im->file_map) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		for (uint32_t f = 0; f < im->t.nfiles; f++) {
+			struct path_key key = { imp, im->t.files[f] };
+
+			im->file_map[f] = (uint32_t)kc_lower_bound(imp->nfiles, path_below, &key);
+		}
+	}
+	ret = 0;
+out:
+	free(all);
+	return ret;
+}
+
+/* A function occurrence: (file, name) from one image. */
+struct fref {
+	uint32_t file, image, local;
+	const char *name;
+	uint32_t line_start, line_end;
+};
+
+static int cmp_fref(const void *a, const void *b)
+{
+	const struct fref *x = a, *y = b;
+
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int cmp_func(const void *a, const void *b)
+{
+	const struct func *x = a, *y = b;
+
+	if (x->line_start != y->line_start)
+		return x->line_start < y->line_start ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Functions per file, unique by name; line ranges merged over images. */
+static int build_funcs(struct kc_import *imp, struct kc_err *err)
+{
+	size_t total = 0, k = 0;
+	struct fref *refs;
+	uint32_t *count = NULL;
+	int ret = -1;
+
+	for (uint32_t i = 0; i < imp->nimages; i++) {
+		struct image *im = &imp->images[i];
+
+		total += im->t.nfuncs;
+		im->func_idx = malloc((im->t.nfuncs ? im->t.nfuncs : 1) * sizeof(uint32_t));
+		im->func_file = malloc((im->t.nfuncs ? im->t.nfuncs : 1) * sizeof(uint32_t));
+		if (!im->func_idx || !im->func_file)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		for (uint32_t f = 0; f < im->t.nfuncs; f++)
+			im->func_idx[f] = im->func_file[f] = NONE;
+	}
+	refs = malloc((total ? total : 1) * sizeof(*refs));
+	count = calloc(imp->nfiles ? imp->nfiles : 1, sizeof(*count));
+	if (!refs || !count) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < imp->nimages; i++) {
+		const struct kc_symtab *t = &imp->images[i].t;
+
+		for (uint32_t f = 0; f < t->nfuncs; f++) {
+			if (t->funcs[f].file == KC_SYM_NONE || t->funcs[f].file >= t->nfiles)
+				continue;
+			refs[k].file = imp->images[i].file_map[t->funcs[f].file];
+			refs[k].image = i;
+			refs[k].local = f;
+			refs[k].name = t->funcs[f].name;
+			refs[k].line_start = t->funcs[f].line_start;
+			refs[k].line_end = t->funcs[f].line_end;
+			k++;
+		}
+	}
+	total = k;
+	if (total > 1)
+		qsort(refs, total, sizeof(*refs), cmp_fref);
+	/* Count unique functions per file, then fill each file's array. */
+	for (size_t i = 0; i < total; i++)
+		if (i == 0 || cmp_fref(&refs[i - 1], &refs[i]) != 0)
+			count[refs[i].file]++;
+	for (uint32_t f = 0; f < imp->nfiles; f++) {
+		if (!count[f])
+			continue;
+		imp->files[f].funcs = calloc(count[f], sizeof(struct func));
+		if (!imp->files[f].funcs) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < total; i++) {
+		struct file *fl = &imp->files[refs[i].file];
+		struct func *fn;
+
+		if (i == 0 || cmp_fref(&refs[i - 1], &refs[i]) != 0) {
+			fn = &fl->funcs[fl->nfuncs++];
+			fn->name = refs[i].name;
+			fn->line_start = refs[i].line_start;
+			fn->line_end = refs[i].line_end;
+		} else {
+			fn = &fl->funcs[fl->nfuncs - 1];
+			if (refs[i].line_start < fn->line_start)
+				fn->line_start = refs[i].line_start;
+			if (refs[i].line_end > fn->line_end)
+				fn->line_end = refs[i].line_end;
+		}
+	}
+	/* Order each file's functions by line and map image functions to
+	 * their index (binary search by name after sorting). */
+	for (uint32_t f = 0; f < imp->nfiles; f++)
+		if (imp->files[f].nfuncs > 1)
+			qsort(imp->files[f].funcs, imp->files[f].nfuncs, sizeof(struct func),
+			      cmp_func);
+	for (size_t i = 0; i < total; i++) {
+		const struct file *fl = &imp->files[refs[i].file];
+		struct image *im = &imp->images[refs[i].image];
+
+		for (uint32_t j = 0; j < fl->nfuncs; j++)
+			if (strcmp(fl->funcs[j].name, refs[i].name) == 0) {
+				im->func_idx[refs[i].local] = j;
+				im->func_file[refs[i].local] = refs[i].file;
+				break;
+			}
+	}
+	ret = 0;
+out:
+	free(refs);
+	free(count);
+	return ret;
+}
+
+/* Sorted distinct lines per file. */
+static int build_lines(struct kc_import *imp, struct kc_err *err)
+{
+	for (uint32_t i = 0; i < imp->nimages; i++) {
+		const struct image *im = &imp->images[i];
+
+		for (uint64_t p = 0; p < im->t.npoints; p++) {
+			const struct kc_sym_point *pt = &im->t.points[p];
+
+			if (pt->file == KC_SYM_NONE || pt->file >= im->t.nfiles || pt->line == 0)
+				continue;
+			if (u32v_push(&imp->files[im->file_map[pt->file]].lines, pt->line) < 0)
+				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		}
+	}
+	for (uint32_t f = 0; f < imp->nfiles; f++) {
+		struct u32v *l = &imp->files[f].lines;
+		uint32_t n = 0;
+
+		if (l->n > 1)
+			qsort(l->v, l->n, sizeof(uint32_t), cmp_u32);
+		for (uint32_t i = 0; i < l->n; i++)
+			if (n == 0 || l->v[n - 1] != l->v[i])
+				l->v[n++] = l->v[i];
+		l->n = n;
+	}
+	return 0;
+}
+
+struct line_key {
+	const struct u32v *l;
+	uint32_t line;
+};
+
+static int line_below(const void *ctx, size_t i)
+{
+	const struct line_key *k = ctx;
+
+	return k->l->v[i] < k->line;
+}
+
+static uint32_t find_line(const struct u32v *l, uint32_t line)
+{
+	struct line_key k = { l, line };
+	size_t lo = kc_lower_bound(l->n, line_below, &k);
+
+	return lo < l->n && l->v[lo] == line ? (uint32_t)lo : NONE;
+}
+
+/* Per (file, image) bitmaps and arrays. Points are sorted by offset, so
+ * appending in point order keeps the arrays in bitmap order. */
+static int build_points(struct kc_import *imp, struct kc_err *err)
+{
+	for (uint32_t i = 0; i < imp->nimages; i++) {
+		const struct image *im = &imp->images[i];
+		size_t first = imp->nfps;
+		size_t *slot = calloc(im->t.nfiles ? im->t.nfiles : 1, sizeof(*slot));
+		struct fpoints *grown;
+
+		if (!slot)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		grown = realloc(imp->fps, (imp->nfps + im->t.nfiles + 1) * sizeof(*grown));
+		if (!grown) {
+			free(slot);
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		}
+		imp->fps = grown;
+		for (uint64_t p = 0; p < im->t.npoints; p++) {
+			const struct kc_sym_point *pt = &im->t.points[p];
+			struct fpoints *fp;
+			struct file *fl;
+			uint32_t gf, fi = NONE;
+
+			if (pt->offset + 5 > UINT32_MAX) {
+				free(slot);
+				return kc_err_set(err, KC_E_BAD_INPUT,
+						  "%s: point at offset 0x%llx is beyond 4 GiB of text",
+						  im->path, (unsigned long long)pt->offset);
+			}
+			if (pt->file == KC_SYM_NONE || pt->file >= im->t.nfiles)
+				continue;
+			gf = im->file_map[pt->file];
+			fl = &imp->files[gf];
+			if (!slot[pt->file]) {
+				fp = &imp->fps[imp->nfps++];
+				memset(fp, 0, sizeof(*fp));
+				fp->file = gf;
+				fp->image = i;
+				fp->bits = roaring_bitmap_create();
+				slot[pt->file] = imp->nfps - first;
+				if (!fp->bits) {
+					free(slot);
+					return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+				}
+			}
+			fp = &imp->fps[first + slot[pt->file] - 1];
+			if (pt->func != KC_SYM_NONE && pt->func < im->t.nfuncs &&
+			    im->func_file[pt->func] == gf)
+				fi = im->func_idx[pt->func];
+			roaring_bitmap_add(fp->bits, (uint32_t)(pt->offset + 5));
+			if (u32v_push(&fp->line_idx, pt->line ? find_line(&fl->lines, pt->line) : NONE) < 0 ||
+			    u32v_push(&fp->func_idx, fi) < 0) {
+				free(slot);
+				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			}
+			fl->points++;
+			if (fi != NONE)
+				fl->funcs[fi].points++;
+		}
+		free(slot);
+	}
+	for (size_t i = 0; i < imp->nfps; i++)
+		roaring_bitmap_run_optimize(imp->fps[i].bits);
+	for (uint32_t f = 0; f < imp->nfiles; f++)
+		imp->functions += imp->files[f].nfuncs;
+	return 0;
+}
+
+/* Read the text of every relative path of plain segments (kc_path_safe)
+ * from the source dir. */
+static void read_sources(struct kc_import *imp)
+{
+	for (uint32_t f = 0; f < imp->nfiles && imp->source_dir; f++) {
+		struct file *fl = &imp->files[f];
+		char path[4096];
+		struct kc_err ignored;
+
+		if (!kc_path_safe(fl->path, 0))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", imp->source_dir, fl->path) >=
+		    (int)sizeof(path))
+			continue;
+		if (kc_read_file(path, KC_IMPORT_SOURCE_MAX, &fl->source, &ignored) < 0 ||
+		    fl->source.oom) {
+			kc_buf_release(&fl->source);
+			continue;
+		}
+		fl->has_source = 1;
+		imp->sources++;
+	}
+}
+
+static int add_image(struct kc_import *imp, const char *path, const struct kc_sym_opts *so,
+		     int want_module, struct kc_err *err)
+{
+	struct image *im = &imp->images[imp->nimages];
+
+	memset(im, 0, sizeof(*im));
+	if (kc_symbolize_file(path, so, &im->t, err) < 0)
+		return kc_err_prefix(err, "%s", path);
+	imp->nimages++;
+	im->path = strdup(path);
+	if (!im->path)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	if (im->t.is_module != want_module)
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s is %s", path,
+				  want_module ? "not a module (.ko)" : "a module, not a vmlinux");
+	if (!want_module && !im->t.build_id[0])
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s has no GNU build id note", path);
+	if (want_module && !im->t.modname[0])
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: no module name", path);
+	for (uint32_t i = 1; i + 1 < imp->nimages; i++)
+		if (want_module && strcmp(imp->images[i].t.modname, im->t.modname) == 0)
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "module %s is both %s and %s", im->t.modname,
+					  imp->images[i].path, path);
+	imp->points += im->t.npoints;
+	return 0;
+}
+
+int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
+		      struct kc_err *err)
+{
+	struct kc_import *imp = calloc(1, sizeof(*imp));
+	struct pathlist mods = { NULL, 0, 0 };
+	struct kc_sym_opts so = { o->strip_prefixes, o->nstrip };
+	int ret = -1;
+
+	*out = NULL;
+	if (!imp)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	if (!o->vmlinux || !*o->vmlinux) {
+		kc_err_set(err, KC_E_BAD_INPUT, "a vmlinux path is required");
+		goto out;
+	}
+	imp->vmlinux = strdup(o->vmlinux);
+	imp->modules_dir = dup_or_null(o->modules_dir);
+	imp->source_dir = dup_or_null(o->source_dir);
+	if (!imp->vmlinux || (o->modules_dir && !imp->modules_dir) ||
+	    (o->source_dir && !imp->source_dir)) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (o->source_dir) {
+		struct stat sb;
+
+		if (stat(o->source_dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "source directory %s is not a directory", o->source_dir);
+			goto out;
+		}
+	}
+	if (o->modules_dir && find_modules(o->modules_dir, 0, &mods, err) < 0)
+		goto out;
+	if (mods.n > 1)
+		qsort(mods.v, mods.n, sizeof(*mods.v), cmp_str);
+	imp->images = calloc(mods.n + 1, sizeof(*imp->images));
+	if (!imp->images) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (add_image(imp, o->vmlinux, &so, 0, err) < 0)
+		goto out;
+	for (size_t i = 0; i < mods.n; i++)
+		if (add_image(imp, mods.v[i], &so, 1, err) < 0)
+			goto out;
+	if (build_files(imp, err) < 0 || build_funcs(imp, err) < 0 || build_lines(imp, err) < 0 ||
+	    build_points(imp, err) < 0)
+		goto out;
+	read_sources(imp);
+	*out = imp;
+	imp = NULL;
+	ret = 0;
+out:
+	pathlist_release(&mods);
+	kc_import_free(imp);
+	return ret;
+}

@@ -1,0 +1,384 @@
+/*
+ * import_write.c - storing a prepared build import (import.c) inside the
+ * caller's transaction: the builds and binaries rows, each image with its
+ * point bitmap, each file with its lines and source, its functions, and
+ * per (file, image) the point bitmap with line and function indexes; and
+ * the command line's import, which prepares and writes in one go.
+ */
+#include "imp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "wire.h"
+
+/* Run a prepared insert or update once, then make it ready for the next. */
+static int step(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
+{
+	int rc = kc_db_step(db, st, err);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc < 0 ? -1 : 0;
+}
+
+static void bind_u32s(sqlite3_stmt *st, int col, const uint32_t *v, uint32_t n)
+{
+	sqlite3_bind_blob64(st, col, n ? (const void *)v : "", (sqlite3_uint64)n * sizeof(uint32_t),
+			    SQLITE_STATIC);
+}
+
+/* First column of the first row of sql with ?1 = a and text ?2..?4 (NULL =
+ * unbound): the id, -1 when there is no row, -2 on error. */
+static int64_t get_id(sqlite3 *db, const char *sql, int64_t a, const char *t1, const char *t2,
+		      const char *t3, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db, sql, err);
+	int64_t id = -1;
+	int rc;
+
+	if (!st)
+		return -2;
+	sqlite3_bind_int64(st, 1, a);
+	if (t1)
+		sqlite3_bind_text(st, 2, t1, -1, SQLITE_STATIC);
+	if (t2)
+		sqlite3_bind_text(st, 3, t2, -1, SQLITE_STATIC);
+	if (t3)
+		sqlite3_bind_text(st, 4, t3, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		id = -2;
+	if (id == -2)
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return id;
+}
+
+/* Upsert the builds row, return its id (or -1). */
+static int64_t write_build(sqlite3 *db, const struct kc_import *imp, struct kc_err *err)
+{
+	const struct kc_symtab *v = &imp->images[0].t;
+	sqlite3_stmt *st = kc_db_prepare(
+		db,
+		"INSERT INTO builds (build_id, release, link_text, first_seen, last_seen) "
+		"VALUES (?1, '', ?2, ?3, ?3) ON CONFLICT(build_id) DO UPDATE SET link_text = ?2",
+		err);
+	int64_t now = (int64_t)time(NULL), id;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, v->build_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)v->text_base);
+	sqlite3_bind_int64(st, 3, now);
+	if (step(db, st, err) < 0) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	id = get_id(db, "SELECT id FROM builds WHERE build_id = ?2", 0, v->build_id, NULL, NULL,
+		    err);
+	if (id < 0)
+		return id == -1 ? kc_err_set(err, KC_E_BAD_INPUT, "build row vanished") : -1;
+	return id;
+}
+
+/* Forget a previous import of the build. */
+static int clear_build(sqlite3 *db, int64_t build, struct kc_err *err)
+{
+	static const char *const sql[] = {
+		"DELETE FROM file_points WHERE file IN (SELECT id FROM files WHERE build = ?)",
+		"DELETE FROM functions WHERE file IN (SELECT id FROM files WHERE build = ?)",
+		"DELETE FROM files WHERE build = ?",
+		"DELETE FROM images WHERE build = ?",
+		"DELETE FROM build_imports WHERE build = ?",
+	};
+
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *st = kc_db_prepare(db, sql[i], err);
+		int r;
+
+		if (!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, build);
+		r = step(db, st, err);
+		sqlite3_finalize(st);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The binaries row of an image, created when no address map named it yet:
+ * modules match by name with the same build id or an unknown ('') one. */
+static int ensure_binary(sqlite3 *db, int64_t build, const struct image *im, struct kc_err *err)
+{
+	const char *kind = im->t.is_module ? "module" : "vmlinux";
+	const char *name = im->t.is_module ? im->t.modname : "vmlinux";
+	sqlite3_stmt *st;
+	int64_t id;
+	int r;
+
+	id = get_id(db,
+		    "SELECT id FROM binaries WHERE build = ?1 AND name = ?2 AND "
+		    "(build_id = ?3 OR build_id = '') AND kind = ?4 LIMIT 1",
+		    build, name, im->t.build_id, kind, err);
+	if (id < -1)
+		return -1;
+	if (id >= 0)
+		return 0;
+	st = kc_db_prepare(db, "INSERT INTO binaries (build, kind, name, build_id) VALUES (?,?,?,?)",
+			   err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, build);
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, im->t.build_id, -1, SQLITE_STATIC);
+	r = step(db, st, err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int write_images(sqlite3 *db, int64_t build, const struct kc_import *imp,
+			int64_t *image_ids, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(
+		db,
+		"INSERT INTO images (build, kind, name, build_id, path, text_base, points, "
+		"skipped_points, unresolved_points, bits) VALUES (?,?,?,?,?,?,?,?,?,?)",
+		err);
+	roaring_bitmap_t *bits = NULL;
+	int ret = -1;
+
+	if (!st)
+		return -1;
+	for (uint32_t i = 0; i < imp->nimages; i++) {
+		const struct image *im = &imp->images[i];
+
+		if (ensure_binary(db, build, im, err) < 0)
+			goto out;
+		kc_bitmap_free(bits);
+		bits = roaring_bitmap_create();
+		if (!bits) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		for (uint64_t p = 0; p < im->t.npoints; p++)
+			roaring_bitmap_add(bits, (uint32_t)(im->t.points[p].offset + 5));
+		roaring_bitmap_run_optimize(bits);
+		sqlite3_bind_int64(st, 1, build);
+		sqlite3_bind_text(st, 2, im->t.is_module ? "module" : "vmlinux", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, im->t.is_module ? im->t.modname : "vmlinux", -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, im->t.build_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, im->path, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, (int64_t)im->t.text_base);
+		sqlite3_bind_int64(st, 7, (int64_t)im->t.npoints);
+		sqlite3_bind_int64(st, 8, (int64_t)im->t.skipped_points);
+		sqlite3_bind_int64(st, 9, (int64_t)im->t.unresolved);
+		if (kc_db_bind_bitmap(st, 10, bits, err) < 0 || step(db, st, err) < 0)
+			goto out;
+		image_ids[i] = sqlite3_last_insert_rowid(db);
+	}
+	ret = 0;
+out:
+	kc_bitmap_free(bits);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int write_files(sqlite3 *db, int64_t build, const struct kc_import *imp,
+		       int64_t *file_ids, struct kc_err *err)
+{
+	sqlite3_stmt *fs = kc_db_prepare(
+		db,
+		"INSERT INTO files (build, path, points, nlines, nfuncs, lines, source) "
+		"VALUES (?,?,?,?,?,?,?)",
+		err);
+	sqlite3_stmt *fn = fs ? kc_db_prepare(db,
+					      "INSERT INTO functions (file, idx, name, line_start, "
+					      "line_end, points) VALUES (?,?,?,?,?,?)",
+					      err)
+			      : NULL;
+	int ret = -1;
+
+	if (!fs || !fn)
+		goto out;
+	for (uint32_t f = 0; f < imp->nfiles; f++) {
+		const struct file *fl = &imp->files[f];
+
+		sqlite3_bind_int64(fs, 1, build);
+		sqlite3_bind_text(fs, 2, fl->path, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(fs, 3, (int64_t)fl->points);
+		sqlite3_bind_int64(fs, 4, fl->lines.n);
+		sqlite3_bind_int64(fs, 5, fl->nfuncs);
+		bind_u32s(fs, 6, fl->lines.v, fl->lines.n);
+		if (fl->has_source)
+			sqlite3_bind_blob64(fs, 7, fl->source.len ? (const void *)fl->source.data : "",
+					    fl->source.len, SQLITE_STATIC);
+		if (step(db, fs, err) < 0)
+			goto out;
+		file_ids[f] = sqlite3_last_insert_rowid(db);
+		for (uint32_t i = 0; i < fl->nfuncs; i++) {
+			sqlite3_bind_int64(fn, 1, file_ids[f]);
+			sqlite3_bind_int64(fn, 2, i);
+			sqlite3_bind_text(fn, 3, fl->funcs[i].name, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(fn, 4, fl->funcs[i].line_start);
+			sqlite3_bind_int64(fn, 5, fl->funcs[i].line_end);
+			sqlite3_bind_int64(fn, 6, (int64_t)fl->funcs[i].points);
+			if (step(db, fn, err) < 0)
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(fs);
+	sqlite3_finalize(fn);
+	return ret;
+}
+
+static int write_points(sqlite3 *db, const struct kc_import *imp, const int64_t *file_ids,
+			const int64_t *image_ids, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db,
+					 "INSERT INTO file_points (file, image, bits, line_idx, "
+					 "func_idx) VALUES (?,?,?,?,?)",
+					 err);
+	int ret = -1;
+
+	if (!st)
+		return -1;
+	for (size_t i = 0; i < imp->nfps; i++) {
+		const struct fpoints *fp = &imp->fps[i];
+
+		sqlite3_bind_int64(st, 1, file_ids[fp->file]);
+		sqlite3_bind_int64(st, 2, image_ids[fp->image]);
+		bind_u32s(st, 4, fp->line_idx.v, fp->line_idx.n);
+		bind_u32s(st, 5, fp->func_idx.v, fp->func_idx.n);
+		if (kc_db_bind_bitmap(st, 3, fp->bits, err) < 0 || step(db, st, err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* build_imports.imported doubles as the import's generation: it is the
+ * unix time, but always greater than the previous import's value, so
+ * caches of a build's points (query/cache.c) notice every re-import. */
+static int write_record(sqlite3 *db, int64_t build, int64_t prev, const struct kc_import *imp,
+			struct kc_err *err)
+{
+	int64_t now = (int64_t)time(NULL);
+	sqlite3_stmt *st = kc_db_prepare(db,
+					 "INSERT INTO build_imports (build, imported, vmlinux, "
+					 "modules_dir, source_dir, files, functions, points) "
+					 "VALUES (?,?,?,?,?,?,?,?)",
+					 err);
+	int r;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, build);
+	sqlite3_bind_int64(st, 2, now > prev ? now : prev + 1);
+	sqlite3_bind_text(st, 3, imp->vmlinux, -1, SQLITE_STATIC);
+	if (imp->modules_dir)
+		sqlite3_bind_text(st, 4, imp->modules_dir, -1, SQLITE_STATIC);
+	if (imp->source_dir)
+		sqlite3_bind_text(st, 5, imp->source_dir, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, imp->nfiles);
+	sqlite3_bind_int64(st, 7, (int64_t)imp->functions);
+	sqlite3_bind_int64(st, 8, (int64_t)imp->points);
+	r = step(db, st, err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int kc_import_write(void *arg, void *dbp, struct kc_err *err)
+{
+	const struct kc_import *imp = arg;
+	sqlite3 *db = dbp;
+	int64_t *file_ids = malloc((imp->nfiles + 1) * sizeof(int64_t));
+	int64_t *image_ids = malloc((imp->nimages + 1) * sizeof(int64_t));
+	int64_t build, prev;
+	int ret = -1;
+
+	if (!file_ids || !image_ids) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	build = write_build(db, imp, err);
+	if (build < 0)
+		goto out;
+	prev = get_id(db, "SELECT imported FROM build_imports WHERE build = ?1", build, NULL, NULL,
+		      NULL, err);
+	if (prev < -1 || clear_build(db, build, err) < 0 ||
+	    write_images(db, build, imp, image_ids, err) < 0 ||
+	    write_files(db, build, imp, file_ids, err) < 0 ||
+	    write_points(db, imp, file_ids, image_ids, err) < 0 ||
+	    write_record(db, build, prev, imp, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(file_ids);
+	free(image_ids);
+	return ret;
+}
+
+json_t *kc_import_summary(const struct kc_import *imp)
+{
+	json_t *images = json_array();
+	char base[24];
+
+	for (uint32_t i = 0; i < imp->nimages; i++) {
+		const struct kc_symtab *t = &imp->images[i].t;
+
+		json_array_append_new(
+			images, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "name",
+					  t->is_module ? t->modname : "vmlinux", "kind",
+					  t->is_module ? "module" : "vmlinux", "build_id", t->build_id,
+					  "path", imp->images[i].path, "points", (json_int_t)t->npoints,
+					  "skipped_points", (json_int_t)t->skipped_points,
+					  "unresolved_points", (json_int_t)t->unresolved));
+	}
+	snprintf(base, sizeof(base), "0x%016llx", (unsigned long long)imp->images[0].t.text_base);
+	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "build_id",
+			 imp->images[0].t.build_id, "link_text", base, "images", images, "files",
+			 (json_int_t)imp->nfiles, "functions", (json_int_t)imp->functions, "points",
+			 (json_int_t)imp->points, "sources", (json_int_t)imp->sources);
+}
+
+int kc_import_run(sqlite3 *db, const struct kc_import_opts *o, json_t **summary,
+		  struct kc_err *err)
+{
+	struct kc_import *imp = NULL;
+	int ret = -1;
+
+	if (summary)
+		*summary = NULL;
+	if (kc_import_prepare(o, &imp, err) < 0)
+		return -1;
+	if (kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+		goto out;
+	if (kc_import_write(imp, db, err) < 0) {
+		(void)kc_db_exec(db, "ROLLBACK", NULL);
+		goto out;
+	}
+	if (kc_db_exec(db, "COMMIT", err) < 0) {
+		(void)kc_db_exec(db, "ROLLBACK", NULL);
+		goto out;
+	}
+	if (summary)
+		*summary = kc_import_summary(imp);
+	ret = 0;
+out:
+	kc_import_free(imp);
+	return ret;
+}

@@ -1,0 +1,273 @@
+/*
+ * cache.c - what the query layer keeps between queries, in one object the
+ * server creates and destroys (struct kc_covq_cache, covquery.h):
+ *
+ * - decoded coverage per image of recent filters, keyed by build, import
+ *   generation, filter and the caller's coverage generation, so a
+ *   repeated query copies bitmaps instead of reading and decoding blobs;
+ * - the point indexes of the most recently used builds, up to
+ *   KC_INDEX_SLOTS of them and the byte budget (the newest is kept even
+ *   when it alone is larger), keyed by (build, build_imports.imported),
+ *   which import.c makes strictly increasing;
+ * - per-file totals of repeated large trees, keyed by index and a key
+ *   that changes with any new coverage (tree.c).
+ *
+ * Loading an index holds the lock, so a build is loaded once even when
+ * many queries arrive together.
+ */
+#include "cq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KC_COVSET_CACHE 32
+#define KC_INDEX_SLOTS 64
+#define KC_TOTALS_CACHE 8
+
+struct covcache {
+	char *key; /* NULL: free slot */
+	struct covset set;
+	uint64_t used;
+};
+
+struct tentry {
+	struct pindex *index; /* counted reference */
+	char *key;
+	struct totals *t; /* per index file */
+	uint64_t used;
+};
+
+struct kc_covq_cache {
+	pthread_mutex_t cov_lock; /* covsets */
+	struct covcache cov[KC_COVSET_CACHE];
+	uint64_t cov_tick;
+
+	pthread_mutex_t lock; /* indexes and totals */
+	struct pindex *index[KC_INDEX_SLOTS];
+	size_t budget;        /* bytes of indexes kept */
+	size_t bytes;         /* sum of the cached indexes' bytes */
+	struct tentry totals[KC_TOTALS_CACHE];
+	uint64_t tick;
+};
+
+struct kc_covq_cache *kc_covq_cache_new(unsigned index_mb, struct kc_err *err)
+{
+	struct kc_covq_cache *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&c->cov_lock, NULL);
+	pthread_mutex_init(&c->lock, NULL);
+	c->budget = (size_t)index_mb << 20;
+	return c;
+}
+
+static void index_put_locked(struct pindex *x)
+{
+	if (x && --x->refs == 0)
+		cq_index_free(x);
+}
+
+static void totals_drop_locked(struct tentry *e)
+{
+	free(e->key);
+	free(e->t);
+	index_put_locked(e->index);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Drop index slot i and the totals computed from it. */
+static void index_evict_locked(struct kc_covq_cache *c, int i)
+{
+	if (!c->index[i])
+		return;
+	c->bytes -= c->index[i]->bytes;
+	for (int t = 0; t < KC_TOTALS_CACHE; t++)
+		if (c->totals[t].index == c->index[i])
+			totals_drop_locked(&c->totals[t]);
+	index_put_locked(c->index[i]);
+	c->index[i] = NULL;
+}
+
+void kc_covq_cache_clear(struct kc_covq_cache *c)
+{
+	pthread_mutex_lock(&c->cov_lock);
+	for (int i = 0; i < KC_COVSET_CACHE; i++) {
+		free(c->cov[i].key);
+		cq_covset_release(&c->cov[i].set);
+		memset(&c->cov[i], 0, sizeof(c->cov[i]));
+	}
+	pthread_mutex_unlock(&c->cov_lock);
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < KC_TOTALS_CACHE; i++)
+		totals_drop_locked(&c->totals[i]);
+	for (int i = 0; i < KC_INDEX_SLOTS; i++)
+		index_evict_locked(c, i);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void kc_covq_cache_free(struct kc_covq_cache *c)
+{
+	if (!c)
+		return;
+	kc_covq_cache_clear(c);
+	pthread_mutex_destroy(&c->cov_lock);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+int cq_covcache_get(struct kc_covq_cache *c, const char *key, struct covset *out)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->cov_lock);
+	for (int i = 0; i < KC_COVSET_CACHE; i++)
+		if (c->cov[i].key && strcmp(c->cov[i].key, key) == 0) {
+			c->cov[i].used = ++c->cov_tick;
+			r = cq_covset_copy(&c->cov[i].set, out) < 0 ? -1 : 1;
+			break;
+		}
+	pthread_mutex_unlock(&c->cov_lock);
+	return r;
+}
+
+void cq_covcache_put(struct kc_covq_cache *c, const char *key, const struct covset *set)
+{
+	struct covcache *slot = &c->cov[0];
+
+	pthread_mutex_lock(&c->cov_lock);
+	for (int i = 0; i < KC_COVSET_CACHE; i++) {
+		if (!c->cov[i].key) {
+			slot = &c->cov[i]; /* a free slot */
+			break;
+		}
+		if (c->cov[i].used < slot->used)
+			slot = &c->cov[i]; /* else the least recently used */
+	}
+	free(slot->key);
+	cq_covset_release(&slot->set);
+	slot->key = strdup(key);
+	if (slot->key && cq_covset_copy(set, &slot->set) < 0) {
+		free(slot->key);
+		slot->key = NULL;
+	}
+	slot->used = ++c->cov_tick;
+	pthread_mutex_unlock(&c->cov_lock);
+}
+
+void cq_index_put(struct kc_covq_cache *c, struct pindex *x)
+{
+	pthread_mutex_lock(&c->lock);
+	index_put_locked(x);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Keep x (refs already counted for the cache): replace an older import of
+ * the build, else take a free slot, else the least recently used; then
+ * drop the least recently used others while over the budget. */
+static void index_keep_locked(struct kc_covq_cache *c, struct pindex *x)
+{
+	int victim = 0;
+
+	for (int i = 0; i < KC_INDEX_SLOTS; i++) {
+		if (c->index[i] && c->index[i]->build == x->build) {
+			victim = i;
+			break;
+		}
+		if (!c->index[i] || (c->index[victim] && c->index[i]->used < c->index[victim]->used))
+			victim = i;
+	}
+	index_evict_locked(c, victim);
+	c->index[victim] = x;
+	c->bytes += x->bytes;
+	while (c->bytes > c->budget) {
+		int lru = -1;
+
+		for (int i = 0; i < KC_INDEX_SLOTS; i++)
+			if (c->index[i] && c->index[i] != x &&
+			    (lru < 0 || c->index[i]->used < c->index[lru]->used))
+				lru = i;
+		if (lru < 0)
+			break;
+		index_evict_locked(c, lru);
+	}
+}
+
+struct pindex *cq_index_get(struct kc_covq_cache *c, sqlite3 *db, int64_t build,
+			    int64_t generation, struct kc_err *err)
+{
+	struct pindex *x = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < KC_INDEX_SLOTS; i++) {
+		if (c->index[i] && c->index[i]->build == build &&
+		    c->index[i]->generation == generation) {
+			x = c->index[i];
+			x->refs++;
+			x->used = ++c->tick;
+			goto out;
+		}
+	}
+	x = cq_index_load(db, build, generation, err);
+	if (!x)
+		goto out;
+	x->refs = 2; /* the cache and the caller */
+	x->used = ++c->tick;
+	index_keep_locked(c, x);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return x;
+}
+
+struct totals *cq_totals_lookup(struct kc_covq_cache *c, struct pindex *x, const char *key)
+{
+	struct totals *t = NULL;
+	size_t n = ((size_t)x->nfiles + 1) * sizeof(*t);
+
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < KC_TOTALS_CACHE; i++) {
+		if (c->totals[i].index == x && strcmp(c->totals[i].key, key) == 0) {
+			t = malloc(n);
+			if (t)
+				memcpy(t, c->totals[i].t, n);
+			c->totals[i].used = ++c->tick;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return t;
+}
+
+void cq_totals_store(struct kc_covq_cache *c, struct pindex *x, const char *key,
+		     const struct totals *t)
+{
+	size_t n = ((size_t)x->nfiles + 1) * sizeof(*t);
+	struct totals *copy = malloc(n);
+	char *k = strdup(key);
+	struct tentry *e = &c->totals[0];
+
+	if (!copy || !k) {
+		free(copy);
+		free(k);
+		return;
+	}
+	memcpy(copy, t, n);
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < KC_TOTALS_CACHE; i++) {
+		if (!c->totals[i].index) {
+			e = &c->totals[i];
+			break;
+		}
+		if (c->totals[i].used < e->used)
+			e = &c->totals[i];
+	}
+	totals_drop_locked(e);
+	x->refs++;
+	e->index = x;
+	e->key = k;
+	e->t = copy;
+	e->used = ++c->tick;
+	pthread_mutex_unlock(&c->lock);
+}

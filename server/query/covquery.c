@@ -1,0 +1,148 @@
+/*
+ * covquery.c - opening a coverage query of a build: look the build up,
+ * load the filter's coverage per image (select.c, through the coverage
+ * cache) and take the build's point index (pindex.c, through the index
+ * cache), and freeing it again. The queries themselves are tree.c,
+ * labels.c, functions.c and export.c; cq.h lists the modules.
+ */
+#include "cq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "db.h"
+
+/* The coverage cache key of q's filter for import generation
+ * `generation`; NULL when out of memory. */
+static char *covset_key(const struct kc_covq *q, int64_t generation)
+{
+	const struct kc_cov_filter *f = &q->f;
+	struct kc_buf b = KC_BUF_INIT;
+
+	kc_buf_addf(&b, "%lld/%lld/%llu/%s/%s/%d/%lld/%lld", (long long)q->build,
+		    (long long)generation, (unsigned long long)q->coverage_gen,
+		    f->labels_json ? f->labels_json : "-", f->minus_json ? f->minus_json : "-",
+		    f->days, (long long)f->since, (long long)f->until);
+	if (b.oom) {
+		kc_buf_release(&b);
+		return NULL;
+	}
+	return (char *)b.data; /* NUL-terminated, owned by the caller */
+}
+
+
+void kc_covq_free(struct kc_covq *q)
+{
+	if (!q)
+		return;
+	cq_covset_release(&q->img);
+	for (uint32_t i = 0; q->bitset && q->index && i < q->index->nimg; i++)
+		free(q->bitset[i]);
+	free(q->bitset);
+	free(q->cov);
+	free(q->tkey);
+	if (q->index)
+		cq_index_put(q->cache, q->index);
+	free(q);
+}
+
+/* The filter's coverage per image into q->img, from the cache or the
+ * database. */
+static int load_coverage(struct kc_covq *q, int64_t generation, struct kc_err *err)
+{
+	char *key = covset_key(q, generation);
+	int hit = key ? cq_covcache_get(q->cache, key, &q->img) : 0, ret = -1;
+
+	if (hit < 0) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (!hit) {
+		if (cq_load_filtered(q, 0, &q->img, err) < 0) {
+			err->code = KC_E_INTERNAL;
+			goto out;
+		}
+		if (key)
+			cq_covcache_put(q->cache, key, &q->img);
+	}
+	ret = 0;
+out:
+	free(key);
+	return ret;
+}
+
+struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t coverage_gen,
+			     const char *build_id, const struct kc_cov_filter *f, unsigned flags,
+			     struct kc_err *err)
+{
+	struct kc_covq *q = calloc(1, sizeof(*q));
+	sqlite3_stmt *st = NULL;
+	int64_t generation = 0;
+	int rc, ok = 0;
+
+	if (!q) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	q->db = db;
+	q->cache = cache;
+	q->coverage_gen = coverage_gen;
+	q->f = *f;
+	/* Index loads and the summary read large blobs: map the database rather
+	 * than copying pages through SQLite's small default cache. */
+	(void)kc_db_exec(db, "PRAGMA mmap_size = 17179869184", NULL);
+	snprintf(q->build_id, sizeof(q->build_id), "%s", build_id);
+	st = kc_db_prepare(db,
+			   "SELECT b.id, (SELECT imported FROM build_imports WHERE build = b.id) "
+			   "FROM builds b WHERE b.build_id = ?",
+			   err);
+	if (!st)
+		goto out;
+	sqlite3_bind_text(st, 1, build_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		kc_err_set(err, KC_E_NOT_FOUND, "no build %s", build_id);
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	q->build = sqlite3_column_int64(st, 0);
+	q->imported = sqlite3_column_type(st, 1) != SQLITE_NULL;
+	generation = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((flags & KC_COVQ_NEED_IMPORT) && !q->imported) {
+		kc_err_set(err, KC_E_NOT_IMPORTED,
+			   "build %s has not been imported (POST /api/v1/builds)",
+			    build_id);
+		goto out;
+	}
+	if (!(flags & KC_COVQ_NO_COVERAGE) && load_coverage(q, generation, err) < 0)
+		goto out;
+	if (q->imported) {
+		q->index = cq_index_get(q->cache, db, q->build, generation, err);
+		if (!q->index) {
+			err->code = KC_E_INTERNAL;
+			goto out;
+		}
+		q->cov = calloc((size_t)q->index->nimg + 1, sizeof(*q->cov));
+		if (!q->cov) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		for (uint32_t i = 0; i < q->index->nimg; i++)
+			q->cov[i] = cq_covset_get(&q->img, q->index->img[i]);
+	}
+	ok = 1;
+out:
+	sqlite3_finalize(st);
+	if (!ok) {
+		kc_covq_free(q);
+		q = NULL;
+	}
+	return q;
+}

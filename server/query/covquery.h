@@ -1,0 +1,120 @@
+/*
+ * covquery.h - coverage of an imported build by file, directory and
+ * function: the computations behind /api/v1/builds/{build}/... (tree,
+ * files, functions, lcov, CSV, summary).
+ *
+ * A query context (struct kc_covq) loads, once, the coverage bitmap of
+ * every image of the build for the requested filter (labels, day range,
+ * minus labels). File and directory results are then a few bitmap ANDs
+ * per file plus one pass over the points of the files asked for.
+ *
+ * Definitions (docs/api-coverage.md): a point is covered when its bit
+ * (call-site offset + 5) is set; a line is "covered" when all its points
+ * are, "partial" when some are, "uncovered" when none are; a function is
+ * covered ("hit") when at least one of its points is.
+ *
+ * Errors set err->code: KC_E_NOT_FOUND for an unknown build, file or
+ * directory, KC_E_NOT_IMPORTED for a build that was never imported,
+ * KC_E_BAD_INPUT for bad arguments, KC_E_INTERNAL (or KC_E_UNAVAILABLE
+ * for a busy or failing database) else.
+ * Returned JSON objects and buffers belong to the caller.
+ */
+#ifndef KC_COVQUERY_H
+#define KC_COVQUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct kc_cov_filter {
+	const char *labels_json; /* JSON array text of label names; NULL = all */
+	const char *minus_json;  /* JSON array text of label names to subtract */
+	int days;                /* 1 when since/until restrict the days */
+	int64_t since, until;    /* days since 1970-01-01 (UTC), inclusive */
+};
+
+enum kc_func_sort { KC_SORT_NAME, KC_SORT_COVERAGE, KC_SORT_POINTS };
+
+struct kc_covq;
+
+/*
+ * What queries keep between them (decoded coverage of recent filters, the
+ * point indexes of recent builds, per-file totals of large trees), in one
+ * object: the server creates it at start and frees it at stop, after the
+ * last query. Thread-safe; queries share it. index_mb bounds the memory of
+ * the point indexes (least recently used builds are dropped past it; the
+ * newest is kept even when larger). kc_covq_cache_clear drops everything
+ * (queries still open keep what they hold).
+ */
+#define KC_COVQ_CACHE_MB_DEFAULT 1024
+struct kc_covq_cache;
+struct kc_covq_cache *kc_covq_cache_new(unsigned index_mb, struct kc_err *err);
+void kc_covq_cache_clear(struct kc_covq_cache *c);
+void kc_covq_cache_free(struct kc_covq_cache *c); /* NULL is fine */
+
+/* Flags of kc_covq_open. */
+#define KC_COVQ_NEED_IMPORT 1u /* fail with 404 when the build was never imported */
+#define KC_COVQ_NO_COVERAGE 2u /* do not load the filter's coverage (kc_covq_labels
+				* reads its own; other queries then see none) */
+
+/* Open a query of build_id (hex) on the read connection db; cache and db
+ * must not be NULL; they and the filter's strings are borrowed for the
+ * context's lifetime.
+ * coverage_gen is a number that changes whenever stored coverage changes
+ * (kc_store_coverage_generation): cached coverage of another generation
+ * is not used. Release with kc_covq_free (NULL is fine).
+ *
+ * Every query below takes a context from kc_covq_open. The ones about
+ * files, directories and functions (tree, file, functions, lcov, CSV,
+ * labels) need an imported build: on one that is not they fail with
+ * KC_E_NOT_IMPORTED (open with KC_COVQ_NEED_IMPORT to fail earlier).
+ * kc_covq_summary answers for any build. */
+struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t coverage_gen,
+			     const char *build_id, const struct kc_cov_filter *f, unsigned flags,
+			     struct kc_err *err);
+void kc_covq_free(struct kc_covq *q);
+
+/* Children of directory dir ("" = the root) with their totals, and dir's
+ * own totals. */
+json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err);
+
+/* Lines, functions and (when stored) source text of one file. */
+json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err);
+
+/* Functions of one file (file != NULL) or of the whole build, sorted
+ * (name ascending; coverage or points descending) and paged. With match
+ * != NULL, only functions whose name or file path contains it (ignoring
+ * case). */
+json_t *kc_covq_functions(struct kc_covq *q, const char *file, const char *match,
+			  enum kc_func_sort sort, size_t limit, size_t offset, struct kc_err *err);
+
+/* LCOV tracefile of every file under prefix ("" or NULL = all) appended
+ * to out. */
+int kc_covq_lcov(struct kc_covq *q, const char *prefix, struct kc_buf *out,
+		 struct kc_err *err) KC_MUST_CHECK;
+
+/* CSV like syzkaller's filecover / funccover, appended to out. */
+int kc_covq_files_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
+		      struct kc_err *err) KC_MUST_CHECK;
+int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
+			  struct kc_err *err) KC_MUST_CHECK;
+
+/* Which labels covered the points of one file, or of its line `line`
+ * (line > 0): per label, the points it covered (minus what the minus labels
+ * covered), the first and last day it covered any of them and its covered
+ * lines. Only coverage of the filter's days counts; with labels in the
+ * filter only those are listed. Labels are ordered by covered points
+ * (descending), then name; at most limit of them. 404 for an unknown file.
+ * Needs an imported build. */
+json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t limit,
+		       struct kc_err *err);
+
+/* Points, covered points and unmatched PCs per binary of the build. */
+json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err);
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * cq.h - the query layer's inside, shared by its modules and by no one
+ * else: the query context, the in-memory point index of a build, the
+ * coverage sets of a filter and the file walk. covquery.h is the API.
+ *
+ *   select.c   which coverage counts: rows of a filter, minus labels
+ *   pindex.c   loading the point index of an imported build
+ *   cache.c    struct kc_covq_cache: decoded coverage, indexes, totals
+ *   covquery.c opening and freeing a query
+ *   walk.c     walking files in path order and tallying their points
+ *   tree.c     directory tree and one file
+ *   labels.c   which labels covered a file or a line
+ *   functions.c function lists
+ *   export.c   LCOV, CSV and the build summary
+ */
+#ifndef KC_CQ_H
+#define KC_CQ_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <roaring/roaring.h>
+
+#include "covquery.h"
+#include "store.h" /* KC_ALL_DAYS: how the store keeps coverage rows */
+#include "wire.h"
+
+#define NONE UINT32_MAX
+
+/* The coverage rows (binaries) that count for an image: same build, kind
+ * and name, and the image's build id or none recorded. */
+#define IMG_BINARY                                                                        \
+	"b.build = i.build AND b.kind = i.kind AND b.name = i.name AND "                   \
+	"(b.build_id = i.build_id OR b.build_id = '') "
+#define IMG_JOIN "FROM images i JOIN binaries b ON " IMG_BINARY
+
+struct imgcov {
+	int64_t id; /* images.id or binaries.id */
+	roaring_bitmap_t *bits;
+};
+
+struct covset {
+	struct imgcov *v; /* sorted by id */
+	size_t n, cap;
+};
+
+struct kc_covq {
+	sqlite3 *db; /* borrowed */
+	struct kc_covq_cache *cache; /* borrowed */
+	uint64_t coverage_gen;  /* the caller's coverage generation */
+	int64_t build;
+	char build_id[KC_BUILD_ID_MAX + 1];
+	int imported;
+	struct kc_cov_filter f; /* strings borrowed */
+	struct covset img;      /* coverage per image */
+	struct pindex *index;   /* the build's points (shared, counted) */
+	const roaring_bitmap_t **cov; /* per index slot, borrowed from img */
+	uint64_t **bitset;      /* per slot, made by cq_ensure_bitsets() */
+	char *tkey;             /* totals cache key, made by tree.c */
+};
+
+/* The tallies of one file while walking. */
+struct fview {
+	const struct pfile *pf; /* the file in the index */
+	int64_t id;
+	const char *path;
+	uint32_t nlines, nfuncs;
+	const uint32_t *lines; /* instrumented line numbers */
+	uint32_t *ltot, *lcov; /* points / covered points per line index */
+	uint32_t *ftot, *fcov; /* per function idx */
+	size_t lcap, fcap;
+	uint64_t points, covered;
+};
+
+/* Totals of a file or a directory. */
+struct totals {
+	uint64_t points, covered;
+	uint64_t lines, lines_full, lines_partial;
+	uint64_t funcs, funcs_hit;
+	uint64_t files;
+};
+
+
+/*
+ * The points of an imported build never change until it is re-imported, so
+ * they are loaded once into memory (struct pindex, immutable, shared by all
+ * queries, reference-counted) and a query only scans arrays: per point one
+ * bit test against the coverage, no SQL and no bitmap decoding (cache.c
+ * keeps the indexes of recent builds).
+ */
+struct part {
+	uint32_t slot; /* image index in pindex.img */
+	uint32_t n;
+	uint32_t *bits; /* point bits, ascending */
+	uint32_t *li;   /* line index per point (NONE: line 0) */
+	uint32_t *fi;   /* function index per point (NONE: none) */
+};
+
+struct pfunc {
+	char *name; /* NULL when the idx has no row */
+	int64_t line_start, line_end;
+};
+
+struct pfile {
+	int64_t id;
+	char *path;
+	uint32_t nlines, nfuncs, nparts;
+	size_t capparts;
+	uint32_t *lines;
+	struct pfunc *funcs; /* by idx */
+	struct part *parts;
+};
+
+struct pindex {
+	int64_t build, generation;
+	size_t bytes;        /* memory held, for the cache budget */
+	unsigned refs;       /* users, including the cache */
+	uint64_t used;       /* LRU tick */
+	int64_t *img;        /* image ids, ascending; index = slot */
+	uint32_t *img_limit; /* largest point bit + 1 per slot */
+	uint32_t nimg;
+	struct pfile *files; /* sorted by path */
+	uint32_t nfiles;
+	size_t capfiles;
+};
+
+/* ---- select.c ---- */
+
+void cq_covset_release(struct covset *s);
+/* The coverage of id in s (sorted by id), or NULL. */
+const roaring_bitmap_t *cq_covset_get(const struct covset *s, int64_t id);
+/* Deep copy; -1 when out of memory (to is then empty). */
+int cq_covset_copy(const struct covset *from, struct covset *to);
+/* The coverage of q's filter minus that of its minus labels, per image
+ * (by_binary = 0) or per binaries row (1). */
+int cq_load_filtered(struct kc_covq *q, int by_binary, struct covset *out, struct kc_err *err);
+
+/* ---- pindex.c ---- */
+
+/* Load the index of an imported build (refs = 0); NULL with err set. */
+struct pindex *cq_index_load(sqlite3 *db, int64_t build, int64_t generation,
+			     struct kc_err *err);
+void cq_index_free(struct pindex *x);
+/* First file of x whose path is >= key (byte order, as SQLite's BINARY). */
+uint32_t cq_lower_bound(const struct pindex *x, const char *key);
+
+/* ---- cache.c ---- */
+
+/* Copy the cached coverage of key into out: 1 hit, 0 miss, -1 error. */
+int cq_covcache_get(struct kc_covq_cache *c, const char *key, struct covset *out);
+/* Keep a copy of set under key (dropped silently when out of memory). */
+void cq_covcache_put(struct kc_covq_cache *c, const char *key, const struct covset *set);
+/* The index of (build, generation), from the cache or loaded now, counted
+ * for the caller, who gives it back with cq_index_put. */
+struct pindex *cq_index_get(struct kc_covq_cache *c, sqlite3 *db, int64_t build,
+			    int64_t generation, struct kc_err *err);
+void cq_index_put(struct kc_covq_cache *c, struct pindex *x);
+/* A copy (owned by the caller) of the cached per-file totals of (index,
+ * key), or NULL. */
+struct totals *cq_totals_lookup(struct kc_covq_cache *c, struct pindex *x, const char *key);
+/* Keep a copy of the per-file totals t of x under key. */
+void cq_totals_store(struct kc_covq_cache *c, struct pindex *x, const char *key,
+		     const struct totals *t);
+
+/* ---- walk.c ---- */
+
+/* Walks over more files than this turn the coverage into flat bitsets. */
+#define KC_BITSET_MIN_FILES 32
+
+typedef int (*file_fn)(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err);
+/* Run fn(name, line_start, line_end, idx) over the functions of a file
+ * that own points. */
+typedef int (*func_fn)(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
+		       int64_t le, void *arg, struct kc_err *err);
+
+/* 0 when q has a point index, else -1 with KC_E_NOT_IMPORTED: every query
+ * of files, directories or functions calls it first. */
+int cq_need_index(const struct kc_covq *q, struct kc_err *err) KC_MUST_CHECK;
+int cq_ensure_bitsets(struct kc_covq *q, struct kc_err *err);
+void cq_fview_release(struct fview *v);
+int cq_fview_fill(struct kc_covq *q, struct fview *v, const struct pfile *pf,
+		  struct kc_err *err);
+void cq_fview_totals(const struct fview *v, struct totals *t);
+void cq_totals_add(struct totals *a, const struct totals *b);
+/* Call fn for every file whose path is exactly `exact`, or starts with
+ * `prefix` (which ends with '/'), or every file when both are NULL, in
+ * path order. Returns the number of files, or -1. Needs q->index. */
+int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_fn fn,
+		void *arg, struct kc_err *err);
+int cq_each_function(struct kc_covq *q, const struct fview *v, func_fn fn, void *arg,
+		     struct kc_err *err);
+void cq_put_totals(json_t *o, const struct totals *t);
+/* {"build_id": ...}, a new reference. */
+json_t *cq_base_object(struct kc_covq *q);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * select.c - which coverage a query counts: per image (or per binaries
+ * row) the union of the coverage rows of the filter's labels and days,
+ * minus the union of the minus labels' rows. Rows are read in id order
+ * so each key's rows arrive together and are OR-ed as they come.
+ */
+#include "cq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "day.h"
+#include "db.h"
+#include "search.h"
+#include "grow.h"
+
+void cq_covset_release(struct covset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		kc_bitmap_free(s->v[i].bits);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+struct id_key {
+	const struct covset *s;
+	int64_t id;
+};
+
+static int id_below(const void *ctx, size_t i)
+{
+	const struct id_key *k = ctx;
+
+	return k->s->v[i].id < k->id;
+}
+
+const roaring_bitmap_t *cq_covset_get(const struct covset *s, int64_t id)
+{
+	struct id_key k = { s, id };
+	size_t lo = kc_lower_bound(s->n, id_below, &k);
+
+	return lo < s->n && s->v[lo].id == id ? s->v[lo].bits : NULL;
+}
+
+/* Coverage per image (by_binary = 0) or per binaries row (1): the
+ * all-time union (filtered = 0), or the rows of the days since..until
+ * (KC_ALL_DAYS: all days) of the labels in labels_json (NULL: all labels). Images and binaries are
+ * scanned in id order ("+" keeps SQLite off the build index), so rows come
+ * grouped by key without sorting their blobs, and merging only looks at the
+ * last entry; each key's rows are found through the primary key (binary,
+ * label, day). */
+static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
+		       const char *labels_json, int64_t since, int64_t until, struct covset *out,
+		       struct kc_err *err)
+{
+#define IMAGES "FROM images i CROSS JOIN binaries b ON " IMG_BINARY
+#define LABELS                                                                            \
+	"c.label IN (SELECT l.id FROM labels l JOIN json_each(?2) j ON l.name = j.value) AND "
+#define DAYS "c.day BETWEEN ?3 AND ?4 "
+	static const char *const sql[2][4] = {
+		{ "SELECT i.id, t.bits " IMAGES "CROSS JOIN coverage_total t ON t.binary = b.id "
+		  "WHERE +i.build = ?1 ORDER BY i.id",
+		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +i.build = ?1 AND " LABELS DAYS "ORDER BY i.id",
+		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +i.build = ?1 AND " DAYS "ORDER BY i.id",
+		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +i.build = ?1 AND " LABELS KC_ALL_DAYS_ROWS "ORDER BY i.id" },
+		{ "SELECT b.id, t.bits FROM binaries b CROSS JOIN coverage_total t ON "
+		  "t.binary = b.id WHERE +b.build = ?1 ORDER BY b.id",
+		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +b.build = ?1 AND " LABELS DAYS "ORDER BY b.id",
+		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +b.build = ?1 AND " DAYS "ORDER BY b.id",
+		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
+		  "WHERE +b.build = ?1 AND " LABELS KC_ALL_DAYS_ROWS "ORDER BY b.id" },
+	};
+#undef IMAGES
+#undef LABELS
+#undef DAYS
+	/* 0: all-time union; 1: labels, days; 2: all labels, days; 3: labels,
+	 * all days. */
+	int variant = !filtered ? 0 : !labels_json ? 2 : since == KC_ALL_DAYS ? 3 : 1;
+	sqlite3_stmt *st = kc_db_prepare(db, sql[by_binary][variant], err);
+	int rc, ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, build);
+	if (filtered) {
+		if (labels_json)
+			sqlite3_bind_text(st, 2, labels_json, -1, SQLITE_STATIC);
+		if (variant != 3) {
+			sqlite3_bind_int64(st, 3, since);
+			sqlite3_bind_int64(st, 4, until);
+		}
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		roaring_bitmap_t *b = kc_db_column_bitmap(st, 1);
+
+		if (!b) {
+			kc_err_set(err, KC_E_INTERNAL,
+				   "stored coverage bitmap of %lld is corrupt", (long long)id);
+			goto out;
+		}
+		if (out->n && out->v[out->n - 1].id == id) {
+			roaring_bitmap_or_inplace(out->v[out->n - 1].bits, b);
+			kc_bitmap_free(b);
+			continue;
+		}
+		if (KC_GROW(out->v, out->cap, out->n + 1) < 0) {
+			kc_bitmap_free(b);
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		out->v[out->n].id = id;
+		out->v[out->n++].bits = b;
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_set(err, kc_db_errc(db), "loading coverage: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	if (ret < 0)
+		cq_covset_release(out);
+	return ret;
+}
+
+int cq_covset_copy(const struct covset *from, struct covset *to)
+{
+	memset(to, 0, sizeof(*to));
+	to->v = calloc(from->n ? from->n : 1, sizeof(*to->v));
+	if (!to->v)
+		return -1;
+	for (size_t i = 0; i < from->n; i++) {
+		to->v[i].id = from->v[i].id;
+		to->v[i].bits = roaring_bitmap_copy(from->v[i].bits);
+		to->n = to->cap = i + 1;
+		if (!to->v[i].bits) {
+			cq_covset_release(to);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+
+/* The coverage of the filter, minus the coverage of the minus labels. */
+int cq_load_filtered(struct kc_covq *q, int by_binary, struct covset *out, struct kc_err *err)
+{
+	const struct kc_cov_filter *f = &q->f;
+	/* Without a day window, each label's union over all days. */
+	int64_t since = f->days ? f->since : KC_ALL_DAYS, until = f->days ? f->until : KC_ALL_DAYS;
+	int filtered = f->labels_json || f->days;
+	struct covset minus;
+
+	if (covset_load(q->db, q->build, by_binary, filtered, f->labels_json, since, until, out,
+			err) < 0)
+		return -1;
+	if (!f->minus_json)
+		return 0;
+	if (covset_load(q->db, q->build, by_binary, 1, f->minus_json, since, until, &minus, err) <
+	    0) {
+		cq_covset_release(out);
+		return -1;
+	}
+	for (size_t i = 0; i < out->n; i++) {
+		const roaring_bitmap_t *m = cq_covset_get(&minus, out->v[i].id);
+
+		if (m)
+			roaring_bitmap_andnot_inplace(out->v[i].bits, m);
+	}
+	cq_covset_release(&minus);
+	return 0;
+}

@@ -1,0 +1,690 @@
+/*
+ * store.c - the writer thread: group commit of reports and address maps
+ * into SQLite. Each job runs inside a savepoint, so a bad job fails alone;
+ * coverage bitmaps touched by the batch are merged in memory and written
+ * once before the commit. Waiters are woken only after COMMIT returned.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "overflow.h"
+
+struct merge {
+	int64_t binary, label, day; /* label -1: coverage_total */
+	roaring_bitmap_t *bits;
+};
+
+#define KC_UNION_CACHE 1024
+/* A key's rows are folded back into one when a commit would add a row
+ * beyond this many (schema/004_coverage_deltas.sql). */
+#define KC_MAX_DELTA_ROWS 32
+
+struct kc_store {
+	sqlite3 *db;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;  /* writer: jobs queued or stopping */
+	pthread_cond_t done;  /* submitters: a batch finished */
+	struct kc_job *head, *tail;
+	int stopping;
+	struct kc_store_stats stats;
+	struct merge *merges; /* this batch's pending bitmap merges */
+	size_t nmerges;
+	int wrote_coverage; /* this batch inserted or replaced coverage rows */
+	atomic_ullong coverage_generation; /* commits that changed coverage */
+	/* The stored unions the writer touched lately, decoded: a merge that
+	 * adds nothing new (the common case once a fleet is warm) costs no
+	 * read and no write, and one that does costs no read. Only the writer
+	 * changes these tables, so the cache equals the database after every
+	 * commit; it is dropped when a batch fails. */
+	struct stored {
+		struct merge m;       /* key and the decoded union of its rows */
+		int64_t rows, maxseq; /* rows stored for the key, highest seq */
+		uint64_t used;        /* LRU clock */
+	} unions[KC_UNION_CACHE];
+	size_t nunions;
+	uint64_t union_clock;
+	/* Prepared statements of the writer, keyed by their (constant) SQL
+	 * text pointer: ingest runs the same dozen statements per report. */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[32];
+};
+
+uint64_t kc_store_coverage_generation(struct kc_store *s)
+{
+	return atomic_load(&s->coverage_generation);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int step_done(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]) && s->cache[i].sql; i++)
+		if (s->cache[i].sql == sql)
+			return s->cache[i].st;
+	if (i == sizeof(s->cache) / sizeof(s->cache[0])) {
+		kc_err_set(err, KC_E_INTERNAL, "statement cache full");
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cache[i].st,
+			       NULL) != SQLITE_OK) {
+		kc_err_set(err, kc_db_errc(s->db), "sqlite prepare: %s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	s->cache[i].sql = sql;
+	return s->cache[i].st;
+}
+
+/* Run one statement (constant SQL text) with integer/text parameters given
+ * as a format: 'i' int64, 't' text. Returns the first column of the first
+ * row in *out when out is not NULL (-1 when there is no row). */
+static int run(struct kc_store *s, const char *sql, const char *fmt, int64_t *out,
+	       struct kc_err *err, ...)
+{
+	sqlite3_stmt *st = cached(s, sql, err);
+	va_list ap;
+	int rc, ret = -1;
+
+	if (!st)
+		return -1;
+	va_start(ap, err);
+	for (int i = 0; fmt[i]; i++) {
+		if (fmt[i] == 'i')
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+		else
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+	}
+	va_end(ap);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && out)
+		*out = sqlite3_column_int64(st, 0);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		kc_err_set(err, kc_db_errc(s->db), "sqlite: %s", sqlite3_errmsg(s->db));
+		goto out;
+	}
+	if (rc == SQLITE_DONE && out)
+		*out = -1;
+	ret = 0;
+out:
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+static int upsert_machine(struct kc_store *db, const char *name, int64_t now, int64_t *id,
+			  struct kc_err *err)
+{
+	if (run(db, "INSERT INTO machines (name, first_seen) VALUES (?, ?) "
+		    "ON CONFLICT(name) DO NOTHING", "ti", NULL, err, name, now) < 0)
+		return -1;
+	return run(db, "SELECT id FROM machines WHERE name = ?", "t", id, err, name);
+}
+
+static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_t *boot_out,
+			 struct kc_err *err)
+{
+	int64_t now = (int64_t)time(NULL), machine, build, boot, bin;
+
+	if (upsert_machine(db, m->machine, now, &machine, err) < 0 ||
+	    run(db, "INSERT INTO builds (build_id, release, first_seen, last_seen) VALUES (?,?,?,?) "
+		    "ON CONFLICT(build_id) DO UPDATE SET last_seen = excluded.last_seen, "
+		    "release = CASE WHEN release = '' THEN excluded.release ELSE release END",
+		"ttii", NULL, err, m->build_id, m->release, now, now) < 0 ||
+	    run(db, "SELECT id FROM builds WHERE build_id = ?", "t", &build, err, m->build_id) < 0 ||
+	    run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
+		    "VALUES (?, 'vmlinux', 'vmlinux', ?)", "it", NULL, err, build, m->build_id) < 0 ||
+	    run(db, "INSERT INTO boots (machine, boot_id, build, release, text_start, text_end, "
+		    "link_text, first_seen) VALUES (?,?,?,?,?,?,?,?) "
+		    "ON CONFLICT(machine, boot_id) DO NOTHING", "ititiiii", NULL, err, machine,
+		m->boot_id, build, m->release, (int64_t)m->text_start, (int64_t)m->text_end,
+		(int64_t)m->link_text, now) < 0 ||
+	    run(db, "SELECT id FROM boots WHERE machine = ? AND boot_id = ? AND build = ?", "iti",
+		&boot, err, machine, m->boot_id, build) < 0)
+		return -1;
+	if (boot < 0)
+		return kc_err_set(err, KC_E_CONFLICT,
+				  "boot %s of %s is already known with another kernel build",
+				  m->boot_id, m->machine);
+	for (uint32_t i = 0; i < m->nmodules; i++) {
+		const struct kc_module *mod = &m->modules[i];
+
+		if (run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
+			    "VALUES (?, 'module', ?, ?)", "itt", NULL, err, build, mod->name,
+			mod->build_id) < 0 ||
+		    run(db, "SELECT id FROM binaries WHERE build = ? AND name = ? AND build_id = ?",
+			"itt", &bin, err, build, mod->name, mod->build_id) < 0 ||
+		    /* A later map of the boot (a module loaded or moved since) wins;
+		     * a module whose range another one took is gone. */
+		    run(db, "DELETE FROM boot_modules WHERE boot = ? AND name <> ? AND "
+			    "core_base < ? AND core_base + core_size > ?", "itii", NULL, err, boot,
+			mod->name, (int64_t)(mod->core_base + mod->core_size),
+			(int64_t)mod->core_base) < 0 ||
+		    run(db, "INSERT INTO boot_modules (boot, name, binary, core_base, core_size, "
+			    "text_addr) VALUES (?,?,?,?,?,?) ON CONFLICT(boot, name) DO UPDATE SET "
+			    "binary = excluded.binary, core_base = excluded.core_base, "
+			    "core_size = excluded.core_size, text_addr = excluded.text_addr",
+			"itiiii", NULL, err, boot, mod->name, bin, (int64_t)mod->core_base,
+			(int64_t)mod->core_size, (int64_t)mod->text_addr) < 0)
+			return -1;
+	}
+	*boot_out = boot;
+	return 0;
+}
+
+static int queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
+		       const roaring_bitmap_t *bits, struct kc_err *err)
+{
+	struct merge *m;
+
+	for (size_t i = 0; i < s->nmerges; i++) {
+		m = &s->merges[i];
+		if (m->binary == binary && m->label == label && m->day == day) {
+			roaring_bitmap_or_inplace(m->bits, bits);
+			return 0;
+		}
+	}
+	m = realloc(s->merges, (s->nmerges + 1) * sizeof(*m));
+	if (!m)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	s->merges = m;
+	m = &m[s->nmerges++];
+	m->binary = binary;
+	m->label = label;
+	m->day = day;
+	m->bits = roaring_bitmap_copy(bits);
+	return 0;
+}
+
+/* Fold the label's completed days (label_unions.upto up to day - 1) into
+ * its union of completed days (coverage day KC_ALL_DAYS). Past days never
+ * change, so this reads rows once per (binary, label) and day; on other
+ * reports it is one primary-key lookup. */
+static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
+			    struct kc_err *err)
+{
+	sqlite3_stmt *st;
+	roaring_bitmap_t *u = NULL;
+	int64_t upto;
+	int rc, ret = -1;
+
+	if (run(s, "SELECT upto FROM label_unions WHERE binary = ? AND label = ?", "ii", &upto,
+		err, binary, label) < 0)
+		return -1;
+	if (upto >= day) /* -1: no row yet, every earlier day is open */
+		return 0;
+	st = cached(s, "SELECT kc_roaring_or(bits) FROM coverage WHERE binary = ? AND label = ? "
+		       "AND day BETWEEN ? AND ?",
+		    err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, binary);
+	sqlite3_bind_int64(st, 2, label);
+	sqlite3_bind_int64(st, 3, upto < 0 ? 0 : upto);
+	sqlite3_bind_int64(st, 4, day - 1);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		u = roaring_bitmap_portable_deserialize_safe(sqlite3_column_blob(st, 0),
+							     (size_t)sqlite3_column_bytes(st, 0));
+	sqlite3_reset(st);
+	if (!u) {
+		kc_err_set(err, KC_E_INTERNAL, "folding completed days: %s",
+			   rc == SQLITE_ROW ? "bad union" : sqlite3_errmsg(s->db));
+		goto out;
+	}
+	/* This batch's merges of those days are not in the database yet (a
+	 * batch that spans midnight). */
+	for (size_t i = 0; i < s->nmerges; i++) {
+		const struct merge *m = &s->merges[i];
+
+		if (m->binary == binary && m->label == label && m->day >= 0 && m->day < day)
+			roaring_bitmap_or_inplace(u, m->bits);
+	}
+	if ((!roaring_bitmap_is_empty(u) &&
+	     queue_merge(s, binary, label, KC_ALL_DAYS, u, err) < 0) ||
+	    run(s, "INSERT INTO label_unions (binary, label, upto) VALUES (?,?,?) "
+		   "ON CONFLICT(binary, label) DO UPDATE SET upto = excluded.upto",
+		"iii", NULL, err, binary, label, day) < 0)
+		goto out;
+	ret = 0;
+out:
+	kc_bitmap_free(u);
+	return ret;
+}
+
+static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *err)
+{
+	const struct kc_report *r = job->report;
+	int64_t now = (int64_t)time(NULL), day = now / 86400, label, changes, overflowed = 0;
+	char uid[2 * KC_UPLOAD_ID_LEN + 1];
+
+	for (uint32_t i = 0; i < r->nruns; i++)
+		overflowed += r->runs[i].overflowed;
+	kc_upload_id_hex(r->upload_id, uid);
+	if (run(s, "INSERT INTO labels (name) VALUES (?) ON CONFLICT(name) DO NOTHING", "t",
+		NULL, err, r->label) < 0 ||
+	    run(s, "SELECT id FROM labels WHERE name = ?", "t", &label, err, r->label) < 0 ||
+	    run(s, "INSERT INTO reports (upload_id, machine, boot, label, received, created, "
+		       "pcs, unknown_pcs, runs, overflowed_runs, bytes) "
+		       "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(upload_id) DO NOTHING",
+		"tiiiiiiiiii", NULL, err, uid, job->boot->machine, job->boot->boot, label, now,
+		(int64_t)r->created_unix, (int64_t)(job->canon->known + job->canon->unknown),
+		(int64_t)job->canon->unknown, (int64_t)r->nruns, overflowed, (int64_t)job->bytes) < 0)
+		return -1;
+	changes = sqlite3_changes(s->db);
+	if (changes == 0) {
+		job->outcome = KC_JOB_DUPLICATE;
+		return run(s, "SELECT id FROM reports WHERE upload_id = ?", "t", &job->id, err,
+			   uid);
+	}
+	job->id = sqlite3_last_insert_rowid(s->db);
+	if (run(s, "UPDATE machines SET last_push = ?, reports = reports + 1, pcs = pcs + ?, "
+		       "unknown_pcs = unknown_pcs + ? WHERE id = ?", "iiii", NULL, err, now,
+		(int64_t)(job->canon->known + job->canon->unknown), (int64_t)job->canon->unknown,
+		job->boot->machine) < 0 ||
+	    run(s, "UPDATE builds SET last_seen = ? WHERE id = ?", "ii", NULL, err, now,
+		job->boot->build) < 0 ||
+	    kc_overflow_record(s->db, day, job->boot->machine, job->boot->build, label, r, err) < 0)
+		return -1;
+	for (uint32_t i = 0; i < job->canon->nparts; i++) {
+		const struct kc_canon_part *p = &job->canon->parts[i];
+
+		if (queue_merge(s, p->binary, -1, 0, p->bits, err) < 0 ||
+		    queue_merge(s, p->binary, label, day, p->bits, err) < 0 ||
+		    fold_closed_days(s, p->binary, label, day, err) < 0)
+			return -1;
+	}
+	job->outcome = KC_JOB_OK;
+	return 0;
+}
+
+static void drop_unions(struct kc_store *s)
+{
+	for (size_t i = 0; i < s->nunions; i++)
+		kc_bitmap_free(s->unions[i].m.bits);
+	s->nunions = 0;
+}
+
+/* Bind a key's columns (binary[, label, day]) from parameter 1 on. */
+static int bind_key(sqlite3_stmt *st, const struct merge *m)
+{
+	sqlite3_bind_int64(st, 1, m->binary);
+	if (m->label < 0)
+		return 2;
+	sqlite3_bind_int64(st, 2, m->label);
+	sqlite3_bind_int64(st, 3, m->day);
+	return 4;
+}
+
+/* The stored rows of m's key, from the cache or read from the database
+ * (an empty union when there is no row yet). */
+static struct stored *stored_union(struct kc_store *s, const struct merge *m, struct kc_err *err)
+{
+	static const char *const sel[2] = {
+		"SELECT seq, bits FROM coverage WHERE binary = ? AND label = ? AND day = ?",
+		"SELECT seq, bits FROM coverage_total WHERE binary = ?",
+	};
+	size_t slot = 0;
+	struct stored *e;
+	sqlite3_stmt *q;
+	roaring_bitmap_t *bits;
+	int64_t rows = 0, maxseq = -1;
+	int rc;
+
+	for (size_t i = 0; i < s->nunions; i++) {
+		e = &s->unions[i];
+		if (e->m.binary == m->binary && e->m.label == m->label && e->m.day == m->day) {
+			e->used = ++s->union_clock;
+			return e;
+		}
+		if (e->used < s->unions[slot].used)
+			slot = i;
+	}
+	q = cached(s, sel[m->label < 0], err);
+	if (!q)
+		return NULL;
+	bind_key(q, m);
+	bits = roaring_bitmap_create();
+	while (bits && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		roaring_bitmap_t *row = roaring_bitmap_portable_deserialize_safe(
+			sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+
+		if (!row) {
+			kc_bitmap_free(bits);
+			bits = NULL;
+			break;
+		}
+		roaring_bitmap_or_inplace(bits, row);
+		kc_bitmap_free(row);
+		rows++;
+		if (sqlite3_column_int64(q, 0) > maxseq)
+			maxseq = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_reset(q);
+	if (!bits || rc != SQLITE_DONE) {
+		kc_bitmap_free(bits);
+		kc_err_set(err, KC_E_INTERNAL,
+			   "reading the stored bitmaps of binary %lld: %s", (long long)m->binary,
+			   bits ? sqlite3_errmsg(s->db) : "corrupt");
+		return NULL;
+	}
+	if (s->nunions < KC_UNION_CACHE)
+		slot = s->nunions++;
+	else
+		kc_bitmap_free(s->unions[slot].m.bits); /* least recently used */
+	e = &s->unions[slot];
+	e->m = *m;
+	e->m.bits = bits;
+	e->rows = rows;
+	e->maxseq = maxseq;
+	e->used = ++s->union_clock;
+	return e;
+}
+
+/* Insert bits as row seq of e's key. */
+static int put_row(struct kc_store *s, const struct stored *e, int64_t seq,
+		   const roaring_bitmap_t *bits, struct kc_err *err)
+{
+	static const char *const put[2] = {
+		"INSERT INTO coverage (binary, label, day, seq, bits) VALUES (?,?,?,?,?)",
+		"INSERT INTO coverage_total (binary, seq, bits) VALUES (?,?,?)",
+	};
+	sqlite3_stmt *w = cached(s, put[e->m.label < 0], err);
+	size_t n = roaring_bitmap_portable_size_in_bytes(bits);
+	char *buf = malloc(n ? n : 1);
+	int k, ret;
+
+	if (!w || !buf) {
+		free(buf);
+		return w ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : -1;
+	}
+	roaring_bitmap_portable_serialize(bits, buf);
+	k = bind_key(w, &e->m);
+	sqlite3_bind_int64(w, k, seq);
+	sqlite3_bind_blob(w, k + 1, buf, (int)n, SQLITE_STATIC);
+	ret = step_done(s->db, w, err);
+	free(buf);
+	return ret;
+}
+
+/* Merge every bitmap of the batch into its stored union: a union that
+ * gains nothing is not touched; otherwise only the new bits are inserted as
+ * a delta row, or, past KC_MAX_DELTA_ROWS rows, the key's rows are replaced
+ * by the whole union. */
+static int flush_merges(struct kc_store *s, struct kc_err *err)
+{
+	static const char *const del[2] = {
+		"DELETE FROM coverage WHERE binary = ? AND label = ? AND day = ?",
+		"DELETE FROM coverage_total WHERE binary = ?",
+	};
+
+	for (size_t i = 0; i < s->nmerges; i++) {
+		struct merge *m = &s->merges[i];
+		struct stored *e = stored_union(s, m, err);
+		roaring_bitmap_t *delta;
+		sqlite3_stmt *d;
+		int r;
+
+		if (!e)
+			return -1;
+		delta = roaring_bitmap_andnot(m->bits, e->m.bits);
+		if (!delta)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		if (roaring_bitmap_is_empty(delta)) {
+			kc_bitmap_free(delta);
+			continue; /* nothing new: the stored rows stay as they are */
+		}
+		roaring_bitmap_or_inplace(e->m.bits, delta);
+		roaring_bitmap_run_optimize(delta);
+		s->wrote_coverage = 1;
+		if (e->rows < KC_MAX_DELTA_ROWS) {
+			r = put_row(s, e, ++e->maxseq, delta, err);
+			e->rows++;
+		} else {
+			d = cached(s, del[m->label < 0], err);
+			if (d) {
+				bind_key(d, m);
+				r = step_done(s->db, d, err);
+			} else {
+				r = -1;
+			}
+			roaring_bitmap_run_optimize(e->m.bits);
+			if (r == 0)
+				r = put_row(s, e, 0, e->m.bits, err);
+			e->rows = 1;
+			e->maxseq = 0;
+		}
+		kc_bitmap_free(delta);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void drop_merges(struct kc_store *s)
+{
+	for (size_t i = 0; i < s->nmerges; i++)
+		kc_bitmap_free(s->merges[i].bits);
+	s->nmerges = 0;
+}
+
+static void apply_job(struct kc_store *s, struct kc_job *job)
+{
+	int r;
+
+	kc_err_clear(&job->err);
+	job->outcome = KC_JOB_OK;
+	if (kc_db_exec(s->db, "SAVEPOINT job", &job->err) < 0) {
+		job->outcome = KC_JOB_FAILED;
+		return;
+	}
+	if (job->kind == KC_JOB_REPORT)
+		r = apply_report(s, job, &job->err);
+	else if (job->kind == KC_JOB_ADDRMAP)
+		r = apply_addrmap(s, job->map, &job->id, &job->err);
+	else
+		r = job->fn(job->arg, s->db, &job->err);
+	if (r < 0) {
+		job->outcome = KC_JOB_FAILED;
+		(void)kc_db_exec(s->db, "ROLLBACK TO job", NULL);
+	}
+	(void)kc_db_exec(s->db, "RELEASE job", NULL);
+}
+
+static void run_batch(struct kc_store *s, struct kc_job *batch)
+{
+	struct kc_err err;
+	double t0 = now_ms();
+	size_t n = 0;
+	int ok;
+
+	kc_err_clear(&err);
+	ok = kc_db_exec(s->db, "BEGIN IMMEDIATE", &err) == 0;
+	for (struct kc_job *j = batch; j; j = j->next, n++) {
+		if (!ok)
+			continue;
+		apply_job(s, j);
+		/* On SQLITE_FULL, IOERR or NOMEM SQLite may roll back the whole
+		 * transaction itself: the batch's earlier jobs are gone and later
+		 * savepoints would commit on their own. Fail the whole batch. */
+		if (sqlite3_get_autocommit(s->db)) {
+			ok = 0;
+			err = j->err;
+		}
+	}
+	s->wrote_coverage = 0;
+	if (ok && (flush_merges(s, &err) < 0 || kc_db_exec(s->db, "COMMIT", &err) < 0))
+		ok = 0;
+	if (ok && s->wrote_coverage)
+		atomic_fetch_add(&s->coverage_generation, 1);
+	if (!ok) {
+		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
+		drop_unions(s); /* they may hold bits the rollback took back */
+		for (struct kc_job *j = batch; j; j = j->next) {
+			j->outcome = KC_JOB_FAILED;
+			j->err = err;
+			j->err.code = KC_E_UNAVAILABLE;
+		}
+	}
+	drop_merges(s);
+	pthread_mutex_lock(&s->lock);
+	/* Publish outcomes only now, after COMMIT: a waiter that sees a
+	 * final status may acknowledge. Read next before the waiter can
+	 * return and free its job. */
+	for (struct kc_job *j = batch, *next; j; j = next) {
+		next = j->next;
+		j->status = j->outcome;
+	}
+	s->stats.batches++;
+	s->stats.jobs += n;
+	s->stats.commit_failures += !ok;
+	s->stats.last_commit_ms = now_ms() - t0;
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *writer(void *arg)
+{
+	struct kc_store *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct kc_job *batch, *last;
+		size_t n = 1;
+
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (!s->head)
+			break;
+		batch = last = s->head;
+		while (last->next && n < KC_STORE_BATCH) {
+			last = last->next;
+			n++;
+		}
+		s->head = last->next;
+		if (!s->head)
+			s->tail = NULL;
+		last->next = NULL;
+		s->stats.queue_depth -= n;
+		pthread_mutex_unlock(&s->lock);
+		run_batch(s, batch);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+struct kc_store *kc_store_open(const char *path, struct kc_err *err)
+{
+	struct kc_store *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	s->db = kc_db_open(path, 0, err);
+	if (!s->db || kc_db_migrate(s->db, err) < 0)
+		goto fail;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->done, NULL);
+	if (pthread_create(&s->thread, NULL, writer, s) != 0) {
+		kc_err_set(err, KC_E_INTERNAL, "cannot start the writer thread");
+		goto fail;
+	}
+	return s;
+fail:
+	sqlite3_close(s->db);
+	free(s);
+	return NULL;
+}
+
+void kc_store_close(struct kc_store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	drop_merges(s);
+	drop_unions(s);
+	free(s->merges);
+	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
+		sqlite3_finalize(s->cache[i].st);
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->done);
+	free(s);
+}
+
+void kc_store_submit(struct kc_store *s, struct kc_job *job)
+{
+	job->status = KC_JOB_PENDING;
+	job->next = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (s->tail)
+		s->tail->next = job;
+	else
+		s->head = job;
+	s->tail = job;
+	s->stats.queue_depth++;
+	pthread_cond_signal(&s->wake);
+	while (job->status == KC_JOB_PENDING)
+		pthread_cond_wait(&s->done, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err), void *arg,
+		  struct kc_err *err)
+{
+	struct kc_job job;
+
+	memset(&job, 0, sizeof(job));
+	job.kind = KC_JOB_CALL;
+	job.fn = fn;
+	job.arg = arg;
+	kc_store_submit(s, &job);
+	if (job.status == KC_JOB_FAILED) {
+		if (err)
+			*err = job.err;
+		return -1;
+	}
+	return 0;
+}
+
+void kc_store_stats(struct kc_store *s, struct kc_store_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,101 @@
+/*
+ * store.h - the single writer of the coverage database.
+ *
+ * HTTP threads decode and canonicalize, then hand a job to the writer and
+ * wait. The writer takes every queued job (up to KC_STORE_BATCH), applies
+ * them in one transaction (group commit), merges coverage bitmaps in memory
+ * so each touched bitmap is read and written once per batch, commits, and
+ * only then wakes the waiting threads: an acknowledged report is durable.
+ *
+ * The storage interface. Everything above this layer writes through these
+ * calls and nothing else: kc_store_open / kc_store_close, kc_store_submit
+ * of a job (a canonicalized report, a boot's address map, or a call run on
+ * the writer inside its transaction: build import, tokens),
+ * kc_store_stats and kc_store_coverage_generation. A second backend
+ * (PostgreSQL) implements these same calls behind struct kc_store. Reads
+ * do not go through it yet: canon.c, query/ and the API's read handlers
+ * take a read connection (db.h, kc_db_get) and run SQLite SQL, and
+ * KC_JOB_CALL hands its function the SQLite connection; those are the
+ * parts a second backend also has to provide.
+ */
+#ifndef KC_STORE_H
+#define KC_STORE_H
+
+#include <stdint.h>
+
+#include "canon.h"
+#include "err.h"
+#include "wire.h"
+
+#define KC_STORE_BATCH 512
+
+/* coverage.day of a label's union of its completed days, those before
+ * label_unions.upto (schema/006_label_unions.sql); real days are >= 0. */
+#define KC_ALL_DAYS (-1)
+
+/* SQL condition on `coverage c`: the rows that together hold each label's
+ * coverage over all days (its union of completed days, then its rows from
+ * label_unions.upto on). */
+#define KC_ALL_DAYS_ROWS                                                               \
+	"(c.day = -1 OR c.day >= coalesce((SELECT u.upto FROM label_unions u WHERE "    \
+	"u.binary = c.binary AND u.label = c.label), 0)) "
+
+enum kc_job_kind { KC_JOB_REPORT, KC_JOB_ADDRMAP, KC_JOB_CALL };
+
+enum kc_job_status {
+	KC_JOB_PENDING = 0,
+	KC_JOB_OK,
+	KC_JOB_DUPLICATE,
+	KC_JOB_FAILED, /* err says why; the database was not changed by this job */
+};
+
+struct kc_job {
+	enum kc_job_kind kind;
+	/* KC_JOB_REPORT (borrowed from the submitter) */
+	const struct kc_report *report;
+	const struct kc_canon_boot *boot;
+	const struct kc_canon_result *canon;
+	uint64_t bytes; /* wire size of the report */
+	/* KC_JOB_ADDRMAP (borrowed) */
+	const struct kc_addrmap *map;
+	/* KC_JOB_CALL */
+	int (*fn)(void *arg, void *db, struct kc_err *err);
+	void *arg;
+	/* filled by the writer */
+	enum kc_job_status status;  /* published after the commit, under the lock */
+	enum kc_job_status outcome; /* writer-private until then */
+	int64_t id; /* report or boot row id */
+	struct kc_err err;
+	struct kc_job *next;
+};
+
+struct kc_store_stats {
+	uint64_t batches, jobs, queue_depth, commit_failures;
+	double last_commit_ms;
+};
+
+struct kc_store;
+
+/* Open the database file (created and migrated as needed) and start the
+ * writer thread. */
+struct kc_store *kc_store_open(const char *path, struct kc_err *err);
+/* Stop the writer after the queued jobs are done; close the database. */
+void kc_store_close(struct kc_store *s);
+
+/* Queue job and wait until its transaction committed (or failed). */
+void kc_store_submit(struct kc_store *s, struct kc_job *job);
+
+void kc_store_stats(struct kc_store *s, struct kc_store_stats *out);
+
+/* The count of s's commits that changed stored coverage (the writer is
+ * the only one that writes it): readers key caches of decoded coverage
+ * on it. Any thread. */
+uint64_t kc_store_coverage_generation(struct kc_store *s);
+
+/* Run fn on the writer connection, on the writer thread, inside a
+ * transaction (used by admin operations such as token creation and build
+ * import). fn returns 0 to commit, -1 to roll back. */
+int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err),
+		  void *arg, struct kc_err *err) KC_MUST_CHECK;
+
+#endif

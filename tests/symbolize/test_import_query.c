@@ -1,0 +1,248 @@
+/*
+ * test_import_query.c - the build-import and query layers through their C
+ * APIs (server/build/import.h, server/query/covquery.h), on a database
+ * made here from the symbolize fixtures (vmlinux_pc and minimod_pc.ko):
+ * the import stores every point once under its file, the tree's totals
+ * add up to the import's, a stored coverage bit shows up as one covered
+ * point in the tree and as a covered line of its file, and file, tree and
+ * function queries of a build that was never imported answer
+ * KC_E_NOT_IMPORTED instead of crashing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "covquery.h"
+#include "db.h"
+#include "import.h"
+#include "wire.h"
+
+struct fixture {
+	char dir[64], path[96], mods[96], ko[128];
+	sqlite3 *db;
+	struct kc_covq_cache *cache;
+	json_t *summary; /* of the import */
+	const char *build_id;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct kc_import_opts o;
+	struct kc_err err;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/kc_test_import.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/kcovd.db", f->dir);
+	snprintf(f->mods, sizeof(f->mods), "%s/modules", f->dir);
+	snprintf(f->ko, sizeof(f->ko), "%s/minimod.ko", f->mods);
+	assert_int_equal(mkdir(f->mods, 0700), 0);
+	assert_int_equal(symlink(FIXOUT "/minimod_pc.ko", f->ko), 0);
+	f->db = kc_db_open(f->path, 0, &err);
+	assert_non_null(f->db);
+	assert_int_equal(kc_db_migrate(f->db, &err), 0);
+	memset(&o, 0, sizeof(o));
+	o.vmlinux = FIXOUT "/vmlinux_pc";
+	o.modules_dir = f->mods;
+	if (kc_import_run(f->db, &o, &f->summary, &err) < 0)
+		fail_msg("import: %s", err.msg);
+	f->build_id = json_string_value(json_object_get(f->summary, "build_id"));
+	assert_non_null(f->build_id);
+	f->cache = kc_covq_cache_new(16, &err);
+	assert_non_null(f->cache);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	struct fixture *f = *state;
+	char p[128];
+
+	kc_covq_cache_free(f->cache);
+	json_decref(f->summary);
+	sqlite3_close(f->db);
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+		unlink(p);
+	}
+	unlink(f->ko);
+	rmdir(f->mods);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static int64_t count(struct fixture *f, const char *sql)
+{
+	struct kc_err err;
+	int64_t n = -1;
+
+	assert_int_equal(kc_db_get_int(f->db, sql, -1, &n, &err), 0);
+	return n;
+}
+
+static json_int_t num(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	assert_true(json_is_integer(v));
+	return json_integer_value(v);
+}
+
+/* The root of the tree of the imported build under coverage generation gen. */
+static json_t *root(struct fixture *f, uint64_t gen)
+{
+	struct kc_cov_filter none;
+	struct kc_covq *q;
+	struct kc_err err;
+	json_t *t;
+
+	memset(&none, 0, sizeof(none));
+	q = kc_covq_open(f->cache, f->db, gen, f->build_id, &none, KC_COVQ_NEED_IMPORT, &err);
+	assert_non_null(q);
+	t = kc_covq_tree(q, "", &err);
+	assert_non_null(t);
+	kc_covq_free(q);
+	return t;
+}
+
+static void test_import_stores_points_by_file(void **state)
+{
+	struct fixture *f = *state;
+	json_int_t points = num(f->summary, "points");
+
+	assert_true(points > 0);
+	assert_int_equal(json_array_size(json_object_get(f->summary, "images")), 2);
+	assert_int_equal(count(f, "SELECT count(*) FROM images"), 2);
+	assert_int_equal(count(f, "SELECT count(*) FROM files"), num(f->summary, "files"));
+	/* every point is stored once, under one file */
+	assert_int_equal(count(f, "SELECT sum(points) FROM files"), points);
+	assert_int_equal(count(f, "SELECT sum(points) FROM images"), points);
+	assert_int_equal(count(f, "SELECT count(*) FROM files WHERE path LIKE '%..%'"), 0);
+}
+
+static void test_tree_totals_and_coverage(void **state)
+{
+	struct fixture *f = *state;
+	struct kc_cov_filter none;
+	struct kc_covq *q;
+	struct kc_err err;
+	sqlite3_stmt *st;
+	roaring_bitmap_t *pts, *cov;
+	uint32_t bit;
+	json_t *t, *file, *lines;
+	char path[512];
+	int covered_lines = 0;
+
+	t = root(f, 0);
+	assert_int_equal(num(t, "points_total"), num(f->summary, "points"));
+	assert_int_equal(num(t, "points_covered"), 0);
+	assert_int_equal(num(t, "files"), num(f->summary, "files"));
+	json_decref(t);
+
+	/* Cover the first point of the first file of vmlinux, as the writer
+	 * would store it: a coverage_total row of its binary. */
+	st = kc_db_prepare(f->db,
+			   "SELECT f.path, fp.bits, b.id FROM files f "
+			   "JOIN file_points fp ON fp.file = f.id JOIN images i ON i.id = fp.image "
+			   "JOIN binaries b ON b.build = i.build AND b.name = i.name "
+			   "WHERE i.kind = 'vmlinux' ORDER BY f.path LIMIT 1",
+			   &err);
+	assert_non_null(st);
+	assert_int_equal(kc_db_step(f->db, st, &err), SQLITE_ROW);
+	snprintf(path, sizeof(path), "%s", (const char *)sqlite3_column_text(st, 0));
+	pts = kc_db_column_bitmap(st, 1);
+	assert_non_null(pts);
+	assert_true(roaring_bitmap_select(pts, 0, &bit));
+	cov = roaring_bitmap_of(1, bit);
+	{
+		sqlite3_stmt *ins = kc_db_prepare(
+			f->db, "INSERT INTO coverage_total (binary, seq, bits) VALUES (?, 0, ?)", &err);
+
+		assert_non_null(ins);
+		sqlite3_bind_int64(ins, 1, sqlite3_column_int64(st, 2));
+		assert_int_equal(kc_db_bind_bitmap(ins, 2, cov, &err), 0);
+		assert_int_equal(kc_db_step(f->db, ins, &err), SQLITE_DONE);
+		sqlite3_finalize(ins);
+	}
+	sqlite3_finalize(st);
+	kc_bitmap_free(pts);
+	kc_bitmap_free(cov);
+
+	/* A new generation: the cached (empty) coverage is not reused. */
+	t = root(f, 1);
+	assert_int_equal(num(t, "points_covered"), 1);
+	json_decref(t);
+
+	memset(&none, 0, sizeof(none));
+	q = kc_covq_open(f->cache, f->db, 1, f->build_id, &none, KC_COVQ_NEED_IMPORT, &err);
+	assert_non_null(q);
+	file = kc_covq_file(q, path, &err);
+	assert_non_null(file);
+	assert_int_equal(num(file, "points_covered"), 1);
+	lines = json_object_get(file, "lines");
+	for (size_t i = 0; i < json_array_size(lines); i++)
+		covered_lines += num(json_array_get(lines, i), "covered") > 0;
+	assert_int_equal(covered_lines, 1);
+	json_decref(file);
+	assert_null(kc_covq_file(q, "no/such/file.c", &err));
+	assert_int_equal(err.code, KC_E_NOT_FOUND);
+	kc_covq_free(q);
+}
+
+static void test_not_imported_build(void **state)
+{
+	struct fixture *f = *state;
+	struct kc_cov_filter none;
+	struct kc_covq *q;
+	struct kc_err err;
+	struct kc_buf out = KC_BUF_INIT;
+
+	assert_int_equal(kc_db_exec(f->db, "INSERT INTO builds (build_id, first_seen, last_seen) "
+					   "VALUES ('feed', 0, 0)", &err), 0);
+	memset(&none, 0, sizeof(none));
+	assert_null(kc_covq_open(f->cache, f->db, 0, "feed", &none, KC_COVQ_NEED_IMPORT, &err));
+	assert_int_equal(err.code, KC_E_NOT_IMPORTED);
+	assert_null(kc_covq_open(f->cache, f->db, 0, "beef", &none, 0, &err));
+	assert_int_equal(err.code, KC_E_NOT_FOUND);
+	q = kc_covq_open(f->cache, f->db, 0, "feed", &none, 0, &err);
+	assert_non_null(q);
+	assert_null(kc_covq_tree(q, "", &err));
+	assert_int_equal(err.code, KC_E_NOT_IMPORTED);
+	assert_null(kc_covq_file(q, "a.c", &err));
+	assert_int_equal(err.code, KC_E_NOT_IMPORTED);
+	assert_null(kc_covq_functions(q, NULL, NULL, KC_SORT_NAME, 10, 0, &err));
+	assert_int_equal(err.code, KC_E_NOT_IMPORTED);
+	assert_null(kc_covq_labels(q, "a.c", 0, 10, &err));
+	assert_int_equal(err.code, KC_E_NOT_IMPORTED);
+	assert_int_equal(kc_covq_lcov(q, "", &out, &err), -1);
+	assert_int_equal(err.code, KC_E_NOT_IMPORTED);
+	assert_int_equal(kc_covq_files_csv(q, "", &out, &err), -1);
+	assert_int_equal(kc_covq_functions_csv(q, "", &out, &err), -1);
+	assert_int_equal(err.code, KC_E_NOT_IMPORTED);
+	kc_buf_release(&out);
+	kc_covq_free(q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_import_stores_points_by_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tree_totals_and_coverage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_imported_build, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,227 @@
+/*
+ * test_store.c - the storage layer through its C API (server/store/) on a
+ * real SQLite database made here: a boot's address map goes in through
+ * the writer, canonicalization loads it back, a report for that boot is
+ * stored as coverage rows of the right binaries at canonical offsets, a
+ * re-sent report (same upload id) is a duplicate that changes nothing, and
+ * the store's coverage generation counts the commits that wrote coverage.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "blob.h"
+#include "canon.h"
+#include "db.h"
+#include "store.h"
+#include "wire.h"
+
+#define LINK 0xffffffff81000000ull
+#define KASLR 0x1e000000ull
+#define MOD_BASE 0xffffffffc0010000ull
+
+struct fixture {
+	char dir[64], path[96];
+	struct kc_store *store;
+	sqlite3 *db; /* read-only */
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct kc_err err;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/kc_test_store.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/kcovd.db", f->dir);
+	f->store = kc_store_open(f->path, &err);
+	assert_non_null(f->store);
+	f->db = kc_db_open(f->path, 1, &err);
+	assert_non_null(f->db);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	struct fixture *f = *state;
+	char p[128];
+
+	sqlite3_close(f->db);
+	kc_store_close(f->store);
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void submit_map(struct fixture *f)
+{
+	struct kc_addrmap m;
+	struct kc_job job;
+
+	kc_addrmap_init(&m);
+	snprintf(m.machine, sizeof(m.machine), "m1");
+	snprintf(m.boot_id, sizeof(m.boot_id), "boot-1");
+	snprintf(m.release, sizeof(m.release), "6.1.0");
+	snprintf(m.build_id, sizeof(m.build_id), "abcd");
+	m.text_start = LINK + KASLR;
+	m.text_end = m.text_start + 0x1000000;
+	m.link_text = LINK;
+	m.modules = calloc(1, sizeof(*m.modules));
+	assert_non_null(m.modules);
+	m.nmodules = 1;
+	snprintf(m.modules[0].name, sizeof(m.modules[0].name), "minimod");
+	m.modules[0].core_base = MOD_BASE;
+	m.modules[0].core_size = 0x4000;
+	m.modules[0].text_addr = MOD_BASE + 0x1000;
+	memset(&job, 0, sizeof(job));
+	job.kind = KC_JOB_ADDRMAP;
+	job.map = &m;
+	kc_store_submit(f->store, &job);
+	assert_int_equal(job.status, KC_JOB_OK);
+	kc_addrmap_release(&m);
+}
+
+/* Ingest one report as api_ingest.c does; returns the job's status. */
+static enum kc_job_status submit_report(struct fixture *f, unsigned char uid)
+{
+	const uint64_t pcs[] = {
+		LINK + 0x105,                    /* vmlinux offset 0x105 */
+		MOD_BASE + 0x1000 + 0x45 - KASLR, /* minimod .text + 0x45 */
+		0x1000,                          /* user space: unknown */
+	};
+	struct kc_canon_boot boot;
+	struct kc_canon_result canon;
+	struct kc_report r;
+	struct kc_err err;
+	struct kc_job job;
+
+	kc_report_init(&r);
+	snprintf(r.machine, sizeof(r.machine), "m1");
+	snprintf(r.boot_id, sizeof(r.boot_id), "boot-1");
+	snprintf(r.label, sizeof(r.label), "suite-a");
+	memset(r.upload_id, uid, sizeof(r.upload_id));
+	r.created_unix = 1700000000;
+	assert_int_equal(kc_report_add_pcs(&r, pcs, sizeof(pcs) / sizeof(pcs[0]), &err), 0);
+	assert_int_equal(kc_canon_load(f->db, "m1", "boot-1", &boot, &err), 1);
+	assert_int_equal(kc_canon_report(&boot, &r, &canon, &err), 0);
+	assert_int_equal(canon.known, 2);
+	assert_int_equal(canon.unknown, 1);
+	memset(&job, 0, sizeof(job));
+	job.kind = KC_JOB_REPORT;
+	job.report = &r;
+	job.boot = &boot;
+	job.canon = &canon;
+	job.bytes = 100;
+	kc_store_submit(f->store, &job);
+	kc_canon_result_release(&canon);
+	kc_canon_boot_release(&boot);
+	kc_report_release(&r);
+	return job.status;
+}
+
+/* The all-time union of the binary called name, or NULL. */
+static roaring_bitmap_t *total_of(struct fixture *f, const char *name)
+{
+	struct kc_err err;
+	sqlite3_stmt *st = kc_db_prepare(f->db,
+					 "SELECT kc_roaring_or(t.bits) FROM coverage_total t "
+					 "JOIN binaries b ON b.id = t.binary WHERE b.name = ?",
+					 &err);
+	roaring_bitmap_t *b = NULL;
+
+	assert_non_null(st);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (kc_db_step(f->db, st, &err) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		b = kc_db_column_bitmap(st, 0);
+	sqlite3_finalize(st);
+	return b;
+}
+
+static int64_t count(struct fixture *f, const char *sql)
+{
+	struct kc_err err;
+	int64_t n = -1;
+
+	assert_int_equal(kc_db_get_int(f->db, sql, -1, &n, &err), 0);
+	return n;
+}
+
+static void test_boot_map_is_loaded(void **state)
+{
+	struct fixture *f = *state;
+	struct kc_canon_boot boot;
+	struct kc_err err;
+
+	assert_int_equal(kc_canon_load(f->db, "m1", "boot-1", &boot, &err), 0);
+	submit_map(f);
+	assert_int_equal(kc_canon_load(f->db, "m1", "boot-1", &boot, &err), 1);
+	assert_int_equal(boot.text_start, LINK + KASLR);
+	assert_int_equal(boot.link_text, LINK);
+	assert_int_equal(boot.nmodules, 1);
+	assert_int_equal(boot.modules[0].text_addr, MOD_BASE + 0x1000);
+	kc_canon_boot_release(&boot);
+}
+
+static void test_report_becomes_coverage(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t gen0 = kc_store_coverage_generation(f->store);
+	roaring_bitmap_t *vm, *mod;
+
+	submit_map(f);
+	assert_int_equal(submit_report(f, 0x11), KC_JOB_OK);
+	assert_true(kc_store_coverage_generation(f->store) > gen0);
+	vm = total_of(f, "vmlinux");
+	mod = total_of(f, "minimod");
+	assert_non_null(vm);
+	assert_non_null(mod);
+	assert_int_equal(roaring_bitmap_get_cardinality(vm), 1);
+	assert_true(roaring_bitmap_contains(vm, 0x105));
+	assert_int_equal(roaring_bitmap_get_cardinality(mod), 1);
+	assert_true(roaring_bitmap_contains(mod, 0x45));
+	kc_bitmap_free(vm);
+	kc_bitmap_free(mod);
+	assert_int_equal(count(f, "SELECT count(*) FROM reports"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM coverage c JOIN labels l ON "
+				  "l.id = c.label WHERE l.name = 'suite-a'"), 2);
+}
+
+static void test_resent_report_is_duplicate(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t gen;
+
+	submit_map(f);
+	assert_int_equal(submit_report(f, 0x22), KC_JOB_OK);
+	gen = kc_store_coverage_generation(f->store);
+	assert_int_equal(submit_report(f, 0x22), KC_JOB_DUPLICATE);
+	assert_int_equal(kc_store_coverage_generation(f->store), gen);
+	assert_int_equal(count(f, "SELECT count(*) FROM reports"), 1);
+	assert_int_equal(submit_report(f, 0x23), KC_JOB_OK);
+	assert_int_equal(count(f, "SELECT count(*) FROM reports"), 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_boot_map_is_loaded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_becomes_coverage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resent_report_is_duplicate, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

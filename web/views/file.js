@@ -1,0 +1,196 @@
+// views/file.js - the file view (/file): source with coloured lines from
+// /api/v1/builds/{build}/files/{path}, the function table, jumping to the
+// next uncovered line, and per-line details with the labels that covered
+// the line (/api/v1/builds/{build}/labels).
+import { api, ApiError } from '../lib/api.js';
+import { esc, h } from '../lib/dom.js';
+import { fmtNum, fmtPct, pct } from '../lib/format.js';
+import { setQuery } from '../lib/router.js';
+import { onKeys } from '../lib/keys.js';
+import { cards, covCell, sortableTable } from '../lib/widgets.js';
+import { buildApi, buildList, counts, crumbs, encodePath, filterPairs, isNotImported, missing, notImported, pointsOf, reportLink, toolbar } from './filters.js';
+
+const STATES = ['covered', 'partial', 'uncovered'];
+const CHUNK = 250; // source lines per content-visibility block
+
+function lineState(l) {
+  if (STATES.includes(l.state)) return l.state;
+  const c = pointsOf(l);
+  if (!c.total) return '';
+  return c.covered === 0 ? 'uncovered' : c.covered === c.total ? 'covered' : 'partial';
+}
+
+function lineTitle(l) {
+  const c = pointsOf(l);
+  return `${lineState(l)}: ${c.covered} of ${c.total} points covered`;
+}
+
+export async function viewFile(ctx) {
+  ctx.root.dataset.page = 'file';
+  const q = ctx.q;
+  const build = q.get('build');
+  const path = q.get('path') || '';
+  if (!build || !path) return ctx.mount(h('p', { class: 'error' }, 'A file view needs ?build= and ?path=.'));
+  const builds = await buildList();
+  const head = [toolbar(ctx, builds, path, { search: false }), crumbs(q, path, { file: true })];
+  let file;
+  try {
+    file = await api(buildApi(build) + '/files/' + encodePath(path), filterPairs(q));
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    return ctx.mount(...head, isNotImported(e) ? notImported(e, build) : missing(e, q));
+  }
+  const lines = (file.lines || []).slice().sort((a, b) => a.line - b.line);
+  const byLine = new Map(lines.map((l) => [l.line, l]));
+  const functions = file.functions || [];
+  const source = typeof file.source === 'string' ? file.source : null;
+  const totals = file;
+
+  const srcBox = source !== null ? sourceView(source, byLine) : lineTable(lines);
+  const panel = h('div', { class: 'linepanel notice', id: 'line-panel' }, h('span', { class: 'muted' }, 'Click a line number for its points and the labels that covered it.'));
+  const fnTable = sortableTable({
+    ctx, id: 'functions', rows: functions, defaultSort: 'line',
+    columns: [
+      { key: 'name', label: 'Function', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path, line: f.line_start ?? f.line }), dataset: { line: f.line_start ?? f.line } }, f.name) },
+      { key: 'line', label: 'Line', num: true, value: (f) => f.line_start ?? f.line, cell: (f) => String(f.line_start ?? f.line) },
+      { key: 'points', label: 'Points', value: (f) => pct(f.covered, f.points), cell: (f) => covCell(f.covered, f.points) },
+      { key: 'hit', label: 'Hit', value: (f) => (f.covered ? 1 : 0), title: 'A function is hit when one of its points is covered',
+        cell: (f) => (f.covered ? h('span', { class: 'state-covered' }, 'yes') : h('span', { class: 'state-uncovered' }, 'no')) },
+    ],
+  });
+  const nextBtn = h('button', { type: 'button', id: 'next-uncovered', title: 'Next uncovered or partly covered line (n); previous: p' }, 'Next uncovered ↓');
+  const prevBtn = h('button', { type: 'button', id: 'prev-uncovered', title: 'Previous uncovered or partly covered line (p)' }, '↑');
+  const counts3 = ['lines', 'points', 'functions'].map((k) => [k, counts(totals, k)]);
+  ctx.mount(...head,
+    h('div', { class: 'fileview' },
+      h('section', {},
+        h('div', { class: 'toolbar' },
+          h('span', { class: 'legend' }, h('span', { class: 'c' }, h('i'), 'covered'), h('span', { class: 'p' }, h('i'), 'partly covered'),
+            h('span', { class: 'u' }, h('i'), 'not covered'), h('span', { class: 'n' }, h('i'), 'not instrumented')),
+          h('span', { class: 'grow' }), prevBtn, nextBtn),
+        source === null ? h('p', { class: 'muted', id: 'no-source' }, 'The source of this file was not imported: its instrumented lines are listed instead.') : null,
+        srcBox),
+      h('aside', {},
+        cards(counts3.map(([k, c]) => [k, fmtPct(pct(c.covered, c.total)), `${fmtNum(c.covered)} of ${fmtNum(c.total)} ${k} covered`])),
+        h('div', { id: 'file-totals', dataset: Object.fromEntries(counts3.flatMap(([k, c]) => [[k + 'Covered', c.covered], [k + 'Total', c.total]])) }),
+        panel,
+        h('h2', {}, `Functions (${functions.length})`),
+        functions.length ? fnTable : h('p', { class: 'muted' }, 'No functions.'))));
+
+  // Line selection, line panel, next/previous uncovered.
+  const rowOf = (n) => srcBox.querySelector(`[data-line="${n}"]`);
+  let selected = null;
+  const select = (n, { scroll = true, updateUrl = true } = {}) => {
+    if (selected) selected.classList.remove('selected');
+    selected = rowOf(n);
+    if (!selected) return;
+    selected.classList.add('selected');
+    if (scroll) selected.scrollIntoView({ block: 'center' });
+    if (updateUrl) setQuery({ line: n }, { render: false });
+    const l = byLine.get(n);
+    const c = pointsOf(l);
+    const labelBox = h('dd', { id: 'line-labels', class: 'muted' }, l ? 'loading…' : '');
+    panel.replaceChildren(h('dl', {},
+      h('dt', {}, 'Line'), h('dd', { id: 'sel-line' }, String(n)),
+      h('dt', {}, 'State'), h('dd', { class: l ? 'state-' + lineState(l) : '' }, l ? lineState(l) : 'not instrumented'),
+      l ? [h('dt', {}, 'Points'), h('dd', {}, `${c.covered} of ${c.total} covered`)] : null,
+      l ? [h('dt', {}, 'Covered by'), labelBox] : null));
+    if (l) lineLabels(labelBox, n);
+  };
+  // Which labels covered line n (asked when a line is selected; the answer
+  // of an earlier selection that arrives late is dropped).
+  let asked = 0;
+  const lineLabels = async (box, n) => {
+    const mine = ++asked;
+    let j;
+    try {
+      j = await api(buildApi(build) + '/labels', [['file', path], ['line', String(n)], ...filterPairs(q)]);
+    } catch (e) {
+      if (mine === asked) box.replaceChildren(h('span', { class: 'error' }, 'labels: ' + e.message));
+      return;
+    }
+    if (mine !== asked || !ctx.live()) return;
+    const chips = j.labels.map((e) => h('a', {
+      class: 'chip', dataset: { label: e.label, covered: e.covered },
+      href: reportLink('/file', new URLSearchParams([['build', build], ['label', e.label]]), { path, line: n }),
+      title: `${e.label} covered ${e.covered} of the line's ${j.points} points; first on ${e.first_day}, last on ${e.last_day}. Click: this file under ${e.label} alone.`,
+    }, `${e.label} ${e.covered}/${j.points}`, h('small', {}, ' last ' + e.last_day)));
+    if (j.labels_total > j.labels.length) chips.push(h('span', { class: 'muted' }, ` and ${j.labels_total - j.labels.length} more`));
+    box.classList.toggle('muted', !chips.length);
+    box.replaceChildren(...(chips.length ? chips : ['no label' + (filterPairs(q).length ? ' in this filter' : '')]));
+  };
+  const todo = lines.filter((l) => ['uncovered', 'partial'].includes(lineState(l))).map((l) => l.line);
+  const jump = (dir) => {
+    if (!todo.length) return;
+    let cur = selected ? Number(selected.dataset.line) : null;
+    if (cur === null) {
+      // The line at the top of the window.
+      const rows = srcBox.querySelectorAll('[data-line]');
+      cur = 0;
+      for (const r of rows) { if (r.getBoundingClientRect().top > 60) { cur = Number(r.dataset.line) - 1; break; } }
+    }
+    const next = dir > 0 ? todo.find((n) => n > cur) ?? todo[0] : [...todo].reverse().find((n) => n < cur) ?? todo[todo.length - 1];
+    select(next);
+  };
+  nextBtn.addEventListener('click', () => jump(1));
+  prevBtn.addEventListener('click', () => jump(-1));
+  if (!todo.length) { nextBtn.disabled = true; prevBtn.disabled = true; nextBtn.textContent = 'Every line covered'; }
+  srcBox.addEventListener('click', (ev) => {
+    const no = ev.target.closest('.no');
+    if (no) select(Number(no.parentElement.dataset.line), { scroll: false });
+  });
+  fnTable.addEventListener('click', (ev) => {
+    const a = ev.target.closest('a[data-line]');
+    if (!a) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    select(Number(a.dataset.line));
+  });
+  onKeys(ctx, { n: () => jump(1), p: () => jump(-1) });
+  const want = Number(q.get('line'));
+  if (want) select(want, { updateUrl: false });
+}
+
+// Tabs to spaces (stops every 8 columns, as in the kernel's style), so the
+// line-number gutter does not shift the first tab stop.
+function expandTabs(line) {
+  if (!line.includes('\t')) return line;
+  let out = '';
+  for (const ch of line) out += ch === '\t' ? ' '.repeat(8 - (out.length % 8)) : ch;
+  return out;
+}
+
+// The source as one HTML string of line rows, in blocks the browser lays
+// out only when visible (content-visibility), so 10k-line files scroll
+// smoothly.
+function sourceView(source, byLine) {
+  const text = source.endsWith('\n') ? source.slice(0, -1) : source;
+  const src = text.split('\n');
+  const parts = [];
+  for (let i = 0; i < src.length; i++) {
+    if (i % CHUNK === 0) parts.push(i ? '</div><div class="chunk">' : '<div class="chunk">');
+    const n = i + 1;
+    const l = byLine.get(n);
+    const st = l ? lineState(l) : '';
+    parts.push(`<span class="ln${st ? ' ' + st : ''}" data-line="${n}" id="L${n}"${l ? ` title="${esc(lineTitle(l))}"` : ''}><span class="no">${n}</span>${esc(expandTabs(src[i])) || ' '}</span>`);
+  }
+  parts.push('</div>');
+  const box = h('div', { class: 'src', id: 'source' });
+  box.innerHTML = parts.join('');
+  return box;
+}
+
+// Without source: the instrumented lines as rows.
+function lineTable(lines) {
+  const box = h('div', { class: 'src', id: 'source', dataset: { nosource: '1' } });
+  const parts = ['<div class="chunk">'];
+  lines.forEach((l, i) => {
+    if (i && i % CHUNK === 0) parts.push('</div><div class="chunk">');
+    const c = pointsOf(l);
+    const st = lineState(l);
+    parts.push(`<span class="ln ${st}" data-line="${l.line}" id="L${l.line}" title="${esc(lineTitle(l))}"><span class="no">${l.line}</span>${esc(st.padEnd(10))} ${c.covered}/${c.total} points</span>`);
+  });
+  parts.push('</div>');
+  box.innerHTML = parts.join('');
+  return box;
+}
