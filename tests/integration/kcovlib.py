@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -81,6 +82,16 @@ def skipped(part, why):
         with open(log, "a") as f:
             f.write(msg + "\n")
     return True
+
+
+def free_port():
+    """A 127.0.0.1 TCP port nothing listens on (for a server that must come
+    back on the same address, or an address that must refuse)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def tmpdir(prefix="kcov-it-"):

@@ -22,14 +22,13 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import threading
 import time
 
-from kcovlib import (ASAN_ENV, COLLECT, KERNEL, Machine, Server, check, expected, run_tests,
-                     sanitizer_report, skipped, started, tmpdir)
+from kcovlib import (ASAN_ENV, COLLECT, KERNEL, Machine, Server, check, expected, free_port,
+                     run_tests, sanitizer_report, skipped, started, tmpdir)
 import wiregen
 
 
@@ -307,14 +306,6 @@ def test_collector_killed_mid_push():
     figure("collector_push_kills", kills)
     srv.stop()
     m.cleanup()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_outage_fleet():

@@ -39,13 +39,12 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
 
-from kcovlib import (ASAN_ENV, COLLECT, Server, check, collect, run_tests, sanitizer_report,
-                     started, tmpdir)
+from kcovlib import (ASAN_ENV, COLLECT, Server, check, collect, free_port, run_tests,
+                     sanitizer_report, started, tmpdir)
 
 TEXT = 0xFFFFFFFF81000000
 TEXT_SIZE = 0x20000
@@ -431,14 +430,6 @@ def test_coverage_and_overflow_counts_reach_the_api():
     b.close()
     b2.close()
     srv.stop()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_unreachable_manager():
