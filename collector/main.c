@@ -47,7 +47,10 @@ static const char usage[] =
 	"  --remote-handle H    also collect remote coverage with common handle H\n"
 	"  --link-text ADDR     link-time _text (default 0xffffffff81000000)\n"
 	"  --server URL         push right after the run (report stays spooled on failure)\n"
-	"push options:\n"
+	"push options (also for run --server):\n"
+	"  --cacert FILE        trust this PEM CA for an https:// server (default: the\n"
+	"                       system's CAs; the certificate is always checked)\n"
+	"  --cert FILE, --key FILE  PEM client certificate and key (kcovd --tls-client-ca)\n"
 	"  --max-attempts N     tries per report before giving up (default 5; --watch: forever)\n"
 	"  --backoff SEC        first retry delay ceiling (default 0.5)\n"
 	"  --interval SEC       --watch: seconds between spool scans (default 5)\n";
@@ -65,7 +68,8 @@ struct cli {
 enum {
 	OPT_SPOOL = 256, OPT_LABEL, OPT_WORKLOAD, OPT_MACHINE, OPT_DEVICE, OPT_SYSROOT, OPT_MODE,
 	OPT_WORDS, OPT_BITMAP, OPT_KEEP, OPT_REPEAT, OPT_REMOTE, OPT_LINK, OPT_SERVER, OPT_TOKEN,
-	OPT_TOKEN_FILE, OPT_WATCH, OPT_ATTEMPTS, OPT_BACKOFF, OPT_INTERVAL, OPT_HELP,
+	OPT_TOKEN_FILE, OPT_WATCH, OPT_ATTEMPTS, OPT_BACKOFF, OPT_INTERVAL, OPT_CACERT, OPT_CERT,
+	OPT_KEY, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -89,6 +93,9 @@ static const struct option options[] = {
 	{ "max-attempts", required_argument, NULL, OPT_ATTEMPTS },
 	{ "backoff", required_argument, NULL, OPT_BACKOFF },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -134,6 +141,9 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case OPT_SERVER: c->p.server = optarg; break;
 		case OPT_TOKEN: c->p.token = optarg; break;
 		case OPT_TOKEN_FILE: c->token_file = optarg; break;
+		case OPT_CACERT: c->p.cacert = optarg; break;
+		case OPT_CERT: c->p.cert = optarg; break;
+		case OPT_KEY: c->p.key = optarg; break;
 		case OPT_WATCH: c->watch = 1; break;
 		case OPT_MODE:
 			if (strcmp(optarg, "auto") == 0)
@@ -384,6 +394,7 @@ static const char syz_usage[] =
 	"  --timeout SEC        per HTTP request to the manager (default 120)\n"
 	"  --max-attempts N     push tries per report (default 5)\n"
 	"  --backoff SEC        first push retry delay ceiling (default 0.5)\n"
+	"  --cacert FILE, --cert FILE, --key FILE  HTTPS, as for push\n"
 	"  --help               this text\n";
 
 /* syzkaller pkg/cover/backend/pc.go instructionLen. */
@@ -416,7 +427,7 @@ static int cmd_syzkaller(int argc, char **argv)
 {
 	enum { S_MANAGER = 256, S_NAME, S_VMLINUX, S_MODULES, S_SPOOL, S_SERVER, S_TOKEN,
 	       S_TOKEN_FILE, S_ONCE, S_INTERVAL, S_ARCH, S_WORDS, S_TIMEOUT, S_ATTEMPTS,
-	       S_BACKOFF, S_HELP };
+	       S_BACKOFF, S_CACERT, S_CERT, S_KEY, S_HELP };
 	static const struct option so[] = {
 		{ "manager", required_argument, NULL, S_MANAGER },
 		{ "name", required_argument, NULL, S_NAME },
@@ -433,6 +444,9 @@ static int cmd_syzkaller(int argc, char **argv)
 		{ "timeout", required_argument, NULL, S_TIMEOUT },
 		{ "max-attempts", required_argument, NULL, S_ATTEMPTS },
 		{ "backoff", required_argument, NULL, S_BACKOFF },
+		{ "cacert", required_argument, NULL, S_CACERT },
+		{ "cert", required_argument, NULL, S_CERT },
+		{ "key", required_argument, NULL, S_KEY },
 		{ "help", no_argument, NULL, S_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -462,6 +476,9 @@ static int cmd_syzkaller(int argc, char **argv)
 		case S_SERVER: c.p.server = optarg; break;
 		case S_TOKEN: c.p.token = optarg; break;
 		case S_TOKEN_FILE: c.token_file = optarg; break;
+		case S_CACERT: c.p.cacert = optarg; break;
+		case S_CERT: c.p.cert = optarg; break;
+		case S_KEY: c.p.key = optarg; break;
 		case S_ONCE: once = 1; break;
 		case S_INTERVAL:
 			if (parse_seconds(optarg, &interval, "--interval") < 0)

@@ -86,6 +86,36 @@ int kc_push_global_init(struct kc_err *err)
 	return 0;
 }
 
+/* Did the request fail in TLS (handshake, certificate, key)? */
+static int tls_failure(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_USE_SSL_FAILED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Did a plain http:// request get no answer, as when the port speaks TLS? */
+static int plain_to_tls(CURLcode rc, const char *url)
+{
+	return (rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR) &&
+	       strncmp(url, "http://", 7) == 0;
+}
+
 /* POST body to server+path (GET when body is NULL). *status is the HTTP
  * status, or 0 when the request did not complete (err says why). A
  * completed answer also updates c->wire from its X-Kcov-Wire header. */
@@ -95,7 +125,7 @@ static int post(struct conn *c, const struct kc_push_opts *o, const char *path,
 	CURL *curl = c->curl;
 	struct curl_slist *hdrs = NULL;
 	struct response resp = { KC_BUF_INIT, 0 };
-	char url[2048], auth[1024];
+	char url[2048], auth[1024], detail[CURL_ERROR_SIZE];
 	CURLcode rc;
 	int ret = -1;
 
@@ -122,10 +152,20 @@ static int post(struct conn *c, const struct kc_push_opts *o, const char *path,
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, o->timeout_s > 0 ? o->timeout_s : 30L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
+	if (o->cacert)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, o->cacert);
+	if (o->cert)
+		curl_easy_setopt(curl, CURLOPT_SSLCERT, o->cert);
+	if (o->key)
+		curl_easy_setopt(curl, CURLOPT_SSLKEY, o->key);
+	detail[0] = '\0';
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
-		kc_err_set(err, KC_E_UNAVAILABLE, "%s %s: %s", body ? "POST" : "GET", url,
-			   curl_easy_strerror(rc));
+		kc_err_set(err, KC_E_UNAVAILABLE, "%s %s: %s%s%s", body ? "POST" : "GET", url,
+			   tls_failure(rc) ? "TLS: " : "", detail[0] ? detail : curl_easy_strerror(rc),
+			   plain_to_tls(rc, url) ? " (an https:// server? kcovd with --tls-cert "
+						   "speaks only HTTPS)" : "");
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);

@@ -8,7 +8,9 @@
  * moved to rejected/. On a network error, 5xx or 429 the push backs off
  * exponentially with full jitter and retries the same report; after
  * max_attempts it gives up, leaving everything spooled. 401/403 stop the
- * push at once (the token is wrong; retrying cannot help).
+ * push at once (the token is wrong; retrying cannot help). A TLS failure
+ * (certificate not trusted, expired or for another host, no client
+ * certificate) is named as such in the error and leaves the report spooled.
  *
  * Spooled reports are wire v1. The push sends them as v2 to a server whose
  * answers advertise v2 (X-Kcov-Wire: 1,2; learned with GET /healthz at the
@@ -27,6 +29,11 @@ struct kc_push_opts {
 	double backoff_base;  /* seconds, first retry delay ceiling */
 	double backoff_max;   /* seconds, largest delay ceiling */
 	long timeout_s;       /* per request */
+	/* HTTPS (docs/operations.md). The server certificate and host name are
+	 * always checked: against cacert (PEM file) when set, the system's CAs
+	 * otherwise. cert/key: a PEM client certificate and its key, for a
+	 * kcovd started with --tls-client-ca. All may be NULL. */
+	const char *cacert, *cert, *key;
 };
 
 struct kc_push_stats {

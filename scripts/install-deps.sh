@@ -7,9 +7,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(
   build-essential cmake pkg-config
-  libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
+  libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
   libelf-dev libdw-dev zlib1g-dev libroaring-dev libjansson-dev libsodium-dev libcmocka-dev
-  clang lld llvm libclang-rt-14-dev lcov curl python3
+  clang lld llvm libclang-rt-14-dev lcov curl python3 openssl
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <sodium.h>
+
 #include "auth.h"
 #include "covquery.h"
 #include "db.h"
@@ -40,12 +42,20 @@ static const char usage[] =
 	"                       MiB, or with a K, M, G or T suffix (10G = 10240 MiB)\n"
 	"  --wire-max N         newest report wire version accepted and advertised in\n"
 	"                       X-Kcov-Wire (1 or 2; default 2)\n"
+	"  --tls-cert FILE      serve HTTPS only, with this PEM certificate (chain)\n"
+	"  --tls-key FILE       the PEM private key of --tls-cert\n"
+	"  --tls-client-ca FILE require client certificates signed by this PEM CA;\n"
+	"                       pushes are logged with the certificate's subject\n"
 	"  --cache-mb MB        memory for cached point indexes of imported builds\n"
 	"                       (KCOVD_CACHE_MB; default %d)\n";
+
+/* Largest PEM file read for --tls-*: a long chain fits. */
+#define KC_PEM_MAX (1u << 20)
 
 struct cli {
 	char listen[256];
 	const char *data_dir, *db, *web_dir, *port_file, *scope;
+	const char *tls_cert, *tls_key, *tls_client_ca; /* file names */
 	int read_auth;
 	unsigned max_conn, timeout, max_db_mb, cache_mb, wire_max;
 	const char *cache_mb_from; /* where cache_mb was read, for messages */
@@ -99,6 +109,9 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		{ "max-db-size", required_argument, NULL, 'z' },
 		{ "cache-mb", required_argument, NULL, 'c' },
 		{ "wire-max", required_argument, NULL, 'W' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "tls-client-ca", required_argument, NULL, 'A' },
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
@@ -138,6 +151,9 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 			if (num(optarg, "--wire-max", 1, KC_WIRE_VERSION_MAX, &c->wire_max, err) < 0)
 				return -1;
 			break;
+		case 'C': c->tls_cert = optarg; break;
+		case 'K': c->tls_key = optarg; break;
+		case 'A': c->tls_client_ca = optarg; break;
 		case 'V': c->vmlinux = optarg; break;
 		case 'M': c->modules = optarg; break;
 		case 'S': c->source = optarg; break;
@@ -184,21 +200,39 @@ static int db_path(struct cli *c, char *out, size_t size, struct kc_err *err)
 	return 0;
 }
 
+/* Read the PEM file of flag what (NULL: not given) into b; *pem is then
+ * its NUL-terminated text, or NULL. */
+static int read_pem(const char *file, const char *what, struct kc_buf *b, const char **pem,
+		    struct kc_err *err)
+{
+	*pem = NULL;
+	if (!file)
+		return 0;
+	if (kc_read_file(file, KC_PEM_MAX, b, err) < 0)
+		return kc_err_prefix(err, "%s", what);
+	*pem = (const char *)b->data;
+	return 0;
+}
+
 static int cmd_serve(struct cli *c, struct kc_err *err)
 {
 	struct kc_server srv;
 	struct kc_server_opts o;
+	struct kc_buf cert = KC_BUF_INIT, key = KC_BUF_INIT, ca = KC_BUF_INIT;
 	char host[256], path[PATH_MAX];
 	sigset_t set;
 	int sig, ret = -1;
 
 	memset(&o, 0, sizeof(o));
 	if (split_listen(c->listen, host, sizeof(host), &o.port, err) < 0 ||
-	    db_path(c, path, sizeof(path), err) < 0)
-		return -1;
+	    db_path(c, path, sizeof(path), err) < 0 ||
+	    read_pem(c->tls_cert, "--tls-cert", &cert, &o.tls_cert, err) < 0 ||
+	    read_pem(c->tls_key, "--tls-key", &key, &o.tls_key, err) < 0 ||
+	    read_pem(c->tls_client_ca, "--tls-client-ca", &ca, &o.tls_client_ca, err) < 0)
+		goto out;
 	o.covq_cache = kc_covq_cache_new(c->cache_mb, err);
 	if (!o.covq_cache)
-		return -1;
+		goto out;
 	o.routes = kc_routes;
 	o.listen_addr = host;
 	o.db_path = path;
@@ -233,14 +267,20 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 			goto out;
 		}
 	}
-	fprintf(stderr, "kcovd: listening on http://%s:%u/ (database %s, schema v%d)\n", host,
-		srv.port, path, kc_db_schema_version());
+	fprintf(stderr, "kcovd: listening on %s://%s:%u/ (database %s, schema v%d%s)\n",
+		o.tls_cert ? "https" : "http", host, srv.port, path, kc_db_schema_version(),
+		o.tls_client_ca ? ", client certificates required" : "");
 	sigwait(&set, &sig);
 	fprintf(stderr, "kcovd: signal %d, stopping after the queued writes\n", sig);
 	kc_server_stop(&srv);
 	ret = 0;
 out:
 	kc_covq_cache_free(o.covq_cache);
+	if (key.data)
+		sodium_memzero(key.data, key.len);
+	kc_buf_release(&cert);
+	kc_buf_release(&key);
+	kc_buf_release(&ca);
 	return ret;
 }
 

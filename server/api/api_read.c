@@ -354,10 +354,10 @@ enum MHD_Result kc_api_metrics(struct kc_req *r)
 	struct kc_buf b = KC_BUF_INIT;
 	enum MHD_Result ret;
 	static const char *const reasons[] = { "auth", "decode", "too_large", "content_type",
-					       "no_address_map", "store", "other" };
+					       "no_address_map", "store", "other", "client_cert" };
 	unsigned long long rejected[] = {
 		m->rejected_auth, m->rejected_decode, m->rejected_too_large, m->rejected_type,
-		m->rejected_no_map, m->rejected_store, m->rejected_other,
+		m->rejected_no_map, m->rejected_store, m->rejected_other, m->rejected_client_cert,
 	};
 
 	kc_store_stats(r->srv->store, &st);

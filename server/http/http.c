@@ -21,6 +21,7 @@
 #include "db.h"
 #include "parse.h"
 #include "route.h"
+#include "tls.h"
 
 /* Per-request state, created by the URI logger (before the headers are
  * parsed, so the full request target's length is known) and freed when the
@@ -32,6 +33,7 @@ struct conn_ctx {
 	int too_large;
 	struct kc_route_match match;
 	char *params[KC_ROUTE_MAX_PARAMS]; /* NUL-terminated parameter values */
+	char client[KC_TLS_SUBJECT_MAX]; /* verified client certificate subject, "" none */
 	struct kc_buf body;
 };
 
@@ -296,8 +298,20 @@ static enum MHD_Result first_call(struct kc_req *r, struct conn_ctx *ctx)
 	kc_err_clear(&err);
 	ctx->started = 1;
 	atomic_fetch_add(&r->srv->metrics.http_requests, 1);
-	if (check_request(r, ctx, allow, sizeof(allow), &err) == 0 && keep_params(ctx, &err) == 0)
+	if (r->srv->opts.tls_client_ca &&
+	    kc_tls_client_subject(r->conn, ctx->client, sizeof(ctx->client), &err) < 0) {
+		atomic_fetch_add(&r->srv->metrics.rejected_client_cert, 1);
+		ctx->refused = 1;
+		return kc_respond_err(r, &err);
+	}
+	if (check_request(r, ctx, allow, sizeof(allow), &err) == 0 && keep_params(ctx, &err) == 0) {
+		/* The pushing identity of a client certificate is logged
+		 * (docs/operations.md); reads are not. */
+		if (ctx->client[0] && ctx->match.route->scope == KC_SCOPE_PUSH)
+			fprintf(stderr, "kcovd: %s %s by TLS client \"%s\"\n", r->method, r->url,
+				ctx->client);
 		return MHD_YES;
+	}
 	ctx->refused = 1;
 	return respond_err_hdr(r, &err, err.code == KC_E_METHOD_NOT_ALLOWED ? "Allow" : NULL,
 			       allow);
@@ -357,6 +371,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	r.body = ctx->body.data;
 	r.body_len = ctx->body.len;
+	r.client = ctx->client[0] ? ctx->client : NULL;
 	fill_req(&r, ctx);
 	return ctx->match.route->handler(&r);
 }
@@ -396,6 +411,8 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 {
 	struct sockaddr_in addr;
 	const union MHD_DaemonInfo *info;
+	struct MHD_OptionItem tls[4];
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, ntls = 0;
 	struct timespec ts;
 
 	memset(srv, 0, sizeof(*srv));
@@ -417,6 +434,23 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	if (inet_pton(AF_INET, o->listen_addr ? o->listen_addr : "127.0.0.1", &addr.sin_addr) != 1)
 		return kc_err_set(err, KC_E_BAD_INPUT, "listen address '%s' is not an IPv4 address",
 				  o->listen_addr);
+	if (o->tls_cert) {
+		if (!o->tls_key)
+			return kc_err_set(err, KC_E_BAD_INPUT, "--tls-cert needs --tls-key");
+		if (kc_tls_check(o->tls_cert, o->tls_key, o->tls_client_ca, err) < 0)
+			return -1;
+		flags |= MHD_USE_TLS;
+		tls[ntls++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+						       (void *)o->tls_cert };
+		tls[ntls++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+						       (void *)o->tls_key };
+		if (o->tls_client_ca)
+			tls[ntls++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							       (void *)o->tls_client_ca };
+	} else if (o->tls_key || o->tls_client_ca) {
+		return kc_err_set(err, KC_E_BAD_INPUT, "--tls-key and --tls-client-ca need --tls-cert");
+	}
+	tls[ntls] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	srv->store = kc_store_open(o->db_path, err);
 	if (!srv->store)
 		return -1;
@@ -428,7 +462,7 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	/* epoll with a small thread pool: thousands of idle or slow clients
 	 * cost a socket each, not a thread, and cannot starve honest ones. */
 	srv->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
+		flags, 0, NULL, NULL, on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned int)KC_HTTP_THREADS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
@@ -438,7 +472,7 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 		MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)(o->max_connections ? o->max_connections : 4096),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->timeout_s ? o->timeout_s : 30),
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_END);
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!srv->mhd) {
 		kc_store_close(srv->store);
 		srv->store = NULL;

@@ -38,6 +38,7 @@ struct kc_metrics {
 	atomic_ullong reports_accepted, reports_duplicate, maps_accepted;
 	atomic_ullong rejected_auth, rejected_decode, rejected_too_large, rejected_type,
 		rejected_no_map, rejected_store, rejected_other;
+	atomic_ullong rejected_client_cert; /* --tls-client-ca: no or bad certificate */
 	atomic_ullong pcs_ingested, pcs_unknown;
 	atomic_ullong http_requests;
 	atomic_ullong runs[2], runs_overflowed[2]; /* [0] unique, [1] trace */
@@ -61,6 +62,10 @@ struct kc_server_opts {
 	unsigned timeout_s;      /* idle connection timeout */
 	unsigned max_db_mb;      /* database size cap in MiB (PRAGMA max_page_count), 0 = none */
 	unsigned wire_max;       /* newest REPORT wire version accepted (--wire-max), 0 = KC_WIRE_VERSION_MAX */
+	/* HTTPS (docs/operations.md): PEM texts, NUL-terminated, borrowed until
+	 * kc_server_stop. tls_cert NULL: plain HTTP. With tls_client_ca every
+	 * request needs a client certificate that CA signed. */
+	const char *tls_cert, *tls_key, *tls_client_ca;
 };
 
 struct kc_server {
@@ -84,6 +89,8 @@ struct kc_req {
 	const char *url;
 	const unsigned char *body; /* complete body (POST), may be NULL */
 	size_t body_len;
+	const char *client; /* with --tls-client-ca: the verified subject DN of the
+			     * client's certificate (owned by the request), else NULL */
 	unsigned nparams; /* path parameters of the route (kc_req_param) */
 	char param_names[KC_ROUTE_PARAMS][16];
 	const char *params[KC_ROUTE_PARAMS];

@@ -111,6 +111,8 @@ class Server:
     def __init__(self, data_dir=None, extra=()):
         self.data_dir = data_dir or tmpdir("kcovd-")
         self.extra = list(extra)
+        # HTTPS when kcovd serves TLS; request() then needs an ssl context.
+        self.scheme = "https" if "--tls-cert" in self.extra else "http"
         self.proc = None
         self.port = None
 
@@ -152,7 +154,7 @@ class Server:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
     def stop(self, sig=signal.SIGTERM):
         """Stop kcovd with SIG (SIGTERM: it must exit 0) and check its log."""
@@ -176,14 +178,16 @@ class Server:
                              check=True, capture_output=True, text=True)
         return out.stdout.strip()
 
-    def request(self, method, path, body=None, headers=None, token=None):
-        """Returns (status, body bytes)."""
-        req = urllib.request.Request(self.url + path, data=body, method=method,
+    def request(self, method, path, body=None, headers=None, token=None, context=None,
+                base=None):
+        """Returns (status, body bytes). context: an ssl.SSLContext for
+        HTTPS; base: another base URL than self.url (a host name)."""
+        req = urllib.request.Request((base or self.url) + path, data=body, method=method,
                                      headers=dict(headers or {}))
         if token:
             req.add_header("Authorization", "Bearer " + token)
         try:
-            with urllib.request.urlopen(req, timeout=60) as r:
+            with urllib.request.urlopen(req, timeout=60, context=context) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
