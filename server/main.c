@@ -1,7 +1,9 @@
 /*
  * main.c - the kcovd command line: `serve` (the default) runs the HTTP
- * service until SIGINT/SIGTERM; `token add NAME [--scope S]` issues a
- * token and prints it once; `token list` shows who has tokens.
+ * service (HTTP, or HTTPS with --tls-cert) until SIGINT/SIGTERM; `token
+ * add NAME [--scope S] [--expires DAYS] [--machines PAT]` issues a token and
+ * prints it once; `token revoke` ends one; `token list` shows who has
+ * tokens and when they were last used; `audit` lists admin actions.
  * Configuration comes from flags, then KCOVD_* environment variables.
  */
 #include <errno.h>
@@ -12,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "covquery.h"
 #include "db.h"
@@ -26,8 +30,11 @@
 
 static const char usage[] =
 	"usage: kcovd [serve] [options]\n"
-	"       kcovd token add NAME [--scope push|read|admin] [options]\n"
+	"       kcovd token add NAME [--scope push|read|admin] [--expires DAYS]\n"
+	"                            [--machines PATTERN] [options]\n"
+	"       kcovd token revoke NAME_OR_ID [options]\n"
 	"       kcovd token list [options]\n"
+	"       kcovd audit [--limit N] [options]\n"
 	"       kcovd import-build --vmlinux PATH [--modules DIR] [--source DIR]\n"
 	"                          [--strip-prefix P]... [options]\n"
 	"options (environment variable in brackets):\n"
@@ -56,6 +63,8 @@ struct cli {
 	char listen[256];
 	const char *data_dir, *db, *web_dir, *port_file, *scope;
 	const char *tls_cert, *tls_key, *tls_client_ca; /* file names */
+	unsigned expires_days, limit;                    /* token add, audit */
+	const char *machines;
 	int read_auth;
 	unsigned max_conn, timeout, max_db_mb, cache_mb, wire_max;
 	const char *cache_mb_from; /* where cache_mb was read, for messages */
@@ -109,6 +118,9 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		{ "max-db-size", required_argument, NULL, 'z' },
 		{ "cache-mb", required_argument, NULL, 'c' },
 		{ "wire-max", required_argument, NULL, 'W' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ "machines", required_argument, NULL, 'x' },
+		{ "limit", required_argument, NULL, 'n' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "tls-client-ca", required_argument, NULL, 'A' },
@@ -149,6 +161,15 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 			break;
 		case 'W':
 			if (num(optarg, "--wire-max", 1, KC_WIRE_VERSION_MAX, &c->wire_max, err) < 0)
+				return -1;
+			break;
+		case 'e':
+			if (num(optarg, "--expires", 1, 36500, &c->expires_days, err) < 0)
+				return -1;
+			break;
+		case 'x': c->machines = optarg; break;
+		case 'n':
+			if (num(optarg, "--limit", 1, 100000, &c->limit, err) < 0)
 				return -1;
 			break;
 		case 'C': c->tls_cert = optarg; break;
@@ -300,44 +321,105 @@ static int open_db(struct cli *c, sqlite3 **db, struct kc_err *err)
 	return 0;
 }
 
+/* A unix time as "2026-12-01T11:50:04Z", or "-" for 0 (never). */
+static const char *when(int64_t t, char *out, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || !gmtime_r(&tt, &tm) || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, size, "-");
+	return out;
+}
+
+static int token_list(sqlite3 *db, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(
+		db, "SELECT id, name, scope, created, expires, last_used, last_addr, machines, "
+		    "CASE WHEN revoked IS NOT NULL THEN 'revoked' "
+		    "WHEN expires IS NOT NULL AND expires <= strftime('%s', 'now') THEN 'expired' "
+		    "ELSE 'live' END FROM tokens ORDER BY created, id", err);
+	char created[32], expires[32], used[32];
+	int rc;
+
+	if (!st)
+		return -1;
+	printf("ID\tNAME\tSCOPE\tSTATE\tCREATED\tEXPIRES\tLAST_USED\tLAST_ADDRESS\tMACHINES\n");
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW)
+		printf("kc_%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sqlite3_column_text(st, 0),
+		       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+		       sqlite3_column_text(st, 8),
+		       when(sqlite3_column_int64(st, 3), created, sizeof(created)),
+		       when(sqlite3_column_int64(st, 4), expires, sizeof(expires)),
+		       when(sqlite3_column_int64(st, 5), used, sizeof(used)),
+		       sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "-",
+		       sqlite3_column_text(st, 7) ? (const char *)sqlite3_column_text(st, 7) : "*");
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int cmd_token(struct cli *c, int argc, char **argv, struct kc_err *err)
 {
-	enum kc_scope scope = KC_SCOPE_PUSH;
+	struct kc_token_spec spec = { NULL, KC_SCOPE_PUSH, c->expires_days, c->machines };
 	char token[KC_TOKEN_LEN + 1];
+	const char *sub = optind < argc ? argv[optind] : "";
+	const char *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+	unsigned count;
 	sqlite3 *db;
 	int ret = -1;
 
-	if (optind >= argc)
-		return kc_err_set(err, KC_E_BAD_INPUT, "token needs 'add NAME' or 'list'");
-	if (c->scope && kc_scope_parse(c->scope, &scope) < 0)
+	if (!((strcmp(sub, "add") == 0 && arg) || (strcmp(sub, "revoke") == 0 && arg) ||
+	      strcmp(sub, "list") == 0))
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "token needs 'add NAME', 'revoke NAME_OR_ID' or 'list'");
+	if (c->scope && kc_scope_parse(c->scope, &spec.scope) < 0)
 		return kc_err_set(err, KC_E_BAD_INPUT, "--scope must be push, read or admin");
 	if (open_db(c, &db, err) < 0)
 		return -1;
-	if (strcmp(argv[optind], "add") == 0 && optind + 1 < argc) {
-		if (kc_token_add(db, argv[optind + 1], scope, token, err) < 0)
+	if (strcmp(sub, "add") == 0) {
+		spec.name = arg;
+		if (kc_token_add(db, &spec, "cli", token, err) < 0)
 			goto out;
 		printf("%s\n", token);
-		fprintf(stderr, "kcovd: token '%s' (%s) created; it is shown only this once\n",
-			argv[optind + 1], kc_scope_name(scope));
-		ret = 0;
-	} else if (strcmp(argv[optind], "list") == 0) {
-		sqlite3_stmt *st = kc_db_prepare(db, "SELECT id, name, scope, created FROM tokens "
-						     "ORDER BY created", err);
-
-		if (!st)
+		fprintf(stderr, "kcovd: token '%s' (%s) created; it is shown only this once\n", arg,
+			kc_scope_name(spec.scope));
+	} else if (strcmp(sub, "revoke") == 0) {
+		if (kc_token_revoke(db, arg, "cli", &count, err) < 0)
 			goto out;
-		while (sqlite3_step(st) == SQLITE_ROW)
-			printf("kc_%s…\t%s\t%s\t%lld\n", sqlite3_column_text(st, 0),
-			       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
-			       (long long)sqlite3_column_int64(st, 3));
-		sqlite3_finalize(st);
-		ret = 0;
-	} else {
-		kc_err_set(err, KC_E_BAD_INPUT, "token needs 'add NAME' or 'list'");
+		fprintf(stderr, "kcovd: %u token(s) '%s' revoked\n", count, arg);
+	} else if (token_list(db, err) < 0) {
+		goto out;
 	}
+	ret = 0;
 out:
 	sqlite3_close(db);
 	return ret;
+}
+
+static int cmd_audit(struct cli *c, struct kc_err *err)
+{
+	json_t *rows = NULL, *row;
+	char at[32];
+	sqlite3 *db;
+	size_t i;
+
+	if (open_db(c, &db, err) < 0)
+		return -1;
+	rows = kc_audit_list(db, c->limit ? c->limit : 100, err);
+	sqlite3_close(db);
+	if (!rows)
+		return -1;
+	printf("ID\tAT\tACTOR\tACTION\tTARGET\tDETAIL\n");
+	json_array_foreach(rows, i, row)
+		printf("%lld\t%s\t%s\t%s\t%s\t%s\n",
+		       (long long)json_integer_value(json_object_get(row, "id")),
+		       when(json_integer_value(json_object_get(row, "at")), at, sizeof(at)),
+		       json_string_value(json_object_get(row, "actor")),
+		       json_string_value(json_object_get(row, "action")),
+		       json_string_value(json_object_get(row, "target")),
+		       json_string_value(json_object_get(row, "detail")));
+	json_decref(rows);
+	return 0;
 }
 
 static int cmd_import_build(struct cli *c, struct kc_err *err)
@@ -352,7 +434,7 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 		return kc_err_set(err, KC_E_BAD_INPUT, "import-build needs --vmlinux PATH");
 	if (open_db(c, &db, err) < 0)
 		return -1;
-	ret = kc_import_run(db, &o, &summary, err);
+	ret = kc_import_run(db, &o, "cli", &summary, err);
 	sqlite3_close(db);
 	if (ret < 0)
 		return -1;
@@ -398,6 +480,8 @@ int main(int argc, char **argv)
 		ret = cmd_serve(&c, &err);
 	} else if (strcmp(cmd, "token") == 0) {
 		ret = cmd_token(&c, argc, argv, &err);
+	} else if (strcmp(cmd, "audit") == 0) {
+		ret = cmd_audit(&c, &err);
 	} else if (strcmp(cmd, "import-build") == 0) {
 		ret = cmd_import_build(&c, &err);
 	} else {

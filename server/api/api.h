@@ -24,6 +24,7 @@ enum MHD_Result kc_api_builds(struct kc_req *r);
 enum MHD_Result kc_api_reports(struct kc_req *r);
 enum MHD_Result kc_api_labels(struct kc_req *r);
 enum MHD_Result kc_api_overflow(struct kc_req *r);
+enum MHD_Result kc_api_audit(struct kc_req *r);
 enum MHD_Result kc_api_pcs(struct kc_req *r); /* {build} */
 
 /* api_coverage.c: build import and coverage queries, all under {build}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "covquery.h"
 #include "api.h"
 #include "day.h"
@@ -341,6 +342,8 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	struct kc_import_opts o;
 	struct kc_import *imp = NULL;
+	struct kc_import_audited aud;
+	char actor[KC_AUDIT_ACTOR_MAX] = "admin";
 	struct kc_err err;
 	json_error_t jerr;
 	json_t *j = NULL, *sp, *v, *sum;
@@ -402,7 +405,11 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 		ret = kc_respond_error(r, KC_E_BAD_INPUT, "import failed: %s", err.msg);
 		goto out;
 	}
-	if (kc_store_call(r->srv->store, kc_import_write, imp, &err) < 0) {
+	aud.imp = imp;
+	aud.actor = actor;
+	if (r->token)
+		kc_token_actor(r->token, actor, sizeof(actor));
+	if (kc_store_call(r->srv->store, kc_import_write_audited, &aud, &err) < 0) {
 		kc_err_prefix(&err, "storing the import failed");
 		ret = kc_respond_err(r, &err);
 		goto out;

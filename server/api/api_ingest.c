@@ -29,6 +29,18 @@ static enum MHD_Result need_map(struct kc_req *r, const struct kc_report *rep)
 	return kc_respond_json(r, kc_errc_status(err.code), j);
 }
 
+/* A push token bound to a machine-name pattern (token add --machines)
+ * pushes only for matching machines; others are refused (403). */
+static int machine_forbidden(struct kc_req *r, const char *machine, struct kc_err *err)
+{
+	if (kc_token_machine_allowed(r->token, machine))
+		return 0;
+	atomic_fetch_add(&r->srv->metrics.rejected_auth, 1);
+	return kc_err_set(err, KC_E_FORBIDDEN,
+			  "token '%s' may push only for machines matching '%s', not '%s'",
+			  r->token->name, r->token->machines, machine);
+}
+
 enum MHD_Result kc_api_post_report(struct kc_req *r)
 {
 	struct kc_report rep;
@@ -60,6 +72,10 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 	}
 	memset(&canon, 0, sizeof(canon));
 	memset(&boot, 0, sizeof(boot));
+	if (machine_forbidden(r, rep.machine, &err) < 0) {
+		ret = kc_respond_err(r, &err);
+		goto out;
+	}
 	db = kc_db_get(r->srv, &err);
 	found = db ? kc_canon_load(db, rep.machine, rep.boot_id, &boot, &err) : -1;
 	kc_db_put(r->srv, db);
@@ -135,6 +151,10 @@ enum MHD_Result kc_api_post_boot(struct kc_req *r)
 	memset(&job, 0, sizeof(job));
 	job.kind = KC_JOB_ADDRMAP;
 	job.map = &map;
+	if (machine_forbidden(r, map.machine, &err) < 0) {
+		ret = kc_respond_err(r, &err);
+		goto out;
+	}
 	kc_store_submit(r->srv->store, &job);
 	if (job.status == KC_JOB_FAILED) {
 		/* A conflicting map is the client's fault (409); a failed commit
@@ -150,6 +170,7 @@ enum MHD_Result kc_api_post_boot(struct kc_req *r)
 						"build_id", map.build_id, "modules",
 						(int)map.nmodules));
 	}
+out:
 	kc_addrmap_release(&map);
 	return ret;
 }

@@ -14,6 +14,7 @@
 
 #include "blob.h"
 #include "day.h"
+#include "audit.h"
 #include "db.h"
 #include "api.h"
 #include "overflow.h"
@@ -203,6 +204,27 @@ enum MHD_Result kc_api_reports(struct kc_req *r)
 		"JOIN labels l ON l.id = r.label WHERE (?1 IS NULL OR m.name = ?1) "
 		"ORDER BY r.id DESC LIMIT CAST(?2 AS INTEGER)",
 		machine, lim);
+}
+
+/* GET /api/v1/audit?limit=N (admin): the newest admin actions. */
+enum MHD_Result kc_api_audit(struct kc_req *r)
+{
+	const char *limit = kc_req_arg(r, "limit");
+	struct kc_err err;
+	uint64_t n = 100;
+	json_t *rows = NULL;
+	sqlite3 *db;
+
+	kc_err_clear(&err);
+	if (limit && kc_parse_u64(limit, "limit", 1, 10000, &n, &err) < 0)
+		return kc_respond_err(r, &err);
+	db = kc_db_get(r->srv, &err);
+	if (db)
+		rows = kc_audit_list(db, (unsigned)n, &err);
+	kc_db_put(r->srv, db);
+	if (!rows)
+		return kc_respond_err(r, &err);
+	return kc_respond_json(r, 200, json_pack("{s:o}", "audit", rows));
 }
 
 /* The union of the coverage_total rows (base and deltas) of binary, or

@@ -56,9 +56,19 @@ json_t *kc_import_summary(const struct kc_import *imp);
 
 void kc_import_free(struct kc_import *imp);
 
-/* The command line's import: prepare, then write in one transaction on db.
- * On success *summary (may be NULL) receives kc_import_summary(). */
-int kc_import_run(sqlite3 *db, const struct kc_import_opts *o, json_t **summary,
-		  struct kc_err *err) KC_MUST_CHECK;
+/* The write of an import by an admin: kc_import_write and the audit row
+ * (build.import, target the build id, actor e.g. "cli" or "token NAME
+ * (kc_ID)"), on db inside the caller's transaction. */
+struct kc_import_audited {
+	struct kc_import *imp; /* borrowed */
+	const char *actor;
+};
+int kc_import_write_audited(void *arg, void *db, struct kc_err *err);
+
+/* The command line's import: prepare, then write and audit (actor) in one
+ * transaction on db. On success *summary (may be NULL) receives
+ * kc_import_summary(). */
+int kc_import_run(sqlite3 *db, const struct kc_import_opts *o, const char *actor,
+		  json_t **summary, struct kc_err *err) KC_MUST_CHECK;
 
 #endif

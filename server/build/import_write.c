@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "db.h"
 #include "wire.h"
 
@@ -355,10 +356,22 @@ json_t *kc_import_summary(const struct kc_import *imp)
 			 (json_int_t)imp->points, "sources", (json_int_t)imp->sources);
 }
 
-int kc_import_run(sqlite3 *db, const struct kc_import_opts *o, json_t **summary,
-		  struct kc_err *err)
+int kc_import_write_audited(void *arg, void *db, struct kc_err *err)
+{
+	const struct kc_import_audited *a = arg;
+	const struct kc_import *imp = a->imp;
+
+	if (kc_import_write(a->imp, db, err) < 0)
+		return -1;
+	return kc_audit_add(db, a->actor, "build.import",
+			    imp->nimages ? imp->images[0].t.build_id : "", imp->vmlinux, err);
+}
+
+int kc_import_run(sqlite3 *db, const struct kc_import_opts *o, const char *actor,
+		  json_t **summary, struct kc_err *err)
 {
 	struct kc_import *imp = NULL;
+	struct kc_import_audited a;
 	int ret = -1;
 
 	if (summary)
@@ -367,7 +380,9 @@ int kc_import_run(sqlite3 *db, const struct kc_import_opts *o, json_t **summary,
 		return -1;
 	if (kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
 		goto out;
-	if (kc_import_write(imp, db, err) < 0) {
+	a.imp = imp;
+	a.actor = actor;
+	if (kc_import_write_audited(&a, db, err) < 0) {
 		(void)kc_db_exec(db, "ROLLBACK", NULL);
 		goto out;
 	}

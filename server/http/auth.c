@@ -6,11 +6,14 @@
  */
 #include "auth.h"
 
+#include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "db.h"
 
 #define ID_BYTES 8
@@ -53,12 +56,34 @@ static void hash_secret(const unsigned char *secret, const unsigned char *salt,
 	crypto_generichash(out, HASH_BYTES, secret, SECRET_BYTES, salt, SALT_BYTES);
 }
 
-int kc_token_add(sqlite3 *db, const char *name, enum kc_scope scope, char out[KC_TOKEN_LEN + 1],
-		 struct kc_err *err)
+/* Run fn(db, arg) in a transaction of its own: commit on 0, roll back on -1. */
+static int in_transaction(sqlite3 *db, int (*fn)(sqlite3 *db, void *arg, struct kc_err *err),
+			  void *arg, struct kc_err *err)
 {
+	if (kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (fn(db, arg, err) < 0 || kc_db_exec(db, "COMMIT", err) < 0) {
+		kc_db_exec(db, "ROLLBACK", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+struct add_job {
+	const struct kc_token_spec *spec;
+	const char *actor;
+	char *out;
+};
+
+static int add_token(sqlite3 *db, void *arg, struct kc_err *err)
+{
+	struct add_job *a = arg;
+	const struct kc_token_spec *spec = a->spec;
 	unsigned char id[ID_BYTES], secret[SECRET_BYTES], salt[SALT_BYTES], hash[HASH_BYTES];
 	char id_hex[2 * ID_BYTES + 1], secret_hex[2 * SECRET_BYTES + 1];
+	char target[256], detail[KC_TOKEN_MACHINES_MAX + 64];
 	sqlite3_stmt *st;
+	time_t now = time(NULL);
 	int ret = -1;
 
 	randombytes_buf(id, sizeof(id));
@@ -68,22 +93,31 @@ int kc_token_add(sqlite3 *db, const char *name, enum kc_scope scope, char out[KC
 	sodium_bin2hex(id_hex, sizeof(id_hex), id, sizeof(id));
 	sodium_bin2hex(secret_hex, sizeof(secret_hex), secret, sizeof(secret));
 	st = kc_db_prepare(db,
-			   "INSERT INTO tokens (id, name, scope, salt, hash, created) "
-			   "VALUES (?, ?, ?, ?, ?, ?)",
+			   "INSERT INTO tokens (id, name, scope, salt, hash, created, expires, machines) "
+			   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			   err);
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, kc_scope_name(scope), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, spec->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, kc_scope_name(spec->scope), -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, salt, sizeof(salt), SQLITE_STATIC);
 	sqlite3_bind_blob(st, 5, hash, sizeof(hash), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "storing the token: %s", sqlite3_errmsg(db));
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
+	if (spec->expires_days)
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)now + (sqlite3_int64)spec->expires_days * 86400);
+	if (spec->machines)
+		sqlite3_bind_text(st, 8, spec->machines, -1, SQLITE_STATIC);
+	if (kc_db_step(db, st, err) < 0) {
+		kc_err_prefix(err, "storing the token");
 		goto out;
 	}
-	snprintf(out, KC_TOKEN_LEN + 1, "kc_%s.%s", id_hex, secret_hex);
+	snprintf(target, sizeof(target), "%s (kc_%s)", spec->name, id_hex);
+	snprintf(detail, sizeof(detail), "scope=%s expires_days=%u machines=%s",
+		 kc_scope_name(spec->scope), spec->expires_days, spec->machines ? spec->machines : "*");
+	if (kc_audit_add(db, a->actor, "token.add", target, detail, err) < 0)
+		goto out;
+	snprintf(a->out, KC_TOKEN_LEN + 1, "kc_%s.%s", id_hex, secret_hex);
 	ret = 0;
 out:
 	sqlite3_finalize(st);
@@ -92,36 +126,136 @@ out:
 	return ret;
 }
 
-enum kc_scope kc_token_check(sqlite3 *db, const char *authorization)
+int kc_token_add(sqlite3 *db, const struct kc_token_spec *spec, const char *actor,
+		 char out[KC_TOKEN_LEN + 1], struct kc_err *err)
+{
+	struct add_job a = { spec, actor, out };
+
+	if (spec->machines && (!*spec->machines || strlen(spec->machines) > KC_TOKEN_MACHINES_MAX))
+		return kc_err_set(err, KC_E_BAD_INPUT, "--machines: a pattern of 1 to %d bytes",
+				  KC_TOKEN_MACHINES_MAX);
+	if (spec->machines && spec->scope != KC_SCOPE_PUSH)
+		return kc_err_set(err, KC_E_BAD_INPUT, "--machines binds push tokens only");
+	return in_transaction(db, add_token, &a, err);
+}
+
+struct revoke_job {
+	const char *key, *actor;
+	unsigned count;
+};
+
+static int revoke_tokens(sqlite3 *db, void *arg, struct kc_err *err)
+{
+	struct revoke_job *r = arg;
+	const char *id = strncmp(r->key, "kc_", 3) == 0 ? r->key + 3 : r->key;
+	sqlite3_stmt *st;
+	char target[256];
+	int rc, ret = -1;
+
+	st = kc_db_prepare(db, "UPDATE tokens SET revoked = ? WHERE revoked IS NULL AND "
+			       "(name = ? OR id = ?) RETURNING id, name", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 2, r->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
+		snprintf(target, sizeof(target), "%s (kc_%s)", sqlite3_column_text(st, 1),
+			 sqlite3_column_text(st, 0));
+		if (kc_audit_add(db, r->actor, "token.revoke", target, NULL, err) < 0)
+			goto out;
+		r->count++;
+	}
+	if (rc < 0)
+		goto out;
+	if (r->count == 0) {
+		kc_err_set(err, KC_E_NOT_FOUND, "no live token named or with id '%s'", r->key);
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int kc_token_revoke(sqlite3 *db, const char *name_or_id, const char *actor, unsigned *count,
+		    struct kc_err *err)
+{
+	struct revoke_job r = { name_or_id, actor, 0 };
+	int ret = in_transaction(db, revoke_tokens, &r, err);
+
+	*count = r.count;
+	return ret;
+}
+
+static void copy_text(char *out, size_t size, const unsigned char *text)
+{
+	snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct kc_token *t)
 {
 	unsigned char secret[SECRET_BYTES], hash[HASH_BYTES];
-	char id_hex[2 * ID_BYTES + 1];
 	const char *tok;
 	sqlite3_stmt *st = NULL;
 	enum kc_scope scope = KC_SCOPE_NONE;
 
+	memset(t, 0, sizeof(*t));
 	if (!authorization || strncmp(authorization, "Bearer ", 7) != 0)
-		return KC_SCOPE_NONE;
+		return;
 	tok = authorization + 7;
 	if (strlen(tok) != KC_TOKEN_LEN || strncmp(tok, "kc_", 3) != 0 || tok[19] != '.')
-		return KC_SCOPE_NONE;
-	memcpy(id_hex, tok + 3, 2 * ID_BYTES);
-	id_hex[2 * ID_BYTES] = '\0';
+		return;
+	memcpy(t->id, tok + 3, 2 * ID_BYTES);
+	t->id[2 * ID_BYTES] = '\0';
 	if (sodium_hex2bin(secret, sizeof(secret), tok + 20, 2 * SECRET_BYTES, NULL, NULL, NULL) != 0)
-		return KC_SCOPE_NONE;
-	st = kc_db_prepare(db, "SELECT scope, salt, hash FROM tokens WHERE id = ?", NULL);
+		goto out;
+	st = kc_db_prepare(db, "SELECT scope, salt, hash, name, machines, last_used, last_addr "
+			       "FROM tokens WHERE id = ? AND revoked IS NULL AND "
+			       "(expires IS NULL OR expires > ?)", NULL);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
 	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_bytes(st, 1) != SALT_BYTES ||
 	    sqlite3_column_bytes(st, 2) != HASH_BYTES)
 		goto out;
 	hash_secret(secret, sqlite3_column_blob(st, 1), hash);
-	if (sodium_memcmp(hash, sqlite3_column_blob(st, 2), HASH_BYTES) == 0 &&
+	if (sodium_memcmp(hash, sqlite3_column_blob(st, 2), HASH_BYTES) != 0 ||
 	    kc_scope_parse((const char *)sqlite3_column_text(st, 0), &scope) < 0)
-		scope = KC_SCOPE_NONE;
+		goto out;
+	t->scope = scope;
+	copy_text(t->name, sizeof(t->name), sqlite3_column_text(st, 3));
+	copy_text(t->machines, sizeof(t->machines), sqlite3_column_text(st, 4));
+	t->last_used = sqlite3_column_int64(st, 5);
+	copy_text(t->last_addr, sizeof(t->last_addr), sqlite3_column_text(st, 6));
 out:
 	sqlite3_finalize(st);
 	sodium_memzero(secret, sizeof(secret));
-	return scope;
+}
+
+int kc_token_touch(sqlite3 *db, const char *id, int64_t now, const char *addr, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db, "UPDATE tokens SET last_used = ?, last_addr = ? "
+					     "WHERE id = ?", err);
+	int ret;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+	ret = kc_db_step(db, st, err) < 0 ? -1 : 0;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int kc_token_machine_allowed(const struct kc_token *t, const char *machine)
+{
+	return !t || !t->machines[0] || fnmatch(t->machines, machine, 0) == 0;
+}
+
+void kc_token_actor(const struct kc_token *t, char *out, size_t size)
+{
+	snprintf(out, size, "token %s (kc_%s)", t->name, t->id);
 }

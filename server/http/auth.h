@@ -4,11 +4,20 @@
  * A token reads "kc_" + 16 hex digits (its public id) + "." + 64 hex digits
  * (its secret). Only a salted BLAKE2b hash of the secret is stored; checks
  * use a constant-time comparison (libsodium).
+ *
+ * Lifecycle (schema/007): a token may expire (set at creation) and be
+ * revoked; kc_token_check reads the tokens table on every call, so a
+ * revocation committed by `kcovd token revoke` is seen by the next request
+ * of a running server. A push token may be bound to an fnmatch pattern of
+ * machine names, which the ingest handlers apply. Token changes write their
+ * audit row (audit.h) in the same transaction.
  */
 #ifndef KC_AUTH_H
 #define KC_AUTH_H
 
 #include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -28,13 +37,53 @@ int kc_auth_init(struct kc_err *err) KC_MUST_CHECK;
 int kc_scope_parse(const char *s, enum kc_scope *scope);
 const char *kc_scope_name(enum kc_scope scope);
 
-/* Create a token, store its hash, write the token text into out. */
-int kc_token_add(sqlite3 *db, const char *name, enum kc_scope scope,
+#define KC_TOKEN_ID_LEN 16
+#define KC_TOKEN_MACHINES_MAX 256 /* longest --machines pattern */
+
+/* What to create: expires_days 0 = never; machines NULL = any machine. */
+struct kc_token_spec {
+	const char *name;
+	enum kc_scope scope;
+	unsigned expires_days;
+	const char *machines;
+};
+
+/* Create a token, store its hash and its audit row (actor: who asks, e.g.
+ * "cli"), write the token text into out. Runs in one transaction of its
+ * own on db. */
+int kc_token_add(sqlite3 *db, const struct kc_token_spec *spec, const char *actor,
 		 char out[KC_TOKEN_LEN + 1], struct kc_err *err) KC_MUST_CHECK;
 
-/* Check an Authorization header value ("Bearer TOKEN"). Returns the token's
- * scope, or KC_SCOPE_NONE when absent, malformed or unknown. */
-enum kc_scope kc_token_check(sqlite3 *db, const char *authorization);
+/* Revoke every live token whose name is name_or_id, or whose id is it
+ * (with or without "kc_"), with an audit row each; *count receives how
+ * many. No live token of that name or id: KC_E_NOT_FOUND. */
+int kc_token_revoke(sqlite3 *db, const char *name_or_id, const char *actor, unsigned *count,
+		    struct kc_err *err) KC_MUST_CHECK;
+
+/* A token a request presented, as kc_token_check found it. */
+struct kc_token {
+	enum kc_scope scope;                        /* KC_SCOPE_NONE: no valid token */
+	char id[KC_TOKEN_ID_LEN + 1];               /* public id (hex) */
+	char name[64];                              /* cut when longer */
+	char machines[KC_TOKEN_MACHINES_MAX + 1];   /* "" any machine */
+	int64_t last_used;                          /* 0: never */
+	char last_addr[64];
+};
+
+/* Check an Authorization header value ("Bearer TOKEN") at time now (unix
+ * seconds) and fill *t. t->scope is KC_SCOPE_NONE when the header is
+ * absent or malformed, or the token unknown, revoked or expired. */
+void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct kc_token *t);
+
+/* Record a use of token id at now from addr (on a writable connection). */
+int kc_token_touch(sqlite3 *db, const char *id, int64_t now, const char *addr,
+		   struct kc_err *err) KC_MUST_CHECK;
+
+/* Does machine match the token's pattern (always when it has none)? */
+int kc_token_machine_allowed(const struct kc_token *t, const char *machine);
+
+/* "token NAME (kc_ID)" into out, the actor of an audit row. */
+void kc_token_actor(const struct kc_token *t, char *out, size_t size);
 
 /* Does a token of scope `have` allow an action that needs `need`? */
 int kc_scope_allows(enum kc_scope have, enum kc_scope need);

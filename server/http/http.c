@@ -34,6 +34,7 @@ struct conn_ctx {
 	struct kc_route_match match;
 	char *params[KC_ROUTE_MAX_PARAMS]; /* NUL-terminated parameter values */
 	char client[KC_TLS_SUBJECT_MAX]; /* verified client certificate subject, "" none */
+	struct kc_token token;           /* token.scope KC_SCOPE_NONE: none checked */
 	struct kc_buf body;
 };
 
@@ -165,13 +166,43 @@ void kc_db_put(struct kc_server *srv, sqlite3 *db)
 	sqlite3_close(db);
 }
 
-/* Does the request carry a token the route's scope accepts? */
-static int authorized(struct kc_req *r, enum kc_scope need)
+/* A token's last use is written at most this often (or when it comes from
+ * another address), so that checking it costs no write per request. */
+#define TOKEN_TOUCH_S 60
+
+static int touch_token(void *arg, void *db, struct kc_err *err)
+{
+	const struct kc_token *t = arg;
+
+	return kc_token_touch(db, t->id, t->last_used, t->last_addr, err);
+}
+
+/* The client's address as text into out ("" when unknown). */
+static void client_addr(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)size);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			  (socklen_t)size);
+}
+
+/* Does the request carry a token the route's scope accepts? The token is
+ * looked up in the database on every request (revocation and expiry take
+ * effect at once) and kept in *t. */
+static int authorized(struct kc_req *r, enum kc_scope need, struct kc_token *t)
 {
 	const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
 	struct kc_err err;
+	char addr[sizeof(t->last_addr)];
+	int64_t now = (int64_t)time(NULL);
 	sqlite3 *db;
-	enum kc_scope have;
 
 	if (need == KC_SCOPE_NONE || (need == KC_SCOPE_READ && !r->srv->opts.read_auth))
 		return 1;
@@ -180,9 +211,23 @@ static int authorized(struct kc_req *r, enum kc_scope need)
 	db = kc_db_get(r->srv, &err);
 	if (!db)
 		return 0;
-	have = kc_token_check(db, auth);
+	kc_token_check(db, auth, now, t);
 	kc_db_put(r->srv, db);
-	return kc_scope_allows(have, need);
+	if (!kc_scope_allows(t->scope, need))
+		return 0;
+	client_addr(r->conn, addr, sizeof(addr));
+	if (now - t->last_used >= TOKEN_TOUCH_S || strcmp(addr, t->last_addr) != 0) {
+		struct kc_token use = *t;
+
+		use.last_used = now;
+		snprintf(use.last_addr, sizeof(use.last_addr), "%s", addr);
+		/* Bookkeeping: a failed write does not refuse the request. */
+		if (kc_store_call(r->srv->store, touch_token, &use, &err) < 0)
+			fprintf(stderr, "kcovd: recording the use of token kc_%s: %s\n", t->id,
+				err.msg);
+	}
+	r->token = t;
+	return 1;
 }
 
 /* Does the Content-Type header name the media type want (parameters such
@@ -235,7 +280,7 @@ static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, si
 		return -1;
 	rt = ctx->match.route;
 	ingest = rt->scope == KC_SCOPE_PUSH; /* the kcovd_reports_rejected_total metric */
-	if (!authorized(r, rt->scope)) {
+	if (!authorized(r, rt->scope, &ctx->token)) {
 		if (ingest)
 			atomic_fetch_add(&m->rejected_auth, 1);
 		return kc_err_set(err, KC_E_UNAUTHORIZED,
@@ -372,6 +417,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	r.body = ctx->body.data;
 	r.body_len = ctx->body.len;
 	r.client = ctx->client[0] ? ctx->client : NULL;
+	r.token = ctx->token.scope != KC_SCOPE_NONE ? &ctx->token : NULL;
 	fill_req(&r, ctx);
 	return ctx->match.route->handler(&r);
 }

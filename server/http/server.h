@@ -89,6 +89,8 @@ struct kc_req {
 	const char *url;
 	const unsigned char *body; /* complete body (POST), may be NULL */
 	size_t body_len;
+	const struct kc_token *token; /* the valid token the request carried (owned by
+				       * the request), NULL when none was checked */
 	const char *client; /* with --tls-client-ca: the verified subject DN of the
 			     * client's certificate (owned by the request), else NULL */
 	unsigned nparams; /* path parameters of the route (kc_req_param) */

@@ -288,6 +288,12 @@ def test_import_over_http():
         check(status == 400 and "error" in json.loads(ans), "bad import %r: %d %s" % (bad, status, ans))
     status, ans = srv.request("POST", "/api/v1/builds", body, hdr, admin)
     check(status == 200, "import: %d %s" % (status, ans))
+    # The audit has the one import that happened, by the admin token.
+    status, aud = srv.request("GET", "/api/v1/audit", token=admin)
+    imports = [a for a in json.loads(aud)["audit"] if a["action"] == "build.import"]
+    check(status == 200 and len(imports) == 1 and imports[0]["target"] == STATE["build_id"]
+          and imports[0]["actor"].startswith("token ") and imports[0]["detail"] == STATE["vmlinux"],
+          "audit after the HTTP import: %d %s" % (status, aud))
     s = json.loads(ans)
     check(s["build_id"] == STATE["build_id"] and s["link_text"] == "0x%016x" % LINK, str(s))
     b = {x["build_id"]: x for x in srv.get("/api/v1/builds")["builds"]}[STATE["build_id"]]
@@ -773,6 +779,11 @@ def test_cli_reimport():
     p = subprocess.run([KCOVD, "import-build", "--data-dir", STATE["srv"].data_dir],
                        capture_output=True, text=True)
     check(p.returncode != 0 and "--vmlinux" in p.stderr, "missing --vmlinux: %s" % p.stderr)
+    p = subprocess.run([KCOVD, "audit", "--data-dir", STATE["srv"].data_dir],
+                       capture_output=True, text=True)
+    rows = [ln.split("\t") for ln in p.stdout.splitlines()[1:]]
+    check(p.returncode == 0 and rows and rows[0][2:5] == ["cli", "build.import", STATE["build_id"]],
+          "kcovd audit after the CLI import: %s %s" % (p.stdout, p.stderr))
     # A re-import with other content is seen at once (the point cache of the
     # server is keyed by the import): without modules, drivers/ is gone.
     sh([KCOVD, "import-build", "--data-dir", STATE["srv"].data_dir, "--vmlinux", STATE["vmlinux"]])

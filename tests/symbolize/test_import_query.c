@@ -54,7 +54,7 @@ static int setup(void **state)
 	memset(&o, 0, sizeof(o));
 	o.vmlinux = FIXOUT "/vmlinux_pc";
 	o.modules_dir = f->mods;
-	if (kc_import_run(f->db, &o, &f->summary, &err) < 0)
+	if (kc_import_run(f->db, &o, "test", &f->summary, &err) < 0)
 		fail_msg("import: %s", err.msg);
 	f->build_id = json_string_value(json_object_get(f->summary, "build_id"));
 	assert_non_null(f->build_id);
