@@ -7,6 +7,7 @@ import os
 import re
 import ssl
 import subprocess
+import time
 import urllib.error
 
 from kcovlib import Failure, Machine, Server, check, collect, run_tests, started, tmpdir
@@ -90,6 +91,17 @@ def tls_server(cert="server", extra=()):
                          "--web-dir", web_dir()] + list(extra)).start()
 
 
+def logged(srv, text):
+    """Is text in srv's log within 10 s? (kcovd writes its port file just
+    before its start-up line.)"""
+    deadline = time.time() + 10
+    while text not in srv.log_text(whole=True):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def context(ca="ca", client=None):
     ctx = ssl.create_default_context(cafile=path(ca + ".pem"))
     if client:
@@ -100,7 +112,7 @@ def context(ca="ca", client=None):
 def test_https_ui_api_and_push():
     srv = tls_server()
     check(srv.url.startswith("https://"), srv.url)
-    check("listening on https://" in srv.log_text(), "start-up line: " + srv.log_text())
+    check(logged(srv, "listening on https://"), "start-up line: " + srv.log_text())
     ctx = context()
     status, body = srv.request("GET", "/", context=ctx)
     check(status == 200 and b"kcovd over TLS" in body, "GET / over HTTPS: %d %r" % (status, body))
@@ -158,7 +170,11 @@ def test_tls_failures():
     status, body = srv.request("GET", "/healthz", context=context())
     check(status == 200, "server unwell after the refusals: %d %r" % (status, body))
     # The server's side: MHD logs each failed handshake.
-    check(srv.log_text().count("Error: ") >= 3, "failed handshakes not logged: " + srv.log_text())
+    deadline = time.time() + 10
+    while srv.log_text(whole=True).count("Error: ") < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    check(srv.log_text(whole=True).count("Error: ") >= 3,
+          "failed handshakes not logged: " + srv.log_text())
     srv.stop()
     # An expired server certificate.
     srv = tls_server("expired")
@@ -193,7 +209,7 @@ def test_bad_tls_configuration_refused_at_start():
 
 def test_client_certificates():
     srv = tls_server(extra=["--tls-client-ca", path("ca.pem")])
-    check("client certificates required" in srv.log_text(), srv.log_text())
+    check(logged(srv, "client certificates required"), srv.log_text())
     token = srv.token()
     m = Machine("ci-vm-7", 0x1E000000, BASES, BOOT)
     m.run(["read", "close"])
