@@ -68,6 +68,12 @@ insmod /test_kcov_unique.ko || echo "insmod failed"
 echo "KCOV-GUEST-START"
 /bin/sh /guest.sh
 rc=$?
+# The whole kernel log, also what loglevel=4 kept off the console (sysfs's
+# "cannot create duplicate filename" and its stack dump are KERN_WARNING),
+# so that the host's kernel_log_clean sees it.
+echo "KCOV-DMESG-BEGIN"
+dmesg
+echo "KCOV-DMESG-END"
 echo "KCOV-GUEST-DONE rc=$rc"
 sync
 reboot -f
@@ -80,7 +86,7 @@ set +e
 timeout --foreground -k 5 "$timeout" qemu-system-x86_64 -accel tcg -m 512 -smp 1 \
 	-display none -no-reboot -nic none -monitor none \
 	-kernel "$kdir/bzImage" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=4 kaslr $kargs" \
+	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 loglevel=4 kaslr $kargs" \
 	-serial "file:$log" -serial "file:$out" </dev/null >/dev/null 2>&1
 qrc=$?
 set -e
