@@ -50,7 +50,8 @@ tarball=$(ls /usr/src/linux-source-6.1.tar.xz 2>/dev/null || true)
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || echo unknown)
 
 # Patches that only touch Documentation/ or tools/testing/ do not change the
-# kernel binaries: leave them out of the key so a doc or selftest edit does
+# kernel binaries: leave them out of the key (and of the other patches, the
+# text before the first diff: the message) so a doc or selftest edit does
 # not force a rebuild (the source tree of a cached build may hold older versions
 # of them; tests/kernel/run.sh takes the selftest from kernel/patches).
 build_patches() {
@@ -61,9 +62,11 @@ build_patches() {
 		fi
 	done
 }
+# Only the diffs count: a commit message or diffstat edit does not change
+# what is built.
 key=$( {
 	echo "src $srcver"
-	build_patches | xargs cat
+	build_patches | xargs sed -s -n '/^diff --git /,$p'
 	cat "$here/config.fragment"
 	echo "recipe $recipe"
 	clang --version | head -1
