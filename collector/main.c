@@ -299,7 +299,7 @@ out:
 static int cmd_addrmap(struct cli *c, struct kc_err *err)
 {
 	struct kc_addrmap m;
-	char host[KC_NAME_MAX + 1] = "unknown";
+	char host[KC_NAME_MAX + 1] = "unknown", warn[4096];
 
 	if (!c->s.machine && gethostname(host, sizeof(host) - 1) == 0)
 		c->s.machine = host;
@@ -314,6 +314,8 @@ static int cmd_addrmap(struct cli *c, struct kc_err *err)
 		       " build_id %s\n",
 		       m.modules[i].name, m.modules[i].core_base, m.modules[i].core_size,
 		       m.modules[i].text_addr, m.modules[i].build_id[0] ? m.modules[i].build_id : "-");
+	if (kc_addrmap_warnings(&m, warn, sizeof(warn)))
+		fprintf(stderr, "kcov-collect: warning: %s", warn);
 	kc_addrmap_release(&m);
 	return 0;
 }

@@ -35,6 +35,7 @@ static int fill_identity(struct kc_session *s, struct kc_err *err)
 {
 	struct kc_report *r = &s->pending;
 	struct kc_addrmap map;
+	char warn[4096];
 	int ret;
 
 	kc_addrmap_init(&map);
@@ -62,6 +63,8 @@ static int fill_identity(struct kc_session *s, struct kc_err *err)
 	}
 	if (ret < 0)
 		return kc_err_prefix(err, "address map");
+	if (kc_addrmap_warnings(&map, warn, sizeof(warn)))
+		fprintf(stderr, "kcov-collect: warning: %s", warn);
 	memcpy(r->release, map.release, sizeof(r->release));
 	kc_addrmap_release(&map);
 	return 0;

@@ -86,16 +86,29 @@ static int read_build_id(const char *sysroot, const char *rel, int absent_ok, ch
 	return ret;
 }
 
+/* A module's .text and build id. A module without sections/.text (a kernel
+ * that could not create its sections/ directory: sysfs refuses duplicate
+ * section names, and then the module has no sections/ at all) is placed at
+ * its /proc/modules base, flagged KC_MODULE_TEXT_AT_BASE: its PCs are then
+ * checked on the server like any other (a wrong guess shows as unmatched
+ * PCs) instead of the whole capture failing. */
 static int capture_module(const char *sysroot, struct kc_module *mod, struct kc_err *err)
 {
 	struct kc_buf b = KC_BUF_INIT;
 	char rel[PATH_MAX], path[PATH_MAX];
-	int ret = -1;
+	int ret = -1, r;
 
+	mod->flags &= ~KC_MODULE_TEXT_AT_BASE;
 	snprintf(rel, sizeof(rel), "sys/module/%s/sections/.text", mod->name);
-	if (read_under(sysroot, rel, 4096, 0, &b, path, sizeof(path), err) < 0 ||
-	    kc_parse_section_addr((char *)b.data, b.len, path, &mod->text_addr, err) < 0)
+	r = read_under(sysroot, rel, 4096, 1, &b, path, sizeof(path), err);
+	if (r < 0)
 		goto out;
+	if (r == 1) {
+		mod->text_addr = mod->core_base;
+		mod->flags |= KC_MODULE_TEXT_AT_BASE;
+	} else if (kc_parse_section_addr((char *)b.data, b.len, path, &mod->text_addr, err) < 0) {
+		goto out;
+	}
 	if (mod->text_addr == 0) {
 		kc_err_set(err, KC_E_BAD_INPUT, "%s: address is 0: " KC_KPTR_HINT, path);
 		goto out;
@@ -276,4 +289,30 @@ out:
 	if (ret < 0)
 		kc_addrmap_release(m);
 	return ret;
+}
+
+uint32_t kc_addrmap_warnings(const struct kc_addrmap *m, char *out, size_t size)
+{
+	size_t used = 0;
+	uint32_t n = 0;
+
+	if (size)
+		out[0] = '\0';
+	for (uint32_t i = 0; i < m->nmodules; i++) {
+		const struct kc_module *mod = &m->modules[i];
+		int w;
+
+		if (!(mod->flags & KC_MODULE_TEXT_AT_BASE))
+			continue;
+		n++;
+		if (used >= size)
+			continue;
+		w = snprintf(out + used, size - used,
+			     "module %s: no sys/module/%s/sections/.text, placed at its "
+			     "/proc/modules base %#llx\n",
+			     mod->name, mod->name, (unsigned long long)mod->core_base);
+		if (w > 0)
+			used += (size_t)w < size - used ? (size_t)w : size - used;
+	}
+	return n;
 }

@@ -17,6 +17,7 @@
 #ifndef KC_ADDRMAP_H
 #define KC_ADDRMAP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "elfinfo.h"
@@ -35,8 +36,10 @@ int kc_read_boot_id(const char *sysroot, char out[KC_BOOT_ID_MAX + 1],
 
 /* Capture the full map. machine and link_text are recorded as given. No
  * proc/modules, or an empty one, gives m->nmodules 0 (m->modules NULL); a
- * module without a build-id note gets build_id "". On success the caller
- * owns *m (kc_addrmap_release); on failure *m holds nothing. */
+ * module without a build-id note gets build_id "". A module without
+ * sys/module/NAME/sections/.text is placed at its proc/modules base with
+ * KC_MODULE_TEXT_AT_BASE set (kc_addrmap_warnings lists them). On success
+ * the caller owns *m (kc_addrmap_release); on failure *m holds nothing. */
 int kc_addrmap_capture(const char *sysroot, const char *machine, uint64_t link_text,
 		       struct kc_addrmap *m, struct kc_err *err) KC_MUST_CHECK;
 
@@ -57,5 +60,9 @@ int kc_addrmap_refresh(const char *sysroot, struct kc_addrmap *m, struct kc_err 
 int kc_addrmap_from_vmlinux(const struct kc_vmlinux *vm, const char *machine,
 			    const char *boot_id, const char *release, const struct kc_module *mods,
 			    uint32_t n, struct kc_addrmap *m, struct kc_err *err) KC_MUST_CHECK;
+
+/* One line per module of m placed without its .text (KC_MODULE_TEXT_AT_BASE),
+ * written to out (NUL-terminated, truncated to size); returns how many. */
+uint32_t kc_addrmap_warnings(const struct kc_addrmap *m, char *out, size_t size);
 
 #endif

@@ -94,7 +94,13 @@ struct kc_module {
 	uint64_t core_base;                 /* /proc/modules base */
 	uint64_t core_size;                 /* /proc/modules size */
 	uint64_t text_addr;                 /* /sys/module/NAME/sections/.text */
+	uint32_t flags;                     /* KC_MODULE_*, collector side only */
 };
+
+/* kc_module.flags (not sent: the ADDRMAP payload has no field for them).
+ * TEXT_AT_BASE: the module had no /sys/module/NAME/sections/.text, so
+ * text_addr is its /proc/modules base (kc_addrmap_capture warns). */
+#define KC_MODULE_TEXT_AT_BASE 1u
 
 struct kc_addrmap {
 	char machine[KC_NAME_MAX + 1];

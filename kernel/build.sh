@@ -1,26 +1,39 @@
 #!/usr/bin/env bash
 # Build the KCOV_UNIQUE test kernel: Debian linux-source-6.1 + kernel/patches/*
 # + kernel/config.fragment on top of x86_64 tinyconfig, built with LLVM=1.
+# --config smp-kasan builds the second configuration: the same plus
+# kernel/config-smp-kasan.fragment (SMP, PREEMPT, KASAN, comparisons).
 #
 # The build lives outside the repository, in $KCOV_KERNEL_CACHE (default
-# /var/cache/kcov-kernel), keyed by a hash of the source tarball name, the
-# patches, the config fragment and this script, so a second run reuses it.
+# /var/cache/kcov-kernel), keyed by a hash of the source package version, the
+# patches, the config fragment(s), the clang version and a recipe number, so
+# a second run reuses it.
 # On success prints the build directory; it holds:
 #   bzImage  vmlinux  test_kcov_unique.ko  .config  System.map
 #
-# Usage: kernel/build.sh [--no-deps] [--print-dir]
+# Usage: kernel/build.sh [--no-deps] [--print-dir] [--config default|smp-kasan]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${KCOV_KERNEL_CACHE:-/var/cache/kcov-kernel}
 deps=1
 print_only=0
-for a in "$@"; do
-	case $a in
+config=default
+while (($#)); do
+	case $1 in
 	--no-deps) deps=0 ;;
 	--print-dir) print_only=1; deps=0 ;;
-	*) echo "usage: $0 [--no-deps] [--print-dir]" >&2; exit 2 ;;
+	--config) config=${2:-}; shift ;;
+	*) echo "usage: $0 [--no-deps] [--print-dir] [--config default|smp-kasan]" >&2; exit 2 ;;
 	esac
+	shift
 done
+# The fragments merged onto tinyconfig, in order.
+fragments=("$here/config.fragment")
+case $config in
+default) ;;
+smp-kasan) fragments+=("$here/config-smp-kasan.fragment") ;;
+*) echo "unknown --config '$config' (default, smp-kasan)" >&2; exit 2 ;;
+esac
 
 # Bump when the build steps below change in a way that changes the output.
 recipe=1
@@ -50,7 +63,8 @@ tarball=$(ls /usr/src/linux-source-6.1.tar.xz 2>/dev/null || true)
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || echo unknown)
 
 # Patches that only touch Documentation/ or tools/testing/ do not change the
-# kernel binaries: leave them out of the key so a doc or selftest edit does
+# kernel binaries: leave them out of the key (and of the other patches, the
+# text before the first diff: the message) so a doc or selftest edit does
 # not force a rebuild (the source tree of a cached build may hold older versions
 # of them; tests/kernel/run.sh takes the selftest from kernel/patches).
 build_patches() {
@@ -61,10 +75,14 @@ build_patches() {
 		fi
 	done
 }
+# Only the diffs count: a commit message or diffstat edit does not change
+# what is built.
 key=$( {
 	echo "src $srcver"
-	build_patches | xargs cat
+	build_patches | xargs sed -s -n '/^diff --git /,$p'
 	cat "$here/config.fragment"
+	# (the default configuration keeps the key it had before there were two)
+	[[ $config == default ]] || { echo "config $config"; cat "${fragments[@]:1}"; }
 	echo "recipe $recipe"
 	clang --version | head -1
 } | sha256sum | cut -c1-16)
@@ -91,14 +109,15 @@ out=$dir/obj
 mkdir -p "$out"
 mk() { make -C "$src" O="$out" ARCH=x86_64 LLVM=1 "$@"; }
 mk tinyconfig >/dev/null
-"$src"/scripts/kconfig/merge_config.sh -m -O "$out" "$out/.config" "$here/config.fragment" >/dev/null
+"$src"/scripts/kconfig/merge_config.sh -m -O "$out" "$out/.config" "${fragments[@]}" >/dev/null
 mk olddefconfig >/dev/null
-# Every option of the fragment must have survived olddefconfig.
+# Every option of the fragments must have survived olddefconfig (this is
+# also what catches CONFIG_KCOV_UNIQUE being dropped by a dependency).
 bad=0
 while IFS= read -r line; do
 	[[ $line =~ ^CONFIG_ ]] || continue
 	grep -qx -- "$line" "$out/.config" || { log "config option lost: $line"; bad=1; }
-done < "$here/config.fragment"
+done < <(cat "${fragments[@]}")
 ((bad == 0)) || exit 1
 t1=$(date +%s)
 log "building (this takes a few minutes)"

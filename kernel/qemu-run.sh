@@ -5,7 +5,8 @@
 # Usage: kernel/qemu-run.sh -k KERNEL_DIR -s GUEST_SCRIPT -o OUT [-l SERIAL_LOG]
 #            [-t TIMEOUT_S] [-a KERNEL_ARGS] [-f HOST_FILE:GUEST_PATH]...
 #            [-b HOST_BINARY:GUEST_PATH]...
-#   KERNEL_DIR   output of kernel/build.sh (bzImage, test_kcov_unique.ko)
+#   KERNEL_DIR   output of kernel/build.sh (bzImage, test_kcov_unique.ko,
+#                .config: CONFIG_SMP=y boots with -smp 4, otherwise -smp 1)
 #   -f           copy a file into the initramfs
 #   -b           copy a dynamically linked binary plus the libraries ldd lists
 #   -a           more kernel command-line words (an unused word such as
@@ -68,6 +69,12 @@ insmod /test_kcov_unique.ko || echo "insmod failed"
 echo "KCOV-GUEST-START"
 /bin/sh /guest.sh
 rc=$?
+# The whole kernel log, also what loglevel=4 kept off the console (sysfs's
+# "cannot create duplicate filename" and its stack dump are KERN_WARNING),
+# so that the host's kernel_log_clean sees it.
+echo "KCOV-DMESG-BEGIN"
+dmesg
+echo "KCOV-DMESG-END"
 echo "KCOV-GUEST-DONE rc=$rc"
 sync
 reboot -f
@@ -77,10 +84,14 @@ chmod +x "$root/init"
 : > "$out"
 log=${slog:-$work/serial.log}
 set +e
-timeout --foreground -k 5 "$timeout" qemu-system-x86_64 -accel tcg -m 512 -smp 1 \
+# An SMP kernel (kernel/build.sh --config smp-kasan) gets four CPUs, so that
+# races between tasks on different CPUs can happen.
+cpus=1
+grep -qx 'CONFIG_SMP=y' "$kdir/.config" 2>/dev/null && cpus=4
+timeout --foreground -k 5 "$timeout" qemu-system-x86_64 -accel tcg -m 512 -smp "$cpus" \
 	-display none -no-reboot -nic none -monitor none \
 	-kernel "$kdir/bzImage" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=4 kaslr $kargs" \
+	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 loglevel=4 kaslr $kargs" \
 	-serial "file:$log" -serial "file:$out" </dev/null >/dev/null 2>&1
 qrc=$?
 set -e

@@ -26,7 +26,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/testlib.sh
-kdir=$1
+# The physical path: vmlinux's DWARF names its sources under it, and the
+# import strips exactly that prefix (the cache may be reached via a symlink).
+kdir=$(cd "$1" && pwd -P)
 build=${KC_BUILD_DIR:-build}
 if [[ ! -x $build/collector/kcov-collect || ! -x $build/server/kcovd ]]; then
 	echo "FAIL: e2e: $build/collector/kcov-collect or $build/server/kcovd not built"
@@ -48,7 +50,7 @@ boot_guest() { # BOOT KERNEL_ARGS
 	local boot=$1
 	echo "qemu-e2e" > "$work/machine"
 	kernel/qemu-run.sh -k "$kdir" -s tests/kernel/guest-e2e.sh -o "$work/out$boot" \
-		-l "$work/serial$boot.log" -t 180 -a "$2" \
+		-l "$work/serial$boot.log" -t "${KCOV_E2E_TIMEOUT:-180}" -a "$2" \
 		-b "$work/kcov-collect:/kcov-collect" -f "$work/e2e-workload:/e2e-workload" \
 		-f "$work/link_text:/link_text" -f "$work/machine:/machine"
 	tr -d '\r' < "$work/out$boot" > "$work/out$boot.txt"

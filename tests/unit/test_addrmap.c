@@ -12,7 +12,11 @@
  * proc/modules, addresses zeroed by kptr_restrict in kallsyms, proc/modules
  * or a module's .text (errors that say how to lift it, with no "//" in the
  * path), an unreadable proc/modules (run as root) and a malformed build-id
- * note after a module without one (an error, not "no build id").
+ * note after a module without one (an error, not "no build id"), and a
+ * module without sys/module/NAME/sections/ (a kernel whose sysfs refused
+ * duplicate section names): placed at its proc/modules base with
+ * KC_MODULE_TEXT_AT_BASE and a warning line, the other modules as usual,
+ * on capture and on refresh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -206,8 +210,11 @@ static void test_malformed(void **state)
 	assert_non_null(strstr(err.msg, "proc/modules"));
 	assert_int_equal(f->m.nmodules, 2);
 	assert_string_equal(f->m.modules[1].name, "b");
-	/* A new module without its sysfs .text: error, map unchanged. */
+	/* A new module with a malformed sysfs .text: error, map unchanged
+	 * (one without sections/ at all is placed at its base instead, see
+	 * test_capture_module_without_sections). */
 	put(f->root, "proc/modules", "e 256 0 - Live 0xffffffffc0007000\n");
+	put(f->root, "sys/module/e/sections/.text", "garbage\n");
 	assert_int_equal(kc_addrmap_refresh(f->root, &f->m, &err), -1);
 	assert_int_equal(f->m.nmodules, 2);
 }
@@ -402,6 +409,56 @@ static void test_from_vmlinux(void **state)
 	assert_int_equal(m.nmodules, 0);
 }
 
+static void test_capture_module_without_sections(void **state)
+{
+	struct fixture *f = *state;
+	struct kc_addrmap m;
+	struct kc_err err;
+	char mods[256] = "", warn[512], cmd[160];
+	const struct kc_module *a, *b;
+
+	base_sysroot(f->root);
+	module(f->root, mods, sizeof(mods), "a", 0x1000, 0x100);
+	module(f->root, mods, sizeof(mods), "b", 0x2000, 0x100);
+	put(f->root, "proc/modules", mods);
+	/* b lost its whole sections/ directory; its notes/ are still there. */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/sys/module/b/sections", f->root);
+	assert_int_equal(system(cmd), 0);
+	put_bin(f->root, "sys/module/b/notes/.note.gnu.build-id", note, sizeof(note));
+	assert_int_equal(kc_addrmap_capture(f->root, "vm-1", KC_DEFAULT_LINK_TEXT, &m, &err), 0);
+	assert_int_equal(m.nmodules, 2);
+	a = find(&m, "a");
+	b = find(&m, "b");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->text_addr, BASE + 0x1040);
+	assert_int_equal(a->flags & KC_MODULE_TEXT_AT_BASE, 0);
+	assert_int_equal(b->text_addr, BASE + 0x2000);
+	assert_int_equal(b->flags & KC_MODULE_TEXT_AT_BASE, KC_MODULE_TEXT_AT_BASE);
+	assert_string_equal(b->build_id, "1234");
+	assert_int_equal(kc_addrmap_warnings(&m, warn, sizeof(warn)), 1);
+	assert_non_null(strstr(warn, "module b: no sys/module/b/sections/.text"));
+	assert_non_null(strstr(warn, "0xffffffffc0002000"));
+	/* A truncating buffer still counts every module and stays terminated. */
+	assert_int_equal(kc_addrmap_warnings(&m, warn, 8), 1);
+	assert_int_equal(strlen(warn), 7);
+	kc_addrmap_release(&m);
+
+	/* Refresh: c, loaded later without sections/, is placed the same way. */
+	f->m.modules[0].core_base = BASE + 0x1000;
+	mods[0] = '\0';
+	module(f->root, mods, sizeof(mods), "a", 0x1000, 0x100);
+	module(f->root, mods, sizeof(mods), "c", 0x3000, 0x80);
+	put(f->root, "proc/modules", mods);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/sys/module/c/sections", f->root);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(kc_addrmap_refresh(f->root, &f->m, &err), 1);
+	assert_int_equal(find(&f->m, "c")->text_addr, BASE + 0x3000);
+	assert_int_equal(find(&f->m, "c")->flags, KC_MODULE_TEXT_AT_BASE);
+	assert_int_equal(find(&f->m, "a")->flags, 0);
+	assert_int_equal(kc_addrmap_warnings(&f->m, warn, sizeof(warn)), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +471,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_modules_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_malformed_module_note, setup, teardown),
 		cmocka_unit_test(test_from_vmlinux),
+		cmocka_unit_test_setup_teardown(test_capture_module_without_sections, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
