@@ -8,6 +8,12 @@
  * address map built from the vmlinux ELF and the manager's module list.
  * It remembers what it sent in a small state file so that neither a bridge
  * restart nor a manager restart sends anything twice.
+ *
+ * Why one file (about 1,050 lines): it is one poll cycle, fetch, parse the
+ * four answers, diff against the state, spool, save the state, and the
+ * parsers exist only for it (they are exported in syzkaller.h for their unit
+ * tests and fuzz target). Splitting the parsers into syzkaller_parse.c is
+ * the obvious cut when the next format arrives.
  */
 #include "syzkaller.h"
 

@@ -7,6 +7,11 @@
  * to be canonical varints of strictly increasing PCs inside their window with
  * exactly the declared count, and trailing bytes are an error. The two
  * versions share everything but the per-region PC encoding.
+ *
+ * Why one file (about 900 lines): the encoder and the decoder of one format
+ * must change together, and they share the frame, run and region code and
+ * the limits; split, each half would have to export what is now static, and
+ * a format change would touch both files anyway.
  */
 #include "wire.h"
 
