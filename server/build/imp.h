@@ -66,7 +66,7 @@ struct kc_import {
 	struct file *files;
 	uint32_t nfiles;
 	struct fpoints *fps;
-	size_t nfps;
+	size_t nfps, cap_fps;
 	uint64_t points, functions, sources;
 };
 

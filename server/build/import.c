@@ -397,16 +397,13 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 		const struct image *im = &imp->images[i];
 		size_t first = imp->nfps;
 		size_t *slot = calloc(im->t.nfiles ? im->t.nfiles : 1, sizeof(*slot));
-		struct fpoints *grown;
 
 		if (!slot)
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		grown = realloc(imp->fps, (imp->nfps + im->t.nfiles + 1) * sizeof(*grown));
-		if (!grown) {
+		if (KC_GROW(imp->fps, imp->cap_fps, imp->nfps + im->t.nfiles + 1) < 0) {
 			free(slot);
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		}
-		imp->fps = grown;
 		for (uint64_t p = 0; p < im->t.npoints; p++) {
 			const struct kc_sym_point *pt = &im->t.points[p];
 			struct fpoints *fp;

@@ -50,13 +50,11 @@ static int64_t get_id(sqlite3 *db, const char *sql, int64_t a, const char *t1, c
 		sqlite3_bind_text(st, 3, t2, -1, SQLITE_STATIC);
 	if (t3)
 		sqlite3_bind_text(st, 4, t3, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = kc_db_step(db, st, err);
 	if (rc == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
+	else if (rc < 0)
 		id = -2;
-	if (id == -2)
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return id;
 }

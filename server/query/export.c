@@ -194,7 +194,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, q->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
 		const roaring_bitmap_t *cov = cq_covset_get(&bin, sqlite3_column_int64(st, 0));
 		uint64_t n = cov ? roaring_bitmap_get_cardinality(cov) : 0;
 		json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "name", sqlite3_column_text(st, 1),
@@ -228,10 +228,8 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		}
 		json_array_append_new(arr, o);
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(q->db), "sqlite: %s", sqlite3_errmsg(q->db));
+	if (rc < 0)
 		goto out;
-	}
 	sqlite3_finalize(st);
 	st = kc_db_prepare(q->db, "SELECT id, points, bits FROM images WHERE build = ?", err);
 	if (!st) {
@@ -239,7 +237,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, q->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
 		const roaring_bitmap_t *cov = cq_covset_get(&q->img, sqlite3_column_int64(st, 0));
 		roaring_bitmap_t *pts = kc_db_column_bitmap(st, 2);
 
@@ -251,10 +249,8 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		covered += cov ? roaring_bitmap_and_cardinality(cov, pts) : 0;
 		kc_bitmap_free(pts);
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(q->db), "sqlite: %s", sqlite3_errmsg(q->db));
+	if (rc < 0)
 		goto out;
-	}
 	out = cq_base_object(q);
 	json_object_set_new(out, "imported", json_boolean(q->imported));
 	json_object_set_new(out, "pcs", json_integer((json_int_t)pcs));

@@ -48,7 +48,7 @@ static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		if (KC_GROW(x->img, cap, (size_t)x->nimg + 1) < 0 ||
 		    KC_GROW(x->img_limit, cap_limit, (size_t)x->nimg + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
@@ -57,10 +57,8 @@ static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
 		x->img[x->nimg] = sqlite3_column_int64(st, 0);
 		x->img_limit[x->nimg++] = 0;
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	if (rc < 0)
 		goto out;
-	}
 	ret = 0;
 out:
 	sqlite3_finalize(st);
@@ -178,7 +176,7 @@ static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		if (!pf || pf->id != sqlite3_column_int64(st, 0)) {
 			pf = index_file(x, st, err);
 			if (!pf)
@@ -187,8 +185,8 @@ static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
 		if (index_part(x, pf, st, err) < 0)
 			goto out;
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "reading points: %s", sqlite3_errmsg(db));
+	if (rc < 0) {
+		kc_err_prefix(err, "reading points");
 		goto out;
 	}
 	ret = 0;
@@ -210,7 +208,7 @@ static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		int64_t file = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
 		struct pfile *pf;
 		uint32_t j = at;
@@ -234,8 +232,8 @@ static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
 		pf->funcs[idx].line_start = sqlite3_column_int64(st, 3);
 		pf->funcs[idx].line_end = sqlite3_column_int64(st, 4);
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "reading functions: %s", sqlite3_errmsg(db));
+	if (rc < 0) {
+		kc_err_prefix(err, "reading functions");
 		goto out;
 	}
 	ret = 0;

@@ -283,17 +283,21 @@ static json_t *file_source(struct kc_covq *q, const char *path, struct kc_err *e
 					 "SELECT source FROM files WHERE build = ? AND path = ?",
 					 err);
 	json_t *s = NULL;
+	int rc;
 
 	if (!st)
 		return NULL;
 	sqlite3_bind_int64(st, 1, q->build);
 	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+	rc = kc_db_step(q->db, st, err);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 		const void *p = sqlite3_column_blob(st, 0);
 
 		s = json_stringn(p ? p : "", (size_t)sqlite3_column_bytes(st, 0));
 	}
 	sqlite3_finalize(st);
+	if (rc < 0)
+		return NULL;
 	return s ? s : json_null();
 }
 
@@ -313,6 +317,10 @@ json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err)
 		return NULL;
 	}
 	src = file_source(q, path, err);
-	json_object_set_new(w.out, "source", src ? src : json_null());
+	if (!src) {
+		json_decref(w.out);
+		return NULL;
+	}
+	json_object_set_new(w.out, "source", src);
 	return w.out;
 }

@@ -4,6 +4,7 @@
  * coverage bitmaps touched by the batch are merged in memory and written
  * once before the commit. Waiters are woken only after COMMIT returned.
  */
+#include "grow.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -37,7 +38,7 @@ struct kc_store {
 	int stopping;
 	struct kc_store_stats stats;
 	struct merge *merges; /* this batch's pending bitmap merges */
-	size_t nmerges;
+	size_t nmerges, cap_merges;
 	int wrote_coverage; /* this batch inserted or replaced coverage rows */
 	atomic_ullong coverage_generation; /* commits that changed coverage */
 	/* The stored unions the writer touched lately, decoded: a merge that
@@ -75,12 +76,10 @@ static double now_ms(void)
 
 static int step_done(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
 {
-	int rc = sqlite3_step(st);
+	int rc = kc_db_step(db, st, err);
 
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *err)
@@ -123,13 +122,11 @@ static int run(struct kc_store *s, const char *sql, const char *fmt, int64_t *ou
 			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
 	}
 	va_end(ap);
-	rc = sqlite3_step(st);
+	rc = kc_db_step(s->db, st, err);
+	if (rc < 0)
+		goto out;
 	if (rc == SQLITE_ROW && out)
 		*out = sqlite3_column_int64(st, 0);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(s->db), "sqlite: %s", sqlite3_errmsg(s->db));
-		goto out;
-	}
 	if (rc == SQLITE_DONE && out)
 		*out = -1;
 	ret = 0;
@@ -211,11 +208,9 @@ static int queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_
 			return 0;
 		}
 	}
-	m = realloc(s->merges, (s->nmerges + 1) * sizeof(*m));
-	if (!m)
+	if (KC_GROW(s->merges, s->cap_merges, s->nmerges + 1) < 0)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	s->merges = m;
-	m = &m[s->nmerges++];
+	m = &s->merges[s->nmerges++];
 	m->binary = binary;
 	m->label = label;
 	m->day = day;
@@ -249,14 +244,12 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 	sqlite3_bind_int64(st, 2, label);
 	sqlite3_bind_int64(st, 3, upto < 0 ? 0 : upto);
 	sqlite3_bind_int64(st, 4, day - 1);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		u = roaring_bitmap_portable_deserialize_safe(sqlite3_column_blob(st, 0),
-							     (size_t)sqlite3_column_bytes(st, 0));
+	rc = kc_db_step(s->db, st, err);
+	if (rc >= 0 && (rc != SQLITE_ROW || !(u = kc_db_column_bitmap(st, 0))))
+		rc = kc_err_set(err, KC_E_INTERNAL, "bad union");
 	sqlite3_reset(st);
-	if (!u) {
-		kc_err_set(err, KC_E_INTERNAL, "folding completed days: %s",
-			   rc == SQLITE_ROW ? "bad union" : sqlite3_errmsg(s->db));
+	if (rc < 0) {
+		kc_err_prefix(err, "folding completed days");
 		goto out;
 	}
 	/* This batch's merges of those days are not in the database yet (a
@@ -372,13 +365,15 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 		return NULL;
 	bind_key(q, m);
 	bits = roaring_bitmap_create();
-	while (bits && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		roaring_bitmap_t *row = roaring_bitmap_portable_deserialize_safe(
-			sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+	if (!bits) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	while ((rc = kc_db_step(s->db, q, err)) == SQLITE_ROW) {
+		roaring_bitmap_t *row = kc_db_column_bitmap(q, 1);
 
 		if (!row) {
-			kc_bitmap_free(bits);
-			bits = NULL;
+			rc = kc_err_set(err, KC_E_INTERNAL, "corrupt");
 			break;
 		}
 		roaring_bitmap_or_inplace(bits, row);
@@ -388,11 +383,9 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 			maxseq = sqlite3_column_int64(q, 0);
 	}
 	sqlite3_reset(q);
-	if (!bits || rc != SQLITE_DONE) {
+	if (rc < 0) {
 		kc_bitmap_free(bits);
-		kc_err_set(err, KC_E_INTERNAL,
-			   "reading the stored bitmaps of binary %lld: %s", (long long)m->binary,
-			   bits ? sqlite3_errmsg(s->db) : "corrupt");
+		kc_err_prefix(err, "reading the stored bitmaps of binary %lld", (long long)m->binary);
 		return NULL;
 	}
 	if (s->nunions < KC_UNION_CACHE)
