@@ -67,29 +67,38 @@ def tool(*names):
     return None
 
 
-def call_sites(objdump, binary, relocatable):
-    """Offsets of the coverage callback's call sites in the .text section:
-    from _text for the vmlinux, from the start of .text for a module (whose
-    calls are relocations at call + 1)."""
+def call_sites_by_function(objdump, binary, relocatable):
+    """(function, offset) of every call site of the coverage callback in the
+    .text section: offsets from _text for the vmlinux, from the start of
+    .text for a module (whose calls are relocations at call + 1)."""
     args = [objdump, "-d", "--no-show-raw-insn"] + (["-r"] if relocatable else []) + [binary]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    sites, section = [], None
+    sites, section, func = [], None, None
     for line in out.splitlines():
         m = re.match(r"Disassembly of section (\S+):", line)
         if m:
             section = m.group(1)
+            continue
+        m = re.match(r"[0-9a-f]+ <([^>]+)>:", line)
+        if m:
+            func = m.group(1)
             continue
         if section != ".text" or "__sanitizer_cov_trace_pc" not in line:
             continue
         if relocatable:
             m = re.match(r"\s*([0-9a-f]+):\s+R_X86_64_\w+\s+__sanitizer_cov_trace_pc", line)
             if m:
-                sites.append(int(m.group(1), 16) - 1)
+                sites.append((func, int(m.group(1), 16) - 1))
         else:
             m = re.match(r"\s*([0-9a-f]+):\s+call", line)
             if m:
-                sites.append(int(m.group(1), 16) - LINK_TEXT)
-    return sorted(set(sites))
+                sites.append((func, int(m.group(1), 16) - LINK_TEXT))
+    return sites
+
+
+def call_sites(objdump, binary, relocatable):
+    """The sorted distinct call-site offsets (call_sites_by_function)."""
+    return sorted({s for _, s in call_sites_by_function(objdump, binary, relocatable)})
 
 
 def build_id(readelf, binary):
