@@ -61,6 +61,7 @@ struct fpoints {
 
 struct kc_import {
 	char *vmlinux, *modules_dir, *source_dir;
+	char *source_root; /* detected root stripped from absolute paths, or NULL */
 	struct image *images; /* [0] is vmlinux */
 	uint32_t nimages;
 	struct file *files;
@@ -69,5 +70,11 @@ struct kc_import {
 	size_t nfps;
 	uint64_t points, functions, sources;
 };
+
+/* srcroot.c: find the kernel source root among the absolute source paths
+ * of every image (a directory with include/ and kernel/ below it) and
+ * strip it from them; sets imp->source_root (NULL when none). Call before
+ * the regrouping by file. -1 only when out of memory. */
+int imp_detect_source_root(struct kc_import *imp, struct kc_err *err);
 
 #endif

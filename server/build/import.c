@@ -66,6 +66,7 @@ void kc_import_free(struct kc_import *imp)
 	free(imp->vmlinux);
 	free(imp->modules_dir);
 	free(imp->source_dir);
+	free(imp->source_root);
 	free(imp);
 }
 
@@ -396,7 +397,9 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 	for (uint32_t i = 0; i < imp->nimages; i++) {
 		const struct image *im = &imp->images[i];
 		size_t first = imp->nfps;
-		size_t *slot = calloc(im->t.nfiles ? im->t.nfiles : 1, sizeof(*slot));
+		/* per global file: its fpoints + 1 in this image (two local
+		 * paths may name one file once a source root is stripped) */
+		size_t *slot = calloc(imp->nfiles ? imp->nfiles : 1, sizeof(*slot));
 		struct fpoints *grown;
 
 		if (!slot)
@@ -423,19 +426,19 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 				continue;
 			gf = im->file_map[pt->file];
 			fl = &imp->files[gf];
-			if (!slot[pt->file]) {
+			if (!slot[gf]) {
 				fp = &imp->fps[imp->nfps++];
 				memset(fp, 0, sizeof(*fp));
 				fp->file = gf;
 				fp->image = i;
 				fp->bits = roaring_bitmap_create();
-				slot[pt->file] = imp->nfps - first;
+				slot[gf] = imp->nfps - first;
 				if (!fp->bits) {
 					free(slot);
 					return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				}
 			}
-			fp = &imp->fps[first + slot[pt->file] - 1];
+			fp = &imp->fps[first + slot[gf] - 1];
 			if (pt->func != KC_SYM_NONE && pt->func < im->t.nfuncs &&
 			    im->func_file[pt->func] == gf)
 				fi = im->func_idx[pt->func];
@@ -556,6 +559,8 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 	for (size_t i = 0; i < mods.n; i++)
 		if (add_image(imp, mods.v[i], &so, 1, err) < 0)
 			goto out;
+	if (o->nstrip == 0 && imp_detect_source_root(imp, err) < 0)
+		goto out;
 	if (build_files(imp, err) < 0 || build_funcs(imp, err) < 0 || build_lines(imp, err) < 0 ||
 	    build_points(imp, err) < 0)
 		goto out;

@@ -350,10 +350,11 @@ json_t *kc_import_summary(const struct kc_import *imp)
 					  "unresolved_points", (json_int_t)t->unresolved));
 	}
 	snprintf(base, sizeof(base), "0x%016llx", (unsigned long long)imp->images[0].t.text_base);
-	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "build_id",
+	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:s?}", "build_id",
 			 imp->images[0].t.build_id, "link_text", base, "images", images, "files",
 			 (json_int_t)imp->nfiles, "functions", (json_int_t)imp->functions, "points",
-			 (json_int_t)imp->points, "sources", (json_int_t)imp->sources);
+			 (json_int_t)imp->points, "sources", (json_int_t)imp->sources,
+			 "source_root", imp->source_root);
 }
 
 int kc_import_write_audited(void *arg, void *db, struct kc_err *err)
