@@ -26,6 +26,7 @@
 #define MAX_PATH_LEN 4096
 #define MAX_LIMIT 10000
 #define DEFAULT_LIMIT 100
+#define MAX_REV_LEN 256
 
 /* A request's parsed filter; the JSON texts are owned. */
 struct filter_args {
@@ -394,7 +395,8 @@ static void warm_index(struct kc_req *r, json_t *summary)
 
 enum MHD_Result kc_api_post_build(struct kc_req *r)
 {
-	static const char *const known[] = { "vmlinux", "modules", "source", "strip_prefix" };
+	static const char *const known[] = { "vmlinux", "modules", "source", "strip_prefix",
+					     "git", "rev" };
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	struct kc_import_opts o;
 	struct kc_import *imp = NULL;
@@ -430,12 +432,22 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	o.vmlinux = opt_path(j, "vmlinux", &bad);
 	o.modules_dir = opt_path(j, "modules", &bad);
 	o.source_dir = opt_path(j, "source", &bad);
+	o.git_repo = opt_path(j, "git", &bad);
 	if (bad || !o.vmlinux) {
 		ret = kc_respond_error(r, KC_E_BAD_INPUT,
-				       "vmlinux (required), modules and source must be "
+				       "vmlinux (required), modules, source and git must be "
 					       "absolute server-local paths");
 		goto out;
 	}
+	v = json_object_get(j, "rev");
+	if (v && (!json_is_string(v) || !*json_string_value(v) ||
+		  strlen(json_string_value(v)) > MAX_REV_LEN)) {
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "rev must be a revision name of 1..%d "
+							  "bytes",
+				       MAX_REV_LEN);
+		goto out;
+	}
+	o.git_rev = v ? json_string_value(v) : NULL;
 	sp = json_object_get(j, "strip_prefix");
 	if (json_is_string(sp)) {
 		strip[o.nstrip++] = json_string_value(sp);

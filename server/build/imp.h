@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "import.h"
+#include "source.h"
 #include "symbolize.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -50,6 +51,7 @@ struct file {
 	uint64_t points;
 	struct kc_buf source; /* empty when not read */
 	int has_source;
+	char text_id[KC_SOURCE_ID_LEN + 1]; /* content id when has_source */
 };
 
 /* The points of one (file, image). */
@@ -62,6 +64,7 @@ struct fpoints {
 struct kc_import {
 	char *vmlinux, *modules_dir, *source_dir;
 	char *source_root; /* detected root stripped from absolute paths, or NULL */
+	char *git_repo, *git_rev; /* git source: repository and resolved commit */
 	struct image *images; /* [0] is vmlinux */
 	uint32_t nimages;
 	struct file *files;

@@ -276,11 +276,15 @@ static int file_one(struct kc_covq *q, const struct fview *v, void *arg, struct 
 	return 0;
 }
 
-/* The stored source text of the file, as a JSON string or null. */
+/* The stored source text of the file, as a JSON string or null: the text
+ * of its content id (schema 008), or the text stored in the row by imports
+ * made before. */
 static json_t *file_source(struct kc_covq *q, const char *path, struct kc_err *err)
 {
 	sqlite3_stmt *st = kc_db_prepare(q->db,
-					 "SELECT source FROM files WHERE build = ? AND path = ?",
+					 "SELECT COALESCE(t.text, f.source) FROM files f "
+					 "LEFT JOIN source_texts t ON t.id = f.text_id "
+					 "WHERE f.build = ? AND f.path = ?",
 					 err);
 	json_t *s = NULL;
 
