@@ -567,10 +567,13 @@ def test_merge_errors():
                            ({"merge": ",".join(["%x" % (i + 1) for i in range(64)])}, 400),
                            ({"release": "6.1"}, 400), ({"merge": b1["build_id"],
                                                         "release": "6.1"}, 400),
-                           ({"merge": "cd" * 20}, 404)):
+                           ({"merge": "cd" * 20}, 404),
+                           ({"merge": "window", "release": "x" * 256}, 400),
+                           ({"merge": "window", "file": "lib/util.c", "q": "labels"}, 400)):
         import urllib.parse
-        st, body = STATE["srv"].request("GET", "/api/v1/builds/%s/tree?%s" % (
-            b4["build_id"], urllib.parse.urlencode(params)))
+        what = "labels" if params.pop("q", None) else "tree"
+        st, body = STATE["srv"].request("GET", "/api/v1/builds/%s/%s?%s" % (
+            b4["build_id"], what, urllib.parse.urlencode(params)))
         check(st == status and "error" in json.loads(body), "%s: %d %s" % (params, st, body))
 
 
