@@ -28,6 +28,9 @@
 #include "routes.h"
 #include "server.h"
 
+#define KC_STR_(x) #x
+#define KC_STR(x) KC_STR_(x)
+
 static const char usage[] =
 	"usage: kcovd [serve] [options]\n"
 	"       kcovd token add NAME [--scope push|read|admin] [--expires DAYS]\n"
@@ -54,7 +57,14 @@ static const char usage[] =
 	"  --tls-client-ca FILE require client certificates signed by this PEM CA;\n"
 	"                       pushes are logged with the certificate's subject\n"
 	"  --cache-mb MB        memory for cached point indexes of imported builds\n"
-	"                       (KCOVD_CACHE_MB; default %d)\n";
+	"                       (KCOVD_CACHE_MB; default %d)\n"
+	"  --rate-limit N       requests per second per token on routes that need one\n"
+	"                       (0: no limit; default " KC_STR(KC_RATE_TOKEN_DEFAULT) "); more get 429\n"
+	"  --rate-burst N       requests a token may send at once (default " KC_STR(KC_BURST_TOKEN_DEFAULT) ")\n"
+	"  --addr-rate-limit N  requests per second per client address on the other\n"
+	"                       routes (0: no limit; default " KC_STR(KC_RATE_ADDR_DEFAULT) ")\n"
+	"  --addr-rate-burst N  (default " KC_STR(KC_BURST_ADDR_DEFAULT) ")\n";
+
 
 /* Largest PEM file read for --tls-*: a long chain fits. */
 #define KC_PEM_MAX (1u << 20)
@@ -67,6 +77,7 @@ struct cli {
 	const char *machines;
 	int read_auth;
 	unsigned max_conn, timeout, max_db_mb, cache_mb, wire_max;
+	unsigned rate_token, burst_token, rate_addr, burst_addr;
 	const char *cache_mb_from; /* where cache_mb was read, for messages */
 	const char *vmlinux, *modules, *source; /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
@@ -128,6 +139,10 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
 		{ "strip-prefix", required_argument, NULL, 'P' },
+		{ "rate-limit", required_argument, NULL, 'R' },
+		{ "rate-burst", required_argument, NULL, 'B' },
+		{ "addr-rate-limit", required_argument, NULL, 'r' + 256 },
+		{ "addr-rate-burst", required_argument, NULL, 'b' + 256 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -183,6 +198,22 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 				return kc_err_set(err, KC_E_BAD_INPUT, "at most %d --strip-prefix",
 						  KC_IMPORT_MAX_STRIP);
 			c->strip[c->nstrip++] = optarg;
+			break;
+		case 'R':
+			if (num(optarg, "--rate-limit", 0, 1000000, &c->rate_token, err) < 0)
+				return -1;
+			break;
+		case 'B':
+			if (num(optarg, "--rate-burst", 1, 1000000, &c->burst_token, err) < 0)
+				return -1;
+			break;
+		case 'r' + 256:
+			if (num(optarg, "--addr-rate-limit", 0, 1000000, &c->rate_addr, err) < 0)
+				return -1;
+			break;
+		case 'b' + 256:
+			if (num(optarg, "--addr-rate-burst", 1, 1000000, &c->burst_addr, err) < 0)
+				return -1;
 			break;
 		case 'h': printf(usage, KC_COVQ_CACHE_MB_DEFAULT); exit(0);
 		default:
@@ -263,6 +294,10 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	o.timeout_s = c->timeout;
 	o.max_db_mb = c->max_db_mb;
 	o.wire_max = c->wire_max;
+	o.rate_token = c->rate_token;
+	o.burst_token = c->burst_token;
+	o.rate_addr = c->rate_addr;
+	o.burst_addr = c->burst_addr;
 	/* Room for many concurrent connections: raise the soft fd limit. */
 	{
 		struct rlimit rl;
@@ -461,6 +496,10 @@ int main(int argc, char **argv)
 	c.web_dir = getenv("KCOVD_WEB_DIR");
 	c.read_auth = strcmp(env_or("KCOVD_READ_AUTH", "0"), "1") == 0;
 	c.cache_mb = KC_COVQ_CACHE_MB_DEFAULT;
+	c.rate_token = KC_RATE_TOKEN_DEFAULT;
+	c.burst_token = KC_BURST_TOKEN_DEFAULT;
+	c.rate_addr = KC_RATE_ADDR_DEFAULT;
+	c.burst_addr = KC_BURST_ADDR_DEFAULT;
 	c.cache_mb_from = getenv("KCOVD_CACHE_MB");
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
