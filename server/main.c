@@ -6,7 +6,8 @@
  * tokens and when they were last used; `audit` lists admin actions; `gc
  * --keep-days N`, `build delete ID` and `vacuum` remove old data and give
  * the space back (while no kcovd serves the file; a serving kcovd takes the
- * same actions over its admin API, or runs gc itself with --gc-keep-days).
+ * same actions over its admin API, or runs gc itself with --gc-keep-days);
+ * `backup FILE` copies the live database, `restore FILE` installs a copy.
  * Configuration comes from flags, then KCOVD_* environment variables.
  */
 #include <errno.h>
@@ -46,7 +47,8 @@ static const char usage[] =
 	"       kcovd gc --keep-days N [options]      (kcovd must not be serving)\n"
 	"       kcovd build delete BUILD_ID [options] (kcovd must not be serving)\n"
 	"       kcovd vacuum [options]                (kcovd must not be serving)\n"
-
+	"       kcovd backup FILE [options]           (also while kcovd serves)\n"
+	"       kcovd restore FILE [options]          (kcovd must not be serving)\n"
 	"       kcovd import-build --vmlinux PATH [--modules DIR] [--source DIR]\n"
 	"                          [--strip-prefix P]... [options]\n"
 	"options (environment variable in brackets):\n"
@@ -576,6 +578,29 @@ out:
 	return ret;
 }
 
+/* backup FILE / restore FILE */
+static int cmd_backup(struct cli *c, const char *cmd, int argc, char **argv, struct kc_err *err)
+{
+	char path[PATH_MAX];
+
+	if (optind + 1 != argc)
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s needs one FILE", cmd);
+	if (db_path(c, path, sizeof(path), err) < 0)
+		return -1;
+	if (strcmp(cmd, "backup") == 0) {
+		if (kc_db_backup(path, argv[optind], err) < 0)
+			return -1;
+		fprintf(stderr, "kcovd: %s backed up to %s (integrity_check ok)\n", path,
+			argv[optind]);
+		return 0;
+	}
+	if (kc_db_restore(argv[optind], path, "cli", err) < 0)
+		return -1;
+	fprintf(stderr, "kcovd: %s restored from %s; the database before is %s.pre-restore\n",
+		path, argv[optind], path);
+	return 0;
+}
+
 static int cmd_import_build(struct cli *c, struct kc_err *err)
 {
 	struct kc_import_opts o = { c->vmlinux, c->modules, c->source, c->strip, c->nstrip };
@@ -646,7 +671,8 @@ int main(int argc, char **argv)
 		ret = cmd_build(&c, argc, argv, &err);
 	} else if (strcmp(cmd, "vacuum") == 0) {
 		ret = cmd_vacuum(&c, &err);
-
+	} else if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0) {
+		ret = cmd_backup(&c, cmd, argc, argv, &err);
 	} else if (strcmp(cmd, "import-build") == 0) {
 		ret = cmd_import_build(&c, &err);
 	} else {

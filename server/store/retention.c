@@ -5,11 +5,14 @@
  * days (day -1, schema/004 and 006: a key's coverage is the OR of its
  * rows), moves label_unions.upto past the cutoff, and only then deletes
  * the per-day rows, so the union plus the kept rows hold exactly what the
- * deleted rows held.
+ * deleted rows held. Backup and restore use SQLite's online backup API.
  */
 #include "retention.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -204,3 +207,149 @@ out:
 	return ret;
 }
 
+/* PRAGMA integrity_check of db ("ok"), else KC_E_BAD_INPUT naming what. */
+static int integrity(sqlite3 *db, const char *what, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db, "PRAGMA integrity_check", err);
+	int rc, ok;
+
+	if (!st)
+		return kc_err_prefix(err, "%s", what);
+	rc = kc_db_step(db, st, err);
+	ok = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+	if (rc == SQLITE_ROW && !ok)
+		kc_err_set(err, KC_E_BAD_INPUT, "%s fails integrity_check: %.200s", what,
+			   (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return kc_err_prefix(err, "%s", what);
+	return ok ? 0 : -1;
+}
+
+/* Copy every page of src into dst in one step (one read transaction on
+ * src, one write transaction on dst). */
+static int copy_db(sqlite3 *src, sqlite3 *dst, const char *what, struct kc_err *err)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	int rc;
+
+	if (!b)
+		return kc_err_set(err, kc_db_errc(dst), "%s: %s", what, sqlite3_errmsg(dst));
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE)
+		return kc_err_set(err, rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? KC_E_UNAVAILABLE
+										: kc_db_errc(dst),
+				  "%s: %s", what, sqlite3_errstr(rc));
+	return 0;
+}
+
+/* Copy src (open) into the file dest, replacing it, through dest.tmp. */
+static int backup_to(sqlite3 *src, const char *dest, struct kc_err *err)
+{
+	char tmp[4096];
+	sqlite3 *dst = NULL;
+	int ret = -1;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dest) >= (int)sizeof(tmp))
+		return kc_err_set(err, KC_E_BAD_INPUT, "backup path too long");
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return kc_err_errno(err, errno, "%s: %s", tmp, strerror(errno));
+	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		kc_err_set(err, KC_E_IO, "%s: %s", tmp, dst ? sqlite3_errmsg(dst) : "cannot open");
+		goto out;
+	}
+	if (copy_db(src, dst, "backup", err) < 0 || integrity(dst, "the copy", err) < 0)
+		goto out;
+	if (sqlite3_close(dst) != SQLITE_OK) {
+		kc_err_set(err, KC_E_IO, "%s: closing failed", tmp);
+		dst = NULL;
+		goto out;
+	}
+	dst = NULL;
+	if (rename(tmp, dest) < 0) {
+		kc_err_errno(err, errno, "%s: %s", dest, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_close(dst);
+	if (ret < 0)
+		unlink(tmp);
+	return ret;
+}
+
+int kc_db_backup(const char *src_path, const char *dest, struct kc_err *err)
+{
+	struct stat sb;
+	sqlite3 *src;
+	int ret;
+
+	if (stat(dest, &sb) == 0)
+		return kc_err_set(err, KC_E_CONFLICT, "%s exists; back up into a new file", dest);
+	if (stat(src_path, &sb) < 0)
+		return kc_err_errno(err, errno, "%s: %s", src_path, strerror(errno));
+	src = kc_db_open(src_path, 1, err);
+	if (!src)
+		return -1;
+	ret = backup_to(src, dest, err);
+	sqlite3_close(src);
+	return ret;
+}
+
+int kc_db_restore(const char *backup, const char *path, const char *actor, struct kc_err *err)
+{
+	char aside[4096];
+	struct stat sb;
+	sqlite3 *src = NULL, *dst = NULL;
+	int64_t version;
+	int fd, ret = -1;
+
+	if (snprintf(aside, sizeof(aside), "%s.pre-restore", path) >= (int)sizeof(aside))
+		return kc_err_set(err, KC_E_BAD_INPUT, "database path too long");
+	fd = kc_db_lock(path, err);
+	if (fd < 0)
+		return -1;
+	if (stat(backup, &sb) < 0) {
+		kc_err_errno(err, errno, "%s: %s", backup, strerror(errno));
+		goto out;
+	}
+	if (sqlite3_open_v2(backup, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", backup,
+			   src ? sqlite3_errmsg(src) : "cannot open");
+		goto out;
+	}
+	if (integrity(src, backup, err) < 0) {
+		err->code = KC_E_BAD_INPUT;
+		goto out;
+	}
+	if (kc_db_get_int(src, "SELECT max(version) FROM schema_version", 0, &version, err) < 0 ||
+	    version < 1) {
+		kc_err_set(err, KC_E_BAD_INPUT, "%s is not a kcovd database", backup);
+		goto out;
+	}
+	if (version > kc_db_schema_version()) {
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%s has schema version %lld, newer than this kcovd's %d", backup,
+			   (long long)version, kc_db_schema_version());
+		goto out;
+	}
+	dst = kc_db_open(path, 0, err);
+	if (!dst)
+		goto out;
+	if (stat(path, &sb) == 0 && sb.st_size > 0 && backup_to(dst, aside, err) < 0) {
+		kc_err_prefix(err, "keeping the current database as %s", aside);
+		goto out;
+	}
+	if (copy_db(src, dst, "restore", err) < 0 || integrity(dst, path, err) < 0 ||
+	    kc_db_migrate(dst, err) < 0 ||
+	    kc_audit_add(dst, actor, "restore", backup, NULL, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	sqlite3_close(src);
+	sqlite3_close(dst);
+	close(fd);
+	return ret;
+}

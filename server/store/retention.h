@@ -73,6 +73,22 @@ struct kc_build_delete_job {
 };
 int kc_build_delete_call(void *job, void *db, struct kc_err *err);
 
+/* An online, consistent copy of the database at src into the new file dest
+ * (KC_E_CONFLICT when dest exists): SQLite's backup API in one step, so
+ * the copy is the database as one read transaction saw it, while a kcovd
+ * may go on writing (WAL: the writer is not blocked). The copy is written
+ * to dest.tmp, must pass PRAGMA integrity_check, and is then renamed. */
+int kc_db_backup(const char *src, const char *dest, struct kc_err *err) KC_MUST_CHECK;
+
+/* Replace the database at path by the backup file: under the database's
+ * lock (no kcovd may serve it), after the backup passed integrity_check
+ * and is a kcovd database of this or an older schema; the database as it
+ * was is first copied to path.pre-restore (replacing an older one). The
+ * copy into path is one transaction; migrations then run and an audit row
+ * `restore` by actor is added. KC_E_BAD_INPUT for a bad backup file. */
+int kc_db_restore(const char *backup, const char *path, const char *actor,
+		  struct kc_err *err) KC_MUST_CHECK;
+
 /* For the command line: take the database's lock (kc_db_lock: refused
  * while a kcovd serves it), open and migrate it, run fn in one
  * transaction (commit on 0), close, release. */
