@@ -79,13 +79,20 @@ echo /etc/default/kcovd > "$d/DEBIAN/conffiles"
 cat > "$d/DEBIAN/postinst" <<'EOF'
 #!/bin/sh
 # Create the service user; /var/lib/kcovd is the unit's StateDirectory.
+# DPKG_ROOT (dpkg --root with --force-script-chrootless): the package goes
+# into another root, so the user goes into its /etc and systemd is not
+# asked.
 set -e
 if [ "$1" = configure ]; then
-  if ! getent passwd kcovd >/dev/null; then
+  if [ -n "${DPKG_ROOT:-}" ]; then
+    grep -q '^kcovd:' "$DPKG_ROOT/etc/passwd" ||
+      useradd --prefix "$DPKG_ROOT" --system --user-group --home-dir /var/lib/kcovd \
+        --no-create-home --shell /usr/sbin/nologin --comment "kcovd coverage server" kcovd
+  elif ! getent passwd kcovd >/dev/null; then
     adduser --system --group --home /var/lib/kcovd --no-create-home \
       --gecos "kcovd coverage server" kcovd >/dev/null
   fi
-  if [ -d /run/systemd/system ]; then
+  if [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload >/dev/null || true
     # An upgrade restarts a running kcovd (it finishes queued writes first).
     systemctl try-restart kcovd.service >/dev/null || true
@@ -96,7 +103,7 @@ EOF
 cat > "$d/DEBIAN/prerm" <<'EOF'
 #!/bin/sh
 set -e
-if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
+if [ "$1" = remove ] && [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
   systemctl stop kcovd.service >/dev/null || true
 fi
 exit 0
@@ -105,13 +112,13 @@ cat > "$d/DEBIAN/postrm" <<'EOF'
 #!/bin/sh
 # The database in /var/lib/kcovd is kept, also on purge: remove it by hand.
 set -e
-if [ -d /run/systemd/system ]; then
+if [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload >/dev/null || true
 fi
 exit 0
 EOF
 chmod 0755 "$d/DEBIAN/postinst" "$d/DEBIAN/prerm" "$d/DEBIAN/postrm"
-control kcovd "$(depends "$build/server/kcovd"), adduser" \
+control kcovd "$(depends "$build/server/kcovd"), adduser, passwd" \
   "kernel coverage server (KCOV reports over HTTP, SQLite, web UI)" \
   "kcovd receives coverage reports from kcov-collect on test machines," \
   "stores them per kernel build, label and day in SQLite and serves the" \
@@ -132,7 +139,7 @@ echo /etc/default/kcov-collect > "$d/DEBIAN/conffiles"
 cat > "$d/DEBIAN/postinst" <<'EOF'
 #!/bin/sh
 set -e
-if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
+if [ "$1" = configure ] && [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload >/dev/null || true
   systemctl try-restart kcov-collect-push.service >/dev/null || true
 fi

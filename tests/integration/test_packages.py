@@ -1,11 +1,14 @@
 """Debian packages and systemd units (issue 22): scripts/build-deb.sh builds
 kcovd and kcov-collect .debs from this tree; their control data, conffiles
-and files are what docs/operations.md says; `systemd-analyze verify`
-accepts both units without a warning; and the installed files (extracted
-into a temporary root) run as the units would: kcovd from the unit's
-ExecStart with the environment file, as an unprivileged user, in its own
-state directory with the unit's umask, serving the API and the web UI;
-kcov-collect-push's ExecStart delivers a spooled report to it."""
+and files are what docs/operations.md says; `dpkg -i` installs them into a
+temporary root (dpkg --root; postinst makes the service user there, never
+on the host); `systemd-analyze verify` accepts both units without a
+warning; the installed files run as the units would: kcovd from the unit's
+ExecStart with the environment file, as the service user, in its own state
+directory with the unit's umask, serving the API and the web UI;
+kcov-collect-push's ExecStart delivers a spooled report to it. An upgrade
+keeps a changed /etc/default/kcovd and the database; remove and purge keep
+the database."""
 import os
 import re
 import shlex
@@ -123,14 +126,53 @@ def test_packages_build_and_hold_what_they_should():
                 check(p.returncode == 0, "%s %s: %s" % (deb, script, p.stderr))
 
 
+def host_kcovd_users():
+    return [l for l in open("/etc/passwd") if l.startswith("kcovd:")]
+
+
+def dpkg(root, *args):
+    """dpkg on the temporary root. The maintainer scripts run outside it
+    (--force-script-chrootless) with DPKG_ROOT set, which they honour; the
+    root has no libc6 & co. in its dpkg database (--force-depends)."""
+    host = host_kcovd_users()
+    p = subprocess.run(["dpkg", "--root", root, "--force-script-chrootless",
+                        "--force-depends"] + list(args), capture_output=True, text=True)
+    check(host_kcovd_users() == host, "dpkg %s changed the host's users" % (args,))
+    return p
+
+
+def installed_version(root, pkg):
+    p = subprocess.run(["dpkg-query", "--root", root, "-W", "-f", "${Status} ${Version}", pkg],
+                       capture_output=True, text=True)
+    return p.stdout if p.returncode == 0 else None
+
+
 def install_root():
+    """dpkg -i both packages into a temporary root holding an empty dpkg
+    database and /etc with only root in its user files."""
     if "root" in STATE:
         return STATE["root"]
     root = tmpdir("kcov-root-")
     os.chmod(root, 0o755)  # the service user must reach the binaries
-    for deb in build_debs().values():
-        subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
-    STATE["root"] = root
+    for d in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "etc"):
+        os.makedirs(os.path.join(root, d))
+    for name, text in (("var/lib/dpkg/status", ""), ("var/lib/dpkg/available", ""),
+                       ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+                       ("etc/group", "root:x:0:\n"), ("etc/shadow", "root:*:19000:0:99999:7:::\n"),
+                       ("etc/gshadow", "root:*::\n")):
+        with open(os.path.join(root, name), "w") as f:
+            f.write(text)
+    debs = build_debs()
+    p = dpkg(root, "-i", debs["kcovd"], debs["kcov-collect"])
+    check(p.returncode == 0, "dpkg -i: %s %s" % (p.stdout, p.stderr))
+    for pkg in ("kcovd", "kcov-collect"):
+        check(installed_version(root, pkg) == "install ok installed 1.2.3",
+              "%s: %s" % (pkg, installed_version(root, pkg)))
+    users = [l.split(":") for l in open(os.path.join(root, "etc/passwd"))]
+    svc = [u for u in users if u[0] == "kcovd"]
+    check(len(svc) == 1 and int(svc[0][2]) < 1000 and svc[0][6].strip() == "/usr/sbin/nologin",
+          "postinst did not make the system user kcovd: %s" % users)
+    STATE.update(root=root, uid=int(svc[0][2]), gid=int(svc[0][3]))
     return root
 
 
@@ -174,17 +216,15 @@ def test_installed_kcovd_runs_as_the_unit_would():
     cmd = [root + words[0]] + words[1:] + ["--port-file", port_file]
     run_env = dict(env, ASAN_OPTIONS=ASAN_ENV, PATH=os.environ["PATH"])
     umask = int(k["UMask"][0], 8)
+    uid = None
     if os.getuid() == 0:
-        # StateDirectory= hands the directory to the service user.
-        user = "nobody"
-        import pwd
-        pw = pwd.getpwnam(user)
-        os.chown(state, pw.pw_uid, pw.pw_gid)
+        # The user postinst made (in the root's /etc/passwd); StateDirectory=
+        # hands the directory to it.
+        uid, gid = STATE["uid"], STATE["gid"]
+        os.chown(state, uid, gid)
         os.chmod(state, int(k["StateDirectoryMode"][0], 8))
-        cmd = ["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid),
+        cmd = ["setpriv", "--reuid", str(uid), "--regid", str(gid),
                "--clear-groups", "--no-new-privs"] + cmd
-    else:
-        pw = None
     log = open(os.path.join(root, "kcovd.log"), "wb")
     proc = subprocess.Popen(cmd, env=run_env, stdout=log, stderr=log,
                             preexec_fn=lambda: os.umask(umask))
@@ -205,14 +245,14 @@ def test_installed_kcovd_runs_as_the_unit_would():
           "the web UI is not served from /usr/share/kcovd/web")
     db = os.path.join(state, "kcovd.db")
     st = os.stat(db)
-    if pw:
-        check(st.st_uid == pw.pw_uid, "database owned by uid %d, not the service user"
-              % st.st_uid)
+    if uid is not None:
+        check(st.st_uid == uid, "database owned by uid %d, not the service user's %d"
+              % (st.st_uid, uid))
     check(stat.S_IMODE(st.st_mode) & ~(0o666 & ~umask) == 0,
           "database mode %o ignores UMask %o" % (stat.S_IMODE(st.st_mode), umask))
     # A push token, made as the service user would (same environment).
     tok_cmd = [root + "/usr/bin/kcovd", "token", "add", "vm", "--scope", "push"]
-    if pw:
+    if uid is not None:
         tok_cmd = cmd[:cmd.index(root + words[0])] + tok_cmd
     p = subprocess.run(tok_cmd, env=run_env, capture_output=True, text=True,
                        preexec_fn=lambda: os.umask(umask))
@@ -262,11 +302,41 @@ def test_stop():
           % (rc, log[-1000:]))
 
 
+def test_upgrade_keeps_config_and_data_remove_purge():
+    root = install_root()
+    conf = os.path.join(root, "etc/default/kcovd")
+    with open(conf, "a") as f:
+        f.write("KCOVD_OPTS=--read-auth  # local change\n")
+    mine = open(conf).read()
+    out = tmpdir("kcov-debs2-")
+    env = dict(os.environ, KC_DEB_SANITIZED="1" if sanitized() else "0")
+    p = subprocess.run([os.path.join(ROOT, "scripts", "build-deb.sh"), BUILD, out, "1.2.4"],
+                       capture_output=True, text=True, env=env)
+    check(p.returncode == 0, "build-deb.sh 1.2.4: %s" % p.stderr)
+    new = [f for f in p.stdout.split() if os.path.basename(f).startswith("kcovd_")][0]
+    p = dpkg(root, "-i", new)
+    check(p.returncode == 0, "upgrade: %s %s" % (p.stdout, p.stderr))
+    check(installed_version(root, "kcovd") == "install ok installed 1.2.4", "after the upgrade: %s"
+          % installed_version(root, "kcovd"))
+    check(open(conf).read() == mine, "the upgrade replaced the changed /etc/default/kcovd")
+    check(sum(l.startswith("kcovd:") for l in open(os.path.join(root, "etc/passwd"))) == 1,
+          "the upgrade made a second kcovd user")
+    db = os.path.join(root, "var/lib/kcovd/kcovd.db")
+    check(os.path.exists(db), "no database from the earlier test")
+    p = dpkg(root, "-r", "kcovd")
+    check(p.returncode == 0 and not os.path.exists(os.path.join(root, "usr/bin/kcovd")) and
+          os.path.exists(conf) and os.path.exists(db), "remove: %s %s" % (p.stdout, p.stderr))
+    p = dpkg(root, "--purge", "kcovd")
+    check(p.returncode == 0 and not os.path.exists(conf) and os.path.exists(db),
+          "purge must drop the conffile and keep the database: %s" % p.stderr)
+
+
 if __name__ == "__main__":
     try:
         run_tests([test_packages_build_and_hold_what_they_should, test_systemd_units_verify,
                    test_installed_kcovd_runs_as_the_unit_would,
-                   test_installed_collector_unit_delivers, test_stop])
+                   test_installed_collector_unit_delivers, test_stop,
+                   test_upgrade_keeps_config_and_data_remove_purge])
     finally:
         if STATE.get("kcovd") and STATE["kcovd"].poll() is None:
             STATE["kcovd"].kill()
