@@ -136,7 +136,8 @@ def dpkg(root, *args):
     root has no libc6 & co. in its dpkg database (--force-depends)."""
     host = host_kcovd_users()
     p = subprocess.run(["dpkg", "--root", root, "--force-script-chrootless",
-                        "--force-depends"] + list(args), capture_output=True, text=True)
+                        "--force-depends", "--force-not-root"] + list(args),
+                       capture_output=True, text=True)
     check(host_kcovd_users() == host, "dpkg %s changed the host's users" % (args,))
     return p
 
