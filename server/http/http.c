@@ -308,6 +308,12 @@ static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, si
 	if (!authorized(r, rt->scope, &ctx->token)) {
 		if (ingest)
 			atomic_fetch_add(&m->rejected_auth, 1);
+		/* A refused token costs its client address (r->token is NULL):
+		 * a flood of guessed tokens gets 429. */
+		if (rate_limited(r, ctx))
+			return kc_err_set(err, KC_E_RATE_LIMITED,
+					  "too many requests from this address; retry after %u s",
+					  ctx->retry_after);
 		return kc_err_set(err, KC_E_UNAUTHORIZED,
 				  "a%s %s token is required (Authorization: Bearer)",
 				  rt->scope == KC_SCOPE_ADMIN ? "n" : "", kc_scope_name(rt->scope));

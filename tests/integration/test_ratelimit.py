@@ -166,6 +166,26 @@ def test_address_limit_on_unauthenticated_routes():
     srv.stop()
 
 
+def test_bad_tokens_charge_the_address():
+    srv = Server(extra=["--addr-rate-limit", "1", "--addr-rate-burst", "4"]).start()
+    _, frame = wiregen.report("m", "55555555-5555-4000-8000-000000000005", {1})
+    answers = [post(srv.port, "/api/v1/reports", frame, "kc_" + "0" * 16 + "." + "0" * 64)
+               for _ in range(10)]
+    codes = [a[0] for a in answers]
+    check(codes[:4] == [401] * 4 and set(codes[4:]) <= {401, 429} and codes.count(429) >= 4,
+          "guessed tokens: %s" % codes)
+    for s, h, b in answers:
+        if s == 429:
+            check_429(s, h, b, "guessed token")
+    # A valid token has its own bucket, whatever its address did.
+    tok = srv.token("push", "ok")
+    status, _, body = post(srv.port, "/api/v1/boots",
+                           wiregen.addrmap("m", "55555555-5555-4000-8000-000000000005", BUILD),
+                           tok)
+    check(status == 200, "valid token after the flood: %d %s" % (status, body[:200]))
+    srv.stop()
+
+
 def test_collector_honours_retry_after():
     srv = Server(extra=["--rate-limit", "2", "--rate-burst", "2"]).start()
     tok = srv.token("push", "ci")
@@ -196,5 +216,5 @@ def test_bad_flags():
 
 if __name__ == "__main__":
     run_tests([test_flooding_token_gets_429_honest_tokens_served,
-               test_address_limit_on_unauthenticated_routes,
+               test_address_limit_on_unauthenticated_routes, test_bad_tokens_charge_the_address,
                test_collector_honours_retry_after, test_bad_flags])
