@@ -951,6 +951,18 @@ def test_gc_keeps_all_time_and_label_coverage():
     check(audit[1] == "gc" and audit[0].startswith("token admin") and audit[2] == "keep 7 days",
           "audit row %s" % (audit,))
     check(ok == "ok", "integrity_check: " + ok)
+    # "Which labels": every label is still listed (from its union); its days
+    # are kept days, or null when it covered the file only on removed days.
+    iso = lambda d: time.strftime("%Y-%m-%d", time.gmtime(d * 86400))
+    for path in ("kernel/alpha.c", "lib/beta.c"):
+        listed = api("labels", file=path)["labels"]
+        check(listed, "no labels for %s after gc" % path)
+        for e in listed:
+            check((e["first_day"] is None and e["last_day"] is None) or
+                  (e["first_day"] >= iso(day - 7) and e["last_day"] >= e["first_day"]),
+                  "%s after gc: %s" % (path, e))
+        check(any(e["first_day"] is None for e in listed) or path == "kernel/alpha.c",
+              "%s: a label seen only on removed days has days: %s" % (path, listed))
     # A second run finds nothing to remove and still changes nothing.
     status, body = srv.request("POST", "/api/v1/admin/gc", b'{"keep_days": 7}',
                                {"Content-Type": "application/json"}, admin)
