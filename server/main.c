@@ -302,7 +302,7 @@ static void print_gc(const struct kc_gc_job *j)
 {
 	fprintf(stderr,
 		"kcovd: gc kept %u days (before day %lld): %lld unions extended, %lld day rows, "
-		"%lld reports, %lld overflow rows deleted, %lld pages freed\n",
+		"%lld reports, %lld overflow day rows rolled up per month, %lld pages freed\n",
 		j->keep_days, (long long)j->res.cutoff_day, (long long)j->res.folded,
 		(long long)j->res.day_rows, (long long)j->res.reports,
 		(long long)j->res.overflow_rows, (long long)j->freed_pages);

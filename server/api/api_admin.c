@@ -53,7 +53,7 @@ enum MHD_Result kc_api_gc(struct kc_req *r)
 		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "cutoff_day",
 			  (json_int_t)job.res.cutoff_day, "unions_extended",
 			  (json_int_t)job.res.folded, "day_rows_deleted", (json_int_t)job.res.day_rows,
-			  "reports_deleted", (json_int_t)job.res.reports, "overflow_rows_deleted",
+			  "reports_deleted", (json_int_t)job.res.reports, "overflow_rows_rolled_up",
 			  (json_int_t)job.res.overflow_rows, "pages_freed",
 			  (json_int_t)job.freed_pages));
 out:

@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "db.h"
+#include "overflow.h"
 
 /* Run sql with ?1 bound to v; *changes (may be NULL) gets the rows it changed. */
 static int exec_i(sqlite3 *db, const char *sql, int64_t v, int64_t *changes, struct kc_err *err)
@@ -70,15 +71,14 @@ int kc_gc_run(sqlite3 *db, int64_t today, unsigned keep_days, const char *actor,
 		   err) < 0 ||
 	    exec_i(db, "DELETE FROM reports WHERE received < ?1 * 86400", cutoff, &res->reports,
 		   err) < 0 ||
-	    exec_i(db, "DELETE FROM overflow_daily WHERE day < ?1", cutoff, &res->overflow_rows,
-		   err) < 0)
+	    kc_overflow_rollup(db, cutoff, &res->overflow_rows, err) < 0)
 		return kc_err_prefix(err, "gc");
 	if (!res->folded && !res->day_rows && !res->reports && !res->overflow_rows)
 		return 0; /* nothing removed: no audit row (a periodic run every hour) */
 	snprintf(target, sizeof(target), "keep %u days", keep_days);
 	snprintf(detail, sizeof(detail),
 		 "before day %lld: %lld unions extended, %lld day rows, %lld reports, "
-		 "%lld overflow rows deleted",
+		 "%lld overflow day rows rolled up per month",
 		 (long long)cutoff, (long long)res->folded, (long long)res->day_rows,
 		 (long long)res->reports, (long long)res->overflow_rows);
 	return kc_audit_add(db, actor, "gc", target, detail, err);

@@ -24,7 +24,7 @@ struct kc_gc_result {
 	int64_t folded;       /* (binary, label) unions that took new days */
 	int64_t day_rows;     /* per-day coverage rows deleted */
 	int64_t reports;      /* report rows deleted */
-	int64_t overflow_rows; /* overflow_daily rows deleted */
+	int64_t overflow_rows; /* overflow_daily day rows rolled up into their month */
 };
 
 /* Keep keep_days (>= 1) days before today (UTC days since 1970): every

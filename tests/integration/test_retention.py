@@ -102,6 +102,9 @@ def test_gc_delete_vacuum():
 
     # gc on the command line, ten days later.
     move_days_back(srv, 10)
+    srv.start()
+    overflow0 = {g: srv.get("/api/v1/stats/overflow?group=" + g) for g in ("machine", "label")}
+    srv.stop()
     size0 = db_size(srv)
     p = kcovd(srv, "gc")
     check(p.returncode == 1 and "--keep-days" in p.stderr, "gc without --keep-days: " + p.stderr)
@@ -114,11 +117,17 @@ def test_gc_delete_vacuum():
     check(query(srv, "SELECT count(*) FROM coverage WHERE day >= 0") == [(0,)],
           "per-day rows left after gc")
     check(query(srv, "PRAGMA integrity_check") == [("ok",)], "integrity after gc")
+    # Overflow rows of the removed days live on as their month's rollup.
+    left = query(srv, "SELECT DISTINCT date(day * 86400, 'unixepoch') FROM overflow_daily")
+    check(left and all(d.endswith("-01") for (d,) in left), "overflow days after gc: %s" % left)
     p = kcovd(srv, "vacuum")
     check(p.returncode == 0 and "pages freed" in p.stderr, "vacuum: %s" % p.stderr)
     srv.start()
     check(srv.request("GET", "/api/v1/builds/%s/pcs" % OLD) == pcs_old,
           "gc changed the all-time coverage")
+    for g, want in overflow0.items():
+        got = srv.get("/api/v1/stats/overflow?group=" + g)
+        check(got == want, "gc changed the all-time overflow statistics by %s" % g)
     srv.stop()
     p = kcovd(srv, "build", "delete", OLD)
     check(p.returncode == 0 and "1 boots" in p.stderr, "build delete: %s" % p.stderr)
