@@ -65,6 +65,7 @@ static const char usage[] =
 	"usage: kcov-fuzz-executor --spool DIR --machine NAME --seed S --programs N\n"
 	"           [--mode unique|trace] [--words N] [--bitmap-words N] [--label L]\n"
 	"           [--calls N] [--timeout-ms T] [--workdir DIR] [--link-text ADDR]\n"
+	"           [--device PATH] [--sysroot DIR]\n"
 	"Runs N seeded programs of random system calls, each in a child with\n"
 	"kc_session_begin/kc_session_end around it, one spooled report each.\n";
 
@@ -810,7 +811,7 @@ static int parse_num(const char *arg, const char *what, uint64_t min, uint64_t m
 }
 
 enum { O_SPOOL = 256, O_MACHINE, O_SEED, O_PROGRAMS, O_MODE, O_WORDS, O_BITMAP, O_LABEL,
-       O_CALLS, O_TIMEOUT, O_WORKDIR, O_LINK };
+       O_CALLS, O_TIMEOUT, O_WORKDIR, O_LINK, O_DEVICE, O_SYSROOT };
 
 static const struct option options[] = {
 	{ "spool", required_argument, NULL, O_SPOOL },
@@ -825,6 +826,8 @@ static const struct option options[] = {
 	{ "timeout-ms", required_argument, NULL, O_TIMEOUT },
 	{ "workdir", required_argument, NULL, O_WORKDIR },
 	{ "link-text", required_argument, NULL, O_LINK },
+	{ "device", required_argument, NULL, O_DEVICE },
+	{ "sysroot", required_argument, NULL, O_SYSROOT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -844,6 +847,8 @@ static int parse_args(int argc, char **argv, struct cfg *c)
 		case O_MACHINE: c->s.machine = optarg; break;
 		case O_LABEL: c->s.label = optarg; break;
 		case O_WORKDIR: c->workdir = optarg; break;
+		case O_DEVICE: c->s.device = optarg; break;
+		case O_SYSROOT: c->s.sysroot = optarg; break;
 		case O_SEED: bad |= parse_num(optarg, "--seed", 0, UINT64_MAX, &c->seed); break;
 		case O_PROGRAMS: bad |= parse_num(optarg, "--programs", 1, 1000000, &c->programs); break;
 		case O_CALLS: bad |= parse_num(optarg, "--calls", 1, 1000, &c->calls); break;
