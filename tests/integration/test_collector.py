@@ -245,16 +245,30 @@ def test_executor_children_flush_distinct_reports():
               "executor (%s): %d %s %s" % (mode, p.returncode, p.stdout, p.stderr[-500:]))
     reps = [m.show(r) for r in m.reports()]
     ids = {r["upload_id"] for r in reps}
+    check(os.listdir(work) == [], "program directories left: %s" % os.listdir(work))
     runs = sorted((r["runs"][0]["mode"], r["runs"][0]["workload"]) for r in reps)
     check(len(reps) == 10 and len(ids) == 10 and all(len(r["runs"]) == 1 for r in reps),
           "%d reports, %d upload ids" % (len(reps), len(ids)))
     check(runs == sorted((mo, "prog-7-%d" % i) for mo in ("unique", "trace") for i in range(5)),
           "runs: %s" % runs)
     check(os.listdir(work) == [], "program directories left: %s" % os.listdir(work))
+    # Programs past --timeout-ms are stopped (SIGUSR1 from the parent) and
+    # still reported, with exit status 124.
+    p = check_output("kcov-fuzz-executor", subprocess.run(
+        [os.environ["KC_FUZZ_EXECUTOR"], "--spool", m.spool, "--machine", m.name,
+         "--device", m.device, "--sysroot", m.sysroot, "--seed", "8", "--programs", "3",
+         "--calls", "1000", "--timeout-ms", "1", "--workdir", work, "--words", "65536",
+         "--bitmap-words", "1024", "--link-text", hex(LINK_TEXT)],
+        env=m.env(), capture_output=True, text=True))
+    check(p.returncode == 0 and "reported=3 timed_out=3 failed=0" in p.stdout,
+          "timeouts: %d %s %s" % (p.returncode, p.stdout, p.stderr[-500:]))
+    timed = [r for r in (m.show(f) for f in m.reports()) if r["runs"][0]["workload"].startswith("prog-8-")]
+    check(len(timed) == 3 and all(r["runs"][0]["exit_status"] == "124" for r in timed),
+          "timed-out runs: %s" % [r["runs"] for r in timed])
     srv = Server().start()
     m.delivered(srv.url, srv.token())
     got = srv.get("/api/v1/reports?machine=executor&limit=100")["reports"]
-    check(len(got) == 10, "%d reports at kcovd" % len(got))
+    check(len(got) == 13, "%d reports at kcovd" % len(got))
     srv.stop()
     m.cleanup()
 

@@ -16,8 +16,11 @@
  * outside the program's own directory under --workdir and the devices of a
  * fixed list, and nothing touches the serial ports (the experiment's data
  * channel) or other processes. A program that runs past --timeout-ms gets
- * SIGALRM, which interrupts the blocking call and skips the rest, and is
- * still reported.
+ * SIGUSR1 from the parent (the test kernel has no POSIX timers, so no
+ * alarm() or setitimer() in the child; the parent polls a pidfd), which
+ * interrupts a blocking call and skips the rest; it is still reported. One
+ * that does not end within another max(--timeout-ms, 10 s) is killed and
+ * counted as failed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,6 +46,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
@@ -80,10 +84,10 @@ struct prog {
 	char *buf; /* BIG bytes */
 };
 
-/* Set by SIGALRM: the program ran out of time, stop issuing calls. */
+/* Set by SIGUSR1: the program ran out of time, stop issuing calls. */
 static volatile sig_atomic_t expired;
 
-static void on_alarm(int sig)
+static void on_timeout(int sig)
 {
 	(void)sig;
 	expired = 1;
@@ -762,8 +766,6 @@ static void run_child(struct kc_session *s, const struct cfg *c, uint64_t index,
 	struct kc_err err;
 	struct prog p;
 	struct sigaction sa;
-	struct itimerval it = { .it_value = { (time_t)(c->timeout_ms / 1000),
-					      (suseconds_t)(c->timeout_ms % 1000 * 1000) } };
 	uint64_t x = c->seed * 0x100000001b3ull ^ index, ncalls;
 	char workload[64];
 
@@ -775,8 +777,11 @@ static void run_child(struct kc_session *s, const struct cfg *c, uint64_t index,
 	if (mkdir(p.dir, 0755) < 0 && errno != EEXIST)
 		_exit(3);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm; /* no SA_RESTART: a blocking call returns EINTR */
-	sigaction(SIGALRM, &sa, NULL);
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR1);
+	sa.sa_handler = on_timeout; /* no SA_RESTART: a blocking call returns EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL); /* blocked by main() until here */
 	signal(SIGPIPE, SIG_IGN);
 	/* The workload name says which program it was: seed and index. */
 	snprintf(workload, sizeof(workload), "prog-%" PRIu64 "-%" PRIu64, c->seed, index);
@@ -784,10 +789,8 @@ static void run_child(struct kc_session *s, const struct cfg *c, uint64_t index,
 		fprintf(stderr, "kcov-fuzz-executor: %s\n", err.msg);
 		_exit(2);
 	}
-	setitimer(ITIMER_REAL, &it, NULL);
 	for (uint64_t i = 0; i < ncalls && !expired; i++)
 		one_call(&p);
-	setitimer(ITIMER_REAL, &(struct itimerval){ 0 }, NULL);
 	if (kc_session_end(s, workload, expired ? 124 : 0, &err) < 0 ||
 	    kc_session_flush(s, &err) < 0) {
 		fprintf(stderr, "kcov-fuzz-executor: %s\n", err.msg);
@@ -797,6 +800,32 @@ static void run_child(struct kc_session *s, const struct cfg *c, uint64_t index,
 		close(p.fds[i]);
 	cleanup_dir(p.dir);
 	_exit(expired ? 1 : 0);
+}
+
+/* Wait for program pid: SIGUSR1 after timeout_ms, SIGKILL when it has not
+ * ended max(timeout_ms, 10 s) later (it still has to collect and spool).
+ * A pidfd becomes readable when the child exits. */
+static int wait_program(pid_t pid, uint64_t timeout_ms, int *st)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0), sent = 0, r;
+
+	while (fd >= 0 && sent < 2) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+		r = poll(&pf, 1, (int)(sent ? (timeout_ms > 10000 ? timeout_ms : 10000) : timeout_ms));
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0)
+			break;
+		if (r == 0)
+			kill(pid, sent++ ? SIGKILL : SIGUSR1);
+	}
+	if (fd >= 0)
+		close(fd);
+	while (waitpid(pid, st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
 }
 
 static int parse_num(const char *arg, const char *what, uint64_t min, uint64_t max, uint64_t *v)
@@ -883,6 +912,7 @@ int main(int argc, char **argv)
 	struct kc_session *s;
 	struct cfg c;
 	uint64_t done = 0, timed_out = 0, failed = 0;
+	sigset_t block;
 	char *buf;
 	int rc = 1;
 
@@ -895,6 +925,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	memset(buf, 'k', BIG);
+	/* A timeout signal that comes before the child's handler waits. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	for (uint64_t i = 0; i < c.programs; i++) {
 		int st;
 		pid_t pid = fork();
@@ -905,11 +939,10 @@ int main(int argc, char **argv)
 		}
 		if (pid == 0)
 			run_child(s, &c, i, buf);
-		while (waitpid(pid, &st, 0) < 0)
-			if (errno != EINTR) {
-				perror("kcov-fuzz-executor: waitpid");
-				goto out;
-			}
+		if (wait_program(pid, c.timeout_ms, &st) < 0) {
+			perror("kcov-fuzz-executor: waiting for a program");
+			goto out;
+		}
 		if (WIFEXITED(st) && WEXITSTATUS(st) <= 1) {
 			done++;
 			timed_out += WEXITSTATUS(st) == 1;
