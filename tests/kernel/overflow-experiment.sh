@@ -25,14 +25,17 @@
 #      unique half's overflow rate is at most a tenth of the 512Ki trace
 #      instances' rate, and no unique instance overflowed in >= 50%;
 #   4. unique mode loses no coverage: the merged vmlinux coverage of the
-#      unique half (its own kcovd) is at least 98% of the trace half's (the
-#      2% is the noise bound: the same programs give slightly different
-#      kernel paths run to run, allocator slow paths, RCU, timers), and the
+#      unique half (its own kcovd) is at least 98% of the trace half's, and
+#      so is that of the six unique instances of seeds BASE..BASE+5 against
+#      the six 512Ki trace instances of the same seeds (the same capacity;
+#      the 2% is the noise bound: the same programs take slightly different
+#      kernel paths from run to run, allocator slow paths, RCU, timers); the
 #      fleet's merged coverage is the union of the halves'.
 #
 # Usage: tests/kernel/overflow-experiment.sh KERNEL_BUILD_DIR [smoke|full]
-#   smoke (the test command, tests/kernel/run.sh): 30 programs per instance;
-#   full (by hand): 300. KCOV_EXP_PROGRAMS=N overrides the size,
+#   smoke (the test command, tests/kernel/run.sh): 30 programs per instance
+#   (10 on the SMP+KASAN kernel, which runs about 10 times slower under TCG);
+#   full (by hand): 100. KCOV_EXP_PROGRAMS=N overrides the size,
 #   KCOV_EXP_SEED the base seed (default 1), KCOV_EXP_TIMEOUT the guest
 #   timeout in seconds, KCOV_EXP_TABLE=FILE writes the markdown table there,
 #   KCOV_EXP_KEEP=1 keeps the work directory and leaves the fleet's kcovd
@@ -42,14 +45,16 @@ cd "$(dirname "$0")/../.."
 . scripts/testlib.sh
 kdir=$(cd "$1" && pwd -P)
 size=${2:-smoke}
+build=${KC_BUILD_DIR:-build}
+smp=0
+grep -qx 'CONFIG_SMP=y' "$kdir/.config" && smp=1
 case $size in
-smoke) programs=30 ;;
-full) programs=300 ;;
+smoke) programs=$((smp ? 10 : 30)) ;;
+full) programs=100 ;;
 *) echo "usage: $0 KERNEL_BUILD_DIR [smoke|full]" >&2; exit 2 ;;
 esac
 programs=${KCOV_EXP_PROGRAMS:-$programs}
 seed=${KCOV_EXP_SEED:-1}
-build=${KC_BUILD_DIR:-build}
 for b in collector/kcov-collect server/kcovd tests/kernel/kcov-fuzz-executor; do
 	[[ -x $build/$b ]] || { echo "FAIL: overflow experiment: $build/$b not built"; exit 1; }
 done
@@ -67,8 +72,6 @@ trap cleanup EXIT
 # Private copies: others may rebuild build/ while this runs.
 cp "$build/collector/kcov-collect" "$build/server/kcovd" "$build/tests/kernel/kcov-fuzz-executor" "$work/"
 link_text=$(awk '$3 == "_text" { print $1; exit }' "$kdir/System.map")
-smp=0
-grep -qx 'CONFIG_SMP=y' "$kdir/.config" && smp=1
 
 # The fleet, one line per instance: machine label mode words bitmap seed.
 fleet=$work/fleet.txt
@@ -99,7 +102,7 @@ guest=$work/guest.sh
 	while read -r m l mo w b s; do
 		echo "run $m $l $mo $w $b $s &"
 		n=$((n + 1))
-		((n % per == 0)) && echo wait
+		((n % per == 0)) && echo "wait; echo \"overflow experiment: $n of 24 instances done\""
 	done < "$fleet"
 	echo 'wait'
 	echo '{'
@@ -112,7 +115,7 @@ guest=$work/guest.sh
 } > "$guest"
 
 t0=$(date +%s)
-tmo=${KCOV_EXP_TIMEOUT:-$((120 + programs * (smp ? 12 : 4)))}
+tmo=${KCOV_EXP_TIMEOUT:-$((300 + programs * (smp ? 90 : 10)))}
 kernel/qemu-run.sh -k "$kdir" -s "$guest" -o "$work/out" -l "$work/serial.log" -t "$tmo" \
 	-b "$work/kcov-fuzz-executor:/executor"
 t1=$(date +%s)
@@ -130,8 +133,9 @@ mkdir -p "$work/spools"
 sed -n '/^BEGIN-SPOOL$/,/^END-SPOOL$/p' "$work/out.txt" | sed '1d;$d' | base64 -d |
 	gunzip | tar -C "$work/spools" -mxf -
 
-# Three kcovds: the fleet (all 24 instances: the statistics and the web
-# page), and one per half for each half's merged coverage.
+# Five kcovds: the fleet (all 24 instances: the statistics and the web
+# page), one per half for each half's merged coverage, and the same for the
+# pairs 0-5 (512Ki trace against unique, the same capacity and seeds).
 start_kcovd() { # NAME [ARGS...] -> sets port
 	local d=$work/kcovd-$1
 	shift
@@ -153,12 +157,14 @@ push_to() { # NAME SPOOL_COPY PORT
 declare -A ports
 start_kcovd fleet --web-dir "$PWD/web"
 ports[fleet]=$port
-for k in trace unique; do
+for k in trace unique trace512 unique512; do
 	start_kcovd "$k"
 	ports[$k]=$port
 done
 while read -r m l mo w b s; do
-	for k in fleet "$mo"; do
+	sub=
+	((s - seed < 6)) && sub=${mo}512
+	for k in fleet "$mo" $sub; do
 		rm -rf "$work/push"
 		cp -a "$work/spools/spool/$m" "$work/push"
 		push_to "$k" "$work/push" "${ports[$k]}"
@@ -166,7 +172,7 @@ while read -r m l mo w b s; do
 done < "$fleet"
 t2=$(date +%s)
 
-for k in fleet trace unique; do
+for k in fleet trace unique trace512 unique512; do
 	u=http://127.0.0.1:${ports[$k]}
 	curl -sf "$u/api/v1/builds" > "$work/builds-$k.json"
 	b=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["builds"][0]["build_id"])' \
@@ -257,10 +263,12 @@ def vm(k):
         if b["name"] == "vmlinux":
             return set(b["offsets"])
     return set()
-cov = {k: vm(k) for k in ("fleet", "trace", "unique")}
-ct, cu, cf = (len(cov[k]) for k in ("trace", "unique", "fleet"))
+cov = {k: vm(k) for k in ("fleet", "trace", "unique", "trace512", "unique512")}
+ct, cu, cf, ct5, cu5 = (len(cov[k]) for k in ("trace", "unique", "fleet", "trace512", "unique512"))
 if cu < 0.98 * ct:
     fail.append(f"unique half covers {cu} vmlinux PCs, < 98% of the trace half's {ct}")
+if cu5 < 0.98 * ct5:
+    fail.append(f"unique pairs 0-5 cover {cu5} vmlinux PCs, < 98% of the 512Ki trace instances' {ct5}")
 if cov["fleet"] != cov["trace"] | cov["unique"]:
     fail.append("the fleet's merged coverage is not the union of the halves'")
 
@@ -337,6 +345,9 @@ summary = [
     f"- merged vmlinux coverage (PCs): trace half {ct:,}, unique half {cu:,} "
     f"({100 * (cu - ct) / ct:+.2f}%), fleet {cf:,}; only in trace {len(cov['trace'] - cov['unique']):,}, "
     f"only in unique {len(cov['unique'] - cov['trace']):,}",
+    f"- the same at the same capacity (the six 512Ki trace instances against the six unique ones "
+    f"of the same seeds): trace {ct5:,}, unique {cu5:,} ({100 * (cu5 - ct5) / ct5:+.2f}%); only in trace "
+    f"{len(cov['trace512'] - cov['unique512']):,}, only in unique {len(cov['unique512'] - cov['trace512']):,}",
     f"- kernel {kname} ({'SMP -smp 4' if smp == '1' else 'UP'}), seeds {seed}..{int(seed) + 11}, "
     f"{programs} programs per instance ({size}); guest {t_guest} s, push and queries {t_push} s",
 ]
