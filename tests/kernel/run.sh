@@ -5,7 +5,10 @@
 #   1. the kernel semantics with the kselftest tools/testing/selftests/kcov
 #      (compiled statically on the host, run in the guest), and
 #   2. the end-to-end path, see tests/kernel/e2e.sh (KC_SKIP=kernel-e2e skips
-#      it, loudly, and the test command then ends incomplete).
+#      it, loudly, and the test command then ends incomplete), and
+#   3. the overflow experiment at its smoke size, trace against unique mode
+#      under a fuzzer-like load, see tests/kernel/overflow-experiment.sh
+#      (KC_SKIP=kernel-overflow skips it, as loudly).
 # Fails on any failure, and on a kernel warning in any serial log. Kernel sources and builds stay outside the repository
 # (kernel/build.sh caches them under /var/cache/kcov-kernel).
 set -euo pipefail
@@ -55,6 +58,9 @@ run_config() { # CONFIG TIMEOUT_S
 	((fail == 0)) || return 1
 	if ! kc_skipped kernel-e2e "the kernel end-to-end test"; then
 		KCOV_E2E_TIMEOUT=$tmo bash tests/kernel/e2e.sh "$kdir" || return 1
+	fi
+	if ! kc_skipped kernel-overflow "the kernel overflow experiment (smoke size)"; then
+		bash tests/kernel/overflow-experiment.sh "$kdir" smoke || return 1
 	fi
 }
 
