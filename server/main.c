@@ -36,7 +36,11 @@ static const char usage[] =
 	"       kcovd token list [options]\n"
 	"       kcovd audit [--limit N] [options]\n"
 	"       kcovd import-build --vmlinux PATH [--modules DIR] [--source DIR]\n"
-	"                          [--strip-prefix P]... [options]\n"
+	"                          [--debug-dir DIR] [--strip-prefix P]... [options]\n"
+	"  import-build: --modules DIR is a build tree or a make modules_install\n"
+	"  tree (lib/modules/RELEASE; .ko, .ko.xz, .ko.zst, .ko.gz); --debug-dir DIR\n"
+	"  holds separate debug files by build id (DIR/.build-id/xx/yyyy.debug, as\n"
+	"  /usr/lib/debug) or .gnu_debuglink name, for binaries without DWARF\n"
 	"options (environment variable in brackets):\n"
 	"  --listen ADDR:PORT   listen address (KCOVD_LISTEN; default 127.0.0.1:8080)\n"
 	"  --data-dir DIR       data directory (KCOVD_DATA_DIR; default ./kcovd-data)\n"
@@ -68,7 +72,7 @@ struct cli {
 	int read_auth;
 	unsigned max_conn, timeout, max_db_mb, cache_mb, wire_max;
 	const char *cache_mb_from; /* where cache_mb was read, for messages */
-	const char *vmlinux, *modules, *source; /* import-build */
+	const char *vmlinux, *modules, *source, *debug_dir; /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	size_t nstrip;
 };
@@ -127,6 +131,7 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
+		{ "debug-dir", required_argument, NULL, 'G' },
 		{ "strip-prefix", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -178,6 +183,7 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		case 'V': c->vmlinux = optarg; break;
 		case 'M': c->modules = optarg; break;
 		case 'S': c->source = optarg; break;
+		case 'G': c->debug_dir = optarg; break;
 		case 'P':
 			if (c->nstrip == KC_IMPORT_MAX_STRIP)
 				return kc_err_set(err, KC_E_BAD_INPUT, "at most %d --strip-prefix",
@@ -424,7 +430,8 @@ static int cmd_audit(struct cli *c, struct kc_err *err)
 
 static int cmd_import_build(struct cli *c, struct kc_err *err)
 {
-	struct kc_import_opts o = { c->vmlinux, c->modules, c->source, c->strip, c->nstrip };
+	struct kc_import_opts o = { c->vmlinux, c->modules, c->source, c->strip, c->nstrip,
+				    c->debug_dir };
 	json_t *summary = NULL;
 	sqlite3 *db;
 	char *text;

@@ -394,7 +394,8 @@ static void warm_index(struct kc_req *r, json_t *summary)
 
 enum MHD_Result kc_api_post_build(struct kc_req *r)
 {
-	static const char *const known[] = { "vmlinux", "modules", "source", "strip_prefix" };
+	static const char *const known[] = { "vmlinux", "modules", "source", "debug_dir",
+					      "strip_prefix" };
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	struct kc_import_opts o;
 	struct kc_import *imp = NULL;
@@ -430,10 +431,11 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	o.vmlinux = opt_path(j, "vmlinux", &bad);
 	o.modules_dir = opt_path(j, "modules", &bad);
 	o.source_dir = opt_path(j, "source", &bad);
+	o.debug_dir = opt_path(j, "debug_dir", &bad);
 	if (bad || !o.vmlinux) {
 		ret = kc_respond_error(r, KC_E_BAD_INPUT,
-				       "vmlinux (required), modules and source must be "
-					       "absolute server-local paths");
+				       "vmlinux (required), modules, source and debug_dir must "
+				       "be absolute server-local paths");
 		goto out;
 	}
 	sp = json_object_get(j, "strip_prefix");

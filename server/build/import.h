@@ -31,10 +31,14 @@
 
 struct kc_import_opts {
 	const char *vmlinux;     /* required: the vmlinux ELF */
-	const char *modules_dir; /* optional: every *.ko below it (recursive) */
+	const char *modules_dir; /* optional: every *.ko, *.ko.xz, *.ko.zst,
+	                            *.ko.gz below it (recursive): a build
+	                            tree or a modules_install lib/modules/REL */
 	const char *source_dir;  /* optional: source tree; texts are stored */
 	const char *const *strip_prefixes; /* see struct kc_sym_opts */
 	size_t nstrip;
+	const char *debug_dir; /* optional: separate debug files by build id
+	                          (struct kc_sym_opts.debug_dir) */
 };
 
 struct kc_import;
