@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -428,10 +429,61 @@ static int cmd_audit(struct cli *c, struct kc_err *err)
 	return 0;
 }
 
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* import-build's progress on a terminal: one line rewritten in place, at
+ * most ten times a second, and every change of stage. */
+struct import_tty {
+	double last;
+	int shown;
+};
+
+static void import_progress(void *ctx, const struct kc_import_progress *p)
+{
+	struct import_tty *t = ctx;
+	double now = mono_seconds();
+
+	if (!p->files && p->binaries_done < p->binaries_total && t->shown && now - t->last < 0.1)
+		return;
+	t->last = now;
+	t->shown = 1;
+	fprintf(stderr, "\rimport-build: %u/%u binaries, %llu points", p->binaries_done,
+		p->binaries_total, (unsigned long long)p->points);
+	if (p->files)
+		fprintf(stderr, ", %u files; storing\n", p->files);
+	fflush(stderr);
+}
+
+/* The final line of an import (stderr, terminal or not). */
+static void import_summary_line(const json_t *s, double seconds)
+{
+	fprintf(stderr,
+		"import-build: imported build %s: %zu binaries, %lld points, %lld files, "
+		"%lld functions, %lld sources in %.1f s\n",
+		json_string_value(json_object_get(s, "build_id")),
+		json_array_size(json_object_get(s, "images")),
+		(long long)json_integer_value(json_object_get(s, "points")),
+		(long long)json_integer_value(json_object_get(s, "files")),
+		(long long)json_integer_value(json_object_get(s, "functions")),
+		(long long)json_integer_value(json_object_get(s, "sources")), seconds);
+}
+
 static int cmd_import_build(struct cli *c, struct kc_err *err)
 {
-	struct kc_import_opts o = { c->vmlinux, c->modules, c->source, c->strip, c->nstrip,
-				    c->debug_dir };
+	struct kc_import_opts o = { .vmlinux = c->vmlinux,
+				    .modules_dir = c->modules,
+				    .source_dir = c->source,
+				    .strip_prefixes = c->strip,
+				    .nstrip = c->nstrip,
+				    .debug_dir = c->debug_dir };
+	struct import_tty tty = { 0, 0 };
+	double t0 = mono_seconds();
 	json_t *summary = NULL;
 	sqlite3 *db;
 	char *text;
@@ -439,15 +491,24 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 
 	if (!c->vmlinux)
 		return kc_err_set(err, KC_E_BAD_INPUT, "import-build needs --vmlinux PATH");
+	if (isatty(STDERR_FILENO)) {
+		o.progress = import_progress;
+		o.progress_ctx = &tty;
+	}
 	if (open_db(c, &db, err) < 0)
 		return -1;
 	ret = kc_import_run(db, &o, "cli", &summary, err);
 	sqlite3_close(db);
-	if (ret < 0)
+	if (ret < 0) {
+		if (tty.shown)
+			fputc('\n', stderr);
 		return -1;
+	}
 	text = summary ? json_dumps(summary, JSON_INDENT(2)) : NULL;
 	if (text)
 		printf("%s\n", text);
+	if (summary)
+		import_summary_line(summary, mono_seconds() - t0);
 	free(text);
 	json_decref(summary);
 	return 0;

@@ -512,6 +512,15 @@ static int add_image(struct kc_import *imp, const char *path, const struct kc_sy
 	return 0;
 }
 
+static void report_progress(const struct kc_import_opts *o, const struct kc_import *imp,
+			    uint32_t total, uint32_t files)
+{
+	struct kc_import_progress p = { imp->nimages, total, imp->points, files };
+
+	if (o->progress)
+		o->progress(o->progress_ctx, &p);
+}
+
 int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 		      struct kc_err *err)
 {
@@ -553,13 +562,15 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (add_image(imp, o->vmlinux, &so, 0, err) < 0)
-		goto out;
-	for (size_t i = 0; i < mods.n; i++)
-		if (add_image(imp, mods.v[i], &so, 1, err) < 0)
+	for (size_t i = 0; i <= mods.n; i++) {
+		if (add_image(imp, i ? mods.v[i - 1] : o->vmlinux, &so, i > 0, err) < 0)
 			goto out;
-	if (build_files(imp, err) < 0 || build_funcs(imp, err) < 0 || build_lines(imp, err) < 0 ||
-	    build_points(imp, err) < 0)
+		report_progress(o, imp, (uint32_t)mods.n + 1, 0);
+	}
+	if (build_files(imp, err) < 0)
+		goto out;
+	report_progress(o, imp, (uint32_t)mods.n + 1, imp->nfiles);
+	if (build_funcs(imp, err) < 0 || build_lines(imp, err) < 0 || build_points(imp, err) < 0)
 		goto out;
 	read_sources(imp);
 	*out = imp;

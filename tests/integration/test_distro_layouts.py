@@ -1,4 +1,5 @@
-"""Build import of distribution kernel layouts (issue 23 item 3).
+"""Build import of distribution kernel layouts (issue 23 item 3), and
+import-build's progress and summary lines (item 4).
 
 The miniature kernel of test_coverage.py (vmlinux + one module, compiled
 with clang) is laid out the ways distributions and CI ship kernels, with
@@ -264,6 +265,64 @@ def test_broken_compressed_module():
     check("junk.ko.gz" in err and "not an ELF" in err, "garbage module: %s" % err)
 
 
+SUMMARY = re.compile(r"^import-build: imported build ([0-9a-f]+): (\d+) binaries, (\d+) points, "
+                     r"(\d+) files, (\d+) functions, (\d+) sources in [0-9.]+ s$", re.M)
+
+
+def check_summary_line(text, what):
+    ps, _ = STATE["plain"]
+    m = SUMMARY.search(text)
+    check(m, "%s: no summary line in %r" % (what, text[-500:]))
+    got = (m.group(1),) + tuple(int(x) for x in m.group(2, 3, 4, 5, 6))
+    want = (ps["build_id"], len(ps["images"]), ps["points"], ps["files"], ps["functions"],
+            ps["sources"])
+    check(got == want, "%s: summary line %s, import says %s" % (what, got, want))
+
+
+def test_import_progress():
+    """A final summary line always; progress only when stderr is a tty."""
+    import pty
+    data = tmpdir("kcovd-progress-")
+    args = [KCOVD, "import-build", "--data-dir", data, "--vmlinux", STATE["vmlinux"],
+            "--modules", STATE["mods"]]
+    p = subprocess.run(args, capture_output=True, text=True)
+    check(p.returncode == 0 and json.loads(p.stdout)["points"] == STATE["plain"][0]["points"],
+          "import-build: %s" % p.stderr)
+    check_summary_line(p.stderr, "pipe")
+    check("\r" not in p.stderr and "binaries," not in p.stderr.replace(
+        SUMMARY.search(p.stderr).group(0), ""), "progress on a pipe: %r" % p.stderr)
+    master, slave = pty.openpty()
+    try:
+        q = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        slave = -1
+        out = q.stdout.read()
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            tty += chunk
+        check(q.wait(timeout=60) == 0, "import-build on a tty failed: %r" % tty)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    text = tty.decode(errors="replace").replace("\r\n", "\n")
+    ps = STATE["plain"][0]
+    n = len(ps["images"])
+    check(json.loads(out)["build_id"] == ps["build_id"], "stdout on a tty: %r" % out)
+    check("\rimport-build: %d/%d binaries, %d points, %d files; storing\n"
+          % (n, n, ps["points"], ps["files"]) in text, "no final progress line: %r" % text)
+    check(re.search(r"\rimport-build: 1/%d binaries, \d+ points" % n, text),
+          "no per-binary progress: %r" % text)
+    check_summary_line(text, "tty")
+    shutil.rmtree(data, ignore_errors=True)
+
+
 def main():
     missing = [n for n, v in (("clang", tc.CLANG), ("ld.lld", tc.LLD), ("xz", XZ),
                               ("zstd", ZSTD), ("objcopy", OBJCOPY), ("readelf", READELF),
@@ -277,7 +336,8 @@ def main():
     try:
         run_tests([test_modules_install_tree, test_compressed_modules,
                    test_split_debug_by_build_id, test_split_debug_by_debuglink,
-                   test_import_over_http, test_broken_compressed_module])
+                   test_import_over_http, test_broken_compressed_module,
+                   test_import_progress])
     finally:
         shutil.rmtree(STATE["root"], ignore_errors=True)
 
