@@ -29,6 +29,7 @@ const struct kc_route kc_routes[] = {
 	{ "GET", "/api/v1/labels", KC_SCOPE_READ, NULL, 0, kc_api_labels },
 	{ "GET", "/api/v1/stats/overflow", KC_SCOPE_READ, NULL, 0, kc_api_overflow },
 	{ "GET", "/api/v1/audit", KC_SCOPE_ADMIN, NULL, 0, kc_api_audit },
+	{ "GET", "/api/v1/jobs/{job}", KC_SCOPE_ADMIN, NULL, 0, kc_api_job },
 	{ "GET", "/api/v1/builds/{build}/pcs", KC_SCOPE_READ, NULL, 0, kc_api_pcs },
 	{ "GET", "/api/v1/builds/{build}/tree", KC_SCOPE_READ, NULL, 0, kc_api_tree },
 	{ "GET", "/api/v1/builds/{build}/files/{path*}", KC_SCOPE_READ, NULL, 0, kc_api_file },

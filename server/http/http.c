@@ -8,6 +8,7 @@
  * table names.
  */
 #include "server.h"
+#include "jobs.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -63,8 +64,8 @@ enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *t
 	return respond(r, status, type, data, len, NULL, NULL);
 }
 
-static enum MHD_Result respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
-					const char *hdr, const char *value)
+enum MHD_Result kc_respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
+				    const char *hdr, const char *value)
 {
 	static const char oom[] = "{\"error\":\"out of memory\",\"code\":\"internal\",\"status\":500}";
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -80,7 +81,7 @@ static enum MHD_Result respond_json_hdr(struct kc_req *r, unsigned status, json_
 
 enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j)
 {
-	return respond_json_hdr(r, status, j, NULL, NULL);
+	return kc_respond_json_hdr(r, status, j, NULL, NULL);
 }
 
 json_t *kc_error_json(const struct kc_err *err)
@@ -109,7 +110,7 @@ json_t *kc_error_json(const struct kc_err *err)
 static enum MHD_Result respond_err_hdr(struct kc_req *r, const struct kc_err *err,
 				       const char *hdr, const char *value)
 {
-	return respond_json_hdr(r, kc_errc_status(err->code), kc_error_json(err), hdr, value);
+	return kc_respond_json_hdr(r, kc_errc_status(err->code), kc_error_json(err), hdr, value);
 }
 
 enum MHD_Result kc_respond_err(struct kc_req *r, const struct kc_err *err)
@@ -497,12 +498,20 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 		return kc_err_set(err, KC_E_BAD_INPUT, "--tls-key and --tls-client-ca need --tls-cert");
 	}
 	tls[ntls] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	srv->jobs = kc_jobs_new();
+	if (!srv->jobs)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	srv->store = kc_store_open(o->db_path, err);
-	if (!srv->store)
+	if (!srv->store) {
+		kc_jobs_free(srv->jobs);
+		srv->jobs = NULL;
 		return -1;
+	}
 	if (o->max_db_mb && kc_store_call(srv->store, cap_db_size, (void *)&o->max_db_mb, err) < 0) {
 		kc_store_close(srv->store);
 		srv->store = NULL;
+		kc_jobs_free(srv->jobs);
+		srv->jobs = NULL;
 		return kc_err_prefix(err, "--max-db-size");
 	}
 	/* epoll with a small thread pool: thousands of idle or slow clients
@@ -522,6 +531,8 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	if (!srv->mhd) {
 		kc_store_close(srv->store);
 		srv->store = NULL;
+		kc_jobs_free(srv->jobs);
+		srv->jobs = NULL;
 		return kc_err_set(err, KC_E_UNAVAILABLE, "cannot listen on %s:%u (in use?)",
 				  o->listen_addr ? o->listen_addr : "127.0.0.1", o->port);
 	}
@@ -534,6 +545,7 @@ void kc_server_stop(struct kc_server *srv)
 {
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	kc_jobs_free(srv->jobs); /* waits for running jobs: they use the store */
 	kc_store_close(srv->store);
 	for (unsigned i = 0; i < srv->npool; i++)
 		sqlite3_close(srv->pool[i]);

@@ -1,5 +1,6 @@
 """Build import of distribution kernel layouts (issue 23 item 3), and
-import-build's progress and summary lines (item 4).
+import-build's progress and summary lines and asynchronous imports over
+HTTP (item 4).
 
 The miniature kernel of test_coverage.py (vmlinux + one module, compiled
 with clang) is laid out the ways distributions and CI ship kernels, with
@@ -20,6 +21,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 
 from kcovlib import KCOVD, Server, check, run_tests, skipped, tmpdir
 import test_coverage as tc
@@ -323,6 +325,81 @@ def test_import_progress():
     shutil.rmtree(data, ignore_errors=True)
 
 
+def poll_job(srv, url, token, deadline=60):
+    t0 = time.time()
+    while True:
+        status, body = srv.request("GET", url, token=token)
+        check(status == 200, "GET %s: %d %s" % (url, status, body[:300]))
+        j = json.loads(body)
+        if j["state"] != "running":
+            return j
+        check(time.time() - t0 < deadline, "job %s still running" % url)
+        time.sleep(0.05)
+
+
+def test_async_import_over_http():
+    """POST /api/v1/builds async: 202 + job URL, polled to the same import."""
+    vm, top, dbgroot = STATE["split"]
+    ps, pd = STATE["plain"]
+    srv = Server().start()
+    try:
+        admin, read = srv.token("admin", "adm"), srv.token("read", "rd")
+        hdr = {"Content-Type": "application/json"}
+        body = json.dumps({"vmlinux": vm, "modules": top, "debug_dir": dbgroot,
+                           "async": True}).encode()
+        status, resp = srv.request("POST", "/api/v1/builds", body, hdr, token=admin)
+        check(status == 202, "async POST: %d %s" % (status, resp[:300]))
+        j = json.loads(resp)
+        check(j["state"] == "running" and j["url"] == "/api/v1/jobs/" + j["job"] and
+              re.fullmatch(r"[0-9a-f]{32}", j["job"]), "202 body: %s" % j)
+        done = poll_job(srv, j["url"], admin)
+        check(done["state"] == "done" and done["kind"] == "build.import" and
+              done["finished"] >= done["created"], "job: %s" % done)
+        res = done["result"]
+        for k in ("build_id", "files", "functions", "points"):
+            check(res[k] == ps[k], "async result %s: %s != %s" % (k, res[k], ps[k]))
+        # The import is stored and audited like a synchronous one.
+        tree = srv.get("/api/v1/builds/%s/tree" % ps["build_id"])
+        check(tree["points_total"] == ps["points"], "tree after the async import: %s" % tree)
+        audit = srv.get("/api/v1/audit", token=admin)
+        check([a["actor"].startswith("token ") for a in audit["audit"]
+               if a["action"] == "build.import" and a["target"] == ps["build_id"]] == [True],
+              "audit of the async import (by the admin token): %s" % audit)
+        # Prefer: respond-async asks the same; a failing import is a failed job.
+        status, resp = srv.request("POST", "/api/v1/builds",
+                                   json.dumps({"vmlinux": "/nonexistent/vmlinux"}).encode(),
+                                   dict(hdr, Prefer="respond-async, wait=10"), token=admin)
+        check(status == 202, "Prefer: respond-async: %d %s" % (status, resp[:200]))
+        failed = poll_job(srv, json.loads(resp)["url"], admin)
+        check(failed["state"] == "failed" and failed["error"]["code"] == "bad_input" and
+              failed["error"]["status"] == 400 and
+              "import failed" in failed["error"]["error"] and
+              "/nonexistent/vmlinux" in failed["error"]["error"] and "result" not in failed,
+              "failed job: %s" % failed)
+        # Bad requests are still refused at once, async or not.
+        for b, want in (({"vmlinux": vm, "async": "yes"}, 400),
+                        ({"vmlinux": "relative", "async": True}, 400)):
+            status, resp = srv.request("POST", "/api/v1/builds", json.dumps(b).encode(), hdr,
+                                       token=admin)
+            check(status == want and json.loads(resp)["code"] == "bad_input",
+                  "%s: %d %s" % (b, status, resp[:200]))
+        # Jobs are an admin resource; unknown ids are 404.
+        url = j["url"]
+        for tok, want in ((None, 401), (read, 401)):  # as for /api/v1/audit
+            status, _ = srv.request("GET", url, token=tok)
+            check(status == want, "GET job with %s: %d" % (tok and "read token", status))
+        for bad in ("0" * 32, "nothex", "A" * 32, "0" * 33):
+            status, resp = srv.request("GET", "/api/v1/jobs/" + bad, token=admin)
+            check(status == 404 and json.loads(resp)["code"] == "not_found",
+                  "job %s: %d" % (bad, status))
+    finally:
+        srv.stop()
+    d = dump(os.path.join(srv.data_dir, "kcovd.db"))
+    for table in d:
+        check(d[table] == pd[table], "async import: %s differs" % table)
+    shutil.rmtree(srv.data_dir, ignore_errors=True)
+
+
 def main():
     missing = [n for n, v in (("clang", tc.CLANG), ("ld.lld", tc.LLD), ("xz", XZ),
                               ("zstd", ZSTD), ("objcopy", OBJCOPY), ("readelf", READELF),
@@ -337,7 +414,7 @@ def main():
         run_tests([test_modules_install_tree, test_compressed_modules,
                    test_split_debug_by_build_id, test_split_debug_by_debuglink,
                    test_import_over_http, test_broken_compressed_module,
-                   test_import_progress])
+                   test_import_progress, test_async_import_over_http])
     finally:
         shutil.rmtree(STATE["root"], ignore_errors=True)
 
