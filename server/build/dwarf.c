@@ -7,6 +7,7 @@
  */
 #include "sym.h"
 #include "search.h"
+#include "elfinfo.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -288,11 +289,29 @@ static int open_debug(const char *dir, const char *rel, char **name)
 	return fd;
 }
 
+/* Does the debug file fd belong to the binary of build id want? A file or
+ * binary without a build id cannot be checked and is taken. */
+static bool same_build(int fd, const char *want)
+{
+	char have[2 * 64 + 1] = "";
+	Elf *e;
+
+	if (!*want)
+		return true;
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (e)
+		kc_elf_build_id(e, have, sizeof(have));
+	if (e)
+		elf_end(e);
+	return !have[0] || strcmp(have, want) == 0;
+}
+
 /*
  * libdwfl's find_debuginfo, called only when the binary has no DWARF of its
  * own: the separate debug file below opts->debug_dir, by GNU build id
  * (.build-id/xx/yyyy.debug, the layout of /usr/lib/debug), else by the
- * .gnu_debuglink name (DIR/NAME, then DIR/.debug/NAME). Without a debug
+ * .gnu_debuglink name (DIR/NAME, then DIR/.debug/NAME), refusing a file
+ * whose own build id is another binary's. Without a debug
  * dir nothing is searched: the system's /usr/lib/debug is never used
  * behind the caller's back.
  */
@@ -317,6 +336,14 @@ static int find_debug(Dwfl_Module *mod, void **userdata, const char *modname, Dw
 		if (fd < 0 && snprintf(rel, sizeof(rel), ".debug/%s", debuglink_file) <
 				      (int)sizeof(rel))
 			fd = open_debug(dir, rel, debuginfo_file_name);
+	}
+	if (fd >= 0 && !same_build(fd, id)) {
+		/* Another build's debug file (a stale debuglink name): its
+		 * lines would be wrong, so the points stay unresolved. */
+		close(fd);
+		free(*debuginfo_file_name);
+		*debuginfo_file_name = NULL;
+		fd = -1;
 	}
 	return fd;
 }

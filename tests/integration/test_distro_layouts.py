@@ -219,6 +219,22 @@ def test_split_debug_by_debuglink():
     same_as_plain("split debug by debuglink",
                   *import_build(os.path.join(bindir, "vmlinux"), os.path.join(bindir, "mods"),
                                 os.path.join(work, "debug")))
+    # A stale debuglink target (the debug file of another build of the
+    # vmlinux, here: its build id note changed) is refused by its build id:
+    # vmlinux stays unresolved, the module (whose file is right) resolves.
+    stale = os.path.join(work, "stale")
+    os.makedirs(stale)
+    bid = bytes.fromhex(build_id(os.path.join(bindir, "vmlinux")))
+    data = open(os.path.join(work, "debug", "vmlinux.debug"), "rb").read()
+    check(data.count(bid) == 1, "build id note not found once in vmlinux.debug")
+    with open(os.path.join(stale, "vmlinux.debug"), "wb") as f:
+        f.write(data.replace(bid, bytes(b ^ 0xFF for b in bid)))
+    check(build_id(os.path.join(stale, "vmlinux.debug")) != bid.hex(), "build id unchanged")
+    shutil.copy(os.path.join(work, "debug", "minimod.ko.debug"), stale)
+    s, d = import_build(os.path.join(bindir, "vmlinux"), os.path.join(bindir, "mods"), stale)
+    img = {r[1]: r for r in d["images"]}
+    check(img["vmlinux"][6] == img["vmlinux"][4] > 0 and img["minimod"][6] == 0,
+          "stale debuglink: %s" % [(r[1], r[4], r[6]) for r in d["images"]])
 
 
 def test_import_over_http():
