@@ -3,7 +3,9 @@
  * install modules (.ko.xz, .ko.zst, .ko.gz): the content is recognized by
  * its magic bytes (not the file name) and decompressed in memory with
  * liblzma, libzstd or zlib into an anonymous memory file (memfd), so that
- * libelf and libdwfl read it like any other file. Nothing shells out.
+ * libelf and libdwfl read it like any other file. The output streams into
+ * the memfd through a 1 MiB buffer: memory holds it once. Nothing shells
+ * out.
  */
 #ifndef KC_UNPACK_H
 #define KC_UNPACK_H
