@@ -224,9 +224,10 @@ static void print_push(const struct kc_push_opts *o, const struct kc_push_stats 
 {
 	fprintf(stderr,
 		"kcov-collect: delivered %u report(s) (%u duplicate), %llu PCs, %llu bytes to %s; "
-		"%u rejected, %u map(s) sent, %u retries, %u sent as wire v2, %u still spooled\n",
+		"%u rejected, %u map(s) sent, %u retries (%u rate limited), %u sent as wire v2, "
+		"%u still spooled\n",
 		st->delivered, st->duplicates, st->pcs, st->bytes, o->server, st->rejected,
-		st->maps_sent, st->retries, st->v2, st->pending);
+		st->maps_sent, st->retries, st->rate_limited, st->v2, st->pending);
 }
 
 static int cmd_push(struct cli *c, struct kc_err *err)

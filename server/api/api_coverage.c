@@ -26,6 +26,8 @@
 #define MAX_PATH_LEN 4096
 #define MAX_LIMIT 10000
 #define DEFAULT_LIMIT 100
+#define MAX_REV_LEN 256
+#define MAX_MERGE 63 /* builds besides the target (covquery.h) */
 
 /* A request's parsed filter; the JSON texts are owned. */
 struct filter_args {
@@ -155,10 +157,58 @@ static int dir_arg(struct kc_req *r, const char *name, char *out, size_t size)
 	return valid_path(out) ? 0 : -1;
 }
 
+/* merge=: build ids (a copy of the argument, cut at the commas) or window. */
+struct merge_args {
+	struct kc_covq_merge m;
+	char *text;
+	const char *ids[MAX_MERGE];
+};
+
+/* Parse merge= and release=; m.nbuilds == 0 and !m.window: no merge. */
+static int parse_merge(struct kc_req *r, struct merge_args *a, struct kc_err *err)
+{
+	const char *s = kc_req_arg(r, "merge"), *rel = kc_req_arg(r, "release");
+	char *p;
+
+	memset(a, 0, sizeof(*a));
+	if (rel && (!s || strcmp(s, "window") != 0))
+		return kc_err_set(err, KC_E_BAD_INPUT, "release= needs merge=window");
+	if (!s)
+		return 0;
+	if (strcmp(s, "window") == 0) {
+		if (rel && (!*rel || strlen(rel) > KC_NAME_MAX))
+			return kc_err_set(err, KC_E_BAD_INPUT, "release= must be 1..%d bytes",
+					  KC_NAME_MAX);
+		a->m.window = 1;
+		a->m.release = rel;
+		return 0;
+	}
+	a->text = strdup(s);
+	if (!a->text)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	for (p = a->text; p;) {
+		char *comma = strchr(p, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (!kc_build_id_valid(p, strlen(p), KC_BUILD_ID_MAX))
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "merge= must be window or build ids separated by commas");
+		if (a->m.nbuilds == MAX_MERGE)
+			return kc_err_set(err, KC_E_BAD_INPUT, "merge= names more than %d builds",
+					  MAX_MERGE);
+		a->ids[a->m.nbuilds++] = p;
+		p = comma ? comma + 1 : NULL;
+	}
+	a->m.builds = a->ids;
+	return 0;
+}
+
 /* One coverage query request: its parsed filter, the read connection and
  * the opened query; query_begin .. query_send* (which release it). */
 struct query {
 	struct filter_args fa;
+	struct merge_args ma;
 	sqlite3 *db;
 	struct kc_covq *q;
 	struct kc_buf buf; /* text answers */
@@ -175,7 +225,7 @@ static int query_begin(struct kc_req *r, struct query *x)
 		x->err = x->fa.err;
 		return -1;
 	}
-	return 0;
+	return parse_merge(r, &x->ma, &x->err);
 }
 
 /* Open the query of the route's {build} with flags (KC_COVQ_*). */
@@ -187,7 +237,11 @@ static int query_open(struct kc_req *r, struct query *x, unsigned flags)
 	x->q = kc_covq_open(r->srv->opts.covq_cache, x->db,
 			    kc_store_coverage_generation(r->srv->store), kc_req_param(r, "build"),
 			    &x->fa.f, flags, &x->err);
-	return x->q ? 0 : -1;
+	if (!x->q)
+		return -1;
+	if (x->ma.m.window || x->ma.m.nbuilds)
+		return kc_covq_merge(x->q, &x->ma.m, &x->err);
+	return 0;
 }
 
 static void query_release(struct kc_req *r, struct query *x)
@@ -196,6 +250,7 @@ static void query_release(struct kc_req *r, struct query *x)
 	kc_db_put(r->srv, x->db);
 	kc_buf_release(&x->buf);
 	filter_release(&x->fa);
+	free(x->ma.text);
 }
 
 /* Answer j (owned; NULL: the error in x->err) and release x. */
@@ -305,6 +360,8 @@ enum MHD_Result kc_api_build_labels(struct kc_req *r)
 		return query_send(r, &x, NULL);
 	if (!file || !valid_path(file))
 		kc_err_set(&x.err, KC_E_BAD_INPUT, "file= (a source path) is required");
+	else if (x.ma.m.window || x.ma.m.nbuilds)
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "labels does not take merge= (not implemented)");
 	if (x.err.code != KC_E_NONE ||
 	    arg_uint(r, "line", 1, INT_MAX, 0, &line, &x.err) < 0 ||
 	    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &x.err) < 0 ||
@@ -394,8 +451,8 @@ void kc_api_warm_index(struct kc_server *srv, json_t *summary)
 
 enum MHD_Result kc_api_post_build(struct kc_req *r)
 {
-	static const char *const known[] = { "vmlinux", "modules", "source", "debug_dir",
-					      "strip_prefix", "async" };
+	static const char *const known[] = { "vmlinux", "modules", "source", "strip_prefix",
+					     "git", "rev", "debug_dir", "async" };
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	struct kc_import_opts o;
 	struct kc_import *imp = NULL;
@@ -431,13 +488,23 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	o.vmlinux = opt_path(j, "vmlinux", &bad);
 	o.modules_dir = opt_path(j, "modules", &bad);
 	o.source_dir = opt_path(j, "source", &bad);
+	o.git_repo = opt_path(j, "git", &bad);
 	o.debug_dir = opt_path(j, "debug_dir", &bad);
 	if (bad || !o.vmlinux) {
 		ret = kc_respond_error(r, KC_E_BAD_INPUT,
-				       "vmlinux (required), modules, source and debug_dir must "
-				       "be absolute server-local paths");
+				       "vmlinux (required), modules, source, git and debug_dir "
+				       "must be absolute server-local paths");
 		goto out;
 	}
+	v = json_object_get(j, "rev");
+	if (v && (!json_is_string(v) || !*json_string_value(v) ||
+		  strlen(json_string_value(v)) > MAX_REV_LEN)) {
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "rev must be a revision name of 1..%d "
+							  "bytes",
+				       MAX_REV_LEN);
+		goto out;
+	}
+	o.git_rev = v ? json_string_value(v) : NULL;
 	sp = json_object_get(j, "strip_prefix");
 	if (json_is_string(sp)) {
 		strip[o.nstrip++] = json_string_value(sp);

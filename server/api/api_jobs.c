@@ -20,7 +20,7 @@
 struct build_job {
 	struct kc_server *srv;
 	struct kc_import_opts o;
-	char *vmlinux, *modules, *source, *debug_dir;
+	char *vmlinux, *modules, *source, *debug_dir, *git_repo, *git_rev;
 	char *strip[KC_IMPORT_MAX_STRIP];
 	const char *strip_ro[KC_IMPORT_MAX_STRIP];
 	char actor[KC_AUDIT_ACTOR_MAX];
@@ -36,6 +36,8 @@ static void build_job_free(void *p)
 	free(b->modules);
 	free(b->source);
 	free(b->debug_dir);
+	free(b->git_repo);
+	free(b->git_rev);
 	for (size_t i = 0; i < KC_IMPORT_MAX_STRIP; i++)
 		free(b->strip[i]);
 	free(b);
@@ -66,6 +68,8 @@ static struct build_job *build_job_new(struct kc_server *srv, const struct kc_im
 	b->modules = copy(o->modules_dir, &oom);
 	b->source = copy(o->source_dir, &oom);
 	b->debug_dir = copy(o->debug_dir, &oom);
+	b->git_repo = copy(o->git_repo, &oom);
+	b->git_rev = copy(o->git_rev, &oom);
 	for (size_t i = 0; i < o->nstrip; i++)
 		b->strip_ro[i] = b->strip[i] = copy(o->strip_prefixes[i], &oom);
 	snprintf(b->actor, sizeof(b->actor), "%s", actor);
@@ -77,6 +81,8 @@ static struct build_job *build_job_new(struct kc_server *srv, const struct kc_im
 	b->o.modules_dir = b->modules;
 	b->o.source_dir = b->source;
 	b->o.debug_dir = b->debug_dir;
+	b->o.git_repo = b->git_repo;
+	b->o.git_rev = b->git_rev;
 	b->o.strip_prefixes = b->strip_ro;
 	b->o.nstrip = o->nstrip;
 	return b;

@@ -43,6 +43,7 @@ void kc_covq_free(struct kc_covq *q)
 	free(q->bitset);
 	free(q->cov);
 	free(q->tkey);
+	cq_merge_free(q->merge);
 	if (q->index)
 		cq_index_put(q->cache, q->index);
 	free(q);

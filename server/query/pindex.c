@@ -98,6 +98,7 @@ static struct pfile *index_file(struct pindex *x, sqlite3_stmt *st, struct kc_er
 	pf = &x->files[x->nfiles++];
 	memset(pf, 0, sizeof(*pf));
 	pf->id = sqlite3_column_int64(st, 0);
+	pf->text_id = sqlite3_column_int64(st, 9); /* NULL reads as 0 */
 	pf->path = strdup((const char *)sqlite3_column_text(st, 1));
 	pf->nlines = nlines;
 	pf->nfuncs = (uint32_t)sqlite3_column_int64(st, 3);
@@ -167,7 +168,8 @@ static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	sqlite3_stmt *st = kc_db_prepare(
 		db,
 		"SELECT f.id, f.path, f.nlines, f.nfuncs, f.lines, fp.image, fp.bits, "
-		"fp.line_idx, fp.func_idx FROM files f JOIN file_points fp ON fp.file = f.id "
+		"fp.line_idx, fp.func_idx, f.text_id FROM files f "
+		"JOIN file_points fp ON fp.file = f.id "
 		"WHERE f.build = ? ORDER BY f.path, fp.image",
 		err);
 	struct pfile *pf = NULL;
