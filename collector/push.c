@@ -341,7 +341,7 @@ static enum outcome post_report(struct conn *c, const struct kc_spool *s, const 
 static enum outcome try_report(struct conn *c, const struct kc_spool *s, const char *name,
 			       const struct kc_buf *body, struct kc_buf *v2,
 			       const struct kc_push_opts *o, struct kc_push_stats *st,
-			       struct kc_err *err)
+			       size_t *sent, struct kc_err *err)
 {
 	struct kc_buf resp = KC_BUF_INIT;
 	char boot[KC_BOOT_ID_MAX + 1];
@@ -365,11 +365,27 @@ static enum outcome try_report(struct conn *c, const struct kc_spool *s, const c
 	}
 	if (out == DELIVERED && send != body)
 		st->v2++;
+	*sent = send->len;
 	if (out == DELIVERED && acknowledged_duplicate(&resp))
 		out = DUPLICATE;
 done:
 	kc_buf_release(&resp);
 	return out;
+}
+
+/* The unique PCs of a spooled (v1) report, 0 when it does not decode (the
+ * server accepted it, so it does: this only feeds the summary line). */
+static uint64_t report_pcs(const struct kc_buf *body)
+{
+	struct kc_report r;
+	struct kc_err ignored;
+	uint64_t n = 0;
+
+	kc_report_init(&r);
+	if (kc_wire_decode_report(body->data, body->len, &r, &ignored) == 0)
+		n = kc_report_npcs(&r);
+	kc_report_release(&r);
+	return n;
 }
 
 static int push_one(struct conn *c, const struct kc_spool *s, const char *name,
@@ -381,11 +397,14 @@ static int push_one(struct conn *c, const struct kc_spool *s, const char *name,
 	if (kc_spool_read(s, name, &body, err) < 0)
 		goto out;
 	for (int attempt = 1, limited = 0;; attempt++) {
-		enum outcome r = try_report(c, s, name, &body, &v2, o, st, err);
+		size_t sent = 0;
+		enum outcome r = try_report(c, s, name, &body, &v2, o, st, &sent, err);
 
 		if (r == DELIVERED || r == DUPLICATE) {
 			st->delivered++;
 			st->duplicates += r == DUPLICATE;
+			st->bytes += sent;
+			st->pcs += report_pcs(&body);
 			ret = kc_spool_remove(s, name, err);
 			goto out;
 		}
@@ -432,8 +451,10 @@ int kc_push_spool(const struct kc_spool *s, const struct kc_push_opts *o, struct
 	if (n && post(&c, o, "/healthz", NULL, &status, NULL, &probe_err) < 0)
 		c.wire = 1;
 	for (size_t i = 0; i < n; i++)
-		if (push_one(&c, s, names[i], o, st, err) < 0)
+		if (push_one(&c, s, names[i], o, st, err) < 0) {
+			st->pending += (unsigned)(n - i);
 			goto out;
+		}
 	ret = 0;
 out:
 	kc_spool_list_free(names, n);

@@ -51,7 +51,11 @@ static const char usage[] =
 	"       kcovd restore FILE [options]          (kcovd must not be serving)\n"
 	"       kcovd import-build --vmlinux PATH [--modules DIR]\n"
 	"                          [--source DIR | --git REPO [--rev REV]]\n"
-	"                          [--strip-prefix P]... [options]\n"
+	"                          [--debug-dir DIR] [--strip-prefix P]... [options]\n"
+	"  import-build: --modules DIR is a build tree or a make modules_install\n"
+	"  tree (lib/modules/RELEASE; .ko, .ko.xz, .ko.zst, .ko.gz); --debug-dir DIR\n"
+	"  holds separate debug files by build id (DIR/.build-id/xx/yyyy.debug, as\n"
+	"  /usr/lib/debug) or .gnu_debuglink name, for binaries without DWARF\n"
 	"options (environment variable in brackets):\n"
 	"  --listen ADDR:PORT   listen address (KCOVD_LISTEN; default 127.0.0.1:8080)\n"
 	"  --data-dir DIR       data directory (KCOVD_DATA_DIR; default ./kcovd-data)\n"
@@ -94,8 +98,8 @@ struct cli {
 	unsigned rate_token, burst_token, rate_addr, burst_addr;
 	unsigned keep_days, gc_interval; /* gc, serve --gc-keep-days */
 	const char *cache_mb_from; /* where cache_mb was read, for messages */
-	const char *vmlinux, *modules, *source; /* import-build */
-	const char *git, *rev;                  /* import-build */
+	const char *vmlinux, *modules, *source, *debug_dir; /* import-build */
+	const char *git, *rev;                              /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	size_t nstrip;
 };
@@ -154,6 +158,7 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
+		{ "debug-dir", required_argument, NULL, 'D' + 256 },
 		{ "strip-prefix", required_argument, NULL, 'P' },
 		{ "git", required_argument, NULL, 'G' },
 		{ "rev", required_argument, NULL, 'R' + 256 },
@@ -214,6 +219,7 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		case 'V': c->vmlinux = optarg; break;
 		case 'M': c->modules = optarg; break;
 		case 'S': c->source = optarg; break;
+		case 'D' + 256: c->debug_dir = optarg; break;
 		case 'G': c->git = optarg; break;
 		case 'R' + 256: c->rev = optarg; break;
 		case 'P':
@@ -607,6 +613,51 @@ static int cmd_backup(struct cli *c, const char *cmd, int argc, char **argv, str
 	return 0;
 }
 
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* import-build's progress on a terminal: one line rewritten in place, at
+ * most ten times a second, and every change of stage. */
+struct import_tty {
+	double last;
+	int shown;
+};
+
+static void import_progress(void *ctx, const struct kc_import_progress *p)
+{
+	struct import_tty *t = ctx;
+	double now = mono_seconds();
+
+	if (!p->files && p->binaries_done < p->binaries_total && t->shown && now - t->last < 0.1)
+		return;
+	t->last = now;
+	t->shown = 1;
+	fprintf(stderr, "\rimport-build: %u/%u binaries, %llu points", p->binaries_done,
+		p->binaries_total, (unsigned long long)p->points);
+	if (p->files)
+		fprintf(stderr, ", %u files; storing\n", p->files);
+	fflush(stderr);
+}
+
+/* The final line of an import (stderr, terminal or not). */
+static void import_summary_line(const json_t *s, double seconds)
+{
+	fprintf(stderr,
+		"import-build: imported build %s: %zu binaries, %lld points, %lld files, "
+		"%lld functions, %lld sources in %.1f s\n",
+		json_string_value(json_object_get(s, "build_id")),
+		json_array_size(json_object_get(s, "images")),
+		(long long)json_integer_value(json_object_get(s, "points")),
+		(long long)json_integer_value(json_object_get(s, "files")),
+		(long long)json_integer_value(json_object_get(s, "functions")),
+		(long long)json_integer_value(json_object_get(s, "sources")), seconds);
+}
+
 static int cmd_import_build(struct cli *c, struct kc_err *err)
 {
 	struct kc_import_opts o = { .vmlinux = c->vmlinux,
@@ -614,8 +665,11 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 				    .source_dir = c->source,
 				    .strip_prefixes = c->strip,
 				    .nstrip = c->nstrip,
+				    .debug_dir = c->debug_dir,
 				    .git_repo = c->git,
 				    .git_rev = c->rev };
+	struct import_tty tty = { 0, 0 };
+	double t0 = mono_seconds();
 	json_t *summary = NULL;
 	sqlite3 *db;
 	char *text;
@@ -623,15 +677,24 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 
 	if (!c->vmlinux)
 		return kc_err_set(err, KC_E_BAD_INPUT, "import-build needs --vmlinux PATH");
+	if (isatty(STDERR_FILENO)) {
+		o.progress = import_progress;
+		o.progress_ctx = &tty;
+	}
 	if (open_db(c, &db, err) < 0)
 		return -1;
 	ret = kc_import_run(db, &o, "cli", &summary, err);
 	sqlite3_close(db);
-	if (ret < 0)
+	if (ret < 0) {
+		if (tty.shown)
+			fputc('\n', stderr);
 		return -1;
+	}
 	text = summary ? json_dumps(summary, JSON_INDENT(2)) : NULL;
 	if (text)
 		printf("%s\n", text);
+	if (summary)
+		import_summary_line(summary, mono_seconds() - t0);
 	free(text);
 	json_decref(summary);
 	return 0;

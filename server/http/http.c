@@ -8,6 +8,7 @@
  * table names.
  */
 #include "server.h"
+#include "jobs.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -65,8 +66,8 @@ enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *t
 	return respond(r, status, type, data, len, NULL, NULL);
 }
 
-static enum MHD_Result respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
-					const char *hdr, const char *value)
+enum MHD_Result kc_respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
+				    const char *hdr, const char *value)
 {
 	static const char oom[] = "{\"error\":\"out of memory\",\"code\":\"internal\",\"status\":500}";
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -82,7 +83,7 @@ static enum MHD_Result respond_json_hdr(struct kc_req *r, unsigned status, json_
 
 enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j)
 {
-	return respond_json_hdr(r, status, j, NULL, NULL);
+	return kc_respond_json_hdr(r, status, j, NULL, NULL);
 }
 
 json_t *kc_error_json(const struct kc_err *err)
@@ -111,7 +112,7 @@ json_t *kc_error_json(const struct kc_err *err)
 static enum MHD_Result respond_err_hdr(struct kc_req *r, const struct kc_err *err,
 				       const char *hdr, const char *value)
 {
-	return respond_json_hdr(r, kc_errc_status(err->code), kc_error_json(err), hdr, value);
+	return kc_respond_json_hdr(r, kc_errc_status(err->code), kc_error_json(err), hdr, value);
 }
 
 enum MHD_Result kc_respond_err(struct kc_req *r, const struct kc_err *err)
@@ -536,6 +537,11 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 		return kc_err_set(err, KC_E_BAD_INPUT, "--tls-key and --tls-client-ca need --tls-cert");
 	}
 	tls[ntls] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	srv->jobs = kc_jobs_new();
+	if (!srv->jobs) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto fail;
+	}
 	if ((o->rate_token &&
 	     !(srv->rl_token = kc_ratelimit_new(o->rate_token, o->burst_token, err))) ||
 	    (o->rate_addr && !(srv->rl_addr = kc_ratelimit_new(o->rate_addr, o->burst_addr, err))))
@@ -572,6 +578,8 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 fail:
 	kc_store_close(srv->store);
 	srv->store = NULL;
+	kc_jobs_free(srv->jobs);
+	srv->jobs = NULL;
 	kc_ratelimit_free(srv->rl_token);
 	kc_ratelimit_free(srv->rl_addr);
 	srv->rl_token = srv->rl_addr = NULL;
@@ -582,6 +590,7 @@ void kc_server_stop(struct kc_server *srv)
 {
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	kc_jobs_free(srv->jobs); /* waits for running jobs: they use the store */
 	kc_store_close(srv->store);
 	kc_ratelimit_free(srv->rl_token);
 	kc_ratelimit_free(srv->rl_addr);

@@ -48,6 +48,7 @@ struct kc_metrics {
 
 struct kc_route;
 struct kc_covq_cache;
+struct kc_jobs;
 struct kc_ratelimit;
 
 /* Default request rates (per second) and bursts of the rate limits: above
@@ -93,6 +94,9 @@ struct kc_server {
 	sqlite3 *pool[KC_READ_POOL];
 	unsigned npool;
 	double started;
+	struct kc_jobs *jobs; /* background jobs (jobs.h), owned: freed by
+			       * kc_server_stop after the HTTP daemon stopped
+			       * and before the store closes */
 };
 
 /* One HTTP request as the API modules see it. */
@@ -120,6 +124,9 @@ void kc_server_stop(struct kc_server *srv);
  * ownership of j. Every response carries X-Kcov-Wire (srv->wire_header), so
  * a collector learns which report versions it may send from any answer. */
 enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j);
+/* The same with one more header (hdr: value), e.g. Location. */
+enum MHD_Result kc_respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
+				    const char *hdr, const char *value);
 enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *type,
 				const char *data, size_t len);
 

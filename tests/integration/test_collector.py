@@ -3,6 +3,7 @@ overflow detection, --keep-bitmap, strict snapshot parsing, kernels without
 module support, which problem is reported first, and the C API used from
 forked children (kcov-fuzz-executor)."""
 import os
+import re
 import shutil
 import subprocess
 
@@ -149,6 +150,11 @@ def test_kernel_without_module_support():
     check(len(builds) == 1 and builds[0]["build_id"] == KERNEL["build_id"] and
           builds[0]["modules"] == 0, "builds: %s" % builds)
     check(srv.pcs(KERNEL["build_id"]) == expected(work), "canonical coverage differs")
+    # The push says what it delivered: the report's PCs, its bytes, where.
+    m_ = re.search(r"delivered 1 report\(s\) \(0 duplicate\), (\d+) PCs, (\d+) bytes to (\S+);"
+                   r".* 0 still spooled$", p.stderr, re.M)
+    check(m_ and int(m_.group(1)) == sum(map(len, expected(work).values())) and int(m_.group(2)) > 0 and
+          m_.group(3) == srv.url, "push summary line: " + p.stderr)
     machines = srv.get("/api/v1/machines")["machines"]
     check(machines[0]["reports"] == 1 and machines[0]["unknown_pcs"] == 0, str(machines))
     # Later runs of the same boot (map already spooled) work too.

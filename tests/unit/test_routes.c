@@ -121,16 +121,18 @@ static void test_table(void **state)
 			    strcmp(rt->method, "DELETE") == 0);
 		/* Bodies only where a Content-Type says what they are. */
 		assert_true((rt->max_body == 0) == (rt->content_type == NULL));
-		/* Push and admin routes write; the one admin read is the
-		 * audit of admin actions. */
+		/* Push and admin routes write; the admin reads are the audit
+		 * of admin actions and the jobs admins started. */
 		if (rt->scope == KC_SCOPE_PUSH)
 			assert_string_equal(rt->method, "POST");
-		if (rt->scope == KC_SCOPE_ADMIN && strcmp(rt->pattern, "/api/v1/audit") != 0)
+		if (rt->scope == KC_SCOPE_ADMIN && strcmp(rt->pattern, "/api/v1/audit") != 0 &&
+		    strcmp(rt->pattern, "/api/v1/jobs/{job}") != 0)
 			assert_string_not_equal(rt->method, "GET");
 		/* Only admins delete. */
 		if (strcmp(rt->method, "DELETE") == 0)
 			assert_int_equal(rt->scope, KC_SCOPE_ADMIN);
-		if (strcmp(rt->pattern, "/api/v1/audit") == 0)
+		if (strcmp(rt->pattern, "/api/v1/audit") == 0 ||
+		    strcmp(rt->pattern, "/api/v1/jobs/{job}") == 0)
 			assert_int_equal(rt->scope, KC_SCOPE_ADMIN);
 	}
 }
