@@ -379,6 +379,23 @@ enum MHD_Result kc_api_summary(struct kc_req *r)
 	return query_send(r, &x, kc_covq_summary(x.q, &x.err));
 }
 
+/* Patch coverage: the lines new since build base= under path= (a dir). */
+enum MHD_Result kc_api_patch(struct kc_req *r)
+{
+	const char *base = kc_req_arg(r, "base");
+	char dir[MAX_PATH_LEN + 1];
+	struct query x;
+
+	if (query_begin(r, &x) < 0)
+		return query_send(r, &x, NULL);
+	if (!base || !kc_build_id_valid(base, strlen(base), KC_BUILD_ID_MAX))
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "base= (a build id) is required");
+	if (x.err.code != KC_E_NONE || query_dir(r, &x, "path", dir) < 0 ||
+	    query_open(r, &x, KC_COVQ_NEED_IMPORT) < 0)
+		return query_send(r, &x, NULL);
+	return query_send(r, &x, kc_covq_patch(x.q, base, dir, &x.err));
+}
+
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define TEXT_CSV "text/csv; charset=utf-8"
 

@@ -137,6 +137,17 @@ int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *
 json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t limit,
 		       struct kc_err *err);
 
+/*
+ * Patch coverage (docs/api-coverage.md, "Patch coverage"): the lines of
+ * the query's build T that no line of build base (hex id, imported) maps
+ * onto, in the files under dir ("" or NULL: all), per file and in total,
+ * each with its state (T's own, or merged after kc_covq_merge) or
+ * "not_instrumented"; files whose new lines cannot be told (no stored
+ * text on a side) are listed under "unknown". More than
+ * KC_PATCH_LINES_MAX new lines is KC_E_BAD_INPUT.
+ */
+#define KC_PATCH_LINES_MAX 200000
+json_t *kc_covq_patch(struct kc_covq *q, const char *base, const char *dir, struct kc_err *err);
 /* Points, covered points and unmatched PCs per binary of the build. */
 json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err);
 

@@ -14,6 +14,7 @@
  *   export.c   LCOV, CSV and the build summary
  *   linemap.c  which line of one source text is which line of another
  *   merge.c    merged queries: coverage of other builds mapped onto this one
+ *   patch.c    patch coverage: the lines new since a base build
  */
 #ifndef KC_CQ_H
 #define KC_CQ_H
@@ -241,6 +242,8 @@ struct cq_merge {
 };
 
 void cq_merge_free(struct cq_merge *m);
+/* Index of `line` among v's instrumented lines, or NONE. */
+uint32_t cq_line_index(const struct fview *v, uint32_t line);
 /* The merged state of v's file (after cq_fview_fill filled T's own
  * tallies): fills v->merged, mstate, mwho, fhit, fwho, lost and each
  * sub's lost lines. */

@@ -76,8 +76,7 @@ static int line_below(const void *ctx, size_t i)
 	return k->lines[i] < k->line;
 }
 
-/* Index of `line` among v's instrumented lines, or NONE. */
-static uint32_t line_index(const struct fview *v, uint32_t line)
+uint32_t cq_line_index(const struct fview *v, uint32_t line)
 {
 	struct line_key k = { v->lines, line };
 	size_t i = kc_lower_bound(v->nlines, line_below, &k);
@@ -116,7 +115,7 @@ static int merge_one(struct kc_covq *q, struct fview *v, uint32_t k, struct kc_e
 				return -1;
 			continue;
 		}
-		ti = line_index(v, to);
+		ti = cq_line_index(v, to);
 		if (ti == NONE || !v->ltot[ti])
 			continue; /* unchanged, but no point of T is on it */
 		st = sv->lcov[l] == sv->ltot[l] ? 2 : 1;
