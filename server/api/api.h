@@ -38,7 +38,8 @@ enum MHD_Result kc_api_lcov(struct kc_req *r);
 enum MHD_Result kc_api_files_csv(struct kc_req *r);
 enum MHD_Result kc_api_functions_csv(struct kc_req *r);
 enum MHD_Result kc_api_summary(struct kc_req *r);
-enum MHD_Result kc_api_patch(struct kc_req *r); /* base= */
+enum MHD_Result kc_api_patch(struct kc_req *r);   /* base= */
+enum MHD_Result kc_api_commits(struct kc_req *r); /* base= */
 
 /* static.c: the browser UI's files under --web-dir ({file*}). */
 enum MHD_Result kc_api_static(struct kc_req *r);

@@ -118,19 +118,42 @@ def blame_new(base_rev, rev, path):
     return {ln: c for ln, c in new.items() if c not in boundary}
 
 
-def expect_patch(t, base, merged):
+def expect_patch(t, base, merged, commit=None):
     """{path: (status, {line: state name or 'not_instrumented'})} of t's
-    compiled files with new lines since base."""
-    out = {}
+    compiled files with new lines since base (only commit's lines when
+    given), and {path: {line: commit}}."""
+    out, who = {}, {}
     for path in sorted(p for p in t["files"] if p.endswith(".c")):
-        new = blame_new(base["rev"], t["rev"], path)
+        new = {ln: c for ln, c in blame_new(base["rev"], t["rev"], path).items()
+               if commit is None or c.startswith(commit)}
         if not new:
             continue
         lines = expect_merged(t, merged, path)[0]
         out[path] = ("changed" if path in base["files"] else "added",
                      {ln: NAMES[lines[ln][0]] if ln in lines else "not_instrumented"
                       for ln in new})
-    return out
+        who[path] = new
+    return out, who
+
+
+def expect_commits(t, base, merged):
+    """[(id, subject, author, email, time)] of `git log --first-parent
+    base..t` and {id: tallies} of the new lines blame puts on each."""
+    log = git("log", "--first-parent", "--format=%H%x00%s%x00%an%x00%ae%x00%at",
+              "%s..%s" % (base["rev"], t["rev"]))
+    commits = [tuple(ln.split("\0")) for ln in log.splitlines()]
+    want, who = expect_patch(t, base, merged)
+    tally = {c[0]: dict(new_lines=0, instrumented=0, covered=0, partial=0, uncovered=0,
+                        files=set()) for c in commits}
+    for path, (status, lines) in want.items():
+        for ln, st in lines.items():
+            x = tally[who[path][ln]]
+            x["new_lines"] += 1
+            x["files"].add(path)
+            if st != "not_instrumented":
+                x["instrumented"] += 1
+                x[st] += 1
+    return commits, tally
 
 
 def api(b, what, **params):
@@ -140,7 +163,7 @@ def api(b, what, **params):
 
 
 def check_patch(t, base, merged, **params):
-    want = {p: v for p, v in expect_patch(t, base, merged).items()
+    want = {p: v for p, v in expect_patch(t, base, merged, params.get("commit"))[0].items()
             if p.startswith(params.get("path", "").rstrip("/") + "/" if "path" in params else "")}
     if merged:
         params["merge"] = ",".join(b["build_id"] for b in merged)
@@ -223,13 +246,93 @@ def test_patch_lines():
           % j["files"])
 
 
+def check_commits(t, base, merged, sort=None):
+    commits, tally = expect_commits(t, base, merged)
+    params = {"base": base["build_id"]}
+    if merged:
+        params["merge"] = ",".join(b["build_id"] for b in merged)
+    if sort:
+        params["sort"] = sort
+    st, body = api(t, "commits", **params)
+    check(st == 200, "commits: %d %s" % (st, body))
+    j = json.loads(body)
+    got = [(c["id"], c["subject"], c["author"], c["email"], str(c["time"])) for c in j["commits"]]
+    key = (lambda c: (-tally[c[0]]["uncovered"], -int(c[4]))) if sort == "uncovered" else \
+        (lambda c: -int(c[4]))
+    check(got == sorted(commits, key=key), "commits %s, want %s" % (got, commits))
+    for c in j["commits"]:
+        figs = {k: c[k] for k in ("new_lines", "instrumented", "covered", "partial",
+                                  "uncovered")}
+        figs["files"] = set(c["files"])
+        check(figs == tally[c["id"]], "commit %s: %s, want %s" % (c["subject"], figs,
+                                                                   tally[c["id"]]))
+        check(c["date"] == __import__("time").strftime(
+            "%Y-%m-%dT%H:%M:%SZ", __import__("time").gmtime(c["time"])), "date %s" % c)
+    check(j["unattributed"]["new_lines"] == 0, "unattributed: %s" % j["unattributed"])
+    check(j["rev"] == t["rev"] and j["base_rev"] == base["rev"], "revs: %s" % j)
+    return j, tally
+
+
+def test_commits():
+    """Per commit of b0..b4: id, subject, author, date and the tallies of
+    its new lines, by date and by uncovered lines; commit= filters patch."""
+    b0, b2, b4 = (STATE["builds"][i] for i in (0, 2, 4))
+    j, tally = check_commits(b4, b0, [b2])
+    check(len(j["commits"]) == 4 and len({c["author"] for c in j["commits"]}) == 3,
+          "4 commits by 3 authors: %s" % [c["author"] for c in j["commits"]])
+    comments = [c for c in j["commits"] if c["subject"] == "util: comments"][0]
+    check(comments["new_lines"] == 2 and comments["instrumented"] == 0,
+          "the comment commit: %s" % comments)
+    check(any(c["covered"] for c in j["commits"]) and any(c["uncovered"] for c in j["commits"]),
+          "fixture too weak: %s" % j["commits"])
+    check_commits(b4, b0, [b2], sort="uncovered")
+    check_commits(b4, b0, [])
+    check_commits(b4, b2, [])
+    j, _ = check_commits(b4, b4, [])
+    check(j["commits"] == [], "no commits from a build to itself")
+    for c in STATE["revs"][1:]:
+        check_patch(b4, b0, [b2], commit=c)
+        check_patch(b4, b0, [], commit=c[:12])
+    st, body = api(b4, "patch", base=b0["build_id"], commit=STATE["revs"][1])
+    lines = [x for f in json.loads(body)["files"] for x in f["lines"]]
+    check(lines and all(x["commit"] == STATE["revs"][1] for x in lines), "commit of lines")
+
+
 def test_patch_errors():
     b0, b4 = STATE["builds"][0], STATE["builds"][4]
     for params, status in (({}, 400), ({"base": "xyz"}, 400), ({"base": "cd" * 20}, 404),
                            ({"base": b0["build_id"], "path": "../x"}, 400),
-                           ({"base": b0["build_id"], "merge": "zz"}, 400)):
+                           ({"base": b0["build_id"], "merge": "zz"}, 400),
+                           ({"base": b0["build_id"], "commit": "XYZ"}, 400),
+                           ({"base": b0["build_id"], "commit": "ab" * 20}, 404),
+                           ({"base": STATE["builds"][4]["build_id"],
+                             "commit": STATE["revs"][1]}, 404)):
         st, body = api(b4, "patch", **params)
         check(st == status and "error" in json.loads(body), "%s: %d %s" % (params, st, body))
+    # the other direction: b0's commit is not after b4's
+    for what, params, status in (("commits", {"base": b4["build_id"]}, 400),
+                                 ("commits", {"base": b0["build_id"], "sort": "x"}, 400),
+                                 ("commits", {}, 400)):
+        st, body = api(b0, what, **params)
+        check(st == status and "error" in json.loads(body), "%s: %d %s" % (params, st, body))
+
+
+def test_no_git():
+    """A build imported without --git has no commits (400), but its patch
+    is still answered from the stored texts (--source)."""
+    b0, b4 = STATE["builds"][0], STATE["builds"][4]
+    import_cli(b0, "--source", b0["src"])
+    check_patch(b4, b0, [])
+    st, body = api(b4, "commits", base=b0["build_id"])
+    check(st == 400 and "git" in json.loads(body)["error"], "commits: %d %s" % (st, body))
+    import_cli(b0)  # no source: every file b0 has too is unknown, the others added
+    st, body = api(b4, "patch", base=b0["build_id"])
+    j = json.loads(body)
+    check(st == 200 and [(f["path"], f["status"]) for f in j["files"]] ==
+          [("kernel/added.c", "added")] and
+          {u["path"] for u in j["unknown"]} == {p for p in b0["files"] if p.endswith(".c")},
+          "no source: %d %s" % (st, body))
+    import_cli(b0, "--git", STATE["repo"], "--rev", b0["rev"])
 
 
 def main():
@@ -243,7 +346,7 @@ def main():
         sys.exit(1)
     setup()
     try:
-        run_tests([test_patch_lines, test_patch_errors])
+        run_tests([test_patch_lines, test_commits, test_patch_errors, test_no_git])
     finally:
         shutil.rmtree(STATE["root"], ignore_errors=True)
 
