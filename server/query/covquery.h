@@ -145,14 +145,18 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
  * "not_instrumented"; files whose new lines cannot be told (no stored
  * text on a side) are listed under "unknown". More than
  * KC_PATCH_LINES_MAX new lines is KC_E_BAD_INPUT.
+ * base NULL: the base is base_rev instead, any revision of the
+ * repository T was imported from (the files' blobs there; KC_E_BAD_INPUT
+ * when T has no git source or the revision is unknown), for
+ * kc_covq_commits too.
  */
 #define KC_PATCH_LINES_MAX 200000
 /* commit (NULL: all lines) keeps the lines attributed to that commit (a
  * hex prefix of one commit of the range, as kc_covq_commits; each line
  * then names its commit): both builds need a git revision (KC_E_BAD_INPUT
  * else, and for an ambiguous prefix; KC_E_NOT_FOUND for no such commit). */
-json_t *kc_covq_patch(struct kc_covq *q, const char *base, const char *dir, const char *commit,
-		      struct kc_err *err);
+json_t *kc_covq_patch(struct kc_covq *q, const char *base, const char *base_rev,
+		      const char *dir, const char *commit, struct kc_err *err);
 /*
  * The commits between base's git revision and the query's build's, along
  * the build's first parents (both imported with --git/--rev, base's commit
@@ -164,8 +168,8 @@ json_t *kc_covq_patch(struct kc_covq *q, const char *base, const char *dir, cons
  */
 #define KC_PATCH_COMMITS_MAX 1000
 enum kc_commit_sort { KC_COMMIT_SORT_DATE, KC_COMMIT_SORT_UNCOVERED };
-json_t *kc_covq_commits(struct kc_covq *q, const char *base, enum kc_commit_sort sort,
-			struct kc_err *err);
+json_t *kc_covq_commits(struct kc_covq *q, const char *base, const char *base_rev,
+			enum kc_commit_sort sort, struct kc_err *err);
 /* Points, covered points and unmatched PCs per binary of the build. */
 json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err);
 

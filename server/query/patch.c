@@ -43,6 +43,7 @@ struct pcommit {
 struct attrib {
 	git_repository *repo;
 	git_oid base, tip;
+	git_object *rev; /* base_rev=: its commit */
 	char base_hex[GIT_OID_HEXSZ + 1], tip_hex[GIT_OID_HEXSZ + 1];
 	struct pcommit *c;
 	uint32_t n;
@@ -56,9 +57,11 @@ struct patch_walk {
 	uint32_t *newl; /* new lines of the current file, ascending */
 	uint32_t nnew;
 	size_t cap;
-	struct attrib *at; /* commits (kc_covq_commits, commit=), or NULL */
+	struct attrib *at; /* the git side (commits, commit=, base_rev=), or NULL */
+	git_tree *rev_tree; /* base_rev=: the base's tree (then s is NULL) */
 	uint32_t *who;     /* per new line its commit index in at (at->n: none) */
 	size_t whocap;
+	int blame;         /* attribute lines to commits (at is set) */
 	int tally_only;    /* kc_covq_commits: no per-file answer */
 	uint64_t listed;   /* new lines listed so far (bounded) */
 	int added;       /* the current file is one S lacks */
@@ -78,30 +81,124 @@ static int push_new(struct patch_walk *w, uint32_t line, struct kc_err *err)
 	return 0;
 }
 
-/* The number of lines of source text id (a last line without '\n' counts). */
-static int text_lines(sqlite3 *db, int64_t id, uint32_t *n, struct kc_err *err)
+static int git_fail(struct kc_err *err, enum kc_errc code, const char *what)
 {
-	sqlite3_stmt *st = kc_db_prepare(db, "SELECT text FROM source_texts WHERE id = ?", err);
+	const git_error *e = git_error_last();
+
+	return kc_err_set(err, code, "%s: %s", what, e && e->message ? e->message : "failed");
+}
+
+/* The text of source text id into out and its content (git blob) id
+ * into hash. */
+static int t_text(sqlite3 *db, int64_t id, struct kc_buf *out, char *hash, size_t hsize,
+		  struct kc_err *err)
+{
+	sqlite3_stmt *st =
+		kc_db_prepare(db, "SELECT hash, text FROM source_texts WHERE id = ?", err);
 	int rc, ret = -1;
 
-	*n = 0;
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	rc = kc_db_step(db, st, err);
 	if (rc == SQLITE_ROW) {
-		const char *p = sqlite3_column_blob(st, 0);
-		size_t len = (size_t)sqlite3_column_bytes(st, 0);
-
-		for (size_t i = 0; i < len; i++)
-			*n += p[i] == '\n';
-		if (len && p[len - 1] != '\n')
-			(*n)++;
-		ret = 0;
+		snprintf(hash, hsize, "%s", (const char *)sqlite3_column_text(st, 0));
+		kc_buf_add(out, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		ret = out->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
 	} else if (rc == SQLITE_DONE) {
 		kc_err_set(err, KC_E_INTERNAL, "source text %lld is missing", (long long)id);
 	}
 	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Every line of v's file is new (a file the base lacks): all lines of its
+ * text, or its instrumented lines when it has none. */
+static int all_new(struct kc_covq *q, struct patch_walk *w, const struct fview *v,
+		   struct kc_err *err)
+{
+	struct kc_buf t = KC_BUF_INIT;
+	char hash[64];
+	uint32_t n = 0;
+	int ret = -1;
+
+	w->added = 1;
+	if (v->pf->text_id && t_text(q->db, v->pf->text_id, &t, hash, sizeof(hash), err) < 0)
+		goto out;
+	for (size_t i = 0; i < t.len; i++)
+		n += t.data[i] == '\n';
+	if (t.len && t.data[t.len - 1] != '\n')
+		n++;
+	for (uint32_t l = 1; l <= n; l++)
+		if (push_new(w, l, err) < 0)
+			goto out;
+	for (uint32_t l = 0; !n && l < v->nlines; l++)
+		if (v->lines[l] && push_new(w, v->lines[l], err) < 0)
+			goto out;
+	ret = 1;
+out:
+	kc_buf_release(&t);
+	return ret;
+}
+
+/* The T lines of hunks h: hunk i replaces S lines [first, end) by T lines
+ * from first plus the shift before it, as many as the S lines plus its
+ * own shift. */
+static int hunk_lines(struct patch_walk *w, const struct cq_hunk *h, uint32_t n,
+		      struct kc_err *err)
+{
+	int32_t prev = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t from = (int64_t)h[i].first + prev;
+		int64_t cnt = (int64_t)(h[i].end - h[i].first) + (int64_t)h[i].shift - prev;
+
+		for (int64_t l = from; l < from + cnt; l++)
+			if (l > 0 && l <= UINT32_MAX && push_new(w, (uint32_t)l, err) < 0)
+				return -1;
+		prev = h[i].shift;
+	}
+	return 1;
+}
+
+/* new_lines against a revision (base_rev=): the file's blob there. */
+static int rev_new_lines(struct kc_covq *q, struct patch_walk *w, const struct fview *v,
+			 struct kc_err *err)
+{
+	struct kc_buf t = KC_BUF_INIT;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	struct cq_hunk *h = NULL;
+	char hash[64], hex[GIT_OID_HEXSZ + 1];
+	uint32_t n = 0;
+	int ret = -1;
+
+	if (git_tree_entry_bypath(&e, w->rev_tree, v->path) < 0)
+		return all_new(q, w, v, err);
+	if (!v->pf->text_id) {
+		ret = 0; /* T has no text: unknown */
+		goto out;
+	}
+	if (t_text(q->db, v->pf->text_id, &t, hash, sizeof(hash), err) < 0)
+		goto out;
+	git_oid_tostr(hex, sizeof(hex), git_tree_entry_id(e));
+	if (strcmp(hex, hash) == 0) {
+		ret = 1; /* same content */
+		goto out;
+	}
+	if (git_blob_lookup(&blob, w->at->repo, git_tree_entry_id(e)) < 0) {
+		git_fail(err, KC_E_INTERNAL, "blob");
+		goto out;
+	}
+	if (cq_linemap_diff(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob),
+			    t.data ? (const void *)t.data : "", t.len, &h, &n, err) < 0)
+		goto out;
+	ret = hunk_lines(w, h, n, err);
+out:
+	free(h);
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	kc_buf_release(&t);
 	return ret;
 }
 
@@ -110,41 +207,22 @@ static int text_lines(sqlite3 *db, int64_t id, uint32_t *n, struct kc_err *err)
 static int new_lines(struct kc_covq *q, struct patch_walk *w, const struct fview *v,
 		     struct kc_err *err)
 {
-	const struct pindex *sx = w->s->index;
-	uint32_t j = cq_lower_bound(sx, v->path), n = 0;
-	int32_t prev = 0;
+	const struct pindex *sx;
+	uint32_t j;
 
 	w->nnew = 0;
-	w->added = j == sx->nfiles || strcmp(sx->files[j].path, v->path) != 0;
-	if (w->added) {
-		/* a file S lacks: all of it is new */
-		if (v->pf->text_id && text_lines(q->db, v->pf->text_id, &n, err) < 0)
-			return -1;
-		for (uint32_t l = 1; l <= n; l++)
-			if (push_new(w, l, err) < 0)
-				return -1;
-		for (uint32_t l = 0; !n && l < v->nlines; l++)
-			if (v->lines[l] && push_new(w, v->lines[l], err) < 0)
-				return -1;
-		return 1;
-	}
+	w->added = 0;
+	if (!w->s)
+		return rev_new_lines(q, w, v, err);
+	sx = w->s->index;
+	j = cq_lower_bound(sx, v->path);
+	if (j == sx->nfiles || strcmp(sx->files[j].path, v->path) != 0)
+		return all_new(q, w, v, err);
 	if (cq_linemap_get(q, sx->files[j].text_id, v->pf->text_id, &w->map, err) < 0)
 		return -1;
 	if (!w->map.valid)
 		return 0;
-	/* hunk i replaces S lines [first, end) by T lines from first plus
-	 * the shift before it, as many as the S lines plus its own shift */
-	for (uint32_t i = 0; !w->map.identity && i < w->map.n; i++) {
-		const struct cq_hunk *h = &w->map.h[i];
-		int64_t from = (int64_t)h->first + prev;
-		int64_t cnt = (int64_t)(h->end - h->first) + (int64_t)h->shift - prev;
-
-		for (int64_t l = from; l < from + cnt; l++)
-			if (l > 0 && l <= UINT32_MAX && push_new(w, (uint32_t)l, err) < 0)
-				return -1;
-		prev = h->shift;
-	}
-	return 1;
+	return w->map.identity ? 1 : hunk_lines(w, w->map.h, w->map.n, err);
 }
 
 /* ---- commits ------------------------------------------------------------------ */
@@ -160,15 +238,9 @@ static void attrib_free(struct attrib *at)
 		json_decref(at->c[i].files);
 	}
 	free(at->c);
+	git_object_free(at->rev);
 	git_repository_free(at->repo);
 	free(at);
-}
-
-static int git_fail(struct kc_err *err, enum kc_errc code, const char *what)
-{
-	const git_error *e = git_error_last();
-
-	return kc_err_set(err, code, "%s: %s", what, e && e->message ? e->message : "failed");
 }
 
 /* The git source (repository, commit) of an imported build into repo/rev
@@ -244,8 +316,8 @@ out:
 
 /* The commits of base..T of q's build: its repository, both revisions,
  * the first-parent walk. commit (NULL: all) sets at->only. */
-static struct attrib *attrib_open(struct kc_covq *q, struct kc_covq *s, const char *commit,
-				  struct kc_err *err)
+static struct attrib *attrib_open(struct kc_covq *q, struct kc_covq *s, const char *base_rev,
+				  const char *commit, struct kc_err *err)
 {
 	struct attrib *at = calloc(1, sizeof(*at));
 	char *repo = NULL, *trev = NULL, *srepo = NULL, *srev = NULL;
@@ -259,15 +331,28 @@ static struct attrib *attrib_open(struct kc_covq *q, struct kc_covq *s, const ch
 	}
 	at->only = -1;
 	if (build_git(q->db, q->build, q->build_id, &repo, &trev, err) < 0 ||
-	    build_git(q->db, s->build, s->build_id, &srepo, &srev, err) < 0)
+	    (s && build_git(q->db, s->build, s->build_id, &srepo, &srev, err) < 0))
 		goto out;
 	if (git_repository_open_ext(&at->repo, repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		git_fail(err, KC_E_UNAVAILABLE, "the build's git repository");
 		goto out;
 	}
-	if (git_oid_fromstr(&at->tip, trev) < 0 || git_oid_fromstr(&at->base, srev) < 0) {
+	if (git_oid_fromstr(&at->tip, trev) < 0 || (s && git_oid_fromstr(&at->base, srev) < 0)) {
 		kc_err_set(err, KC_E_INTERNAL, "stored revision is not a commit id");
 		goto out;
+	}
+	if (!s) {
+		git_object *o = NULL;
+
+		if (git_revparse_single(&o, at->repo, base_rev) < 0 ||
+		    git_object_peel(&at->rev, o, GIT_OBJECT_COMMIT) < 0) {
+			git_object_free(o);
+			kc_err_set(err, KC_E_BAD_INPUT, "base_rev=%s is not a revision of %s",
+				   base_rev, repo);
+			goto out;
+		}
+		git_object_free(o);
+		git_oid_cpy(&at->base, git_object_id(at->rev));
 	}
 	git_oid_tostr(at->tip_hex, sizeof(at->tip_hex), &at->tip);
 	git_oid_tostr(at->base_hex, sizeof(at->base_hex), &at->base);
@@ -381,15 +466,15 @@ static int patch_file(struct kc_covq *q, const struct fview *v, void *arg, struc
 							    "reason", "no_source"));
 		return 0;
 	}
-	if (!w->nnew || (w->at && attribute(w, v, err) < 0))
+	if (!w->nnew || (w->blame && attribute(w, v, err) < 0))
 		return w->nnew ? -1 : 0;
 	lines = json_array();
 	for (uint32_t i = 0; i < w->nnew; i++) {
 		uint32_t li = cq_line_index(v, w->newl[i]);
-		struct pcommit *pc = w->at ? &w->at->c[w->who[i]] : NULL;
+		struct pcommit *pc = w->blame ? &w->at->c[w->who[i]] : NULL;
 		unsigned st = 3; /* not instrumented */
 
-		if (w->at && w->at->only >= 0 && w->who[i] != (uint32_t)w->at->only)
+		if (pc && w->at->only >= 0 && w->who[i] != (uint32_t)w->at->only)
 			continue;
 		nnew++;
 		if (li != NONE && v->ltot[li])
@@ -483,39 +568,54 @@ static void walk_release(struct patch_walk *w)
 	cq_linemap_release(&w->map);
 	free(w->newl);
 	free(w->who);
+	git_tree_free(w->rev_tree);
 	attrib_free(w->at);
 	kc_covq_free(w->s);
 }
 
-/* Open the base build's query into w->s (and the commits when attrib). */
-static int walk_begin(struct kc_covq *q, struct patch_walk *w, const char *base, int attrib,
-		      const char *commit, struct kc_err *err)
+/* Open the base: build base's query into w->s, or (base NULL) the tree
+ * of base_rev in T's repository; the commits when attrib. */
+static int walk_begin(struct kc_covq *q, struct patch_walk *w, const char *base,
+		      const char *base_rev, int attrib, const char *commit, struct kc_err *err)
 {
 	memset(w, 0, sizeof(*w));
 	if (cq_need_index(q, err) < 0)
 		return -1;
-	w->s = kc_covq_open(q->cache, q->db, q->coverage_gen, base, &q->f,
-			    KC_COVQ_NEED_IMPORT | KC_COVQ_NO_COVERAGE, err);
-	if (!w->s)
+	if (base) {
+		w->s = kc_covq_open(q->cache, q->db, q->coverage_gen, base, &q->f,
+				    KC_COVQ_NEED_IMPORT | KC_COVQ_NO_COVERAGE, err);
+		if (!w->s)
+			return -1;
+	}
+	if ((attrib || !base) && !(w->at = attrib_open(q, w->s, base_rev, commit, err)))
 		return -1;
-	if (attrib && !(w->at = attrib_open(q, w->s, commit, err)))
-		return -1;
+	w->blame = attrib;
+	if (!base && git_commit_tree(&w->rev_tree, (git_commit *)w->at->rev) < 0)
+		return git_fail(err, KC_E_INTERNAL, "tree");
 	return 0;
 }
 
-json_t *kc_covq_patch(struct kc_covq *q, const char *base, const char *dir, const char *commit,
-		      struct kc_err *err)
+/* "base" (the build id, or null) and "base_rev" (with git) into out. */
+static void put_base(json_t *out, const struct patch_walk *w)
+{
+	json_object_set_new(out, "base", w->s ? json_string(w->s->build_id) : json_null());
+	if (w->at)
+		json_object_set_new(out, "base_rev", json_string(w->at->base_hex));
+}
+
+json_t *kc_covq_patch(struct kc_covq *q, const char *base, const char *base_rev,
+		      const char *dir, const char *commit, struct kc_err *err)
 {
 	struct patch_walk w;
 	json_t *out = NULL;
 
-	if (walk_begin(q, &w, base, commit != NULL, commit, err) < 0 ||
+	if (walk_begin(q, &w, base, base_rev, commit != NULL, commit, err) < 0 ||
 	    patch_walk(q, &w, dir, err) < 0)
 		goto out;
 	out = cq_base_object(q);
-	json_object_set_new(out, "base", json_string(w.s->build_id));
+	put_base(out, &w);
 	json_object_set_new(out, "path", json_string(dir ? dir : ""));
-	if (w.at)
+	if (w.at && w.at->only >= 0)
 		json_object_set_new(out, "commit", json_string(w.at->c[w.at->only].hex));
 	json_object_set_new(
 		out, "totals",
@@ -575,14 +675,14 @@ static int by_uncovered(const void *a, const void *b)
 	return by_date(a, b);
 }
 
-json_t *kc_covq_commits(struct kc_covq *q, const char *base, enum kc_commit_sort sort,
-			struct kc_err *err)
+json_t *kc_covq_commits(struct kc_covq *q, const char *base, const char *base_rev,
+			enum kc_commit_sort sort, struct kc_err *err)
 {
 	struct patch_walk w;
 	struct commit_key *order = NULL;
 	json_t *out = NULL, *arr;
 
-	if (walk_begin(q, &w, base, 1, NULL, err) < 0)
+	if (walk_begin(q, &w, base, base_rev, 1, NULL, err) < 0)
 		goto out;
 	w.tally_only = 1;
 	if (patch_walk(q, &w, NULL, err) < 0)
@@ -603,9 +703,8 @@ json_t *kc_covq_commits(struct kc_covq *q, const char *base, enum kc_commit_sort
 	for (uint32_t i = 0; i < w.at->n; i++)
 		json_array_append_new(arr, commit_object(&w.at->c[order[i].i], 1));
 	out = cq_base_object(q);
-	json_object_set_new(out, "base", json_string(w.s->build_id));
+	put_base(out, &w);
 	json_object_set_new(out, "rev", json_string(w.at->tip_hex));
-	json_object_set_new(out, "base_rev", json_string(w.at->base_hex));
 	json_object_set_new(out, "commits", arr);
 	json_object_set_new(out, "unattributed", commit_object(&w.at->c[w.at->n], 0));
 	json_object_set(out, "unknown", w.unknown);

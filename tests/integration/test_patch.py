@@ -167,7 +167,11 @@ def check_patch(t, base, merged, **params):
             if p.startswith(params.get("path", "").rstrip("/") + "/" if "path" in params else "")}
     if merged:
         params["merge"] = ",".join(b["build_id"] for b in merged)
-    st, body = api(t, "patch", base=base["build_id"], **params)
+    if base.get("build_id"):
+        params["base"] = base["build_id"]
+    else:
+        params["base_rev"] = base["rev_arg"]
+    st, body = api(t, "patch", **params)
     check(st == 200, "patch: %d %s" % (st, body))
     j = json.loads(body)
     got = {f["path"]: (f["status"], {x["line"]: x["state"] for x in f["lines"]})
@@ -188,7 +192,7 @@ def check_patch(t, base, merged, **params):
             tot[k] += fig[k]
         tot["not_instrumented"] += states.count("not_instrumented")
     check(j["totals"] == tot, "totals %s, want %s" % (j["totals"], tot))
-    check(j["base"] == base["build_id"] and j["unknown"] == [], "base/unknown: %s" % j)
+    check(j["base"] == base.get("build_id") and j["unknown"] == [], "base/unknown: %s" % j)
     return j, want
 
 
@@ -248,7 +252,7 @@ def test_patch_lines():
 
 def check_commits(t, base, merged, sort=None):
     commits, tally = expect_commits(t, base, merged)
-    params = {"base": base["build_id"]}
+    params = {"base": base["build_id"]} if base.get("build_id") else {"base_rev": base["rev_arg"]}
     if merged:
         params["merge"] = ",".join(b["build_id"] for b in merged)
     if sort:
@@ -296,6 +300,29 @@ def test_commits():
     st, body = api(b4, "patch", base=b0["build_id"], commit=STATE["revs"][1])
     lines = [x for f in json.loads(body)["files"] for x in f["lines"]]
     check(lines and all(x["commit"] == STATE["revs"][1] for x in lines), "commit of lines")
+
+
+def test_base_rev():
+    """base_rev=: a revision of T's repository as the base, built or not:
+    the same answer as base= for a build's revision, and for c1 and c3
+    (never built) the blame oracle of that revision."""
+    b0, b2, b4 = (STATE["builds"][i] for i in (0, 2, 4))
+    hist = history()
+    by_build = json.loads(api(b4, "patch", base=b0["build_id"], merge=b2["build_id"])[1])
+    by_rev = json.loads(api(b4, "patch", base_rev="main~4", merge=b2["build_id"])[1])
+    check(by_rev["base"] is None and by_rev["base_rev"] == b0["rev"] and
+          by_rev["files"] == by_build["files"] and by_rev["totals"] == by_build["totals"],
+          "base_rev=main~4 differs from base=b0: %s" % by_rev)
+    for i, arg in ((1, "main~3"), (3, STATE["revs"][3][:10])):
+        fake = {"name": "c%d" % i, "rev": STATE["revs"][i], "rev_arg": arg,
+                "files": hist[i][2]}
+        check_patch(b4, fake, [b2])
+        check_commits(b4, fake, [b2])
+        check_patch(b4, fake, [], commit=STATE["revs"][4])
+    for params in ({"base_rev": "nosuchrev"}, {"base_rev": "main", "base": b0["build_id"]},
+                   {"base_rev": "-x"}, {"base_rev": "x" * 300}):
+        st, body = api(b4, "patch", **params)
+        check(st == 400 and "error" in json.loads(body), "%s: %d %s" % (params, st, body))
 
 
 def test_patch_errors():
@@ -346,7 +373,7 @@ def main():
         sys.exit(1)
     setup()
     try:
-        run_tests([test_patch_lines, test_commits, test_patch_errors, test_no_git])
+        run_tests([test_patch_lines, test_commits, test_base_rev, test_patch_errors, test_no_git])
     finally:
         shutil.rmtree(STATE["root"], ignore_errors=True)
 
