@@ -468,7 +468,7 @@ static int patch_file(struct kc_covq *q, const struct fview *v, void *arg, struc
 	}
 	if (!w->nnew || (w->blame && attribute(w, v, err) < 0))
 		return w->nnew ? -1 : 0;
-	lines = json_array();
+	lines = w->tally_only ? NULL : json_array();
 	for (uint32_t i = 0; i < w->nnew; i++) {
 		uint32_t li = cq_line_index(v, w->newl[i]);
 		struct pcommit *pc = w->blame ? &w->at->c[w->who[i]] : NULL;
@@ -492,6 +492,8 @@ static int patch_file(struct kc_covq *q, const struct fview *v, void *arg, struc
 				json_array_append_new(pc->files, json_string(v->path));
 			pc->lastpath = v->path;
 		}
+		if (w->tally_only)
+			continue; /* kc_covq_commits answers no line */
 		if (st == 3) {
 			o = json_pack("{s:I, s:s}", "line", (json_int_t)w->newl[i], "state",
 				      "not_instrumented");
