@@ -379,6 +379,58 @@ enum MHD_Result kc_api_summary(struct kc_req *r)
 	return query_send(r, &x, kc_covq_summary(x.q, &x.err));
 }
 
+/* base= (a build id) or base_rev= (a git revision) of patch and commits. */
+static int base_arg(struct kc_req *r, struct query *x, const char **base, const char **rev)
+{
+	*base = kc_req_arg(r, "base");
+	*rev = kc_req_arg(r, "base_rev");
+	if (*rev && !*base && **rev && strlen(*rev) <= 255 && **rev != '-')
+		return 0;
+	if (*base && !*rev && kc_build_id_valid(*base, strlen(*base), KC_BUILD_ID_MAX))
+		return 0;
+	return kc_err_set(&x->err, KC_E_BAD_INPUT,
+			  "one of base= (a build id) or base_rev= (a git revision) is required");
+}
+
+/* Patch coverage: the lines new since build base= under path= (a dir),
+ * or only those of commit=. */
+enum MHD_Result kc_api_patch(struct kc_req *r)
+{
+	const char *base, *rev, *commit = kc_req_arg(r, "commit");
+	char dir[MAX_PATH_LEN + 1];
+	struct query x;
+
+	if (query_begin(r, &x) < 0 || base_arg(r, &x, &base, &rev) < 0)
+		return query_send(r, &x, NULL);
+	if (commit && (!*commit || strlen(commit) > 64 ||
+		       strspn(commit, "0123456789abcdef") != strlen(commit)))
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "commit= must be a lowercase hex commit id");
+	if (x.err.code != KC_E_NONE || query_dir(r, &x, "path", dir) < 0 ||
+	    query_open(r, &x, KC_COVQ_NEED_IMPORT) < 0)
+		return query_send(r, &x, NULL);
+	return query_send(r, &x, kc_covq_patch(x.q, base, rev, dir, commit, &x.err));
+}
+
+/* The commits between build base= and the build, with their new lines. */
+enum MHD_Result kc_api_commits(struct kc_req *r)
+{
+	const char *base, *rev, *sort = kc_req_arg(r, "sort");
+	struct query x;
+
+	if (query_begin(r, &x) < 0 || base_arg(r, &x, &base, &rev) < 0)
+		return query_send(r, &x, NULL);
+	if (sort && strcmp(sort, "date") != 0 && strcmp(sort, "uncovered") != 0)
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "sort= must be date or uncovered");
+	if (x.err.code != KC_E_NONE || query_open(r, &x, KC_COVQ_NEED_IMPORT) < 0)
+		return query_send(r, &x, NULL);
+	return query_send(r, &x,
+			  kc_covq_commits(x.q, base, rev,
+					  sort && strcmp(sort, "uncovered") == 0
+						  ? KC_COMMIT_SORT_UNCOVERED
+						  : KC_COMMIT_SORT_DATE,
+					  &x.err));
+}
+
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define TEXT_CSV "text/csv; charset=utf-8"
 

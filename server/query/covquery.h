@@ -137,6 +137,39 @@ int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *
 json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t limit,
 		       struct kc_err *err);
 
+/*
+ * Patch coverage (docs/api-coverage.md, "Patch coverage"): the lines of
+ * the query's build T that no line of build base (hex id, imported) maps
+ * onto, in the files under dir ("" or NULL: all), per file and in total,
+ * each with its state (T's own, or merged after kc_covq_merge) or
+ * "not_instrumented"; files whose new lines cannot be told (no stored
+ * text on a side) are listed under "unknown". More than
+ * KC_PATCH_LINES_MAX new lines is KC_E_BAD_INPUT.
+ * base NULL: the base is base_rev instead, any revision of the
+ * repository T was imported from (the files' blobs there; KC_E_BAD_INPUT
+ * when T has no git source or the revision is unknown), for
+ * kc_covq_commits too.
+ */
+#define KC_PATCH_LINES_MAX 200000
+/* commit (NULL: all lines) keeps the lines attributed to that commit (a
+ * hex prefix of one commit of the range, as kc_covq_commits; each line
+ * then names its commit): both builds need a git revision (KC_E_BAD_INPUT
+ * else, and for an ambiguous prefix; KC_E_NOT_FOUND for no such commit). */
+json_t *kc_covq_patch(struct kc_covq *q, const char *base, const char *base_rev,
+		      const char *dir, const char *commit, struct kc_err *err);
+/*
+ * The commits between base's git revision and the query's build's, along
+ * the build's first parents (both imported with --git/--rev, base's commit
+ * an ancestor: KC_E_BAD_INPUT else), each with its id, subject, author,
+ * date and the tallies of the new lines of kc_covq_patch that libgit2's
+ * blame attributes to it, plus the lines it attributes to none. Sorted
+ * newest first, or by uncovered lines (then date). At most
+ * KC_PATCH_COMMITS_MAX commits (KC_E_BAD_INPUT beyond).
+ */
+#define KC_PATCH_COMMITS_MAX 1000
+enum kc_commit_sort { KC_COMMIT_SORT_DATE, KC_COMMIT_SORT_UNCOVERED };
+json_t *kc_covq_commits(struct kc_covq *q, const char *base, const char *base_rev,
+			enum kc_commit_sort sort, struct kc_err *err);
 /* Points, covered points and unmatched PCs per binary of the build. */
 json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err);
 

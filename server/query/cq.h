@@ -14,6 +14,7 @@
  *   export.c   LCOV, CSV and the build summary
  *   linemap.c  which line of one source text is which line of another
  *   merge.c    merged queries: coverage of other builds mapped onto this one
+ *   patch.c    patch coverage: the lines new since a base build
  */
 #ifndef KC_CQ_H
 #define KC_CQ_H
@@ -258,6 +259,9 @@ struct cq_merge {
 };
 
 void cq_merge_free(struct cq_merge *m);
+/* Index of `line` among v's instrumented lines, or NONE, searching from
+ * *at on (start at 0): for ascending lines a walk moves *at forward only. */
+uint32_t cq_line_index(const struct fview *v, uint32_t line, uint32_t *at);
 /* The merged state of v's file (after cq_fview_fill filled T's own
  * tallies): fills v->merged, mstate, mwho, fhit, fwho, lost and each
  * sub's lost lines. */

@@ -76,10 +76,7 @@ static int line_below(const void *ctx, size_t i)
 	return k->lines[i] < k->line;
 }
 
-/* Index of `line` among v's instrumented lines, or NONE, searching from
- * *at on: the lines mapped from one file ascend, so a walk over them
- * moves *at forward only. */
-static uint32_t line_index(const struct fview *v, uint32_t line, uint32_t *at)
+uint32_t cq_line_index(const struct fview *v, uint32_t line, uint32_t *at)
 {
 	struct line_key k = { v->lines + *at, line };
 	size_t i = *at + kc_lower_bound(v->nlines - *at, line_below, &k);
@@ -120,7 +117,7 @@ static int merge_one(struct kc_covq *q, struct fview *v, uint32_t k, struct kc_e
 				return -1;
 			continue;
 		}
-		ti = line_index(v, to, &at);
+		ti = cq_line_index(v, to, &at);
 		if (ti == NONE || !v->ltot[ti])
 			continue; /* unchanged, but no point of T is on it */
 		st = sv->lcov[l] == sv->ltot[l] ? 2 : 1;
