@@ -2,7 +2,7 @@
  * api_coverage.c - the HTTP face of build import and coverage queries:
  * POST /api/v1/builds (admin) imports a build from server-local paths, and
  * GET /api/v1/builds/{build}/{tree,files/PATH,functions,labels,lcov,files.csv,
- * functions.csv,summary} answer from query/ (covquery.h). The route table has
+ * functions.csv,subsystems,summary} answer from query/ (covquery.h). The route table has
  * already checked the method, the token and that {build} is a build id;
  * this file parses and validates the rest (paths, label/day filters,
  * paging) and answers covquery's errors by their domain code
@@ -18,6 +18,7 @@
 #include "api.h"
 #include "day.h"
 #include "import.h"
+#include "maintainers.h"
 #include "parse.h"
 #include "path.h"
 #include "wire.h"
@@ -93,7 +94,28 @@ static void filter_release(struct filter_args *a)
 	free(a->minus);
 }
 
-/* Parse label=, minus=, since=, until=. Returns -1 with a->err on a bad
+/* subsystem=NAME: a MAINTAINERS section name (printable, bounded). */
+static int subsystem_arg(struct kc_req *r, const char **out, struct kc_err *err)
+{
+	const char *s = kc_req_arg(r, "subsystem");
+	size_t n;
+
+	*out = NULL;
+	if (!s)
+		return 0;
+	n = strlen(s);
+	if (n == 0 || n > KC_MAINT_MAX_NAME)
+		return kc_err_set(err, KC_E_BAD_INPUT, "subsystem= needs a name of 1..%u bytes",
+				  KC_MAINT_MAX_NAME);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "subsystem= holds a control character");
+	*out = s;
+	return 0;
+}
+
+/* Parse label=, minus=, since=, until=, subsystem=. Returns -1 with a->err on a bad
  * argument. */
 static int parse_filter(struct kc_req *r, struct filter_args *a)
 {
@@ -108,6 +130,8 @@ static int parse_filter(struct kc_req *r, struct filter_args *a)
 		return kc_err_set(&a->err, KC_E_INTERNAL, "out of memory");
 	a->f.labels_json = a->labels;
 	a->f.minus_json = a->minus;
+	if (subsystem_arg(r, &a->f.subsystem, &a->err) < 0)
+		return -1;
 	a->f.since = 0;
 	a->f.until = KC_DAY_MAX;
 	if (since || until) {
@@ -155,7 +179,8 @@ static int dir_arg(struct kc_req *r, const char *name, char *out, size_t size)
 	return valid_path(out) ? 0 : -1;
 }
 
-enum what { W_TREE, W_FILE, W_FUNCS, W_LABELS, W_LCOV, W_FILES_CSV, W_FUNCS_CSV, W_SUMMARY };
+enum what { W_TREE, W_FILE, W_FUNCS, W_LABELS, W_LCOV, W_FILES_CSV, W_FUNCS_CSV, W_SUMMARY,
+	     W_SUBSYSTEMS };
 
 static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, const char *path)
 {
@@ -247,6 +272,7 @@ static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, 
 		break;
 	case W_LABELS: j = kc_covq_labels(q, file, (int64_t)line, (size_t)limit, &err); break;
 	case W_SUMMARY: j = kc_covq_summary(q, &err); break;
+	case W_SUBSYSTEMS: j = kc_covq_subsystems(q, &err); break;
 	case W_LCOV:
 		type = "text/plain; charset=utf-8";
 		failed = kc_covq_lcov(q, dir, &buf, &err) < 0;
@@ -289,6 +315,7 @@ QUERY_HANDLER(kc_api_lcov, W_LCOV)
 QUERY_HANDLER(kc_api_files_csv, W_FILES_CSV)
 QUERY_HANDLER(kc_api_functions_csv, W_FUNCS_CSV)
 QUERY_HANDLER(kc_api_summary, W_SUMMARY)
+QUERY_HANDLER(kc_api_subsystems, W_SUBSYSTEMS)
 
 enum MHD_Result kc_api_file(struct kc_req *r)
 {

@@ -38,6 +38,7 @@ const struct kc_route kc_routes[] = {
 	{ "GET", "/api/v1/builds/{build}/files.csv", KC_SCOPE_READ, NULL, 0, kc_api_files_csv },
 	{ "GET", "/api/v1/builds/{build}/functions.csv", KC_SCOPE_READ, NULL, 0,
 	  kc_api_functions_csv },
+	{ "GET", "/api/v1/builds/{build}/subsystems", KC_SCOPE_READ, NULL, 0, kc_api_subsystems },
 	{ "GET", "/api/v1/builds/{build}/summary", KC_SCOPE_READ, NULL, 0, kc_api_summary },
 	{ "GET", "/{file*}", KC_SCOPE_NONE, NULL, 0, kc_api_static },
 	{ NULL, NULL, KC_SCOPE_NONE, NULL, 0, NULL },

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "import.h"
+#include "maintainers.h"
 #include "symbolize.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -50,6 +51,7 @@ struct file {
 	uint64_t points;
 	struct kc_buf source; /* empty when not read */
 	int has_source;
+	struct u32v subs; /* its subsystems: ascending indexes into maint's names */
 };
 
 /* The points of one (file, image). */
@@ -68,6 +70,9 @@ struct kc_import {
 	struct fpoints *fps;
 	size_t nfps;
 	uint64_t points, functions, sources;
+	struct kc_maint *maint; /* the source's MAINTAINERS; NULL: none read */
+	uint32_t *sub_files;    /* per maint name: files of the build in it */
+	uint32_t nsubs;         /* names with at least one file */
 };
 
 #endif

@@ -9,7 +9,8 @@
  * of its literal prefix (the text before its first regex character, cut
  * after its last '/'): a path can only match patterns filed under one of
  * its own directory prefixes ("", "a/", "a/b/", ...), found by binary
- * search. The regexes themselves are PCRE2, as Perl-compatible as the
+ * search, and among those (include/linux/ has 450) only the ones whose
+ * whole literal prefix it starts with, a memcmp before any regex. The regexes themselves are PCRE2, as Perl-compatible as the
  * script's Perl.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -52,8 +53,9 @@ struct section {
 };
 
 struct fkey {
-	char *key;        /* directory part of the literal prefix ("" or ends in '/') */
-	size_t len;
+	char *lit;        /* the literal prefix, decoded */
+	size_t litlen;
+	size_t len;       /* its directory part: lit[0..len) is "" or ends in '/' */
 	size_t pat;
 };
 
@@ -99,16 +101,17 @@ static void convert_glob(const char *v, size_t n, struct kc_buf *out)
 	}
 }
 
-/* The key under which a converted F: pattern is filed: its literal prefix
- * (decoded) up to and including its last '/'. Conservative: any regex
- * construct ends the prefix, a quantifier also takes the character before
- * it, and an alternation anywhere empties it. */
-static void literal_key(const char *re, size_t n, struct kc_buf *out)
+/* The literal prefix (decoded) of a converted F: pattern, into out; returns
+ * the length of its directory part (up to and including its last '/'), the
+ * key it is filed under. Conservative: any regex construct ends the
+ * prefix, a quantifier also takes the character before it, and an
+ * alternation anywhere empties it. */
+static size_t literal_key(const char *re, size_t n, struct kc_buf *out)
 {
 	size_t lit = 0, cut = 0;
 
 	if (memchr(re, '|', n))
-		return;
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = re[i];
 
@@ -127,11 +130,12 @@ static void literal_key(const char *re, size_t n, struct kc_buf *out)
 		lit++;
 	}
 	if (out->oom)
-		return;
+		return 0;
+	out->len = lit;
 	for (size_t i = 0; i < lit; i++)
 		if (out->data[i] == '/')
 			cut = i + 1;
-	out->len = cut;
+	return cut;
 }
 
 static int add_name(struct kc_maint *m, const char *s, size_t n, struct kc_err *err)
@@ -213,18 +217,27 @@ static int add_entry(struct kc_maint *m, char type, const char *v, size_t n,
 		goto out;
 	}
 	if (p->type == PAT_F) {
+		size_t dirlen = literal_key((const char *)re.data + start, re.len - start, &key);
 		char *k;
 
-		literal_key((const char *)re.data + start, re.len - start, &key);
 		if (key.oom || KC_GROW(m->keys, m->keys_cap, m->nkeys + 1) < 0 ||
 		    !(k = malloc(key.len + 1))) {
 			pcre2_code_free(p->re);
 			goto oom;
 		}
-		memcpy(k, key.data, key.len);
+		if (key.len)
+			memcpy(k, key.data, key.len);
 		k[key.len] = '\0';
-		m->keys[m->nkeys++] = (struct fkey){k, key.len, m->npats};
+		/* every path tries the patterns without a literal prefix (THE
+		 * REST's, "vexpress" in any directory two levels down), and their
+		 * ".*" backtrack: compile those to machine code */
+		if (key.len == 0)
+			(void)pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE);
+		m->keys[m->nkeys++] = (struct fkey){k, key.len, dirlen, m->npats};
 	} else if (p->type == PAT_N) {
+		/* every path tries every N: regex: compile them to machine code
+		 * (when PCRE2 cannot, they are interpreted) */
+		(void)pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE);
 		if (KC_GROW(m->npat, m->npat_cap, m->nnpat + 1) < 0) {
 			pcre2_code_free(p->re);
 			goto oom;
@@ -243,10 +256,19 @@ out:
 	return ret;
 }
 
+/* Keys in order of their directory part (bytes, then length), then of
+ * their pattern: each directory's patterns are one run. */
+static int cmp_dir(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
+}
+
 static int cmp_key(const void *a, const void *b)
 {
 	const struct fkey *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
+	int c = cmp_dir(x->lit, x->len, y->lit, y->len);
 
 	return c ? c : (x->pat > y->pat) - (x->pat < y->pat);
 }
@@ -421,7 +443,7 @@ void kc_maint_free(struct kc_maint *m)
 		pcre2_code_free(m->pats[i].re);
 	free(m->pats);
 	for (size_t i = 0; i < m->nkeys; i++)
-		free(m->keys[i].key);
+		free(m->keys[i].lit);
 	free(m->keys);
 	free(m->npat);
 	free(m->secs);
@@ -476,10 +498,8 @@ static size_t lower_key(const struct kc_maint *m, const char *path, size_t n)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct fkey *k = &m->keys[mid];
-		size_t l = k->len < n ? k->len : n;
-		int c = memcmp(k->key, path, l);
 
-		if (c < 0 || (c == 0 && k->len < n))
+		if (cmp_dir(k->lit, k->len, path, n) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -514,12 +534,14 @@ int kc_maint_match(struct kc_maint *m, const char *path, const size_t **out, siz
 		if (plen > 0 && path[plen - 1] != '/')
 			continue;
 		for (size_t k = lower_key(m, path, plen);
-		     k < m->nkeys && m->keys[k].len == plen && memcmp(m->keys[k].key, path, plen) == 0;
-		     k++) {
-			const struct pat *p = &m->pats[m->keys[k].pat];
+		     k < m->nkeys && cmp_dir(m->keys[k].lit, m->keys[k].len, path, plen) == 0; k++) {
+			const struct fkey *fk = &m->keys[k];
+			const struct pat *p = &m->pats[fk->pat];
 
-			if (m->secs[p->section].seen != m->gen && pat_matches(m, p, path, len, slashes) &&
-			    add_candidate(m, p->section) < 0)
+			if (fk->litlen > len || memcmp(fk->lit, path, fk->litlen) != 0 ||
+			    m->secs[p->section].seen == m->gen)
+				continue;
+			if (pat_matches(m, p, path, len, slashes) && add_candidate(m, p->section) < 0)
 				goto oom;
 		}
 	}

@@ -12,6 +12,7 @@
  *   labels.c   which labels covered a file or a line
  *   functions.c function lists
  *   export.c   LCOV, CSV and the build summary
+ *   subsystems.c totals per MAINTAINERS subsystem
  */
 #ifndef KC_CQ_H
 #define KC_CQ_H
@@ -58,7 +59,14 @@ struct kc_covq {
 	const roaring_bitmap_t **cov; /* per index slot, borrowed from img */
 	uint64_t **bitset;      /* per slot, made by cq_ensure_bitsets() */
 	char *tkey;             /* totals cache key, made by tree.c */
+	uint8_t *fmask;         /* per index file: 1 when in f.subsystem; NULL: all */
 };
+
+/* Whether index file f passes the query's subsystem filter. */
+static inline bool cq_file_in(const struct kc_covq *q, uint32_t f)
+{
+	return !q->fmask || q->fmask[f];
+}
 
 /* The tallies of one file while walking. */
 struct fview {
@@ -112,6 +120,13 @@ struct pfile {
 	struct part *parts;
 };
 
+/* A MAINTAINERS subsystem of the build (schema 008). */
+struct psub {
+	char *name;
+	uint32_t *files; /* index file numbers, ascending */
+	uint32_t n;
+};
+
 struct pindex {
 	int64_t build, generation;
 	size_t bytes;        /* memory held, for the cache budget */
@@ -123,6 +138,10 @@ struct pindex {
 	struct pfile *files; /* sorted by path */
 	uint32_t nfiles;
 	size_t capfiles;
+	int maintainers;     /* 1 when the import read a MAINTAINERS */
+	struct psub *subs;   /* sorted by name (byte order) */
+	uint32_t nsubs;
+	size_t capsubs;
 };
 
 /* ---- select.c ---- */
@@ -144,6 +163,8 @@ struct pindex *cq_index_load(sqlite3 *db, int64_t build, int64_t generation,
 void cq_index_free(struct pindex *x);
 /* First file of x whose path is >= key (byte order, as SQLite's BINARY). */
 uint32_t cq_lower_bound(const struct pindex *x, const char *key);
+/* The subsystem called name, or NULL. */
+const struct psub *cq_find_subsystem(const struct pindex *x, const char *name);
 
 /* ---- cache.c ---- */
 
@@ -191,6 +212,12 @@ int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_f
 int cq_each_function(struct kc_covq *q, const struct fview *v, func_fn fn, void *arg,
 		     struct kc_err *err);
 void cq_put_totals(json_t *o, const struct totals *t);
+
+/* ---- tree.c ---- */
+
+/* Totals of every file of the index (owned by the caller; from the per-file
+ * totals cache when it has them), NULL with err set. */
+struct totals *cq_all_totals(struct kc_covq *q, struct kc_err *err);
 /* {"build_id": ...}, a new reference. */
 json_t *cq_base_object(struct kc_covq *q);
 

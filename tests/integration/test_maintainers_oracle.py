@@ -59,7 +59,7 @@ def read_tarball():
 def sample(files, maint):
     """Deterministic sample: a stride over the sorted list, then per X: entry
     two files below its literal prefix, per N: entry the first file its
-    regex finds first (Python's re is close enough to choose samples)."""
+    regex finds (Python's re is close enough to choose samples)."""
     picked = set(files[::max(1, len(files) // STRIDE_SAMPLE)])
     text = maint.decode("utf-8", "replace")
     for m in re.finditer(r"^X:\s*(\S+)", text, re.M):
