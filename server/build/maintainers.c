@@ -565,7 +565,8 @@ int kc_maint_match(struct kc_maint *m, const char *path, const size_t **out, siz
 			goto oom;
 		m->out[m->nout++] = s->name;
 	}
-	qsort(m->out, m->nout, sizeof(*m->out), cmp_size);
+	if (m->nout > 1)
+		qsort(m->out, m->nout, sizeof(*m->out), cmp_size);
 	{
 		size_t w = 0;
 
