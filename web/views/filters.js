@@ -10,8 +10,8 @@ import { link, navigate } from '../lib/router.js';
 import { covCell } from '../lib/widgets.js';
 
 // Query parameters that select the coverage (kept when moving between the
-// tree and files).
-export const FILTERS = ['label', 'since', 'until', 'minus'];
+// tree and files); subsystem= (a MAINTAINERS section) selects files.
+export const FILTERS = ['label', 'since', 'until', 'minus', 'subsystem'];
 
 export function filterPairs(q) {
   const out = [];
@@ -98,8 +98,10 @@ export function toolbar(ctx, builds, path, { search = true } = {}) {
     for (const l of split(f.get('label') || '')) pairs.push(['label', l]);
     for (const l of split(f.get('minus') || '')) pairs.push(['minus', l]);
     pairs.push(['since', f.get('since')], ['until', f.get('until')]);
+    if (sameBuild) pairs.push(['subsystem', q.get('subsystem')]);
     if (search && f.get('q')) pairs.push(['q', f.get('q')]);
-    const page = ctx.root.dataset.page === 'file' && sameBuild ? '/file' : '/report';
+    const here = ctx.root.dataset.page;
+    const page = here === 'file' && sameBuild ? '/file' : here === 'subsystems' ? '/subsystems' : '/report';
     navigate(link(page, pairs));
   };
   form.addEventListener('submit', (ev) => { ev.preventDefault(); go(); });
@@ -147,3 +149,16 @@ export function notImported(e, build) {
 }
 
 // ---- the tree ----------------------------------------------------------------
+
+// Under a subsystem filter: which one, and links to drop it or to pick
+// another; without one, a link to the build's subsystems.
+export function subsystemNote(q, dir) {
+  const build = q.get('build');
+  const sub = q.get('subsystem');
+  const others = filterPairs(q).filter(([k]) => k !== 'subsystem');
+  const all = link('/subsystems', [['build', build], ...others]);
+  if (!sub) return h('p', { class: 'muted', id: 'subsystem-note' }, h('a', { href: all, id: 'subsystems-link' }, 'Coverage by subsystem (MAINTAINERS)'));
+  return h('p', { class: 'notice', id: 'subsystem-note' }, 'Only files of subsystem ', h('strong', { id: 'subsystem-name' }, sub), '. ',
+    h('a', { href: link('/report', [['build', build], ...others, ['path', dir]]), id: 'subsystem-clear' }, 'All files'), ' · ',
+    h('a', { href: all }, 'All subsystems'));
+}
