@@ -275,7 +275,7 @@ out:
 }
 
 /* The subsystems that hold files of the build, and each file's
- * membership (schema 008). */
+ * membership (schema 009). */
 static int write_subsystems(sqlite3 *db, int64_t build, const struct kc_import *imp,
 			    const int64_t *file_ids, struct kc_err *err)
 {

@@ -117,7 +117,7 @@ int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *
 json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t limit,
 		       struct kc_err *err);
 
-/* Per subsystem of the build's MAINTAINERS (schema 008; in name order) its
+/* Per subsystem of the build's MAINTAINERS (schema 009; in name order) its
  * files and the same totals as the tree, and the files of no subsystem
  * ("none"); with a subsystem filter only that one (and "none" is null).
  * A build imported without MAINTAINERS answers "maintainers": false, no

@@ -120,7 +120,7 @@ struct pfile {
 	struct part *parts;
 };
 
-/* A MAINTAINERS subsystem of the build (schema 008). */
+/* A MAINTAINERS subsystem of the build (schema 009). */
 struct psub {
 	char *name;
 	uint32_t *files; /* index file numbers, ascending */

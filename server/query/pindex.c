@@ -3,7 +3,7 @@
  * pindex): its images, then every (file, image) row of points with their
  * line and function indexes, then the functions' names and lines, all in
  * path order as import.c stored them; then the build's MAINTAINERS
- * subsystems (schema 008) as lists of index file numbers.
+ * subsystems (schema 009) as lists of index file numbers.
  */
 #include "cq.h"
 

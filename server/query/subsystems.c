@@ -2,7 +2,7 @@
  * subsystems.c - coverage per MAINTAINERS subsystem of a build
  * (kc_covq_subsystems): the per-file totals of the whole build (tree.c,
  * through the per-file totals cache) summed over each subsystem's files,
- * which the point index holds (pindex.c, schema 008), plus the files of
+ * which the point index holds (pindex.c, schema 009), plus the files of
  * no subsystem. A file may be in several subsystems, so the subsystems'
  * totals add up to more than the build's.
  */

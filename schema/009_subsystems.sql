@@ -1,4 +1,4 @@
--- 008: subsystems of an imported build, as the MAINTAINERS file of its
+-- 009: subsystems of an imported build, as the MAINTAINERS file of its
 -- source directory draws them (server/build/maintainers.c, with the rules
 -- of the kernel's scripts/get_maintainer.pl). Written by build import
 -- beside files (a re-import replaces them); read by server/query/ for
