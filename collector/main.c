@@ -223,8 +223,9 @@ static void print_push(const struct kc_push_stats *st)
 {
 	fprintf(stderr,
 		"kcov-collect: delivered %u report(s) (%u duplicate), %u rejected, %u map(s) sent, "
-		"%u retries, %u sent as wire v2\n",
-		st->delivered, st->duplicates, st->rejected, st->maps_sent, st->retries, st->v2);
+		"%u retries (%u rate limited), %u sent as wire v2\n",
+		st->delivered, st->duplicates, st->rejected, st->maps_sent, st->retries,
+		st->rate_limited, st->v2);
 }
 
 static int cmd_push(struct cli *c, struct kc_err *err)

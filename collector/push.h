@@ -42,6 +42,7 @@ struct kc_push_stats {
 	unsigned rejected;   /* moved to rejected/ */
 	unsigned maps_sent;
 	unsigned retries;
+	unsigned rate_limited; /* retries after a 429 (counted in retries too) */
 	unsigned v2;         /* delivered re-encoded as wire v2 */
 };
 

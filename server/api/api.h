@@ -43,4 +43,8 @@ enum MHD_Result kc_api_subsystems(struct kc_req *r);
 /* static.c: the browser UI's files under --web-dir ({file*}). */
 enum MHD_Result kc_api_static(struct kc_req *r);
 
+/* api_admin.c: retention on a running server (admin). */
+enum MHD_Result kc_api_gc(struct kc_req *r);
+enum MHD_Result kc_api_delete_build(struct kc_req *r); /* {build} */
+
 #endif

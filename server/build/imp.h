@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "import.h"
+#include "source.h"
 #include "maintainers.h"
 #include "symbolize.h"
 
@@ -51,6 +52,7 @@ struct file {
 	uint64_t points;
 	struct kc_buf source; /* empty when not read */
 	int has_source;
+	char text_id[KC_SOURCE_ID_LEN + 1]; /* content id when has_source */
 	struct u32v subs; /* its subsystems: ascending indexes into maint's names */
 };
 
@@ -63,16 +65,24 @@ struct fpoints {
 
 struct kc_import {
 	char *vmlinux, *modules_dir, *source_dir;
+	char *source_root; /* detected root stripped from absolute paths, or NULL */
+	char *git_repo, *git_rev; /* git source: repository and resolved commit */
 	struct image *images; /* [0] is vmlinux */
 	uint32_t nimages;
 	struct file *files;
 	uint32_t nfiles;
 	struct fpoints *fps;
-	size_t nfps;
+	size_t nfps, cap_fps;
 	uint64_t points, functions, sources;
 	struct kc_maint *maint; /* the source's MAINTAINERS; NULL: none read */
 	uint32_t *sub_files;    /* per maint name: files of the build in it */
 	uint32_t nsubs;         /* names with at least one file */
 };
+
+/* srcroot.c: find the kernel source root among the absolute source paths
+ * of every image (a directory with include/ and kernel/ below it) and
+ * strip it from them; sets imp->source_root (NULL when none). Call before
+ * the regrouping by file. -1 only when out of memory. */
+int imp_detect_source_root(struct kc_import *imp, struct kc_err *err);
 
 #endif

@@ -2,7 +2,7 @@
  * http.c - kcovd's HTTP front: the libmicrohttpd daemon (epoll and a thread
  * pool, connection limit and idle timeout), the checks of the route table
  * (api/routes.c, matched by route.c) applied on the first call, before a body byte is read (414,
- * 431, 404, 405, 401, 415, 413), body collection with the route's size cap, and
+ * 431, 404, 405, 401, the rate limit's 429 (ratelimit.c), 415, 413), body collection with the route's size cap, and
  * the JSON and error response helpers (which advertise the accepted wire
  * versions in X-Kcov-Wire). It knows no handler: it calls the one the route
  * table names.
@@ -20,6 +20,7 @@
 
 #include "db.h"
 #include "parse.h"
+#include "ratelimit.h"
 #include "route.h"
 #include "tls.h"
 
@@ -31,6 +32,7 @@ struct conn_ctx {
 	int started;             /* the first access-handler call was made */
 	int refused;             /* a response was already queued on that call */
 	int too_large;
+	unsigned retry_after;    /* seconds, of a 429 */
 	struct kc_route_match match;
 	char *params[KC_ROUTE_MAX_PARAMS]; /* NUL-terminated parameter values */
 	char client[KC_TLS_SUBJECT_MAX]; /* verified client certificate subject, "" none */
@@ -230,6 +232,29 @@ static int authorized(struct kc_req *r, enum kc_scope need, struct kc_token *t)
 	return 1;
 }
 
+/* Is the request over its rate limit: the token's bucket when the route
+ * checked one, else the client address's? Sets ctx->retry_after. */
+static int rate_limited(struct kc_req *r, struct conn_ctx *ctx)
+{
+	struct kc_ratelimit *rl = r->token ? r->srv->rl_token : r->srv->rl_addr;
+	char key[64];
+	struct timespec ts;
+
+	if (!rl)
+		return 0;
+	if (r->token)
+		snprintf(key, sizeof(key), "%s", r->token->id);
+	else
+		client_addr(r->conn, key, sizeof(key));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ctx->retry_after = kc_ratelimit_take(rl, key, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+	if (!ctx->retry_after)
+		return 0;
+	atomic_fetch_add(r->token ? &r->srv->metrics.rate_limited_token
+				  : &r->srv->metrics.rate_limited_addr, 1);
+	return 1;
+}
+
 /* Does the Content-Type header name the media type want (parameters such
  * as "; charset=" allowed)? */
 static int type_is(const char *type, const char *want)
@@ -283,10 +308,20 @@ static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, si
 	if (!authorized(r, rt->scope, &ctx->token)) {
 		if (ingest)
 			atomic_fetch_add(&m->rejected_auth, 1);
+		/* A refused token costs its client address (r->token is NULL):
+		 * a flood of guessed tokens gets 429. */
+		if (rate_limited(r, ctx))
+			return kc_err_set(err, KC_E_RATE_LIMITED,
+					  "too many requests from this address; retry after %u s",
+					  ctx->retry_after);
 		return kc_err_set(err, KC_E_UNAUTHORIZED,
 				  "a%s %s token is required (Authorization: Bearer)",
 				  rt->scope == KC_SCOPE_ADMIN ? "n" : "", kc_scope_name(rt->scope));
 	}
+	if (rate_limited(r, ctx))
+		return kc_err_set(err, KC_E_RATE_LIMITED,
+				  "too many requests from this %s; retry after %u s",
+				  r->token ? "token" : "address", ctx->retry_after);
 	if (rt->content_type && !type_is(type, rt->content_type)) {
 		if (ingest)
 			atomic_fetch_add(&m->rejected_type, 1);
@@ -358,6 +393,10 @@ static enum MHD_Result first_call(struct kc_req *r, struct conn_ctx *ctx)
 		return MHD_YES;
 	}
 	ctx->refused = 1;
+	if (err.code == KC_E_RATE_LIMITED) {
+		snprintf(allow, sizeof(allow), "%u", ctx->retry_after);
+		return respond_err_hdr(r, &err, "Retry-After", allow);
+	}
 	return respond_err_hdr(r, &err, err.code == KC_E_METHOD_NOT_ALLOWED ? "Allow" : NULL,
 			       allow);
 }
@@ -497,13 +536,16 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 		return kc_err_set(err, KC_E_BAD_INPUT, "--tls-key and --tls-client-ca need --tls-cert");
 	}
 	tls[ntls] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	if ((o->rate_token &&
+	     !(srv->rl_token = kc_ratelimit_new(o->rate_token, o->burst_token, err))) ||
+	    (o->rate_addr && !(srv->rl_addr = kc_ratelimit_new(o->rate_addr, o->burst_addr, err))))
+		goto fail;
 	srv->store = kc_store_open(o->db_path, err);
 	if (!srv->store)
-		return -1;
+		goto fail;
 	if (o->max_db_mb && kc_store_call(srv->store, cap_db_size, (void *)&o->max_db_mb, err) < 0) {
-		kc_store_close(srv->store);
-		srv->store = NULL;
-		return kc_err_prefix(err, "--max-db-size");
+		kc_err_prefix(err, "--max-db-size");
+		goto fail;
 	}
 	/* epoll with a small thread pool: thousands of idle or slow clients
 	 * cost a socket each, not a thread, and cannot starve honest ones. */
@@ -520,14 +562,20 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->timeout_s ? o->timeout_s : 30),
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!srv->mhd) {
-		kc_store_close(srv->store);
-		srv->store = NULL;
-		return kc_err_set(err, KC_E_UNAVAILABLE, "cannot listen on %s:%u (in use?)",
-				  o->listen_addr ? o->listen_addr : "127.0.0.1", o->port);
+		kc_err_set(err, KC_E_UNAVAILABLE, "cannot listen on %s:%u (in use?)",
+			   o->listen_addr ? o->listen_addr : "127.0.0.1", o->port);
+		goto fail;
 	}
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : o->port;
 	return 0;
+fail:
+	kc_store_close(srv->store);
+	srv->store = NULL;
+	kc_ratelimit_free(srv->rl_token);
+	kc_ratelimit_free(srv->rl_addr);
+	srv->rl_token = srv->rl_addr = NULL;
+	return -1;
 }
 
 void kc_server_stop(struct kc_server *srv)
@@ -535,6 +583,8 @@ void kc_server_stop(struct kc_server *srv)
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
 	kc_store_close(srv->store);
+	kc_ratelimit_free(srv->rl_token);
+	kc_ratelimit_free(srv->rl_addr);
 	for (unsigned i = 0; i < srv->npool; i++)
 		sqlite3_close(srv->pool[i]);
 	pthread_mutex_destroy(&srv->pool_lock);

@@ -39,6 +39,7 @@ struct kc_metrics {
 	atomic_ullong rejected_auth, rejected_decode, rejected_too_large, rejected_type,
 		rejected_no_map, rejected_store, rejected_other;
 	atomic_ullong rejected_client_cert; /* --tls-client-ca: no or bad certificate */
+	atomic_ullong rate_limited_token, rate_limited_addr; /* 429s, by bucket key */
 	atomic_ullong pcs_ingested, pcs_unknown;
 	atomic_ullong http_requests;
 	atomic_ullong runs[2], runs_overflowed[2]; /* [0] unique, [1] trace */
@@ -47,6 +48,15 @@ struct kc_metrics {
 
 struct kc_route;
 struct kc_covq_cache;
+struct kc_ratelimit;
+
+/* Default request rates (per second) and bursts of the rate limits: above
+ * what the writer takes (docs/performance.md), so honest fleets never see
+ * a 429 unless an operator lowers them (docs/operations.md). */
+#define KC_RATE_TOKEN_DEFAULT 5000
+#define KC_BURST_TOKEN_DEFAULT 10000
+#define KC_RATE_ADDR_DEFAULT 5000
+#define KC_BURST_ADDR_DEFAULT 10000
 
 struct kc_server_opts {
 	const struct kc_route *routes; /* the route table (api/routes.c), borrowed */
@@ -66,6 +76,9 @@ struct kc_server_opts {
 	 * kc_server_stop. tls_cert NULL: plain HTTP. With tls_client_ca every
 	 * request needs a client certificate that CA signed. */
 	const char *tls_cert, *tls_key, *tls_client_ca;
+	/* Rate limits (requests per second and bucket size; rate 0: none): per
+	 * token on routes that need one, per client address on the others. */
+	unsigned rate_token, burst_token, rate_addr, burst_addr;
 };
 
 struct kc_server {
@@ -75,6 +88,7 @@ struct kc_server {
 	struct MHD_Daemon *mhd;
 	uint16_t port; /* actual port */
 	struct kc_metrics metrics;
+	struct kc_ratelimit *rl_token, *rl_addr; /* owned; NULL: that limit is off */
 	pthread_mutex_t pool_lock;
 	sqlite3 *pool[KC_READ_POOL];
 	unsigned npool;

@@ -4,6 +4,7 @@
  * coverage bitmaps touched by the batch are merged in memory and written
  * once before the commit. Waiters are woken only after COMMIT returned.
  */
+#include "grow.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "overflow.h"
@@ -29,6 +31,7 @@ struct merge {
 
 struct kc_store {
 	sqlite3 *db;
+	int lock_fd; /* kc_db_lock of the file, held until kc_store_close */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;  /* writer: jobs queued or stopping */
@@ -37,7 +40,7 @@ struct kc_store {
 	int stopping;
 	struct kc_store_stats stats;
 	struct merge *merges; /* this batch's pending bitmap merges */
-	size_t nmerges;
+	size_t nmerges, cap_merges;
 	int wrote_coverage; /* this batch inserted or replaced coverage rows */
 	atomic_ullong coverage_generation; /* commits that changed coverage */
 	/* The stored unions the writer touched lately, decoded: a merge that
@@ -75,12 +78,10 @@ static double now_ms(void)
 
 static int step_done(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
 {
-	int rc = sqlite3_step(st);
+	int rc = kc_db_step(db, st, err);
 
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *err)
@@ -123,13 +124,11 @@ static int run(struct kc_store *s, const char *sql, const char *fmt, int64_t *ou
 			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
 	}
 	va_end(ap);
-	rc = sqlite3_step(st);
+	rc = kc_db_step(s->db, st, err);
+	if (rc < 0)
+		goto out;
 	if (rc == SQLITE_ROW && out)
 		*out = sqlite3_column_int64(st, 0);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(s->db), "sqlite: %s", sqlite3_errmsg(s->db));
-		goto out;
-	}
 	if (rc == SQLITE_DONE && out)
 		*out = -1;
 	ret = 0;
@@ -211,11 +210,9 @@ static int queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_
 			return 0;
 		}
 	}
-	m = realloc(s->merges, (s->nmerges + 1) * sizeof(*m));
-	if (!m)
+	if (KC_GROW(s->merges, s->cap_merges, s->nmerges + 1) < 0)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	s->merges = m;
-	m = &m[s->nmerges++];
+	m = &s->merges[s->nmerges++];
 	m->binary = binary;
 	m->label = label;
 	m->day = day;
@@ -249,14 +246,12 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 	sqlite3_bind_int64(st, 2, label);
 	sqlite3_bind_int64(st, 3, upto < 0 ? 0 : upto);
 	sqlite3_bind_int64(st, 4, day - 1);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		u = roaring_bitmap_portable_deserialize_safe(sqlite3_column_blob(st, 0),
-							     (size_t)sqlite3_column_bytes(st, 0));
+	rc = kc_db_step(s->db, st, err);
+	if (rc >= 0 && (rc != SQLITE_ROW || !(u = kc_db_column_bitmap(st, 0))))
+		rc = kc_err_set(err, KC_E_INTERNAL, "bad union");
 	sqlite3_reset(st);
-	if (!u) {
-		kc_err_set(err, KC_E_INTERNAL, "folding completed days: %s",
-			   rc == SQLITE_ROW ? "bad union" : sqlite3_errmsg(s->db));
+	if (rc < 0) {
+		kc_err_prefix(err, "folding completed days");
 		goto out;
 	}
 	/* This batch's merges of those days are not in the database yet (a
@@ -372,13 +367,15 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 		return NULL;
 	bind_key(q, m);
 	bits = roaring_bitmap_create();
-	while (bits && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		roaring_bitmap_t *row = roaring_bitmap_portable_deserialize_safe(
-			sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+	if (!bits) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	while ((rc = kc_db_step(s->db, q, err)) == SQLITE_ROW) {
+		roaring_bitmap_t *row = kc_db_column_bitmap(q, 1);
 
 		if (!row) {
-			kc_bitmap_free(bits);
-			bits = NULL;
+			rc = kc_err_set(err, KC_E_INTERNAL, "corrupt");
 			break;
 		}
 		roaring_bitmap_or_inplace(bits, row);
@@ -388,11 +385,9 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 			maxseq = sqlite3_column_int64(q, 0);
 	}
 	sqlite3_reset(q);
-	if (!bits || rc != SQLITE_DONE) {
+	if (rc < 0) {
 		kc_bitmap_free(bits);
-		kc_err_set(err, KC_E_INTERNAL,
-			   "reading the stored bitmaps of binary %lld: %s", (long long)m->binary,
-			   bits ? sqlite3_errmsg(s->db) : "corrupt");
+		kc_err_prefix(err, "reading the stored bitmaps of binary %lld", (long long)m->binary);
 		return NULL;
 	}
 	if (s->nunions < KC_UNION_CACHE)
@@ -511,6 +506,12 @@ static void apply_job(struct kc_store *s, struct kc_job *job)
 		r = apply_addrmap(s, job->map, &job->id, &job->err);
 	else
 		r = job->fn(job->arg, s->db, &job->err);
+	if (job->maintenance) {
+		/* The unions may have changed under the cache (alone in its batch:
+		 * no merge of this batch is pending). */
+		drop_unions(s);
+		s->wrote_coverage = r == 0;
+	}
 	if (r < 0) {
 		job->outcome = KC_JOB_FAILED;
 		(void)kc_db_exec(s->db, "ROLLBACK TO job", NULL);
@@ -526,6 +527,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	int ok;
 
 	kc_err_clear(&err);
+	s->wrote_coverage = 0;
 	ok = kc_db_exec(s->db, "BEGIN IMMEDIATE", &err) == 0;
 	for (struct kc_job *j = batch; j; j = j->next, n++) {
 		if (!ok)
@@ -539,7 +541,6 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 			err = j->err;
 		}
 	}
-	s->wrote_coverage = 0;
 	if (ok && (flush_merges(s, &err) < 0 || kc_db_exec(s->db, "COMMIT", &err) < 0))
 		ok = 0;
 	if (ok && s->wrote_coverage)
@@ -584,7 +585,9 @@ static void *writer(void *arg)
 		if (!s->head)
 			break;
 		batch = last = s->head;
-		while (last->next && n < KC_STORE_BATCH) {
+		/* A maintenance job runs alone: the batch ends before the next. */
+		while (!last->maintenance && last->next && !last->next->maintenance &&
+		       n < KC_STORE_BATCH) {
 			last = last->next;
 			n++;
 		}
@@ -609,6 +612,9 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
+	s->lock_fd = kc_db_lock(path, err);
+	if (s->lock_fd < 0)
+		goto fail;
 	s->db = kc_db_open(path, 0, err);
 	if (!s->db || kc_db_migrate(s->db, err) < 0)
 		goto fail;
@@ -622,6 +628,8 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	return s;
 fail:
 	sqlite3_close(s->db);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s);
 	return NULL;
 }
@@ -641,6 +649,7 @@ void kc_store_close(struct kc_store *s)
 	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
 		sqlite3_finalize(s->cache[i].st);
 	sqlite3_close(s->db);
+	close(s->lock_fd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
@@ -664,8 +673,8 @@ void kc_store_submit(struct kc_store *s, struct kc_job *job)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err), void *arg,
-		  struct kc_err *err)
+static int call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err), void *arg,
+		int maintenance, struct kc_err *err)
 {
 	struct kc_job job;
 
@@ -673,6 +682,7 @@ int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_e
 	job.kind = KC_JOB_CALL;
 	job.fn = fn;
 	job.arg = arg;
+	job.maintenance = maintenance;
 	kc_store_submit(s, &job);
 	if (job.status == KC_JOB_FAILED) {
 		if (err)
@@ -680,6 +690,18 @@ int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_e
 		return -1;
 	}
 	return 0;
+}
+
+int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err), void *arg,
+		  struct kc_err *err)
+{
+	return call(s, fn, arg, 0, err);
+}
+
+int kc_store_maintain(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err),
+		      void *arg, struct kc_err *err)
+{
+	return call(s, fn, arg, 1, err);
 }
 
 void kc_store_stats(struct kc_store *s, struct kc_store_stats *out)
