@@ -494,6 +494,10 @@ async function test_subsystems(env) {
   await shot(page, 'report-after-subsystem.png');
   await open(page, env, `/subsystems?build=${build}`);
   await shot(page, 'subsystems.png');
+  noErrors(page);
+  await page.close();
+}
+
 // Merged builds (merge=): a later build of the same tree (lib/gen.c changed)
 // with everything covered, merged onto the imported build. Lines only the
 // later build covered are hatched ("other"), the file's lost lines are
