@@ -40,6 +40,7 @@ enum MHD_Result kc_api_functions_csv(struct kc_req *r);
 enum MHD_Result kc_api_summary(struct kc_req *r);
 enum MHD_Result kc_api_patch(struct kc_req *r);   /* base= */
 enum MHD_Result kc_api_commits(struct kc_req *r); /* base= */
+enum MHD_Result kc_api_subsystems(struct kc_req *r);
 
 /* api_coverage.c: load a new import's point index into the query cache
  * (summary: kc_import_summary's object); failures only cost time later. */

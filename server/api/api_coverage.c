@@ -2,7 +2,7 @@
  * api_coverage.c - the HTTP face of build import and coverage queries:
  * POST /api/v1/builds (admin) imports a build from server-local paths, and
  * GET /api/v1/builds/{build}/{tree,files/PATH,functions,labels,lcov,files.csv,
- * functions.csv,summary} answer from query/ (covquery.h). The route table has
+ * functions.csv,subsystems,summary} answer from query/ (covquery.h). The route table has
  * already checked the method, the token and that {build} is a build id;
  * this file parses and validates the rest (paths, label/day filters,
  * paging) and answers covquery's errors by their domain code
@@ -18,6 +18,7 @@
 #include "api.h"
 #include "day.h"
 #include "import.h"
+#include "maintainers.h"
 #include "parse.h"
 #include "path.h"
 #include "wire.h"
@@ -95,7 +96,28 @@ static void filter_release(struct filter_args *a)
 	free(a->minus);
 }
 
-/* Parse label=, minus=, since=, until=. Returns -1 with a->err on a bad
+/* subsystem=NAME: a MAINTAINERS section name (printable, bounded). */
+static int subsystem_arg(struct kc_req *r, const char **out, struct kc_err *err)
+{
+	const char *s = kc_req_arg(r, "subsystem");
+	size_t n;
+
+	*out = NULL;
+	if (!s)
+		return 0;
+	n = strlen(s);
+	if (n == 0 || n > KC_MAINT_MAX_NAME)
+		return kc_err_set(err, KC_E_BAD_INPUT, "subsystem= needs a name of 1..%u bytes",
+				  KC_MAINT_MAX_NAME);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "subsystem= holds a control character");
+	*out = s;
+	return 0;
+}
+
+/* Parse label=, minus=, since=, until=, subsystem=. Returns -1 with a->err on a bad
  * argument. */
 static int parse_filter(struct kc_req *r, struct filter_args *a)
 {
@@ -110,6 +132,8 @@ static int parse_filter(struct kc_req *r, struct filter_args *a)
 		return kc_err_set(&a->err, KC_E_INTERNAL, "out of memory");
 	a->f.labels_json = a->labels;
 	a->f.minus_json = a->minus;
+	if (subsystem_arg(r, &a->f.subsystem, &a->err) < 0)
+		return -1;
 	a->f.since = 0;
 	a->f.until = KC_DAY_MAX;
 	if (since || until) {
@@ -298,6 +322,15 @@ enum MHD_Result kc_api_tree(struct kc_req *r)
 	    query_open(r, &x, KC_COVQ_NEED_IMPORT) < 0)
 		return query_send(r, &x, NULL);
 	return query_send(r, &x, kc_covq_tree(x.q, dir, &x.err));
+}
+
+enum MHD_Result kc_api_subsystems(struct kc_req *r)
+{
+	struct query x;
+
+	if (query_begin(r, &x) < 0 || query_open(r, &x, KC_COVQ_NEED_IMPORT) < 0)
+		return query_send(r, &x, NULL);
+	return query_send(r, &x, kc_covq_subsystems(x.q, &x.err));
 }
 
 enum MHD_Result kc_api_file(struct kc_req *r)

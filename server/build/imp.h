@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "import.h"
 #include "source.h"
+#include "maintainers.h"
 #include "symbolize.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -52,6 +53,7 @@ struct file {
 	struct kc_buf source; /* empty when not read */
 	int has_source;
 	char text_id[KC_SOURCE_ID_LEN + 1]; /* content id when has_source */
+	struct u32v subs; /* its subsystems: ascending indexes into maint's names */
 };
 
 /* The points of one (file, image). */
@@ -72,6 +74,9 @@ struct kc_import {
 	struct fpoints *fps;
 	size_t nfps, cap_fps;
 	uint64_t points, functions, sources;
+	struct kc_maint *maint; /* the source's MAINTAINERS; NULL: none read */
+	uint32_t *sub_files;    /* per maint name: files of the build in it */
+	uint32_t nsubs;         /* names with at least one file */
 };
 
 /* srcroot.c: find the kernel source root among the absolute source paths

@@ -55,7 +55,10 @@ void kc_import_free(struct kc_import *imp)
 		free(imp->files[i].lines.v);
 		free(imp->files[i].funcs);
 		kc_buf_release(&imp->files[i].source);
+		free(imp->files[i].subs.v);
 	}
+	kc_maint_free(imp->maint);
+	free(imp->sub_files);
 	for (size_t i = 0; i < imp->nfps; i++) {
 		kc_bitmap_free(imp->fps[i].bits);
 		free(imp->fps[i].line_idx.v);
@@ -510,6 +513,43 @@ static int open_source(struct kc_import *imp, const struct kc_import_opts *o,
 	return 0;
 }
 
+/* The subsystems of every relative file of plain segments, from the
+ * MAINTAINERS of the build's source (src: a directory or a git revision;
+ * NULL: no source); none when it has none. Files outside the tree
+ * (absolute paths) are in no subsystem. */
+static int read_maintainers(struct kc_import *imp, struct kc_source *src, struct kc_err *err)
+{
+	if (!src)
+		return 0;
+	imp->maint = kc_maint_load(src, err);
+	if (!imp->maint) {
+		if (err->code != KC_E_NOT_FOUND)
+			return kc_err_prefix(err, "MAINTAINERS");
+		kc_err_clear(err);
+		return 0;
+	}
+	imp->sub_files = calloc(kc_maint_count(imp->maint) + 1, sizeof(*imp->sub_files));
+	if (!imp->sub_files)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	for (uint32_t f = 0; f < imp->nfiles; f++) {
+		struct file *fl = &imp->files[f];
+		const size_t *idx;
+		size_t n;
+
+		if (!kc_path_safe(fl->path, 0))
+			continue;
+		if (kc_maint_match(imp->maint, fl->path, &idx, &n, err) < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			if (u32v_push(&fl->subs, (uint32_t)idx[i]) < 0)
+				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			if (imp->sub_files[idx[i]]++ == 0)
+				imp->nsubs++;
+		}
+	}
+	return 0;
+}
+
 static int add_image(struct kc_import *imp, const char *path, const struct kc_sym_opts *so,
 		     int want_module, struct kc_err *err)
 {
@@ -594,7 +634,7 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 	report_progress(o, imp, (uint32_t)mods.n + 1, imp->nfiles);
 	if (build_funcs(imp, err) < 0 || build_lines(imp, err) < 0 || build_points(imp, err) < 0)
 		goto out;
-	if (read_sources(imp, src, err) < 0)
+	if (read_sources(imp, src, err) < 0 || read_maintainers(imp, src, err) < 0)
 		goto out;
 	*out = imp;
 	imp = NULL;

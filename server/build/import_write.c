@@ -91,6 +91,9 @@ static int64_t write_build(sqlite3 *db, const struct kc_import *imp, struct kc_e
 static int clear_build(sqlite3 *db, int64_t build, struct kc_err *err)
 {
 	static const char *const sql[] = {
+		"DELETE FROM file_subsystems WHERE subsystem IN "
+		"(SELECT id FROM subsystems WHERE build = ?)",
+		"DELETE FROM subsystems WHERE build = ?",
 		"DELETE FROM file_points WHERE file IN (SELECT id FROM files WHERE build = ?)",
 		"DELETE FROM functions WHERE file IN (SELECT id FROM files WHERE build = ?)",
 		"DELETE FROM files WHERE build = ?",
@@ -314,6 +317,58 @@ out:
 	return ret;
 }
 
+/* The subsystems that hold files of the build, and each file's
+ * membership (schema 009). */
+static int write_subsystems(sqlite3 *db, int64_t build, const struct kc_import *imp,
+			    const int64_t *file_ids, struct kc_err *err)
+{
+	size_t n = imp->maint ? kc_maint_count(imp->maint) : 0;
+	int64_t *sub_ids = calloc(n + 1, sizeof(*sub_ids));
+	sqlite3_stmt *ss = NULL, *fs = NULL;
+	int ret = -1;
+
+	if (!sub_ids) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (n == 0) {
+		ret = 0;
+		goto out;
+	}
+	ss = kc_db_prepare(db, "INSERT INTO subsystems (build, name, files) VALUES (?,?,?)", err);
+	fs = ss ? kc_db_prepare(db, "INSERT INTO file_subsystems (subsystem, file) VALUES (?,?)",
+				err)
+		: NULL;
+	if (!fs)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (imp->sub_files[i] == 0)
+			continue;
+		sqlite3_bind_int64(ss, 1, build);
+		sqlite3_bind_text(ss, 2, kc_maint_name(imp->maint, i), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ss, 3, imp->sub_files[i]);
+		if (step(db, ss, err) < 0)
+			goto out;
+		sub_ids[i] = sqlite3_last_insert_rowid(db);
+	}
+	for (uint32_t f = 0; f < imp->nfiles; f++) {
+		const struct file *fl = &imp->files[f];
+
+		for (uint32_t i = 0; i < fl->subs.n; i++) {
+			sqlite3_bind_int64(fs, 1, sub_ids[fl->subs.v[i]]);
+			sqlite3_bind_int64(fs, 2, file_ids[f]);
+			if (step(db, fs, err) < 0)
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(ss);
+	sqlite3_finalize(fs);
+	free(sub_ids);
+	return ret;
+}
+
 /* build_imports.imported doubles as the import's generation: it is the
  * unix time, but always greater than the previous import's value, so
  * caches of a build's points (query/cache.c) notice every re-import. */
@@ -324,8 +379,8 @@ static int write_record(sqlite3 *db, int64_t build, int64_t prev, const struct k
 	sqlite3_stmt *st = kc_db_prepare(db,
 					 "INSERT INTO build_imports (build, imported, vmlinux, "
 					 "modules_dir, source_dir, files, functions, points, "
-					 "source_git, source_rev, source_root) "
-					 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+					 "source_git, source_rev, source_root, maintainers) "
+					 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 					 err);
 	int r;
 
@@ -347,6 +402,8 @@ static int write_record(sqlite3 *db, int64_t build, int64_t prev, const struct k
 	}
 	if (imp->source_root)
 		sqlite3_bind_text(st, 11, imp->source_root, -1, SQLITE_STATIC);
+	if (imp->maint)
+		sqlite3_bind_int64(st, 12, (int64_t)kc_maint_count(imp->maint));
 	r = step(db, st, err);
 	sqlite3_finalize(st);
 	return r;
@@ -374,6 +431,7 @@ int kc_import_write(void *arg, void *dbp, struct kc_err *err)
 	    write_images(db, build, imp, image_ids, err) < 0 ||
 	    write_files(db, build, imp, file_ids, err) < 0 ||
 	    write_points(db, imp, file_ids, image_ids, err) < 0 ||
+	    write_subsystems(db, build, imp, file_ids, err) < 0 ||
 	    write_record(db, build, prev, imp, err) < 0 ||
 	    (prev >= 0 && drop_unused_texts(db, err) < 0))
 		goto out;
@@ -401,11 +459,12 @@ json_t *kc_import_summary(const struct kc_import *imp)
 					  "unresolved_points", (json_int_t)t->unresolved));
 	}
 	snprintf(base, sizeof(base), "0x%016llx", (unsigned long long)imp->images[0].t.text_base);
-	sum = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:s?}", "build_id",
+	sum = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:s?, s:o}", "build_id",
 			imp->images[0].t.build_id, "link_text", base, "images", images, "files",
 			(json_int_t)imp->nfiles, "functions", (json_int_t)imp->functions, "points",
 			(json_int_t)imp->points, "sources", (json_int_t)imp->sources,
-			"source_root", imp->source_root);
+			"source_root", imp->source_root, "subsystems",
+			imp->maint ? json_integer(imp->nsubs) : json_null());
 	if (sum && imp->git_repo) {
 		json_object_set_new(sum, "git", json_string(imp->git_repo));
 		json_object_set_new(sum, "rev", json_string(imp->git_rev));

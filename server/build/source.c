@@ -191,6 +191,25 @@ int kc_source_read_file(struct kc_source *s, const char *relpath, size_t max,
 		       : read_dir(s, relpath, max, out, id, err);
 }
 
+int kc_source_is_dir(struct kc_source *s, const char *relpath)
+{
+	char full[4096];
+	git_tree_entry *e = NULL;
+	struct stat st;
+	int dir;
+
+	if (!kc_path_safe(relpath, 0))
+		return 0;
+	if (!s->repo)
+		return kc_path_join(full, sizeof(full), s->dir, relpath, NULL) == 0 &&
+		       stat(full, &st) == 0 && S_ISDIR(st.st_mode);
+	if (git_tree_entry_bypath(&e, s->tree, relpath) < 0)
+		return 0;
+	dir = git_tree_entry_type(e) == GIT_OBJECT_TREE;
+	git_tree_entry_free(e);
+	return dir;
+}
+
 void kc_source_free(struct kc_source *s)
 {
 	if (!s)

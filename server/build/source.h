@@ -54,6 +54,11 @@ int kc_source_read_file(struct kc_source *s, const char *relpath, size_t max,
 			struct kc_buf *out, char id[KC_SOURCE_ID_LEN + 1],
 			struct kc_err *err) KC_MUST_CHECK;
 
+/* 1 when relpath (relative, plain segments) is a directory of the build's
+ * source (a tree of the git revision; for a directory source, symlinks
+ * followed), 0 otherwise (also for an unsafe path or an error). */
+int kc_source_is_dir(struct kc_source *s, const char *relpath);
+
 void kc_source_free(struct kc_source *s);
 
 #endif

@@ -48,6 +48,7 @@ void kc_covq_free(struct kc_covq *q)
 	free(q->cov);
 	free(q->tkey);
 	cq_merge_free(q->merge);
+	free(q->fmask);
 	if (q->index)
 		cq_index_put(q->cache, q->index);
 	free(q);
@@ -72,6 +73,23 @@ static int load_coverage(struct kc_covq *q, int64_t generation, struct kc_err *e
 out:
 	free(key);
 	return ret;
+}
+
+/* q->fmask: the files of q's subsystem filter. */
+static int subsystem_mask(struct kc_covq *q, struct kc_err *err)
+{
+	const struct psub *s = cq_find_subsystem(q->index, q->f.subsystem);
+
+	if (!s)
+		return kc_err_set(err, KC_E_NOT_FOUND, "no subsystem %s in build %s%s",
+				  q->f.subsystem, q->build_id,
+				  q->index->maintainers ? "" : " (imported without MAINTAINERS)");
+	q->fmask = calloc((size_t)q->index->nfiles + 1, 1);
+	if (!q->fmask)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	for (uint32_t i = 0; i < s->n; i++)
+		q->fmask[s->files[i]] = 1;
+	return 0;
 }
 
 struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t coverage_gen,
@@ -135,6 +153,8 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t 
 		}
 		for (uint32_t i = 0; i < q->index->nimg; i++)
 			q->cov[i] = cq_covset_get(&q->img, q->index->img[i]);
+		if (f->subsystem && subsystem_mask(q, err) < 0)
+			goto out;
 	}
 	ok = 1;
 out:

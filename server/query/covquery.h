@@ -36,6 +36,9 @@ struct kc_cov_filter {
 	const char *minus_json;  /* JSON array text of label names to subtract */
 	int days;                /* 1 when since/until restrict the days */
 	int64_t since, until;    /* days since 1970-01-01 (UTC), inclusive */
+	const char *subsystem;   /* only the files of this MAINTAINERS subsystem;
+				  * NULL = all files (kc_covq_open: 404 when the
+				  * build has no such subsystem) */
 };
 
 enum kc_func_sort { KC_SORT_NAME, KC_SORT_COVERAGE, KC_SORT_POINTS };
@@ -170,6 +173,13 @@ json_t *kc_covq_patch(struct kc_covq *q, const char *base, const char *base_rev,
 enum kc_commit_sort { KC_COMMIT_SORT_DATE, KC_COMMIT_SORT_UNCOVERED };
 json_t *kc_covq_commits(struct kc_covq *q, const char *base, const char *base_rev,
 			enum kc_commit_sort sort, struct kc_err *err);
+/* Per subsystem of the build's MAINTAINERS (schema 009; in name order) its
+ * files and the same totals as the tree, and the files of no subsystem
+ * ("none"); with a subsystem filter only that one (and "none" is null).
+ * A build imported without MAINTAINERS answers "maintainers": false, no
+ * subsystems and every file under "none". Needs an imported build. */
+json_t *kc_covq_subsystems(struct kc_covq *q, struct kc_err *err);
+
 /* Points, covered points and unmatched PCs per binary of the build. */
 json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err);
 

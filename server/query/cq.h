@@ -15,6 +15,7 @@
  *   linemap.c  which line of one source text is which line of another
  *   merge.c    merged queries: coverage of other builds mapped onto this one
  *   patch.c    patch coverage: the lines new since a base build
+ *   subsystems.c totals per MAINTAINERS subsystem
  */
 #ifndef KC_CQ_H
 #define KC_CQ_H
@@ -64,7 +65,14 @@ struct kc_covq {
 	int bitset_shared;      /* bitset belongs to img_ref */
 	char *tkey;             /* totals cache key, made by tree.c */
 	struct cq_merge *merge; /* merge= builds (kc_covq_merge), or NULL */
+	uint8_t *fmask;         /* per index file: 1 when in f.subsystem; NULL: all */
 };
+
+/* Whether index file f passes the query's subsystem filter. */
+static inline bool cq_file_in(const struct kc_covq *q, uint32_t f)
+{
+	return !q->fmask || q->fmask[f];
+}
 
 /* The tallies of one file while walking. */
 struct fview {
@@ -131,6 +139,13 @@ struct pfile {
 	struct part *parts;
 };
 
+/* A MAINTAINERS subsystem of the build (schema 009). */
+struct psub {
+	char *name;
+	uint32_t *files; /* index file numbers, ascending */
+	uint32_t n;
+};
+
 struct pindex {
 	int64_t build, generation;
 	size_t bytes;        /* memory held, for the cache budget */
@@ -142,6 +157,10 @@ struct pindex {
 	struct pfile *files; /* sorted by path */
 	uint32_t nfiles;
 	size_t capfiles;
+	int maintainers;     /* 1 when the import read a MAINTAINERS */
+	struct psub *subs;   /* sorted by name (byte order) */
+	uint32_t nsubs;
+	size_t capsubs;
 };
 
 struct cq_hunk;
@@ -166,6 +185,8 @@ struct pindex *cq_index_load(sqlite3 *db, int64_t build, int64_t generation,
 void cq_index_free(struct pindex *x);
 /* First file of x whose path is >= key (byte order, as SQLite's BINARY). */
 uint32_t cq_lower_bound(const struct pindex *x, const char *key);
+/* The subsystem called name, or NULL. */
+const struct psub *cq_find_subsystem(const struct pindex *x, const char *name);
 
 /* ---- cache.c ---- */
 
@@ -303,6 +324,12 @@ int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_f
 int cq_each_function(struct kc_covq *q, const struct fview *v, func_fn fn, void *arg,
 		     struct kc_err *err);
 void cq_put_totals(json_t *o, const struct totals *t);
+
+/* ---- tree.c ---- */
+
+/* Totals of every file of the index (owned by the caller; from the per-file
+ * totals cache when it has them), NULL with err set. */
+struct totals *cq_all_totals(struct kc_covq *q, struct kc_err *err);
 /* {"build_id": ...}, a new reference. */
 json_t *cq_base_object(struct kc_covq *q);
 

@@ -410,7 +410,7 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 	if (cq_need_index(q, err) < 0)
 		return NULL;
 	at = cq_lower_bound(x, path);
-	if (at >= x->nfiles || strcmp(x->files[at].path, path) != 0) {
+	if (at >= x->nfiles || strcmp(x->files[at].path, path) != 0 || !cq_file_in(q, at)) {
 		kc_err_set(err, KC_E_NOT_FOUND, "no file %s in build %s", path, q->build_id);
 		return NULL;
 	}

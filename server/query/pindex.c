@@ -2,7 +2,8 @@
  * pindex.c - loading the point index of an imported build (cq.h, struct
  * pindex): its images, then every (file, image) row of points with their
  * line and function indexes, then the functions' names and lines, all in
- * path order as import.c stored them.
+ * path order as import.c stored them; then the build's MAINTAINERS
+ * subsystems (schema 009) as lists of index file numbers.
  */
 #include "cq.h"
 
@@ -32,6 +33,11 @@ void cq_index_free(struct pindex *x)
 		free(pf->lines);
 		free(pf->path);
 	}
+	for (uint32_t i = 0; i < x->nsubs; i++) {
+		free(x->subs[i].name);
+		free(x->subs[i].files);
+	}
+	free(x->subs);
 	free(x->files);
 	free(x->img);
 	free(x->img_limit);
@@ -244,6 +250,72 @@ out:
 	return ret;
 }
 
+/* The subsystems of the build and their files in the index (files
+ * without points are in none of them here, as in the tree). */
+static int index_subsystems(sqlite3 *db, struct pindex *x, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(
+		db,
+		"SELECT s.name, f.path FROM subsystems s JOIN file_subsystems fs ON "
+		"fs.subsystem = s.id JOIN files f ON f.id = fs.file WHERE s.build = ?1 "
+		"ORDER BY s.name, f.path",
+		err);
+	sqlite3_stmt *mt = st ? kc_db_prepare(db,
+					      "SELECT maintainers IS NOT NULL FROM build_imports "
+					      "WHERE build = ?",
+					      err)
+			      : NULL;
+	struct psub *sub = NULL;
+	size_t cap = 0;
+	int rc, ret = -1;
+
+	if (!mt)
+		goto out;
+	sqlite3_bind_int64(mt, 1, x->build);
+	rc = sqlite3_step(mt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		kc_err_set(err, kc_db_errc(db), "reading subsystems: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	x->maintainers = rc == SQLITE_ROW && sqlite3_column_int64(mt, 0) == 1;
+	sqlite3_bind_int64(st, 1, x->build);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *path = (const char *)sqlite3_column_text(st, 1);
+		uint32_t at;
+
+		if (!name || !path)
+			continue;
+		at = cq_lower_bound(x, path);
+		if (at >= x->nfiles || strcmp(x->files[at].path, path) != 0)
+			continue; /* a file without points: a subsystem of only those is none */
+		if (!sub || strcmp(sub->name, name) != 0) {
+			if (KC_GROW(x->subs, x->capsubs, (size_t)x->nsubs + 1) < 0)
+				goto oom;
+			sub = &x->subs[x->nsubs++];
+			memset(sub, 0, sizeof(*sub));
+			cap = 0;
+			if (!(sub->name = strdup(name)))
+				goto oom;
+		}
+		if (KC_GROW(sub->files, cap, (size_t)sub->n + 1) < 0)
+			goto oom;
+		sub->files[sub->n++] = at;
+	}
+	if (rc != SQLITE_DONE) {
+		kc_err_set(err, kc_db_errc(db), "reading subsystems: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+	goto out;
+oom:
+	kc_err_set(err, KC_E_INTERNAL, "out of memory");
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(mt);
+	return ret;
+}
+
 /* Bytes an index holds (its arrays and strings). */
 static size_t index_size(const struct pindex *x)
 {
@@ -260,6 +332,9 @@ static size_t index_size(const struct pindex *x)
 		for (uint32_t i = 0; pf->funcs && i < pf->nfuncs; i++)
 			n += pf->funcs[i].name ? strlen(pf->funcs[i].name) + 1 : 0;
 	}
+	n += x->capsubs * sizeof(*x->subs);
+	for (uint32_t i = 0; i < x->nsubs; i++)
+		n += strlen(x->subs[i].name) + 1 + (size_t)x->subs[i].n * 4;
 	return n;
 }
 
@@ -274,7 +349,7 @@ struct pindex *cq_index_load(sqlite3 *db, int64_t build, int64_t generation, str
 	x->build = build;
 	x->generation = generation;
 	if (index_images(db, x, err) < 0 || index_points(db, x, err) < 0 ||
-	    index_functions(db, x, err) < 0) {
+	    index_functions(db, x, err) < 0 || index_subsystems(db, x, err) < 0) {
 		cq_index_free(x);
 		return NULL;
 	}
@@ -299,4 +374,24 @@ uint32_t cq_lower_bound(const struct pindex *x, const char *key)
 	struct path_key k = { x, key };
 
 	return (uint32_t)kc_lower_bound(x->nfiles, path_below, &k);
+}
+
+struct sub_key {
+	const struct pindex *x;
+	const char *name;
+};
+
+static int sub_below(const void *ctx, size_t i)
+{
+	const struct sub_key *k = ctx;
+
+	return strcmp(k->x->subs[i].name, k->name) < 0;
+}
+
+const struct psub *cq_find_subsystem(const struct pindex *x, const char *name)
+{
+	struct sub_key k = { x, name };
+	size_t at = kc_lower_bound(x->nsubs, sub_below, &k);
+
+	return at < x->nsubs && strcmp(x->subs[at].name, name) == 0 ? &x->subs[at] : NULL;
 }

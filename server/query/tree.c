@@ -114,8 +114,7 @@ static int totals_key(struct kc_covq *q, struct kc_err *err)
 	return 0;
 }
 
-/* Totals of every file of the index (owned by the caller). */
-static struct totals *all_totals(struct kc_covq *q, struct kc_err *err)
+struct totals *cq_all_totals(struct kc_covq *q, struct kc_err *err)
 {
 	const struct pindex *x = q->index;
 	struct totals *t;
@@ -156,7 +155,7 @@ static int tree_cached(struct kc_covq *q, struct tree_walk *w, uint32_t lo, uint
 	int ret = -1;
 
 	if (lo == 0 && hi == q->index->nfiles) {
-		t = all_totals(q, err);
+		t = cq_all_totals(q, err);
 	} else {
 		if (totals_key(q, err) < 0)
 			return -1;
@@ -167,7 +166,7 @@ static int tree_cached(struct kc_covq *q, struct tree_walk *w, uint32_t lo, uint
 	if (!t)
 		return -1;
 	for (uint32_t f = lo; f < hi; f++)
-		if (tree_add(w, q->index->files[f].path, &t[f], err) < 0)
+		if (cq_file_in(q, f) && tree_add(w, q->index->files[f].path, &t[f], err) < 0)
 			goto out;
 	ret = 1;
 out:
@@ -210,11 +209,13 @@ json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
 		r = tree_cached(q, &w, lo, hi, err);
 	if (r < 0)
 		goto out;
-	n = r ? (int64_t)(hi - lo) : cq_walk(q, NULL, prefix, tree_file, &w, err);
+	n = r ? (int64_t)w.all.files : cq_walk(q, NULL, prefix, tree_file, &w, err);
 	if (n < 0 || tree_flush(&w, err) < 0)
 		goto out;
-	if (n == 0 && *dir) {
-		kc_err_set(err, KC_E_NOT_FOUND, "no directory %s in build %s", dir, q->build_id);
+	if (n == 0 && (*dir || q->fmask)) {
+		kc_err_set(err, KC_E_NOT_FOUND, "no directory %s in build %s%s%s", dir, q->build_id,
+			   q->fmask ? " with files of subsystem " : "",
+			   q->fmask ? q->f.subsystem : "");
 		goto out;
 	}
 	out = cq_base_object(q);

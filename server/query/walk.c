@@ -227,10 +227,16 @@ int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_f
 	for (uint32_t k = 0; q->merge && k < q->merge->n; k++)
 		if (hi - lo > KC_BITSET_MIN_FILES && cq_ensure_bitsets(q->merge->sub[k].q, err) < 0)
 			goto out;
-	for (uint32_t f = lo; f < hi; f++)
-		if (cq_fview_fill(q, &v, &x->files[f], err) < 0 || fn(q, &v, arg, err) < 0)
+	ret = 0;
+	for (uint32_t f = lo; f < hi; f++) {
+		if (!cq_file_in(q, f))
+			continue;
+		if (cq_fview_fill(q, &v, &x->files[f], err) < 0 || fn(q, &v, arg, err) < 0) {
+			ret = -1;
 			goto out;
-	ret = hi - lo;
+		}
+		ret++;
+	}
 out:
 	cq_fview_release(&v);
 	return ret;

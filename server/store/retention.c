@@ -92,6 +92,9 @@ int kc_build_delete(sqlite3 *db, const char *build_id, const char *actor,
 		const char *sql;
 		int count; /* which result field the changes go to, -1 none */
 	} steps[] = {
+		{ "DELETE FROM file_subsystems WHERE subsystem IN "
+		  "(SELECT id FROM subsystems WHERE build = ?1)", -1 },
+		{ "DELETE FROM subsystems WHERE build = ?1", -1 },
 		{ "DELETE FROM file_points WHERE file IN (SELECT id FROM files WHERE build = ?1)", -1 },
 		{ "DELETE FROM functions WHERE file IN (SELECT id FROM files WHERE build = ?1)", -1 },
 		{ "DELETE FROM files WHERE build = ?1", 4 },

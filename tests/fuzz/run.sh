@@ -19,7 +19,7 @@ SECONDS_EACH=${1:-45}
 shift || true
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(wire_frame wire_payload wire_v2 kallsyms ingest symbolize syzkaller)
+  TARGETS=(wire_frame wire_payload wire_v2 kallsyms ingest symbolize syzkaller maintainers)
 fi
 MIN_EXECS=${KC_FUZZ_MIN_EXECS:-$((SECONDS_EACH * 500))}
 BUILD=${KC_FUZZ_BUILD:-build-fuzz}
@@ -30,11 +30,12 @@ BUILD=$(cd "$BUILD" && pwd) # absolute: the schema is written through cmake -P
 CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
         -include common/banned.h -Icommon -Iserver/store -Iserver/build -Icollector -Itests/fuzz
         -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all)
-LIBS=(-lroaring -lz -llzma -lzstd -ldw -lelf -lsqlite3 -lcurl -ljansson -lpthread -lm)
+LIBS=(-lroaring -lz -llzma -lzstd -ldw -lelf -lsqlite3 -lcurl -ljansson -lpcre2-8 -lpthread -lm)
 SRCS=(common/addrmap.c common/buf.c common/elfinfo.c common/err.c common/fileio.c
-      common/kallsyms.c common/blob.c common/grow.c common/search.c common/wire.c
+      common/kallsyms.c common/blob.c common/grow.c common/path.c common/search.c common/wire.c
       server/store/canon.c server/store/db.c server/build/symbolize.c
       server/build/elfscan.c server/build/dwarf.c server/build/sympath.c server/build/unpack.c
+      server/build/maintainers.c
       collector/spool.c collector/syzkaller.c tests/fuzz/fuzz_common.c "$BUILD/schema_sql.c")
 
 # canon.c uses db.c, which carries the schema migrations (as kcovd does).

@@ -429,6 +429,75 @@ async function test_file_without_source(env) {
   await page.close();
 }
 
+// ---- subsystems ------------------------------------------------------------------
+
+// The subsystems table as {name ('' for no subsystem): {files, lines: [covered, total, pctText], ...}}.
+async function readSubsystems(page) {
+  return page.$$eval('#subsystems tbody tr', (trs) => trs.map((tr) => {
+    const cells = [...tr.querySelectorAll('.cov')].map((c) => [Number(c.dataset.covered), Number(c.dataset.total), c.querySelector('.pct').textContent]);
+    return [tr.dataset.name, { files: tr.querySelector('td.num').textContent, lines: cells[0], points: cells[1], functions: cells[2] }];
+  }));
+}
+
+async function checkSubsystems(page, env, build, filters = []) {
+  const s = await api(env, `/api/v1/builds/${build}/subsystems?` + new URLSearchParams(filters));
+  const want = [['', s.none], ...s.subsystems.map((x) => [x.name, x])];
+  const shown = await readSubsystems(page);
+  eq(shown.map(([n]) => n), want.map(([n]) => n), 'subsystem rows');
+  for (const [i, [name, o]] of want.entries()) {
+    eq(shown[i][1].files, String(o.files), `files of ${name || '(none)'}`);
+    for (const k of KINDS) {
+      const c = o[k + '_covered'], tot = o[k + '_total'];
+      eq(shown[i][1][k], [c, tot, pctText(c, tot)], `${k} of ${name || '(none)'}`);
+    }
+  }
+  return s;
+}
+
+async function test_subsystems(env) {
+  const build = env.info.import.build_id;
+  const page = await newPage(env);
+  await open(page, env, `/subsystems?build=${build}`);
+  const s = await checkSubsystems(page, env, build);
+  eq(s.subsystems.map((x) => x.name), ['FILESYSTEMS', 'MINI DRIVER', 'SCHEDULER'], 'the fixture\'s subsystems');
+  check(s.none.files === 1 && s.subsystems.some((x) => x.lines_covered > 0), 'fixture: one file of none, some coverage');
+  // A subsystem's link is the report filtered by it.
+  await page.click('#subsystems tr[data-name="FILESYSTEMS"] a');
+  await ready(page);
+  check(new URL(page.url()).searchParams.get('subsystem') === 'FILESYSTEMS', 'subsystem in the URL: ' + page.url());
+  eq(await page.textContent('#subsystem-name'), 'FILESYSTEMS', 'filter note');
+  const sub = [['subsystem', 'FILESYSTEMS']];
+  const t = await checkTree(page, env, build, '', sub);
+  const row = s.subsystems.find((x) => x.name === 'FILESYSTEMS');
+  eq([t.files, t.lines_covered, t.lines_total], [row.files, row.lines_covered, row.lines_total], 'report total equals the subsystem row');
+  // Deep link round trip: a reload, then a directory, keep the filter.
+  await page.reload();
+  await ready(page);
+  await checkTree(page, env, build, '', sub);
+  await page.click('#tree tr[data-path="fs"] a');
+  await ready(page);
+  check(new URL(page.url()).searchParams.get('subsystem') === 'FILESYSTEMS', 'filter kept into fs/: ' + page.url());
+  await checkTree(page, env, build, 'fs', sub);
+  // With a label, in both directions.
+  await open(page, env, `/subsystems?build=${build}&label=ltp`);
+  await checkSubsystems(page, env, build, [['label', 'ltp']]);
+  await page.click('#subsystems tr[data-name="SCHEDULER"] a');
+  await ready(page);
+  const u = new URL(page.url()).searchParams;
+  eq([u.getAll('label'), u.get('subsystem')], [['ltp'], 'SCHEDULER'], 'label and subsystem in the URL');
+  await checkTree(page, env, build, '', [['label', 'ltp'], ['subsystem', 'SCHEDULER']]);
+  // Dropping the filter shows every file again.
+  await page.click('#subsystem-clear');
+  await ready(page);
+  check(!new URL(page.url()).searchParams.has('subsystem'), 'filter dropped: ' + page.url());
+  await checkTree(page, env, build, '', [['label', 'ltp']]);
+  await shot(page, 'report-after-subsystem.png');
+  await open(page, env, `/subsystems?build=${build}`);
+  await shot(page, 'subsystems.png');
+  noErrors(page);
+  await page.close();
+}
+
 // Merged builds (merge=): a later build of the same tree (lib/gen.c changed)
 // with everything covered, merged onto the imported build. Lines only the
 // later build covered are hatched ("other"), the file's lost lines are
@@ -509,5 +578,5 @@ export function coverageTests(env) {
   if (!env.info.import) throw new Failure('the fixture imported no build: the coverage tests cannot run');
   return [test_report_without_import, test_long_file, test_tree_walk_to_file, test_file_view,
     test_line_labels, test_deep_links, test_label_filters, test_search, test_file_without_source,
-    test_merge_view];
+    test_merge_view, test_subsystems];
 }

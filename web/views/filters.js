@@ -11,8 +11,9 @@ import { covCell } from '../lib/widgets.js';
 
 // Query parameters that select the coverage (kept when moving between the
 // tree and files). merge= (build ids or "window") and release= merge other
-// builds' coverage onto the build (docs/api-coverage.md, merged queries).
-export const FILTERS = ['label', 'since', 'until', 'minus', 'merge', 'release'];
+// builds' coverage onto the build (docs/api-coverage.md, merged queries);
+// subsystem= (a MAINTAINERS section) selects files.
+export const FILTERS = ['label', 'since', 'until', 'minus', 'merge', 'release', 'subsystem'];
 const MERGE = ['merge', 'release'];
 
 export function filterPairs(q) {
@@ -121,8 +122,10 @@ export function toolbar(ctx, builds, path, { search = true } = {}) {
     pairs.push(['since', f.get('since')], ['until', f.get('until')]);
     if (f.get('merge-mode') === 'window') pairs.push(['merge', 'window'], ['release', q.get('release')]);
     else if (f.get('merge-mode') === 'pick') pairs.push(['merge', f.getAll('merge-builds').filter((b) => b !== f.get('build')).join(',')]);
+    if (sameBuild) pairs.push(['subsystem', q.get('subsystem')]);
     if (search && f.get('q')) pairs.push(['q', f.get('q')]);
-    const page = ctx.root.dataset.page === 'file' && sameBuild ? '/file' : '/report';
+    const here = ctx.root.dataset.page;
+    const page = here === 'file' && sameBuild ? '/file' : here === 'subsystems' ? '/subsystems' : '/report';
     navigate(link(page, pairs));
   };
   form.addEventListener('submit', (ev) => { ev.preventDefault(); go(); });
@@ -171,3 +174,16 @@ export function notImported(e, build) {
 }
 
 // ---- the tree ----------------------------------------------------------------
+
+// Under a subsystem filter: which one, and links to drop it or to pick
+// another; without one, a link to the build's subsystems.
+export function subsystemNote(q, dir) {
+  const build = q.get('build');
+  const sub = q.get('subsystem');
+  const others = filterPairs(q).filter(([k]) => k !== 'subsystem');
+  const all = link('/subsystems', [['build', build], ...others]);
+  if (!sub) return h('p', { class: 'muted', id: 'subsystem-note' }, h('a', { href: all, id: 'subsystems-link' }, 'Coverage by subsystem (MAINTAINERS)'));
+  return h('p', { class: 'notice', id: 'subsystem-note' }, 'Only files of subsystem ', h('strong', { id: 'subsystem-name' }, sub), '. ',
+    h('a', { href: link('/report', [['build', build], ...others, ['path', dir]]), id: 'subsystem-clear' }, 'All files'), ' · ',
+    h('a', { href: all }, 'All subsystems'));
+}

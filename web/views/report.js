@@ -8,7 +8,7 @@ import { fmtNum, fmtPct, pct } from '../lib/format.js';
 import { link, setQuery } from '../lib/router.js';
 import { onKeys } from '../lib/keys.js';
 import { cards, covCell, sortableTable } from '../lib/widgets.js';
-import { buildApi, buildList, counts, covOf, crumbs, filterPairs, isNotImported, missing, notImported, pctOf, reportLink, toolbar, unmergedPairs } from './filters.js';
+import { buildApi, buildList, counts, covOf, crumbs, filterPairs, isNotImported, missing, notImported, pctOf, reportLink, subsystemNote, toolbar, unmergedPairs } from './filters.js';
 
 const isDir = (c) => c.type === 'dir';
 const childPath = (dir, c) => c.path || (dir ? dir + '/' + c.name : c.name);
@@ -35,7 +35,7 @@ export async function viewReport(ctx) {
   const build = q.get('build');
   const dir = (q.get('path') || '').replace(/(.)\/+$/, '$1');
   const bar = toolbar(ctx, builds, dir);
-  const head = [h('h1', {}, 'Coverage of ', h('span', { title: build }, builds.find((b) => b.build_id === build).release || build.slice(0, 12))), bar, crumbs(q, dir)];
+  const head = [h('h1', {}, 'Coverage of ', h('span', { title: build }, builds.find((b) => b.build_id === build).release || build.slice(0, 12))), bar, crumbs(q, dir), subsystemNote(q, dir)];
   onKeys(ctx, { '/': () => $('#search', bar)?.focus() });
   if (q.get('q')) return searchView(ctx, head, build);
   let tree;
