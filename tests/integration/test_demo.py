@@ -6,7 +6,8 @@ imported:
 - two imported revisions (sources from git) of a kernel-like tree with
   hundreds of files and tens of thousands of coverage points, real
   top-level directories, the newest build listed first, and a merged view
-  of both that gains lines and loses the changed ones;
+  of both that gains lines and loses the changed ones, and subsystems
+  from the MAINTAINERS of the git revision;
 - a fleet of 24 machines under four labels whose overflow statistics look
   like a real fleet's: a handful of machines overflowing in at least half of
   their programs, the median machine in single-digit percent, and no
@@ -57,6 +58,12 @@ def test_demo():
     summary = srv.get("/api/v1/builds/%s/summary?merge=%s" % (new, old))
     check(any(f["path"] == "lib/scatterlist.c" for f in summary["lost_files"]),
           "lib/scatterlist.c (removed) not among the lost files: %s" % summary["lost_files"][:5])
+    # MAINTAINERS read from the git revision: a subsystem per directory.
+    subs = srv.get("/api/v1/builds/%s/subsystems" % new)
+    check(subs["maintainers"] and len(subs["subsystems"]) >= 30,
+          "subsystems of the demo build: %s" % str(subs)[:300])
+    ext4 = [x for x in subs["subsystems"] if x["name"] == "FS EXT4 SUBSYSTEM"]
+    check(ext4 and ext4[0]["files"] == 9, "fs/ext4 subsystem: %s" % ext4)
     machines = srv.get("/api/v1/machines")["machines"]
     check(len(machines) == 24, "%d machines, 24 expected" % len(machines))
     reports = sum(m["reports"] for m in machines)
