@@ -120,7 +120,7 @@ static int add_token(sqlite3 *db, void *arg, struct kc_err *err)
 	snprintf(a->out, KC_TOKEN_LEN + 1, "kc_%s.%s", id_hex, secret_hex);
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(secret_hex, sizeof(secret_hex));
 	return ret;
@@ -210,9 +210,10 @@ void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct 
 	t->id[2 * ID_BYTES] = '\0';
 	if (sodium_hex2bin(secret, sizeof(secret), tok + 20, 2 * SECRET_BYTES, NULL, NULL, NULL) != 0)
 		goto out;
-	st = kc_db_prepare(db, "SELECT scope, salt, hash, name, machines, last_used, last_addr "
-			       "FROM tokens WHERE id = ? AND revoked IS NULL AND "
-			       "(expires IS NULL OR expires > ?)", NULL);
+	/* Every request checks its token: the statement stays prepared. */
+	st = kc_db_cached(db, "SELECT scope, salt, hash, name, machines, last_used, last_addr "
+			      "FROM tokens WHERE id = ? AND revoked IS NULL AND "
+			      "(expires IS NULL OR expires > ?)", NULL);
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);

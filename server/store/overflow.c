@@ -101,12 +101,13 @@ int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build,
 
 	if (!done)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	get = kc_db_prepare(db,
+	/* Once per report on the writer: the statements stay prepared. */
+	get = kc_db_cached(db,
 			    "SELECT runs, overflowed, remote_runs, remote_overflowed, fill "
 			    "FROM overflow_daily WHERE day = ? AND machine = ? AND build = ? AND "
 			    "label = ? AND mode = ? AND workload = ?",
 			    err);
-	put = get ? kc_db_prepare(db,
+	put = get ? kc_db_cached(db,
 				  "INSERT OR REPLACE INTO overflow_daily (day, machine, build, label, "
 				  "mode, workload, runs, overflowed, remote_runs, remote_overflowed, "
 				  "fill) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -139,8 +140,8 @@ int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build,
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(get);
-	sqlite3_finalize(put);
+	sqlite3_reset(get);
+	sqlite3_reset(put);
 	free(done);
 	return ret;
 }

@@ -434,6 +434,31 @@ static int put_row(struct kc_store *s, const struct stored *e, int64_t seq,
 	return ret;
 }
 
+/* The bits of m that u lacks. roaring_bitmap_andnot walks every container
+ * of u that m touches (up to 4096 values each), which for a batch of
+ * scattered PCs against a large union costs far more than the batch:
+ * probing u for each of m's values costs O(|m| log |u|). */
+static roaring_bitmap_t *new_bits(const roaring_bitmap_t *m, const roaring_bitmap_t *u)
+{
+	uint64_t n = roaring_bitmap_get_cardinality(m);
+	roaring_bitmap_t *d;
+	uint32_t *v;
+	size_t k = 0;
+
+	if (n * 8 > roaring_bitmap_get_cardinality(u))
+		return roaring_bitmap_andnot(m, u);
+	v = malloc(n ? n * sizeof(*v) : 1);
+	if (!v)
+		return NULL;
+	roaring_bitmap_to_uint32_array(m, v);
+	for (uint64_t i = 0; i < n; i++)
+		if (!roaring_bitmap_contains(u, v[i]))
+			v[k++] = v[i];
+	d = roaring_bitmap_of_ptr(k, v);
+	free(v);
+	return d;
+}
+
 /* Merge every bitmap of the batch into its stored union: a union that
  * gains nothing is not touched; otherwise only the new bits are inserted as
  * a delta row, or, past KC_MAX_DELTA_ROWS rows, the key's rows are replaced
@@ -454,7 +479,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 
 		if (!e)
 			return -1;
-		delta = roaring_bitmap_andnot(m->bits, e->m.bits);
+		delta = new_bits(m->bits, e->m.bits);
 		if (!delta)
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		if (roaring_bitmap_is_empty(delta)) {
@@ -495,13 +520,21 @@ static void drop_merges(struct kc_store *s)
 	s->nmerges = 0;
 }
 
+/* Run one parameterless statement through the writer's cache. */
+static int exec_cached(struct kc_store *s, const char *sql, struct kc_err *err)
+{
+	sqlite3_stmt *st = cached(s, sql, err);
+
+	return st ? step_done(s->db, st, err) : -1;
+}
+
 static void apply_job(struct kc_store *s, struct kc_job *job)
 {
 	int r;
 
 	kc_err_clear(&job->err);
 	job->outcome = KC_JOB_OK;
-	if (kc_db_exec(s->db, "SAVEPOINT job", &job->err) < 0) {
+	if (exec_cached(s, "SAVEPOINT job", &job->err) < 0) {
 		job->outcome = KC_JOB_FAILED;
 		return;
 	}
@@ -513,13 +546,14 @@ static void apply_job(struct kc_store *s, struct kc_job *job)
 		r = job->fn(job->arg, s->db, &job->err);
 	if (r < 0) {
 		job->outcome = KC_JOB_FAILED;
-		(void)kc_db_exec(s->db, "ROLLBACK TO job", NULL);
+		(void)exec_cached(s, "ROLLBACK TO job", NULL);
 	}
-	(void)kc_db_exec(s->db, "RELEASE job", NULL);
+	(void)exec_cached(s, "RELEASE job", NULL);
 }
 
 static void run_batch(struct kc_store *s, struct kc_job *batch)
 {
+	struct kc_job *callbacks = NULL;
 	struct kc_err err;
 	double t0 = now_ms();
 	size_t n = 0;
@@ -557,10 +591,15 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	pthread_mutex_lock(&s->lock);
 	/* Publish outcomes only now, after COMMIT: a waiter that sees a
 	 * final status may acknowledge. Read next before the waiter can
-	 * return and free its job. */
+	 * return and free its job; asynchronous jobs (which stay valid until
+	 * their callback) are collected and called back after the unlock. */
 	for (struct kc_job *j = batch, *next; j; j = next) {
 		next = j->next;
 		j->status = j->outcome;
+		if (j->done) {
+			j->next = callbacks;
+			callbacks = j;
+		}
 	}
 	s->stats.batches++;
 	s->stats.jobs += n;
@@ -568,6 +607,10 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	s->stats.last_commit_ms = now_ms() - t0;
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
+	for (struct kc_job *j = callbacks, *next; j; j = next) {
+		next = j->next; /* the callback may end the job's lifetime */
+		j->done(j, j->done_arg);
+	}
 }
 
 static void *writer(void *arg)
@@ -621,7 +664,7 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	}
 	return s;
 fail:
-	sqlite3_close(s->db);
+	kc_db_close(s->db);
 	free(s);
 	return NULL;
 }
@@ -640,18 +683,18 @@ void kc_store_close(struct kc_store *s)
 	free(s->merges);
 	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
 		sqlite3_finalize(s->cache[i].st);
-	sqlite3_close(s->db);
+	kc_db_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
 	free(s);
 }
 
-void kc_store_submit(struct kc_store *s, struct kc_job *job)
+/* Append job to the queue; s->lock held. */
+static void enqueue(struct kc_store *s, struct kc_job *job)
 {
 	job->status = KC_JOB_PENDING;
 	job->next = NULL;
-	pthread_mutex_lock(&s->lock);
 	if (s->tail)
 		s->tail->next = job;
 	else
@@ -659,8 +702,22 @@ void kc_store_submit(struct kc_store *s, struct kc_job *job)
 	s->tail = job;
 	s->stats.queue_depth++;
 	pthread_cond_signal(&s->wake);
+}
+
+void kc_store_submit(struct kc_store *s, struct kc_job *job)
+{
+	job->done = NULL;
+	pthread_mutex_lock(&s->lock);
+	enqueue(s, job);
 	while (job->status == KC_JOB_PENDING)
 		pthread_cond_wait(&s->done, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void kc_store_submit_async(struct kc_store *s, struct kc_job *job)
+{
+	pthread_mutex_lock(&s->lock);
+	enqueue(s, job);
 	pthread_mutex_unlock(&s->lock);
 }
 
