@@ -120,7 +120,7 @@ static int add_token(sqlite3 *db, void *arg, struct kc_err *err)
 	snprintf(a->out, KC_TOKEN_LEN + 1, "kc_%s.%s", id_hex, secret_hex);
 	ret = 0;
 out:
-	sqlite3_reset(st);
+	sqlite3_finalize(st);
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(secret_hex, sizeof(secret_hex));
 	return ret;
@@ -231,7 +231,7 @@ void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct 
 	t->last_used = sqlite3_column_int64(st, 5);
 	copy_text(t->last_addr, sizeof(t->last_addr), sqlite3_column_text(st, 6));
 out:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	sodium_memzero(secret, sizeof(secret));
 }
 
