@@ -306,6 +306,7 @@ int kc_session_flush(struct kc_session *s, struct kc_err *err)
 	free(r->runs);
 	r->runs = NULL;
 	r->nruns = 0;
+	r->cap_runs = 0;
 	kc_report_clear_pcs(r);
 	return new_upload_id(r, err);
 }

@@ -5,6 +5,7 @@
  * creation time (for ordering), the boot id (to find the boot's address
  * map) and the upload id (which makes re-sends idempotent on the server).
  */
+#include "grow.h"
 #include "spool.h"
 
 #include <dirent.h>
@@ -165,25 +166,21 @@ int kc_spool_list(const struct kc_spool *s, char ***names_out, size_t *n_out, st
 	DIR *d = opendir(s->dir);
 	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int ret = -1;
 
 	if (!d)
 		return kc_err_errno(err, errno, "%s: %s", s->dir, strerror(errno));
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name);
-		char **grown;
 
 		if (strncmp(e->d_name, "r.", 2) != 0 || len < 7 ||
 		    strcmp(e->d_name + len - 5, ".kcov") != 0)
 			continue;
-		grown = realloc(names, (n + 1) * sizeof(*names));
-		if (!grown || !(grown[n] = strdup(e->d_name))) {
-			names = grown ? grown : names;
+		if (KC_GROW(names, cap, n + 1) < 0 || !(names[n] = strdup(e->d_name))) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		names = grown;
 		n++;
 	}
 	if (n > 1) /* qsort(NULL, 0, ...) is undefined (UBSan stops the push) */

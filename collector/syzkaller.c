@@ -15,6 +15,7 @@
  * tests and fuzz target). Splitting the parsers into syzkaller_parse.c is
  * the obvious cut when the next format arrives.
  */
+#include "grow.h"
 #include "syzkaller.h"
 
 #include <ctype.h>
@@ -212,16 +213,9 @@ int kc_syz_parse_rawcover(const char *p, size_t len, unsigned adjust, uint64_t *
 			kc_err_set(err, KC_E_BAD_INPUT, "/rawcover line %zu: PC %s is too large", line, shown);
 			goto out;
 		}
-		if (cnt == cap) {
-			size_t ncap = cap ? 2 * cap : 4096;
-			uint64_t *g = realloc(pcs, ncap * sizeof(*g));
-
-			if (!g) {
-				kc_err_set(err, KC_E_INTERNAL, "out of memory");
-				goto out;
-			}
-			pcs = g;
-			cap = ncap;
+		if (KC_GROW(pcs, cap, cnt + 1) < 0) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
 		}
 		pcs[cnt++] = pc + adjust;
 		off += l + 1;
@@ -528,7 +522,7 @@ int kc_syz_parse_syscalls(const char *p, size_t len, struct kc_syz_counters *c, 
 {
 	const char *cap = memmem(p, len, "<caption>Per-syscall coverage:</caption>", 40);
 	struct kc_syz_counter *v = NULL;
-	size_t pos, n = 0, row = 0;
+	size_t pos, n = 0, vcap = 0, row = 0;
 	int ret = -1;
 
 	if (!cap || !(cap = memmem(cap, len - (size_t)(cap - p), "<tbody>", 7))) {
@@ -540,7 +534,6 @@ int kc_syz_parse_syscalls(const char *p, size_t len, struct kc_syz_counters *c, 
 		const char *cell[7];
 		size_t clen[7], nlen;
 		uint64_t x = 0;
-		struct kc_syz_counter *g;
 
 		row++;
 		if (expect(p, len, &pos, "<tr>") < 0) {
@@ -579,12 +572,10 @@ int kc_syz_parse_syscalls(const char *p, size_t len, struct kc_syz_counters *c, 
 			kc_err_set(err, KC_E_BAD_INPUT, "/syscalls: more than %d rows", MAX_SYSCALLS);
 			goto out;
 		}
-		g = realloc(v, (n + 1) * sizeof(*v));
-		if (!g) {
+		if (KC_GROW(v, vcap, n + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		v = g;
 		memcpy(v[n].name, cell[0], nlen);
 		v[n].name[nlen] = '\0';
 		v[n].n = x;

@@ -13,6 +13,7 @@
  * the limits; split, each half would have to export what is now static, and
  * a format change would touch both files anyway.
  */
+#include "grow.h"
 #include "wire.h"
 
 #include <stdlib.h>
@@ -129,12 +130,11 @@ static struct kc_region *region_for(struct kc_report *r, uint64_t base, struct k
 			   "too many 4 GiB PC windows (limit %u)", KC_MAX_REGIONS);
 		return NULL;
 	}
-	regs = realloc(r->regions, (r->nregions + 1) * sizeof(*regs));
-	if (!regs) {
+	if (KC_GROW(r->regions, r->cap_regions, (size_t)r->nregions + 1) < 0) {
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
-	r->regions = regs;
+	regs = r->regions;
 	memmove(&regs[i + 1], &regs[i], (r->nregions - i) * sizeof(*regs));
 	regs[i].base = base;
 	regs[i].bits = roaring_bitmap_create();
@@ -161,16 +161,12 @@ int kc_report_add_pcs(struct kc_report *r, const uint64_t *pcs, size_t n, struct
 
 int kc_report_add_run(struct kc_report *r, const struct kc_run *run, struct kc_err *err)
 {
-	struct kc_run *runs;
-
 	if (r->nruns >= KC_MAX_RUNS)
 		return kc_err_set(err, KC_E_BAD_INPUT,
 				  "too many runs in one report (limit %u)", KC_MAX_RUNS);
-	runs = realloc(r->runs, (r->nruns + 1) * sizeof(*runs));
-	if (!runs)
+	if (KC_GROW(r->runs, r->cap_runs, (size_t)r->nruns + 1) < 0)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	r->runs = runs;
-	runs[r->nruns++] = *run;
+	r->runs[r->nruns++] = *run;
 	return 0;
 }
 
@@ -202,6 +198,7 @@ void kc_report_clear_pcs(struct kc_report *r)
 	free(r->regions);
 	r->regions = NULL;
 	r->nregions = 0;
+	r->cap_regions = 0;
 }
 
 uint64_t kc_report_npcs(const struct kc_report *r)
@@ -748,6 +745,7 @@ static int get_regions(struct kc_rd *rd, struct kc_report *r, uint16_t version, 
 	r->regions = calloc(n ? n : 1, sizeof(*r->regions));
 	if (!r->regions)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	r->cap_regions = n ? n : 1;
 	for (uint32_t i = 0; i < n; i++) {
 		struct kc_region *reg = &r->regions[i];
 
@@ -805,6 +803,7 @@ int kc_wire_decode_report(const void *buf, size_t len, struct kc_report *r, stru
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto fail;
 	}
+	r->cap_runs = nruns ? nruns : 1;
 	for (uint32_t i = 0; i < nruns; i++) {
 		if (get_run(&rd, &r->runs[i], i, err) < 0)
 			goto fail;

@@ -83,9 +83,10 @@ struct kc_report {
 	char release[KC_NAME_MAX + 1];             /* uname -r */
 	uint64_t created_unix;
 	uint32_t nruns;
-	struct kc_run *runs; /* owned array */
+	struct kc_run *runs; /* owned array of capacity cap_runs */
 	uint32_t nregions;
-	struct kc_region *regions; /* owned array, sorted by base */
+	struct kc_region *regions; /* owned array of capacity cap_regions, sorted by base */
+	size_t cap_runs, cap_regions;
 };
 
 struct kc_module {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The run command: install dependencies, build, start kcovd on its embedded
 # SQLite default (./kcovd-data/kcovd.db, 127.0.0.1:8080 unless KCOVD_LISTEN
-# says otherwise), load demo coverage from emulated test machines, and keep
-# serving until Ctrl-C.
+# says otherwise), load the demo (scripts/demo.py: two revisions of a
+# generated kernel-like tree, 24 emulated test machines), and keep serving
+# until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -20,8 +21,7 @@ st=$PWD/build/tests/kcov-standin
 KCOVD=$PWD/build/server/kcovd KCOV_COLLECT=$PWD/build/collector/kcov-collect \
   STANDIN_LIB=$st/libkcov_standin.so STANDIN_WORKLOAD=$st/kcov-standin-workload \
   STANDIN_MKSYSROOT=$st/kcov-standin-mksysroot \
-  STANDIN_KERNEL=$PWD/tests/fixtures/standin/kernel.desc \
-  SYM_SOURCE_DIR=$PWD/tests/symbolize/fixture PYTHONDONTWRITEBYTECODE=1 \
+  STANDIN_KERNEL=$PWD/tests/fixtures/standin/kernel.desc PYTHONDONTWRITEBYTECODE=1 \
   python3 scripts/demo.py "$url" "$KCOVD_DATA_DIR"
 echo
 echo "kcovd is serving $url  (data in $KCOVD_DATA_DIR; tokens: build/server/kcovd token add NAME)"

@@ -35,7 +35,8 @@ static const char usage[] =
 	"       kcovd token revoke NAME_OR_ID [options]\n"
 	"       kcovd token list [options]\n"
 	"       kcovd audit [--limit N] [options]\n"
-	"       kcovd import-build --vmlinux PATH [--modules DIR] [--source DIR]\n"
+	"       kcovd import-build --vmlinux PATH [--modules DIR]\n"
+	"                          [--source DIR | --git REPO [--rev REV]]\n"
 	"                          [--strip-prefix P]... [options]\n"
 	"options (environment variable in brackets):\n"
 	"  --listen ADDR:PORT   listen address (KCOVD_LISTEN; default 127.0.0.1:8080)\n"
@@ -69,6 +70,7 @@ struct cli {
 	unsigned max_conn, timeout, max_db_mb, cache_mb, wire_max;
 	const char *cache_mb_from; /* where cache_mb was read, for messages */
 	const char *vmlinux, *modules, *source; /* import-build */
+	const char *git, *rev;                  /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	size_t nstrip;
 };
@@ -128,6 +130,8 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
 		{ "strip-prefix", required_argument, NULL, 'P' },
+		{ "git", required_argument, NULL, 'G' },
+		{ "rev", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -178,6 +182,8 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		case 'V': c->vmlinux = optarg; break;
 		case 'M': c->modules = optarg; break;
 		case 'S': c->source = optarg; break;
+		case 'G': c->git = optarg; break;
+		case 'R': c->rev = optarg; break;
 		case 'P':
 			if (c->nstrip == KC_IMPORT_MAX_STRIP)
 				return kc_err_set(err, KC_E_BAD_INPUT, "at most %d --strip-prefix",
@@ -424,7 +430,13 @@ static int cmd_audit(struct cli *c, struct kc_err *err)
 
 static int cmd_import_build(struct cli *c, struct kc_err *err)
 {
-	struct kc_import_opts o = { c->vmlinux, c->modules, c->source, c->strip, c->nstrip };
+	struct kc_import_opts o = { .vmlinux = c->vmlinux,
+				    .modules_dir = c->modules,
+				    .source_dir = c->source,
+				    .strip_prefixes = c->strip,
+				    .nstrip = c->nstrip,
+				    .git_repo = c->git,
+				    .git_rev = c->rev };
 	json_t *summary = NULL;
 	sqlite3 *db;
 	char *text;

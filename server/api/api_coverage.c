@@ -26,6 +26,8 @@
 #define MAX_PATH_LEN 4096
 #define MAX_LIMIT 10000
 #define DEFAULT_LIMIT 100
+#define MAX_REV_LEN 256
+#define MAX_MERGE 63 /* builds besides the target (covquery.h) */
 
 /* A request's parsed filter; the JSON texts are owned. */
 struct filter_args {
@@ -155,148 +157,259 @@ static int dir_arg(struct kc_req *r, const char *name, char *out, size_t size)
 	return valid_path(out) ? 0 : -1;
 }
 
-enum what { W_TREE, W_FILE, W_FUNCS, W_LABELS, W_LCOV, W_FILES_CSV, W_FUNCS_CSV, W_SUMMARY };
+/* merge=: build ids (a copy of the argument, cut at the commas) or window. */
+struct merge_args {
+	struct kc_covq_merge m;
+	char *text;
+	const char *ids[MAX_MERGE];
+};
 
-static enum MHD_Result answer(struct kc_req *r, const char *build, enum what w, const char *path)
+/* Parse merge= and release=; m.nbuilds == 0 and !m.window: no merge. */
+static int parse_merge(struct kc_req *r, struct merge_args *a, struct kc_err *err)
 {
+	const char *s = kc_req_arg(r, "merge"), *rel = kc_req_arg(r, "release");
+	char *p;
+
+	memset(a, 0, sizeof(*a));
+	if (rel && (!s || strcmp(s, "window") != 0))
+		return kc_err_set(err, KC_E_BAD_INPUT, "release= needs merge=window");
+	if (!s)
+		return 0;
+	if (strcmp(s, "window") == 0) {
+		if (rel && (!*rel || strlen(rel) > KC_NAME_MAX))
+			return kc_err_set(err, KC_E_BAD_INPUT, "release= must be 1..%d bytes",
+					  KC_NAME_MAX);
+		a->m.window = 1;
+		a->m.release = rel;
+		return 0;
+	}
+	a->text = strdup(s);
+	if (!a->text)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	for (p = a->text; p;) {
+		char *comma = strchr(p, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (!kc_build_id_valid(p, strlen(p), KC_BUILD_ID_MAX))
+			return kc_err_set(err, KC_E_BAD_INPUT,
+					  "merge= must be window or build ids separated by commas");
+		if (a->m.nbuilds == MAX_MERGE)
+			return kc_err_set(err, KC_E_BAD_INPUT, "merge= names more than %d builds",
+					  MAX_MERGE);
+		a->ids[a->m.nbuilds++] = p;
+		p = comma ? comma + 1 : NULL;
+	}
+	a->m.builds = a->ids;
+	return 0;
+}
+
+/* One coverage query request: its parsed filter, the read connection and
+ * the opened query; query_begin .. query_send* (which release it). */
+struct query {
 	struct filter_args fa;
+	struct merge_args ma;
+	sqlite3 *db;
+	struct kc_covq *q;
+	struct kc_buf buf; /* text answers */
 	struct kc_err err;
-	struct kc_covq *q = NULL;
-	struct kc_buf buf = KC_BUF_INIT;
-	char dir[MAX_PATH_LEN + 1];
-	json_t *j = NULL;
-	sqlite3 *db = NULL;
-	const char *file = NULL, *match = NULL, *type = NULL;
-	uint64_t limit = 0, offset = 0, line = 0;
-	unsigned flags = KC_COVQ_NEED_IMPORT;
-	enum kc_func_sort sort = KC_SORT_NAME;
-	enum MHD_Result ret;
-	int failed = 0;
+};
 
-	kc_err_clear(&err);
-	if (parse_filter(r, &fa) < 0) {
-		ret = kc_respond_err(r, &fa.err);
-		goto out;
+/* Parse the filter every query takes. -1 with x->err on a bad argument
+ * (answer with query_send, which releases x). */
+static int query_begin(struct kc_req *r, struct query *x)
+{
+	memset(x, 0, sizeof(*x));
+	kc_err_clear(&x->err);
+	if (parse_filter(r, &x->fa) < 0) {
+		x->err = x->fa.err;
+		return -1;
 	}
-	if (dir_arg(r, w == W_TREE ? "path" : "prefix", dir, sizeof(dir)) < 0) {
-		ret = kc_respond_error(r, KC_E_BAD_INPUT, "%s= is not a valid relative source path",
-				       w == W_TREE ? "path" : "prefix");
-		goto out;
-	}
-	if (w == W_FUNCS) {
-		const char *s = kc_req_arg(r, "sort");
+	return parse_merge(r, &x->ma, &x->err);
+}
 
-		file = kc_req_arg(r, "file");
-		if (file && !valid_path(file)) {
-			ret = kc_respond_error(r, KC_E_BAD_INPUT,
-					       "file= is not a valid source path");
-			goto out;
-		}
-		match = kc_req_arg(r, "q");
-		if (match && strlen(match) > 256) {
-			ret = kc_respond_error(r, KC_E_BAD_INPUT, "q= is longer than 256 bytes");
-			goto out;
-		}
-		if (!s || strcmp(s, "name") == 0)
-			sort = KC_SORT_NAME;
-		else if (strcmp(s, "coverage") == 0)
-			sort = KC_SORT_COVERAGE;
-		else if (strcmp(s, "points") == 0)
-			sort = KC_SORT_POINTS;
-		else {
-			ret = kc_respond_error(r, KC_E_BAD_INPUT,
-					       "sort= must be name, coverage or points");
-			goto out;
-		}
-		if (arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &err) < 0 ||
-		    arg_uint(r, "offset", 0, INT_MAX, 0, &offset, &err) < 0) {
-			ret = kc_respond_err(r, &err);
-			goto out;
-		}
-	}
-	if (w == W_LABELS) {
-		file = kc_req_arg(r, "file");
-		if (!file || !valid_path(file)) {
-			ret = kc_respond_error(r, KC_E_BAD_INPUT,
-					       "file= (a source path) is required");
-			goto out;
-		}
-		if (arg_uint(r, "line", 1, INT_MAX, 0, &line, &err) < 0 ||
-		    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &err) < 0) {
-			ret = kc_respond_err(r, &err);
-			goto out;
-		}
-		flags |= KC_COVQ_NO_COVERAGE;
-	}
-	if (w == W_SUMMARY)
-		flags &= ~KC_COVQ_NEED_IMPORT;
-	db = kc_db_get(r->srv, &err);
-	q = db ? kc_covq_open(r->srv->opts.covq_cache, db,
-			     kc_store_coverage_generation(r->srv->store), build, &fa.f, flags,
-			     &err)
-	       : NULL;
-	if (!q) {
-		ret = kc_respond_err(r, &err);
-		goto out;
-	}
-	switch (w) {
-	case W_TREE: j = kc_covq_tree(q, dir, &err); break;
-	case W_FILE: j = kc_covq_file(q, path, &err); break;
-	case W_FUNCS:
-		j = kc_covq_functions(q, file, match, sort, (size_t)limit, (size_t)offset, &err);
-		break;
-	case W_LABELS: j = kc_covq_labels(q, file, (int64_t)line, (size_t)limit, &err); break;
-	case W_SUMMARY: j = kc_covq_summary(q, &err); break;
-	case W_LCOV:
-		type = "text/plain; charset=utf-8";
-		failed = kc_covq_lcov(q, dir, &buf, &err) < 0;
-		break;
-	case W_FILES_CSV:
-		type = "text/csv; charset=utf-8";
-		failed = kc_covq_files_csv(q, dir, &buf, &err) < 0;
-		break;
-	case W_FUNCS_CSV:
-		type = "text/csv; charset=utf-8";
-		failed = kc_covq_functions_csv(q, dir, &buf, &err) < 0;
-		break;
-	}
-	if (failed || (!type && !j))
-		ret = kc_respond_err(r, &err);
-	else if (!type)
-		ret = kc_respond_json(r, 200, j);
-	else if (buf.oom)
-		ret = kc_respond_error(r, KC_E_INTERNAL, "out of memory");
-	else
-		ret = kc_respond_text(r, 200, type, buf.data ? (char *)buf.data : "", buf.len);
-out:
-	kc_covq_free(q);
-	kc_db_put(r->srv, db);
-	kc_buf_release(&buf);
-	filter_release(&fa);
+/* Open the query of the route's {build} with flags (KC_COVQ_*). */
+static int query_open(struct kc_req *r, struct query *x, unsigned flags)
+{
+	x->db = kc_db_get(r->srv, &x->err);
+	if (!x->db)
+		return -1;
+	x->q = kc_covq_open(r->srv->opts.covq_cache, x->db,
+			    kc_store_coverage_generation(r->srv->store), kc_req_param(r, "build"),
+			    &x->fa.f, flags, &x->err);
+	if (!x->q)
+		return -1;
+	if (x->ma.m.window || x->ma.m.nbuilds)
+		return kc_covq_merge(x->q, &x->ma.m, &x->err);
+	return 0;
+}
+
+static void query_release(struct kc_req *r, struct query *x)
+{
+	kc_covq_free(x->q);
+	kc_db_put(r->srv, x->db);
+	kc_buf_release(&x->buf);
+	filter_release(&x->fa);
+	free(x->ma.text);
+}
+
+/* Answer j (owned; NULL: the error in x->err) and release x. */
+static enum MHD_Result query_send(struct kc_req *r, struct query *x, json_t *j)
+{
+	enum MHD_Result ret = j ? kc_respond_json(r, 200, j) : kc_respond_err(r, &x->err);
+
+	query_release(r, x);
 	return ret;
 }
 
-/* The handlers of the GET .../{build}/<query> routes: one answer() each. */
-#define QUERY_HANDLER(fn, w)                                                   \
-	enum MHD_Result fn(struct kc_req *r)                                   \
-	{                                                                      \
-		return answer(r, kc_req_param(r, "build"), w, NULL);           \
-	}
-QUERY_HANDLER(kc_api_tree, W_TREE)
-QUERY_HANDLER(kc_api_functions, W_FUNCS)
-QUERY_HANDLER(kc_api_build_labels, W_LABELS)
-QUERY_HANDLER(kc_api_lcov, W_LCOV)
-QUERY_HANDLER(kc_api_files_csv, W_FILES_CSV)
-QUERY_HANDLER(kc_api_functions_csv, W_FUNCS_CSV)
-QUERY_HANDLER(kc_api_summary, W_SUMMARY)
+/* Answer x->buf as text of MIME type `type` when rc is 0 (else the error
+ * in x->err) and release x. */
+static enum MHD_Result query_send_text(struct kc_req *r, struct query *x, int rc,
+				       const char *type)
+{
+	enum MHD_Result ret;
+
+	if (rc < 0)
+		ret = kc_respond_err(r, &x->err);
+	else if (x->buf.oom)
+		ret = kc_respond_error(r, KC_E_INTERNAL, "out of memory");
+	else
+		ret = kc_respond_text(r, 200, type, x->buf.data ? (char *)x->buf.data : "",
+				      x->buf.len);
+	query_release(r, x);
+	return ret;
+}
+
+/* dir_arg with the query's error: 400 naming the argument. */
+static int query_dir(struct kc_req *r, struct query *x, const char *name, char *dir)
+{
+	if (dir_arg(r, name, dir, MAX_PATH_LEN + 1) == 0)
+		return 0;
+	return kc_err_set(&x->err, KC_E_BAD_INPUT, "%s= is not a valid relative source path",
+			  name);
+}
+
+enum MHD_Result kc_api_tree(struct kc_req *r)
+{
+	struct query x;
+	char dir[MAX_PATH_LEN + 1];
+
+	if (query_begin(r, &x) < 0 || query_dir(r, &x, "path", dir) < 0 ||
+	    query_open(r, &x, KC_COVQ_NEED_IMPORT) < 0)
+		return query_send(r, &x, NULL);
+	return query_send(r, &x, kc_covq_tree(x.q, dir, &x.err));
+}
 
 enum MHD_Result kc_api_file(struct kc_req *r)
 {
 	const char *path = kc_req_param(r, "path");
+	struct query x;
 
 	if (!valid_path(path))
 		return kc_respond_error(r, KC_E_BAD_INPUT, "not a valid source path: %s", path);
-	return answer(r, kc_req_param(r, "build"), W_FILE, path);
+	if (query_begin(r, &x) < 0 || query_open(r, &x, KC_COVQ_NEED_IMPORT) < 0)
+		return query_send(r, &x, NULL);
+	return query_send(r, &x, kc_covq_file(x.q, path, &x.err));
+}
+
+/* sort= of the functions list. */
+static int sort_arg(struct kc_req *r, enum kc_func_sort *sort, struct kc_err *err)
+{
+	const char *s = kc_req_arg(r, "sort");
+
+	if (!s || strcmp(s, "name") == 0)
+		*sort = KC_SORT_NAME;
+	else if (strcmp(s, "coverage") == 0)
+		*sort = KC_SORT_COVERAGE;
+	else if (strcmp(s, "points") == 0)
+		*sort = KC_SORT_POINTS;
+	else
+		return kc_err_set(err, KC_E_BAD_INPUT, "sort= must be name, coverage or points");
+	return 0;
+}
+
+enum MHD_Result kc_api_functions(struct kc_req *r)
+{
+	const char *file = kc_req_arg(r, "file"), *match = kc_req_arg(r, "q");
+	enum kc_func_sort sort = KC_SORT_NAME;
+	uint64_t limit = 0, offset = 0;
+	struct query x;
+
+	if (query_begin(r, &x) < 0)
+		return query_send(r, &x, NULL);
+	if (file && !valid_path(file))
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "file= is not a valid source path");
+	else if (match && strlen(match) > 256)
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "q= is longer than 256 bytes");
+	if (x.err.code != KC_E_NONE || sort_arg(r, &sort, &x.err) < 0 ||
+	    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &x.err) < 0 ||
+	    arg_uint(r, "offset", 0, INT_MAX, 0, &offset, &x.err) < 0 ||
+	    query_open(r, &x, KC_COVQ_NEED_IMPORT) < 0)
+		return query_send(r, &x, NULL);
+	return query_send(r, &x, kc_covq_functions(x.q, file, match, sort, (size_t)limit,
+						   (size_t)offset, &x.err));
+}
+
+enum MHD_Result kc_api_build_labels(struct kc_req *r)
+{
+	const char *file = kc_req_arg(r, "file");
+	uint64_t line = 0, limit = 0;
+	struct query x;
+
+	if (query_begin(r, &x) < 0)
+		return query_send(r, &x, NULL);
+	if (!file || !valid_path(file))
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "file= (a source path) is required");
+	else if (x.ma.m.window || x.ma.m.nbuilds)
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "labels does not take merge= (not implemented)");
+	if (x.err.code != KC_E_NONE ||
+	    arg_uint(r, "line", 1, INT_MAX, 0, &line, &x.err) < 0 ||
+	    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &x.err) < 0 ||
+	    query_open(r, &x, KC_COVQ_NEED_IMPORT | KC_COVQ_NO_COVERAGE) < 0)
+		return query_send(r, &x, NULL);
+	return query_send(r, &x, kc_covq_labels(x.q, file, (int64_t)line, (size_t)limit, &x.err));
+}
+
+enum MHD_Result kc_api_summary(struct kc_req *r)
+{
+	struct query x;
+
+	if (query_begin(r, &x) < 0 || query_open(r, &x, 0) < 0)
+		return query_send(r, &x, NULL);
+	return query_send(r, &x, kc_covq_summary(x.q, &x.err));
+}
+
+#define TEXT_PLAIN "text/plain; charset=utf-8"
+#define TEXT_CSV "text/csv; charset=utf-8"
+
+/* A text export of every file below prefix=: lcov or one of the CSVs. */
+typedef int (*export_fn)(struct kc_covq *q, const char *prefix, struct kc_buf *out,
+			 struct kc_err *err);
+
+static enum MHD_Result export_query(struct kc_req *r, export_fn fn, const char *type)
+{
+	struct query x;
+	char dir[MAX_PATH_LEN + 1];
+
+	if (query_begin(r, &x) < 0 || query_dir(r, &x, "prefix", dir) < 0 ||
+	    query_open(r, &x, KC_COVQ_NEED_IMPORT) < 0)
+		return query_send(r, &x, NULL);
+	return query_send_text(r, &x, fn(x.q, dir, &x.buf, &x.err), type);
+}
+
+enum MHD_Result kc_api_lcov(struct kc_req *r)
+{
+	return export_query(r, kc_covq_lcov, TEXT_PLAIN);
+}
+
+enum MHD_Result kc_api_files_csv(struct kc_req *r)
+{
+	return export_query(r, kc_covq_files_csv, TEXT_CSV);
+}
+
+enum MHD_Result kc_api_functions_csv(struct kc_req *r)
+{
+	return export_query(r, kc_covq_functions_csv, TEXT_CSV);
 }
 
 /* ---- POST /api/v1/builds -------------------------------------------------- */
@@ -338,7 +451,8 @@ static void warm_index(struct kc_req *r, json_t *summary)
 
 enum MHD_Result kc_api_post_build(struct kc_req *r)
 {
-	static const char *const known[] = { "vmlinux", "modules", "source", "strip_prefix" };
+	static const char *const known[] = { "vmlinux", "modules", "source", "strip_prefix",
+					     "git", "rev" };
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	struct kc_import_opts o;
 	struct kc_import *imp = NULL;
@@ -374,12 +488,22 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	o.vmlinux = opt_path(j, "vmlinux", &bad);
 	o.modules_dir = opt_path(j, "modules", &bad);
 	o.source_dir = opt_path(j, "source", &bad);
+	o.git_repo = opt_path(j, "git", &bad);
 	if (bad || !o.vmlinux) {
 		ret = kc_respond_error(r, KC_E_BAD_INPUT,
-				       "vmlinux (required), modules and source must be "
+				       "vmlinux (required), modules, source and git must be "
 					       "absolute server-local paths");
 		goto out;
 	}
+	v = json_object_get(j, "rev");
+	if (v && (!json_is_string(v) || !*json_string_value(v) ||
+		  strlen(json_string_value(v)) > MAX_REV_LEN)) {
+		ret = kc_respond_error(r, KC_E_BAD_INPUT, "rev must be a revision name of 1..%d "
+							  "bytes",
+				       MAX_REV_LEN);
+		goto out;
+	}
+	o.git_rev = v ? json_string_value(v) : NULL;
 	sp = json_object_get(j, "strip_prefix");
 	if (json_is_string(sp)) {
 		strip[o.nstrip++] = json_string_value(sp);

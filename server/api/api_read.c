@@ -20,13 +20,14 @@
 #include "overflow.h"
 #include "parse.h"
 
-/* Turn every row of st into a JSON object; returns a new array or NULL. */
-static json_t *rows_json(sqlite3_stmt *st)
+/* Turn every row of st (prepared on db) into a JSON object; returns a new
+ * array, or NULL with err set. */
+static json_t *rows_json(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
 {
 	json_t *arr = json_array();
 	int rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		json_t *o = json_object();
 
 		for (int i = 0; i < sqlite3_column_count(st); i++) {
@@ -61,7 +62,7 @@ static json_t *rows_json(sqlite3_stmt *st)
 		}
 		json_array_append_new(arr, o);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		json_decref(arr);
 		return NULL;
 	}
@@ -81,9 +82,7 @@ static json_t *query_rows(sqlite3 *db, const char *sql, const char *p1, const ch
 		sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
 	if (p2)
 		sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
-	rows = rows_json(st);
-	if (!rows)
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	rows = rows_json(db, st, err);
 	sqlite3_finalize(st);
 	return rows;
 }
@@ -128,15 +127,16 @@ static uint64_t blob_cardinality(const void *p, int n)
 
 /* Covered PCs per build: sum of the all-time rows of its binaries (a
  * binary's base and delta rows are disjoint, so cardinalities add up). */
-static int add_covered(sqlite3 *db, json_t *builds)
+static int add_covered(sqlite3 *db, json_t *builds, struct kc_err *err)
 {
 	sqlite3_stmt *st = kc_db_prepare(db,
 					 "SELECT t.bits FROM coverage_total t JOIN binaries b ON "
 					 "b.id = t.binary JOIN builds bl ON bl.id = b.build "
 					 "WHERE bl.build_id = ?",
-					 NULL);
+					 err);
 	size_t i;
 	json_t *b;
+	int rc = 0;
 
 	if (!st)
 		return -1;
@@ -145,14 +145,16 @@ static int add_covered(sqlite3 *db, json_t *builds)
 
 		sqlite3_bind_text(st, 1, json_string_value(json_object_get(b, "build_id")), -1,
 				  SQLITE_TRANSIENT);
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW)
 			covered += blob_cardinality(sqlite3_column_blob(st, 0),
 						    sqlite3_column_bytes(st, 0));
 		sqlite3_reset(st);
+		if (rc < 0)
+			break;
 		json_object_set_new(b, "covered_pcs", json_integer((json_int_t)covered));
 	}
 	sqlite3_finalize(st);
-	return 0;
+	return rc < 0 ? kc_err_prefix(err, "reading coverage") : 0;
 }
 
 enum MHD_Result kc_api_builds(struct kc_req *r)
@@ -174,8 +176,7 @@ enum MHD_Result kc_api_builds(struct kc_req *r)
 			  "FROM builds bl LEFT JOIN build_imports bi ON bi.build = bl.id "
 			  "ORDER BY bl.last_seen DESC",
 			  NULL, NULL, &err);
-	if (rows && add_covered(db, rows) < 0) {
-		kc_err_set(&err, kc_db_errc(db), "reading coverage: %s", sqlite3_errmsg(db));
+	if (rows && add_covered(db, rows, &err) < 0) {
 		json_decref(rows);
 		rows = NULL;
 	}
@@ -227,25 +228,34 @@ enum MHD_Result kc_api_audit(struct kc_req *r)
 	return kc_respond_json(r, 200, json_pack("{s:o}", "audit", rows));
 }
 
-/* The union of the coverage_total rows (base and deltas) of binary, or
- * NULL when a row is corrupt. */
-static roaring_bitmap_t *stored_total(sqlite3_stmt *rows, int64_t binary)
+/* The union of the coverage_total rows (base and deltas) of binary (rows
+ * prepared on db), or NULL with err set. */
+static roaring_bitmap_t *stored_total(sqlite3 *db, sqlite3_stmt *rows, int64_t binary,
+				      struct kc_err *err)
 {
 	roaring_bitmap_t *u = roaring_bitmap_create();
+	int rc = 0;
 
 	sqlite3_bind_int64(rows, 1, binary);
-	while (u && sqlite3_step(rows) == SQLITE_ROW) {
+	while (u && (rc = kc_db_step(db, rows, err)) == SQLITE_ROW) {
 		roaring_bitmap_t *b = kc_db_column_bitmap(rows, 0);
 
 		if (!b) {
-			kc_bitmap_free(u);
-			u = NULL;
+			rc = kc_err_set(err, KC_E_INTERNAL,
+					"stored coverage of binary %lld is corrupt",
+					(long long)binary);
 			break;
 		}
 		roaring_bitmap_or_inplace(u, b);
 		kc_bitmap_free(b);
 	}
 	sqlite3_reset(rows);
+	if (!u)
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	if (rc < 0) {
+		kc_bitmap_free(u);
+		u = NULL;
+	}
 	return u;
 }
 
@@ -276,15 +286,13 @@ enum MHD_Result kc_api_pcs(struct kc_req *r)
 	sqlite3_bind_text(st, 1, build, -1, SQLITE_STATIC);
 	if (binary)
 		sqlite3_bind_text(st, 2, binary, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		roaring_bitmap_t *bits = stored_total(rows, sqlite3_column_int64(st, 0));
+	while ((rc = kc_db_step(db, st, &err)) == SQLITE_ROW) {
+		roaring_bitmap_t *bits = stored_total(db, rows, sqlite3_column_int64(st, 0), &err);
 		json_t *offs = json_array();
 		roaring_uint32_iterator_t *it;
 
 		if (!bits) {
 			json_decref(offs);
-			kc_err_set(&err, KC_E_INTERNAL, "stored coverage of binary %lld is corrupt",
-				   (long long)sqlite3_column_int64(st, 0));
 			goto fail;
 		}
 		found = 1;
@@ -301,7 +309,7 @@ enum MHD_Result kc_api_pcs(struct kc_req *r)
 						offs));
 		kc_bitmap_free(bits);
 	}
-	if (rc != SQLITE_DONE)
+	if (rc < 0)
 		goto fail;
 	sqlite3_finalize(st);
 	sqlite3_finalize(rows);

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "import.h"
+#include "source.h"
 #include "symbolize.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -50,6 +51,7 @@ struct file {
 	uint64_t points;
 	struct kc_buf source; /* empty when not read */
 	int has_source;
+	char text_id[KC_SOURCE_ID_LEN + 1]; /* content id when has_source */
 };
 
 /* The points of one (file, image). */
@@ -61,13 +63,21 @@ struct fpoints {
 
 struct kc_import {
 	char *vmlinux, *modules_dir, *source_dir;
+	char *source_root; /* detected root stripped from absolute paths, or NULL */
+	char *git_repo, *git_rev; /* git source: repository and resolved commit */
 	struct image *images; /* [0] is vmlinux */
 	uint32_t nimages;
 	struct file *files;
 	uint32_t nfiles;
 	struct fpoints *fps;
-	size_t nfps;
+	size_t nfps, cap_fps;
 	uint64_t points, functions, sources;
 };
+
+/* srcroot.c: find the kernel source root among the absolute source paths
+ * of every image (a directory with include/ and kernel/ below it) and
+ * strip it from them; sets imp->source_root (NULL when none). Call before
+ * the regrouping by file. -1 only when out of memory. */
+int imp_detect_source_root(struct kc_import *imp, struct kc_err *err);
 
 #endif

@@ -66,6 +66,9 @@ void kc_import_free(struct kc_import *imp)
 	free(imp->vmlinux);
 	free(imp->modules_dir);
 	free(imp->source_dir);
+	free(imp->source_root);
+	free(imp->git_repo);
+	free(imp->git_rev);
 	free(imp);
 }
 
@@ -396,17 +399,16 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 	for (uint32_t i = 0; i < imp->nimages; i++) {
 		const struct image *im = &imp->images[i];
 		size_t first = imp->nfps;
-		size_t *slot = calloc(im->t.nfiles ? im->t.nfiles : 1, sizeof(*slot));
-		struct fpoints *grown;
+		/* per global file: its fpoints + 1 in this image (two local
+		 * paths may name one file once a source root is stripped) */
+		size_t *slot = calloc(imp->nfiles ? imp->nfiles : 1, sizeof(*slot));
 
 		if (!slot)
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		grown = realloc(imp->fps, (imp->nfps + im->t.nfiles + 1) * sizeof(*grown));
-		if (!grown) {
+		if (KC_GROW(imp->fps, imp->cap_fps, imp->nfps + im->t.nfiles + 1) < 0) {
 			free(slot);
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		}
-		imp->fps = grown;
 		for (uint64_t p = 0; p < im->t.npoints; p++) {
 			const struct kc_sym_point *pt = &im->t.points[p];
 			struct fpoints *fp;
@@ -423,19 +425,19 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 				continue;
 			gf = im->file_map[pt->file];
 			fl = &imp->files[gf];
-			if (!slot[pt->file]) {
+			if (!slot[gf]) {
 				fp = &imp->fps[imp->nfps++];
 				memset(fp, 0, sizeof(*fp));
 				fp->file = gf;
 				fp->image = i;
 				fp->bits = roaring_bitmap_create();
-				slot[pt->file] = imp->nfps - first;
+				slot[gf] = imp->nfps - first;
 				if (!fp->bits) {
 					free(slot);
 					return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				}
 			}
-			fp = &imp->fps[first + slot[pt->file] - 1];
+			fp = &imp->fps[first + slot[gf] - 1];
 			if (pt->func != KC_SYM_NONE && pt->func < im->t.nfuncs &&
 			    im->func_file[pt->func] == gf)
 				fi = im->func_idx[pt->func];
@@ -458,28 +460,49 @@ static int build_points(struct kc_import *imp, struct kc_err *err)
 	return 0;
 }
 
-/* Read the text of every relative path of plain segments (kc_path_safe)
- * from the source dir. */
-static void read_sources(struct kc_import *imp)
+/* Read the text of every relative path of plain segments from the build's
+ * source (source.h); files it lacks, or larger than KC_IMPORT_SOURCE_MAX,
+ * get no text. */
+static int read_sources(struct kc_import *imp, struct kc_source *src, struct kc_err *err)
 {
-	for (uint32_t f = 0; f < imp->nfiles && imp->source_dir; f++) {
+	for (uint32_t f = 0; f < imp->nfiles && src; f++) {
 		struct file *fl = &imp->files[f];
-		char path[4096];
-		struct kc_err ignored;
+		int rc = kc_source_read_file(src, fl->path, KC_IMPORT_SOURCE_MAX, &fl->source,
+					     fl->text_id, err);
 
-		if (!kc_path_safe(fl->path, 0))
+		if (rc < 0)
+			return kc_err_prefix(err, "source of %s", fl->path);
+		if (rc == 0)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", imp->source_dir, fl->path) >=
-		    (int)sizeof(path))
-			continue;
-		if (kc_read_file(path, KC_IMPORT_SOURCE_MAX, &fl->source, &ignored) < 0 ||
-		    fl->source.oom) {
-			kc_buf_release(&fl->source);
-			continue;
-		}
 		fl->has_source = 1;
 		imp->sources++;
 	}
+	return 0;
+}
+
+/* The build's source as o names it (a directory or a git revision), or
+ * NULL in *out when it names none. */
+static int open_source(struct kc_import *imp, const struct kc_import_opts *o,
+		       struct kc_source **out, struct kc_err *err)
+{
+	*out = NULL;
+	if (o->source_dir && o->git_repo)
+		return kc_err_set(err, KC_E_BAD_INPUT, "give a source directory or a git "
+						       "repository, not both");
+	if (o->git_rev && !o->git_repo)
+		return kc_err_set(err, KC_E_BAD_INPUT, "a revision needs a git repository");
+	if (o->source_dir)
+		*out = kc_source_open_dir(o->source_dir, err);
+	else if (o->git_repo)
+		*out = kc_source_open_git(o->git_repo, o->git_rev, err);
+	else
+		return 0;
+	if (!*out)
+		return -1;
+	if (o->git_repo && (!(imp->git_repo = strdup(o->git_repo)) ||
+			    !(imp->git_rev = strdup(kc_source_revision(*out)))))
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	return 0;
 }
 
 static int add_image(struct kc_import *imp, const char *path, const struct kc_sym_opts *so,
@@ -516,6 +539,7 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 	struct kc_import *imp = calloc(1, sizeof(*imp));
 	struct pathlist mods = { NULL, 0, 0 };
 	struct kc_sym_opts so = { o->strip_prefixes, o->nstrip };
+	struct kc_source *src = NULL;
 	int ret = -1;
 
 	*out = NULL;
@@ -533,15 +557,8 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (o->source_dir) {
-		struct stat sb;
-
-		if (stat(o->source_dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-			kc_err_set(err, KC_E_BAD_INPUT,
-				   "source directory %s is not a directory", o->source_dir);
-			goto out;
-		}
-	}
+	if (open_source(imp, o, &src, err) < 0)
+		goto out;
 	if (o->modules_dir && find_modules(o->modules_dir, 0, &mods, err) < 0)
 		goto out;
 	if (mods.n > 1)
@@ -556,15 +573,19 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 	for (size_t i = 0; i < mods.n; i++)
 		if (add_image(imp, mods.v[i], &so, 1, err) < 0)
 			goto out;
+	if (o->nstrip == 0 && imp_detect_source_root(imp, err) < 0)
+		goto out;
 	if (build_files(imp, err) < 0 || build_funcs(imp, err) < 0 || build_lines(imp, err) < 0 ||
 	    build_points(imp, err) < 0)
 		goto out;
-	read_sources(imp);
+	if (read_sources(imp, src, err) < 0)
+		goto out;
 	*out = imp;
 	imp = NULL;
 	ret = 0;
 out:
 	pathlist_release(&mods);
+	kc_source_free(src);
 	kc_import_free(imp);
 	return ret;
 }

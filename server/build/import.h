@@ -35,6 +35,9 @@ struct kc_import_opts {
 	const char *source_dir;  /* optional: source tree; texts are stored */
 	const char *const *strip_prefixes; /* see struct kc_sym_opts */
 	size_t nstrip;
+	/* optional, instead of source_dir: texts are read from this git
+	 * repository at git_rev (NULL: HEAD) with libgit2 (source.h) */
+	const char *git_repo, *git_rev;
 };
 
 struct kc_import;
@@ -51,7 +54,8 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 int kc_import_write(void *arg, void *db, struct kc_err *err);
 
 /* What was imported, as a new JSON object: build_id, link_text, images,
- * files, functions, points, sources. NULL when out of memory. */
+ * files, functions, points, sources, source_root, and with a git source
+ * git and rev (the resolved commit). NULL when out of memory. */
 json_t *kc_import_summary(const struct kc_import *imp);
 
 void kc_import_free(struct kc_import *imp);

@@ -50,13 +50,11 @@ static int64_t get_id(sqlite3 *db, const char *sql, int64_t a, const char *t1, c
 		sqlite3_bind_text(st, 3, t2, -1, SQLITE_STATIC);
 	if (t3)
 		sqlite3_bind_text(st, 4, t3, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = kc_db_step(db, st, err);
 	if (rc == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
+	else if (rc < 0)
 		id = -2;
-	if (id == -2)
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return id;
 }
@@ -194,14 +192,44 @@ out:
 	return ret;
 }
 
+/* The source_texts id of a file's text, stored when its content id is
+ * new (ins, sel: the prepared statements of write_files). -1 on error. */
+static int64_t text_id(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *sel, const struct file *fl,
+		       struct kc_err *err)
+{
+	int64_t id = -1;
+	int rc;
+
+	sqlite3_bind_text(ins, 1, fl->text_id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(ins, 2, fl->source.len ? (const void *)fl->source.data : "",
+			    fl->source.len, SQLITE_STATIC);
+	if (step(db, ins, err) < 0)
+		return -1;
+	sqlite3_bind_text(sel, 1, fl->text_id, -1, SQLITE_STATIC);
+	rc = kc_db_step(db, sel, err);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(sel, 0);
+	else if (rc == SQLITE_DONE)
+		kc_err_set(err, KC_E_INTERNAL, "source text %s vanished", fl->text_id);
+	sqlite3_reset(sel);
+	sqlite3_clear_bindings(sel);
+	return id;
+}
+
 static int write_files(sqlite3 *db, int64_t build, const struct kc_import *imp,
 		       int64_t *file_ids, struct kc_err *err)
 {
-	sqlite3_stmt *fs = kc_db_prepare(
+	sqlite3_stmt *ins = kc_db_prepare(db,
+					  "INSERT INTO source_texts (hash, text) VALUES (?1, ?2) "
+					  "ON CONFLICT (hash) DO NOTHING",
+					  err);
+	sqlite3_stmt *sel =
+		ins ? kc_db_prepare(db, "SELECT id FROM source_texts WHERE hash = ?1", err) : NULL;
+	sqlite3_stmt *fs = sel ? kc_db_prepare(
 		db,
-		"INSERT INTO files (build, path, points, nlines, nfuncs, lines, source) "
+		"INSERT INTO files (build, path, points, nlines, nfuncs, lines, text_id) "
 		"VALUES (?,?,?,?,?,?,?)",
-		err);
+		err) : NULL;
 	sqlite3_stmt *fn = fs ? kc_db_prepare(db,
 					      "INSERT INTO functions (file, idx, name, line_start, "
 					      "line_end, points) VALUES (?,?,?,?,?,?)",
@@ -220,9 +248,13 @@ static int write_files(sqlite3 *db, int64_t build, const struct kc_import *imp,
 		sqlite3_bind_int64(fs, 4, fl->lines.n);
 		sqlite3_bind_int64(fs, 5, fl->nfuncs);
 		bind_u32s(fs, 6, fl->lines.v, fl->lines.n);
-		if (fl->has_source)
-			sqlite3_bind_blob64(fs, 7, fl->source.len ? (const void *)fl->source.data : "",
-					    fl->source.len, SQLITE_STATIC);
+		if (fl->has_source) {
+			int64_t id = text_id(db, ins, sel, fl, err);
+
+			if (id < 0)
+				goto out;
+			sqlite3_bind_int64(fs, 7, id);
+		}
 		if (step(db, fs, err) < 0)
 			goto out;
 		file_ids[f] = sqlite3_last_insert_rowid(db);
@@ -239,9 +271,20 @@ static int write_files(sqlite3 *db, int64_t build, const struct kc_import *imp,
 	}
 	ret = 0;
 out:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(sel);
 	sqlite3_finalize(fs);
 	sqlite3_finalize(fn);
 	return ret;
+}
+
+/* After a re-import: drop the texts no file refers to any more. */
+static int drop_unused_texts(sqlite3 *db, struct kc_err *err)
+{
+	return kc_db_exec(db,
+			  "DELETE FROM source_texts WHERE NOT EXISTS "
+			  "(SELECT 1 FROM files WHERE files.text_id = source_texts.id)",
+			  err);
 }
 
 static int write_points(sqlite3 *db, const struct kc_import *imp, const int64_t *file_ids,
@@ -280,8 +323,9 @@ static int write_record(sqlite3 *db, int64_t build, int64_t prev, const struct k
 	int64_t now = (int64_t)time(NULL);
 	sqlite3_stmt *st = kc_db_prepare(db,
 					 "INSERT INTO build_imports (build, imported, vmlinux, "
-					 "modules_dir, source_dir, files, functions, points) "
-					 "VALUES (?,?,?,?,?,?,?,?)",
+					 "modules_dir, source_dir, files, functions, points, "
+					 "source_git, source_rev, source_root) "
+					 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
 					 err);
 	int r;
 
@@ -297,6 +341,12 @@ static int write_record(sqlite3 *db, int64_t build, int64_t prev, const struct k
 	sqlite3_bind_int64(st, 6, imp->nfiles);
 	sqlite3_bind_int64(st, 7, (int64_t)imp->functions);
 	sqlite3_bind_int64(st, 8, (int64_t)imp->points);
+	if (imp->git_repo) {
+		sqlite3_bind_text(st, 9, imp->git_repo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 10, imp->git_rev, -1, SQLITE_STATIC);
+	}
+	if (imp->source_root)
+		sqlite3_bind_text(st, 11, imp->source_root, -1, SQLITE_STATIC);
 	r = step(db, st, err);
 	sqlite3_finalize(st);
 	return r;
@@ -324,7 +374,8 @@ int kc_import_write(void *arg, void *dbp, struct kc_err *err)
 	    write_images(db, build, imp, image_ids, err) < 0 ||
 	    write_files(db, build, imp, file_ids, err) < 0 ||
 	    write_points(db, imp, file_ids, image_ids, err) < 0 ||
-	    write_record(db, build, prev, imp, err) < 0)
+	    write_record(db, build, prev, imp, err) < 0 ||
+	    (prev >= 0 && drop_unused_texts(db, err) < 0))
 		goto out;
 	ret = 0;
 out:
@@ -335,7 +386,7 @@ out:
 
 json_t *kc_import_summary(const struct kc_import *imp)
 {
-	json_t *images = json_array();
+	json_t *images = json_array(), *sum;
 	char base[24];
 
 	for (uint32_t i = 0; i < imp->nimages; i++) {
@@ -350,10 +401,16 @@ json_t *kc_import_summary(const struct kc_import *imp)
 					  "unresolved_points", (json_int_t)t->unresolved));
 	}
 	snprintf(base, sizeof(base), "0x%016llx", (unsigned long long)imp->images[0].t.text_base);
-	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I}", "build_id",
-			 imp->images[0].t.build_id, "link_text", base, "images", images, "files",
-			 (json_int_t)imp->nfiles, "functions", (json_int_t)imp->functions, "points",
-			 (json_int_t)imp->points, "sources", (json_int_t)imp->sources);
+	sum = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:s?}", "build_id",
+			imp->images[0].t.build_id, "link_text", base, "images", images, "files",
+			(json_int_t)imp->nfiles, "functions", (json_int_t)imp->functions, "points",
+			(json_int_t)imp->points, "sources", (json_int_t)imp->sources,
+			"source_root", imp->source_root);
+	if (sum && imp->git_repo) {
+		json_object_set_new(sum, "git", json_string(imp->git_repo));
+		json_object_set_new(sum, "rev", json_string(imp->git_rev));
+	}
+	return sum;
 }
 
 int kc_import_write_audited(void *arg, void *db, struct kc_err *err)

@@ -218,7 +218,7 @@ void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct 
 		goto out;
 	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_bytes(st, 1) != SALT_BYTES ||
+	if (kc_db_step(db, st, NULL) != SQLITE_ROW || sqlite3_column_bytes(st, 1) != SALT_BYTES ||
 	    sqlite3_column_bytes(st, 2) != HASH_BYTES)
 		goto out;
 	hash_secret(secret, sqlite3_column_blob(st, 1), hash);

@@ -10,7 +10,11 @@
  *   when it alone is larger), keyed by (build, build_imports.imported),
  *   which import.c makes strictly increasing;
  * - per-file totals of repeated large trees, keyed by index and a key
- *   that changes with any new coverage (tree.c).
+ *   that changes with any new coverage (tree.c);
+ * - line maps between two source contents (linemap.c), keyed by the pair
+ *   of source_texts ids: 32 bytes per pair plus 12 per diff hunk, in an
+ *   open-addressing table emptied whenever it outgrows KC_LINEMAP_BYTES
+ *   (contents never change, so an entry never goes stale).
  *
  * Loading an index holds the lock, so a build is loaded once even when
  * many queries arrive together.
@@ -20,9 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <git2.h>
+
+#include "grow.h"
+
 #define KC_COVSET_CACHE 32
 #define KC_INDEX_SLOTS 64
 #define KC_TOTALS_CACHE 8
+#define KC_LINEMAP_BYTES (32u << 20)
+#define KC_LINEMAP_MIN_SLOTS 1024u
 
 struct covcache {
 	char *key; /* NULL: free slot */
@@ -37,7 +47,17 @@ struct tentry {
 	uint64_t used;
 };
 
+struct mapentry {
+	int64_t s, t; /* s == 0: free slot */
+	struct cq_hunk *h;
+	uint32_t n;
+};
+
 struct kc_covq_cache {
+	pthread_mutex_t map_lock; /* line maps */
+	struct mapentry *maps;
+	size_t nmaps, capmaps, mapbytes;
+
 	pthread_mutex_t cov_lock; /* covsets */
 	struct covcache cov[KC_COVSET_CACHE];
 	uint64_t cov_tick;
@@ -58,8 +78,15 @@ struct kc_covq_cache *kc_covq_cache_new(unsigned index_mb, struct kc_err *err)
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
+	/* line maps diff with libgit2 (reference counted, thread-safe) */
+	if (git_libgit2_init() < 0) {
+		free(c);
+		kc_err_set(err, KC_E_INTERNAL, "libgit2 failed to initialize");
+		return NULL;
+	}
 	pthread_mutex_init(&c->cov_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->map_lock, NULL);
 	c->budget = (size_t)index_mb << 20;
 	return c;
 }
@@ -91,8 +118,20 @@ static void index_evict_locked(struct kc_covq_cache *c, int i)
 	c->index[i] = NULL;
 }
 
+static void maps_clear_locked(struct kc_covq_cache *c)
+{
+	for (size_t i = 0; i < c->capmaps; i++)
+		free(c->maps[i].h);
+	free(c->maps);
+	c->maps = NULL;
+	c->nmaps = c->capmaps = c->mapbytes = 0;
+}
+
 void kc_covq_cache_clear(struct kc_covq_cache *c)
 {
+	pthread_mutex_lock(&c->map_lock);
+	maps_clear_locked(c);
+	pthread_mutex_unlock(&c->map_lock);
 	pthread_mutex_lock(&c->cov_lock);
 	for (int i = 0; i < KC_COVSET_CACHE; i++) {
 		free(c->cov[i].key);
@@ -115,7 +154,9 @@ void kc_covq_cache_free(struct kc_covq_cache *c)
 	kc_covq_cache_clear(c);
 	pthread_mutex_destroy(&c->cov_lock);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->map_lock);
 	free(c);
+	git_libgit2_shutdown();
 }
 
 int cq_covcache_get(struct kc_covq_cache *c, const char *key, struct covset *out)
@@ -270,4 +311,90 @@ void cq_totals_store(struct kc_covq_cache *c, struct pindex *x, const char *key,
 	e->t = copy;
 	e->used = ++c->tick;
 	pthread_mutex_unlock(&c->lock);
+}
+
+static size_t map_slot(const struct kc_covq_cache *c, int64_t s, int64_t t)
+{
+	uint64_t h = (uint64_t)s * 0x9e3779b97f4a7c15ull ^ (uint64_t)t * 0xc2b2ae3d27d4eb4full;
+	size_t i = (size_t)(h ^ (h >> 29)) & (c->capmaps - 1);
+
+	while (c->maps[i].s && (c->maps[i].s != s || c->maps[i].t != t))
+		i = (i + 1) & (c->capmaps - 1);
+	return i;
+}
+
+int cq_linemap_lookup(struct kc_covq_cache *c, int64_t s_text, int64_t t_text,
+		      struct cq_linemap *m)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->map_lock);
+	if (c->capmaps) {
+		const struct mapentry *e = &c->maps[map_slot(c, s_text, t_text)];
+
+		if (e->s) {
+			r = 1;
+			if (KC_GROW(m->h, m->cap, (size_t)e->n + 1) < 0)
+				r = -1;
+			else if (e->n)
+				memcpy(m->h, e->h, e->n * sizeof(*e->h));
+			m->n = r > 0 ? e->n : 0;
+		}
+	}
+	pthread_mutex_unlock(&c->map_lock);
+	return r;
+}
+
+/* Double the table (rehashing every entry); -1 when out of memory. */
+static int maps_grow_locked(struct kc_covq_cache *c)
+{
+	size_t cap = c->capmaps ? 2 * c->capmaps : KC_LINEMAP_MIN_SLOTS;
+	struct mapentry *old = c->maps;
+	size_t oldcap = c->capmaps;
+
+	c->maps = calloc(cap, sizeof(*c->maps));
+	if (!c->maps) {
+		c->maps = old;
+		return -1;
+	}
+	c->capmaps = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].s)
+			c->maps[map_slot(c, old[i].s, old[i].t)] = old[i];
+	free(old);
+	c->mapbytes += (cap - oldcap) * sizeof(*c->maps);
+	return 0;
+}
+
+void cq_linemap_store(struct kc_covq_cache *c, int64_t s_text, int64_t t_text,
+		      const struct cq_hunk *h, uint32_t n)
+{
+	size_t bytes = (size_t)n * sizeof(*h);
+	struct cq_hunk *copy = malloc(bytes ? bytes : 1);
+	struct mapentry *e;
+
+	if (!copy)
+		return;
+	if (n)
+		memcpy(copy, h, bytes);
+	pthread_mutex_lock(&c->map_lock);
+	if (c->mapbytes + bytes > KC_LINEMAP_BYTES)
+		maps_clear_locked(c);
+	if (2 * (c->nmaps + 1) > c->capmaps && maps_grow_locked(c) < 0) {
+		free(copy);
+		goto out;
+	}
+	e = &c->maps[map_slot(c, s_text, t_text)];
+	if (e->s) {
+		free(copy); /* another query stored it meanwhile */
+		goto out;
+	}
+	e->s = s_text;
+	e->t = t_text;
+	e->h = copy;
+	e->n = n;
+	c->nmaps++;
+	c->mapbytes += bytes;
+out:
+	pthread_mutex_unlock(&c->map_lock);
 }

@@ -43,6 +43,7 @@ void kc_covq_free(struct kc_covq *q)
 	free(q->bitset);
 	free(q->cov);
 	free(q->tkey);
+	cq_merge_free(q->merge);
 	if (q->index)
 		cq_index_put(q->cache, q->index);
 	free(q);
@@ -101,15 +102,13 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t 
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, build_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = kc_db_step(db, st, err);
 	if (rc == SQLITE_DONE) {
 		kc_err_set(err, KC_E_NOT_FOUND, "no build %s", build_id);
 		goto out;
 	}
-	if (rc != SQLITE_ROW) {
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	if (rc < 0)
 		goto out;
-	}
 	q->build = sqlite3_column_int64(st, 0);
 	q->imported = sqlite3_column_type(st, 1) != SQLITE_NULL;
 	generation = sqlite3_column_int64(st, 1);

@@ -79,6 +79,29 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t 
 			     struct kc_err *err);
 void kc_covq_free(struct kc_covq *q);
 
+/*
+ * Merged queries (docs/api-coverage.md, "Merged queries"): after
+ * kc_covq_merge, every query below answers for the query's build T with
+ * the coverage of the other builds mapped onto T's lines: line states are
+ * the best over the builds, functions hit anywhere (by name and file) are
+ * hit, and lines of other builds with covered points that land on no
+ * unchanged line of T are counted as lost. Builds are given by id or, with
+ * window set, are every build with reports received in the filter's days
+ * (restricted to releases starting with release when not NULL). The
+ * target itself and repeated ids are ignored; at most 63 other builds
+ * (KC_E_BAD_INPUT beyond), an unknown one is KC_E_NOT_FOUND, one never
+ * imported is listed as skipped. The strings are borrowed for the call.
+ * Call at most once per query; needs an imported build.
+ */
+struct kc_covq_merge {
+	const char *const *builds; /* build ids (hex) */
+	size_t nbuilds;
+	int window;          /* instead of builds: every build of the filter's days */
+	const char *release; /* with window: a release prefix, or NULL */
+};
+int kc_covq_merge(struct kc_covq *q, const struct kc_covq_merge *m,
+		  struct kc_err *err) KC_MUST_CHECK;
+
 /* Children of directory dir ("" = the root) with their totals, and dir's
  * own totals. */
 json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err);

@@ -12,6 +12,8 @@
  *   labels.c   which labels covered a file or a line
  *   functions.c function lists
  *   export.c   LCOV, CSV and the build summary
+ *   linemap.c  which line of one source text is which line of another
+ *   merge.c    merged queries: coverage of other builds mapped onto this one
  */
 #ifndef KC_CQ_H
 #define KC_CQ_H
@@ -58,6 +60,7 @@ struct kc_covq {
 	const roaring_bitmap_t **cov; /* per index slot, borrowed from img */
 	uint64_t **bitset;      /* per slot, made by cq_ensure_bitsets() */
 	char *tkey;             /* totals cache key, made by tree.c */
+	struct cq_merge *merge; /* merge= builds (kc_covq_merge), or NULL */
 };
 
 /* The tallies of one file while walking. */
@@ -71,6 +74,16 @@ struct fview {
 	uint32_t *ftot, *fcov; /* per function idx */
 	size_t lcap, fcap;
 	uint64_t points, covered;
+	/* With q->merge (merge.c): per line index the merged state (0
+	 * uncovered, 1 partial, 2 covered) and the builds with a covered
+	 * point on it (bit 0: this build, bit k: merged build k - 1); per
+	 * function idx hit anywhere, and by which builds; lost lines of the
+	 * merged builds in this file. */
+	int merged;
+	uint8_t *mstate, *fhit;
+	uint64_t *mwho, *fwho;
+	size_t mcap, mfcap;
+	uint64_t lost;
 };
 
 /* Totals of a file or a directory. */
@@ -79,6 +92,8 @@ struct totals {
 	uint64_t lines, lines_full, lines_partial;
 	uint64_t funcs, funcs_hit;
 	uint64_t files;
+	uint64_t lost; /* merged queries: lost lines (answered only then) */
+	int merged;
 };
 
 
@@ -104,6 +119,7 @@ struct pfunc {
 
 struct pfile {
 	int64_t id;
+	int64_t text_id; /* source_texts.id of its content, 0: no text (schema 008) */
 	char *path;
 	uint32_t nlines, nfuncs, nparts;
 	size_t capparts;
@@ -124,6 +140,9 @@ struct pindex {
 	uint32_t nfiles;
 	size_t capfiles;
 };
+
+struct cq_hunk;
+struct cq_linemap;
 
 /* ---- select.c ---- */
 
@@ -162,6 +181,78 @@ struct totals *cq_totals_lookup(struct kc_covq_cache *c, struct pindex *x, const
 /* Keep a copy of the per-file totals t of x under key. */
 void cq_totals_store(struct kc_covq_cache *c, struct pindex *x, const char *key,
 		     const struct totals *t);
+/* The cached hunks of (s_text, t_text) copied into m: 1 hit, 0 miss, -1
+ * out of memory. */
+int cq_linemap_lookup(struct kc_covq_cache *c, int64_t s_text, int64_t t_text,
+		      struct cq_linemap *m);
+/* Keep a copy of the hunks of (s_text, t_text) (dropped when out of
+ * memory; the whole map cache is emptied when it outgrows its budget). */
+void cq_linemap_store(struct kc_covq_cache *c, int64_t s_text, int64_t t_text,
+		      const struct cq_hunk *h, uint32_t n);
+
+/* Line maps (linemap.c): the hunks of a diff of text S against text T, in
+ * S order: S lines [first, end) are replaced, and every S line from end on
+ * (until the next hunk) is line + shift in T. */
+struct cq_hunk {
+	uint32_t first, end;
+	int32_t shift;
+};
+
+struct cq_linemap {
+	struct cq_hunk *h; /* owned */
+	uint32_t n;
+	size_t cap;
+	int identity; /* same content: every line maps onto itself */
+	int valid;    /* 0: no text on one side, nothing maps */
+};
+
+/* Hunks of the diff of s against t (libgit2), *out owned by the caller. */
+int cq_linemap_diff(const void *s, size_t slen, const void *t, size_t tlen, struct cq_hunk **out,
+		    uint32_t *n, struct kc_err *err);
+/* The line of T that S line `line` is unchanged on, 0 when none. */
+uint32_t cq_linemap_apply(const struct cq_linemap *m, uint32_t line);
+/* The map from content s_text to t_text (source_texts ids, 0: none) into
+ * m (reused between calls; cq_linemap_release frees it), from the cache
+ * or by a diff of the two texts read from q->db. */
+int cq_linemap_get(struct kc_covq *q, int64_t s_text, int64_t t_text, struct cq_linemap *m,
+		   struct kc_err *err);
+void cq_linemap_release(struct cq_linemap *m);
+
+/* ---- merge.c ---- */
+
+#define KC_MERGE_MAX 63 /* merged builds besides the target (a 64-bit mask) */
+
+/* One merged build and its scratch state for the file being walked. */
+struct msub {
+	struct kc_covq *q;     /* its query, same filter, no merge */
+	struct fview v;        /* its view of the current file */
+	uint32_t *lost;        /* its lost lines in the current file */
+	uint32_t nlost;
+	size_t lostcap;
+	const char *reason;    /* why they are lost: "changed" or "no_source" */
+	uint64_t lost_total;   /* over the walk */
+};
+
+struct cq_merge {
+	struct msub *sub;
+	uint32_t n;
+	struct cq_linemap map; /* scratch */
+	json_t *skipped;       /* [{build_id, reason}] of builds not merged */
+};
+
+void cq_merge_free(struct cq_merge *m);
+/* The merged state of v's file (after cq_fview_fill filled T's own
+ * tallies): fills v->merged, mstate, mwho, fhit, fwho, lost and each
+ * sub's lost lines. */
+int cq_merge_fill(struct kc_covq *q, struct fview *v, struct kc_err *err);
+/* JSON array of the build ids whose bit is set in mask. */
+json_t *cq_merge_builds(const struct kc_covq *q, uint64_t mask);
+/* {"builds": [...], "skipped": [...]}: what a merged answer merged. */
+json_t *cq_merge_object(const struct kc_covq *q);
+/* The summary's merge part into out: lost_lines (in T's files and in the
+ * files T lacks), lost_by_build, lost_files (the files T lacks, per
+ * build) and merge. */
+int cq_merge_summary(struct kc_covq *q, json_t *out, struct kc_err *err);
 
 /* ---- walk.c ---- */
 

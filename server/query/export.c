@@ -33,7 +33,9 @@ static int lcov_fnda(const struct fview *v, uint32_t idx, const char *name, int6
 	(void)le;
 	(void)err;
 
-	kc_buf_addf(b, "FNDA:%u,%s\n", v->fcov[idx], name);
+	/* merged: a function only other builds hit counts as hit once */
+	kc_buf_addf(b, "FNDA:%u,%s\n", v->fcov[idx] || !v->merged || !v->fhit[idx] ? v->fcov[idx] : 1,
+		    name);
 	return 0;
 }
 
@@ -52,7 +54,8 @@ static int lcov_file(struct kc_covq *q, const struct fview *v, void *arg, struct
 		    (unsigned long long)t.funcs_hit);
 	for (uint32_t l = 0; l < v->nlines; l++)
 		if (v->ltot[l])
-			kc_buf_addf(b, "DA:%u,%u\n", v->lines[l], v->lcov[l]);
+			kc_buf_addf(b, "DA:%u,%u\n", v->lines[l],
+				    v->lcov[l] || !v->merged || !v->mstate[l] ? v->lcov[l] : 1);
 	kc_buf_addf(b, "LF:%llu\nLH:%llu\nend_of_record\n", (unsigned long long)t.lines,
 		    (unsigned long long)(t.lines_full + t.lines_partial));
 	return b->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
@@ -104,15 +107,17 @@ static int csv_file(struct kc_covq *q, const struct fview *v, void *arg, struct 
 {
 	struct kc_buf *b = arg;
 	struct totals t;
-	(void)q;
 
 	cq_fview_totals(v, &t);
 	csv_field(b, v->path);
-	kc_buf_addf(b, ",%llu,%llu,%llu,%llu,%llu,%llu\n",
+	kc_buf_addf(b, ",%llu,%llu,%llu,%llu,%llu,%llu",
 		    (unsigned long long)(t.lines_full + t.lines_partial),
 		    (unsigned long long)t.lines, (unsigned long long)t.covered,
 		    (unsigned long long)t.points, (unsigned long long)t.funcs_hit,
 		    (unsigned long long)t.funcs);
+	if (q->merge)
+		kc_buf_addf(b, ",%llu", (unsigned long long)t.lost);
+	kc_buf_add_u8(b, '\n');
 	return b->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
 }
 
@@ -125,7 +130,7 @@ int kc_covq_files_csv(struct kc_covq *q, const char *prefix, struct kc_buf *out,
 	if (norm_prefix(prefix, &p, err) < 0)
 		return -1;
 	kc_buf_addf(out, "Filename,CoveredLines,TotalLines,CoveredPCs,TotalPCs,"
-			 "CoveredFunctions,TotalFunctions\n");
+			 "CoveredFunctions,TotalFunctions%s\n", q->merge ? ",LostLines" : "");
 	n = cq_walk(q, NULL, p, csv_file, out, err);
 	free(p);
 	return n < 0 ? -1 : 0;
@@ -142,7 +147,10 @@ static int csv_fn(const struct fview *v, uint32_t idx, const char *name, int64_t
 	csv_field(b, v->path);
 	kc_buf_add_u8(b, ',');
 	csv_field(b, name);
-	kc_buf_addf(b, ",%u,%u\n", v->fcov[idx], v->ftot[idx]);
+	kc_buf_addf(b, ",%u,%u", v->fcov[idx], v->ftot[idx]);
+	if (v->merged)
+		kc_buf_addf(b, ",%d", v->fhit[idx] ? 1 : 0);
+	kc_buf_add_u8(b, '\n');
 	return 0;
 }
 
@@ -163,7 +171,7 @@ int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *
 
 	if (norm_prefix(prefix, &p, err) < 0)
 		return -1;
-	kc_buf_addf(out, "Filename,Function,CoveredPCs,TotalPCs\n");
+	kc_buf_addf(out, "Filename,Function,CoveredPCs,TotalPCs%s\n", q->merge ? ",Hit" : "");
 	n = cq_walk(q, NULL, p, csv_funcs_file, out, err);
 	free(p);
 	return n < 0 ? -1 : 0;
@@ -194,7 +202,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, q->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
 		const roaring_bitmap_t *cov = cq_covset_get(&bin, sqlite3_column_int64(st, 0));
 		uint64_t n = cov ? roaring_bitmap_get_cardinality(cov) : 0;
 		json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "name", sqlite3_column_text(st, 1),
@@ -228,10 +236,8 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		}
 		json_array_append_new(arr, o);
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(q->db), "sqlite: %s", sqlite3_errmsg(q->db));
+	if (rc < 0)
 		goto out;
-	}
 	sqlite3_finalize(st);
 	st = kc_db_prepare(q->db, "SELECT id, points, bits FROM images WHERE build = ?", err);
 	if (!st) {
@@ -239,7 +245,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, q->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
 		const roaring_bitmap_t *cov = cq_covset_get(&q->img, sqlite3_column_int64(st, 0));
 		roaring_bitmap_t *pts = kc_db_column_bitmap(st, 2);
 
@@ -251,10 +257,8 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		covered += cov ? roaring_bitmap_and_cardinality(cov, pts) : 0;
 		kc_bitmap_free(pts);
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(q->db), "sqlite: %s", sqlite3_errmsg(q->db));
+	if (rc < 0)
 		goto out;
-	}
 	out = cq_base_object(q);
 	json_object_set_new(out, "imported", json_boolean(q->imported));
 	json_object_set_new(out, "pcs", json_integer((json_int_t)pcs));
@@ -263,6 +267,10 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 	json_object_set_new(out, "unmatched_pcs", json_integer((json_int_t)unmatched));
 	json_object_set_new(out, "pcs_not_imported", json_integer((json_int_t)unimported));
 	json_object_set(out, "binaries", arr);
+	if (q->merge && cq_merge_summary(q, out, err) < 0) {
+		json_decref(out);
+		out = NULL;
+	}
 out:
 	sqlite3_finalize(st);
 	cq_covset_release(&bin);

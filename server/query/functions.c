@@ -15,6 +15,7 @@ struct fentry {
 	const char *file, *name;
 	int64_t line_start, line_end;
 	uint64_t points, covered;
+	uint64_t who; /* merged queries: builds that hit it (merge.c) */
 };
 
 struct func_walk {
@@ -40,6 +41,7 @@ static int collect_func(const struct fview *v, uint32_t idx, const char *name, i
 	e->line_end = le;
 	e->points = v->ftot[idx];
 	e->covered = v->fcov[idx];
+	e->who = v->merged ? v->fwho[idx] : 0;
 	return 0;
 }
 
@@ -157,13 +159,16 @@ json_t *kc_covq_functions(struct kc_covq *q, const char *file, const char *match
 	arr = json_array();
 	for (size_t i = offset; i < w.n && i - offset < limit; i++) {
 		const struct fentry *e = &w.v[i];
+		json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "file", e->file, "name",
+				      e->name, "line_start", (json_int_t)e->line_start,
+				      "line_end", (json_int_t)e->line_end, "points",
+				      (json_int_t)e->points, "covered", (json_int_t)e->covered);
 
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "file",
-						     e->file, "name", e->name,
-						     "line_start", (json_int_t)e->line_start,
-						     "line_end", (json_int_t)e->line_end, "points",
-						     (json_int_t)e->points, "covered",
-						     (json_int_t)e->covered));
+		if (o && q->merge) {
+			json_object_set_new(o, "hit", json_boolean(e->who != 0));
+			json_object_set_new(o, "builds", cq_merge_builds(q, e->who));
+		}
+		json_array_append_new(arr, o);
 	}
 	out = cq_base_object(q);
 	if (file)
@@ -174,6 +179,8 @@ json_t *kc_covq_functions(struct kc_covq *q, const char *file, const char *match
 	json_object_set_new(out, "offset", json_integer((json_int_t)offset));
 	json_object_set_new(out, "limit", json_integer((json_int_t)limit));
 	json_object_set_new(out, "functions", arr);
+	if (q->merge)
+		json_object_set_new(out, "merge", cq_merge_object(q));
 out:
 	func_walk_release(&w);
 	return out;

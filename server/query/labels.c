@@ -239,7 +239,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 		sqlite3_bind_int64(st, 4, f->since);
 		sqlite3_bind_int64(st, 5, f->until);
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
 		int64_t day = sqlite3_column_int64(st, 3);
 		roaring_bitmap_t *cov = kc_db_column_bitmap(st, 4);
 		struct llabel *l = NULL;
@@ -273,8 +273,8 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 			l->last = day > l->last ? day : l->last;
 		}
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(q->db), "reading coverage: %s", sqlite3_errmsg(q->db));
+	if (rc < 0) {
+		kc_err_prefix(err, "reading coverage");
 		goto out;
 	}
 	ret = 0;
@@ -294,7 +294,7 @@ static int llabel_day_hit(struct kc_covq *q, const struct lsel *s, sqlite3_stmt 
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, day);
 	sqlite3_bind_text(st, 3, s->images, -1, SQLITE_STATIC);
-	while (!hit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (!hit && (rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
 		roaring_bitmap_t *cov = kc_db_column_bitmap(st, 1);
 
 		if (!cov)
@@ -303,8 +303,8 @@ static int llabel_day_hit(struct kc_covq *q, const struct lsel *s, sqlite3_stmt 
 		hit = lsel_mark(q, s, sqlite3_column_int64(st, 0), cov, row, err);
 		kc_bitmap_free(cov);
 	}
-	if (hit == 0 && rc != SQLITE_DONE)
-		return kc_err_set(err, kc_db_errc(q->db), "reading coverage: %s", sqlite3_errmsg(q->db));
+	if (hit == 0 && rc < 0)
+		return kc_err_prefix(err, "reading coverage");
 	return hit;
 }
 
@@ -339,15 +339,15 @@ static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l
 			goto out;
 		sqlite3_bind_int64(st, 1, l->id);
 		sqlite3_bind_text(st, 2, s->images, -1, SQLITE_STATIC);
-		while (hit == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		while (hit == 0 && (rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
 			int64_t day = sqlite3_column_int64(st, 0);
 
 			hit = llabel_day_hit(q, s, hit_st, l->id, day, row, err);
 			if (hit > 0)
 				*ends[e] = day;
 		}
-		if (hit == 0 && rc != SQLITE_DONE)
-			hit = kc_err_set(err, kc_db_errc(q->db), "reading coverage days: %s", sqlite3_errmsg(q->db));
+		if (hit == 0 && rc < 0)
+			hit = kc_err_prefix(err, "reading coverage days");
 		sqlite3_finalize(st);
 		if (hit < 0)
 			goto out;

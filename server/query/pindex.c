@@ -48,7 +48,7 @@ static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		if (KC_GROW(x->img, cap, (size_t)x->nimg + 1) < 0 ||
 		    KC_GROW(x->img_limit, cap_limit, (size_t)x->nimg + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
@@ -57,10 +57,8 @@ static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
 		x->img[x->nimg] = sqlite3_column_int64(st, 0);
 		x->img_limit[x->nimg++] = 0;
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	if (rc < 0)
 		goto out;
-	}
 	ret = 0;
 out:
 	sqlite3_finalize(st);
@@ -100,6 +98,7 @@ static struct pfile *index_file(struct pindex *x, sqlite3_stmt *st, struct kc_er
 	pf = &x->files[x->nfiles++];
 	memset(pf, 0, sizeof(*pf));
 	pf->id = sqlite3_column_int64(st, 0);
+	pf->text_id = sqlite3_column_int64(st, 9); /* NULL reads as 0 */
 	pf->path = strdup((const char *)sqlite3_column_text(st, 1));
 	pf->nlines = nlines;
 	pf->nfuncs = (uint32_t)sqlite3_column_int64(st, 3);
@@ -169,7 +168,8 @@ static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	sqlite3_stmt *st = kc_db_prepare(
 		db,
 		"SELECT f.id, f.path, f.nlines, f.nfuncs, f.lines, fp.image, fp.bits, "
-		"fp.line_idx, fp.func_idx FROM files f JOIN file_points fp ON fp.file = f.id "
+		"fp.line_idx, fp.func_idx, f.text_id FROM files f "
+		"JOIN file_points fp ON fp.file = f.id "
 		"WHERE f.build = ? ORDER BY f.path, fp.image",
 		err);
 	struct pfile *pf = NULL;
@@ -178,7 +178,7 @@ static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		if (!pf || pf->id != sqlite3_column_int64(st, 0)) {
 			pf = index_file(x, st, err);
 			if (!pf)
@@ -187,8 +187,8 @@ static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
 		if (index_part(x, pf, st, err) < 0)
 			goto out;
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "reading points: %s", sqlite3_errmsg(db));
+	if (rc < 0) {
+		kc_err_prefix(err, "reading points");
 		goto out;
 	}
 	ret = 0;
@@ -210,7 +210,7 @@ static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		int64_t file = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
 		struct pfile *pf;
 		uint32_t j = at;
@@ -234,8 +234,8 @@ static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
 		pf->funcs[idx].line_start = sqlite3_column_int64(st, 3);
 		pf->funcs[idx].line_end = sqlite3_column_int64(st, 4);
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "reading functions: %s", sqlite3_errmsg(db));
+	if (rc < 0) {
+		kc_err_prefix(err, "reading functions");
 		goto out;
 	}
 	ret = 0;

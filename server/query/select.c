@@ -96,7 +96,7 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 			sqlite3_bind_int64(st, 4, until);
 		}
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		roaring_bitmap_t *b = kc_db_column_bitmap(st, 1);
 
@@ -118,8 +118,8 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 		out->v[out->n].id = id;
 		out->v[out->n++].bits = b;
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "loading coverage: %s", sqlite3_errmsg(db));
+	if (rc < 0) {
+		kc_err_prefix(err, "loading coverage");
 		goto out;
 	}
 	ret = 0;

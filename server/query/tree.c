@@ -205,7 +205,8 @@ json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
 	w.prefix = prefix ? prefix : "";
 	w.plen = strlen(w.prefix);
 	w.children = json_array();
-	if (hi - lo > KC_BITSET_MIN_FILES)
+	/* merged totals depend on other builds: walked, never cached */
+	if (hi - lo > KC_BITSET_MIN_FILES && !q->merge)
 		r = tree_cached(q, &w, lo, hi, err);
 	if (r < 0)
 		goto out;
@@ -221,6 +222,8 @@ json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
 	json_object_set_new(out, "files", json_integer((json_int_t)w.all.files));
 	cq_put_totals(out, &w.all);
 	json_object_set(out, "children", w.children);
+	if (q->merge)
+		json_object_set_new(out, "merge", cq_merge_object(q));
 out:
 	json_decref(w.children);
 	free(w.cur);
@@ -232,23 +235,58 @@ struct file_walk {
 	json_t *out;
 };
 
+struct file_funcs {
+	struct kc_covq *q;
+	json_t *arr;
+};
+
 static int file_func(const struct fview *v, uint32_t idx, const char *name, int64_t ls,
 		     int64_t le, void *arg, struct kc_err *err)
 {
-	json_t *arr = arg;
+	struct file_funcs *ff = arg;
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "name", name, "line_start",
+			      (json_int_t)ls, "line_end", (json_int_t)le, "points",
+			      (json_int_t)v->ftot[idx], "covered", (json_int_t)v->fcov[idx]);
 	(void)err;
 
-	json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:I}", "name", name,
-					     "line_start", (json_int_t)ls, "line_end",
-					     (json_int_t)le, "points", (json_int_t)v->ftot[idx],
-					     "covered", (json_int_t)v->fcov[idx]));
+	if (o && v->merged) {
+		json_object_set_new(o, "hit", json_boolean(v->fhit[idx]));
+		json_object_set_new(o, "builds", cq_merge_builds(ff->q, v->fwho[idx]));
+	}
+	json_array_append_new(ff->arr, o);
 	return 0;
+}
+
+/* Per merged build, the lines it lost in this file and why. */
+static json_t *file_lost(struct kc_covq *q)
+{
+	json_t *arr = json_array();
+
+	for (uint32_t k = 0; k < q->merge->n; k++) {
+		const struct msub *s = &q->merge->sub[k];
+		json_t *lines;
+
+		if (!s->nlost)
+			continue;
+		lines = json_array();
+		for (uint32_t i = 0; i < s->nlost; i++)
+			json_array_append_new(lines, json_integer(s->lost[i]));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "build_id", s->q->build_id,
+						     "reason", s->reason, "lines", lines));
+	}
+	return arr;
+}
+
+static const char *state_name(unsigned s)
+{
+	return s == 2 ? "covered" : s == 1 ? "partial" : "uncovered";
 }
 
 static int file_one(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
 {
 	struct file_walk *w = arg;
-	json_t *lines = json_array(), *funcs = json_array();
+	json_t *lines = json_array(), *funcs = json_array(), *o;
+	struct file_funcs ff = { q, funcs };
 	struct totals t;
 
 	cq_fview_totals(v, &t);
@@ -258,12 +296,16 @@ static int file_one(struct kc_covq *q, const struct fview *v, void *arg, struct 
 		if (!v->ltot[l])
 			continue;
 		state = v->lcov[l] == v->ltot[l] ? "covered" : v->lcov[l] ? "partial" : "uncovered";
-		json_array_append_new(lines, json_pack("{s:I, s:s, s:I, s:I}", "line",
-						       (json_int_t)v->lines[l], "state", state,
-						       "covered", (json_int_t)v->lcov[l], "points",
-						       (json_int_t)v->ltot[l]));
+		if (v->merged)
+			state = state_name(v->mstate[l]);
+		o = json_pack("{s:I, s:s, s:I, s:I}", "line", (json_int_t)v->lines[l], "state",
+			      state, "covered", (json_int_t)v->lcov[l], "points",
+			      (json_int_t)v->ltot[l]);
+		if (o && v->merged)
+			json_object_set_new(o, "builds", cq_merge_builds(q, v->mwho[l]));
+		json_array_append_new(lines, o);
 	}
-	if (cq_each_function(q, v, file_func, funcs, err) < 0) {
+	if (cq_each_function(q, v, file_func, &ff, err) < 0) {
 		json_decref(lines);
 		json_decref(funcs);
 		return -1;
@@ -273,27 +315,39 @@ static int file_one(struct kc_covq *q, const struct fview *v, void *arg, struct 
 	cq_put_totals(w->out, &t);
 	json_object_set_new(w->out, "lines", lines);
 	json_object_set_new(w->out, "functions", funcs);
+	if (v->merged) {
+		json_object_set_new(w->out, "lost", file_lost(q));
+		json_object_set_new(w->out, "merge", cq_merge_object(q));
+	}
 	return 0;
 }
 
-/* The stored source text of the file, as a JSON string or null. */
+/* The stored source text of the file, as a JSON string or null: the text
+ * of its content id (schema 008), or the text stored in the row by imports
+ * made before. */
 static json_t *file_source(struct kc_covq *q, const char *path, struct kc_err *err)
 {
 	sqlite3_stmt *st = kc_db_prepare(q->db,
-					 "SELECT source FROM files WHERE build = ? AND path = ?",
+					 "SELECT COALESCE(t.text, f.source) FROM files f "
+					 "LEFT JOIN source_texts t ON t.id = f.text_id "
+					 "WHERE f.build = ? AND f.path = ?",
 					 err);
 	json_t *s = NULL;
+	int rc;
 
 	if (!st)
 		return NULL;
 	sqlite3_bind_int64(st, 1, q->build);
 	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+	rc = kc_db_step(q->db, st, err);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 		const void *p = sqlite3_column_blob(st, 0);
 
 		s = json_stringn(p ? p : "", (size_t)sqlite3_column_bytes(st, 0));
 	}
 	sqlite3_finalize(st);
+	if (rc < 0)
+		return NULL;
 	return s ? s : json_null();
 }
 
@@ -313,6 +367,10 @@ json_t *kc_covq_file(struct kc_covq *q, const char *path, struct kc_err *err)
 		return NULL;
 	}
 	src = file_source(q, path, err);
-	json_object_set_new(w.out, "source", src ? src : json_null());
+	if (!src) {
+		json_decref(w.out);
+		return NULL;
+	}
+	json_object_set_new(w.out, "source", src);
 	return w.out;
 }

@@ -64,6 +64,10 @@ void cq_fview_release(struct fview *v)
 	free(v->lcov);
 	free(v->ftot);
 	free(v->fcov);
+	free(v->mstate);
+	free(v->mwho);
+	free(v->fhit);
+	free(v->fwho);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -129,7 +133,7 @@ int cq_fview_fill(struct kc_covq *q, struct fview *v, const struct pfile *pf,
 		v->covered += covered;
 		v->points += p->n;
 	}
-	return 0;
+	return q->merge ? cq_merge_fill(q, v, err) : 0;
 }
 
 void cq_fview_totals(const struct fview *v, struct totals *t)
@@ -152,6 +156,18 @@ void cq_fview_totals(const struct fview *v, struct totals *t)
 		funcs += v->ftot[f] != 0;
 		hit += v->fcov[f] != 0;
 	}
+	if (v->merged) {
+		/* best state over the merged builds (merge.c) */
+		full = partial = hit = 0;
+		for (uint32_t l = 0; l < v->nlines; l++) {
+			full += v->ltot[l] && v->mstate[l] == 2;
+			partial += v->ltot[l] && v->mstate[l] == 1;
+		}
+		for (uint32_t f = 0; f < v->nfuncs; f++)
+			hit += v->ftot[f] && v->fhit[f];
+		t->lost = v->lost;
+		t->merged = 1;
+	}
 	t->lines = lines;
 	t->lines_full = full;
 	t->lines_partial = partial;
@@ -169,6 +185,8 @@ void cq_totals_add(struct totals *a, const struct totals *b)
 	a->funcs += b->funcs;
 	a->funcs_hit += b->funcs_hit;
 	a->files += b->files;
+	a->lost += b->lost;
+	a->merged |= b->merged;
 }
 
 int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_fn fn,
@@ -198,6 +216,9 @@ int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_f
 	}
 	if (hi - lo > KC_BITSET_MIN_FILES && cq_ensure_bitsets(q, err) < 0)
 		goto out;
+	for (uint32_t k = 0; q->merge && k < q->merge->n; k++)
+		if (hi - lo > KC_BITSET_MIN_FILES && cq_ensure_bitsets(q->merge->sub[k].q, err) < 0)
+			goto out;
 	for (uint32_t f = lo; f < hi; f++)
 		if (cq_fview_fill(q, &v, &x->files[f], err) < 0 || fn(q, &v, arg, err) < 0)
 			goto out;
@@ -230,6 +251,8 @@ void cq_put_totals(json_t *o, const struct totals *t)
 	json_object_set_new(o, "lines_total", json_integer((json_int_t)t->lines));
 	json_object_set_new(o, "functions_covered", json_integer((json_int_t)t->funcs_hit));
 	json_object_set_new(o, "functions_total", json_integer((json_int_t)t->funcs));
+	if (t->merged)
+		json_object_set_new(o, "lost_lines", json_integer((json_int_t)t->lost));
 }
 
 json_t *cq_base_object(struct kc_covq *q)

@@ -35,13 +35,13 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 		return -1;
 	sqlite3_bind_text(st, 1, machine, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, boot_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = kc_db_step(db, st, err);
 	if (rc == SQLITE_DONE) {
 		ret = 0;
 		goto out;
 	}
-	if (rc != SQLITE_ROW) {
-		kc_err_set(err, kc_db_errc(db), "loading boot: %s", sqlite3_errmsg(db));
+	if (rc < 0) {
+		kc_err_prefix(err, "loading boot");
 		goto out;
 	}
 	b->boot = sqlite3_column_int64(st, 0);
@@ -59,7 +59,7 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 	if (!st)
 		goto out;
 	sqlite3_bind_int64(st, 1, b->boot);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		struct kc_canon_module *m;
 
 		if (KC_GROW(b->modules, b->capmodules, (size_t)b->nmodules + 1) < 0) {
@@ -72,8 +72,8 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 		m->core_size = (uint64_t)sqlite3_column_int64(st, 2);
 		m->text_addr = (uint64_t)sqlite3_column_int64(st, 3);
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "loading boot modules: %s", sqlite3_errmsg(db));
+	if (rc < 0) {
+		kc_err_prefix(err, "loading boot modules");
 		goto out;
 	}
 	ret = 1;

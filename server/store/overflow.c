@@ -63,7 +63,7 @@ static int record_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const i
 		sqlite3_bind_int64(get, i + 1, key[i]);
 	sqlite3_bind_int(get, 5, mode);
 	sqlite3_bind_text(get, 6, workload, -1, SQLITE_STATIC);
-	rc = sqlite3_step(get);
+	rc = kc_db_step(db, get, err);
 	if (rc == SQLITE_ROW) {
 		runs += sqlite3_column_int64(get, 0);
 		over += sqlite3_column_int64(get, 1);
@@ -72,8 +72,8 @@ static int record_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const i
 		fill_add_blob(fill, sqlite3_column_blob(get, 4), sqlite3_column_bytes(get, 4));
 	}
 	sqlite3_reset(get);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	if (rc < 0)
+		return -1;
 	fill_to_blob(fill, blob);
 	for (int i = 0; i < 4; i++)
 		sqlite3_bind_int64(put, k++, key[i]);
@@ -84,10 +84,10 @@ static int record_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const i
 	sqlite3_bind_int64(put, k++, rruns);
 	sqlite3_bind_int64(put, k++, rover);
 	sqlite3_bind_blob(put, k, blob, sizeof(blob), SQLITE_STATIC);
-	rc = sqlite3_step(put);
+	rc = kc_db_step(db, put, err);
 	sqlite3_reset(put);
-	if (rc != SQLITE_DONE)
-		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	if (rc < 0)
+		return -1;
 	return 0;
 }
 
@@ -246,7 +246,7 @@ static json_t *groups(sqlite3 *db, const struct kc_overflow_query *q, struct kc_
 	sqlite3_bind_int64(st, 1, q->since);
 	sqlite3_bind_int64(st, 2, q->until);
 	memset(&f, 0, sizeof(f));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		int c = q->ngroup, same = have;
 
 		for (int i = 0; i < q->ngroup; i++) {
@@ -272,8 +272,7 @@ static json_t *groups(sqlite3 *db, const struct kc_overflow_query *q, struct kc_
 		fill_add_blob(f.fill, sqlite3_column_blob(st, c + 4), sqlite3_column_bytes(st, c + 4));
 	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	if (rc < 0) {
 		goto fail;
 	}
 	if (have)
@@ -335,7 +334,7 @@ static json_t *fleet_part(sqlite3 *db, const struct kc_overflow_query *q, int mo
 	sqlite3_bind_int64(st, 1, q->since);
 	sqlite3_bind_int64(st, 2, q->until);
 	sqlite3_bind_int(st, 3, mode);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		uint64_t r = (uint64_t)sqlite3_column_int64(st, 0);
 		uint64_t v = (uint64_t)sqlite3_column_int64(st, 1);
 		if (KC_GROW(rates, cap, n + 1) < 0) {
@@ -347,10 +346,8 @@ static json_t *fleet_part(sqlite3 *db, const struct kc_overflow_query *q, int mo
 		runs += r;
 		over += v;
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	if (rc < 0)
 		goto out;
-	}
 	if (n) {
 		qsort(rates, n, sizeof(*rates), cmp_double);
 		median = n % 2 ? rates[n / 2] : (rates[n / 2 - 1] + rates[n / 2]) / 2;

@@ -4,6 +4,7 @@
  * coverage bitmaps touched by the batch are merged in memory and written
  * once before the commit. Waiters are woken only after COMMIT returned.
  */
+#include "grow.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -15,7 +16,6 @@
 #include <time.h>
 
 #include "db.h"
-#include "grow.h"
 #include "overflow.h"
 
 struct merge {
@@ -93,12 +93,10 @@ static double now_ms(void)
 
 static int step_done(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
 {
-	int rc = sqlite3_step(st);
+	int rc = kc_db_step(db, st, err);
 
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *err)
@@ -141,13 +139,11 @@ static int run(struct kc_store *s, const char *sql, const char *fmt, int64_t *ou
 			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
 	}
 	va_end(ap);
-	rc = sqlite3_step(st);
+	rc = kc_db_step(s->db, st, err);
+	if (rc < 0)
+		goto out;
 	if (rc == SQLITE_ROW && out)
 		*out = sqlite3_column_int64(st, 0);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(s->db), "sqlite: %s", sqlite3_errmsg(s->db));
-		goto out;
-	}
 	if (rc == SQLITE_DONE && out)
 		*out = -1;
 	ret = 0;
@@ -336,14 +332,12 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 	sqlite3_bind_int64(st, 2, label);
 	sqlite3_bind_int64(st, 3, upto < 0 ? 0 : upto);
 	sqlite3_bind_int64(st, 4, day - 1);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		u = roaring_bitmap_portable_deserialize_safe(sqlite3_column_blob(st, 0),
-							     (size_t)sqlite3_column_bytes(st, 0));
+	rc = kc_db_step(s->db, st, err);
+	if (rc >= 0 && (rc != SQLITE_ROW || !(u = kc_db_column_bitmap(st, 0))))
+		rc = kc_err_set(err, KC_E_INTERNAL, "bad union");
 	sqlite3_reset(st);
-	if (!u) {
-		kc_err_set(err, KC_E_INTERNAL, "folding completed days: %s",
-			   rc == SQLITE_ROW ? "bad union" : sqlite3_errmsg(s->db));
+	if (rc < 0) {
+		kc_err_prefix(err, "folding completed days");
 		goto out;
 	}
 	/* This batch's merges of those days are not in the database yet (a
@@ -463,13 +457,15 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 		return NULL;
 	bind_key(q, m);
 	bits = roaring_bitmap_create();
-	while (bits && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		roaring_bitmap_t *row = roaring_bitmap_portable_deserialize_safe(
-			sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+	if (!bits) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	while ((rc = kc_db_step(s->db, q, err)) == SQLITE_ROW) {
+		roaring_bitmap_t *row = kc_db_column_bitmap(q, 1);
 
 		if (!row) {
-			kc_bitmap_free(bits);
-			bits = NULL;
+			rc = kc_err_set(err, KC_E_INTERNAL, "corrupt");
 			break;
 		}
 		roaring_bitmap_or_inplace(bits, row);
@@ -479,11 +475,9 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 			maxseq = sqlite3_column_int64(q, 0);
 	}
 	sqlite3_reset(q);
-	if (!bits || rc != SQLITE_DONE) {
+	if (rc < 0) {
 		kc_bitmap_free(bits);
-		kc_err_set(err, KC_E_INTERNAL,
-			   "reading the stored bitmaps of binary %lld: %s", (long long)m->binary,
-			   bits ? sqlite3_errmsg(s->db) : "corrupt");
+		kc_err_prefix(err, "reading the stored bitmaps of binary %lld", (long long)m->binary);
 		return NULL;
 	}
 	if (s->nunions < KC_UNION_CACHE)

@@ -8,7 +8,8 @@
  *   kc-mkframe report OUT MACHINE BOOT_ID LABEL UPLOAD_SEED PC...
  *
  * Numbers take any strtoull base prefix (0x...). UPLOAD_SEED fills the
- * 16-byte upload id, so distinct seeds make distinct reports.
+ * 16-byte upload id, so distinct seeds make distinct reports. The address
+ * map's release is $KC_RELEASE, else 6.1.0-test.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,8 @@ static int addrmap(int argc, char **argv, struct kc_buf *out, struct kc_err *err
 	snprintf(m.machine, sizeof(m.machine), "%s", argv[3]);
 	snprintf(m.boot_id, sizeof(m.boot_id), "%s", argv[4]);
 	snprintf(m.build_id, sizeof(m.build_id), "%s", argv[5]);
-	snprintf(m.release, sizeof(m.release), "6.1.0-test");
+	snprintf(m.release, sizeof(m.release), "%s",
+		 getenv("KC_RELEASE") ? getenv("KC_RELEASE") : "6.1.0-test");
 	m.text_start = num(argv[6]);
 	m.text_end = num(argv[7]);
 	m.link_text = num(argv[8]);

@@ -808,6 +808,44 @@ def test_coverage_after_import():
     check(api("summary")["unmatched_pcs"] == len(STATE["bogus"]), "unmatched changed")
 
 
+def test_out_of_tree_build():
+    """A build compiled like make O=DIR (absolute source names outside the
+    build directory) imports with paths relative to the detected source
+    root, without --strip-prefix; --strip-prefix overrides the detection."""
+    import sqlite3
+    src = STATE["src"]
+    obj = os.path.join(STATE["root"], "obj")
+    os.makedirs(obj)
+    objs = []
+    for name in ["alpha.c", "beta.c", "start.c"] + GEN:
+        o = os.path.join(obj, os.path.basename(name).replace(".c", ".o"))
+        sh([CLANG] + KFLAGS + ["-fsanitize-coverage=trace-pc", "-I" + os.path.join(src, "include"),
+                               "-c", os.path.join(src, LAYOUT.get(name, name)), "-o", o], cwd=obj)
+        objs.append(o)
+    sh([CLANG] + KFLAGS + ["-c", os.path.join(FIXSRC, "cov.c"), "-o", os.path.join(obj, "cov.o")])
+    vmlinux = os.path.join(obj, "vmlinux")
+    sh([LLD, "-static", "--build-id=sha1", "-T", os.path.join(FIXSRC, "vmlinux.lds"),
+        os.path.join(obj, "cov.o"), "-o", vmlinux] + objs)
+    names = sh([tool("llvm-dwarfdump", "llvm-dwarfdump-14"), "--debug-line", vmlinux])
+    check(os.path.join(src, "kernel") in names, "the fixture names no absolute paths")
+    want = sorted({v[0] for k, v in STATE["pts"].items() if k[0] == "vmlinux"})
+    for extra, root, paths in (([], src, want),
+                               (["--strip-prefix", "/nonexistent"], None,
+                                sorted(os.path.join(src, p) for p in want))):
+        data = tmpdir("kcovd-oot-")
+        out = sh([KCOVD, "import-build", "--data-dir", data, "--vmlinux", vmlinux,
+                  "--source", src] + extra)
+        s = json.loads(out)
+        check(s.get("source_root") == root, "source_root %r, want %r" % (s.get("source_root"), root))
+        con = sqlite3.connect(os.path.join(data, "kcovd.db"))
+        got = sorted(r[0] for r in con.execute("SELECT path FROM files"))
+        con.close()
+        check(got == paths, "paths with %s: %s, want %s" % (extra, got[:5], paths[:5]))
+        # relative paths find their text in --source without a prefix
+        check(s["sources"] == (len(want) if root else 0), "sources: %s" % s)
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def main():
     missing = [n for n, v in (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
                               ("llvm-addr2line", ADDR2LINE), ("KC_MKFRAME", MKFRAME),
@@ -824,7 +862,8 @@ def main():
                    test_tiny_cache_budget, test_tree, test_large_directories,
                    test_functions_list,
                    test_lcov_and_genhtml, test_csv, test_errors, test_coverage_after_import,
-                   test_cli_reimport, test_functions_of_a_file_without_points])
+                   test_cli_reimport, test_functions_of_a_file_without_points,
+                   test_out_of_tree_build])
     finally:
         # run_tests stopped the server and checked its exit and its log
         shutil.rmtree(STATE["root"], ignore_errors=True)

@@ -2,7 +2,7 @@
 
 - crash durability: pushers (direct POSTs of wire frames, and the real
   kcov-collect over the KCOV stand-in) keep pushing while kcovd is killed
-  with SIGKILL at random moments and restarted, 20 times. Afterwards every
+  with SIGKILL at random moments and restarted, 100 times. Afterwards every
   acknowledged report is there, nothing is counted twice, coverage is the
   union of the reports, and the database passes PRAGMA integrity_check;
 - collector crash: `kcov-collect push` is SIGKILLed at random points while
@@ -33,7 +33,7 @@ import wiregen
 
 
 BUILD = KERNEL["build_id"]
-KILLS = int(os.environ.get("KC_RELIABILITY_KILLS", "20"))
+KILLS = int(os.environ.get("KC_RELIABILITY_KILLS", "100"))
 FIGURES = {}
 
 

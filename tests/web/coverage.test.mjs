@@ -429,8 +429,85 @@ async function test_file_without_source(env) {
   await page.close();
 }
 
+// Merged builds (merge=): a later build of the same tree (lib/gen.c changed)
+// with everything covered, merged onto the imported build. Lines only the
+// later build covered are hatched ("other"), the file's lost lines are
+// listed per build, the tree has a lost column, the summary the totals;
+// the merge control writes merge= and links keep it.
+async function test_merge_view(env) {
+  const build = env.info.import.build_id, later = env.info.later.build_id;
+  const page = await newPage(env);
+  const m = [['merge', later]];
+  const f = await api(env, `/api/v1/builds/${build}/files/lib/gen.c?` + new URLSearchParams(m));
+  await open(page, env, `/file?build=${build}&path=lib/gen.c&merge=${later}`);
+  const rows = await page.$$eval('#source .ln', (els) => els.map((e) => [Number(e.dataset.line), e.className.replace(' selected', '')]));
+  const byLine = new Map(f.lines.map((l) => [l.line, l]));
+  let others = 0;
+  for (const [n, cls] of rows) {
+    const l = byLine.get(n);
+    if (!l) { eq(cls, 'ln', `class of line ${n}`); continue; }
+    const other = l.state !== 'uncovered' && l.covered === 0;
+    others += other;
+    eq(cls, 'ln ' + l.state + (other ? ' other' : ''), `merged class of line ${n}`);
+    eq(l.builds.includes(later), l.state !== 'uncovered' && (l.covered === 0 || l.builds.includes(later)), `builds of line ${n}`);
+  }
+  check(others > 0, 'no line covered only by the later build');
+  check(f.lost_lines > 0 && f.lost.length === 1, 'the later build lost no line of gen.c: ' + JSON.stringify(f.lost));
+  eq(Number(await page.getAttribute('#lost-lines', 'data-lost')), f.lost_lines, 'lost lines shown');
+  eq(Number(await page.getAttribute(`#lost-lines li[data-build="${later}"]`, 'data-lines')), f.lost[0].lines.length, 'lost lines of the later build');
+  check((await page.textContent('#lost-lines')).includes('lines ' + f.lost[0].lines.join(', ')), 'lost line numbers');
+  const hits = await page.$$eval('#functions tbody tr', (trs) => trs.map((tr) => [tr.querySelector('td.name').textContent, tr.lastElementChild.textContent]));
+  for (const [name, hit] of hits) {
+    const fn = f.functions.find((x) => x.name === name);
+    eq(hit.startsWith('yes'), fn.hit, 'merged hit of ' + name);
+  }
+  const other = f.lines.find((l) => l.state !== 'uncovered' && l.covered === 0);
+  await page.click(`#L${other.line} .no`);
+  eq(await page.textContent('#line-builds'), later.slice(0, 12), 'builds of the selected line');
+  await shot(page, 'file-view-merged.png');
+  // The tree: lost lines per directory; the summary: merged builds and lost lines.
+  const t = await api(env, `/api/v1/builds/${build}/tree?` + new URLSearchParams(m));
+  await open(page, env, `/report?build=${build}&merge=${later}`);
+  const lost = await page.$$eval('#tree tbody tr', (trs) => Object.fromEntries(trs.map((tr) =>
+    [tr.dataset.kind === 'total' ? '(total)' : tr.dataset.path, Number(tr.lastElementChild.textContent.replace(/,/g, ''))])));
+  const want = { '(total)': t.lost_lines };
+  for (const c of t.children) want[c.path] = c.lost_lines;
+  eq(lost, want, 'lost lines in the tree');
+  check(want.lib > 0, 'lib/ lost nothing');
+  const s = await api(env, `/api/v1/builds/${build}/summary?` + new URLSearchParams(m));
+  eq(Number(await page.getAttribute('#merge-summary', 'data-lost')), s.lost_lines, 'summary lost lines');
+  // Links keep merge=.
+  await page.click('#tree tr[data-path="lib"] a');
+  await ready(page);
+  eq(new URL(page.url()).searchParams.get('merge'), later, 'merge= kept into a directory');
+  // The control: pick the later build, then "this window", then none.
+  await open(page, env, `/report?build=${build}`);
+  check(await page.isHidden('#merge-builds'), 'build list hidden without "pick"');
+  await page.selectOption('#merge-mode', 'pick');
+  await page.selectOption('#merge-builds', [later]);
+  await page.click('#filters button[type="submit"]');
+  await ready(page);
+  eq(new URL(page.url()).searchParams.get('merge'), later, 'picked build in the URL');
+  eq(await page.$eval('#merge-builds', (s) => [...s.selectedOptions].map((o) => o.value)), [later], 'picked build shown');
+  await page.selectOption('#merge-mode', 'window');
+  await page.click('#filters button[type="submit"]');
+  await ready(page);
+  eq(new URL(page.url()).searchParams.get('merge'), 'window', 'merge=window in the URL');
+  const sw = await api(env, `/api/v1/builds/${build}/summary?merge=window`);
+  check(sw.merge.builds.includes(later), 'the window merges the later build');
+  eq(Number(await page.getAttribute('#merge-summary', 'data-lost')), sw.lost_lines, 'window: summary lost lines');
+  await page.selectOption('#merge-mode', '');
+  await page.click('#filters button[type="submit"]');
+  await ready(page);
+  eq(new URL(page.url()).searchParams.get('merge'), null, 'no merge= after "none"');
+  check(!(await page.$('#merge-summary')), 'no merge summary without merge=');
+  noErrors(page);
+  await page.close();
+}
+
 export function coverageTests(env) {
   if (!env.info.import) throw new Failure('the fixture imported no build: the coverage tests cannot run');
   return [test_report_without_import, test_long_file, test_tree_walk_to_file, test_file_view,
-    test_line_labels, test_deep_links, test_label_filters, test_search, test_file_without_source];
+    test_line_labels, test_deep_links, test_label_filters, test_search, test_file_without_source,
+    test_merge_view];
 }

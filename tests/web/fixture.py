@@ -67,29 +67,38 @@ def tool(*names):
     return None
 
 
-def call_sites(objdump, binary, relocatable):
-    """Offsets of the coverage callback's call sites in the .text section:
-    from _text for the vmlinux, from the start of .text for a module (whose
-    calls are relocations at call + 1)."""
+def call_sites_by_function(objdump, binary, relocatable):
+    """(function, offset) of every call site of the coverage callback in the
+    .text section: offsets from _text for the vmlinux, from the start of
+    .text for a module (whose calls are relocations at call + 1)."""
     args = [objdump, "-d", "--no-show-raw-insn"] + (["-r"] if relocatable else []) + [binary]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    sites, section = [], None
+    sites, section, func = [], None, None
     for line in out.splitlines():
         m = re.match(r"Disassembly of section (\S+):", line)
         if m:
             section = m.group(1)
+            continue
+        m = re.match(r"[0-9a-f]+ <([^>]+)>:", line)
+        if m:
+            func = m.group(1)
             continue
         if section != ".text" or "__sanitizer_cov_trace_pc" not in line:
             continue
         if relocatable:
             m = re.match(r"\s*([0-9a-f]+):\s+R_X86_64_\w+\s+__sanitizer_cov_trace_pc", line)
             if m:
-                sites.append(int(m.group(1), 16) - 1)
+                sites.append((func, int(m.group(1), 16) - 1))
         else:
             m = re.match(r"\s*([0-9a-f]+):\s+call", line)
             if m:
-                sites.append(int(m.group(1), 16) - LINK_TEXT)
-    return sorted(set(sites))
+                sites.append((func, int(m.group(1), 16) - LINK_TEXT))
+    return sites
+
+
+def call_sites(objdump, binary, relocatable):
+    """The sorted distinct call-site offsets (call_sites_by_function)."""
+    return sorted({s for _, s in call_sites_by_function(objdump, binary, relocatable)})
 
 
 def build_id(readelf, binary):
@@ -103,19 +112,23 @@ LAYOUT = {"alpha.c": "kernel/sched/alpha.c", "beta.c": "fs/beta.c", "start.c": "
           "cov.c": "arch/x86/cov.c"}
 
 
-def gen_source(n):
-    """lib/gen.c: n small branchy functions, so one file has many lines."""
+def gen_source(n, later=False):
+    """lib/gen.c: n small branchy functions, so one file has many lines.
+    later: the file of a later build (merge tests): a branch inserted into
+    gen_f3, one line of gen_f7 changed."""
     out = ["/* gen.c - generated for the web UI tests: small branchy functions. */",
            '#include "helpers.h"', ""]
     for i in range(n):
-        out += ["int gen_f%d(int x)" % i, "{",
-                "\tif (x > %d)" % i, "\t\treturn x - %d;" % i,
+        out += ["int gen_f%d(int x)" % i, "{"]
+        if later and i == 3:
+            out += ["\tif (x == 333)", "\t\treturn gen_f2(x) + 333;"]
+        out += ["\tif (x > %d)" % i, "\t\treturn x - %d;" % (i if not (later and i == 7) else 70),
                 "\tif (x & 1)", "\t\treturn pick_max(x, %d);" % i,
                 "\treturn x * %d;" % (i + 2), "}", ""]
     return "\n".join(out) + "\n"
 
 
-def build_kernel(src_fix, work):
+def build_kernel(src_fix, work, later=False):
     """Compile the symbolize fixture's sources, laid out in kernel-like
     directories plus lib/gen.c, into a vmlinux and a module with clang and
     ld.lld exactly like tests/symbolize does (trace-pc flavour). Returns
@@ -129,7 +142,7 @@ def build_kernel(src_fix, work):
         shutil.copy(os.path.join(src_fix, name), os.path.join(root, rel))
     os.makedirs(os.path.join(root, "lib"))
     with open(os.path.join(root, "lib", "gen.c"), "w") as f:
-        f.write(gen_source(60))
+        f.write(gen_source(60, later))
     kflags = ["-O2", "-g", "-fno-pic", "-mcmodel=kernel", "-ffreestanding", "-fno-builtin",
               "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-Iinclude"]
     objs = {}
@@ -150,7 +163,7 @@ def build_kernel(src_fix, work):
     return vmlinux, os.path.join(work, "modules", "minimod.ko"), root
 
 
-def import_build(srv, data_dir):
+def import_build(srv, data_dir, name="kernel", later=False):
     """Build a miniature kernel from the symbolize fixture's sources, import
     it through POST /api/v1/builds (vmlinux, module, sources), and write a
     KCOV stand-in description of it whose syscalls run chosen subsets of its
@@ -158,9 +171,9 @@ def import_build(srv, data_dir):
     description, or None when this kcovd or machine cannot."""
     objdump = tool("llvm-objdump", "llvm-objdump-14")
     readelf = tool("readelf", "llvm-readelf", "llvm-readelf-14")
-    work = os.path.join(data_dir, "kernel")
+    work = os.path.join(data_dir, name)
     os.makedirs(work)
-    built = objdump and readelf and build_kernel(os.environ.get("SYM_SOURCE_DIR", ""), work)
+    built = objdump and readelf and build_kernel(os.environ.get("SYM_SOURCE_DIR", ""), work, later)
     check(built, "web fixture: no clang/ld.lld/llvm-objdump/readelf or fixture sources "
           "(scripts/install-deps.sh installs them; SYM_SOURCE_DIR names the sources)")
     vmlinux, module, source = built
@@ -178,8 +191,9 @@ def import_build(srv, data_dir):
         "cov_a": [t for i, t in enumerate(tokens) if i % 3 == 1],
         "cov_b": [t for i, t in enumerate(tokens) if i % 3 == 2],
         "cov_c": [t for i, t in enumerate(tokens) if i % 5 == 0],
+        "cov_all": tokens,
     }
-    desc = os.path.join(data_dir, "fixture-kernel.desc")
+    desc = os.path.join(data_dir, "fixture-%s.desc" % name)
     with open(desc, "w") as f:
         f.write("kernel build_id=%s release=6.1.0-webtest link_text=0x%x text_size=0x200000\n"
                 % (build_id(readelf, vmlinux), LINK_TEXT))
@@ -191,17 +205,26 @@ def import_build(srv, data_dir):
             "sites": len(tokens)}
 
 
-def load_imported(srv, token, imp):
-    """Two machines booted on the imported kernel push coverage under two
-    labels: ltp covers cov_a and cov_c, syzkaller cov_b."""
+MACHINES_IMPORTED = [
+    ("web-a", 0x12000000, 0xFFFFFFFFC0300000, "44444444-aaaa-4bbb-8ccc-000000000004",
+     [("ltp", ["cov_a", "cov_c"])]),
+    ("web-b", 0x04000000, 0xFFFFFFFFC0700000, "55555555-aaaa-4bbb-8ccc-000000000005",
+     [("syzkaller", ["cov_b"])]),
+]
+# The later build: one machine covers all of it (merge tests).
+MACHINES_LATER = [
+    ("web-c", 0x08000000, 0xFFFFFFFFC0500000, "66666666-aaaa-4bbb-8ccc-000000000006",
+     [("ltp", ["cov_all"])]),
+]
+
+
+def load_imported(srv, token, imp, machines=MACHINES_IMPORTED):
+    """Machines booted on the imported kernel push coverage: on the first,
+    ltp covers cov_a and cov_c, syzkaller cov_b; on the later one, ltp
+    covers everything."""
     kcovlib.KERNEL_DESC = imp["desc"]
     out = []
-    for name, kaslr, base, boot, runs in [
-        ("web-a", 0x12000000, 0xFFFFFFFFC0300000, "44444444-aaaa-4bbb-8ccc-000000000004",
-         [("ltp", ["cov_a", "cov_c"])]),
-        ("web-b", 0x04000000, 0xFFFFFFFFC0700000, "55555555-aaaa-4bbb-8ccc-000000000005",
-         [("syzkaller", ["cov_b"])]),
-    ]:
+    for name, kaslr, base, boot, runs in machines:
         m = Machine(name, kaslr, {"minimod": base}, boot)
         for label, syscalls in runs:
             m.run(syscalls, label=label, extra=["--mode", "unique"])
@@ -233,6 +256,10 @@ def main():
     try:
         token = srv.token("push", "web-tests")
         machines[:] = load_fleet(srv, token)
+        # a later build of the same tree (lib/gen.c changed), pushed first
+        # so that the main build stays the newest
+        later = import_build(srv, data_dir, "later", later=True)
+        machines.extend(load_imported(srv, token, later, MACHINES_LATER))
         build = import_build(srv, data_dir)
         machines.extend(load_imported(srv, token, build))
         # The writer commits in groups: wait until every report is visible.
@@ -246,7 +273,7 @@ def main():
         auth = Server(data_dir=data_dir, extra=["--web-dir", web_dir, "--read-auth"]).start()
         read_token = srv.token("read", "web-tests-read")
         print(json.dumps({"url": srv.url, "data_dir": srv.data_dir, "web_dir": web_dir,
-                          "machines": machines, "import": build,
+                          "machines": machines, "import": build, "later": later,
                           "auth_url": auth.url, "read_token": read_token}), flush=True)
         sys.stdin.read()
     finally:

@@ -8,7 +8,7 @@ import { fmtNum, fmtPct, pct } from '../lib/format.js';
 import { setQuery } from '../lib/router.js';
 import { onKeys } from '../lib/keys.js';
 import { cards, covCell, sortableTable } from '../lib/widgets.js';
-import { buildApi, buildList, counts, crumbs, encodePath, filterPairs, isNotImported, missing, notImported, pointsOf, reportLink, toolbar } from './filters.js';
+import { buildApi, buildList, counts, crumbs, encodePath, filterPairs, isMerged, isNotImported, missing, notImported, pointsOf, reportLink, shortIds, toolbar, unmergedPairs } from './filters.js';
 
 const STATES = ['covered', 'partial', 'uncovered'];
 const CHUNK = 250; // source lines per content-visibility block
@@ -20,9 +20,27 @@ function lineState(l) {
   return c.covered === 0 ? 'uncovered' : c.covered === c.total ? 'covered' : 'partial';
 }
 
+// Merged queries: a line whose state comes from other builds only (its
+// own points are not covered, docs/api-coverage.md).
+const byOthers = (l) => Boolean(l?.builds) && lineState(l) !== 'uncovered' && !l.covered;
+
 function lineTitle(l) {
   const c = pointsOf(l);
-  return `${lineState(l)}: ${c.covered} of ${c.total} points covered`;
+  const who = l.builds ? ` in this build; covered in ${l.builds.length ? shortIds(l.builds) : 'no build'}` : '';
+  return `${lineState(l)}: ${c.covered} of ${c.total} points covered${who}`;
+}
+
+const lineClass = (l) => lineState(l) + (byOthers(l) ? ' other' : '');
+
+// The lines merged builds covered that map onto no line here.
+function lostBox(file) {
+  if (!file.lost) return null;
+  return h('div', { class: 'notice', id: 'lost-lines', dataset: { lost: file.lost_lines } },
+    h('strong', {}, `${fmtNum(file.lost_lines)} lost lines`),
+    ' (covered in merged builds, changed or without source here):',
+    file.lost.length ? h('ul', {}, file.lost.map((x) => h('li', { dataset: { build: x.build_id, lines: x.lines.length } },
+      h('span', { title: x.build_id }, x.build_id.slice(0, 12)), ` ${x.reason === 'no_source' ? 'no source to compare' : 'changed'}: lines ${x.lines.join(', ')}`)))
+      : h('span', { class: 'muted' }, ' none'));
 }
 
 export async function viewFile(ctx) {
@@ -47,6 +65,7 @@ export async function viewFile(ctx) {
   const totals = file;
 
   const srcBox = source !== null ? sourceView(source, byLine) : lineTable(lines);
+  const merged = isMerged(q);
   const panel = h('div', { class: 'linepanel notice', id: 'line-panel' }, h('span', { class: 'muted' }, 'Click a line number for its points and the labels that covered it.'));
   const fnTable = sortableTable({
     ctx, id: 'functions', rows: functions, defaultSort: 'line',
@@ -54,8 +73,8 @@ export async function viewFile(ctx) {
       { key: 'name', label: 'Function', cls: 'name', cell: (f) => h('a', { href: reportLink('/file', q, { path, line: f.line_start ?? f.line }), dataset: { line: f.line_start ?? f.line } }, f.name) },
       { key: 'line', label: 'Line', num: true, value: (f) => f.line_start ?? f.line, cell: (f) => String(f.line_start ?? f.line) },
       { key: 'points', label: 'Points', value: (f) => pct(f.covered, f.points), cell: (f) => covCell(f.covered, f.points) },
-      { key: 'hit', label: 'Hit', value: (f) => (f.covered ? 1 : 0), title: 'A function is hit when one of its points is covered',
-        cell: (f) => (f.covered ? h('span', { class: 'state-covered' }, 'yes') : h('span', { class: 'state-uncovered' }, 'no')) },
+      { key: 'hit', label: 'Hit', value: (f) => ((f.hit ?? f.covered) ? 1 : 0), title: 'A function is hit when one of its points is covered (merged: in any merged build)',
+        cell: (f) => ((f.hit ?? f.covered) ? h('span', { class: 'state-covered', title: f.builds ? 'hit in ' + shortIds(f.builds) : null }, f.covered || !f.builds ? 'yes' : 'yes (other builds)') : h('span', { class: 'state-uncovered' }, 'no')) },
     ],
   });
   const nextBtn = h('button', { type: 'button', id: 'next-uncovered', title: 'Next uncovered or partly covered line (n); previous: p' }, 'Next uncovered ↓');
@@ -66,9 +85,11 @@ export async function viewFile(ctx) {
       h('section', {},
         h('div', { class: 'toolbar' },
           h('span', { class: 'legend' }, h('span', { class: 'c' }, h('i'), 'covered'), h('span', { class: 'p' }, h('i'), 'partly covered'),
-            h('span', { class: 'u' }, h('i'), 'not covered'), h('span', { class: 'n' }, h('i'), 'not instrumented')),
+            h('span', { class: 'u' }, h('i'), 'not covered'), h('span', { class: 'n' }, h('i'), 'not instrumented'),
+            merged ? h('span', { class: 'o' }, h('i'), 'covered only by other builds') : null),
           h('span', { class: 'grow' }), prevBtn, nextBtn),
         source === null ? h('p', { class: 'muted', id: 'no-source' }, 'The source of this file was not imported: its instrumented lines are listed instead.') : null,
+        lostBox(file),
         srcBox),
       h('aside', {},
         cards(counts3.map(([k, c]) => [k, fmtPct(pct(c.covered, c.total)), `${fmtNum(c.covered)} of ${fmtNum(c.total)} ${k} covered`])),
@@ -94,6 +115,7 @@ export async function viewFile(ctx) {
       h('dt', {}, 'Line'), h('dd', { id: 'sel-line' }, String(n)),
       h('dt', {}, 'State'), h('dd', { class: l ? 'state-' + lineState(l) : '' }, l ? lineState(l) : 'not instrumented'),
       l ? [h('dt', {}, 'Points'), h('dd', {}, `${c.covered} of ${c.total} covered`)] : null,
+      l?.builds ? [h('dt', {}, 'Builds'), h('dd', { id: 'line-builds' }, l.builds.length ? shortIds(l.builds) : 'none')] : null,
       l ? [h('dt', {}, 'Covered by'), labelBox] : null));
     if (l) lineLabels(labelBox, n);
   };
@@ -104,7 +126,7 @@ export async function viewFile(ctx) {
     const mine = ++asked;
     let j;
     try {
-      j = await api(buildApi(build) + '/labels', [['file', path], ['line', String(n)], ...filterPairs(q)]);
+      j = await api(buildApi(build) + '/labels', [['file', path], ['line', String(n)], ...unmergedPairs(q)]);
     } catch (e) {
       if (mine === asked) box.replaceChildren(h('span', { class: 'error' }, 'labels: ' + e.message));
       return;
@@ -117,7 +139,8 @@ export async function viewFile(ctx) {
     }, `${e.label} ${e.covered}/${j.points}`, h('small', {}, ' last ' + e.last_day)));
     if (j.labels_total > j.labels.length) chips.push(h('span', { class: 'muted' }, ` and ${j.labels_total - j.labels.length} more`));
     box.classList.toggle('muted', !chips.length);
-    box.replaceChildren(...(chips.length ? chips : ['no label' + (filterPairs(q).length ? ' in this filter' : '')]));
+    box.replaceChildren(...(chips.length ? chips : ['no label' + (unmergedPairs(q).length ? ' in this filter' : '')]
+      .concat(merged ? [' (labels of this build only)'] : [])));
   };
   const todo = lines.filter((l) => ['uncovered', 'partial'].includes(lineState(l))).map((l) => l.line);
   const jump = (dir) => {
@@ -171,7 +194,7 @@ function sourceView(source, byLine) {
     if (i % CHUNK === 0) parts.push(i ? '</div><div class="chunk">' : '<div class="chunk">');
     const n = i + 1;
     const l = byLine.get(n);
-    const st = l ? lineState(l) : '';
+    const st = l ? lineClass(l) : '';
     parts.push(`<span class="ln${st ? ' ' + st : ''}" data-line="${n}" id="L${n}"${l ? ` title="${esc(lineTitle(l))}"` : ''}><span class="no">${n}</span>${esc(expandTabs(src[i])) || ' '}</span>`);
   }
   parts.push('</div>');
@@ -188,7 +211,7 @@ function lineTable(lines) {
     if (i && i % CHUNK === 0) parts.push('</div><div class="chunk">');
     const c = pointsOf(l);
     const st = lineState(l);
-    parts.push(`<span class="ln ${st}" data-line="${l.line}" id="L${l.line}" title="${esc(lineTitle(l))}"><span class="no">${l.line}</span>${esc(st.padEnd(10))} ${c.covered}/${c.total} points</span>`);
+    parts.push(`<span class="ln ${lineClass(l)}" data-line="${l.line}" id="L${l.line}" title="${esc(lineTitle(l))}"><span class="no">${l.line}</span>${esc(st.padEnd(10))} ${c.covered}/${c.total} points</span>`);
   });
   parts.push('</div>');
   box.innerHTML = parts.join('');

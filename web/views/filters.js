@@ -10,14 +10,21 @@ import { link, navigate } from '../lib/router.js';
 import { covCell } from '../lib/widgets.js';
 
 // Query parameters that select the coverage (kept when moving between the
-// tree and files).
-export const FILTERS = ['label', 'since', 'until', 'minus'];
+// tree and files). merge= (build ids or "window") and release= merge other
+// builds' coverage onto the build (docs/api-coverage.md, merged queries).
+export const FILTERS = ['label', 'since', 'until', 'minus', 'merge', 'release'];
+const MERGE = ['merge', 'release'];
 
 export function filterPairs(q) {
   const out = [];
   for (const k of FILTERS) for (const v of q.getAll(k)) if (v) out.push([k, v]);
   return out;
 }
+// The filters without merge= (the labels query answers one build only).
+export const unmergedPairs = (q) => filterPairs(q).filter(([k]) => !MERGE.includes(k));
+export const isMerged = (q) => Boolean(q.get('merge'));
+// The merged builds' short names for "builds" lists of the API.
+export const shortIds = (ids) => (ids || []).map((b) => b.slice(0, 12)).join(', ');
 
 // Link to a report view keeping the build and the filters of q.
 export function reportLink(path, q, extra) {
@@ -64,6 +71,14 @@ export function toolbar(ctx, builds, path, { search = true } = {}) {
   const q = ctx.q;
   const build = q.get('build');
   const labels = q.getAll('label');
+  const merge = q.get('merge') || '';
+  const mode = merge === 'window' ? 'window' : merge ? 'pick' : '';
+  const picked = mode === 'pick' ? merge.split(',') : [];
+  const pick = h('select', { name: 'merge-builds', id: 'merge-builds', multiple: true, size: 3, hidden: mode !== 'pick',
+    title: 'The builds whose coverage is merged onto this one (ctrl-click for several)' },
+  builds.filter((b) => b.imported && b.build_id !== build).map((b) =>
+    h('option', { value: b.build_id, selected: picked.includes(b.build_id) },
+      `${b.release || '(no release)'} · ${b.build_id.slice(0, 12)}`)));
   const form = h('form', { class: 'toolbar', id: 'filters' },
     h('label', {}, 'Build',
       h('select', { name: 'build', id: 'build-select' }, builds.map((b) =>
@@ -75,6 +90,12 @@ export function toolbar(ctx, builds, path, { search = true } = {}) {
       h('input', { name: 'minus', list: 'known-labels', value: q.getAll('minus').join(', '), placeholder: 'none', size: 14 })),
     h('label', {}, 'Since', h('input', { type: 'date', name: 'since', value: q.get('since') || '' })),
     h('label', {}, 'Until', h('input', { type: 'date', name: 'until', value: q.get('until') || '' })),
+    h('label', { title: 'Merge the coverage of other builds onto this build\'s lines: every build with coverage in the since/until window, or builds you pick' }, 'Merge builds',
+      h('select', { name: 'merge-mode', id: 'merge-mode' },
+        h('option', { value: '', selected: mode === '' }, 'none'),
+        h('option', { value: 'window', selected: mode === 'window' }, 'this window'),
+        h('option', { value: 'pick', selected: mode === 'pick' }, 'pick builds…')),
+      pick),
     h('button', { type: 'submit' }, 'Apply'),
     h('span', { class: 'presets' }, 'Received: ',
       h('button', { type: 'button', class: 'link', id: 'preset-week', title: 'Coverage received in the last 7 days (UTC)' }, 'this week'), ' · ',
@@ -98,12 +119,15 @@ export function toolbar(ctx, builds, path, { search = true } = {}) {
     for (const l of split(f.get('label') || '')) pairs.push(['label', l]);
     for (const l of split(f.get('minus') || '')) pairs.push(['minus', l]);
     pairs.push(['since', f.get('since')], ['until', f.get('until')]);
+    if (f.get('merge-mode') === 'window') pairs.push(['merge', 'window'], ['release', q.get('release')]);
+    else if (f.get('merge-mode') === 'pick') pairs.push(['merge', f.getAll('merge-builds').filter((b) => b !== f.get('build')).join(',')]);
     if (search && f.get('q')) pairs.push(['q', f.get('q')]);
     const page = ctx.root.dataset.page === 'file' && sameBuild ? '/file' : '/report';
     navigate(link(page, pairs));
   };
   form.addEventListener('submit', (ev) => { ev.preventDefault(); go(); });
   $('#build-select', form).addEventListener('change', go);
+  $('#merge-mode', form).addEventListener('change', (ev) => { pick.hidden = ev.target.value !== 'pick'; });
   const day = (ago) => new Date(Date.now() - ago * 86400000).toISOString().slice(0, 10);
   const preset = (since, until) => () => { form.since.value = since; form.until.value = until; go(); };
   $('#preset-week', form).addEventListener('click', preset(day(6), day(0)));

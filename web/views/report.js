@@ -8,7 +8,7 @@ import { fmtNum, fmtPct, pct } from '../lib/format.js';
 import { link, setQuery } from '../lib/router.js';
 import { onKeys } from '../lib/keys.js';
 import { cards, covCell, sortableTable } from '../lib/widgets.js';
-import { buildApi, buildList, counts, covOf, crumbs, filterPairs, isNotImported, missing, notImported, pctOf, reportLink, toolbar } from './filters.js';
+import { buildApi, buildList, counts, covOf, crumbs, filterPairs, isNotImported, missing, notImported, pctOf, reportLink, toolbar, unmergedPairs } from './filters.js';
 
 const isDir = (c) => c.type === 'dir';
 const childPath = (dir, c) => c.path || (dir ? dir + '/' + c.name : c.name);
@@ -43,7 +43,7 @@ export async function viewReport(ctx) {
     tree = await api(buildApi(build) + '/tree', [['path', dir], ...filterPairs(q)]);
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    if (isNotImported(e)) return ctx.mount(...head, notImported(e, build), await summaryTable(ctx, build));
+    if (isNotImported(e)) return ctx.mount(...head, notImported(e, build), await summaryTable(ctx, build, unmergedPairs(q)));
     return ctx.mount(...head, missing(e, q));
   }
   const children = tree.children || [];
@@ -66,9 +66,13 @@ export async function viewReport(ctx) {
       })),
       { key: 'size', label: 'Lines total', num: true, value: (r) => counts(r.c, 'lines').total,
         cell: (r) => fmtNum(counts(r.c, 'lines').total) },
+      // merged queries: lines other builds covered that map onto no line here
+      ...(totals.lost_lines === undefined ? [] : [{ key: 'lost', label: 'Lost lines', num: true,
+        title: 'Lines covered in merged builds that are changed or have no source here', value: (r) => r.c.lost_lines ?? 0,
+        cell: (r) => h('span', { class: r.c.lost_lines ? 'lost' : 'muted' }, fmtNum(r.c.lost_lines ?? 0)) }]),
     ],
   });
-  const summary = dir ? null : await summaryTable(ctx, build);
+  const summary = dir ? null : await summaryTable(ctx, build, filterPairs(q));
   ctx.mount(...head,
     cards(kinds.map((k) => {
       const c = counts(totals, k);
@@ -145,14 +149,14 @@ async function searchView(ctx, head, build) {
 }
 
 // Points and unmatched PCs per binary of the build (GET .../summary).
-async function summaryTable(ctx, build) {
+async function summaryTable(ctx, build, filters) {
   let s;
   try {
-    s = await api(buildApi(build) + '/summary', filterPairs(ctx.q));
+    s = await api(buildApi(build) + '/summary', filters);
   } catch {
     return null;
   }
-  return [h('h2', {}, 'Binaries'), sortableTable({
+  return [mergeSummary(s), h('h2', {}, 'Binaries'), sortableTable({
     ctx, id: 'binaries', rows: s.binaries || [], defaultSort: 'name',
     columns: [
       { key: 'name', label: 'Binary', cls: 'name' },
@@ -167,6 +171,18 @@ async function summaryTable(ctx, build) {
     h('a', { href: link(buildApi(build) + '/lcov', [['prefix', ctx.q.get('path')], ...filterPairs(ctx.q)]), target: '_blank' }, 'LCOV'), ' · ',
     h('a', { href: link(buildApi(build) + '/files.csv', [['prefix', ctx.q.get('path')], ...filterPairs(ctx.q)]), target: '_blank' }, 'files CSV'), ' · ',
     h('a', { href: link(buildApi(build) + '/functions.csv', [['prefix', ctx.q.get('path')], ...filterPairs(ctx.q)]), target: '_blank' }, 'functions CSV'))];
+}
+
+// What a merged summary says was merged and lost (files this build lacks).
+function mergeSummary(s) {
+  if (!s.merge) return null;
+  const short = (b) => h('span', { title: b }, b.slice(0, 12));
+  return h('div', { class: 'notice', id: 'merge-summary', dataset: { lost: s.lost_lines } },
+    h('p', {}, `Merged ${s.merge.builds.length} other build(s) onto this one; `, h('strong', {}, `${fmtNum(s.lost_lines)} lost lines`),
+      ' (covered there, changed or missing here).'),
+    s.merge.skipped.length ? h('p', { class: 'muted' }, 'Not merged (never imported): ', s.merge.skipped.map((x) => [short(x.build_id), ' '])) : null,
+    s.lost_files.length ? [h('p', {}, 'Files this build lacks:'), h('ul', { id: 'lost-files' }, s.lost_files.map((f) =>
+      h('li', { dataset: { path: f.path, lost: f.lost_lines } }, `${f.path} `, short(f.build_id), `: ${fmtNum(f.lost_lines)} lost lines`)))] : null);
 }
 
 // ---- the file view -------------------------------------------------------------

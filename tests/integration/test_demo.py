@@ -1,0 +1,73 @@
+"""The run command's demo (scripts/demo.py, scripts/demokernel.py) against a
+real kcovd: it must show what docs promise a new user, computed by kcovd
+from what the real kcov-collect pushed and what POST /api/v1/builds
+imported:
+
+- two imported revisions of a kernel-like tree with hundreds of files and
+  tens of thousands of coverage points, real top-level directories, the
+  newest build listed first;
+- a fleet of 24 machines under four labels whose overflow statistics look
+  like a real fleet's: a handful of machines overflowing in at least half of
+  their programs, the median machine in single-digit percent, and no
+  overflow at all in unique mode (the loops that overflow trace mode record
+  each PC once there);
+- loading it a second time into the same data directory adds nothing.
+"""
+import os
+import subprocess
+import sys
+
+from kcovlib import Server, check, run_tests, started
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def load(srv):
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "demo.py"), srv.url,
+                        srv.data_dir], capture_output=True, text=True, timeout=900)
+    check(p.returncode == 0, "demo.py failed (%d): %s" % (p.returncode, p.stderr[-2000:]))
+    return p.stderr
+
+
+def test_demo():
+    srv = started(Server().start())
+    log = load(srv)
+    print(log.strip().splitlines()[-1], flush=True)
+    builds = srv.get("/api/v1/builds")["builds"]
+    check(len(builds) == 2 and all(b["imported"] for b in builds),
+          "two imported builds expected: %s" % builds)
+    for b in builds:
+        t = srv.get("/api/v1/builds/%s/tree" % b["build_id"])
+        check(t["files"] >= 150, "%s: only %d files with points" % (b["build_id"], t["files"]))
+        check(t["points_total"] >= 20000, "only %d points" % t["points_total"])
+        check(0 < t["points_covered"] < t["points_total"], "coverage %d of %d"
+              % (t["points_covered"], t["points_total"]))
+        tops = {c["name"] for c in t["children"]}
+        for d in ("kernel", "mm", "fs", "net", "drivers", "include"):
+            check(d in tops, "no top-level %s/ in %s" % (d, sorted(tops)))
+    machines = srv.get("/api/v1/machines")["machines"]
+    check(len(machines) == 24, "%d machines, 24 expected" % len(machines))
+    reports = sum(m["reports"] for m in machines)
+    labels = {l["name"] for l in srv.get("/api/v1/labels")["labels"]}
+    check(labels >= {"syzkaller", "ltp", "kselftest", "kunit"}, "labels %s" % labels)
+    fleet = srv.get("/api/v1/stats/overflow?group=machine")["fleet"]
+    check(fleet["machines"] == 24, "overflow statistics of %d machines" % fleet["machines"])
+    check(3 <= fleet["machines_overflow_ge_50pct"] <= 6,
+          "%d machines at >= 50%% (a handful expected)" % fleet["machines_overflow_ge_50pct"])
+    check(0.01 <= fleet["median_machine_rate"] < 0.10,
+          "median machine overflow rate %.3f, single-digit percent expected"
+          % fleet["median_machine_rate"])
+    check(fleet["unique"]["overflowed"] == 0 and fleet["unique"]["runs"] > 0,
+          "unique mode: %d of %d programs overflowed"
+          % (fleet["unique"]["overflowed"], fleet["unique"]["runs"]))
+    check(fleet["trace"]["overflowed"] > 0, "trace mode never overflowed")
+    # A second run of the run command on the same data directory.
+    log = load(srv)
+    check("already loaded" in log, "second load did not notice the first: %s" % log[-300:])
+    again = sum(m["reports"] for m in srv.get("/api/v1/machines")["machines"])
+    check(again == reports, "the second load added reports: %d -> %d" % (reports, again))
+    srv.stop()
+
+
+if __name__ == "__main__":
+    run_tests([test_demo])
