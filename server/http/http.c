@@ -471,13 +471,18 @@ void kc_req_resume(struct kc_defer *d)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct kc_server *srv = cls;
 	struct conn_ctx *ctx = *con_cls;
-	(void)cls;
 	(void)conn;
 	(void)toe;
 
 	if (!ctx)
 		return;
+	/* Parked, resumed, but ended before its answer (the client went
+	 * away): it is no longer suspended, so kc_server_stop must not wait
+	 * for it. Its job is done: the writer resumes only after that. */
+	if (ctx->finish)
+		atomic_fetch_sub(&srv->deferred, 1);
 	if (ctx->release)
 		ctx->release(ctx->state);
 	kc_buf_release(&ctx->body);
