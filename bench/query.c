@@ -6,9 +6,12 @@
  * query against GET /healthz (the HTTP floor) in the same run. Builds, files and directories are read
  * from the database the benchmark filled.
  *
- * usage: bench-query --url URL --db DB [--requests N] [--lcov-requests N]
+ * usage: bench-query --url URL --db DB [--requests N] [--lcov-requests N] [--merge]
  * Prints markdown table rows (query, coverage, requests, p50, p99, p50 / the
  * healthz p50, mean answer KiB); exit 1 when a request failed or was not 200.
+ * With --merge: merged queries instead (merge= every other imported build
+ * onto the newest one: random files and the tree of the root), each next to
+ * the same query without merge=.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -129,11 +132,12 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-enum kind { Q_HEALTH, Q_TREE, Q_FILE, Q_LABELS, Q_LCOV_TOP, Q_LCOV_ALL };
+enum kind { Q_HEALTH, Q_TREE, Q_FILE, Q_LABELS, Q_LCOV_TOP, Q_LCOV_ALL, Q_ROOT };
 
 static const char *const kind_name[] = {
 	"GET /healthz (floor)", "tree (random directory)", "file (random file)",
 	"labels that covered a random file", "LCOV export of a top-level directory", "LCOV export of the whole build",
+	"tree of the root",
 };
 
 /* Index of the 99th percentile of n sorted latencies (nearest rank,
@@ -184,6 +188,10 @@ static int measure(CURL *curl, const char *base, struct build *b, size_t nb, enu
 			snprintf(url, sizeof(url), "%s/api/v1/builds/%s/lcov?prefix=%s%s", base, x->id,
 				 x->tops.n ? x->tops.v[bench_rand(rng) % x->tops.n] : "", filter);
 			break;
+		case Q_ROOT:
+			snprintf(url, sizeof(url), "%s/api/v1/builds/%s/tree%s%s", base, x->id,
+				 filter[0] ? "?" : "", filter[0] ? filter + 1 : "");
+			break;
 		case Q_LCOV_ALL:
 			snprintf(url, sizeof(url), "%s/api/v1/builds/%s/lcov%s%s", base, x->id,
 				 filter[0] ? "?" : "", filter[0] ? filter + 1 : "");
@@ -212,6 +220,35 @@ static int measure(CURL *curl, const char *base, struct build *b, size_t nb, enu
 	return failed;
 }
 
+/* merge= every other build onto the newest (the last imported): files and
+ * the root tree, each also without merge= for comparison. */
+static int measure_merged(CURL *curl, const char *base, struct build *b, size_t nb, int n,
+			  int nroot, uint64_t *rng, double floor_p50)
+{
+	struct build *t = &b[nb - 1];
+	size_t cap = 16 + nb * 130, len;
+	char *f = malloc(cap), name[64];
+	double p50;
+	int failed = 0;
+
+	if (!f)
+		return 1;
+	len = (size_t)snprintf(f, cap, "&merge=");
+	for (size_t i = 0; i + 1 < nb; i++)
+		len += (size_t)snprintf(f + len, cap - len, "%s%s", i ? "," : "", b[i].id);
+	snprintf(name, sizeof(name), "all-time, merge= %zu builds", nb - 1);
+	/* warm up: every index loaded, every line map computed once */
+	failed += measure(curl, base, t, 1, Q_ROOT, f, NULL, 1, rng, 1, &p50);
+	failed += measure(curl, base, t, 1, Q_FILE, "", "all-time, one build", n, rng, floor_p50,
+			  &p50);
+	failed += measure(curl, base, t, 1, Q_FILE, f, name, n, rng, floor_p50, &p50);
+	failed += measure(curl, base, t, 1, Q_ROOT, "", "all-time, one build", nroot, rng,
+			  floor_p50, &p50);
+	failed += measure(curl, base, t, 1, Q_ROOT, f, name, nroot, rng, floor_p50, &p50);
+	free(f);
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -219,8 +256,10 @@ int main(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "requests", required_argument, NULL, 'n' },
 		{ "lcov-requests", required_argument, NULL, 'l' },
+		{ "merge", no_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int merge = 0;
 	const char *url = NULL, *dbpath = NULL;
 	int n = 200, nlcov = 20, c, failed = 0;
 	struct build *b;
@@ -236,6 +275,7 @@ int main(int argc, char **argv)
 		case 'd': dbpath = optarg; break;
 		case 'n': n = atoi(optarg); break;
 		case 'l': nlcov = atoi(optarg); break;
+		case 'm': merge = 1; break;
 		default: return 2;
 		}
 	}
@@ -256,6 +296,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nb; i++)
 		failed += measure(curl, url, &b[i], 1, Q_TREE, "", NULL, 1, &rng, 1, &p50);
 	failed += measure(curl, url, b, nb, Q_HEALTH, "", "–", n, &rng, 0, &floor_p50);
+	if (merge) {
+		failed += measure_merged(curl, url, b, nb, n, nlcov, &rng, floor_p50);
+		goto out;
+	}
 	for (int f = 0; f < 2; f++) {
 		const char *fname = f ? "label-007, last 30 days" : "all-time";
 
@@ -276,6 +320,7 @@ int main(int argc, char **argv)
 		failed += measure(curl, url, b, nb, Q_LCOV_ALL, filter, fname, nlcov > 4 ? nlcov / 4 : 1,
 				  &rng, floor_p50, &p50);
 	}
+out:
 	curl_easy_cleanup(curl);
 	curl_global_cleanup();
 	return failed ? 1 : 0;

@@ -219,12 +219,15 @@ static int load_token(struct cli *c, struct kc_buf *holder, struct kc_err *err)
 	return 0;
 }
 
-static void print_push(const struct kc_push_stats *st)
+/* What a push delivered, one line on stderr (docs/collector.md). */
+static void print_push(const struct kc_push_opts *o, const struct kc_push_stats *st)
 {
 	fprintf(stderr,
-		"kcov-collect: delivered %u report(s) (%u duplicate), %u rejected, %u map(s) sent, "
-		"%u retries, %u sent as wire v2\n",
-		st->delivered, st->duplicates, st->rejected, st->maps_sent, st->retries, st->v2);
+		"kcov-collect: delivered %u report(s) (%u duplicate), %llu PCs, %llu bytes to %s; "
+		"%u rejected, %u map(s) sent, %u retries (%u rate limited), %u sent as wire v2, "
+		"%u still spooled\n",
+		st->delivered, st->duplicates, st->pcs, st->bytes, o->server, st->rejected,
+		st->maps_sent, st->retries, st->rate_limited, st->v2, st->pending);
 }
 
 static int cmd_push(struct cli *c, struct kc_err *err)
@@ -239,7 +242,7 @@ static int cmd_push(struct cli *c, struct kc_err *err)
 	if (!c->watch) {
 		int r = kc_push_spool(&spool, &c->p, &st, err);
 
-		print_push(&st);
+		print_push(&c->p, &st);
 		/* Delivered is what a caller checks the exit status for: a report
 		 * the server refused as malformed was not delivered. */
 		if (r == 0 && st.rejected)
@@ -255,7 +258,7 @@ static int cmd_push(struct cli *c, struct kc_err *err)
 		if (kc_push_spool(&spool, &c->p, &round, err) < 0)
 			fprintf(stderr, "kcov-collect: %s (will retry)\n", err->msg);
 		if (round.delivered || round.rejected)
-			print_push(&round);
+			print_push(&c->p, &round);
 		ts.tv_sec = (time_t)c->interval;
 		ts.tv_nsec = (long)((c->interval - (double)ts.tv_sec) * 1e9);
 		nanosleep(&ts, NULL);
@@ -564,7 +567,7 @@ static int cmd_syzkaller(int argc, char **argv)
 				ok = 0;
 			}
 			if (st.delivered || st.rejected)
-				print_push(&st);
+				print_push(&c.p, &st);
 		}
 		if (once) {
 			status = ok ? 0 : EXIT_COLLECTOR;

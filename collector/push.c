@@ -3,6 +3,8 @@
  * report, the address map on demand (428), exponential backoff with full
  * jitter on transient failures, and removal from the spool only after a
  * 2xx. Nothing here ever deletes a report the server did not acknowledge.
+ * A 429 (kcovd's rate limit) waits at least the answer's Retry-After
+ * seconds before the next try and does not use up one of --max-attempts.
  *
  * Wire versions: the spool holds v1 frames (any kcovd accepts them). Every
  * kcovd answer names the report versions it accepts in X-Kcov-Wire; the
@@ -25,18 +27,41 @@
 #include <jansson.h>
 
 #define RESPONSE_MAX 65536
+/* Longest Retry-After honoured (seconds); longer ones are cut to this. */
+#define RETRY_AFTER_MAX 3600
+/* Most 429 answers one report may get before the push gives up on it. */
+#define RATE_LIMITED_MAX 1000
 
 /* One push session: the connection and what the server last said it
  * accepts (1 until an answer says more). */
 struct conn {
 	CURL *curl;
 	unsigned wire;
+	unsigned retry_after; /* Retry-After of the last answer, seconds (0: none) */
 };
 
 struct response {
 	struct kc_buf body;
-	unsigned wire; /* newest version in X-Kcov-Wire, 0 when absent */
+	unsigned wire;        /* newest version in X-Kcov-Wire, 0 when absent */
+	unsigned retry_after; /* Retry-After in seconds, 0 when absent or a date */
 };
+
+/* A Retry-After value in delta-seconds (an HTTP date gives 0), capped at
+ * RETRY_AFTER_MAX. */
+static unsigned parse_retry_after(const char *v, size_t n)
+{
+	unsigned s = 0;
+	size_t i = 0;
+
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	if (i == n || v[i] < '0' || v[i] > '9')
+		return 0;
+	for (; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+		if ((s = s * 10 + (unsigned)(v[i] - '0')) > RETRY_AFTER_MAX)
+			return RETRY_AFTER_MAX;
+	return s;
+}
 
 /* Newest version this side speaks in an X-Kcov-Wire value ("1,2"). */
 static unsigned parse_wire(const char *v, size_t n)
@@ -59,12 +84,14 @@ static unsigned parse_wire(const char *v, size_t n)
 
 static size_t on_header(char *p, size_t size, size_t nitems, void *arg)
 {
-	static const char name[] = "x-kcov-wire:";
+	static const char name[] = "x-kcov-wire:", retry[] = "retry-after:";
 	struct response *r = arg;
 	size_t n = size * nitems;
 
 	if (n > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0)
 		r->wire = parse_wire(p + sizeof(name) - 1, n - (sizeof(name) - 1));
+	if (n > sizeof(retry) - 1 && strncasecmp(p, retry, sizeof(retry) - 1) == 0)
+		r->retry_after = parse_retry_after(p + sizeof(retry) - 1, n - (sizeof(retry) - 1));
 	return n;
 }
 
@@ -124,12 +151,13 @@ static int post(struct conn *c, const struct kc_push_opts *o, const char *path,
 {
 	CURL *curl = c->curl;
 	struct curl_slist *hdrs = NULL;
-	struct response resp = { KC_BUF_INIT, 0 };
+	struct response resp = { KC_BUF_INIT, 0, 0 };
 	char url[2048], auth[1024], detail[CURL_ERROR_SIZE];
 	CURLcode rc;
 	int ret = -1;
 
 	*status = 0;
+	c->retry_after = 0;
 	if (snprintf(url, sizeof(url), "%s%s", o->server, path) >= (int)sizeof(url))
 		return kc_err_set(err, KC_E_BAD_INPUT, "server URL too long");
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/x-kcov");
@@ -170,6 +198,7 @@ static int post(struct conn *c, const struct kc_push_opts *o, const char *path,
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
 	c->wire = resp.wire ? resp.wire : 1;
+	c->retry_after = *status == 429 ? resp.retry_after : 0;
 	if (resp_out && resp.body.len)
 		kc_buf_add(resp_out, resp.body.data, resp.body.len);
 	if (*status < 200 || *status > 299)
@@ -183,7 +212,9 @@ out:
 	return ret;
 }
 
-static void backoff_sleep(const struct kc_push_opts *o, int attempt)
+/* Sleep before retry number attempt: full jitter under an exponential
+ * ceiling, and at least the server's Retry-After (seconds, 0: none). */
+static void backoff_sleep(const struct kc_push_opts *o, int attempt, unsigned retry_after)
 {
 	double ceiling = o->backoff_base;
 	unsigned int rnd = 0;
@@ -197,6 +228,8 @@ static void backoff_sleep(const struct kc_push_opts *o, int attempt)
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (unsigned int)time(NULL);
 	d = ceiling * (rnd / 4294967296.0); /* full jitter: uniform in [0, ceiling) */
+	if (d < retry_after)
+		d = retry_after;
 	ts.tv_sec = (time_t)d;
 	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
 	nanosleep(&ts, NULL);
@@ -308,7 +341,7 @@ static enum outcome post_report(struct conn *c, const struct kc_spool *s, const 
 static enum outcome try_report(struct conn *c, const struct kc_spool *s, const char *name,
 			       const struct kc_buf *body, struct kc_buf *v2,
 			       const struct kc_push_opts *o, struct kc_push_stats *st,
-			       struct kc_err *err)
+			       size_t *sent, struct kc_err *err)
 {
 	struct kc_buf resp = KC_BUF_INIT;
 	char boot[KC_BOOT_ID_MAX + 1];
@@ -332,11 +365,27 @@ static enum outcome try_report(struct conn *c, const struct kc_spool *s, const c
 	}
 	if (out == DELIVERED && send != body)
 		st->v2++;
+	*sent = send->len;
 	if (out == DELIVERED && acknowledged_duplicate(&resp))
 		out = DUPLICATE;
 done:
 	kc_buf_release(&resp);
 	return out;
+}
+
+/* The unique PCs of a spooled (v1) report, 0 when it does not decode (the
+ * server accepted it, so it does: this only feeds the summary line). */
+static uint64_t report_pcs(const struct kc_buf *body)
+{
+	struct kc_report r;
+	struct kc_err ignored;
+	uint64_t n = 0;
+
+	kc_report_init(&r);
+	if (kc_wire_decode_report(body->data, body->len, &r, &ignored) == 0)
+		n = kc_report_npcs(&r);
+	kc_report_release(&r);
+	return n;
 }
 
 static int push_one(struct conn *c, const struct kc_spool *s, const char *name,
@@ -347,12 +396,15 @@ static int push_one(struct conn *c, const struct kc_spool *s, const char *name,
 
 	if (kc_spool_read(s, name, &body, err) < 0)
 		goto out;
-	for (int attempt = 1;; attempt++) {
-		enum outcome r = try_report(c, s, name, &body, &v2, o, st, err);
+	for (int attempt = 1, limited = 0;; attempt++) {
+		size_t sent = 0;
+		enum outcome r = try_report(c, s, name, &body, &v2, o, st, &sent, err);
 
 		if (r == DELIVERED || r == DUPLICATE) {
 			st->delivered++;
 			st->duplicates += r == DUPLICATE;
+			st->bytes += sent;
+			st->pcs += report_pcs(&body);
 			ret = kc_spool_remove(s, name, err);
 			goto out;
 		}
@@ -363,10 +415,15 @@ static int push_one(struct conn *c, const struct kc_spool *s, const char *name,
 			ret = kc_spool_reject(s, name, err);
 			goto out;
 		}
-		if (r == FATAL || attempt >= o->max_attempts)
+		if (r == RETRY && c->retry_after && ++limited <= RATE_LIMITED_MAX) {
+			/* Rate limited: the server said when; not a failed attempt. */
+			st->rate_limited++;
+			attempt--;
+		} else if (r == FATAL || attempt >= o->max_attempts) {
 			goto out;
+		}
 		st->retries++;
-		backoff_sleep(o, attempt);
+		backoff_sleep(o, attempt, c->retry_after);
 	}
 out:
 	kc_buf_release(&v2);
@@ -379,7 +436,7 @@ int kc_push_spool(const struct kc_spool *s, const struct kc_push_opts *o, struct
 {
 	char **names = NULL;
 	size_t n = 0;
-	struct conn c = { NULL, 1 };
+	struct conn c = { NULL, 1, 0 };
 	struct kc_err probe_err;
 	long status;
 	int ret = -1;
@@ -394,8 +451,10 @@ int kc_push_spool(const struct kc_spool *s, const struct kc_push_opts *o, struct
 	if (n && post(&c, o, "/healthz", NULL, &status, NULL, &probe_err) < 0)
 		c.wire = 1;
 	for (size_t i = 0; i < n; i++)
-		if (push_one(&c, s, names[i], o, st, err) < 0)
+		if (push_one(&c, s, names[i], o, st, err) < 0) {
+			st->pending += (unsigned)(n - i);
 			goto out;
+		}
 	ret = 0;
 out:
 	kc_spool_list_free(names, n);

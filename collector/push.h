@@ -42,7 +42,11 @@ struct kc_push_stats {
 	unsigned rejected;   /* moved to rejected/ */
 	unsigned maps_sent;
 	unsigned retries;
+	unsigned rate_limited; /* retries after a 429 (counted in retries too) */
 	unsigned v2;         /* delivered re-encoded as wire v2 */
+	unsigned pending;    /* left in the spool when the push stopped */
+	unsigned long long pcs;   /* unique PCs in the delivered reports */
+	unsigned long long bytes; /* request bytes of the delivered reports */
 };
 
 /* Call once per process before any push (curl_global_init). */

@@ -300,6 +300,13 @@ int kc_session_flush(struct kc_session *s, struct kc_err *err)
 
 	if (r->nruns == 0)
 		return 0;
+	/* Drawn here, not (only) after the previous flush: a forked child
+	 * that records and flushes its own runs (an executor running each
+	 * program in a child) would otherwise spool its report under the id
+	 * the parent and every sibling inherited, and the server keeps one
+	 * report per upload id. */
+	if (new_upload_id(r, err) < 0)
+		return -1;
 	r->created_unix = (uint64_t)time(NULL);
 	if (kc_spool_put_report(&s->spool, r, err) < 0)
 		return -1;
@@ -308,5 +315,5 @@ int kc_session_flush(struct kc_session *s, struct kc_err *err)
 	r->nruns = 0;
 	r->cap_runs = 0;
 	kc_report_clear_pcs(r);
-	return new_upload_id(r, err);
+	return 0;
 }

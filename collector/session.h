@@ -64,8 +64,10 @@ int kc_session_end(struct kc_session *s, const char *workload, int exit_status,
 /* The runs recorded since the last flush (read-only view). */
 const struct kc_report *kc_session_pending(const struct kc_session *s);
 
-/* Spool the pending runs as one report (a new upload id) and start a new
- * one. A flush with no runs does nothing. */
+/* Spool the pending runs as one report under a new upload id, drawn at the
+ * flush (so a forked child that begins, ends and flushes its own runs
+ * spools a report distinct from its siblings'), and start a new one. A
+ * flush with no runs does nothing. */
 int kc_session_flush(struct kc_session *s, struct kc_err *err) KC_MUST_CHECK;
 
 #endif

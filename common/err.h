@@ -35,6 +35,7 @@ enum kc_errc {
 	KC_E_URI_TOO_LONG,       /* request target over the limit (414 uri_too_long) */
 	KC_E_UNSUPPORTED_MEDIA,  /* wrong Content-Type (415 unsupported_media_type) */
 	KC_E_NEED_ADDRESS_MAP,   /* a report whose boot has no map (428 address_map_needed) */
+	KC_E_RATE_LIMITED,       /* over the request rate (429 rate_limited, with Retry-After) */
 	KC_E_HEADERS_TOO_LARGE,  /* request headers over the limit (431 headers_too_large) */
 	KC_E_IO,                 /* a system call failed (500 io_error) */
 	KC_E_INTERNAL,           /* a bug, corrupt data or out of memory (500 internal) */

@@ -278,8 +278,8 @@ def git(repo, *args):
 
 
 def build_revisions(work):
-    """Both revisions: sources committed to work/linux.git's history (the
-    tree also stays checked out per revision for --source), compiled."""
+    """Both revisions: committed to the git repository work/linux (kcovd
+    reads each build's sources from it at the build's revision), compiled."""
     clang, lld = fixture.tool("clang", "clang-14"), fixture.tool("ld.lld", "ld.lld-14")
     check(clang and lld, "demo: clang and ld.lld are needed (scripts/install-deps.sh)")
     repo = os.path.join(work, "linux")
@@ -296,9 +296,7 @@ def build_revisions(work):
         git(repo, "commit", "-q", "-m", "demo revision %d" % (rev + 1))
         vmlinux, ko = compile_tree(repo, units, os.path.join(work, "obj-%d" % rev), clang, lld,
                                    cache)
-        src = os.path.join(work, "src-%d" % rev)
-        shutil.copytree(repo, src, ignore=shutil.ignore_patterns(".git"))
-        revs.append({"rev": git(repo, "rev-parse", "HEAD"), "source": src, "vmlinux": vmlinux,
+        revs.append({"rev": git(repo, "rev-parse", "HEAD"), "git": repo, "vmlinux": vmlinux,
                      "ko": ko})
     return repo, revs
 
@@ -366,7 +364,7 @@ def import_revisions(srv, work):
         status, body = srv.request("POST", "/api/v1/builds",
                                    json.dumps({"vmlinux": r["vmlinux"],
                                                "modules": os.path.dirname(r["ko"]),
-                                               "source": r["source"]}).encode(),
+                                               "git": r["git"], "rev": r["rev"]}).encode(),
                                    {"Content-Type": "application/json"}, admin)
         check(status == 200, "demo import: %d %s" % (status, body[:300]))
         r["build_id"] = fixture.build_id(readelf, r["vmlinux"])

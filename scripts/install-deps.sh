@@ -8,8 +8,9 @@ SUDO=""
 PKGS=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
-  libelf-dev libdw-dev zlib1g-dev libroaring-dev libjansson-dev libsodium-dev libcmocka-dev libgit2-dev
-  clang lld llvm libclang-rt-14-dev lcov curl python3 openssl git
+  libelf-dev libdw-dev zlib1g-dev liblzma-dev libzstd-dev libroaring-dev libjansson-dev libsodium-dev libcmocka-dev libgit2-dev
+  clang lld llvm libclang-rt-14-dev lcov curl python3 openssl git binutils xz-utils zstd
+  systemd  # systemd-analyze verify of the packaged units (tests/integration/test_packages.py)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,7 +3,11 @@
  * service (HTTP, or HTTPS with --tls-cert) until SIGINT/SIGTERM; `token
  * add NAME [--scope S] [--expires DAYS] [--machines PAT]` issues a token and
  * prints it once; `token revoke` ends one; `token list` shows who has
- * tokens and when they were last used; `audit` lists admin actions.
+ * tokens and when they were last used; `audit` lists admin actions; `gc
+ * --keep-days N`, `build delete ID` and `vacuum` remove old data and give
+ * the space back (while no kcovd serves the file; a serving kcovd takes the
+ * same actions over its admin API, or runs gc itself with --gc-keep-days);
+ * `backup FILE` copies the live database, `restore FILE` installs a copy.
  * Configuration comes from flags, then KCOVD_* environment variables.
  */
 #include <errno.h>
@@ -15,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -25,8 +30,12 @@
 #include "fileio.h"
 #include "import.h"
 #include "parse.h"
+#include "retention.h"
 #include "routes.h"
 #include "server.h"
+
+#define KC_STR_(x) #x
+#define KC_STR(x) KC_STR_(x)
 
 static const char usage[] =
 	"usage: kcovd [serve] [options]\n"
@@ -35,9 +44,18 @@ static const char usage[] =
 	"       kcovd token revoke NAME_OR_ID [options]\n"
 	"       kcovd token list [options]\n"
 	"       kcovd audit [--limit N] [options]\n"
+	"       kcovd gc --keep-days N [options]      (kcovd must not be serving)\n"
+	"       kcovd build delete BUILD_ID [options] (kcovd must not be serving)\n"
+	"       kcovd vacuum [options]                (kcovd must not be serving)\n"
+	"       kcovd backup FILE [options]           (also while kcovd serves)\n"
+	"       kcovd restore FILE [options]          (kcovd must not be serving)\n"
 	"       kcovd import-build --vmlinux PATH [--modules DIR]\n"
 	"                          [--source DIR | --git REPO [--rev REV]]\n"
-	"                          [--strip-prefix P]... [options]\n"
+	"                          [--debug-dir DIR] [--strip-prefix P]... [options]\n"
+	"  import-build: --modules DIR is a build tree or a make modules_install\n"
+	"  tree (lib/modules/RELEASE; .ko, .ko.xz, .ko.zst, .ko.gz); --debug-dir DIR\n"
+	"  holds separate debug files by build id (DIR/.build-id/xx/yyyy.debug, as\n"
+	"  /usr/lib/debug) or .gnu_debuglink name, for binaries without DWARF\n"
 	"options (environment variable in brackets):\n"
 	"  --listen ADDR:PORT   listen address (KCOVD_LISTEN; default 127.0.0.1:8080)\n"
 	"  --data-dir DIR       data directory (KCOVD_DATA_DIR; default ./kcovd-data)\n"
@@ -55,7 +73,16 @@ static const char usage[] =
 	"  --tls-client-ca FILE require client certificates signed by this PEM CA;\n"
 	"                       pushes are logged with the certificate's subject\n"
 	"  --cache-mb MB        memory for cached point indexes of imported builds\n"
-	"                       (KCOVD_CACHE_MB; default %d)\n";
+	"                       (KCOVD_CACHE_MB; default %d)\n"
+	"  --rate-limit N       requests per second per token on routes that need one\n"
+	"                       (0: no limit; default " KC_STR(KC_RATE_TOKEN_DEFAULT) "); more get 429\n"
+	"  --rate-burst N       requests a token may send at once (default " KC_STR(KC_BURST_TOKEN_DEFAULT) ")\n"
+	"  --addr-rate-limit N  requests per second per client address on the other\n"
+	"                       routes (0: no limit; default " KC_STR(KC_RATE_ADDR_DEFAULT) ")\n"
+	"  --addr-rate-burst N  (default " KC_STR(KC_BURST_ADDR_DEFAULT) ")\n"
+	"  --gc-keep-days N     serve: run gc --keep-days N at start and then every\n"
+	"                       --gc-interval seconds (default 86400); default off\n";
+
 
 /* Largest PEM file read for --tls-*: a long chain fits. */
 #define KC_PEM_MAX (1u << 20)
@@ -68,9 +95,11 @@ struct cli {
 	const char *machines;
 	int read_auth;
 	unsigned max_conn, timeout, max_db_mb, cache_mb, wire_max;
+	unsigned rate_token, burst_token, rate_addr, burst_addr;
+	unsigned keep_days, gc_interval; /* gc, serve --gc-keep-days */
 	const char *cache_mb_from; /* where cache_mb was read, for messages */
-	const char *vmlinux, *modules, *source; /* import-build */
-	const char *git, *rev;                  /* import-build */
+	const char *vmlinux, *modules, *source, *debug_dir; /* import-build */
+	const char *git, *rev;                              /* import-build */
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	size_t nstrip;
 };
@@ -129,9 +158,17 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		{ "vmlinux", required_argument, NULL, 'V' },
 		{ "modules", required_argument, NULL, 'M' },
 		{ "source", required_argument, NULL, 'S' },
+		{ "debug-dir", required_argument, NULL, 'D' + 256 },
 		{ "strip-prefix", required_argument, NULL, 'P' },
 		{ "git", required_argument, NULL, 'G' },
-		{ "rev", required_argument, NULL, 'R' },
+		{ "rev", required_argument, NULL, 'R' + 256 },
+		{ "rate-limit", required_argument, NULL, 'R' },
+		{ "rate-burst", required_argument, NULL, 'B' },
+		{ "addr-rate-limit", required_argument, NULL, 'r' + 256 },
+		{ "addr-rate-burst", required_argument, NULL, 'b' + 256 },
+		{ "keep-days", required_argument, NULL, 'k' },
+		{ "gc-keep-days", required_argument, NULL, 'k' },
+		{ "gc-interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -182,13 +219,38 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		case 'V': c->vmlinux = optarg; break;
 		case 'M': c->modules = optarg; break;
 		case 'S': c->source = optarg; break;
+		case 'D' + 256: c->debug_dir = optarg; break;
 		case 'G': c->git = optarg; break;
-		case 'R': c->rev = optarg; break;
+		case 'R' + 256: c->rev = optarg; break;
 		case 'P':
 			if (c->nstrip == KC_IMPORT_MAX_STRIP)
 				return kc_err_set(err, KC_E_BAD_INPUT, "at most %d --strip-prefix",
 						  KC_IMPORT_MAX_STRIP);
 			c->strip[c->nstrip++] = optarg;
+			break;
+		case 'R':
+			if (num(optarg, "--rate-limit", 0, 1000000, &c->rate_token, err) < 0)
+				return -1;
+			break;
+		case 'B':
+			if (num(optarg, "--rate-burst", 1, 1000000, &c->burst_token, err) < 0)
+				return -1;
+			break;
+		case 'r' + 256:
+			if (num(optarg, "--addr-rate-limit", 0, 1000000, &c->rate_addr, err) < 0)
+				return -1;
+			break;
+		case 'b' + 256:
+			if (num(optarg, "--addr-rate-burst", 1, 1000000, &c->burst_addr, err) < 0)
+				return -1;
+			break;
+		case 'k':
+			if (num(optarg, "--keep-days", 1, 36500, &c->keep_days, err) < 0)
+				return -1;
+			break;
+		case 'i':
+			if (num(optarg, "--gc-interval", 1, 86400 * 365, &c->gc_interval, err) < 0)
+				return -1;
 			break;
 		case 'h': printf(usage, KC_COVQ_CACHE_MB_DEFAULT); exit(0);
 		default:
@@ -241,6 +303,43 @@ static int read_pem(const char *file, const char *what, struct kc_buf *b, const 
 	return 0;
 }
 
+/* Log one gc run's result. */
+static void print_gc(const struct kc_gc_job *j)
+{
+	fprintf(stderr,
+		"kcovd: gc kept %u days (before day %lld): %lld unions extended, %lld day rows, "
+		"%lld reports, %lld overflow day rows rolled up per month, %lld pages freed\n",
+		j->keep_days, (long long)j->res.cutoff_day, (long long)j->res.folded,
+		(long long)j->res.day_rows, (long long)j->res.reports,
+		(long long)j->res.overflow_rows, (long long)j->freed_pages);
+}
+
+/* Wait for SIGINT/SIGTERM; with --gc-keep-days run gc now and every
+ * --gc-interval seconds meanwhile. Returns the signal. */
+static int wait_signal(struct kc_server *srv, const struct cli *c, const sigset_t *set)
+{
+	struct timespec every = { (time_t)(c->gc_interval ? c->gc_interval : 86400), 0 };
+	int sig;
+
+	if (!c->keep_days) {
+		while (sigwait(set, &sig) != 0)
+			;
+		return sig;
+	}
+	for (;;) {
+		struct kc_gc_job job = { .keep_days = c->keep_days, .actor = "serve --gc-keep-days" };
+		struct kc_err err;
+
+		if (kc_store_maintain(srv->store, kc_gc_call, &job, &err) < 0)
+			fprintf(stderr, "kcovd: periodic gc failed: %s\n", err.msg);
+		else
+			print_gc(&job);
+		sig = sigtimedwait(set, NULL, &every);
+		if (sig > 0)
+			return sig;
+	}
+}
+
 static int cmd_serve(struct cli *c, struct kc_err *err)
 {
 	struct kc_server srv;
@@ -269,6 +368,10 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	o.timeout_s = c->timeout;
 	o.max_db_mb = c->max_db_mb;
 	o.wire_max = c->wire_max;
+	o.rate_token = c->rate_token;
+	o.burst_token = c->burst_token;
+	o.rate_addr = c->rate_addr;
+	o.burst_addr = c->burst_addr;
 	/* Room for many concurrent connections: raise the soft fd limit. */
 	{
 		struct rlimit rl;
@@ -297,7 +400,7 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	fprintf(stderr, "kcovd: listening on %s://%s:%u/ (database %s, schema v%d%s)\n",
 		o.tls_cert ? "https" : "http", host, srv.port, path, kc_db_schema_version(),
 		o.tls_client_ca ? ", client certificates required" : "");
-	sigwait(&set, &sig);
+	sig = wait_signal(&srv, c, &set);
 	fprintf(stderr, "kcovd: signal %d, stopping after the queued writes\n", sig);
 	kc_server_stop(&srv);
 	ret = 0;
@@ -428,6 +531,133 @@ static int cmd_audit(struct cli *c, struct kc_err *err)
 	return 0;
 }
 
+static int cmd_gc(struct cli *c, struct kc_err *err)
+{
+	struct kc_gc_job job = { .keep_days = c->keep_days, .actor = "cli" };
+	char path[PATH_MAX];
+
+	if (!c->keep_days)
+		return kc_err_set(err, KC_E_BAD_INPUT, "gc needs --keep-days N");
+	if (db_path(c, path, sizeof(path), err) < 0 ||
+	    kc_db_run_locked(path, kc_gc_call, &job, err) < 0)
+		return -1;
+	print_gc(&job);
+	return 0;
+}
+
+static int cmd_build(struct cli *c, int argc, char **argv, struct kc_err *err)
+{
+	struct kc_build_delete_job job = { .actor = "cli" };
+	char path[PATH_MAX];
+
+	if (optind + 2 != argc || strcmp(argv[optind], "delete") != 0)
+		return kc_err_set(err, KC_E_BAD_INPUT, "build needs 'delete BUILD_ID'");
+	job.build_id = argv[optind + 1];
+	if (db_path(c, path, sizeof(path), err) < 0 ||
+	    kc_db_run_locked(path, kc_build_delete_call, &job, err) < 0)
+		return -1;
+	fprintf(stderr,
+		"kcovd: build %s deleted: %lld binaries, %lld boots, %lld reports, %lld coverage "
+		"rows, %lld files; %lld pages freed\n",
+		job.build_id, (long long)job.res.binaries, (long long)job.res.boots,
+		(long long)job.res.reports, (long long)job.res.coverage_rows,
+		(long long)job.res.files, (long long)job.freed_pages);
+	return 0;
+}
+
+/* VACUUM needs the file to itself (and no transaction): under the lock. */
+static int cmd_vacuum(struct cli *c, struct kc_err *err)
+{
+	char path[PATH_MAX], detail[64];
+	int64_t freed = 0;
+	sqlite3 *db = NULL;
+	int fd, ret = -1;
+
+	if (db_path(c, path, sizeof(path), err) < 0 || (fd = kc_db_lock(path, err)) < 0)
+		return -1;
+	if (open_db(c, &db, err) < 0)
+		goto out;
+	if (kc_db_vacuum(db, 1, &freed, err) < 0)
+		goto out;
+	snprintf(detail, sizeof(detail), "%lld pages freed", (long long)freed);
+	if (kc_audit_add(db, "cli", "vacuum", path, detail, err) < 0)
+		goto out;
+	fprintf(stderr, "kcovd: vacuum of %s: %s\n", path, detail);
+	ret = 0;
+out:
+	kc_db_close(db);
+	close(fd);
+	return ret;
+}
+
+/* backup FILE / restore FILE */
+static int cmd_backup(struct cli *c, const char *cmd, int argc, char **argv, struct kc_err *err)
+{
+	char path[PATH_MAX];
+
+	if (optind + 1 != argc)
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s needs one FILE", cmd);
+	if (db_path(c, path, sizeof(path), err) < 0)
+		return -1;
+	if (strcmp(cmd, "backup") == 0) {
+		if (kc_db_backup(path, argv[optind], err) < 0)
+			return -1;
+		fprintf(stderr, "kcovd: %s backed up to %s (integrity_check ok)\n", path,
+			argv[optind]);
+		return 0;
+	}
+	if (kc_db_restore(argv[optind], path, "cli", err) < 0)
+		return -1;
+	fprintf(stderr, "kcovd: %s restored from %s; the database before is %s.pre-restore\n",
+		path, argv[optind], path);
+	return 0;
+}
+
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* import-build's progress on a terminal: one line rewritten in place, at
+ * most ten times a second, and every change of stage. */
+struct import_tty {
+	double last;
+	int shown;
+};
+
+static void import_progress(void *ctx, const struct kc_import_progress *p)
+{
+	struct import_tty *t = ctx;
+	double now = mono_seconds();
+
+	if (!p->files && p->binaries_done < p->binaries_total && t->shown && now - t->last < 0.1)
+		return;
+	t->last = now;
+	t->shown = 1;
+	fprintf(stderr, "\rimport-build: %u/%u binaries, %llu points", p->binaries_done,
+		p->binaries_total, (unsigned long long)p->points);
+	if (p->files)
+		fprintf(stderr, ", %u files; storing\n", p->files);
+	fflush(stderr);
+}
+
+/* The final line of an import (stderr, terminal or not). */
+static void import_summary_line(const json_t *s, double seconds)
+{
+	fprintf(stderr,
+		"import-build: imported build %s: %zu binaries, %lld points, %lld files, "
+		"%lld functions, %lld sources in %.1f s\n",
+		json_string_value(json_object_get(s, "build_id")),
+		json_array_size(json_object_get(s, "images")),
+		(long long)json_integer_value(json_object_get(s, "points")),
+		(long long)json_integer_value(json_object_get(s, "files")),
+		(long long)json_integer_value(json_object_get(s, "functions")),
+		(long long)json_integer_value(json_object_get(s, "sources")), seconds);
+}
+
 static int cmd_import_build(struct cli *c, struct kc_err *err)
 {
 	struct kc_import_opts o = { .vmlinux = c->vmlinux,
@@ -435,8 +665,11 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 				    .source_dir = c->source,
 				    .strip_prefixes = c->strip,
 				    .nstrip = c->nstrip,
+				    .debug_dir = c->debug_dir,
 				    .git_repo = c->git,
 				    .git_rev = c->rev };
+	struct import_tty tty = { 0, 0 };
+	double t0 = mono_seconds();
 	json_t *summary = NULL;
 	sqlite3 *db;
 	char *text;
@@ -444,15 +677,24 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 
 	if (!c->vmlinux)
 		return kc_err_set(err, KC_E_BAD_INPUT, "import-build needs --vmlinux PATH");
+	if (isatty(STDERR_FILENO)) {
+		o.progress = import_progress;
+		o.progress_ctx = &tty;
+	}
 	if (open_db(c, &db, err) < 0)
 		return -1;
 	ret = kc_import_run(db, &o, "cli", &summary, err);
 	kc_db_close(db);
-	if (ret < 0)
+	if (ret < 0) {
+		if (tty.shown)
+			fputc('\n', stderr);
 		return -1;
+	}
 	text = summary ? json_dumps(summary, JSON_INDENT(2)) : NULL;
 	if (text)
 		printf("%s\n", text);
+	if (summary)
+		import_summary_line(summary, mono_seconds() - t0);
 	free(text);
 	json_decref(summary);
 	return 0;
@@ -473,6 +715,10 @@ int main(int argc, char **argv)
 	c.web_dir = getenv("KCOVD_WEB_DIR");
 	c.read_auth = strcmp(env_or("KCOVD_READ_AUTH", "0"), "1") == 0;
 	c.cache_mb = KC_COVQ_CACHE_MB_DEFAULT;
+	c.rate_token = KC_RATE_TOKEN_DEFAULT;
+	c.burst_token = KC_BURST_TOKEN_DEFAULT;
+	c.rate_addr = KC_RATE_ADDR_DEFAULT;
+	c.burst_addr = KC_BURST_ADDR_DEFAULT;
 	c.cache_mb_from = getenv("KCOVD_CACHE_MB");
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
@@ -494,6 +740,14 @@ int main(int argc, char **argv)
 		ret = cmd_token(&c, argc, argv, &err);
 	} else if (strcmp(cmd, "audit") == 0) {
 		ret = cmd_audit(&c, &err);
+	} else if (strcmp(cmd, "gc") == 0) {
+		ret = cmd_gc(&c, &err);
+	} else if (strcmp(cmd, "build") == 0) {
+		ret = cmd_build(&c, argc, argv, &err);
+	} else if (strcmp(cmd, "vacuum") == 0) {
+		ret = cmd_vacuum(&c, &err);
+	} else if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0) {
+		ret = cmd_backup(&c, cmd, argc, argv, &err);
 	} else if (strcmp(cmd, "import-build") == 0) {
 		ret = cmd_import_build(&c, &err);
 	} else {

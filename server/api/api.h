@@ -39,7 +39,26 @@ enum MHD_Result kc_api_files_csv(struct kc_req *r);
 enum MHD_Result kc_api_functions_csv(struct kc_req *r);
 enum MHD_Result kc_api_summary(struct kc_req *r);
 
+/* api_coverage.c: load a new import's point index into the query cache
+ * (summary: kc_import_summary's object); failures only cost time later. */
+void kc_api_warm_index(struct kc_server *srv, json_t *summary);
+
+/* api_jobs.c: asynchronous imports (docs/api-coverage.md). */
+struct kc_import_opts;
+/* 1 when the POST /api/v1/builds body says "async": true or the request
+ * has Prefer: respond-async, 0 when not, -1 with err for a bad "async". */
+int kc_api_wants_async(struct kc_req *r, json_t *body, struct kc_err *err);
+/* Answer 202 with the URL of a job that imports o (copied) as actor. */
+enum MHD_Result kc_api_build_async(struct kc_req *r, const struct kc_import_opts *o,
+				   const char *actor);
+/* GET /api/v1/jobs/{job} (admin): the job's state and result. */
+enum MHD_Result kc_api_job(struct kc_req *r);
+
 /* static.c: the browser UI's files under --web-dir ({file*}). */
 enum MHD_Result kc_api_static(struct kc_req *r);
+
+/* api_admin.c: retention on a running server (admin). */
+enum MHD_Result kc_api_gc(struct kc_req *r);
+enum MHD_Result kc_api_delete_build(struct kc_req *r); /* {build} */
 
 #endif

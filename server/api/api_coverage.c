@@ -430,7 +430,7 @@ static const char *opt_path(json_t *j, const char *key, int *bad)
 
 /* Load the new import's point index (the query cache keeps it) now, so the
  * first query does not pay for it. Failures only cost that later. */
-static void warm_index(struct kc_req *r, json_t *summary)
+void kc_api_warm_index(struct kc_server *srv, json_t *summary)
 {
 	const char *build = json_string_value(json_object_get(summary, "build_id"));
 	struct kc_cov_filter none;
@@ -440,19 +440,19 @@ static void warm_index(struct kc_req *r, json_t *summary)
 	if (!build)
 		return;
 	memset(&none, 0, sizeof(none));
-	db = kc_db_get(r->srv, &err);
+	db = kc_db_get(srv, &err);
 	if (!db)
 		return;
-	kc_covq_free(kc_covq_open(r->srv->opts.covq_cache, db,
-				  kc_store_coverage_generation(r->srv->store), build, &none,
+	kc_covq_free(kc_covq_open(srv->opts.covq_cache, db,
+				  kc_store_coverage_generation(srv->store), build, &none,
 				  KC_COVQ_NEED_IMPORT | KC_COVQ_NO_COVERAGE, &err));
-	kc_db_put(r->srv, db);
+	kc_db_put(srv, db);
 }
 
 enum MHD_Result kc_api_post_build(struct kc_req *r)
 {
 	static const char *const known[] = { "vmlinux", "modules", "source", "strip_prefix",
-					     "git", "rev" };
+					     "git", "rev", "debug_dir", "async" };
 	const char *strip[KC_IMPORT_MAX_STRIP];
 	struct kc_import_opts o;
 	struct kc_import *imp = NULL;
@@ -463,7 +463,7 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	json_t *j = NULL, *sp, *v, *sum;
 	const char *key;
 	enum MHD_Result ret;
-	int bad = 0;
+	int bad = 0, async;
 
 	kc_err_clear(&err);
 	memset(&o, 0, sizeof(o));
@@ -489,10 +489,11 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 	o.modules_dir = opt_path(j, "modules", &bad);
 	o.source_dir = opt_path(j, "source", &bad);
 	o.git_repo = opt_path(j, "git", &bad);
+	o.debug_dir = opt_path(j, "debug_dir", &bad);
 	if (bad || !o.vmlinux) {
 		ret = kc_respond_error(r, KC_E_BAD_INPUT,
-				       "vmlinux (required), modules, source and git must be "
-					       "absolute server-local paths");
+				       "vmlinux (required), modules, source, git and debug_dir "
+				       "must be absolute server-local paths");
 		goto out;
 	}
 	v = json_object_get(j, "rev");
@@ -525,21 +526,26 @@ enum MHD_Result kc_api_post_build(struct kc_req *r)
 		goto out;
 	}
 	o.strip_prefixes = strip;
+	if (r->token)
+		kc_token_actor(r->token, actor, sizeof(actor));
+	async = kc_api_wants_async(r, j, &err);
+	if (async) {
+		ret = async < 0 ? kc_respond_err(r, &err) : kc_api_build_async(r, &o, actor);
+		goto out;
+	}
 	if (kc_import_prepare(&o, &imp, &err) < 0) {
 		ret = kc_respond_error(r, KC_E_BAD_INPUT, "import failed: %s", err.msg);
 		goto out;
 	}
 	aud.imp = imp;
 	aud.actor = actor;
-	if (r->token)
-		kc_token_actor(r->token, actor, sizeof(actor));
 	if (kc_store_call(r->srv->store, kc_import_write_audited, &aud, &err) < 0) {
 		kc_err_prefix(&err, "storing the import failed");
 		ret = kc_respond_err(r, &err);
 		goto out;
 	}
 	sum = kc_import_summary(imp);
-	warm_index(r, sum);
+	kc_api_warm_index(r->srv, sum);
 	ret = kc_respond_json(r, 200, sum);
 out:
 	kc_import_free(imp);

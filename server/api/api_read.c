@@ -446,6 +446,12 @@ enum MHD_Result kc_api_metrics(struct kc_req *r)
 		    (unsigned long long)m->runs[0], (unsigned long long)m->runs[1],
 		    (unsigned long long)m->runs_overflowed[0],
 		    (unsigned long long)m->runs_overflowed[1]);
+	kc_buf_addf(&b, "# HELP kcovd_rate_limited_total Requests refused with 429, by the bucket's key.\n"
+			"# TYPE kcovd_rate_limited_total counter\n"
+			"kcovd_rate_limited_total{key=\"token\"} %llu\n"
+			"kcovd_rate_limited_total{key=\"address\"} %llu\n",
+		    (unsigned long long)m->rate_limited_token,
+		    (unsigned long long)m->rate_limited_addr);
 	kc_buf_addf(&b, "# HELP kcovd_reports_wire_total Reports stored, by wire format version.\n"
 			"# TYPE kcovd_reports_wire_total counter\n");
 	for (unsigned v = 1; v <= KC_WIRE_VERSION_MAX; v++)

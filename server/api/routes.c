@@ -14,6 +14,7 @@
 #define KCOV "application/x-kcov"
 #define JSON "application/json"
 #define BUILD_IMPORT_MAX_BODY (64u << 10)
+#define ADMIN_MAX_BODY 1024
 
 /* In lookup order: the first route whose pattern and method match wins.
  * The static files' catch-all comes last. */
@@ -29,6 +30,9 @@ const struct kc_route kc_routes[] = {
 	{ "GET", "/api/v1/labels", KC_SCOPE_READ, NULL, 0, kc_api_labels },
 	{ "GET", "/api/v1/stats/overflow", KC_SCOPE_READ, NULL, 0, kc_api_overflow },
 	{ "GET", "/api/v1/audit", KC_SCOPE_ADMIN, NULL, 0, kc_api_audit },
+	{ "GET", "/api/v1/jobs/{job}", KC_SCOPE_ADMIN, NULL, 0, kc_api_job },
+	{ "POST", "/api/v1/admin/gc", KC_SCOPE_ADMIN, JSON, ADMIN_MAX_BODY, kc_api_gc },
+	{ "DELETE", "/api/v1/builds/{build}", KC_SCOPE_ADMIN, NULL, 0, kc_api_delete_build },
 	{ "GET", "/api/v1/builds/{build}/pcs", KC_SCOPE_READ, NULL, 0, kc_api_pcs },
 	{ "GET", "/api/v1/builds/{build}/tree", KC_SCOPE_READ, NULL, 0, kc_api_tree },
 	{ "GET", "/api/v1/builds/{build}/files/{path*}", KC_SCOPE_READ, NULL, 0, kc_api_file },

@@ -7,6 +7,7 @@
  */
 #include "sym.h"
 #include "search.h"
+#include "elfinfo.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -14,7 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* First point index whose DWARF address is >= addr. */
@@ -266,26 +269,98 @@ out:
 	return ret;
 }
 
-static int no_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
-			const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
-			char **debuginfo_file_name)
+/* Open dir/rel for reading when it is a regular file; -1 otherwise. On
+ * success *name receives a malloc'ed copy of the path (libdwfl frees it). */
+static int open_debug(const char *dir, const char *rel, char **name)
 {
-	(void)mod, (void)userdata, (void)modname, (void)base, (void)file_name;
-	(void)debuglink_file, (void)debuglink_crc, (void)debuginfo_file_name;
-	return -1; /* only the file's own DWARF is used */
+	char p[PATH_CAP];
+	struct stat sb;
+	int fd;
+
+	if (snprintf(p, sizeof(p), "%s/%s", dir, rel) >= (int)sizeof(p))
+		return -1;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || !(*name = strdup(p))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
-int sym_resolve_dwarf(struct sym_state *st, const char *path, bool is_rel, size_t text_idx,
-			 struct kc_err *err)
+/* Does the debug file fd belong to the binary of build id want? A file or
+ * binary without a build id cannot be checked and is taken. */
+static bool same_build(int fd, const char *want)
+{
+	char have[2 * 64 + 1] = "";
+	Elf *e;
+
+	if (!*want)
+		return true;
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (e)
+		kc_elf_build_id(e, have, sizeof(have));
+	if (e)
+		elf_end(e);
+	return !have[0] || strcmp(have, want) == 0;
+}
+
+/*
+ * libdwfl's find_debuginfo, called only when the binary has no DWARF of its
+ * own: the separate debug file below opts->debug_dir, by GNU build id
+ * (.build-id/xx/yyyy.debug, the layout of /usr/lib/debug), else by the
+ * .gnu_debuglink name (DIR/NAME, then DIR/.debug/NAME), refusing a file
+ * whose own build id is another binary's. Without a debug
+ * dir nothing is searched: the system's /usr/lib/debug is never used
+ * behind the caller's back.
+ */
+static int find_debug(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		      const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+		      char **debuginfo_file_name)
+{
+	const struct sym_state *st = *userdata;
+	const char *dir = st && st->opts ? st->opts->debug_dir : NULL;
+	const char *id = st ? st->t->build_id : "";
+	char rel[PATH_CAP];
+	int fd = -1;
+
+	(void)mod, (void)modname, (void)base, (void)file_name, (void)debuglink_crc;
+	if (!dir)
+		return -1;
+	if (strlen(id) > 2 &&
+	    snprintf(rel, sizeof(rel), ".build-id/%.2s/%s.debug", id, id + 2) < (int)sizeof(rel))
+		fd = open_debug(dir, rel, debuginfo_file_name);
+	if (fd < 0 && debuglink_file && !strchr(debuglink_file, '/')) {
+		fd = open_debug(dir, debuglink_file, debuginfo_file_name);
+		if (fd < 0 && snprintf(rel, sizeof(rel), ".debug/%s", debuglink_file) <
+				      (int)sizeof(rel))
+			fd = open_debug(dir, rel, debuginfo_file_name);
+	}
+	if (fd >= 0 && !same_build(fd, id)) {
+		/* Another build's debug file (a stale debuglink name): its
+		 * lines would be wrong, so the points stay unresolved. */
+		close(fd);
+		free(*debuginfo_file_name);
+		*debuginfo_file_name = NULL;
+		fd = -1;
+	}
+	return fd;
+}
+
+int sym_resolve_dwarf(struct sym_state *st, const char *path, int fd, bool is_rel,
+		      size_t text_idx, struct kc_err *err)
 {
 	static const Dwfl_Callbacks cbs = {
 		.find_elf = dwfl_build_id_find_elf,
-		.find_debuginfo = no_debuginfo,
+		.find_debuginfo = find_debug,
 		.section_address = dwfl_offline_section_address,
 	};
 	struct kc_symtab *t = st->t;
 	Dwfl *dwfl = NULL;
 	Dwfl_Module *mod;
+	void **ud = NULL;
+	int dfd;
 	Dwarf *dw;
 	Dwarf_Addr bias = 0;
 	Dwarf_CU *cu = NULL, *next;
@@ -298,11 +373,22 @@ int sym_resolve_dwarf(struct sym_state *st, const char *path, bool is_rel, size_
 	if (!dwfl)
 		return kc_err_set(err, KC_E_BAD_INPUT, "dwfl_begin: %s", dwfl_errmsg(-1));
 	dwfl_report_begin(dwfl);
-	mod = dwfl_report_offline(dwfl, t->modname[0] ? t->modname : "vmlinux", path, -1);
+	/* libdwfl consumes the descriptor (and closes it on failure): give
+	 * it its own. */
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0) {
+		kc_err_set(err, KC_E_IO, "%s: dup: %s", path, strerror(errno));
+		goto out;
+	}
+	mod = dwfl_report_offline(dwfl, t->modname[0] ? t->modname : "vmlinux", path, dfd);
 	if (!mod || dwfl_report_end(dwfl, NULL, NULL) != 0) {
 		kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", path, dwfl_errmsg(-1));
 		goto out;
 	}
+	/* find_debug reads the options through the module's userdata. */
+	dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+	if (ud)
+		*ud = st;
 	dw = dwfl_module_getdwarf(mod, &bias);
 	if (!dw) {
 		/* No debug info: the points are kept, all unresolved. */

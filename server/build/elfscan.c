@@ -7,6 +7,7 @@
  * that refuses truncated files libelf would read as empty.
  */
 #include "sym.h"
+#include "unpack.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +55,8 @@ void sym_read_modname(Elf *elf, size_t shstrndx, const char *path, struct kc_sym
 	 * kernel does for KBUILD_MODNAME. */
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
-	len = strlen(base);
-	if (len > 3 && strcmp(base + len - 3, ".ko") == 0)
+	len = strlen(base) - kc_unpack_suffix_len(base);
+	if (len > 3 && memcmp(base + len - 3, ".ko", 3) == 0)
 		len -= 3;
 	if (len >= sizeof(t->modname))
 		len = sizeof(t->modname) - 1;

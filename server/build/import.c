@@ -24,6 +24,7 @@
 #include "fileio.h"
 #include "path.h"
 #include "symbolize.h"
+#include "unpack.h"
 #include "wire.h"
 #include "search.h"
 #include "grow.h"
@@ -92,14 +93,18 @@ static void pathlist_release(struct pathlist *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int ends_with(const char *s, const char *suffix)
+/* A module file name: *.ko, or *.ko.xz / *.ko.zst / *.ko.gz as
+ * distributions install them (decompressed in memory, unpack.h). */
+static int is_module_name(const char *name)
 {
-	size_t a = strlen(s), b = strlen(suffix);
+	size_t n = strlen(name) - kc_unpack_suffix_len(name);
 
-	return a >= b && memcmp(s + a - b, suffix, b) == 0;
+	return n > 3 && memcmp(name + n - 3, ".ko", 3) == 0;
 }
 
-/* Append every regular *.ko below dir (following no symlinked dirs). */
+/* Append every regular module file below dir (following no symlinked
+ * dirs: the build/ and source/ links of a modules_install tree are not
+ * entered). */
 static int find_modules(const char *dir, int depth, struct pathlist *out, struct kc_err *err)
 {
 	DIR *d;
@@ -126,7 +131,7 @@ static int find_modules(const char *dir, int depth, struct pathlist *out, struct
 		if (S_ISDIR(sb.st_mode)) {
 			if (find_modules(path, depth + 1, out, err) < 0)
 				goto out;
-		} else if ((S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode)) && ends_with(e->d_name, ".ko")) {
+		} else if ((S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode)) && is_module_name(e->d_name)) {
 			if (out->n >= MAX_MODULES) {
 				kc_err_set(err, KC_E_BAD_INPUT,
 					   "more than %d modules below %s", MAX_MODULES, dir);
@@ -533,12 +538,21 @@ static int add_image(struct kc_import *imp, const char *path, const struct kc_sy
 	return 0;
 }
 
+static void report_progress(const struct kc_import_opts *o, const struct kc_import *imp,
+			    uint32_t total, uint32_t files)
+{
+	struct kc_import_progress p = { imp->nimages, total, imp->points, files };
+
+	if (o->progress)
+		o->progress(o->progress_ctx, &p);
+}
+
 int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 		      struct kc_err *err)
 {
 	struct kc_import *imp = calloc(1, sizeof(*imp));
 	struct pathlist mods = { NULL, 0, 0 };
-	struct kc_sym_opts so = { o->strip_prefixes, o->nstrip };
+	struct kc_sym_opts so = { o->strip_prefixes, o->nstrip, o->debug_dir };
 	struct kc_source *src = NULL;
 	int ret = -1;
 
@@ -568,15 +582,17 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (add_image(imp, o->vmlinux, &so, 0, err) < 0)
-		goto out;
-	for (size_t i = 0; i < mods.n; i++)
-		if (add_image(imp, mods.v[i], &so, 1, err) < 0)
+	for (size_t i = 0; i <= mods.n; i++) {
+		if (add_image(imp, i ? mods.v[i - 1] : o->vmlinux, &so, i > 0, err) < 0)
 			goto out;
+		report_progress(o, imp, (uint32_t)mods.n + 1, 0);
+	}
 	if (o->nstrip == 0 && imp_detect_source_root(imp, err) < 0)
 		goto out;
-	if (build_files(imp, err) < 0 || build_funcs(imp, err) < 0 || build_lines(imp, err) < 0 ||
-	    build_points(imp, err) < 0)
+	if (build_files(imp, err) < 0)
+		goto out;
+	report_progress(o, imp, (uint32_t)mods.n + 1, imp->nfiles);
+	if (build_funcs(imp, err) < 0 || build_lines(imp, err) < 0 || build_points(imp, err) < 0)
 		goto out;
 	if (read_sources(imp, src, err) < 0)
 		goto out;

@@ -18,6 +18,7 @@
 #define KC_IMPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -29,15 +30,30 @@
 /* Most strip prefixes accepted. */
 #define KC_IMPORT_MAX_STRIP 16
 
+/* Where a running import is (kc_import_opts.progress). */
+struct kc_import_progress {
+	uint32_t binaries_done, binaries_total; /* vmlinux + modules */
+	uint64_t points;                         /* points of the binaries done */
+	uint32_t files; /* distinct source files: 0 until every binary is read */
+};
+
 struct kc_import_opts {
 	const char *vmlinux;     /* required: the vmlinux ELF */
-	const char *modules_dir; /* optional: every *.ko below it (recursive) */
+	const char *modules_dir; /* optional: every *.ko, *.ko.xz, *.ko.zst,
+	                            *.ko.gz below it (recursive): a build
+	                            tree or a modules_install lib/modules/REL */
 	const char *source_dir;  /* optional: source tree; texts are stored */
 	const char *const *strip_prefixes; /* see struct kc_sym_opts */
 	size_t nstrip;
 	/* optional, instead of source_dir: texts are read from this git
 	 * repository at git_rev (NULL: HEAD) with libgit2 (source.h) */
 	const char *git_repo, *git_rev;
+	const char *debug_dir; /* optional: separate debug files by build id
+	                          (struct kc_sym_opts.debug_dir) */
+	/* optional: called on the preparing thread after each binary and once
+	 * more when the files are known (progress->files set). */
+	void (*progress)(void *ctx, const struct kc_import_progress *p);
+	void *progress_ctx;
 };
 
 struct kc_import;

@@ -57,8 +57,11 @@ int sym_scan_rel(struct sym_state *st, Elf *elf, size_t shstrndx, size_t *text_i
 		 struct kc_err *err);
 void sym_sort_unique_points(struct kc_symtab *t);
 
-/* dwarf.c: resolve every point of st->t to file, line and function. */
-int sym_resolve_dwarf(struct sym_state *st, const char *path, bool is_rel, size_t text_idx,
-		      struct kc_err *err);
+/* dwarf.c: resolve every point of st->t to file, line and function. fd
+ * is the open (possibly decompressed) binary, path its name; the DWARF is
+ * the binary's own, else the separate debug file found below
+ * st->opts->debug_dir by build id or .gnu_debuglink. */
+int sym_resolve_dwarf(struct sym_state *st, const char *path, int fd, bool is_rel,
+		      size_t text_idx, struct kc_err *err);
 
 #endif

@@ -19,6 +19,7 @@
 #include "sym.h"
 #include "elfinfo.h"
 #include "search.h"
+#include "unpack.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -182,11 +183,9 @@ int kc_symbolize_file(const char *path, const struct kc_sym_opts *opts, struct k
 
 	memset(out, 0, sizeof(*out));
 	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", path, strerror(errno));
+	fd = kc_unpack_open(path, err); /* .ko.xz, .ko.zst, .ko.gz: decompressed */
+	if (fd < 0)
 		goto out;
-	}
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
 		kc_err_set(err, KC_E_BAD_INPUT, "%s: not an ELF file", path);
@@ -225,7 +224,7 @@ int kc_symbolize_file(const char *path, const struct kc_sym_opts *opts, struct k
 		kc_err_set(err, KC_E_BAD_INPUT, "%s: too many coverage points", path);
 		goto out;
 	}
-	if (out->npoints && sym_resolve_dwarf(&st, path, eh.e_type == ET_REL, text_idx, err) < 0)
+	if (out->npoints && sym_resolve_dwarf(&st, path, fd, eh.e_type == ET_REL, text_idx, err) < 0)
 		goto out;
 	finish_funcs(out);
 	ret = 0;

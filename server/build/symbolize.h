@@ -30,6 +30,11 @@ struct kc_sym_opts {
 	 * matches only at a path-component boundary. May be NULL/0. */
 	const char *const *strip_prefixes;
 	size_t nstrip;
+	/* Directory of separate debug files (Debian -dbg, Fedora debuginfo):
+	 * a binary without DWARF of its own takes it from
+	 * DIR/.build-id/xx/yyyy.debug (its GNU build id), else from
+	 * DIR/NAME, NAME its .gnu_debuglink. May be NULL. */
+	const char *debug_dir;
 };
 
 struct kc_sym_func {

@@ -2,12 +2,13 @@
  * http.c - kcovd's HTTP front: the libmicrohttpd daemon (epoll and a thread
  * pool, connection limit and idle timeout), the checks of the route table
  * (api/routes.c, matched by route.c) applied on the first call, before a body byte is read (414,
- * 431, 404, 405, 401, 415, 413), body collection with the route's size cap, and
+ * 431, 404, 405, 401, the rate limit's 429 (ratelimit.c), 415, 413), body collection with the route's size cap, and
  * the JSON and error response helpers (which advertise the accepted wire
  * versions in X-Kcov-Wire). It knows no handler: it calls the one the route
  * table names.
  */
 #include "server.h"
+#include "jobs.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 
 #include "db.h"
 #include "parse.h"
+#include "ratelimit.h"
 #include "route.h"
 #include "tls.h"
 
@@ -31,6 +33,7 @@ struct conn_ctx {
 	int started;             /* the first access-handler call was made */
 	int refused;             /* a response was already queued on that call */
 	int too_large;
+	unsigned retry_after;    /* seconds, of a 429 */
 	struct kc_route_match match;
 	char *params[KC_ROUTE_MAX_PARAMS]; /* NUL-terminated parameter values */
 	char client[KC_TLS_SUBJECT_MAX]; /* verified client certificate subject, "" none */
@@ -68,8 +71,8 @@ enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *t
 	return respond(r, status, type, data, len, NULL, NULL);
 }
 
-static enum MHD_Result respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
-					const char *hdr, const char *value)
+enum MHD_Result kc_respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
+				    const char *hdr, const char *value)
 {
 	static const char oom[] = "{\"error\":\"out of memory\",\"code\":\"internal\",\"status\":500}";
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -85,7 +88,7 @@ static enum MHD_Result respond_json_hdr(struct kc_req *r, unsigned status, json_
 
 enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j)
 {
-	return respond_json_hdr(r, status, j, NULL, NULL);
+	return kc_respond_json_hdr(r, status, j, NULL, NULL);
 }
 
 json_t *kc_error_json(const struct kc_err *err)
@@ -114,7 +117,7 @@ json_t *kc_error_json(const struct kc_err *err)
 static enum MHD_Result respond_err_hdr(struct kc_req *r, const struct kc_err *err,
 				       const char *hdr, const char *value)
 {
-	return respond_json_hdr(r, kc_errc_status(err->code), kc_error_json(err), hdr, value);
+	return kc_respond_json_hdr(r, kc_errc_status(err->code), kc_error_json(err), hdr, value);
 }
 
 enum MHD_Result kc_respond_err(struct kc_req *r, const struct kc_err *err)
@@ -235,6 +238,29 @@ static int authorized(struct kc_req *r, enum kc_scope need, struct kc_token *t)
 	return 1;
 }
 
+/* Is the request over its rate limit: the token's bucket when the route
+ * checked one, else the client address's? Sets ctx->retry_after. */
+static int rate_limited(struct kc_req *r, struct conn_ctx *ctx)
+{
+	struct kc_ratelimit *rl = r->token ? r->srv->rl_token : r->srv->rl_addr;
+	char key[64];
+	struct timespec ts;
+
+	if (!rl)
+		return 0;
+	if (r->token)
+		snprintf(key, sizeof(key), "%s", r->token->id);
+	else
+		client_addr(r->conn, key, sizeof(key));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ctx->retry_after = kc_ratelimit_take(rl, key, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+	if (!ctx->retry_after)
+		return 0;
+	atomic_fetch_add(r->token ? &r->srv->metrics.rate_limited_token
+				  : &r->srv->metrics.rate_limited_addr, 1);
+	return 1;
+}
+
 /* Does the Content-Type header name the media type want (parameters such
  * as "; charset=" allowed)? */
 static int type_is(const char *type, const char *want)
@@ -288,10 +314,20 @@ static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, si
 	if (!authorized(r, rt->scope, &ctx->token)) {
 		if (ingest)
 			atomic_fetch_add(&m->rejected_auth, 1);
+		/* A refused token costs its client address (r->token is NULL):
+		 * a flood of guessed tokens gets 429. */
+		if (rate_limited(r, ctx))
+			return kc_err_set(err, KC_E_RATE_LIMITED,
+					  "too many requests from this address; retry after %u s",
+					  ctx->retry_after);
 		return kc_err_set(err, KC_E_UNAUTHORIZED,
 				  "a%s %s token is required (Authorization: Bearer)",
 				  rt->scope == KC_SCOPE_ADMIN ? "n" : "", kc_scope_name(rt->scope));
 	}
+	if (rate_limited(r, ctx))
+		return kc_err_set(err, KC_E_RATE_LIMITED,
+				  "too many requests from this %s; retry after %u s",
+				  r->token ? "token" : "address", ctx->retry_after);
 	if (rt->content_type && !type_is(type, rt->content_type)) {
 		if (ingest)
 			atomic_fetch_add(&m->rejected_type, 1);
@@ -373,6 +409,10 @@ static enum MHD_Result first_call(struct kc_req *r, struct conn_ctx *ctx)
 		return MHD_YES;
 	}
 	ctx->refused = 1;
+	if (err.code == KC_E_RATE_LIMITED) {
+		snprintf(allow, sizeof(allow), "%u", ctx->retry_after);
+		return respond_err_hdr(r, &err, "Retry-After", allow);
+	}
 	return respond_err_hdr(r, &err, err.code == KC_E_METHOD_NOT_ALLOWED ? "Allow" : NULL,
 			       allow);
 }
@@ -551,13 +591,21 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 		return kc_err_set(err, KC_E_BAD_INPUT, "--tls-key and --tls-client-ca need --tls-cert");
 	}
 	tls[ntls] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	srv->jobs = kc_jobs_new();
+	if (!srv->jobs) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	if ((o->rate_token &&
+	     !(srv->rl_token = kc_ratelimit_new(o->rate_token, o->burst_token, err))) ||
+	    (o->rate_addr && !(srv->rl_addr = kc_ratelimit_new(o->rate_addr, o->burst_addr, err))))
+		goto fail;
 	srv->store = kc_store_open(o->db_path, err);
 	if (!srv->store)
-		return -1;
+		goto fail;
 	if (o->max_db_mb && kc_store_call(srv->store, cap_db_size, (void *)&o->max_db_mb, err) < 0) {
-		kc_store_close(srv->store);
-		srv->store = NULL;
-		return kc_err_prefix(err, "--max-db-size");
+		kc_err_prefix(err, "--max-db-size");
+		goto fail;
 	}
 	/* epoll with a small thread pool: thousands of idle or slow clients
 	 * cost a socket each, not a thread, and cannot starve honest ones. */
@@ -574,14 +622,22 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->timeout_s ? o->timeout_s : 30),
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!srv->mhd) {
-		kc_store_close(srv->store);
-		srv->store = NULL;
-		return kc_err_set(err, KC_E_UNAVAILABLE, "cannot listen on %s:%u (in use?)",
-				  o->listen_addr ? o->listen_addr : "127.0.0.1", o->port);
+		kc_err_set(err, KC_E_UNAVAILABLE, "cannot listen on %s:%u (in use?)",
+			   o->listen_addr ? o->listen_addr : "127.0.0.1", o->port);
+		goto fail;
 	}
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : o->port;
 	return 0;
+fail:
+	kc_store_close(srv->store);
+	srv->store = NULL;
+	kc_jobs_free(srv->jobs);
+	srv->jobs = NULL;
+	kc_ratelimit_free(srv->rl_token);
+	kc_ratelimit_free(srv->rl_addr);
+	srv->rl_token = srv->rl_addr = NULL;
+	return -1;
 }
 
 void kc_server_stop(struct kc_server *srv)
@@ -593,7 +649,10 @@ void kc_server_stop(struct kc_server *srv)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	kc_jobs_free(srv->jobs); /* waits for running jobs: they use the store */
 	kc_store_close(srv->store);
+	kc_ratelimit_free(srv->rl_token);
+	kc_ratelimit_free(srv->rl_addr);
 	for (unsigned i = 0; i < srv->npool; i++)
 		kc_db_close(srv->pool[i]);
 	pthread_mutex_destroy(&srv->pool_lock);

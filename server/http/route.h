@@ -31,7 +31,7 @@
 typedef enum MHD_Result (*kc_handler)(struct kc_req *r);
 
 struct kc_route {
-	const char *method;       /* "GET" (which also answers HEAD) or "POST" */
+	const char *method;       /* "GET" (which also answers HEAD), "POST" or "DELETE" */
 	const char *pattern;      /* e.g. "/api/v1/builds/{build}/files/{path*}" */
 	enum kc_scope scope;      /* KC_SCOPE_NONE: anyone; KC_SCOPE_READ: only with
 				   * --read-auth; PUSH, ADMIN: always */

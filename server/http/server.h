@@ -41,6 +41,7 @@ struct kc_metrics {
 	atomic_ullong rejected_auth, rejected_decode, rejected_too_large, rejected_type,
 		rejected_no_map, rejected_store, rejected_other;
 	atomic_ullong rejected_client_cert; /* --tls-client-ca: no or bad certificate */
+	atomic_ullong rate_limited_token, rate_limited_addr; /* 429s, by bucket key */
 	atomic_ullong pcs_ingested, pcs_unknown;
 	atomic_ullong http_requests;
 	atomic_ullong runs[2], runs_overflowed[2]; /* [0] unique, [1] trace */
@@ -49,6 +50,16 @@ struct kc_metrics {
 
 struct kc_route;
 struct kc_covq_cache;
+struct kc_jobs;
+struct kc_ratelimit;
+
+/* Default request rates (per second) and bursts of the rate limits: above
+ * what the writer takes (docs/performance.md), so honest fleets never see
+ * a 429 unless an operator lowers them (docs/operations.md). */
+#define KC_RATE_TOKEN_DEFAULT 5000
+#define KC_BURST_TOKEN_DEFAULT 10000
+#define KC_RATE_ADDR_DEFAULT 5000
+#define KC_BURST_ADDR_DEFAULT 10000
 
 struct kc_server_opts {
 	const struct kc_route *routes; /* the route table (api/routes.c), borrowed */
@@ -68,6 +79,9 @@ struct kc_server_opts {
 	 * kc_server_stop. tls_cert NULL: plain HTTP. With tls_client_ca every
 	 * request needs a client certificate that CA signed. */
 	const char *tls_cert, *tls_key, *tls_client_ca;
+	/* Rate limits (requests per second and bucket size; rate 0: none): per
+	 * token on routes that need one, per client address on the others. */
+	unsigned rate_token, burst_token, rate_addr, burst_addr;
 };
 
 struct kc_server {
@@ -77,6 +91,7 @@ struct kc_server {
 	struct MHD_Daemon *mhd;
 	uint16_t port; /* actual port */
 	struct kc_metrics metrics;
+	struct kc_ratelimit *rl_token, *rl_addr; /* owned; NULL: that limit is off */
 	pthread_mutex_t pool_lock;
 	sqlite3 *pool[KC_READ_POOL];
 	unsigned npool;
@@ -86,6 +101,9 @@ struct kc_server {
 	 * suspended connection). */
 	atomic_uint deferred;
 	atomic_int stopping;
+	struct kc_jobs *jobs; /* background jobs (jobs.h), owned: freed by
+			       * kc_server_stop after the HTTP daemon stopped
+			       * and before the store closes */
 };
 
 /* One HTTP request as the API modules see it. */
@@ -114,6 +132,9 @@ void kc_server_stop(struct kc_server *srv);
  * ownership of j. Every response carries X-Kcov-Wire (srv->wire_header), so
  * a collector learns which report versions it may send from any answer. */
 enum MHD_Result kc_respond_json(struct kc_req *r, unsigned status, json_t *j);
+/* The same with one more header (hdr: value), e.g. Location. */
+enum MHD_Result kc_respond_json_hdr(struct kc_req *r, unsigned status, json_t *j,
+				    const char *hdr, const char *value);
 enum MHD_Result kc_respond_text(struct kc_req *r, unsigned status, const char *type,
 				const char *data, size_t len);
 

@@ -4,7 +4,8 @@
  *
  * - decoded coverage per image of recent filters, keyed by build, import
  *   generation, filter and the caller's coverage generation, so a
- *   repeated query copies bitmaps instead of reading and decoding blobs;
+ *   repeated query shares the decoded bitmaps (reference counted, never
+ *   changed once stored) instead of reading and decoding blobs;
  * - the point indexes of the most recently used builds, up to
  *   KC_INDEX_SLOTS of them and the byte budget (the newest is kept even
  *   when it alone is larger), keyed by (build, build_imports.imported),
@@ -34,9 +35,17 @@
 #define KC_LINEMAP_BYTES (32u << 20)
 #define KC_LINEMAP_MIN_SLOTS 1024u
 
+/* A decoded coverage set shared by the cache and the queries using it. */
+struct covshared {
+	struct covset set;
+	unsigned refs;
+	uint64_t **bitset; /* flat bitsets per index slot (walk.c), once made */
+	uint32_t nbitset;
+};
+
 struct covcache {
 	char *key; /* NULL: free slot */
-	struct covset set;
+	struct covshared *s;
 	uint64_t used;
 };
 
@@ -118,6 +127,17 @@ static void index_evict_locked(struct kc_covq_cache *c, int i)
 	c->index[i] = NULL;
 }
 
+static void covshared_put_locked(struct covshared *s)
+{
+	if (s && --s->refs == 0) {
+		cq_covset_release(&s->set);
+		for (uint32_t i = 0; s->bitset && i < s->nbitset; i++)
+			free(s->bitset[i]);
+		free(s->bitset);
+		free(s);
+	}
+}
+
 static void maps_clear_locked(struct kc_covq_cache *c)
 {
 	for (size_t i = 0; i < c->capmaps; i++)
@@ -135,7 +155,7 @@ void kc_covq_cache_clear(struct kc_covq_cache *c)
 	pthread_mutex_lock(&c->cov_lock);
 	for (int i = 0; i < KC_COVSET_CACHE; i++) {
 		free(c->cov[i].key);
-		cq_covset_release(&c->cov[i].set);
+		covshared_put_locked(c->cov[i].s);
 		memset(&c->cov[i], 0, sizeof(c->cov[i]));
 	}
 	pthread_mutex_unlock(&c->cov_lock);
@@ -159,25 +179,74 @@ void kc_covq_cache_free(struct kc_covq_cache *c)
 	git_libgit2_shutdown();
 }
 
-int cq_covcache_get(struct kc_covq_cache *c, const char *key, struct covset *out)
+uint64_t **cq_covshared_bitsets(struct kc_covq_cache *c, struct covshared *ref)
+{
+	uint64_t **b;
+
+	pthread_mutex_lock(&c->cov_lock);
+	b = ref->bitset;
+	pthread_mutex_unlock(&c->cov_lock);
+	return b;
+}
+
+int cq_covshared_keep_bitsets(struct kc_covq_cache *c, struct covshared *ref, uint64_t **b,
+			      uint32_t n)
+{
+	int kept = 0;
+
+	pthread_mutex_lock(&c->cov_lock);
+	if (!ref->bitset) {
+		ref->bitset = b;
+		ref->nbitset = n;
+		kept = 1;
+	}
+	pthread_mutex_unlock(&c->cov_lock);
+	return kept;
+}
+
+void cq_covshared_put(struct kc_covq_cache *c, struct covshared *ref)
+{
+	pthread_mutex_lock(&c->cov_lock);
+	covshared_put_locked(ref);
+	pthread_mutex_unlock(&c->cov_lock);
+}
+
+int cq_covcache_get(struct kc_covq_cache *c, const char *key, struct covset *out,
+		    struct covshared **ref)
 {
 	int r = 0;
 
+	*ref = NULL;
 	pthread_mutex_lock(&c->cov_lock);
 	for (int i = 0; i < KC_COVSET_CACHE; i++)
 		if (c->cov[i].key && strcmp(c->cov[i].key, key) == 0) {
 			c->cov[i].used = ++c->cov_tick;
-			r = cq_covset_copy(&c->cov[i].set, out) < 0 ? -1 : 1;
+			c->cov[i].s->refs++;
+			*ref = c->cov[i].s;
+			*out = c->cov[i].s->set;
+			r = 1;
 			break;
 		}
 	pthread_mutex_unlock(&c->cov_lock);
 	return r;
 }
 
-void cq_covcache_put(struct kc_covq_cache *c, const char *key, const struct covset *set)
+void cq_covcache_put(struct kc_covq_cache *c, const char *key, struct covset *set,
+		     struct covshared **ref)
 {
+	struct covshared *s = calloc(1, sizeof(*s));
+	char *k = strdup(key);
 	struct covcache *slot = &c->cov[0];
 
+	*ref = NULL;
+	if (!s || !k) {
+		free(s);
+		free(k);
+		return;
+	}
+	s->set = *set;
+	s->refs = 2; /* the cache and the caller */
+	*ref = s;
 	pthread_mutex_lock(&c->cov_lock);
 	for (int i = 0; i < KC_COVSET_CACHE; i++) {
 		if (!c->cov[i].key) {
@@ -188,12 +257,9 @@ void cq_covcache_put(struct kc_covq_cache *c, const char *key, const struct covs
 			slot = &c->cov[i]; /* else the least recently used */
 	}
 	free(slot->key);
-	cq_covset_release(&slot->set);
-	slot->key = strdup(key);
-	if (slot->key && cq_covset_copy(set, &slot->set) < 0) {
-		free(slot->key);
-		slot->key = NULL;
-	}
+	covshared_put_locked(slot->s);
+	slot->key = k;
+	slot->s = s;
 	slot->used = ++c->cov_tick;
 	pthread_mutex_unlock(&c->cov_lock);
 }

@@ -37,10 +37,14 @@ void kc_covq_free(struct kc_covq *q)
 {
 	if (!q)
 		return;
-	cq_covset_release(&q->img);
-	for (uint32_t i = 0; q->bitset && q->index && i < q->index->nimg; i++)
+	if (q->img_ref)
+		cq_covshared_put(q->cache, q->img_ref);
+	else
+		cq_covset_release(&q->img);
+	for (uint32_t i = 0; !q->bitset_shared && q->bitset && q->index && i < q->index->nimg; i++)
 		free(q->bitset[i]);
-	free(q->bitset);
+	if (!q->bitset_shared)
+		free(q->bitset);
 	free(q->cov);
 	free(q->tkey);
 	cq_merge_free(q->merge);
@@ -54,19 +58,15 @@ void kc_covq_free(struct kc_covq *q)
 static int load_coverage(struct kc_covq *q, int64_t generation, struct kc_err *err)
 {
 	char *key = covset_key(q, generation);
-	int hit = key ? cq_covcache_get(q->cache, key, &q->img) : 0, ret = -1;
+	int hit = key ? cq_covcache_get(q->cache, key, &q->img, &q->img_ref) : 0, ret = -1;
 
-	if (hit < 0) {
-		kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		goto out;
-	}
 	if (!hit) {
 		if (cq_load_filtered(q, 0, &q->img, err) < 0) {
 			err->code = KC_E_INTERNAL;
 			goto out;
 		}
 		if (key)
-			cq_covcache_put(q->cache, key, &q->img);
+			cq_covcache_put(q->cache, key, &q->img, &q->img_ref);
 	}
 	ret = 0;
 out:

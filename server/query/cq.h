@@ -55,10 +55,12 @@ struct kc_covq {
 	char build_id[KC_BUILD_ID_MAX + 1];
 	int imported;
 	struct kc_cov_filter f; /* strings borrowed */
-	struct covset img;      /* coverage per image */
+	struct covset img;      /* coverage per image (a view of img_ref when set) */
+	struct covshared *img_ref; /* the cache's shared set behind img, or NULL */
 	struct pindex *index;   /* the build's points (shared, counted) */
 	const roaring_bitmap_t **cov; /* per index slot, borrowed from img */
 	uint64_t **bitset;      /* per slot, made by cq_ensure_bitsets() */
+	int bitset_shared;      /* bitset belongs to img_ref */
 	char *tkey;             /* totals cache key, made by tree.c */
 	struct cq_merge *merge; /* merge= builds (kc_covq_merge), or NULL */
 };
@@ -166,10 +168,24 @@ uint32_t cq_lower_bound(const struct pindex *x, const char *key);
 
 /* ---- cache.c ---- */
 
-/* Copy the cached coverage of key into out: 1 hit, 0 miss, -1 error. */
-int cq_covcache_get(struct kc_covq_cache *c, const char *key, struct covset *out);
-/* Keep a copy of set under key (dropped silently when out of memory). */
-void cq_covcache_put(struct kc_covq_cache *c, const char *key, const struct covset *set);
+/* Cached coverage is shared, not copied: a hit hands out the cached set
+ * (*out is a shallow view of it, read-only) and a counted reference *ref
+ * to give back with cq_covshared_put. 1 hit, 0 miss. */
+struct covshared;
+int cq_covcache_get(struct kc_covq_cache *c, const char *key, struct covset *out,
+		    struct covshared **ref);
+/* Move *set (loaded by the caller) into the cache under key; *set stays a
+ * shallow view and *ref the caller's reference. When out of memory the set
+ * stays the caller's and *ref is NULL. */
+void cq_covcache_put(struct kc_covq_cache *c, const char *key, struct covset *set,
+		     struct covshared **ref);
+void cq_covshared_put(struct kc_covq_cache *c, struct covshared *ref);
+/* The flat bitsets made from a shared set (per index slot, walk.c), or
+ * NULL; they live as long as ref. keep: hand b (n slots) over to ref,
+ * 1 when kept (then the caller must not free it), 0 when ref has some. */
+uint64_t **cq_covshared_bitsets(struct kc_covq_cache *c, struct covshared *ref);
+int cq_covshared_keep_bitsets(struct kc_covq_cache *c, struct covshared *ref, uint64_t **b,
+			      uint32_t n);
 /* The index of (build, generation), from the cache or loaded now, counted
  * for the caller, who gives it back with cq_index_put. */
 struct pindex *cq_index_get(struct kc_covq_cache *c, sqlite3 *db, int64_t build,
@@ -231,6 +247,7 @@ struct msub {
 	size_t lostcap;
 	const char *reason;    /* why they are lost: "changed" or "no_source" */
 	uint64_t lost_total;   /* over the walk */
+	uint32_t next;         /* its file after the last one looked up */
 };
 
 struct cq_merge {

@@ -76,12 +76,15 @@ static int line_below(const void *ctx, size_t i)
 	return k->lines[i] < k->line;
 }
 
-/* Index of `line` among v's instrumented lines, or NONE. */
-static uint32_t line_index(const struct fview *v, uint32_t line)
+/* Index of `line` among v's instrumented lines, or NONE, searching from
+ * *at on: the lines mapped from one file ascend, so a walk over them
+ * moves *at forward only. */
+static uint32_t line_index(const struct fview *v, uint32_t line, uint32_t *at)
 {
-	struct line_key k = { v->lines, line };
-	size_t i = kc_lower_bound(v->nlines, line_below, &k);
+	struct line_key k = { v->lines + *at, line };
+	size_t i = *at + kc_lower_bound(v->nlines - *at, line_below, &k);
 
+	*at = (uint32_t)i;
 	return i < v->nlines && v->lines[i] == line ? (uint32_t)i : NONE;
 }
 
@@ -100,6 +103,7 @@ static int merge_one(struct kc_covq *q, struct fview *v, uint32_t k, struct kc_e
 	const struct fview *sv = &s->v;
 	struct cq_linemap *map = &q->merge->map;
 	uint64_t bit = 1ull << (k + 1);
+	uint32_t at = 0;
 
 	if (cq_linemap_get(q, sv->pf->text_id, v->pf->text_id, map, err) < 0)
 		return -1;
@@ -116,7 +120,7 @@ static int merge_one(struct kc_covq *q, struct fview *v, uint32_t k, struct kc_e
 				return -1;
 			continue;
 		}
-		ti = line_index(v, to);
+		ti = line_index(v, to, &at);
 		if (ti == NONE || !v->ltot[ti])
 			continue; /* unchanged, but no point of T is on it */
 		st = sv->lcov[l] == sv->ltot[l] ? 2 : 1;
@@ -141,6 +145,30 @@ static int merge_one(struct kc_covq *q, struct fview *v, uint32_t k, struct kc_e
 	return 0;
 }
 
+/* The index of path among sub s's files, or NONE. Walks visit files in
+ * path order, so the next file of the sub is tried first (s->next), then
+ * a binary search. */
+static uint32_t sub_file(struct msub *s, const char *path)
+{
+	const struct pindex *sx = s->q->index;
+	uint32_t j = s->next;
+	int c;
+
+	if (j < sx->nfiles && (c = strcmp(sx->files[j].path, path)) >= 0 &&
+	    (j == 0 || strcmp(sx->files[j - 1].path, path) < 0)) {
+		if (c > 0)
+			return NONE; /* path lies between two files of s */
+	} else {
+		j = cq_lower_bound(sx, path);
+		if (j == sx->nfiles || strcmp(sx->files[j].path, path) != 0) {
+			s->next = j;
+			return NONE;
+		}
+	}
+	s->next = j + 1;
+	return j;
+}
+
 int cq_merge_fill(struct kc_covq *q, struct fview *v, struct kc_err *err)
 {
 	struct cq_merge *m = q->merge;
@@ -160,11 +188,11 @@ int cq_merge_fill(struct kc_covq *q, struct fview *v, struct kc_err *err)
 	for (uint32_t k = 0; k < m->n; k++) {
 		struct msub *s = &m->sub[k];
 		const struct pindex *sx = s->q->index;
-		uint32_t j = cq_lower_bound(sx, v->path);
+		uint32_t j = sub_file(s, v->path);
 
 		s->nlost = 0;
 		s->reason = NULL;
-		if (j == sx->nfiles || strcmp(sx->files[j].path, v->path) != 0)
+		if (j == NONE)
 			continue;
 		if (cq_fview_fill(s->q, &s->v, &sx->files[j], err) < 0)
 			return -1;

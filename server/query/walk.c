@@ -33,13 +33,19 @@ static bool set_bit(uint32_t v, void *arg)
 }
 
 /* Flat bitsets of each image's coverage (up to its largest point bit), for
- * walks over many files: one load and mask per point. */
+ * walks over many files: one load and mask per point. Made once per shared
+ * coverage set (cache.c) and kept with it, so merged walks over many
+ * builds do not rebuild them per request. */
 int cq_ensure_bitsets(struct kc_covq *q, struct kc_err *err)
 {
 	const struct pindex *x = q->index;
 
 	if (q->bitset)
 		return 0;
+	if (q->img_ref && (q->bitset = cq_covshared_bitsets(q->cache, q->img_ref))) {
+		q->bitset_shared = 1;
+		return 0;
+	}
 	q->bitset = calloc((size_t)x->nimg + 1, sizeof(*q->bitset));
 	if (!q->bitset)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
@@ -55,6 +61,8 @@ int cq_ensure_bitsets(struct kc_covq *q, struct kc_err *err)
 		roaring_iterate(q->cov[i], set_bit, &b);
 		q->bitset[i] = b.w;
 	}
+	if (q->img_ref && cq_covshared_keep_bitsets(q->cache, q->img_ref, q->bitset, x->nimg))
+		q->bitset_shared = 1;
 	return 0;
 }
 

@@ -4,13 +4,19 @@
  * transaction each, and a database written by a newer kcovd is refused
  * rather than misread. Every connection gets the SQL aggregate
  * kc_roaring_or(blob), the union of CRoaring portable bitmaps, which
- * migrations use to build unions from stored rows.
+ * migrations use to build unions from stored rows. A new database gets
+ * incremental auto-vacuum, so gc can give space back while kcovd serves.
+ * kc_db_lock keeps a server and the maintenance commands apart.
  */
 #include "db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <roaring/roaring.h>
 
@@ -178,8 +184,10 @@ sqlite3 *kc_db_open(const char *path, int readonly, struct kc_err *err)
 	}
 	if (kc_db_exec(db, "PRAGMA foreign_keys = ON", err) < 0)
 		goto fail;
-	if (!readonly && kc_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL",
-				    err) < 0)
+	/* auto_vacuum first: a new file takes it only before its first write
+	 * (WAL mode is one); on an existing file it waits for a VACUUM. */
+	if (!readonly && kc_db_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; "
+					"PRAGMA synchronous = FULL", err) < 0)
 		goto fail;
 	return db;
 fail:
@@ -248,4 +256,27 @@ int kc_db_bind_bitmap(sqlite3_stmt *st, int col, const roaring_bitmap_t *b, stru
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	sqlite3_bind_blob64(st, col, buf, n, free);
 	return 0;
+}
+
+int kc_db_lock(const char *path, struct kc_err *err)
+{
+	char lock[4096];
+	int fd;
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock))
+		return kc_err_set(err, KC_E_BAD_INPUT, "database path too long");
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kc_err_errno(err, errno, "%s: %s", lock, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return kc_err_set(err, KC_E_CONFLICT,
+					  "%s is in use: a kcovd serves it or a maintenance "
+					  "command runs on it (%s is locked)", path, lock);
+		return kc_err_errno(err, e, "locking %s: %s", lock, strerror(e));
+	}
+	return fd;
 }

@@ -20,6 +20,13 @@
  * with SQLITE_OPEN_READONLY. The caller closes it with sqlite3_close. */
 sqlite3 *kc_db_open(const char *path, int readonly, struct kc_err *err);
 
+/* Take the lock of the database at path (the file path + ".lock", created
+ * as needed, flock LOCK_EX): `kcovd serve` holds it while it serves, the
+ * commands that must not run beside a server (gc, build delete, vacuum,
+ * restore) while they run. Returns the descriptor to close (which
+ * releases it), or -1 with KC_E_CONFLICT when it is held elsewhere. */
+int kc_db_lock(const char *path, struct kc_err *err);
+
 /* Apply missing migrations; refuse a database newer than this binary. */
 int kc_db_migrate(sqlite3 *db, struct kc_err *err) KC_MUST_CHECK;
 

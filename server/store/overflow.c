@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "day.h"
 #include "grow.h"
 
 struct fold {
@@ -91,6 +92,24 @@ static int record_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const i
 	return 0;
 }
 
+/* The statements record_one needs. */
+static int prepare_record(sqlite3 *db, sqlite3_stmt **get, sqlite3_stmt **put, struct kc_err *err)
+{
+	/* Once per report on the writer: the statements stay prepared. */
+	*get = kc_db_cached(db,
+			     "SELECT runs, overflowed, remote_runs, remote_overflowed, fill "
+			     "FROM overflow_daily WHERE day = ? AND machine = ? AND build = ? AND "
+			     "label = ? AND mode = ? AND workload = ?",
+			     err);
+	*put = *get ? kc_db_cached(db,
+				    "INSERT OR REPLACE INTO overflow_daily (day, machine, build, "
+				    "label, mode, workload, runs, overflowed, remote_runs, "
+				    "remote_overflowed, fill) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+				    err)
+		    : NULL;
+	return *put ? 0 : -1;
+}
+
 int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build, int64_t label,
 		       const struct kc_report *r, struct kc_err *err)
 {
@@ -101,19 +120,7 @@ int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build,
 
 	if (!done)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	/* Once per report on the writer: the statements stay prepared. */
-	get = kc_db_cached(db,
-			    "SELECT runs, overflowed, remote_runs, remote_overflowed, fill "
-			    "FROM overflow_daily WHERE day = ? AND machine = ? AND build = ? AND "
-			    "label = ? AND mode = ? AND workload = ?",
-			    err);
-	put = get ? kc_db_cached(db,
-				  "INSERT OR REPLACE INTO overflow_daily (day, machine, build, label, "
-				  "mode, workload, runs, overflowed, remote_runs, remote_overflowed, "
-				  "fill) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-				  err)
-		  : NULL;
-	if (!put)
+	if (prepare_record(db, &get, &put, err) < 0)
 		goto out;
 	/* Group the report's runs by (mode, workload): one row update each. */
 	for (uint32_t i = 0; i < r->nruns; i++) {
@@ -143,6 +150,124 @@ out:
 	sqlite3_reset(get);
 	sqlite3_reset(put);
 	free(done);
+	return ret;
+}
+
+/* One overflow_daily row being rolled up. */
+struct day_row {
+	int64_t machine, build, label;
+	int mode;
+	char workload[KC_NAME_MAX + 1];
+	struct fold f;
+};
+
+static int64_t month_start(int64_t day)
+{
+	char s[11];
+	int64_t first;
+
+	kc_day_format(day, s);
+	s[8] = '0';
+	s[9] = '1';
+	return kc_day_parse(s, &first) == 0 ? first : day;
+}
+
+/* Read the rows of day into *rows (grown with KC_GROW); delete them. */
+static int take_day(sqlite3 *db, int64_t day, struct day_row **rows, size_t *n, size_t *cap,
+		    struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db,
+					 "SELECT machine, build, label, mode, workload, runs, "
+					 "overflowed, remote_runs, remote_overflowed, fill "
+					 "FROM overflow_daily WHERE day = ?",
+					 err);
+	int rc = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, day);
+	*n = 0;
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
+		struct day_row *r;
+		const char *w = (const char *)sqlite3_column_text(st, 4);
+
+		if (KC_GROW(*rows, *cap, *n + 1) < 0) {
+			rc = kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			break;
+		}
+		r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof(*r));
+		r->machine = sqlite3_column_int64(st, 0);
+		r->build = sqlite3_column_int64(st, 1);
+		r->label = sqlite3_column_int64(st, 2);
+		r->mode = sqlite3_column_int(st, 3);
+		snprintf(r->workload, sizeof(r->workload), "%s", w ? w : "");
+		r->f.runs = (uint64_t)sqlite3_column_int64(st, 5);
+		r->f.overflowed = (uint64_t)sqlite3_column_int64(st, 6);
+		r->f.remote_runs = (uint64_t)sqlite3_column_int64(st, 7);
+		r->f.remote_overflowed = (uint64_t)sqlite3_column_int64(st, 8);
+		fill_add_blob(r->f.fill, sqlite3_column_blob(st, 9), sqlite3_column_bytes(st, 9));
+	}
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return -1;
+	st = kc_db_prepare(db, "DELETE FROM overflow_daily WHERE day = ?", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, day);
+	rc = kc_db_step(db, st, err);
+	sqlite3_finalize(st);
+	return rc < 0 ? -1 : 0;
+}
+
+int kc_overflow_rollup(sqlite3 *db, int64_t cutoff, int64_t *rolled, struct kc_err *err)
+{
+	sqlite3_stmt *days = NULL, *get = NULL, *put = NULL;
+	int64_t *dv = NULL;
+	struct day_row *rows = NULL;
+	size_t nd = 0, capd = 0, nrows = 0, caprows = 0;
+	int rc, ret = -1;
+
+	*rolled = 0;
+	days = kc_db_prepare(db, "SELECT DISTINCT day FROM overflow_daily WHERE day >= 0 AND "
+				 "day < ? ORDER BY day",
+			     err);
+	if (!days)
+		goto out;
+	sqlite3_bind_int64(days, 1, cutoff);
+	while ((rc = kc_db_step(db, days, err)) == SQLITE_ROW) {
+		int64_t d = sqlite3_column_int64(days, 0);
+
+		if (d == month_start(d))
+			continue; /* already a month's rollup */
+		if (KC_GROW(dv, capd, nd + 1) < 0) {
+			rc = kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			break;
+		}
+		dv[nd++] = d;
+	}
+	if (rc < 0 || prepare_record(db, &get, &put, err) < 0)
+		goto out;
+	for (size_t i = 0; i < nd; i++) {
+		if (take_day(db, dv[i], &rows, &nrows, &caprows, err) < 0)
+			goto out;
+		for (size_t j = 0; j < nrows; j++) {
+			const struct day_row *r = &rows[j];
+			const int64_t key[4] = { month_start(dv[i]), r->machine, r->build, r->label };
+
+			if (record_one(db, get, put, key, (uint8_t)r->mode, r->workload, &r->f,
+				       err) < 0)
+				goto out;
+		}
+		*rolled += (int64_t)nrows;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(days);
+	sqlite3_finalize(get);
+	sqlite3_finalize(put);
+	free(dv);
+	free(rows);
 	return ret;
 }
 

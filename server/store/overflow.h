@@ -21,6 +21,15 @@
 int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build, int64_t label,
 		       const struct kc_report *r, struct kc_err *err) KC_MUST_CHECK;
 
+/* Retention: fold every overflow_daily row of a day before cutoff into the
+ * row of the first day of its month (same machine, build, label, mode and
+ * workload; counts and fill buckets add up), so all-time and per-month
+ * figures do not change while the row count stops growing with days.
+ * *rolled receives the number of day rows folded away. Inside the caller's
+ * transaction. */
+int kc_overflow_rollup(sqlite3 *db, int64_t cutoff, int64_t *rolled,
+		       struct kc_err *err) KC_MUST_CHECK;
+
 struct kc_overflow_query {
 	const char *group[2]; /* up to two of machine, build, label, mode, workload, day */
 	int ngroup;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "overflow.h"
@@ -37,6 +38,7 @@ struct touch {
 
 struct kc_store {
 	sqlite3 *db;
+	int lock_fd; /* kc_db_lock of the file, held until kc_store_close */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;  /* writer: jobs queued or stopping */
@@ -631,6 +633,13 @@ static void apply_job(struct kc_store *s, struct kc_job *job)
 		r = apply_addrmap(s, job->map, &job->id, &job->err);
 	else
 		r = job->fn(job->arg, s->db, &job->err);
+	if (job->maintenance) {
+		/* The unions may have changed under the cache (alone in its batch:
+		 * no merge of this batch is pending). */
+		drop_unions(s);
+		drop_labels(s);
+		s->wrote_coverage = r == 0;
+	}
 	if (r < 0) {
 		job->outcome = KC_JOB_FAILED;
 		(void)exec_cached(s, "ROLLBACK TO job", NULL);
@@ -651,6 +660,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	int ok;
 
 	kc_err_clear(&err);
+	s->wrote_coverage = 0;
 	ok = kc_db_exec(s->db, "BEGIN IMMEDIATE", &err) == 0;
 	for (struct kc_job *j = batch; j; j = j->next, n++) {
 		if (!ok)
@@ -664,7 +674,6 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 			err = j->err;
 		}
 	}
-	s->wrote_coverage = 0;
 	if (ok && (flush_touched(s, &err) < 0 || flush_merges(s, &err) < 0 ||
 		   kc_db_exec(s->db, "COMMIT", &err) < 0))
 		ok = 0;
@@ -720,7 +729,9 @@ static void *writer(void *arg)
 		if (!s->head)
 			break;
 		batch = last = s->head;
-		while (last->next && n < KC_STORE_BATCH) {
+		/* A maintenance job runs alone: the batch ends before the next. */
+		while (!last->maintenance && last->next && !last->next->maintenance &&
+		       n < KC_STORE_BATCH) {
 			last = last->next;
 			n++;
 		}
@@ -745,6 +756,9 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
+	s->lock_fd = kc_db_lock(path, err);
+	if (s->lock_fd < 0)
+		goto fail;
 	s->db = kc_db_open(path, 0, err);
 	if (!s->db || kc_db_migrate(s->db, err) < 0)
 		goto fail;
@@ -758,6 +772,8 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	return s;
 fail:
 	kc_db_close(s->db);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s);
 	return NULL;
 }
@@ -781,6 +797,7 @@ void kc_store_close(struct kc_store *s)
 	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
 		sqlite3_finalize(s->cache[i].st);
 	kc_db_close(s->db);
+	close(s->lock_fd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
@@ -818,8 +835,8 @@ void kc_store_submit_async(struct kc_store *s, struct kc_job *job)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err), void *arg,
-		  struct kc_err *err)
+static int call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err), void *arg,
+		int maintenance, struct kc_err *err)
 {
 	struct kc_job job;
 
@@ -827,6 +844,7 @@ int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_e
 	job.kind = KC_JOB_CALL;
 	job.fn = fn;
 	job.arg = arg;
+	job.maintenance = maintenance;
 	kc_store_submit(s, &job);
 	if (job.status == KC_JOB_FAILED) {
 		if (err)
@@ -834,6 +852,18 @@ int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_e
 		return -1;
 	}
 	return 0;
+}
+
+int kc_store_call(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err), void *arg,
+		  struct kc_err *err)
+{
+	return call(s, fn, arg, 0, err);
+}
+
+int kc_store_maintain(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err),
+		      void *arg, struct kc_err *err)
+{
+	return call(s, fn, arg, 1, err);
 }
 
 void kc_store_stats(struct kc_store *s, struct kc_store_stats *out)

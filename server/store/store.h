@@ -66,6 +66,7 @@ struct kc_job {
 	 * block or submit. The job and what it borrows stay valid until then. */
 	void (*done)(struct kc_job *job, void *arg);
 	void *done_arg;
+	int maintenance; /* kc_store_maintain: runs in a batch of its own */
 	/* filled by the writer */
 	enum kc_job_status status;  /* published after the commit, under the lock */
 	enum kc_job_status outcome; /* writer-private until then */
@@ -81,8 +82,9 @@ struct kc_store_stats {
 
 struct kc_store;
 
-/* Open the database file (created and migrated as needed) and start the
- * writer thread. */
+/* Open the database file (created and migrated as needed), take its lock
+ * (kc_db_lock: KC_E_CONFLICT when another kcovd serves it or a
+ * maintenance command runs on it) and start the writer thread. */
 struct kc_store *kc_store_open(const char *path, struct kc_err *err);
 /* Stop the writer after the queued jobs are done; close the database. */
 void kc_store_close(struct kc_store *s);
@@ -94,6 +96,14 @@ void kc_store_submit(struct kc_store *s, struct kc_job *job);
  * waiting request holds no thread. Jobs queued together share one commit
  * (up to KC_STORE_BATCH): the batch is as large as the number waiting. */
 void kc_store_submit_async(struct kc_store *s, struct kc_job *job);
+
+/* Like kc_store_call, for functions that change or delete stored
+ * coverage behind the writer (retention.h: gc, build deletion): fn runs in
+ * a transaction of its own (no report of the same batch), after it the
+ * writer forgets its decoded unions, and a commit moves the coverage
+ * generation, so no cache answers with the old coverage. */
+int kc_store_maintain(struct kc_store *s, int (*fn)(void *arg, void *db, struct kc_err *err),
+		      void *arg, struct kc_err *err) KC_MUST_CHECK;
 
 void kc_store_stats(struct kc_store *s, struct kc_store_stats *out);
 

@@ -30,11 +30,11 @@ BUILD=$(cd "$BUILD" && pwd) # absolute: the schema is written through cmake -P
 CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
         -include common/banned.h -Icommon -Iserver/store -Iserver/build -Icollector -Itests/fuzz
         -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all)
-LIBS=(-lroaring -lz -ldw -lelf -lsqlite3 -lcurl -ljansson -lpthread -lm)
+LIBS=(-lroaring -lz -llzma -lzstd -ldw -lelf -lsqlite3 -lcurl -ljansson -lpthread -lm)
 SRCS=(common/addrmap.c common/buf.c common/elfinfo.c common/err.c common/fileio.c
       common/kallsyms.c common/blob.c common/grow.c common/search.c common/wire.c
       server/store/canon.c server/store/db.c server/build/symbolize.c
-      server/build/elfscan.c server/build/dwarf.c server/build/sympath.c
+      server/build/elfscan.c server/build/dwarf.c server/build/sympath.c server/build/unpack.c
       collector/spool.c collector/syzkaller.c tests/fuzz/fuzz_common.c "$BUILD/schema_sql.c")
 
 # canon.c uses db.c, which carries the schema migrations (as kcovd does).

@@ -1,11 +1,13 @@
 """kcov-collect against the KCOV stand-in: unique and fallback modes agree,
 overflow detection, --keep-bitmap, strict snapshot parsing, kernels without
-module support, and which problem is reported first."""
+module support, which problem is reported first, and the C API used from
+forked children (kcov-fuzz-executor)."""
 import os
+import re
 import shutil
 import subprocess
 
-from kcovlib import (COLLECT, KERNEL, LINK_TEXT, WORKLOAD, Machine, Server, check, collect,
+from kcovlib import (COLLECT, KERNEL, Server, check_output, LINK_TEXT, WORKLOAD, Machine, check, collect,
                      expected, run_tests, started)
 
 KASLR = 0x1E000000
@@ -148,6 +150,11 @@ def test_kernel_without_module_support():
     check(len(builds) == 1 and builds[0]["build_id"] == KERNEL["build_id"] and
           builds[0]["modules"] == 0, "builds: %s" % builds)
     check(srv.pcs(KERNEL["build_id"]) == expected(work), "canonical coverage differs")
+    # The push says what it delivered: the report's PCs, its bytes, where.
+    m_ = re.search(r"delivered 1 report\(s\) \(0 duplicate\), (\d+) PCs, (\d+) bytes to (\S+);"
+                   r".* 0 still spooled$", p.stderr, re.M)
+    check(m_ and int(m_.group(1)) == sum(map(len, expected(work).values())) and int(m_.group(2)) > 0 and
+          m_.group(3) == srv.url, "push summary line: " + p.stderr)
     machines = srv.get("/api/v1/machines")["machines"]
     check(machines[0]["reports"] == 1 and machines[0]["unknown_pcs"] == 0, str(machines))
     # Later runs of the same boot (map already spooled) work too.
@@ -224,9 +231,57 @@ def test_exit_status_and_duration_recorded():
     m.cleanup()
 
 
+def test_executor_children_flush_distinct_reports():
+    """kcov-fuzz-executor (tests/kernel/executor.c) runs each program in a
+    forked child that calls kc_session_begin/end/flush on the session it
+    inherited: every program must arrive as a report of its own (the upload
+    id is drawn at the flush; an inherited one would make all of them one
+    report, spool file and server row)."""
+    m = Machine("executor", KASLR, BASES, BOOT)
+    work = os.path.join(m.dir, "work")
+    os.makedirs(work)
+    for mode in ("unique", "trace"):
+        p = check_output("kcov-fuzz-executor", subprocess.run(
+            [os.environ["KC_FUZZ_EXECUTOR"], "--spool", m.spool, "--machine", m.name,
+             "--device", m.device, "--sysroot", m.sysroot, "--mode", mode, "--seed", "7",
+             "--programs", "5", "--calls", "6", "--words", "65536", "--bitmap-words", "1024",
+             "--workdir", work, "--link-text", hex(LINK_TEXT)],
+            env=m.env(), capture_output=True, text=True))
+        check(p.returncode == 0 and "mode=%s seed=7 programs=5 reported=5" % mode in p.stdout,
+              "executor (%s): %d %s %s" % (mode, p.returncode, p.stdout, p.stderr[-500:]))
+    reps = [m.show(r) for r in m.reports()]
+    ids = {r["upload_id"] for r in reps}
+    check(os.listdir(work) == [], "program directories left: %s" % os.listdir(work))
+    runs = sorted((r["runs"][0]["mode"], r["runs"][0]["workload"]) for r in reps)
+    check(len(reps) == 10 and len(ids) == 10 and all(len(r["runs"]) == 1 for r in reps),
+          "%d reports, %d upload ids" % (len(reps), len(ids)))
+    check(runs == sorted((mo, "prog-7-%d" % i) for mo in ("unique", "trace") for i in range(5)),
+          "runs: %s" % runs)
+    check(os.listdir(work) == [], "program directories left: %s" % os.listdir(work))
+    # Programs past --timeout-ms are stopped (SIGUSR1 from the parent) and
+    # still reported, with exit status 124.
+    p = check_output("kcov-fuzz-executor", subprocess.run(
+        [os.environ["KC_FUZZ_EXECUTOR"], "--spool", m.spool, "--machine", m.name,
+         "--device", m.device, "--sysroot", m.sysroot, "--seed", "8", "--programs", "3",
+         "--calls", "1000", "--timeout-ms", "1", "--workdir", work, "--words", "65536",
+         "--bitmap-words", "1024", "--link-text", hex(LINK_TEXT)],
+        env=m.env(), capture_output=True, text=True))
+    check(p.returncode == 0 and "reported=3 timed_out=3 failed=0" in p.stdout,
+          "timeouts: %d %s %s" % (p.returncode, p.stdout, p.stderr[-500:]))
+    timed = [r for r in (m.show(f) for f in m.reports()) if r["runs"][0]["workload"].startswith("prog-8-")]
+    check(len(timed) == 3 and all(r["runs"][0]["exit_status"] == "124" for r in timed),
+          "timed-out runs: %s" % [r["runs"] for r in timed])
+    srv = Server().start()
+    m.delivered(srv.url, srv.token())
+    got = srv.get("/api/v1/reports?machine=executor&limit=100")["reports"]
+    check(len(got) == 13, "%d reports at kcovd" % len(got))
+    srv.stop()
+    m.cleanup()
+
+
 if __name__ == "__main__":
     run_tests([test_unique_and_trace_agree, test_fallback_without_unique_mode,
                test_overflow_trace_not_unique, test_keep_bitmap_sends_only_new,
                test_malformed_snapshot_is_a_clear_error, test_remote_coverage,
                test_exit_status_and_duration_recorded, test_kernel_without_module_support,
-               test_missing_device_reported_first])
+               test_missing_device_reported_first, test_executor_children_flush_distinct_reports])

@@ -3,9 +3,10 @@ real kcovd: it must show what docs promise a new user, computed by kcovd
 from what the real kcov-collect pushed and what POST /api/v1/builds
 imported:
 
-- two imported revisions of a kernel-like tree with hundreds of files and
-  tens of thousands of coverage points, real top-level directories, the
-  newest build listed first;
+- two imported revisions (sources from git) of a kernel-like tree with
+  hundreds of files and tens of thousands of coverage points, real
+  top-level directories, the newest build listed first, and a merged view
+  of both that gains lines and loses the changed ones;
 - a fleet of 24 machines under four labels whose overflow statistics look
   like a real fleet's: a handful of machines overflowing in at least half of
   their programs, the median machine in single-digit percent, and no
@@ -45,6 +46,17 @@ def test_demo():
         tops = {c["name"] for c in t["children"]}
         for d in ("kernel", "mm", "fs", "net", "drivers", "include"):
             check(d in tops, "no top-level %s/ in %s" % (d, sorted(tops)))
+    # The newest build first; merging the older one onto it adds the lines
+    # only the older build's machines covered and loses the changed ones.
+    new, old = builds[0]["build_id"], builds[1]["build_id"]
+    own = srv.get("/api/v1/builds/%s/tree" % new)
+    merged = srv.get("/api/v1/builds/%s/tree?merge=%s" % (new, old))
+    check(merged["lines_covered"] > own["lines_covered"],
+          "merge added no line: %d vs %d" % (merged["lines_covered"], own["lines_covered"]))
+    check(merged["lost_lines"] > 0, "the changed files lost no line")
+    summary = srv.get("/api/v1/builds/%s/summary?merge=%s" % (new, old))
+    check(any(f["path"] == "lib/scatterlist.c" for f in summary["lost_files"]),
+          "lib/scatterlist.c (removed) not among the lost files: %s" % summary["lost_files"][:5])
     machines = srv.get("/api/v1/machines")["machines"]
     check(len(machines) == 24, "%d machines, 24 expected" % len(machines))
     reports = sum(m["reports"] for m in machines)

@@ -27,6 +27,7 @@ from test_coverage import (ADDR2LINE, CLANG, KFLAGS, LINK, LLD, OBJDUMP, call_si
 MKFRAME = os.environ.get("KC_MKFRAME")
 FIXSRC = os.environ.get("KC_FIX_SOURCE")
 STATE = {}
+NGEN = 34
 
 
 # ---- the miniature kernel and its history ----------------------------------
@@ -76,7 +77,10 @@ def history():
         ("sched_exit", 300, 5), ("sched_yield", 400, 2)
     umin, umax, uclamp = ("util_min", 500, 3), ("util_max", 600, 3), ("util_clamp", 700, 3)
     gone = {"kernel/gone.c": cfile("kernel/gone.c", [("gone_a", 800, 3)])}
-    c1 = tree([tick, fork, exit_, yld], [umin, umax, uclamp], dict(gone))
+    # more files than KC_BITSET_MIN_FILES, so that walks take the bitset path
+    gen = {"lib/gen/g%02d.c" % i: cfile("lib/gen/g%02d.c" % i, [("gen_%02d" % i, 1000 + 10 * i, 2)])
+           for i in range(NGEN)}
+    c1 = tree([tick, fork, exit_, yld], [umin, umax, uclamp], {**gone, **gen})
     # c2: lines inserted (sched_tick), deleted (sched_fork), changed (sched_exit)
     c2 = {k: list(v) for k, v in c1.items()}
     s = c2["kernel/sched.c"]

@@ -5,7 +5,11 @@
 #   1. the kernel semantics with the kselftest tools/testing/selftests/kcov
 #      (compiled statically on the host, run in the guest), and
 #   2. the end-to-end path, see tests/kernel/e2e.sh (KC_SKIP=kernel-e2e skips
-#      it, loudly, and the test command then ends incomplete).
+#      it, loudly, and the test command then ends incomplete), and
+#   3. the overflow experiment at its smoke size, trace against unique mode
+#      under a fuzzer-like load, see tests/kernel/overflow-experiment.sh
+#      (KC_SKIP=kernel-overflow skips it, as loudly), on the default
+#      configuration (KC_KERNEL_OVERFLOW=all: on smp-kasan too).
 # Fails on any failure, and on a kernel warning in any serial log. Kernel sources and builds stay outside the repository
 # (kernel/build.sh caches them under /var/cache/kcov-kernel).
 set -euo pipefail
@@ -55,6 +59,14 @@ run_config() { # CONFIG TIMEOUT_S
 	((fail == 0)) || return 1
 	if ! kc_skipped kernel-e2e "the kernel end-to-end test"; then
 		KCOV_E2E_TIMEOUT=$tmo bash tests/kernel/e2e.sh "$kdir" || return 1
+	fi
+	# The experiment's smoke size on the small kernel (3.5 min here); on
+	# smp-kasan it takes 12 min under TCG, so there only with
+	# KC_KERNEL_OVERFLOW=all (docs/overflow-stats.md has both results).
+	if [ "$cfg" = default ] || [ "${KC_KERNEL_OVERFLOW:-}" = all ]; then
+		if ! kc_skipped kernel-overflow "the kernel overflow experiment (smoke size)"; then
+			bash tests/kernel/overflow-experiment.sh "$kdir" smoke || return 1
+		fi
 	fi
 }
 

@@ -6,7 +6,8 @@
  * add up to the import's, a stored coverage bit shows up as one covered
  * point in the tree and as a covered line of its file, and file, tree and
  * function queries of a build that was never imported answer
- * KC_E_NOT_IMPORTED instead of crashing.
+ * KC_E_NOT_IMPORTED instead of crashing; and line maps between two texts
+ * (query/linemap.c, the query layer's inside) on the edge cases of a diff.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <jansson.h>
 
 #include "covquery.h"
+#include "cq.h" /* cq_linemap_*: internal to the query layer */
 #include "db.h"
 #include "import.h"
 #include "wire.h"
@@ -236,12 +238,54 @@ static void test_not_imported_build(void **state)
 	kc_covq_free(q);
 }
 
+/* Map every line 1..n of s onto t: want[i] is the T line of S line i + 1
+ * (0: changed or removed). */
+static void check_map(const char *s, const char *t, const uint32_t *want, uint32_t n)
+{
+	struct cq_linemap m;
+	struct kc_err err;
+
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(cq_linemap_diff(s, strlen(s), t, strlen(t), &m.h, &m.n, &err), 0);
+	m.cap = m.n;
+	m.valid = 1;
+	for (uint32_t i = 0; i < n; i++) {
+		if (cq_linemap_apply(&m, i + 1) != want[i])
+			fail_msg("S line %u of \"%s\" -> \"%s\": got %u, want %u", i + 1, s, t,
+				 cq_linemap_apply(&m, i + 1), want[i]);
+	}
+	cq_linemap_release(&m);
+}
+
+static void test_linemap_edges(void **state)
+{
+	(void)state;
+	/* identical: no hunk, every line maps onto itself */
+	check_map("a\nb\nc\n", "a\nb\nc\n", (const uint32_t[]){ 1, 2, 3 }, 3);
+	/* insertions at the top, in the middle, at the end */
+	check_map("a\nb\nc\n", "x\na\nb\nc\n", (const uint32_t[]){ 2, 3, 4 }, 3);
+	check_map("a\nb\nc\n", "a\nx\ny\nb\nc\n", (const uint32_t[]){ 1, 4, 5 }, 3);
+	check_map("a\nb\nc\n", "a\nb\nc\nx\n", (const uint32_t[]){ 1, 2, 3 }, 3);
+	/* deletion at the top and at the end, a change in the middle */
+	check_map("a\nb\nc\n", "b\nc\n", (const uint32_t[]){ 0, 1, 2 }, 3);
+	check_map("a\nb\nc\n", "a\nb\n", (const uint32_t[]){ 1, 2, 0 }, 3);
+	check_map("a\nb\nc\nd\n", "a\nB\nc\nd\n", (const uint32_t[]){ 1, 0, 3, 4 }, 4);
+	/* two hunks: the shifts add up */
+	check_map("a\nb\nc\nd\ne\n", "x\na\nb\nd\ne\ny\nz\n", (const uint32_t[]){ 2, 3, 0, 4, 5 }, 5);
+	/* the last line without its newline changes only in that */
+	check_map("a\nb", "a\nb\n", (const uint32_t[]){ 1, 0 }, 2);
+	/* from and to nothing */
+	check_map("", "a\n", NULL, 0);
+	check_map("a\nb\n", "", (const uint32_t[]){ 0, 0 }, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_import_stores_points_by_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree_totals_and_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_imported_build, setup, teardown),
+		cmocka_unit_test(test_linemap_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -297,7 +297,7 @@ static void run_module(const char *flavour, const struct kc_sym_opts *opts)
 }
 
 static const char *const strip_fix[] = { "/nonexistent/prefix", FIXDIR };
-static const struct kc_sym_opts guard_opts = { strip_fix, 2 };
+static const struct kc_sym_opts guard_opts = { strip_fix, 2, NULL };
 
 static void test_vmlinux_pc(void **state)
 {

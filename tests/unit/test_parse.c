@@ -155,6 +155,7 @@ static void test_error_codes(void **state)
 		{ KC_E_URI_TOO_LONG, 414, "uri_too_long" },
 		{ KC_E_UNSUPPORTED_MEDIA, 415, "unsupported_media_type" },
 		{ KC_E_NEED_ADDRESS_MAP, 428, "address_map_needed" },
+		{ KC_E_RATE_LIMITED, 429, "rate_limited" },
 		{ KC_E_HEADERS_TOO_LARGE, 431, "headers_too_large" },
 		{ KC_E_IO, 500, "io_error" },
 		{ KC_E_INTERNAL, 500, "internal" },

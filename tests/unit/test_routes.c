@@ -61,7 +61,7 @@ static void test_found(void **state)
 
 static void test_refused(void **state)
 {
-	static const char *const unknown[] = { "/api/v1/nothing", "/api", "/api/", "/api/v1/builds/ab",
+	static const char *const unknown[] = { "/api/v1/nothing", "/api", "/api/", "/api/v1/builds/ab/x",
 					       "/api/v1/builds/ab/tree/x", "/api/v1/reportsx",
 					       "/healthz/x" };
 	static const char *const methods[] = { "GET", "POST", "DELETE", "PUT", "HEAD" };
@@ -82,6 +82,11 @@ static void test_refused(void **state)
 	assert_null(find("DELETE", "/api/v1/reports", &m, allow, sizeof(allow), &err));
 	assert_int_equal(err.code, KC_E_METHOD_NOT_ALLOWED);
 	assert_string_equal(allow, "POST, GET, HEAD");
+	/* A build: DELETE only (its data is under /api/v1/builds/{build}/...). */
+	assert_non_null(find("DELETE", "/api/v1/builds/ab", &m, allow, sizeof(allow), &err));
+	assert_null(find("GET", "/api/v1/builds/ab", &m, allow, sizeof(allow), &err));
+	assert_int_equal(err.code, KC_E_METHOD_NOT_ALLOWED);
+	assert_string_equal(allow, "DELETE");
 	assert_null(find("GET", "/api/v1/boots", &m, allow, sizeof(allow), &err));
 	assert_int_equal(err.code, KC_E_METHOD_NOT_ALLOWED);
 	assert_string_equal(allow, "POST");
@@ -112,15 +117,22 @@ static void test_table(void **state)
 	(void)state;
 	for (const struct kc_route *rt = kc_routes; rt->pattern; rt++) {
 		assert_non_null(rt->handler);
-		assert_true(strcmp(rt->method, "GET") == 0 || strcmp(rt->method, "POST") == 0);
+		assert_true(strcmp(rt->method, "GET") == 0 || strcmp(rt->method, "POST") == 0 ||
+			    strcmp(rt->method, "DELETE") == 0);
 		/* Bodies only where a Content-Type says what they are. */
 		assert_true((rt->max_body == 0) == (rt->content_type == NULL));
-		/* Push and admin routes write; the one admin read is the
-		 * audit of admin actions. */
-		if (rt->scope == KC_SCOPE_PUSH ||
-		    (rt->scope == KC_SCOPE_ADMIN && strcmp(rt->pattern, "/api/v1/audit") != 0))
+		/* Push and admin routes write; the admin reads are the audit
+		 * of admin actions and the jobs admins started. */
+		if (rt->scope == KC_SCOPE_PUSH)
 			assert_string_equal(rt->method, "POST");
-		if (strcmp(rt->pattern, "/api/v1/audit") == 0)
+		if (rt->scope == KC_SCOPE_ADMIN && strcmp(rt->pattern, "/api/v1/audit") != 0 &&
+		    strcmp(rt->pattern, "/api/v1/jobs/{job}") != 0)
+			assert_string_not_equal(rt->method, "GET");
+		/* Only admins delete. */
+		if (strcmp(rt->method, "DELETE") == 0)
+			assert_int_equal(rt->scope, KC_SCOPE_ADMIN);
+		if (strcmp(rt->pattern, "/api/v1/audit") == 0 ||
+		    strcmp(rt->pattern, "/api/v1/jobs/{job}") == 0)
 			assert_int_equal(rt->scope, KC_SCOPE_ADMIN);
 	}
 }

@@ -269,16 +269,21 @@ def main():
             if got >= want:
                 break
             time.sleep(0.05)
-        # A second kcovd on the same database that wants read tokens.
-        auth = Server(data_dir=data_dir, extra=["--web-dir", web_dir, "--read-auth"]).start()
-        read_token = srv.token("read", "web-tests-read")
+        # A second kcovd that wants read tokens, on a copy of the database
+        # (`kcovd backup`: one kcovd serves one database file).
+        auth_dir = os.path.join(data_dir, "auth")
+        os.makedirs(auth_dir)
+        subprocess.run([kcovlib.KCOVD, "backup", os.path.join(auth_dir, "kcovd.db"),
+                        "--data-dir", data_dir], check=True, capture_output=True)
+        auth = Server(data_dir=auth_dir, extra=["--web-dir", web_dir, "--read-auth"]).start()
+        read_token = auth.token("read", "web-tests-read")
         print(json.dumps({"url": srv.url, "data_dir": srv.data_dir, "web_dir": web_dir,
                           "machines": machines, "import": build, "later": later,
                           "auth_url": auth.url, "read_token": read_token}), flush=True)
         sys.stdin.read()
     finally:
         # kcovlib's stop(): exit 0 on SIGTERM and no sanitizer report in the
-        # log (the auth server shares the data directory and the log).
+        # log.
         problems = []
         for s in (auth, srv):
             try:

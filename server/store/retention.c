@@ -1,0 +1,355 @@
+/*
+ * retention.c - gc, build deletion and vacuum (retention.h). Everything
+ * is SQL on the caller's connection and transaction: the fold of old days
+ * appends one delta row per (binary, label) to its union of completed
+ * days (day -1, schema/004 and 006: a key's coverage is the OR of its
+ * rows), moves label_unions.upto past the cutoff, and only then deletes
+ * the per-day rows, so the union plus the kept rows hold exactly what the
+ * deleted rows held. Backup and restore use SQLite's online backup API.
+ */
+#include "retention.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "db.h"
+#include "overflow.h"
+
+/* Run sql with ?1 bound to v; *changes (may be NULL) gets the rows it changed. */
+static int exec_i(sqlite3 *db, const char *sql, int64_t v, int64_t *changes, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db, sql, err);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, v);
+	rc = kc_db_step(db, st, err);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return -1;
+	if (changes)
+		*changes = sqlite3_changes64(db);
+	return 0;
+}
+
+int kc_gc_run(sqlite3 *db, int64_t today, unsigned keep_days, const char *actor,
+	      struct kc_gc_result *res, struct kc_err *err)
+{
+	char target[32], detail[160];
+	int64_t cutoff = today - (int64_t)keep_days;
+
+	*res = (struct kc_gc_result){ .cutoff_day = cutoff };
+	if (keep_days < 1)
+		return kc_err_set(err, KC_E_BAD_INPUT, "keep at least 1 day");
+	/* 1. The days of each label not yet in its union, before the cutoff,
+	 * become one more row of that union. */
+	if (exec_i(db,
+		   "INSERT INTO coverage (binary, label, day, seq, bits) "
+		   "SELECT c.binary, c.label, -1, "
+		   " coalesce((SELECT max(d.seq) + 1 FROM coverage d WHERE d.binary = c.binary "
+		   "  AND d.label = c.label AND d.day = -1), 0), kc_roaring_or(c.bits) "
+		   "FROM coverage c WHERE c.day >= 0 AND c.day < ?1 AND c.day >= coalesce("
+		   " (SELECT u.upto FROM label_unions u WHERE u.binary = c.binary "
+		   "  AND u.label = c.label), 0) "
+		   "GROUP BY c.binary, c.label",
+		   cutoff, &res->folded, err) < 0 ||
+	    /* 2. Those days are now folded. */
+	    exec_i(db,
+		   "INSERT INTO label_unions (binary, label, upto) "
+		   "SELECT binary, label, ?1 FROM coverage WHERE day >= 0 AND day < ?1 "
+		   "GROUP BY binary, label "
+		   "ON CONFLICT(binary, label) DO UPDATE SET upto = max(upto, excluded.upto)",
+		   cutoff, NULL, err) < 0 ||
+	    /* 3. Then the rows can go. */
+	    exec_i(db, "DELETE FROM coverage WHERE day >= 0 AND day < ?1", cutoff, &res->day_rows,
+		   err) < 0 ||
+	    exec_i(db, "DELETE FROM reports WHERE received < ?1 * 86400", cutoff, &res->reports,
+		   err) < 0 ||
+	    kc_overflow_rollup(db, cutoff, &res->overflow_rows, err) < 0)
+		return kc_err_prefix(err, "gc");
+	if (!res->folded && !res->day_rows && !res->reports && !res->overflow_rows)
+		return 0; /* nothing removed: no audit row (a periodic run every hour) */
+	snprintf(target, sizeof(target), "keep %u days", keep_days);
+	snprintf(detail, sizeof(detail),
+		 "before day %lld: %lld unions extended, %lld day rows, %lld reports, "
+		 "%lld overflow day rows rolled up per month",
+		 (long long)cutoff, (long long)res->folded, (long long)res->day_rows,
+		 (long long)res->reports, (long long)res->overflow_rows);
+	return kc_audit_add(db, actor, "gc", target, detail, err);
+}
+
+int kc_build_delete(sqlite3 *db, const char *build_id, const char *actor,
+		    struct kc_build_delete_result *res, struct kc_err *err)
+{
+	/* Children before parents (foreign keys are on). */
+	static const struct {
+		const char *sql;
+		int count; /* which result field the changes go to, -1 none */
+	} steps[] = {
+		{ "DELETE FROM file_points WHERE file IN (SELECT id FROM files WHERE build = ?1)", -1 },
+		{ "DELETE FROM functions WHERE file IN (SELECT id FROM files WHERE build = ?1)", -1 },
+		{ "DELETE FROM files WHERE build = ?1", 4 },
+		{ "DELETE FROM images WHERE build = ?1", -1 },
+		{ "DELETE FROM build_imports WHERE build = ?1", -1 },
+		{ "DELETE FROM coverage WHERE binary IN (SELECT id FROM binaries WHERE build = ?1)", 3 },
+		{ "DELETE FROM coverage_total WHERE binary IN "
+		  "(SELECT id FROM binaries WHERE build = ?1)", -1 },
+		{ "DELETE FROM label_unions WHERE binary IN "
+		  "(SELECT id FROM binaries WHERE build = ?1)", -1 },
+		{ "DELETE FROM overflow_daily WHERE build = ?1", -1 },
+		{ "DELETE FROM reports WHERE boot IN (SELECT id FROM boots WHERE build = ?1)", 2 },
+		{ "DELETE FROM boot_modules WHERE boot IN (SELECT id FROM boots WHERE build = ?1) "
+		  "OR binary IN (SELECT id FROM binaries WHERE build = ?1)", -1 },
+		{ "DELETE FROM boots WHERE build = ?1", 1 },
+		{ "DELETE FROM binaries WHERE build = ?1", 0 },
+		{ "DELETE FROM builds WHERE id = ?1", -1 },
+	};
+	int64_t *fields[] = { &res->binaries, &res->boots, &res->reports, &res->coverage_rows,
+			      &res->files };
+	char detail[200];
+	sqlite3_stmt *st;
+	int64_t id = 0, n;
+	int rc;
+
+	*res = (struct kc_build_delete_result){ 0 };
+	st = kc_db_prepare(db, "SELECT id FROM builds WHERE build_id = ?", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, build_id, -1, SQLITE_STATIC);
+	rc = kc_db_step(db, st, err);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return -1;
+	if (rc != SQLITE_ROW)
+		return kc_err_set(err, KC_E_NOT_FOUND, "no build %s", build_id);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (exec_i(db, steps[i].sql, id, &n, err) < 0)
+			return kc_err_prefix(err, "deleting build %s", build_id);
+		if (steps[i].count >= 0)
+			*fields[steps[i].count] = n;
+	}
+	snprintf(detail, sizeof(detail),
+		 "%lld binaries, %lld boots, %lld reports, %lld coverage rows, %lld files",
+		 (long long)res->binaries, (long long)res->boots, (long long)res->reports,
+		 (long long)res->coverage_rows, (long long)res->files);
+	return kc_audit_add(db, actor, "build.delete", build_id, detail, err);
+}
+
+int kc_db_vacuum(sqlite3 *db, int full, int64_t *freed, struct kc_err *err)
+{
+	int64_t mode, before, after;
+
+	if (kc_db_get_int(db, "PRAGMA page_count", 0, &before, err) < 0)
+		return -1;
+	if (full) {
+		if (kc_db_exec(db, "PRAGMA auto_vacuum = INCREMENTAL", err) < 0 ||
+		    kc_db_exec(db, "VACUUM", err) < 0)
+			return kc_err_prefix(err, "vacuum");
+	} else {
+		if (kc_db_get_int(db, "PRAGMA auto_vacuum", 0, &mode, err) < 0)
+			return -1;
+		if (mode == 2 && kc_db_exec(db, "PRAGMA incremental_vacuum", err) < 0)
+			return kc_err_prefix(err, "incremental vacuum");
+	}
+	if (kc_db_get_int(db, "PRAGMA page_count", 0, &after, err) < 0)
+		return -1;
+	if (freed)
+		*freed = before > after ? before - after : 0;
+	return 0;
+}
+
+int kc_gc_call(void *arg, void *db, struct kc_err *err)
+{
+	struct kc_gc_job *j = arg;
+	int64_t today = j->today ? j->today : (int64_t)time(NULL) / 86400;
+
+	if (kc_gc_run(db, today, j->keep_days, j->actor, &j->res, err) < 0)
+		return -1;
+	return kc_db_vacuum(db, 0, &j->freed_pages, err);
+}
+
+int kc_build_delete_call(void *arg, void *db, struct kc_err *err)
+{
+	struct kc_build_delete_job *j = arg;
+
+	if (kc_build_delete(db, j->build_id, j->actor, &j->res, err) < 0)
+		return -1;
+	return kc_db_vacuum(db, 0, &j->freed_pages, err);
+}
+
+int kc_db_run_locked(const char *path, int (*fn)(void *arg, void *db, struct kc_err *err),
+		     void *arg, struct kc_err *err)
+{
+	int fd = kc_db_lock(path, err), ret = -1;
+	sqlite3 *db = NULL;
+
+	if (fd < 0)
+		return -1;
+	db = kc_db_open(path, 0, err);
+	if (!db || kc_db_migrate(db, err) < 0 || kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+		goto out;
+	if (fn(arg, db, err) < 0 || kc_db_exec(db, "COMMIT", err) < 0) {
+		(void)kc_db_exec(db, "ROLLBACK", NULL);
+		goto out;
+	}
+	ret = 0;
+out:
+	kc_db_close(db);
+	close(fd);
+	return ret;
+}
+
+/* PRAGMA integrity_check of db ("ok"), else KC_E_BAD_INPUT naming what. */
+static int integrity(sqlite3 *db, const char *what, struct kc_err *err)
+{
+	sqlite3_stmt *st = kc_db_prepare(db, "PRAGMA integrity_check", err);
+	int rc, ok;
+
+	if (!st)
+		return kc_err_prefix(err, "%s", what);
+	rc = kc_db_step(db, st, err);
+	ok = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+	if (rc == SQLITE_ROW && !ok)
+		kc_err_set(err, KC_E_BAD_INPUT, "%s fails integrity_check: %.200s", what,
+			   (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return kc_err_prefix(err, "%s", what);
+	return ok ? 0 : -1;
+}
+
+/* Copy every page of src into dst in one step (one read transaction on
+ * src, one write transaction on dst). */
+static int copy_db(sqlite3 *src, sqlite3 *dst, const char *what, struct kc_err *err)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	int rc;
+
+	if (!b)
+		return kc_err_set(err, kc_db_errc(dst), "%s: %s", what, sqlite3_errmsg(dst));
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE)
+		return kc_err_set(err, rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? KC_E_UNAVAILABLE
+										: kc_db_errc(dst),
+				  "%s: %s", what, sqlite3_errstr(rc));
+	return 0;
+}
+
+/* Copy src (open) into the file dest, replacing it, through dest.tmp. */
+static int backup_to(sqlite3 *src, const char *dest, struct kc_err *err)
+{
+	char tmp[4096];
+	sqlite3 *dst = NULL;
+	int ret = -1;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dest) >= (int)sizeof(tmp))
+		return kc_err_set(err, KC_E_BAD_INPUT, "backup path too long");
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return kc_err_errno(err, errno, "%s: %s", tmp, strerror(errno));
+	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		kc_err_set(err, KC_E_IO, "%s: %s", tmp, dst ? sqlite3_errmsg(dst) : "cannot open");
+		goto out;
+	}
+	if (copy_db(src, dst, "backup", err) < 0 || integrity(dst, "the copy", err) < 0)
+		goto out;
+	if (sqlite3_close(dst) != SQLITE_OK) {
+		kc_err_set(err, KC_E_IO, "%s: closing failed", tmp);
+		dst = NULL;
+		goto out;
+	}
+	dst = NULL;
+	if (rename(tmp, dest) < 0) {
+		kc_err_errno(err, errno, "%s: %s", dest, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_close(dst);
+	if (ret < 0)
+		unlink(tmp);
+	return ret;
+}
+
+int kc_db_backup(const char *src_path, const char *dest, struct kc_err *err)
+{
+	struct stat sb;
+	sqlite3 *src;
+	int ret;
+
+	if (stat(dest, &sb) == 0)
+		return kc_err_set(err, KC_E_CONFLICT, "%s exists; back up into a new file", dest);
+	if (stat(src_path, &sb) < 0)
+		return kc_err_errno(err, errno, "%s: %s", src_path, strerror(errno));
+	src = kc_db_open(src_path, 1, err);
+	if (!src)
+		return -1;
+	ret = backup_to(src, dest, err);
+	sqlite3_close(src);
+	return ret;
+}
+
+int kc_db_restore(const char *backup, const char *path, const char *actor, struct kc_err *err)
+{
+	char aside[4096];
+	struct stat sb;
+	sqlite3 *src = NULL, *dst = NULL;
+	int64_t version;
+	int fd, ret = -1;
+
+	if (snprintf(aside, sizeof(aside), "%s.pre-restore", path) >= (int)sizeof(aside))
+		return kc_err_set(err, KC_E_BAD_INPUT, "database path too long");
+	fd = kc_db_lock(path, err);
+	if (fd < 0)
+		return -1;
+	if (stat(backup, &sb) < 0) {
+		kc_err_errno(err, errno, "%s: %s", backup, strerror(errno));
+		goto out;
+	}
+	if (sqlite3_open_v2(backup, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", backup,
+			   src ? sqlite3_errmsg(src) : "cannot open");
+		goto out;
+	}
+	if (integrity(src, backup, err) < 0) {
+		err->code = KC_E_BAD_INPUT;
+		goto out;
+	}
+	if (kc_db_get_int(src, "SELECT max(version) FROM schema_version", 0, &version, err) < 0 ||
+	    version < 1) {
+		kc_err_set(err, KC_E_BAD_INPUT, "%s is not a kcovd database", backup);
+		goto out;
+	}
+	if (version > kc_db_schema_version()) {
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "%s has schema version %lld, newer than this kcovd's %d", backup,
+			   (long long)version, kc_db_schema_version());
+		goto out;
+	}
+	dst = kc_db_open(path, 0, err);
+	if (!dst)
+		goto out;
+	if (stat(path, &sb) == 0 && sb.st_size > 0 && backup_to(dst, aside, err) < 0) {
+		kc_err_prefix(err, "keeping the current database as %s", aside);
+		goto out;
+	}
+	if (copy_db(src, dst, "restore", err) < 0 || integrity(dst, path, err) < 0 ||
+	    kc_db_migrate(dst, err) < 0 ||
+	    kc_audit_add(dst, actor, "restore", backup, NULL, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	sqlite3_close(src);
+	sqlite3_close(dst);
+	close(fd);
+	return ret;
+}
