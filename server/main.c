@@ -424,7 +424,7 @@ static int open_db(struct cli *c, sqlite3 **db, struct kc_err *err)
 	if (!*db)
 		return -1;
 	if (kc_db_migrate(*db, err) < 0) {
-		sqlite3_close(*db);
+		kc_db_close(*db);
 		return -1;
 	}
 	return 0;
@@ -501,7 +501,7 @@ static int cmd_token(struct cli *c, int argc, char **argv, struct kc_err *err)
 	}
 	ret = 0;
 out:
-	sqlite3_close(db);
+	kc_db_close(db);
 	return ret;
 }
 
@@ -515,7 +515,7 @@ static int cmd_audit(struct cli *c, struct kc_err *err)
 	if (open_db(c, &db, err) < 0)
 		return -1;
 	rows = kc_audit_list(db, c->limit ? c->limit : 100, err);
-	sqlite3_close(db);
+	kc_db_close(db);
 	if (!rows)
 		return -1;
 	printf("ID\tAT\tACTOR\tACTION\tTARGET\tDETAIL\n");
@@ -585,7 +585,7 @@ static int cmd_vacuum(struct cli *c, struct kc_err *err)
 	fprintf(stderr, "kcovd: vacuum of %s: %s\n", path, detail);
 	ret = 0;
 out:
-	sqlite3_close(db);
+	kc_db_close(db);
 	close(fd);
 	return ret;
 }
@@ -684,7 +684,7 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 	if (open_db(c, &db, err) < 0)
 		return -1;
 	ret = kc_import_run(db, &o, "cli", &summary, err);
-	sqlite3_close(db);
+	kc_db_close(db);
 	if (ret < 0) {
 		if (tty.shown)
 			fputc('\n', stderr);

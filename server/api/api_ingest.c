@@ -3,9 +3,12 @@
  * wire frame (400 with the decoder's message, or when its version is above
  * --wire-max), find the boot's address map
  * (428 when the server has none), canonicalize, and hand the result to the
- * writer; answer only after the commit (200), or 503 when it failed.
+ * writer; answer only after the commit (200), or 503 when it failed. A
+ * report's request is parked (kc_req_defer) while its job waits for the
+ * group commit, so waiting reports hold no worker thread.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -41,15 +44,75 @@ static int machine_forbidden(struct kc_req *r, const char *machine, struct kc_er
 			  r->token->name, r->token->machines, machine);
 }
 
-enum MHD_Result kc_api_post_report(struct kc_req *r)
-{
+/* One report from decoding to its answer. Heap-allocated: with a deferred
+ * answer it outlives the handler's call until the request ends. */
+struct ingest {
 	struct kc_report rep;
 	struct kc_canon_boot boot;
 	struct kc_canon_result canon;
-	struct kc_err err;
 	struct kc_job job;
+	unsigned version;
+};
+
+static void ingest_free(void *arg)
+{
+	struct ingest *in = arg;
+
+	kc_canon_result_release(&in->canon);
+	kc_canon_boot_release(&in->boot);
+	kc_report_release(&in->rep);
+	free(in);
+}
+
+/* The answer once the writer is done with the job (after its commit). */
+static enum MHD_Result ingest_answer(struct kc_req *r, void *arg)
+{
+	struct ingest *in = arg;
 	struct kc_metrics *m = &r->srv->metrics;
+	const struct kc_job *job = &in->job;
 	char uid[2 * KC_UPLOAD_ID_LEN + 1];
+
+	kc_upload_id_hex(in->rep.upload_id, uid);
+	if (job->status == KC_JOB_FAILED) {
+		atomic_fetch_add(&m->rejected_store, 1);
+		return kc_respond_error(r, KC_E_UNAVAILABLE, "report not stored: %s", job->err.msg);
+	}
+	if (job->status == KC_JOB_DUPLICATE) {
+		atomic_fetch_add(&m->reports_duplicate, 1);
+	} else {
+		atomic_fetch_add(&m->reports_accepted, 1);
+		atomic_fetch_add(&m->reports_wire[in->version - 1], 1);
+		atomic_fetch_add(&m->pcs_ingested, in->canon.known + in->canon.unknown);
+		atomic_fetch_add(&m->pcs_unknown, in->canon.unknown);
+		for (uint32_t i = 0; i < in->rep.nruns; i++) {
+			int t = in->rep.runs[i].mode == KC_MODE_TRACE;
+
+			atomic_fetch_add(&m->runs[t], 1);
+			atomic_fetch_add(&m->runs_overflowed[t], in->rep.runs[i].overflowed);
+		}
+	}
+	return kc_respond_json(r, 200,
+			       json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I}", "status", "stored",
+					 "duplicate", job->status == KC_JOB_DUPLICATE, "upload_id", uid,
+					 "report", (json_int_t)job->id, "pcs",
+					 (json_int_t)(in->canon.known + in->canon.unknown),
+					 "unknown_pcs", (json_int_t)in->canon.unknown, "runs",
+					 (json_int_t)in->rep.nruns));
+}
+
+/* Writer thread, after the job's commit: wake the parked request. */
+static void ingest_done(struct kc_job *job, void *arg)
+{
+	(void)job;
+	kc_req_resume(arg);
+}
+
+enum MHD_Result kc_api_post_report(struct kc_req *r)
+{
+	struct ingest *in;
+	struct kc_err err;
+	struct kc_metrics *m = &r->srv->metrics;
+	struct kc_defer *parked;
 	enum kc_msg_kind kind;
 	unsigned version = 1;
 	sqlite3 *db;
@@ -65,19 +128,22 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 					"(kcovd --wire-max %u)",
 					version, r->srv->opts.wire_max);
 	}
-	if (kc_wire_decode_report(r->body, r->body_len, &rep, &err) < 0) {
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		return kc_respond_error(r, KC_E_INTERNAL, "out of memory");
+	in->version = version;
+	if (kc_wire_decode_report(r->body, r->body_len, &in->rep, &err) < 0) {
 		atomic_fetch_add(&m->rejected_decode, 1);
 		kc_err_prefix(&err, "bad report");
+		free(in);
 		return kc_respond_err(r, &err);
 	}
-	memset(&canon, 0, sizeof(canon));
-	memset(&boot, 0, sizeof(boot));
-	if (machine_forbidden(r, rep.machine, &err) < 0) {
+	if (machine_forbidden(r, in->rep.machine, &err) < 0) {
 		ret = kc_respond_err(r, &err);
 		goto out;
 	}
 	db = kc_db_get(r->srv, &err);
-	found = db ? kc_canon_load(db, rep.machine, rep.boot_id, &boot, &err) : -1;
+	found = db ? kc_canon_load(db, in->rep.machine, in->rep.boot_id, &in->boot, &err) : -1;
 	kc_db_put(r->srv, db);
 	if (found < 0) {
 		atomic_fetch_add(&m->rejected_store, 1);
@@ -87,51 +153,33 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 	}
 	if (found == 0) {
 		atomic_fetch_add(&m->rejected_no_map, 1);
-		ret = need_map(r, &rep);
+		ret = need_map(r, &in->rep);
 		goto out;
 	}
-	if (kc_canon_report(&boot, &rep, &canon, &err) < 0) {
+	if (kc_canon_report(&in->boot, &in->rep, &in->canon, &err) < 0) {
 		atomic_fetch_add(&m->rejected_other, 1);
 		ret = kc_respond_error(r, KC_E_UNAVAILABLE, "%s", err.msg);
 		goto out;
 	}
-	memset(&job, 0, sizeof(job));
-	job.kind = KC_JOB_REPORT;
-	job.report = &rep;
-	job.boot = &boot;
-	job.canon = &canon;
-	job.bytes = r->body_len;
-	kc_store_submit(r->srv->store, &job);
-	kc_upload_id_hex(rep.upload_id, uid);
-	if (job.status == KC_JOB_FAILED) {
-		atomic_fetch_add(&m->rejected_store, 1);
-		ret = kc_respond_error(r, KC_E_UNAVAILABLE, "report not stored: %s", job.err.msg);
-		goto out;
+	in->job.kind = KC_JOB_REPORT;
+	in->job.report = &in->rep;
+	in->job.boot = &in->boot;
+	in->job.canon = &in->canon;
+	in->job.bytes = r->body_len;
+	/* Park the request until the commit: the worker thread serves other
+	 * connections meanwhile, so the writer's batch can take every report
+	 * that is waiting. The answer (ingest_answer) comes after the commit. */
+	parked = kc_req_defer(r, in, ingest_answer, ingest_free);
+	if (parked) {
+		in->job.done = ingest_done;
+		in->job.done_arg = parked;
+		kc_store_submit_async(r->srv->store, &in->job);
+		return MHD_YES;
 	}
-	if (job.status == KC_JOB_DUPLICATE) {
-		atomic_fetch_add(&m->reports_duplicate, 1);
-	} else {
-		atomic_fetch_add(&m->reports_accepted, 1);
-		atomic_fetch_add(&m->reports_wire[version - 1], 1);
-		atomic_fetch_add(&m->pcs_ingested, canon.known + canon.unknown);
-		atomic_fetch_add(&m->pcs_unknown, canon.unknown);
-		for (uint32_t i = 0; i < rep.nruns; i++) {
-			int t = rep.runs[i].mode == KC_MODE_TRACE;
-
-			atomic_fetch_add(&m->runs[t], 1);
-			atomic_fetch_add(&m->runs_overflowed[t], rep.runs[i].overflowed);
-		}
-	}
-	ret = kc_respond_json(r, 200,
-			      json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I}", "status", "stored",
-					"duplicate", job.status == KC_JOB_DUPLICATE, "upload_id", uid,
-					"report", (json_int_t)job.id, "pcs",
-					(json_int_t)(canon.known + canon.unknown), "unknown_pcs",
-					(json_int_t)canon.unknown, "runs", (json_int_t)rep.nruns));
+	kc_store_submit(r->srv->store, &in->job); /* the server is stopping */
+	ret = ingest_answer(r, in);
 out:
-	kc_canon_result_release(&canon);
-	kc_canon_boot_release(&boot);
-	kc_report_release(&rep);
+	ingest_free(in);
 	return ret;
 }
 

@@ -210,9 +210,10 @@ void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct 
 	t->id[2 * ID_BYTES] = '\0';
 	if (sodium_hex2bin(secret, sizeof(secret), tok + 20, 2 * SECRET_BYTES, NULL, NULL, NULL) != 0)
 		goto out;
-	st = kc_db_prepare(db, "SELECT scope, salt, hash, name, machines, last_used, last_addr "
-			       "FROM tokens WHERE id = ? AND revoked IS NULL AND "
-			       "(expires IS NULL OR expires > ?)", NULL);
+	/* Every request checks its token: the statement stays prepared. */
+	st = kc_db_cached(db, "SELECT scope, salt, hash, name, machines, last_used, last_addr "
+			      "FROM tokens WHERE id = ? AND revoked IS NULL AND "
+			      "(expires IS NULL OR expires > ?)", NULL);
 	if (!st)
 		goto out;
 	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
@@ -230,7 +231,7 @@ void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct 
 	t->last_used = sqlite3_column_int64(st, 5);
 	copy_text(t->last_addr, sizeof(t->last_addr), sqlite3_column_text(st, 6));
 out:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	sodium_memzero(secret, sizeof(secret));
 }
 

@@ -39,6 +39,11 @@ struct conn_ctx {
 	char client[KC_TLS_SUBJECT_MAX]; /* verified client certificate subject, "" none */
 	struct kc_token token;           /* token.scope KC_SCOPE_NONE: none checked */
 	struct kc_buf body;
+	/* kc_req_defer: the parked request's answer and its state */
+	struct MHD_Connection *conn;
+	kc_finish_fn finish;
+	void (*release)(void *state);
+	void *state;
 };
 
 static enum MHD_Result respond(struct kc_req *r, unsigned status, const char *type,
@@ -166,7 +171,7 @@ void kc_db_put(struct kc_server *srv, sqlite3 *db)
 		db = NULL;
 	}
 	pthread_mutex_unlock(&srv->pool_lock);
-	sqlite3_close(db);
+	kc_db_close(db);
 }
 
 /* A token's last use is written at most this often (or when it comes from
@@ -371,6 +376,16 @@ static void fill_req(struct kc_req *r, struct conn_ctx *ctx)
 	}
 }
 
+/* The request's body, client, token and path parameters into r. */
+static void fill_body(struct kc_req *r, struct conn_ctx *ctx)
+{
+	r->body = ctx->body.data;
+	r->body_len = ctx->body.len;
+	r->client = ctx->client[0] ? ctx->client : NULL;
+	r->token = ctx->token.scope != KC_SCOPE_NONE ? &ctx->token : NULL;
+	fill_req(r, ctx);
+}
+
 static enum MHD_Result first_call(struct kc_req *r, struct conn_ctx *ctx)
 {
 	char allow[64];
@@ -434,10 +449,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		ctx->uri_len = strlen(url);
 		*con_cls = ctx;
 	}
+	r.ctx = ctx;
 	if (!ctx->started)
 		return first_call(&r, ctx);
 	if (ctx->refused)
 		return MHD_YES;
+	if (ctx->finish) { /* resumed (kc_req_resume): answer */
+		kc_finish_fn finish = ctx->finish;
+
+		ctx->finish = NULL;
+		atomic_fetch_sub(&srv->deferred, 1);
+		fill_body(&r, ctx);
+		return finish(&r, ctx->state);
+	}
 	if (*upload_size) {
 		if (!ctx->too_large && ctx->body.len + *upload_size <= ctx->match.route->max_body)
 			kc_buf_add(&ctx->body, upload, *upload_size);
@@ -454,24 +478,53 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return kc_respond_error(&r, KC_E_TOO_LARGE, "body exceeds the %zu-byte limit",
 					ctx->match.route->max_body);
 	}
-	r.body = ctx->body.data;
-	r.body_len = ctx->body.len;
-	r.client = ctx->client[0] ? ctx->client : NULL;
-	r.token = ctx->token.scope != KC_SCOPE_NONE ? &ctx->token : NULL;
-	fill_req(&r, ctx);
+	fill_body(&r, ctx);
 	return ctx->match.route->handler(&r);
+}
+
+struct kc_defer *kc_req_defer(struct kc_req *r, void *state, kc_finish_fn finish,
+			      void (*release)(void *state))
+{
+	struct conn_ctx *ctx = r->ctx;
+
+	/* Counted before stopping is read: kc_server_stop sets stopping, then
+	 * waits for no deferred request, so either it waits for this one or
+	 * this one sees stopping. */
+	atomic_fetch_add(&r->srv->deferred, 1);
+	if (atomic_load(&r->srv->stopping)) {
+		atomic_fetch_sub(&r->srv->deferred, 1);
+		return NULL;
+	}
+	ctx->conn = r->conn;
+	ctx->finish = finish;
+	ctx->release = release;
+	ctx->state = state;
+	MHD_suspend_connection(r->conn);
+	return (struct kc_defer *)ctx;
+}
+
+void kc_req_resume(struct kc_defer *d)
+{
+	MHD_resume_connection(((struct conn_ctx *)d)->conn);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct kc_server *srv = cls;
 	struct conn_ctx *ctx = *con_cls;
-	(void)cls;
 	(void)conn;
 	(void)toe;
 
 	if (!ctx)
 		return;
+	/* Parked, resumed, but ended before its answer (the client went
+	 * away): it is no longer suspended, so kc_server_stop must not wait
+	 * for it. Its job is done: the writer resumes only after that. */
+	if (ctx->finish)
+		atomic_fetch_sub(&srv->deferred, 1);
+	if (ctx->release)
+		ctx->release(ctx->state);
 	kc_buf_release(&ctx->body);
 	for (unsigned i = 0; i < KC_ROUTE_MAX_PARAMS; i++)
 		free(ctx->params[i]);
@@ -498,7 +551,8 @@ int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struc
 	struct sockaddr_in addr;
 	const union MHD_DaemonInfo *info;
 	struct MHD_OptionItem tls[4];
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, ntls = 0;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME, ntls = 0;
 	struct timespec ts;
 
 	memset(srv, 0, sizeof(*srv));
@@ -588,6 +642,11 @@ fail:
 
 void kc_server_stop(struct kc_server *srv)
 {
+	/* Parked requests end when their jobs do (the writer still runs);
+	 * from now on handlers answer synchronously. */
+	atomic_store(&srv->stopping, 1);
+	while (srv->mhd && atomic_load(&srv->deferred))
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
 	kc_jobs_free(srv->jobs); /* waits for running jobs: they use the store */
@@ -595,7 +654,7 @@ void kc_server_stop(struct kc_server *srv)
 	kc_ratelimit_free(srv->rl_token);
 	kc_ratelimit_free(srv->rl_addr);
 	for (unsigned i = 0; i < srv->npool; i++)
-		sqlite3_close(srv->pool[i]);
+		kc_db_close(srv->pool[i]);
 	pthread_mutex_destroy(&srv->pool_lock);
 	memset(srv, 0, sizeof(*srv));
 }

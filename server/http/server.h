@@ -17,10 +17,12 @@
 #include "err.h"
 #include "store.h"
 
-#define KC_READ_POOL 16
+/* Read connections kept open: more than KC_HTTP_THREADS, so a request
+ * never opens (and prepares statements on) a connection of its own. */
+#define KC_READ_POOL 40
 #define KC_ROUTE_PARAMS 2 /* most path parameters of a route */
-/* HTTP worker threads: ingest handlers wait for their group commit, so more
- * of them make bigger batches. */
+/* HTTP worker threads. An ingest request waiting for its group commit is
+ * parked (kc_req_defer) and holds none, so this does not bound a batch. */
 #define KC_HTTP_THREADS 32
 /* Longest request target (path and query) answered; longer ones get 414. */
 #define KC_URI_MAX (16u << 10)
@@ -94,6 +96,11 @@ struct kc_server {
 	sqlite3 *pool[KC_READ_POOL];
 	unsigned npool;
 	double started;
+	/* Requests parked by kc_req_defer and not yet resumed; kc_server_stop
+	 * sets stopping and waits for none (MHD must not stop with a
+	 * suspended connection). */
+	atomic_uint deferred;
+	atomic_int stopping;
 	struct kc_jobs *jobs; /* background jobs (jobs.h), owned: freed by
 			       * kc_server_stop after the HTTP daemon stopped
 			       * and before the store closes */
@@ -114,6 +121,7 @@ struct kc_req {
 	unsigned nparams; /* path parameters of the route (kc_req_param) */
 	char param_names[KC_ROUTE_PARAMS][16];
 	const char *params[KC_ROUTE_PARAMS];
+	void *ctx; /* the HTTP layer's per-request state (http.c) */
 };
 
 int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o,
@@ -148,6 +156,21 @@ const char *kc_req_arg(struct kc_req *r, const char *name);
 /* A path parameter of the matched route ("build", "path"), or NULL when the
  * route's pattern has none of that name. Owned by the request. */
 const char *kc_req_param(const struct kc_req *r, const char *name);
+
+/* Deferred answers: a handler that waits for something slow (ingest: its
+ * group commit) parks the request instead of blocking a worker thread.
+ * kc_req_defer suspends r's connection and returns a handle; state is then
+ * owned by the request. Once kc_req_resume(handle) is called (any thread,
+ * exactly once) finish(r, state) runs on a worker thread and answers;
+ * release(state) runs when the request ends. The handler returns MHD_YES
+ * right after kc_req_defer and starts the work that resumes only after
+ * it. Returns NULL when the server is stopping: the caller keeps state and
+ * answers synchronously. */
+struct kc_defer;
+typedef enum MHD_Result (*kc_finish_fn)(struct kc_req *r, void *state);
+struct kc_defer *kc_req_defer(struct kc_req *r, void *state, kc_finish_fn finish,
+			      void (*release)(void *state));
+void kc_req_resume(struct kc_defer *d);
 
 /* Borrow a read-only connection; give it back with kc_db_put. */
 sqlite3 *kc_db_get(struct kc_server *srv, struct kc_err *err);

@@ -321,7 +321,9 @@ static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l
 	"ORDER BY c.day "
 	static const char *const sql[2] = { DAYS "ASC", DAYS "DESC" };
 #undef DAYS
-	sqlite3_stmt *hit_st = kc_db_prepare(q->db,
+	/* Run for each listed label (up to limit): kept prepared on the
+	 * connection rather than parsed three times per label. */
+	sqlite3_stmt *hit_st = kc_db_cached(q->db,
 					     "SELECT i.id, c.bits " IMG_JOIN "JOIN coverage c ON "
 					     "c.binary = b.id WHERE c.label = ?1 AND c.day = ?2 AND "
 					     "i.id IN (SELECT value FROM json_each(?3))",
@@ -332,7 +334,7 @@ static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l
 	if (!hit_st)
 		return -1;
 	for (int e = 0; e < 2; e++) {
-		sqlite3_stmt *st = kc_db_prepare(q->db, sql[e], err);
+		sqlite3_stmt *st = kc_db_cached(q->db, sql[e], err);
 		int rc, hit = 0;
 
 		if (!st)
@@ -348,13 +350,13 @@ static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l
 		}
 		if (hit == 0 && rc < 0)
 			hit = kc_err_prefix(err, "reading coverage days");
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		if (hit < 0)
 			goto out;
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(hit_st);
+	sqlite3_reset(hit_st);
 	return ret;
 }
 

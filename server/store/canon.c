@@ -24,7 +24,7 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 	int ret = -1, rc;
 
 	memset(b, 0, sizeof(*b));
-	st = kc_db_prepare(db,
+	st = kc_db_cached(db,
 			   "SELECT b.id, b.machine, b.build, "
 			   " (SELECT id FROM binaries WHERE build = b.build AND kind = 'vmlinux'), "
 			   " coalesce(bl.link_text, b.link_text), b.text_start, b.text_end "
@@ -51,8 +51,8 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 	b->link_text = (uint64_t)sqlite3_column_int64(st, 4);
 	b->text_start = (uint64_t)sqlite3_column_int64(st, 5);
 	b->text_end = (uint64_t)sqlite3_column_int64(st, 6);
-	sqlite3_finalize(st);
-	st = kc_db_prepare(db,
+	sqlite3_reset(st);
+	st = kc_db_cached(db,
 			   "SELECT binary, core_base, core_size, text_addr FROM boot_modules "
 			   "WHERE boot = ? ORDER BY core_base",
 			   err);
@@ -78,7 +78,7 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 	}
 	ret = 1;
 out:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (ret < 0)
 		kc_canon_boot_release(b);
 	return ret;

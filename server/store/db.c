@@ -73,6 +73,37 @@ sqlite3_stmt *kc_db_prepare(sqlite3 *db, const char *sql, struct kc_err *err)
 	return st;
 }
 
+sqlite3_stmt *kc_db_cached(sqlite3 *db, const char *sql, struct kc_err *err)
+{
+	sqlite3_stmt *st;
+
+	for (st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+		const char *text = sqlite3_sql(st);
+
+		if (text && strcmp(text, sql) == 0 && !sqlite3_stmt_busy(st)) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	}
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		kc_err_set(err, kc_db_errc(db), "sqlite prepare: %s", sqlite3_errmsg(db));
+		return NULL;
+	}
+	return st;
+}
+
+void kc_db_close(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	if (!db)
+		return;
+	while ((st = sqlite3_next_stmt(db, NULL)))
+		sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 int kc_db_get_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out, struct kc_err *err)
 {
 	sqlite3_stmt *st = kc_db_prepare(db, sql, err);

@@ -44,6 +44,18 @@ int kc_db_exec(sqlite3 *db, const char *sql, struct kc_err *err);
 /* Prepare or fail with the SQLite message. */
 sqlite3_stmt *kc_db_prepare(sqlite3 *db, const char *sql, struct kc_err *err);
 
+/* A statement of db for sql kept prepared on the connection: the first
+ * call prepares it, later calls find it again (its text compared) and reset
+ * it, so a hot path does not parse SQL per call. The caller resets or
+ * steps it to the end, never finalizes it; kc_db_close does. Use it only
+ * for SQL text that is never prepared with kc_db_prepare on the same
+ * connection, and not re-entrantly (one user of a text at a time). */
+sqlite3_stmt *kc_db_cached(sqlite3 *db, const char *sql, struct kc_err *err);
+
+/* Finalize every statement of db (the kc_db_cached ones) and close it.
+ * NULL is a no-op. */
+void kc_db_close(sqlite3 *db);
+
 /* One sqlite3_step of st (prepared on db): SQLITE_ROW or SQLITE_DONE, or
  * -1 with err set (code kc_db_errc, message SQLite's). */
 int kc_db_step(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err) KC_MUST_CHECK;

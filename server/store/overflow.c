@@ -95,12 +95,13 @@ static int record_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const i
 /* The statements record_one needs. */
 static int prepare_record(sqlite3 *db, sqlite3_stmt **get, sqlite3_stmt **put, struct kc_err *err)
 {
-	*get = kc_db_prepare(db,
+	/* Once per report on the writer: the statements stay prepared. */
+	*get = kc_db_cached(db,
 			     "SELECT runs, overflowed, remote_runs, remote_overflowed, fill "
 			     "FROM overflow_daily WHERE day = ? AND machine = ? AND build = ? AND "
 			     "label = ? AND mode = ? AND workload = ?",
 			     err);
-	*put = *get ? kc_db_prepare(db,
+	*put = *get ? kc_db_cached(db,
 				    "INSERT OR REPLACE INTO overflow_daily (day, machine, build, "
 				    "label, mode, workload, runs, overflowed, remote_runs, "
 				    "remote_overflowed, fill) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -146,8 +147,8 @@ int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build,
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(get);
-	sqlite3_finalize(put);
+	sqlite3_reset(get);
+	sqlite3_reset(put);
 	free(done);
 	return ret;
 }

@@ -205,7 +205,7 @@ int kc_db_run_locked(const char *path, int (*fn)(void *arg, void *db, struct kc_
 	}
 	ret = 0;
 out:
-	sqlite3_close(db);
+	kc_db_close(db);
 	close(fd);
 	return ret;
 }

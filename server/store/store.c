@@ -22,6 +22,13 @@
 struct merge {
 	int64_t binary, label, day; /* label -1: coverage_total */
 	roaring_bitmap_t *bits;
+	int folded; /* fold_closed_days ran for (binary, label) in this batch */
+};
+
+/* A machine or build the batch's reports touched: its counters are
+ * updated once per batch, not once per report. */
+struct touch {
+	int64_t id, reports, pcs, unknown, now;
 };
 
 #define KC_UNION_CACHE 1024
@@ -40,7 +47,17 @@ struct kc_store {
 	int stopping;
 	struct kc_store_stats stats;
 	struct merge *merges; /* this batch's pending bitmap merges */
-	size_t nmerges, cap_merges;
+	size_t nmerges, capmerges;
+	struct touch *machines, *builds; /* this batch's, see struct touch */
+	size_t nmachines, capmachines, nbuilds, capbuilds;
+	/* Label name -> id of the labels seen lately (ids never change; a
+	 * label is never deleted). Cleared when a job fails, since its rolled
+	 * back savepoint may have taken a new label with it. */
+	struct label_id {
+		char *name;
+		int64_t id;
+	} *labels;
+	size_t nlabels, caplabels;
 	int wrote_coverage; /* this batch inserted or replaced coverage rows */
 	atomic_ullong coverage_generation; /* commits that changed coverage */
 	/* The stored unions the writer touched lately, decoded: a merge that
@@ -198,8 +215,9 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 	return 0;
 }
 
-static int queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
-		       const roaring_bitmap_t *bits, struct kc_err *err)
+/* OR bits into the batch's merge of the key; returns its index, -1 on error. */
+static long queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
+			const roaring_bitmap_t *bits, struct kc_err *err)
 {
 	struct merge *m;
 
@@ -207,17 +225,87 @@ static int queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_
 		m = &s->merges[i];
 		if (m->binary == binary && m->label == label && m->day == day) {
 			roaring_bitmap_or_inplace(m->bits, bits);
-			return 0;
+			return (long)i;
 		}
 	}
-	if (KC_GROW(s->merges, s->cap_merges, s->nmerges + 1) < 0)
+	if (KC_GROW(s->merges, s->capmerges, s->nmerges + 1) < 0)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	m = &s->merges[s->nmerges++];
+	m = &s->merges[s->nmerges];
 	m->binary = binary;
 	m->label = label;
 	m->day = day;
+	m->folded = 0;
 	m->bits = roaring_bitmap_copy(bits);
+	if (!m->bits)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	return (long)s->nmerges++;
+}
+
+/* Add one more of the batch's reports to the counters of id in *v. */
+static int touch(struct touch **v, size_t *n, size_t *cap, int64_t id, int64_t pcs,
+		 int64_t unknown, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < *n && (*v)[i].id != id; i++)
+		;
+	if (i == *n) {
+		if (KC_GROW(*v, *cap, *n + 1) < 0)
+			return -1;
+		(*v)[i] = (struct touch){ .id = id };
+		(*n)++;
+	}
+	(*v)[i].reports++;
+	(*v)[i].pcs += pcs;
+	(*v)[i].unknown += unknown;
+	(*v)[i].now = now;
 	return 0;
+}
+
+/* The batch's machine and build counters, one statement each. */
+static int flush_touched(struct kc_store *s, struct kc_err *err)
+{
+	for (size_t i = 0; i < s->nmachines; i++) {
+		const struct touch *t = &s->machines[i];
+
+		if (run(s, "UPDATE machines SET last_push = ?, reports = reports + ?, "
+			   "pcs = pcs + ?, unknown_pcs = unknown_pcs + ? WHERE id = ?",
+			"iiiii", NULL, err, t->now, t->reports, t->pcs, t->unknown, t->id) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < s->nbuilds; i++)
+		if (run(s, "UPDATE builds SET last_seen = ? WHERE id = ?", "ii", NULL, err,
+			s->builds[i].now, s->builds[i].id) < 0)
+			return -1;
+	return 0;
+}
+
+/* The id of label name, inserted when new. */
+static int label_id(struct kc_store *s, const char *name, int64_t *id, struct kc_err *err)
+{
+	for (size_t i = 0; i < s->nlabels; i++)
+		if (strcmp(s->labels[i].name, name) == 0) {
+			*id = s->labels[i].id;
+			return 0;
+		}
+	if (run(s, "INSERT INTO labels (name) VALUES (?) ON CONFLICT(name) DO NOTHING", "t",
+		NULL, err, name) < 0 ||
+	    run(s, "SELECT id FROM labels WHERE name = ?", "t", id, err, name) < 0)
+		return -1;
+	if (KC_GROW(s->labels, s->caplabels, s->nlabels + 1) < 0)
+		return 0; /* not cached: looked up again next time */
+	s->labels[s->nlabels].name = strdup(name);
+	s->labels[s->nlabels].id = *id;
+	if (s->labels[s->nlabels].name)
+		s->nlabels++;
+	return 0;
+}
+
+static void drop_labels(struct kc_store *s)
+{
+	for (size_t i = 0; i < s->nlabels; i++)
+		free(s->labels[i].name);
+	s->nlabels = 0;
 }
 
 /* Fold the label's completed days (label_unions.upto up to day - 1) into
@@ -283,9 +371,7 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 	for (uint32_t i = 0; i < r->nruns; i++)
 		overflowed += r->runs[i].overflowed;
 	kc_upload_id_hex(r->upload_id, uid);
-	if (run(s, "INSERT INTO labels (name) VALUES (?) ON CONFLICT(name) DO NOTHING", "t",
-		NULL, err, r->label) < 0 ||
-	    run(s, "SELECT id FROM labels WHERE name = ?", "t", &label, err, r->label) < 0 ||
+	if (label_id(s, r->label, &label, err) < 0 ||
 	    run(s, "INSERT INTO reports (upload_id, machine, boot, label, received, created, "
 		       "pcs, unknown_pcs, runs, overflowed_runs, bytes) "
 		       "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(upload_id) DO NOTHING",
@@ -300,22 +386,28 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 			   uid);
 	}
 	job->id = sqlite3_last_insert_rowid(s->db);
-	if (run(s, "UPDATE machines SET last_push = ?, reports = reports + 1, pcs = pcs + ?, "
-		       "unknown_pcs = unknown_pcs + ? WHERE id = ?", "iiii", NULL, err, now,
-		(int64_t)(job->canon->known + job->canon->unknown), (int64_t)job->canon->unknown,
-		job->boot->machine) < 0 ||
-	    run(s, "UPDATE builds SET last_seen = ? WHERE id = ?", "ii", NULL, err, now,
-		job->boot->build) < 0 ||
-	    kc_overflow_record(s->db, day, job->boot->machine, job->boot->build, label, r, err) < 0)
+	if (kc_overflow_record(s->db, day, job->boot->machine, job->boot->build, label, r, err) < 0)
 		return -1;
 	for (uint32_t i = 0; i < job->canon->nparts; i++) {
 		const struct kc_canon_part *p = &job->canon->parts[i];
+		long k;
 
 		if (queue_merge(s, p->binary, -1, 0, p->bits, err) < 0 ||
-		    queue_merge(s, p->binary, label, day, p->bits, err) < 0 ||
-		    fold_closed_days(s, p->binary, label, day, err) < 0)
+		    (k = queue_merge(s, p->binary, label, day, p->bits, err)) < 0)
 			return -1;
+		/* Once per (binary, label) and batch: the batch has one day. */
+		if (!s->merges[k].folded) {
+			if (fold_closed_days(s, p->binary, label, day, err) < 0)
+				return -1;
+			s->merges[k].folded = 1;
+		}
 	}
+	/* Last, so that a job that fails adds nothing to the batch's counters. */
+	if (touch(&s->machines, &s->nmachines, &s->capmachines, job->boot->machine,
+		  (int64_t)(job->canon->known + job->canon->unknown), (int64_t)job->canon->unknown,
+		  now) < 0 ||
+	    touch(&s->builds, &s->nbuilds, &s->capbuilds, job->boot->build, 0, 0, now) < 0)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	job->outcome = KC_JOB_OK;
 	return 0;
 }
@@ -429,6 +521,31 @@ static int put_row(struct kc_store *s, const struct stored *e, int64_t seq,
 	return ret;
 }
 
+/* The bits of m that u lacks. roaring_bitmap_andnot walks every container
+ * of u that m touches (up to 4096 values each), which for a batch of
+ * scattered PCs against a large union costs far more than the batch:
+ * probing u for each of m's values costs O(|m| log |u|). */
+static roaring_bitmap_t *new_bits(const roaring_bitmap_t *m, const roaring_bitmap_t *u)
+{
+	uint64_t n = roaring_bitmap_get_cardinality(m);
+	roaring_bitmap_t *d;
+	uint32_t *v;
+	size_t k = 0;
+
+	if (n * 8 > roaring_bitmap_get_cardinality(u))
+		return roaring_bitmap_andnot(m, u);
+	v = malloc(n ? n * sizeof(*v) : 1);
+	if (!v)
+		return NULL;
+	roaring_bitmap_to_uint32_array(m, v);
+	for (uint64_t i = 0; i < n; i++)
+		if (!roaring_bitmap_contains(u, v[i]))
+			v[k++] = v[i];
+	d = roaring_bitmap_of_ptr(k, v);
+	free(v);
+	return d;
+}
+
 /* Merge every bitmap of the batch into its stored union: a union that
  * gains nothing is not touched; otherwise only the new bits are inserted as
  * a delta row, or, past KC_MAX_DELTA_ROWS rows, the key's rows are replaced
@@ -449,7 +566,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 
 		if (!e)
 			return -1;
-		delta = roaring_bitmap_andnot(m->bits, e->m.bits);
+		delta = new_bits(m->bits, e->m.bits);
 		if (!delta)
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		if (roaring_bitmap_is_empty(delta)) {
@@ -488,6 +605,16 @@ static void drop_merges(struct kc_store *s)
 	for (size_t i = 0; i < s->nmerges; i++)
 		kc_bitmap_free(s->merges[i].bits);
 	s->nmerges = 0;
+	s->nmachines = 0;
+	s->nbuilds = 0;
+}
+
+/* Run one parameterless statement through the writer's cache. */
+static int exec_cached(struct kc_store *s, const char *sql, struct kc_err *err)
+{
+	sqlite3_stmt *st = cached(s, sql, err);
+
+	return st ? step_done(s->db, st, err) : -1;
 }
 
 static void apply_job(struct kc_store *s, struct kc_job *job)
@@ -496,7 +623,7 @@ static void apply_job(struct kc_store *s, struct kc_job *job)
 
 	kc_err_clear(&job->err);
 	job->outcome = KC_JOB_OK;
-	if (kc_db_exec(s->db, "SAVEPOINT job", &job->err) < 0) {
+	if (exec_cached(s, "SAVEPOINT job", &job->err) < 0) {
 		job->outcome = KC_JOB_FAILED;
 		return;
 	}
@@ -510,17 +637,23 @@ static void apply_job(struct kc_store *s, struct kc_job *job)
 		/* The unions may have changed under the cache (alone in its batch:
 		 * no merge of this batch is pending). */
 		drop_unions(s);
+		drop_labels(s);
 		s->wrote_coverage = r == 0;
 	}
 	if (r < 0) {
 		job->outcome = KC_JOB_FAILED;
-		(void)kc_db_exec(s->db, "ROLLBACK TO job", NULL);
+		(void)exec_cached(s, "ROLLBACK TO job", NULL);
+		/* What the rollback took back may be cached: a new label, a fold. */
+		drop_labels(s);
+		for (size_t i = 0; i < s->nmerges; i++)
+			s->merges[i].folded = 0;
 	}
-	(void)kc_db_exec(s->db, "RELEASE job", NULL);
+	(void)exec_cached(s, "RELEASE job", NULL);
 }
 
 static void run_batch(struct kc_store *s, struct kc_job *batch)
 {
+	struct kc_job *callbacks = NULL;
 	struct kc_err err;
 	double t0 = now_ms();
 	size_t n = 0;
@@ -541,13 +674,15 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 			err = j->err;
 		}
 	}
-	if (ok && (flush_merges(s, &err) < 0 || kc_db_exec(s->db, "COMMIT", &err) < 0))
+	if (ok && (flush_touched(s, &err) < 0 || flush_merges(s, &err) < 0 ||
+		   kc_db_exec(s->db, "COMMIT", &err) < 0))
 		ok = 0;
 	if (ok && s->wrote_coverage)
 		atomic_fetch_add(&s->coverage_generation, 1);
 	if (!ok) {
 		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
 		drop_unions(s); /* they may hold bits the rollback took back */
+		drop_labels(s);
 		for (struct kc_job *j = batch; j; j = j->next) {
 			j->outcome = KC_JOB_FAILED;
 			j->err = err;
@@ -558,10 +693,15 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	pthread_mutex_lock(&s->lock);
 	/* Publish outcomes only now, after COMMIT: a waiter that sees a
 	 * final status may acknowledge. Read next before the waiter can
-	 * return and free its job. */
+	 * return and free its job; asynchronous jobs (which stay valid until
+	 * their callback) are collected and called back after the unlock. */
 	for (struct kc_job *j = batch, *next; j; j = next) {
 		next = j->next;
 		j->status = j->outcome;
+		if (j->done) {
+			j->next = callbacks;
+			callbacks = j;
+		}
 	}
 	s->stats.batches++;
 	s->stats.jobs += n;
@@ -569,6 +709,10 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	s->stats.last_commit_ms = now_ms() - t0;
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
+	for (struct kc_job *j = callbacks, *next; j; j = next) {
+		next = j->next; /* the callback may end the job's lifetime */
+		j->done(j, j->done_arg);
+	}
 }
 
 static void *writer(void *arg)
@@ -627,7 +771,7 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	}
 	return s;
 fail:
-	sqlite3_close(s->db);
+	kc_db_close(s->db);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s);
@@ -645,10 +789,14 @@ void kc_store_close(struct kc_store *s)
 	pthread_join(s->thread, NULL);
 	drop_merges(s);
 	drop_unions(s);
+	drop_labels(s);
 	free(s->merges);
+	free(s->machines);
+	free(s->builds);
+	free(s->labels);
 	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
 		sqlite3_finalize(s->cache[i].st);
-	sqlite3_close(s->db);
+	kc_db_close(s->db);
 	close(s->lock_fd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
@@ -656,11 +804,11 @@ void kc_store_close(struct kc_store *s)
 	free(s);
 }
 
-void kc_store_submit(struct kc_store *s, struct kc_job *job)
+/* Append job to the queue; s->lock held. */
+static void enqueue(struct kc_store *s, struct kc_job *job)
 {
 	job->status = KC_JOB_PENDING;
 	job->next = NULL;
-	pthread_mutex_lock(&s->lock);
 	if (s->tail)
 		s->tail->next = job;
 	else
@@ -668,8 +816,22 @@ void kc_store_submit(struct kc_store *s, struct kc_job *job)
 	s->tail = job;
 	s->stats.queue_depth++;
 	pthread_cond_signal(&s->wake);
+}
+
+void kc_store_submit(struct kc_store *s, struct kc_job *job)
+{
+	job->done = NULL;
+	pthread_mutex_lock(&s->lock);
+	enqueue(s, job);
 	while (job->status == KC_JOB_PENDING)
 		pthread_cond_wait(&s->done, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void kc_store_submit_async(struct kc_store *s, struct kc_job *job)
+{
+	pthread_mutex_lock(&s->lock);
+	enqueue(s, job);
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -2,7 +2,7 @@
  * store.h - the single writer of the coverage database.
  *
  * HTTP threads decode and canonicalize, then hand a job to the writer and
- * wait. The writer takes every queued job (up to KC_STORE_BATCH), applies
+ * wait, or (kc_store_submit_async) return and get called back. The writer takes every queued job (up to KC_STORE_BATCH), applies
  * them in one transaction (group commit), merges coverage bitmaps in memory
  * so each touched bitmap is read and written once per batch, commits, and
  * only then wakes the waiting threads: an acknowledged report is durable.
@@ -61,6 +61,11 @@ struct kc_job {
 	/* KC_JOB_CALL */
 	int (*fn)(void *arg, void *db, struct kc_err *err);
 	void *arg;
+	/* kc_store_submit_async: called once on the writer thread after the
+	 * job's transaction committed or failed (status final); it must not
+	 * block or submit. The job and what it borrows stay valid until then. */
+	void (*done)(struct kc_job *job, void *arg);
+	void *done_arg;
 	int maintenance; /* kc_store_maintain: runs in a batch of its own */
 	/* filled by the writer */
 	enum kc_job_status status;  /* published after the commit, under the lock */
@@ -86,6 +91,11 @@ void kc_store_close(struct kc_store *s);
 
 /* Queue job and wait until its transaction committed (or failed). */
 void kc_store_submit(struct kc_store *s, struct kc_job *job);
+/* Queue job and return at once; job->done(job, job->done_arg) is called on
+ * the writer thread once its transaction committed (or failed), so a
+ * waiting request holds no thread. Jobs queued together share one commit
+ * (up to KC_STORE_BATCH): the batch is as large as the number waiting. */
+void kc_store_submit_async(struct kc_store *s, struct kc_job *job);
 
 /* Like kc_store_call, for functions that change or delete stored
  * coverage behind the writer (retention.h: gc, build deletion): fn runs in

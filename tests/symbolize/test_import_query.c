@@ -74,7 +74,7 @@ static int teardown(void **state)
 
 	kc_covq_cache_free(f->cache);
 	json_decref(f->summary);
-	sqlite3_close(f->db);
+	kc_db_close(f->db);
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
 		unlink(p);

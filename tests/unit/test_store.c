@@ -4,8 +4,11 @@
  * the writer, canonicalization loads it back, a report for that boot is
  * stored as coverage rows of the right binaries at canonical offsets, a
  * re-sent report (same upload id) is a duplicate that changes nothing, and
- * the store's coverage generation counts the commits that wrote coverage.
+ * the store's coverage generation counts the commits that wrote coverage,
+ * and asynchronous jobs queued while the writer is busy share one commit
+ * and are called back only once it is durable.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,7 +59,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	char p[128];
 
-	sqlite3_close(f->db);
+	kc_db_close(f->db);
 	kc_store_close(f->store);
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
@@ -95,42 +98,58 @@ static void submit_map(struct fixture *f)
 	kc_addrmap_release(&m);
 }
 
-/* Ingest one report as api_ingest.c does; returns the job's status. */
-static enum kc_job_status submit_report(struct fixture *f, unsigned char uid)
+/* One report as api_ingest.c prepares it, ready to submit. */
+struct prepared {
+	struct kc_report r;
+	struct kc_canon_boot boot;
+	struct kc_canon_result canon;
+	struct kc_job job;
+};
+
+static void prepare_report(struct fixture *f, unsigned char uid, struct prepared *p)
 {
 	const uint64_t pcs[] = {
 		LINK + 0x105,                    /* vmlinux offset 0x105 */
 		MOD_BASE + 0x1000 + 0x45 - KASLR, /* minimod .text + 0x45 */
 		0x1000,                          /* user space: unknown */
 	};
-	struct kc_canon_boot boot;
-	struct kc_canon_result canon;
-	struct kc_report r;
 	struct kc_err err;
-	struct kc_job job;
 
-	kc_report_init(&r);
-	snprintf(r.machine, sizeof(r.machine), "m1");
-	snprintf(r.boot_id, sizeof(r.boot_id), "boot-1");
-	snprintf(r.label, sizeof(r.label), "suite-a");
-	memset(r.upload_id, uid, sizeof(r.upload_id));
-	r.created_unix = 1700000000;
-	assert_int_equal(kc_report_add_pcs(&r, pcs, sizeof(pcs) / sizeof(pcs[0]), &err), 0);
-	assert_int_equal(kc_canon_load(f->db, "m1", "boot-1", &boot, &err), 1);
-	assert_int_equal(kc_canon_report(&boot, &r, &canon, &err), 0);
-	assert_int_equal(canon.known, 2);
-	assert_int_equal(canon.unknown, 1);
-	memset(&job, 0, sizeof(job));
-	job.kind = KC_JOB_REPORT;
-	job.report = &r;
-	job.boot = &boot;
-	job.canon = &canon;
-	job.bytes = 100;
-	kc_store_submit(f->store, &job);
-	kc_canon_result_release(&canon);
-	kc_canon_boot_release(&boot);
-	kc_report_release(&r);
-	return job.status;
+	memset(p, 0, sizeof(*p));
+	kc_report_init(&p->r);
+	snprintf(p->r.machine, sizeof(p->r.machine), "m1");
+	snprintf(p->r.boot_id, sizeof(p->r.boot_id), "boot-1");
+	snprintf(p->r.label, sizeof(p->r.label), "suite-a");
+	memset(p->r.upload_id, uid, sizeof(p->r.upload_id));
+	p->r.created_unix = 1700000000;
+	assert_int_equal(kc_report_add_pcs(&p->r, pcs, sizeof(pcs) / sizeof(pcs[0]), &err), 0);
+	assert_int_equal(kc_canon_load(f->db, "m1", "boot-1", &p->boot, &err), 1);
+	assert_int_equal(kc_canon_report(&p->boot, &p->r, &p->canon, &err), 0);
+	assert_int_equal(p->canon.known, 2);
+	assert_int_equal(p->canon.unknown, 1);
+	p->job.kind = KC_JOB_REPORT;
+	p->job.report = &p->r;
+	p->job.boot = &p->boot;
+	p->job.canon = &p->canon;
+	p->job.bytes = 100;
+}
+
+static void release_report(struct prepared *p)
+{
+	kc_canon_result_release(&p->canon);
+	kc_canon_boot_release(&p->boot);
+	kc_report_release(&p->r);
+}
+
+/* Ingest one report as api_ingest.c does; returns the job's status. */
+static enum kc_job_status submit_report(struct fixture *f, unsigned char uid)
+{
+	struct prepared p;
+
+	prepare_report(f, uid, &p);
+	kc_store_submit(f->store, &p.job);
+	release_report(&p);
+	return p.job.status;
 }
 
 /* The all-time union of the binary called name, or NULL. */
@@ -215,12 +234,121 @@ static void test_resent_report_is_duplicate(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM reports"), 2);
 }
 
+/* A gate the writer waits at (inside a KC_JOB_CALL) until the test opens
+ * it, and the count of asynchronous callbacks. */
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int entered, open, called, wrong;
+	sqlite3 *reader; /* used only on the writer thread, by the callbacks */
+};
+
+static int wait_at_gate(void *arg, void *db, struct kc_err *err)
+{
+	struct gate *g = arg;
+	(void)db;
+	(void)err;
+
+	pthread_mutex_lock(&g->lock);
+	g->entered = 1;
+	pthread_cond_broadcast(&g->cond);
+	while (!g->open)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+/* Called back on the writer thread: the report must already be visible to
+ * another connection (committed) and its status final. */
+static void on_done(struct kc_job *job, void *arg)
+{
+	struct gate *g = arg;
+	struct kc_err err;
+	int64_t n = -1;
+
+	if (job->kind == KC_JOB_REPORT) {
+		char uid[2 * KC_UPLOAD_ID_LEN + 1], sql[160];
+
+		kc_upload_id_hex(job->report->upload_id, uid);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM reports WHERE upload_id = '%s'",
+			 uid);
+		if (kc_db_get_int(g->reader, sql, -1, &n, &err) < 0 || n != 1 ||
+		    (job->status != KC_JOB_OK && job->status != KC_JOB_DUPLICATE))
+			g->wrong++;
+	}
+	pthread_mutex_lock(&g->lock);
+	g->called++;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+#define NASYNC 40 /* more than kcovd's HTTP worker threads (32) */
+
+static void test_async_jobs_share_one_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct gate g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct kc_store_stats s0, s1;
+	struct prepared *p = calloc(NASYNC, sizeof(*p));
+	struct kc_job call;
+	struct kc_err err;
+
+	assert_non_null(p);
+	g.reader = kc_db_open(f->path, 1, &err);
+	assert_non_null(g.reader);
+	submit_map(f);
+	kc_store_stats(f->store, &s0);
+	memset(&call, 0, sizeof(call));
+	call.kind = KC_JOB_CALL;
+	call.fn = wait_at_gate;
+	call.arg = &g;
+	call.done = on_done;
+	call.done_arg = &g;
+	kc_store_submit_async(f->store, &call);
+	pthread_mutex_lock(&g.lock);
+	while (!g.entered)
+		pthread_cond_wait(&g.cond, &g.lock);
+	pthread_mutex_unlock(&g.lock);
+	/* The writer is busy: every report queued now waits for the next
+	 * batch. The last one repeats the first's upload id. */
+	for (int i = 0; i < NASYNC; i++) {
+		prepare_report(f, (unsigned char)(i < NASYNC - 1 ? 0x40 + i : 0x40), &p[i]);
+		p[i].job.done = on_done;
+		p[i].job.done_arg = &g;
+		kc_store_submit_async(f->store, &p[i].job);
+	}
+	pthread_mutex_lock(&g.lock);
+	assert_int_equal(g.called, 0);
+	g.open = 1;
+	pthread_cond_broadcast(&g.cond);
+	while (g.called < NASYNC + 1)
+		pthread_cond_wait(&g.cond, &g.lock);
+	pthread_mutex_unlock(&g.lock);
+	kc_store_stats(f->store, &s1);
+	assert_int_equal(g.wrong, 0);
+	assert_int_equal(call.status, KC_JOB_OK);
+	/* One commit for the gate, one for all NASYNC reports. */
+	assert_int_equal(s1.batches - s0.batches, 2);
+	assert_int_equal(s1.jobs - s0.jobs, NASYNC + 1);
+	for (int i = 0; i < NASYNC - 1; i++)
+		assert_int_equal(p[i].job.status, KC_JOB_OK);
+	assert_int_equal(p[NASYNC - 1].job.status, KC_JOB_DUPLICATE);
+	assert_int_equal(p[NASYNC - 1].job.id, p[0].job.id);
+	assert_int_equal(count(f, "SELECT count(*) FROM reports"), NASYNC - 1);
+	assert_int_equal(count(f, "SELECT reports FROM machines WHERE name = 'm1'"), NASYNC - 1);
+	for (int i = 0; i < NASYNC; i++)
+		release_report(&p[i]);
+	free(p);
+	kc_db_close(g.reader);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_boot_map_is_loaded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_becomes_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resent_report_is_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_async_jobs_share_one_commit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
