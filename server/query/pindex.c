@@ -272,14 +272,14 @@ static int index_subsystems(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	if (!mt)
 		goto out;
 	sqlite3_bind_int64(mt, 1, x->build);
-	rc = sqlite3_step(mt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "reading subsystems: %s", sqlite3_errmsg(db));
+	rc = kc_db_step(db, mt, err);
+	if (rc < 0) {
+		kc_err_prefix(err, "reading subsystems");
 		goto out;
 	}
 	x->maintainers = rc == SQLITE_ROW && sqlite3_column_int64(mt, 0) == 1;
 	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *path = (const char *)sqlite3_column_text(st, 1);
 		uint32_t at;
@@ -302,8 +302,8 @@ static int index_subsystems(sqlite3 *db, struct pindex *x, struct kc_err *err)
 			goto oom;
 		sub->files[sub->n++] = at;
 	}
-	if (rc != SQLITE_DONE) {
-		kc_err_set(err, kc_db_errc(db), "reading subsystems: %s", sqlite3_errmsg(db));
+	if (rc < 0) {
+		kc_err_prefix(err, "reading subsystems");
 		goto out;
 	}
 	ret = 0;
