@@ -249,6 +249,11 @@ int cq_linemap_diff(const void *s, size_t slen, const void *t, size_t tlen, stru
 		    uint32_t *n, struct kc_err *err);
 /* The line of T that S line `line` is unchanged on, 0 when none. */
 uint32_t cq_linemap_apply(const struct cq_linemap *m, uint32_t line);
+/* Append the text of source_texts row id to out (owned by the caller) and,
+ * when hash is not NULL, write its content (git blob) id into hash (hsize
+ * bytes). -1 with err when the row is missing or out of memory. */
+int cq_load_text(sqlite3 *db, int64_t id, struct kc_buf *out, char *hash, size_t hsize,
+		 struct kc_err *err);
 /* The map from content s_text to t_text (source_texts ids, 0: none) into
  * m (reused between calls; cq_linemap_release frees it), from the cache
  * or by a diff of the two texts read from q->db. */

@@ -107,10 +107,11 @@ uint32_t cq_linemap_apply(const struct cq_linemap *m, uint32_t line)
 	return to > 0 && to <= UINT32_MAX ? (uint32_t)to : 0;
 }
 
-/* The text of a source_texts row into out (owned by the caller). */
-static int load_text(sqlite3 *db, int64_t id, struct kc_buf *out, struct kc_err *err)
+int cq_load_text(sqlite3 *db, int64_t id, struct kc_buf *out, char *hash, size_t hsize,
+		 struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db, "SELECT text FROM source_texts WHERE id = ?", err);
+	sqlite3_stmt *st =
+		kc_db_prepare(db, "SELECT text, hash FROM source_texts WHERE id = ?", err);
 	int rc, ret = -1;
 
 	if (!st)
@@ -118,6 +119,8 @@ static int load_text(sqlite3 *db, int64_t id, struct kc_buf *out, struct kc_err 
 	sqlite3_bind_int64(st, 1, id);
 	rc = kc_db_step(db, st, err);
 	if (rc == SQLITE_ROW) {
+		if (hash)
+			snprintf(hash, hsize, "%s", (const char *)sqlite3_column_text(st, 1));
 		kc_buf_add(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
 		ret = out->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
 	} else if (rc == SQLITE_DONE) {
@@ -151,7 +154,8 @@ int cq_linemap_get(struct kc_covq *q, int64_t s_text, int64_t t_text, struct cq_
 		m->valid = 1;
 		return 0;
 	}
-	if (load_text(q->db, s_text, &s, err) < 0 || load_text(q->db, t_text, &t, err) < 0 ||
+	if (cq_load_text(q->db, s_text, &s, NULL, 0, err) < 0 ||
+	    cq_load_text(q->db, t_text, &t, NULL, 0, err) < 0 ||
 	    cq_linemap_diff(s.data ? (const void *)s.data : "", s.len,
 			    t.data ? (const void *)t.data : "", t.len, &h, &n, err) < 0)
 		goto out;

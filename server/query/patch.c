@@ -88,30 +88,6 @@ static int git_fail(struct kc_err *err, enum kc_errc code, const char *what)
 	return kc_err_set(err, code, "%s: %s", what, e && e->message ? e->message : "failed");
 }
 
-/* The text of source text id into out and its content (git blob) id
- * into hash. */
-static int t_text(sqlite3 *db, int64_t id, struct kc_buf *out, char *hash, size_t hsize,
-		  struct kc_err *err)
-{
-	sqlite3_stmt *st =
-		kc_db_prepare(db, "SELECT hash, text FROM source_texts WHERE id = ?", err);
-	int rc, ret = -1;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = kc_db_step(db, st, err);
-	if (rc == SQLITE_ROW) {
-		snprintf(hash, hsize, "%s", (const char *)sqlite3_column_text(st, 0));
-		kc_buf_add(out, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
-		ret = out->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
-	} else if (rc == SQLITE_DONE) {
-		kc_err_set(err, KC_E_INTERNAL, "source text %lld is missing", (long long)id);
-	}
-	sqlite3_finalize(st);
-	return ret;
-}
-
 /* Every line of v's file is new (a file the base lacks): all lines of its
  * text, or its instrumented lines when it has none. */
 static int all_new(struct kc_covq *q, struct patch_walk *w, const struct fview *v,
@@ -123,7 +99,7 @@ static int all_new(struct kc_covq *q, struct patch_walk *w, const struct fview *
 	int ret = -1;
 
 	w->added = 1;
-	if (v->pf->text_id && t_text(q->db, v->pf->text_id, &t, hash, sizeof(hash), err) < 0)
+	if (v->pf->text_id && cq_load_text(q->db, v->pf->text_id, &t, hash, sizeof(hash), err) < 0)
 		goto out;
 	for (size_t i = 0; i < t.len; i++)
 		n += t.data[i] == '\n';
@@ -179,7 +155,7 @@ static int rev_new_lines(struct kc_covq *q, struct patch_walk *w, const struct f
 		ret = 0; /* T has no text: unknown */
 		goto out;
 	}
-	if (t_text(q->db, v->pf->text_id, &t, hash, sizeof(hash), err) < 0)
+	if (cq_load_text(q->db, v->pf->text_id, &t, hash, sizeof(hash), err) < 0)
 		goto out;
 	git_oid_tostr(hex, sizeof(hex), git_tree_entry_id(e));
 	if (strcmp(hex, hash) == 0) {

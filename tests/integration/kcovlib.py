@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -66,6 +67,19 @@ def collect(args, env=None, **kw):
     e.setdefault("ASAN_OPTIONS", ASAN_ENV)
     p = subprocess.run([COLLECT] + list(args), env=e, capture_output=True, text=True, **kw)
     return check_output("kcov-collect " + (args[0] if args else ""), p)
+
+
+def require_tools(part, tools):
+    """tools: (name, path or None) pairs. Returns when every one is there;
+    otherwise exits: 0 when KC_SKIP names part (skipped(), loudly), else 1
+    with a message naming the missing ones."""
+    missing = [n for n, v in tools if not v]
+    if not missing:
+        return
+    if skipped(part, "missing " + ", ".join(missing)):
+        sys.exit(0)
+    print("FAIL: missing " + ", ".join(missing) + " (scripts/install-deps.sh installs them)")
+    sys.exit(1)
 
 
 def skipped(part, why):

@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.parse
 
-from kcovlib import KCOVD, Server, check, run_tests, skipped, tmpdir
+from kcovlib import KCOVD, Server, check, require_tools, run_tests, tmpdir
 
 MKFRAME = os.environ.get("KC_MKFRAME")
 FIXSRC = os.environ.get("KC_FIX_SOURCE")
@@ -860,14 +860,9 @@ def test_out_of_tree_build():
 
 
 def main():
-    missing = [n for n, v in (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
-                              ("llvm-addr2line", ADDR2LINE), ("KC_MKFRAME", MKFRAME),
-                              ("KC_FIX_SOURCE", FIXSRC)) if not v]
-    if missing:
-        if skipped("coverage", "missing " + ", ".join(missing)):
-            sys.exit(0)
-        print("FAIL: missing " + ", ".join(missing) + " (scripts/install-deps.sh installs them)")
-        sys.exit(1)
+    require_tools("coverage", (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
+                               ("llvm-addr2line", ADDR2LINE), ("KC_MKFRAME", MKFRAME),
+                               ("KC_FIX_SOURCE", FIXSRC)))
     setup()
     try:
         run_tests([test_import_over_http, test_summary_unmatched, test_file_lines_and_functions,

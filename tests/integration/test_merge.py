@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 
-from kcovlib import KCOVD, Server, check, run_tests, skipped, tmpdir
+from kcovlib import KCOVD, Server, check, require_tools, run_tests, tmpdir
 # the miniature kernel of test_coverage.py: its tools, flags and oracle pieces
 from test_coverage import (ADDR2LINE, CLANG, KFLAGS, LINK, LLD, OBJDUMP, call_sites,
                            expect_file, frames, sh, tool)
@@ -582,14 +582,9 @@ def test_merge_errors():
 
 
 def main():
-    missing = [n for n, v in (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
-                              ("llvm-addr2line", ADDR2LINE), ("git", tool("git")),
-                              ("KC_MKFRAME", MKFRAME), ("KC_FIX_SOURCE", FIXSRC)) if not v]
-    if missing:
-        if skipped("coverage", "missing " + ", ".join(missing)):
-            sys.exit(0)
-        print("FAIL: missing " + ", ".join(missing) + " (scripts/install-deps.sh installs them)")
-        sys.exit(1)
+    require_tools("coverage", (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
+                               ("llvm-addr2line", ADDR2LINE), ("git", tool("git")),
+                               ("KC_MKFRAME", MKFRAME), ("KC_FIX_SOURCE", FIXSRC)))
     setup()
     try:
         run_tests([test_import_from_git, test_texts_stored_once, test_source_dir_shares_texts,

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import urllib.parse
 
-from kcovlib import check, run_tests, skipped, tmpdir, Server
+from kcovlib import check, require_tools, run_tests, tmpdir, Server
 import test_merge
 from test_merge import (ADDR2LINE, CLANG, LLD, OBJDUMP, FIXSRC, MKFRAME, cfile, compile_build,
                         expect_merged, func, import_cli, points_of, push_coverage, start_c,
@@ -363,14 +363,9 @@ def test_no_git():
 
 
 def main():
-    missing = [n for n, v in (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
-                              ("llvm-addr2line", ADDR2LINE), ("git", tool("git")),
-                              ("KC_MKFRAME", MKFRAME), ("KC_FIX_SOURCE", FIXSRC)) if not v]
-    if missing:
-        if skipped("coverage", "missing " + ", ".join(missing)):
-            sys.exit(0)
-        print("FAIL: missing " + ", ".join(missing) + " (scripts/install-deps.sh installs them)")
-        sys.exit(1)
+    require_tools("coverage", (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
+                               ("llvm-addr2line", ADDR2LINE), ("git", tool("git")),
+                               ("KC_MKFRAME", MKFRAME), ("KC_FIX_SOURCE", FIXSRC)))
     setup()
     try:
         run_tests([test_patch_lines, test_commits, test_base_rev, test_patch_errors, test_no_git])
