@@ -62,7 +62,7 @@ struct kc_source;
  * same source (kc_source_is_dir). KC_E_NOT_FOUND when there is no such
  * file or it is larger than KC_MAINT_MAX_TEXT bytes (the build then has
  * no subsystems); other errors as kc_source_read_file and kc_maint_parse. */
-struct kc_maint *kc_maint_load(struct kc_source *src, struct kc_err *err);
+struct kc_maint *kc_maint_load(struct kc_source *src, struct kc_err *err); /* maint_source.c */
 
 /* Parse len bytes of text (need not be NUL-terminated). Fails with
  * KC_E_BAD_INPUT for a text over the size limits or holding a NUL byte,
