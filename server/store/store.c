@@ -3,6 +3,14 @@
  * into SQLite. Each job runs inside a savepoint, so a bad job fails alone;
  * coverage bitmaps touched by the batch are merged in memory and written
  * once before the commit. Waiters are woken only after COMMIT returned.
+ *
+ * Why one file (about 870 lines): the batch loop, the per-batch merge of
+ * coverage by key, the folding of completed days and the union cache are
+ * one transaction's state (struct kc_store) that every step reads and
+ * writes; split, that state would have to be exported to each piece, and
+ * the one invariant (nothing acknowledged before COMMIT) would span files.
+ * The SQL that is not the writer's (canonicalization, overflow rollups,
+ * retention) already lives in canon.c, overflow.c and retention.c.
  */
 #include "grow.h"
 #include "store.h"
