@@ -32,7 +32,7 @@
 
 #include "err.h"
 
-struct kc_sql;	/* a connection (opaque) */
+struct kc_sql;	/* a connection (opaque outside server/store) */
 struct kc_stmt; /* a prepared statement of one connection (opaque) */
 
 enum kc_sql_backend {
