@@ -1,6 +1,6 @@
 /*
  * audit.h - the audit table (schema/007): one row per admin action (token
- * add and revoke, build import and delete, gc, vacuum, restore), written by whoever performs the action on
+ * add and revoke, build import and delete, gc, vacuum, backup, restore), written by whoever performs the action on
  * the connection it writes with, read by `kcovd audit` and GET
  * /api/v1/audit.
  */

@@ -283,6 +283,20 @@ out:
 	return ret;
 }
 
+/* The audit row of a finished backup, in the live database (so the copy
+ * itself does not hold it). */
+static int audit_backup(const char *src_path, const char *dest, struct kc_err *err)
+{
+	sqlite3 *db = kc_db_open(src_path, 0, err);
+	int ret;
+
+	if (!db)
+		return -1;
+	ret = kc_audit_add(db, "cli", "backup", dest, NULL, err);
+	kc_db_close(db);
+	return ret;
+}
+
 int kc_db_backup(const char *src_path, const char *dest, struct kc_err *err)
 {
 	struct stat sb;
@@ -298,6 +312,8 @@ int kc_db_backup(const char *src_path, const char *dest, struct kc_err *err)
 		return -1;
 	ret = backup_to(src, dest, err);
 	sqlite3_close(src);
+	if (ret == 0)
+		ret = audit_backup(src_path, dest, err);
 	return ret;
 }
 

@@ -111,6 +111,9 @@ def test_backup_under_ingest_and_restore():
     srv.stop()
     dbpath = os.path.join(srv.data_dir, "kcovd.db")
     check(uploads(dbpath) == total, "the server lost acknowledged reports")
+    p = kcovd(srv.data_dir, "audit")
+    check(p.returncode == 0 and p.stdout.count("\tbackup\t" + copy) == 1,
+          "one audit row for the one backup made: " + p.stdout[:500])
     # Bad backups leave the database as it is.
     bad = os.path.join(out, "bad.db")
     shutil.copy(copy, bad)
