@@ -38,7 +38,11 @@ kc_ctest() {
 	fi
 	# (called in a `||` context, where set -e does not apply: every
 	# failure is returned explicitly)
-	ctest --test-dir "$dir" --output-on-failure --no-tests=error || return 1
+	# Two at a time on two cores: most tests wait on servers, pipes or
+	# QEMU-free subprocesses; the long ones start first (COST, set in
+	# tests/integration/CMakeLists.txt).
+	ctest --test-dir "$dir" --output-on-failure --no-tests=error \
+		--parallel "$(nproc)" || return 1
 	KC_SUITE_COUNT=$(echo "$want" | wc -l)
 }
 
