@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 
 #include "err.h"
 

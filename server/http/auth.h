@@ -15,7 +15,7 @@
 #ifndef KC_AUTH_H
 #define KC_AUTH_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -6,7 +6,7 @@
 #define KC_SERVER_H
 
 #include <pthread.h>
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdatomic.h>
 #include <stdint.h>
 

@@ -7,7 +7,7 @@
 #ifndef KC_AUDIT_H
 #define KC_AUDIT_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 
 #include <jansson.h>
 

@@ -11,7 +11,7 @@
 #ifndef KC_CANON_H
 #define KC_CANON_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdint.h>
 
 #include <roaring/roaring.h>

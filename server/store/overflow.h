@@ -6,7 +6,7 @@
 #ifndef KC_OVERFLOW_H
 #define KC_OVERFLOW_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdint.h>
 
 #include <jansson.h>

@@ -19,6 +19,7 @@
 #include "audit.h"
 #include "db.h"
 #include "overflow.h"
+#include "sql_impl.h"
 
 /* Run sql with ?1 bound to v; *changes (may be NULL) gets the rows it changed. */
 static int exec_i(sqlite3 *db, const char *sql, int64_t v, int64_t *changes, struct kc_err *err)
@@ -229,24 +230,6 @@ static int integrity(sqlite3 *db, const char *what, struct kc_err *err)
 	return ok ? 0 : -1;
 }
 
-/* Copy every page of src into dst in one step (one read transaction on
- * src, one write transaction on dst). */
-static int copy_db(sqlite3 *src, sqlite3 *dst, const char *what, struct kc_err *err)
-{
-	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
-	int rc;
-
-	if (!b)
-		return kc_err_set(err, kc_db_errc(dst), "%s: %s", what, sqlite3_errmsg(dst));
-	rc = sqlite3_backup_step(b, -1);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE)
-		return kc_err_set(err, rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? KC_E_UNAVAILABLE
-										: kc_db_errc(dst),
-				  "%s: %s", what, sqlite3_errstr(rc));
-	return 0;
-}
-
 /* Copy src (open) into the file dest, replacing it, through dest.tmp. */
 static int backup_to(sqlite3 *src, const char *dest, struct kc_err *err)
 {
@@ -258,18 +241,15 @@ static int backup_to(sqlite3 *src, const char *dest, struct kc_err *err)
 		return kc_err_set(err, KC_E_BAD_INPUT, "backup path too long");
 	if (unlink(tmp) < 0 && errno != ENOENT)
 		return kc_err_errno(err, errno, "%s: %s", tmp, strerror(errno));
-	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
-		kc_err_set(err, KC_E_IO, "%s: %s", tmp, dst ? sqlite3_errmsg(dst) : "cannot open");
+	dst = kc_sql_sqlite_open_plain(tmp, 0, err);
+	if (!dst) {
+		err->code = KC_E_IO;
 		goto out;
 	}
-	if (copy_db(src, dst, "backup", err) < 0 || integrity(dst, "the copy", err) < 0)
+	if (kc_sql_sqlite_copy(src, dst, "backup", err) < 0 ||
+	    integrity(dst, "the copy", err) < 0)
 		goto out;
-	if (sqlite3_close(dst) != SQLITE_OK) {
-		kc_err_set(err, KC_E_IO, "%s: closing failed", tmp);
-		dst = NULL;
-		goto out;
-	}
+	kc_db_close(dst);
 	dst = NULL;
 	if (rename(tmp, dest) < 0) {
 		kc_err_errno(err, errno, "%s: %s", dest, strerror(errno));
@@ -318,9 +298,9 @@ int kc_db_restore(const char *backup, const char *path, const char *actor, struc
 		kc_err_errno(err, errno, "%s: %s", backup, strerror(errno));
 		goto out;
 	}
-	if (sqlite3_open_v2(backup, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", backup,
-			   src ? sqlite3_errmsg(src) : "cannot open");
+	src = kc_sql_sqlite_open_plain(backup, 1, err);
+	if (!src) {
+		err->code = KC_E_BAD_INPUT;
 		goto out;
 	}
 	if (integrity(src, backup, err) < 0) {
@@ -345,7 +325,7 @@ int kc_db_restore(const char *backup, const char *path, const char *actor, struc
 		kc_err_prefix(err, "keeping the current database as %s", aside);
 		goto out;
 	}
-	if (copy_db(src, dst, "restore", err) < 0 || integrity(dst, path, err) < 0 ||
+	if (kc_sql_sqlite_copy(src, dst, "restore", err) < 0 || integrity(dst, path, err) < 0 ||
 	    kc_db_migrate(dst, err) < 0 ||
 	    kc_audit_add(dst, actor, "restore", backup, NULL, err) < 0)
 		goto out;

@@ -14,7 +14,7 @@
 #ifndef KC_RETENTION_H
 #define KC_RETENTION_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdint.h>
 
 #include "err.h"

@@ -120,11 +120,9 @@ static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *
 		kc_err_set(err, KC_E_INTERNAL, "statement cache full");
 		return NULL;
 	}
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cache[i].st,
-			       NULL) != SQLITE_OK) {
-		kc_err_set(err, kc_db_errc(s->db), "sqlite prepare: %s", sqlite3_errmsg(s->db));
+	s->cache[i].st = kc_db_prepare(s->db, sql, err);
+	if (!s->cache[i].st)
 		return NULL;
-	}
 	s->cache[i].sql = sql;
 	return s->cache[i].st;
 }
