@@ -6,8 +6,6 @@
  * (sql_pg.c, issue 19) replaces this file in server/store/CMakeLists.txt;
  * nothing else changes, since every caller reaches the backend only
  * through kc_db_open and the kc_sql_ops table.
- *
- * sqlconv: native SQLite (the sqlconv.sh conversion leaves this file alone)
  */
 #include "sql_impl.h"
 
