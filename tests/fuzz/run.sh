@@ -33,7 +33,8 @@ CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wer
 LIBS=(-lroaring -lz -llzma -lzstd -ldw -lelf -lsqlite3 -lcurl -ljansson -lpcre2-8 -lpthread -lm)
 SRCS=(common/addrmap.c common/buf.c common/elfinfo.c common/err.c common/fileio.c
       common/kallsyms.c common/blob.c common/grow.c common/path.c common/search.c common/wire.c
-      server/store/canon.c server/store/db.c server/build/symbolize.c
+      server/store/canon.c server/store/db.c server/store/sql.c server/store/sql_sqlite.c
+      server/store/sql_pg_none.c server/build/symbolize.c
       server/build/elfscan.c server/build/dwarf.c server/build/sympath.c server/build/unpack.c
       server/build/maintainers.c
       collector/spool.c collector/syzkaller.c tests/fuzz/fuzz_common.c "$BUILD/schema_sql.c")
