@@ -56,6 +56,7 @@ struct kc_covq {
 	int64_t build;
 	char build_id[KC_BUILD_ID_MAX + 1];
 	int imported;
+	unsigned flags;         /* KC_COVQ_* it was opened with */
 	struct kc_cov_filter f; /* strings borrowed */
 	struct covset img;      /* coverage per image (a view of img_ref when set) */
 	struct covshared *img_ref; /* the cache's shared set behind img, or NULL */
