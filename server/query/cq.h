@@ -317,6 +317,8 @@ typedef int (*func_fn)(const struct fview *v, uint32_t idx, const char *name, in
  * of files, directories or functions calls it first. */
 int cq_need_index(const struct kc_covq *q, struct kc_err *err) KC_MUST_CHECK;
 int cq_ensure_bitsets(struct kc_covq *q, struct kc_err *err);
+/* cq_ensure_bitsets of q and of each of its merged builds (for long walks). */
+int cq_ensure_walk_bitsets(struct kc_covq *q, struct kc_err *err);
 void cq_fview_release(struct fview *v);
 int cq_fview_fill(struct kc_covq *q, struct fview *v, const struct pfile *pf,
 		  struct kc_err *err);
