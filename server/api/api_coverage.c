@@ -393,8 +393,6 @@ enum MHD_Result kc_api_build_labels(struct kc_req *r)
 		return query_send(r, &x, NULL);
 	if (!file || !valid_path(file))
 		kc_err_set(&x.err, KC_E_BAD_INPUT, "file= (a source path) is required");
-	else if (x.ma.m.window || x.ma.m.nbuilds)
-		kc_err_set(&x.err, KC_E_BAD_INPUT, "labels does not take merge= (not implemented)");
 	if (x.err.code != KC_E_NONE ||
 	    arg_uint(r, "line", 1, INT_MAX, 0, &line, &x.err) < 0 ||
 	    arg_uint(r, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT, &limit, &x.err) < 0 ||

@@ -108,6 +108,7 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, struct kc_sql *db, uin
 	q->db = db;
 	q->cache = cache;
 	q->coverage_gen = coverage_gen;
+	q->flags = flags;
 	q->f = *f;
 	/* Index loads and the summary read large blobs: map the database rather
 	 * than copying pages through SQLite's small default cache. */

@@ -56,6 +56,7 @@ struct kc_covq {
 	int64_t build;
 	char build_id[KC_BUILD_ID_MAX + 1];
 	int imported;
+	unsigned flags;         /* KC_COVQ_* it was opened with */
 	struct kc_cov_filter f; /* strings borrowed */
 	struct covset img;      /* coverage per image (a view of img_ref when set) */
 	struct covshared *img_ref; /* the cache's shared set behind img, or NULL */
@@ -316,6 +317,8 @@ typedef int (*func_fn)(const struct fview *v, uint32_t idx, const char *name, in
  * of files, directories or functions calls it first. */
 int cq_need_index(const struct kc_covq *q, struct kc_err *err) KC_MUST_CHECK;
 int cq_ensure_bitsets(struct kc_covq *q, struct kc_err *err);
+/* cq_ensure_bitsets of q and of each of its merged builds (for long walks). */
+int cq_ensure_walk_bitsets(struct kc_covq *q, struct kc_err *err);
 void cq_fview_release(struct fview *v);
 int cq_fview_fill(struct kc_covq *q, struct fview *v, const struct pfile *pf,
 		  struct kc_err *err);

@@ -82,9 +82,10 @@ static char *lsel_images(const struct kc_covq *q, const struct pfile *pf)
 	return (char *)b.data;
 }
 
-/* Select the points of pf on line index li (NONE: all of them). */
+/* Select the points of pf on line index li (NONE: all of them), or, when
+ * keep is not NULL, those on the line indexes i with keep[i] set. */
 static int lsel_init(struct lsel *s, const struct kc_covq *q, const struct pfile *pf, uint32_t li,
-		     struct kc_err *err)
+		     const uint8_t *keep, struct kc_err *err)
 {
 	size_t total = 0;
 
@@ -104,7 +105,8 @@ static int lsel_init(struct lsel *s, const struct kc_covq *q, const struct pfile
 
 		s->off[k] = s->n;
 		for (uint32_t i = 0; i < p->n; i++)
-			if (li == NONE || p->li[i] == li) {
+			if (keep ? p->li[i] != NONE && keep[p->li[i]]
+				 : li == NONE || p->li[i] == li) {
 				s->bits[s->n] = p->bits[i];
 				s->li[s->n++] = p->li[i];
 			}
@@ -398,6 +400,315 @@ static json_t *llabel_json(const struct lsel *s, const struct llabel *l, const u
 			 known ? last : NULL, "lines", lines);
 }
 
+/* ---- merged labels (merge=) ---------------------------------------------------
+ *
+ * Each build (T, then every merged build S) reads its own labels' rows
+ * over its own selection: in T the points asked for; in S the points of
+ * the S lines that map onto a selected line of T (merge.c's line maps) and,
+ * for a whole file, of the S lines that map nowhere (lost). Labels are the
+ * same rows of the labels table in every build, so they merge by id.
+ */
+
+/* One build's side: its selection, its labels' rows and, for S, where
+ * each of its file's line indexes goes. */
+struct lside {
+	struct kc_covq *q; /* borrowed */
+	struct lsel s;
+	struct lread r;
+	uint32_t *to;   /* S: per line index, the T line index it maps onto, or NONE */
+	uint8_t *lost;  /* S: per line index, 1 when it maps nowhere (counted lost) */
+	uint8_t *seen;  /* S: scratch per line index */
+};
+
+/* A label over all sides. */
+struct mlabel {
+	int64_t id;
+	const char *name;        /* borrowed from a side's llabel */
+	const struct llabel *tl; /* T's entry, or NULL */
+	uint64_t covered;        /* T's selected points it covered */
+	uint64_t *who;           /* per T line index: the builds (merge.c's bits) */
+	uint32_t lines;          /* T line indexes with any build */
+	uint64_t lost;           /* lost S lines it covered */
+	int64_t first, last;
+};
+
+struct lmerged {
+	struct lside *side; /* [0] is T */
+	uint32_t nside;
+	struct mlabel *v;
+	size_t n, cap;
+};
+
+static void lmerged_release(struct lmerged *m)
+{
+	for (uint32_t k = 0; k < m->nside; k++) {
+		lsel_release(&m->side[k].s);
+		lread_release(&m->side[k].r);
+		free(m->side[k].to);
+		free(m->side[k].lost);
+		free(m->side[k].seen);
+	}
+	free(m->side);
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i].who);
+	free(m->v);
+}
+
+/* The line index of `line` in pf, or NONE. */
+static uint32_t pf_line_index(const struct pfile *pf, uint32_t line)
+{
+	const uint32_t *hit = bsearch(&line, pf->lines, pf->nlines, sizeof(line), cmp_u32);
+
+	return hit ? (uint32_t)(hit - pf->lines) : NONE;
+}
+
+/* Side k (k >= 1) of the file tpf of T: merged build k - 1's view of the
+ * same path, selecting the lines mapping onto T line index li (NONE: any)
+ * and, when li is NONE, the lost ones. */
+static int lside_sub(struct kc_covq *q, struct lmerged *m, uint32_t k, const struct pfile *tpf,
+		     uint32_t li, struct kc_err *err)
+{
+	struct lside *d = &m->side[k];
+	struct kc_covq *sq = q->merge->sub[k - 1].q;
+	const struct pindex *sx = sq->index;
+	uint32_t at = cq_lower_bound(sx, tpf->path);
+	const struct pfile *spf;
+	uint8_t *keep = NULL;
+	int ret = -1;
+
+	d->q = sq;
+	if (at >= sx->nfiles || strcmp(sx->files[at].path, tpf->path) != 0)
+		return 0; /* S lacks the file: its other files are the summary's lost_files */
+	spf = &sx->files[at];
+	if (cq_linemap_get(q, spf->text_id, tpf->text_id, &q->merge->map, err) < 0)
+		return -1;
+	d->to = malloc(((size_t)spf->nlines + 1) * sizeof(*d->to));
+	d->lost = calloc((size_t)spf->nlines + 1, 1);
+	d->seen = calloc((size_t)spf->nlines + 1, 1);
+	keep = calloc((size_t)spf->nlines + 1, 1);
+	if (!d->to || !d->lost || !d->seen || !keep) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < spf->nlines; i++) {
+		uint32_t to = cq_linemap_apply(&q->merge->map, spf->lines[i]);
+		uint32_t ti = to ? pf_line_index(tpf, to) : NONE;
+
+		d->to[i] = ti != NONE && (li == NONE || ti == li) ? ti : NONE;
+		d->lost[i] = !to && li == NONE;
+		keep[i] = d->to[i] != NONE || d->lost[i];
+	}
+	if (lsel_init(&d->s, sq, spf, NONE, keep, err) < 0 ||
+	    (d->s.n && lread_rows(sq, &d->s, &d->r, err) < 0))
+		goto out;
+	ret = 0;
+out:
+	free(keep);
+	return ret;
+}
+
+/* The merged entry of label id (created with an empty who of nlines). */
+static struct mlabel *mlabel_get(struct lmerged *m, const struct llabel *l, uint32_t nlines)
+{
+	struct mlabel *x;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].id == l->id)
+			return &m->v[i];
+	if (KC_GROW(m->v, m->cap, m->n + 1) < 0)
+		return NULL;
+	x = &m->v[m->n];
+	memset(x, 0, sizeof(*x));
+	x->id = l->id;
+	x->name = l->name;
+	x->first = INT64_MAX;
+	x->last = INT64_MIN;
+	x->who = calloc((size_t)nlines + 1, sizeof(*x->who));
+	if (!x->who)
+		return NULL;
+	m->n++;
+	return x;
+}
+
+/* Fold side k's labels into the merged ones. */
+static int lside_fold(struct lmerged *m, uint32_t k, uint32_t tlines, struct kc_err *err)
+{
+	struct lside *d = &m->side[k];
+	uint64_t bit = 1ull << k; /* merge.c's bits: T is 0, merged build k - 1 is k */
+
+	for (size_t i = 0; i < d->r.n; i++) {
+		const struct llabel *l = &d->r.v[i];
+		struct mlabel *x = mlabel_get(m, l, tlines);
+
+		if (!x)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		if (!k)
+			x->tl = l;
+		for (uint32_t j = 0; j < d->s.n; j++) {
+			uint32_t sli = d->s.li[j];
+
+			if (!((l->hit[j >> 6] & ~d->r.minus[j >> 6]) >> (j & 63) & 1))
+				continue;
+			if (!k) {
+				x->covered++;
+				if (sli < tlines)
+					x->who[sli] |= bit;
+			} else if (d->to[sli] != NONE) {
+				x->who[d->to[sli]] |= bit;
+			} else if (d->lost[sli] && !d->seen[sli]) {
+				d->seen[sli] = 1;
+				x->lost++;
+			}
+		}
+		for (uint32_t j = 0; k && j < d->s.n; j++)
+			d->seen[d->s.li[j]] = 0;
+		if (l->first <= l->last) {
+			x->first = l->first < x->first ? l->first : x->first;
+			x->last = l->last > x->last ? l->last : x->last;
+		}
+	}
+	return 0;
+}
+
+static int cmp_mlabel(const void *x, const void *y)
+{
+	const struct mlabel *a = x, *b = y;
+
+	if (a->lines != b->lines)
+		return a->lines < b->lines ? 1 : -1;
+	if (a->covered != b->covered)
+		return a->covered < b->covered ? 1 : -1;
+	return strcmp(a->name, b->name);
+}
+
+/* Without a day window: x's first and last day over every side whose
+ * rows counted for it (each side's days as in the unmerged answer). */
+static int mlabel_days(struct lmerged *m, struct mlabel *x, struct kc_err *err)
+{
+	x->first = INT64_MAX;
+	x->last = INT64_MIN;
+	for (uint32_t k = 0; k < m->nside; k++) {
+		struct lside *d = &m->side[k];
+
+		for (size_t i = 0; i < d->r.n; i++) {
+			struct llabel *l = &d->r.v[i];
+
+			if (l->id != x->id)
+				continue;
+			l->first = INT64_MAX;
+			l->last = INT64_MIN;
+			if (llabel_days(d->q, &d->s, l, d->r.row, err) < 0)
+				return -1;
+			if (l->first <= l->last) {
+				x->first = l->first < x->first ? l->first : x->first;
+				x->last = l->last > x->last ? l->last : x->last;
+			}
+		}
+	}
+	return 0;
+}
+
+/* A merged label's entry; lcov has a slot per line index of T's file. */
+static json_t *mlabel_json(struct kc_covq *q, const struct lmerged *m, const struct mlabel *x,
+			   const uint32_t *ltot, uint32_t *lcov, int whole_file)
+{
+	const struct lside *t = &m->side[0];
+	const struct pfile *pf = t->s.pf;
+	json_t *lines = json_array(), *o;
+	char first[11], last[11];
+	int known = x->first >= 0 && x->last <= KC_DAY_MAX && x->first <= x->last;
+
+	memset(lcov, 0, ((size_t)pf->nlines + 1) * 4);
+	for (uint32_t j = 0; x->tl && j < t->s.n; j++)
+		if (t->s.li[j] < pf->nlines &&
+		    ((x->tl->hit[j >> 6] & ~t->r.minus[j >> 6]) >> (j & 63) & 1))
+			lcov[t->s.li[j]]++;
+	for (uint32_t i = 0; i < pf->nlines; i++)
+		if (x->who[i])
+			json_array_append_new(lines, json_pack("{s:I, s:I, s:I, s:o}", "line",
+							       (json_int_t)pf->lines[i], "covered",
+							       (json_int_t)lcov[i], "points",
+							       (json_int_t)ltot[i], "builds",
+							       cq_merge_builds(q, x->who[i])));
+	if (known) {
+		kc_day_format(x->first, first);
+		kc_day_format(x->last, last);
+	}
+	o = json_pack("{s:s, s:I, s:s?, s:s?, s:o}", "label", x->name, "covered",
+		      (json_int_t)x->covered, "first_day", known ? first : NULL, "last_day",
+		      known ? last : NULL, "lines", lines);
+	if (o && whole_file)
+		json_object_set_new(o, "lost_lines", json_integer((json_int_t)x->lost));
+	return o;
+}
+
+/* kc_covq_labels with q->merge: file pf of T, its line index li (NONE:
+ * the whole file; NONE - 1: a line without points). */
+static json_t *merged_labels(struct kc_covq *q, const struct pfile *pf, int64_t line, uint32_t li,
+			     size_t limit, struct kc_err *err)
+{
+	struct lmerged m = { 0 };
+	uint32_t *lcov = NULL, *ltot = NULL;
+	json_t *out = NULL, *arr = NULL;
+	size_t shown = 0;
+
+	m.nside = q->merge->n + 1;
+	m.side = calloc(m.nside, sizeof(*m.side));
+	lcov = malloc(((size_t)pf->nlines + 1) * 4);
+	ltot = calloc((size_t)pf->nlines + 1, 4);
+	arr = json_array();
+	if (!m.side || !lcov || !ltot || !arr) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	m.side[0].q = q;
+	if (lsel_init(&m.side[0].s, q, pf, li, NULL, err) < 0 ||
+	    (m.side[0].s.n && lread_rows(q, &m.side[0].s, &m.side[0].r, err) < 0))
+		goto out;
+	/* a line without points selects nothing in any build */
+	for (uint32_t k = 1; li != NONE - 1 && k < m.nside; k++)
+		if (lside_sub(q, &m, k, pf, li, err) < 0)
+			goto out;
+	for (uint32_t k = 0; k < m.nside; k++)
+		if (lside_fold(&m, k, pf->nlines, err) < 0)
+			goto out;
+	for (size_t i = 0; i < m.n; i++) {
+		struct mlabel *x = &m.v[i];
+
+		for (uint32_t l = 0; l < pf->nlines; l++)
+			x->lines += x->who[l] != 0;
+		if (x->lines || x->covered || x->lost)
+			m.v[shown++] = *x;
+		else
+			free(x->who);
+	}
+	m.n = shown;
+	if (m.n)
+		qsort(m.v, m.n, sizeof(*m.v), cmp_mlabel);
+	for (uint32_t j = 0; j < m.side[0].s.n; j++)
+		if (m.side[0].s.li[j] < pf->nlines)
+			ltot[m.side[0].s.li[j]]++;
+	for (size_t i = 0; i < m.n && i < limit; i++) {
+		if (!q->f.days && mlabel_days(&m, &m.v[i], err) < 0)
+			goto out;
+		json_array_append_new(arr, mlabel_json(q, &m, &m.v[i], ltot, lcov, li == NONE));
+	}
+	out = cq_base_object(q);
+	json_object_set_new(out, "path", json_string(pf->path));
+	if (line > 0)
+		json_object_set_new(out, "line", json_integer((json_int_t)line));
+	json_object_set_new(out, "points", json_integer((json_int_t)m.side[0].s.n));
+	json_object_set_new(out, "labels_total", json_integer((json_int_t)m.n));
+	json_object_set(out, "labels", arr);
+	json_object_set_new(out, "merge", cq_merge_object(q));
+out:
+	json_decref(arr);
+	free(lcov);
+	free(ltot);
+	lmerged_release(&m);
+	return out;
+}
+
 json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t limit,
 		       struct kc_err *err)
 {
@@ -424,8 +735,10 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 		/* A line without points selects nothing: no point has index NONE - 1. */
 		li = hit && *hit == line ? (uint32_t)(hit - pf->lines) : NONE - 1;
 	}
+	if (q->merge)
+		return merged_labels(q, pf, line, li, limit, err);
 	/* No point selected (a line without points): no row can cover one. */
-	if (lsel_init(&s, q, pf, li, err) < 0 || (s.n && lread_rows(q, &s, &r, err) < 0))
+	if (lsel_init(&s, q, pf, li, NULL, err) < 0 || (s.n && lread_rows(q, &s, &r, err) < 0))
 		goto out;
 	lcov = malloc(((size_t)pf->nlines + 1) * 4);
 	ltot = calloc((size_t)pf->nlines + 1, 4);

@@ -309,8 +309,9 @@ static int add_build(struct kc_covq *q, const char *build_id, struct kc_err *err
 		return kc_err_set(err, KC_E_BAD_INPUT, "merge= names more than %d other builds",
 				  KC_MERGE_MAX);
 	kc_err_clear(&e);
-	s = kc_covq_open(q->cache, q->db, q->coverage_gen, build_id, &q->f, KC_COVQ_NEED_IMPORT,
-			 &e);
+	/* labels reads coverage rows itself: its merged builds need none loaded */
+	s = kc_covq_open(q->cache, q->db, q->coverage_gen, build_id, &q->f,
+			 KC_COVQ_NEED_IMPORT | (q->flags & KC_COVQ_NO_COVERAGE), &e);
 	if (!s && e.code == KC_E_NOT_IMPORTED) {
 		json_array_append_new(m->skipped, json_pack("{s:s, s:s}", "build_id", build_id,
 							    "reason", "not_imported"));

@@ -82,11 +82,23 @@ static int tree_file(struct kc_covq *q, const struct fview *v, void *arg, struct
 	return tree_add(arg, v->path, &t, err);
 }
 
+/* ",cardinality" of each image's selected coverage of q into b. */
+static void key_cardinalities(struct kc_buf *b, const struct kc_covq *q)
+{
+	for (uint32_t i = 0; i < q->index->nimg; i++)
+		kc_buf_addf(b, "%llu,",
+			    (unsigned long long)(q->cov[i] ? roaring_bitmap_get_cardinality(q->cov[i])
+							   : 0));
+}
+
 /*
  * Per-file totals of every file are cached for repeated large trees
  * (cache.c): the key is the index, the filter, the newest report id and
  * the cardinality of each image's selected coverage, so any new coverage
- * misses the cache.
+ * misses the cache. Merged totals (merge=) are cached too, under a key
+ * that adds each merged build's id, import generation and coverage
+ * cardinalities: they depend on nothing else (line maps depend only on
+ * the texts, which an import generation fixes).
  */
 static int totals_key(struct kc_covq *q, struct kc_err *err)
 {
@@ -102,10 +114,13 @@ static int totals_key(struct kc_covq *q, struct kc_err *err)
 	kc_buf_addf(&b, "%s\n%s\n%d %lld %lld\n%lld\n", q->f.labels_json ? q->f.labels_json : "-",
 		    q->f.minus_json ? q->f.minus_json : "-", q->f.days, (long long)q->f.since,
 		    (long long)q->f.until, (long long)newest);
-	for (uint32_t i = 0; i < q->index->nimg; i++)
-		kc_buf_addf(&b, "%llu,", (unsigned long long)(q->cov[i] ? roaring_bitmap_get_cardinality(
-									      q->cov[i])
-									: 0));
+	key_cardinalities(&b, q);
+	for (uint32_t k = 0; q->merge && k < q->merge->n; k++) {
+		const struct kc_covq *s = q->merge->sub[k].q;
+
+		kc_buf_addf(&b, "\nmerge %s %lld:", s->build_id, (long long)s->index->generation);
+		key_cardinalities(&b, s);
+	}
 	if (b.oom) {
 		kc_buf_release(&b);
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
@@ -126,7 +141,7 @@ struct totals *cq_all_totals(struct kc_covq *q, struct kc_err *err)
 	if (t)
 		return t;
 	t = calloc((size_t)x->nfiles + 1, sizeof(*t));
-	if (!t || cq_ensure_bitsets(q, err) < 0) {
+	if (!t || cq_ensure_walk_bitsets(q, err) < 0) {
 		free(t);
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
@@ -204,8 +219,7 @@ json_t *kc_covq_tree(struct kc_covq *q, const char *dir, struct kc_err *err)
 	w.prefix = prefix ? prefix : "";
 	w.plen = strlen(w.prefix);
 	w.children = json_array();
-	/* merged totals depend on other builds: walked, never cached */
-	if (hi - lo > KC_BITSET_MIN_FILES && !q->merge)
+	if (hi - lo > KC_BITSET_MIN_FILES)
 		r = tree_cached(q, &w, lo, hi, err);
 	if (r < 0)
 		goto out;

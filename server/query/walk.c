@@ -197,6 +197,16 @@ void cq_totals_add(struct totals *a, const struct totals *b)
 	a->merged |= b->merged;
 }
 
+int cq_ensure_walk_bitsets(struct kc_covq *q, struct kc_err *err)
+{
+	if (cq_ensure_bitsets(q, err) < 0)
+		return -1;
+	for (uint32_t k = 0; q->merge && k < q->merge->n; k++)
+		if (cq_ensure_bitsets(q->merge->sub[k].q, err) < 0)
+			return -1;
+	return 0;
+}
+
 int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_fn fn,
 		    void *arg, struct kc_err *err)
 {
@@ -222,11 +232,8 @@ int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_f
 		hi = cq_lower_bound(x, upper);
 		free(upper);
 	}
-	if (hi - lo > KC_BITSET_MIN_FILES && cq_ensure_bitsets(q, err) < 0)
+	if (hi - lo > KC_BITSET_MIN_FILES && cq_ensure_walk_bitsets(q, err) < 0)
 		goto out;
-	for (uint32_t k = 0; q->merge && k < q->merge->n; k++)
-		if (hi - lo > KC_BITSET_MIN_FILES && cq_ensure_bitsets(q->merge->sub[k].q, err) < 0)
-			goto out;
 	ret = 0;
 	for (uint32_t f = lo; f < hi; f++) {
 		if (!cq_file_in(q, f))

@@ -315,6 +315,8 @@ def check_all(t, merged, **params):
         total += n
         per_dir[path.split("/")[0]] = per_dir.get(path.split("/")[0], 0) + n
     tree = api(t, "tree", merge=merge_arg(merged), **params)
+    check(api(t, "tree", merge=merge_arg(merged), **params) == tree,
+          "the merged tree from the totals cache differs from the walked one")
     check(tree["lost_lines"] == total and
           {c["name"]: c["lost_lines"] for c in tree["children"]} == per_dir,
           "tree lost: %s %s, want %d %s" % (tree["lost_lines"], tree["children"], total, per_dir))
@@ -573,12 +575,134 @@ def test_merge_errors():
                                                         "release": "6.1"}, 400),
                            ({"merge": "cd" * 20}, 404),
                            ({"merge": "window", "release": "x" * 256}, 400),
-                           ({"merge": "window", "file": "lib/util.c", "q": "labels"}, 400)):
+                           ({"merge": "cd" * 20, "file": "lib/util.c", "q": "labels"}, 404)):
         import urllib.parse
         what = "labels" if params.pop("q", None) else "tree"
         st, body = STATE["srv"].request("GET", "/api/v1/builds/%s/%s?%s" % (
             b4["build_id"], what, urllib.parse.urlencode(params)))
         check(st == status and "error" in json.loads(body), "%s: %d %s" % (params, st, body))
+
+
+def push_label(b, seed, label, cov):
+    """A report of b's boot (seed as in push_coverage) under label covering cov."""
+    frame = mkframe("report", "m-" + b["name"], "00000000-0000-4000-8000-%012d" % seed,
+                    label, seed * 1000 + (1 if label == "syz" else 2),
+                    *["0x%x" % (LINK + o + 5) for o in sorted(cov)])
+    status, body = STATE["srv"].post_frame("/api/v1/reports", frame, STATE["push"])
+    check(status == 200, "report: %d %s" % (status, body))
+
+
+def expect_labels(t, merged, path, line=None, labels=None, minus=()):
+    """The merged labels answer of path (or of one of its lines) in t, in
+    order: [(label, covered, {line: (covered, points, builds)}, lost)]."""
+    def cov(b, lab):
+        gone = set().union(*[b["labels"].get(m, set()) for m in minus])
+        return b["labels"].get(lab, set()) - gone
+
+    def lines_of(b):
+        out = {}
+        for o, (f, ln, fn) in b["pts"].items():
+            if f == path and ln:
+                out.setdefault(ln, set()).add(o)
+        return out
+
+    tlines = lines_of(t)
+    names = {lab for b in [t] + merged for lab in b["labels"]} - set(minus)
+    want = []
+    for lab in names:
+        if labels is not None and lab not in labels:
+            continue
+        c = cov(t, lab)
+        covered = sum(1 for o, (f, ln, fn) in t["pts"].items()
+                      if f == path and o in c and (line is None or ln == line))
+        got = {}
+        for ln, offs in tlines.items():
+            if (line is None or ln == line) and offs & c:
+                got[ln] = [len(offs & c), len(offs), {t["build_id"]}]
+        lost = 0
+        for s in merged:
+            if s is t or path not in s["files"]:
+                continue  # a file S lacks: nothing of S maps onto it
+            m = line_map(s, t, path)
+            sc = cov(s, lab)
+            for ln, offs in lines_of(s).items():
+                if not offs & sc:
+                    continue
+                to = m.get(ln) if m is not None else None
+                if to is None:
+                    lost += line is None
+                elif to in tlines and (line is None or to == line):
+                    got.setdefault(to, [len(tlines[to] & c), len(tlines[to]), {t["build_id"]}
+                                        if tlines[to] & c else set()])[2].add(s["build_id"])
+        if got or covered or lost:
+            want.append((lab, covered, got, lost))
+    want.sort(key=lambda w: (-len(w[2]), -w[1], w[0]))
+    return want
+
+
+def check_labels(t, merged, path, **params):
+    line = params.get("line")
+    minus = params.get("minus", [])
+    want = expect_labels(t, merged, path, line, params.get("label"),
+                         [minus] if isinstance(minus, str) else minus)
+    j = api(t, "labels", file=path, merge=merge_arg(merged), **params)
+    got = [(x["label"], x["covered"],
+            {ln["line"]: [ln["covered"], ln["points"], set(ln["builds"])] for ln in x["lines"]},
+            x.get("lost_lines", 0)) for x in j["labels"]]
+    check(got == want, "%s <- %s labels of %s %s:\n got  %s\n want %s" % (
+        t["name"], [b["name"] for b in merged], path, params, got, want))
+    check(j["labels_total"] == len(want) and "merge" in j, "labels_total %s" % j["labels_total"])
+    check(all(("lost_lines" in x) == (line is None) for x in j["labels"]), "lost_lines field")
+    today = __import__("time").strftime("%Y-%m-%d", __import__("time").gmtime())
+    check(all(x["first_day"] == x["last_day"] == today for x in j["labels"]),
+          "days: %s" % [(x["first_day"], x["last_day"]) for x in j["labels"]])
+    return got
+
+
+def test_merge_labels():
+    """labels?merge=: per label, its lines in T and the lines of merged
+    builds mapping onto them (which builds), its lost lines, against the
+    difflib oracle; with label=, minus=, line= and a build without source."""
+    b1, b2, b3, b4 = STATE["builds"]
+    before = check_all(b4, [b1, b2, b3])  # its merged tree is in the totals cache now
+    for i, b in enumerate(STATE["builds"]):
+        b["labels"] = {"fleet": set(b["cov"])}
+        b["labels"]["syz"] = {o for o in b["pts"] if (o * 40503 + i * 31) % 5 < 2}
+        if b in (b1, b3):  # ltp never ran on the target
+            b["labels"]["ltp"] = {o for o in b["pts"] if (o * 2246822519 + i * 13) % 11 < 4}
+        for lab in ("syz", "ltp"):
+            if lab in b["labels"]:
+                push_label(b, i + 1, lab, b["labels"][lab])
+    # the new reports change every merged figure: the cached tree is not reused
+    for b in STATE["builds"]:
+        b["cov"] = set().union(*b["labels"].values())
+    after = check_all(b4, [b1, b2, b3])
+    check(after[0] > before[0], "more coverage lost no more lines: %s, %s" % (before, after))
+    paths = sorted({f for f, ln, fn in b4["pts"].values()})
+    only_others = lost = 0
+    for path in paths:
+        got = check_labels(b4, [b1, b2, b3], path)
+        only_others += sum(1 for g in got for v in g[2].values() if not v[0])
+        lost += sum(g[3] for g in got)
+        check_labels(b4, [b1, b2, b3], path, label=["ltp"])
+        check_labels(b4, [b1, b2, b3], path, minus="syz")
+    check(only_others and lost, "fixture too weak: %d lines only others' labels covered, "
+          "%d lost" % (only_others, lost))
+    print("     labels of b4 <- b1,b2,b3: %d lines only other builds' labels covered, %d lost"
+          % (only_others, lost))
+    check(any(g[0] == "ltp" for p in paths for g in expect_labels(b4, [b1, b2, b3], p)),
+          "ltp (not on the target) is never listed")
+    path = "kernel/sched.c"
+    for ln in sorted({ln for f, ln, fn in b4["pts"].values() if f == path and ln}) + [999]:
+        check_labels(b4, [b1, b2, b3], path, line=ln)
+    for path in sorted({f for f, ln, fn in b1["pts"].values()}):
+        check_labels(b1, [b3, b4], path)
+    import_cli(b2)
+    b2["text"] = False
+    for path in paths:
+        check_labels(b4, [b1, b2, b3], path)
+    import_cli(b2, "--git", STATE["repo"], "--rev", b2["rev"])
+    b2["text"] = True
 
 
 def main():
@@ -590,7 +714,7 @@ def main():
         run_tests([test_import_from_git, test_texts_stored_once, test_source_dir_shares_texts,
                    test_import_errors, test_merged_lines_and_lost,
                    test_unmerged_answers_unchanged, test_merge_window, test_merge_exports,
-                   test_merge_source_dirs_and_no_source, test_merge_errors])
+                   test_merge_source_dirs_and_no_source, test_merge_errors, test_merge_labels])
     finally:
         shutil.rmtree(STATE["root"], ignore_errors=True)
 

@@ -23,11 +23,13 @@
 #     worked, and no serial log shows a kernel bug, warning or KASAN report.
 # Usage: tests/kernel/e2e.sh KERNEL_BUILD_DIR   (from tests/kernel/run.sh)
 #        KCOV_E2E_KEEP=1 keeps the work directory (spools, kcovd data and logs).
+#        KCOV_E2E_SAVE_SPOOL=DIR copies boot 1's spool to DIR (for
+#        tests/kernel/e2e-merge.sh, which merges it onto another build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/testlib.sh
 # The physical path: vmlinux's DWARF names its sources under it, and the
-# import strips exactly that prefix (the cache may be reached via a symlink).
+# import must detect exactly that root (the cache may be reached via a symlink).
 kdir=$(cd "$1" && pwd -P)
 build=${KC_BUILD_DIR:-build}
 if [[ ! -x $build/collector/kcov-collect || ! -x $build/server/kcovd ]]; then
@@ -82,6 +84,10 @@ if [[ $t1 == "$t2" ]]; then
 	echo "FAIL: four boots drew the KASLR offset of the first ($t1): is KASLR on?"
 	exit 1
 fi
+if [[ -n ${KCOV_E2E_SAVE_SPOOL:-} ]]; then
+	rm -rf "$KCOV_E2E_SAVE_SPOOL"
+	cp -r "$work/boot1/spool" "$KCOV_E2E_SAVE_SPOOL"
+fi
 
 # GET URL into OUT; on an HTTP error print the answer and fail.
 get() { # URL OUT
@@ -112,9 +118,11 @@ cp "$kdir/test_kcov_unique.ko" "$work/modules/"
 import_build() { # DATA_DIR PORT BUILD BOOT
 	local d=$1 port=$2 b=$3 boot=$4 admin code
 	admin=$("$work/kcovd" token add "e2e-admin" --scope admin --data-dir "$d" 2>/dev/null)
-	printf '{"vmlinux":"%s","modules":"%s","source":"%s","strip_prefix":"%s/"}' \
-		"$kdir/vmlinux" "$work/modules" "$kdir/linux-source-6.1" "$kdir/linux-source-6.1" \
-		> "$work/import.json"
+	# No strip_prefix: the kernel is built with O=, so DWARF names its
+	# sources by absolute paths, and the import must find the source root
+	# itself (issue 17; the summary says which root it used).
+	printf '{"vmlinux":"%s","modules":"%s","source":"%s"}' \
+		"$kdir/vmlinux" "$work/modules" "$kdir/linux-source-6.1" > "$work/import.json"
 	code=$(curl -s -o "$work/import$boot.out" -w '%{http_code}' -X POST \
 		-H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
 		--data-binary @"$work/import.json" "http://127.0.0.1:$port/api/v1/builds" || true)
@@ -127,11 +135,24 @@ import_build() { # DATA_DIR PORT BUILD BOOT
 	get "http://127.0.0.1:$port/api/v1/builds/$b/lcov" "$work/lcov$boot.info"
 	get "http://127.0.0.1:$port/api/v1/builds/$b/files/fs/read_write.c" "$work/rw$boot.json"
 	get "http://127.0.0.1:$port/api/v1/builds/$b/files/lib/test_kcov_unique.c" "$work/mod$boot.json"
-	python3 - "$work" "$boot" <<'PY'
-import json, sys
-work, boot = sys.argv[1], sys.argv[2]
+	python3 - "$work" "$boot" "$kdir" <<'PY'
+import json, os, sys
+work, boot, kdir = sys.argv[1], sys.argv[2], sys.argv[3]
 s = json.load(open(f"{work}/summary{boot}.json"))
 fail = []
+# The detected source root is the tree's, and every path is relative to it.
+imp = json.load(open(f"{work}/import{boot}.out"))
+root = os.path.normpath(f"{kdir}/linux-source-6.1")
+sfs = [l[3:].strip() for l in open(f"{work}/lcov{boot}.info") if l.startswith("SF:")]
+bad = [f for f in sfs if f.startswith("/") or f.startswith("..")]
+print(f"  boot {boot}: source_root {imp.get('source_root')}, {imp.get('files')} files, "
+      f"{imp.get('sources')} sources, {len(bad)} of {len(sfs)} LCOV paths not relative")
+if os.path.normpath(imp.get("source_root") or "/") != root:
+    fail.append(f"import detected source_root {imp.get('source_root')}, want {root}")
+if bad or not sfs:
+    fail.append(f"LCOV paths not relative to the source root: {bad[:5]}")
+if "fs/read_write.c" not in sfs:
+    fail.append("fs/read_write.c is not among the LCOV paths")
 print(f"  boot {boot}: imported={s.get('imported')} pcs={s.get('pcs')} points={s.get('points')} "
       f"covered_points={s.get('covered_points')} unmatched_pcs={s.get('unmatched_pcs')} "
       f"pcs_not_imported={s.get('pcs_not_imported')}")

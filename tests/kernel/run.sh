@@ -9,7 +9,10 @@
 #   3. the overflow experiment at its smoke size, trace against unique mode
 #      under a fuzzer-like load, see tests/kernel/overflow-experiment.sh
 #      (KC_SKIP=kernel-overflow skips it, as loudly), on the default
-#      configuration (KC_KERNEL_OVERFLOW=all: on smp-kasan too).
+#      configuration (KC_KERNEL_OVERFLOW=all: on smp-kasan too), and
+#   4. after both configurations, the default build's coverage merged onto
+#      the smp-kasan build, see tests/kernel/e2e-merge.sh (runs whenever
+#      both end-to-end tests ran).
 # Fails on any failure, and on a kernel warning in any serial log. Kernel sources and builds stay outside the repository
 # (kernel/build.sh caches them under /var/cache/kcov-kernel).
 set -euo pipefail
@@ -58,7 +61,9 @@ run_config() { # CONFIG TIMEOUT_S
 	echo "selftest [$cfg]: $npass checks passed, boot+run $((t3 - t2))s"
 	((fail == 0)) || return 1
 	if ! kc_skipped kernel-e2e "the kernel end-to-end test"; then
-		KCOV_E2E_TIMEOUT=$tmo bash tests/kernel/e2e.sh "$kdir" || return 1
+		KCOV_E2E_TIMEOUT=$tmo KCOV_E2E_SAVE_SPOOL=$work/spool-$cfg \
+			bash tests/kernel/e2e.sh "$kdir" || return 1
+		echo "$kdir" > "$work/kdir-$cfg"
 	fi
 	# The experiment's smoke size on the small kernel (3.5 min here); on
 	# smp-kasan it takes 12 min under TCG, so there only with
@@ -76,5 +81,12 @@ run_config() { # CONFIG TIMEOUT_S
 run_config default 180
 if ! kc_skipped kernel-smp-kasan "the SMP+PREEMPT+KASAN kernel configuration"; then
 	run_config smp-kasan 600
+fi
+# 4. The default build's coverage merged onto the smp-kasan build (same
+# source, other instrumentation), see tests/kernel/e2e-merge.sh: after both
+# end-to-end tests, which saved a spool and their kernel directory.
+if [[ -s $work/kdir-default && -s $work/kdir-smp-kasan ]]; then
+	bash tests/kernel/e2e-merge.sh "$(cat "$work/kdir-default")" "$work/spool-default" \
+		"$(cat "$work/kdir-smp-kasan")"
 fi
 echo "kernel tests passed in $(( $(date +%s) - t0 ))s"
