@@ -16,6 +16,7 @@ static const struct {
 } codes[KC_E_COUNT_] = {
 	[KC_E_NONE] = { 500, "internal" },
 	[KC_E_BAD_INPUT] = { 400, "bad_input" },
+	[KC_E_OTHER_REPO] = { 400, "other_repository" },
 	[KC_E_UNAUTHORIZED] = { 401, "unauthorized" },
 	[KC_E_FORBIDDEN] = { 403, "forbidden" },
 	[KC_E_NOT_FOUND] = { 404, "not_found" },

@@ -25,6 +25,7 @@
 enum kc_errc {
 	KC_E_NONE = 0,
 	KC_E_BAD_INPUT,          /* malformed or invalid input (400 bad_input) */
+	KC_E_OTHER_REPO,         /* builds from different git repositories (400 other_repository) */
 	KC_E_UNAUTHORIZED,       /* no or insufficient credentials (401 unauthorized) */
 	KC_E_FORBIDDEN,          /* credentials valid, action not allowed (403 forbidden) */
 	KC_E_NOT_FOUND,          /* no such resource, file or row (404 not_found) */

@@ -74,6 +74,8 @@ static const char usage[] =
 	"                       pushes are logged with the certificate's subject\n"
 	"  --cache-mb MB        memory for cached point indexes of imported builds\n"
 	"                       (KCOVD_CACHE_MB; default %d)\n"
+	"  --patch-blame-files N  most files with new lines one commits request\n"
+	"                       attributes by blame (default " KC_STR(KC_PATCH_BLAME_FILES_DEFAULT) "); more get 400\n"
 	"  --rate-limit N       requests per second per token on routes that need one\n"
 	"                       (0: no limit; default " KC_STR(KC_RATE_TOKEN_DEFAULT) "); more get 429\n"
 	"  --rate-burst N       requests a token may send at once (default " KC_STR(KC_BURST_TOKEN_DEFAULT) ")\n"
@@ -97,6 +99,7 @@ struct cli {
 	unsigned max_conn, timeout, max_db_mb, cache_mb, wire_max;
 	unsigned rate_token, burst_token, rate_addr, burst_addr;
 	unsigned keep_days, gc_interval; /* gc, serve --gc-keep-days */
+	unsigned blame_files;            /* serve --patch-blame-files */
 	const char *cache_mb_from; /* where cache_mb was read, for messages */
 	const char *vmlinux, *modules, *source, *debug_dir; /* import-build */
 	const char *git, *rev;                              /* import-build */
@@ -148,6 +151,7 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "max-db-size", required_argument, NULL, 'z' },
 		{ "cache-mb", required_argument, NULL, 'c' },
+		{ "patch-blame-files", required_argument, NULL, 'c' + 256 },
 		{ "wire-max", required_argument, NULL, 'W' },
 		{ "expires", required_argument, NULL, 'e' },
 		{ "machines", required_argument, NULL, 'x' },
@@ -198,6 +202,10 @@ static int parse(int argc, char **argv, struct cli *c, struct kc_err *err)
 		case 'c':
 			c->cache_mb_from = NULL;
 			if (num(optarg, "--cache-mb", 0, UINT32_MAX >> 20, &c->cache_mb, err) < 0)
+				return -1;
+			break;
+		case 'c' + 256:
+			if (num(optarg, "--patch-blame-files", 1, 1000000, &c->blame_files, err) < 0)
 				return -1;
 			break;
 		case 'W':
@@ -359,6 +367,7 @@ static int cmd_serve(struct cli *c, struct kc_err *err)
 	o.covq_cache = kc_covq_cache_new(c->cache_mb, err);
 	if (!o.covq_cache)
 		goto out;
+	kc_covq_cache_set_blame_files(o.covq_cache, c->blame_files);
 	o.routes = kc_routes;
 	o.listen_addr = host;
 	o.db_path = path;
@@ -715,6 +724,7 @@ int main(int argc, char **argv)
 	c.web_dir = getenv("KCOVD_WEB_DIR");
 	c.read_auth = strcmp(env_or("KCOVD_READ_AUTH", "0"), "1") == 0;
 	c.cache_mb = KC_COVQ_CACHE_MB_DEFAULT;
+	c.blame_files = KC_PATCH_BLAME_FILES_DEFAULT;
 	c.rate_token = KC_RATE_TOKEN_DEFAULT;
 	c.burst_token = KC_BURST_TOKEN_DEFAULT;
 	c.rate_addr = KC_RATE_ADDR_DEFAULT;

@@ -1,11 +1,12 @@
 // main.js - kcovd's browser UI starts here (index.html loads it): the
 // route table of the views, the Token button, then the router. The pieces
 // are lib/ (API client, formatting, widgets, router, Chart.js; no view)
-// and views/ (report, file, subsystems, fleet pages, overflow), which
+// and views/ (report, file, subsystems, changes, fleet pages, overflow), which
 // import lib/.
 import { TOKEN_KEY } from './lib/api.js';
 import { $ } from './lib/dom.js';
 import { render, start } from './lib/router.js';
+import { viewChanges } from './views/changes.js';
 import { viewBuilds, viewMachine, viewMachines } from './views/fleet.js';
 import { viewOverflow } from './views/overflow.js';
 import { viewFile } from './views/file.js';
@@ -24,6 +25,7 @@ $('#token-button').addEventListener('click', () => {
 start({
   '/report': viewReport,
   '/subsystems': viewSubsystems,
+  '/changes': viewChanges,
   '/file': viewFile,
   '/builds': viewBuilds,
   '/machines': viewMachines,

@@ -15,7 +15,14 @@
  * - line maps between two source contents (linemap.c), keyed by the pair
  *   of source_texts ids: 32 bytes per pair plus 12 per diff hunk, in an
  *   open-addressing table emptied whenever it outgrows KC_LINEMAP_BYTES
- *   (contents never change, so an entry never goes stale).
+ *   (contents never change, so an entry never goes stale);
+ * - blame results (patch.c), keyed by the string "T revision S revision
+ *   path": per file its hunks as (first line, lines, commit index in the
+ *   first-parent walk S..T, which the two revisions fix), 12 bytes per
+ *   hunk plus the key and 32 bytes per slot, in an open-addressing table
+ *   emptied whenever it outgrows KC_BLAME_BYTES (commits never change, so
+ *   neither does an entry). The table also holds the cap on files blamed
+ *   per request (kc_covq_cache_set_blame_files).
  *
  * Loading an index holds the lock, so a build is loaded once even when
  * many queries arrive together.
@@ -34,6 +41,8 @@
 #define KC_TOTALS_CACHE 8
 #define KC_LINEMAP_BYTES (32u << 20)
 #define KC_LINEMAP_MIN_SLOTS 1024u
+#define KC_BLAME_BYTES (16u << 20)
+#define KC_BLAME_MIN_SLOTS 256u
 
 /* A decoded coverage set shared by the cache and the queries using it. */
 struct covshared {
@@ -62,10 +71,22 @@ struct mapentry {
 	uint32_t n;
 };
 
+struct blameentry {
+	char *key; /* NULL: free slot */
+	uint64_t hash;
+	struct cq_blame *h;
+	uint32_t n;
+};
+
 struct kc_covq_cache {
 	pthread_mutex_t map_lock; /* line maps */
 	struct mapentry *maps;
 	size_t nmaps, capmaps, mapbytes;
+
+	pthread_mutex_t blame_lock; /* blame results */
+	struct blameentry *blames;
+	size_t nblames, capblames, blamebytes;
+	unsigned blame_files_max;
 
 	pthread_mutex_t cov_lock; /* covsets */
 	struct covcache cov[KC_COVSET_CACHE];
@@ -96,7 +117,9 @@ struct kc_covq_cache *kc_covq_cache_new(unsigned index_mb, struct kc_err *err)
 	pthread_mutex_init(&c->cov_lock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->map_lock, NULL);
+	pthread_mutex_init(&c->blame_lock, NULL);
 	c->budget = (size_t)index_mb << 20;
+	c->blame_files_max = KC_PATCH_BLAME_FILES_DEFAULT;
 	return c;
 }
 
@@ -147,11 +170,25 @@ static void maps_clear_locked(struct kc_covq_cache *c)
 	c->nmaps = c->capmaps = c->mapbytes = 0;
 }
 
+static void blames_clear_locked(struct kc_covq_cache *c)
+{
+	for (size_t i = 0; i < c->capblames; i++) {
+		free(c->blames[i].key);
+		free(c->blames[i].h);
+	}
+	free(c->blames);
+	c->blames = NULL;
+	c->nblames = c->capblames = c->blamebytes = 0;
+}
+
 void kc_covq_cache_clear(struct kc_covq_cache *c)
 {
 	pthread_mutex_lock(&c->map_lock);
 	maps_clear_locked(c);
 	pthread_mutex_unlock(&c->map_lock);
+	pthread_mutex_lock(&c->blame_lock);
+	blames_clear_locked(c);
+	pthread_mutex_unlock(&c->blame_lock);
 	pthread_mutex_lock(&c->cov_lock);
 	for (int i = 0; i < KC_COVSET_CACHE; i++) {
 		free(c->cov[i].key);
@@ -175,6 +212,7 @@ void kc_covq_cache_free(struct kc_covq_cache *c)
 	pthread_mutex_destroy(&c->cov_lock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->map_lock);
+	pthread_mutex_destroy(&c->blame_lock);
 	free(c);
 	git_libgit2_shutdown();
 }
@@ -463,4 +501,119 @@ void cq_linemap_store(struct kc_covq_cache *c, int64_t s_text, int64_t t_text,
 	c->mapbytes += bytes;
 out:
 	pthread_mutex_unlock(&c->map_lock);
+}
+
+void kc_covq_cache_set_blame_files(struct kc_covq_cache *c, unsigned max)
+{
+	pthread_mutex_lock(&c->blame_lock);
+	c->blame_files_max = max;
+	pthread_mutex_unlock(&c->blame_lock);
+}
+
+unsigned cq_blame_files_max(struct kc_covq_cache *c)
+{
+	unsigned max;
+
+	pthread_mutex_lock(&c->blame_lock);
+	max = c->blame_files_max;
+	pthread_mutex_unlock(&c->blame_lock);
+	return max;
+}
+
+static uint64_t key_hash(const char *key)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h;
+}
+
+static size_t blame_slot(const struct kc_covq_cache *c, const char *key, uint64_t hash)
+{
+	size_t i = (size_t)(hash ^ (hash >> 31)) & (c->capblames - 1);
+
+	while (c->blames[i].key && (c->blames[i].hash != hash || strcmp(c->blames[i].key, key)))
+		i = (i + 1) & (c->capblames - 1);
+	return i;
+}
+
+int cq_blame_lookup(struct kc_covq_cache *c, const char *key, struct cq_blame **h, size_t *cap,
+		    uint32_t *n)
+{
+	uint64_t hash = key_hash(key);
+	int r = 0;
+
+	pthread_mutex_lock(&c->blame_lock);
+	if (c->capblames) {
+		const struct blameentry *e = &c->blames[blame_slot(c, key, hash)];
+
+		if (e->key) {
+			r = KC_GROW(*h, *cap, (size_t)e->n + 1) < 0 ? -1 : 1;
+			if (r > 0 && e->n)
+				memcpy(*h, e->h, e->n * sizeof(*e->h));
+			*n = r > 0 ? e->n : 0;
+		}
+	}
+	pthread_mutex_unlock(&c->blame_lock);
+	return r;
+}
+
+/* Double the blame table (rehashing every entry); -1 when out of memory. */
+static int blames_grow_locked(struct kc_covq_cache *c)
+{
+	size_t cap = c->capblames ? 2 * c->capblames : KC_BLAME_MIN_SLOTS;
+	struct blameentry *old = c->blames;
+	size_t oldcap = c->capblames;
+
+	c->blames = calloc(cap, sizeof(*c->blames));
+	if (!c->blames) {
+		c->blames = old;
+		return -1;
+	}
+	c->capblames = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].key)
+			c->blames[blame_slot(c, old[i].key, old[i].hash)] = old[i];
+	free(old);
+	c->blamebytes += (cap - oldcap) * sizeof(*c->blames);
+	return 0;
+}
+
+void cq_blame_store(struct kc_covq_cache *c, const char *key, const struct cq_blame *h,
+		    uint32_t n)
+{
+	size_t bytes = (size_t)n * sizeof(*h) + strlen(key) + 1;
+	uint64_t hash = key_hash(key);
+	struct cq_blame *copy = malloc(n ? (size_t)n * sizeof(*h) : 1);
+	char *k = strdup(key);
+	struct blameentry *e;
+
+	if (!copy || !k)
+		goto drop;
+	if (n)
+		memcpy(copy, h, (size_t)n * sizeof(*h));
+	pthread_mutex_lock(&c->blame_lock);
+	if (c->blamebytes + bytes > KC_BLAME_BYTES)
+		blames_clear_locked(c);
+	if (2 * (c->nblames + 1) > c->capblames && blames_grow_locked(c) < 0) {
+		pthread_mutex_unlock(&c->blame_lock);
+		goto drop;
+	}
+	e = &c->blames[blame_slot(c, key, hash)];
+	if (e->key) {
+		pthread_mutex_unlock(&c->blame_lock);
+		goto drop; /* another query stored it meanwhile */
+	}
+	e->key = k;
+	e->hash = hash;
+	e->h = copy;
+	e->n = n;
+	c->nblames++;
+	c->blamebytes += bytes;
+	pthread_mutex_unlock(&c->blame_lock);
+	return;
+drop:
+	free(copy);
+	free(k);
 }

@@ -59,6 +59,11 @@ struct kc_covq_cache;
 struct kc_covq_cache *kc_covq_cache_new(unsigned index_mb, struct kc_err *err);
 void kc_covq_cache_clear(struct kc_covq_cache *c);
 void kc_covq_cache_free(struct kc_covq_cache *c); /* NULL is fine */
+/* The most files with new lines one commits request (or patch with
+ * commit=) attributes by blame; more is KC_E_BAD_INPUT (default
+ * KC_PATCH_BLAME_FILES_DEFAULT, kcovd --patch-blame-files). */
+#define KC_PATCH_BLAME_FILES_DEFAULT 2000
+void kc_covq_cache_set_blame_files(struct kc_covq_cache *c, unsigned max);
 
 /* Flags of kc_covq_open. */
 #define KC_COVQ_NEED_IMPORT 1u /* fail with 404 when the build was never imported */

@@ -229,6 +229,23 @@ int cq_linemap_lookup(struct kc_covq_cache *c, int64_t s_text, int64_t t_text,
 void cq_linemap_store(struct kc_covq_cache *c, int64_t s_text, int64_t t_text,
 		      const struct cq_hunk *h, uint32_t n);
 
+/* Blame of a file (patch.c): T lines [first, first + count) were last
+ * changed by commit, an index into the first-parent walk S..T (its
+ * length: none of the range). */
+struct cq_blame {
+	uint32_t first, count, commit;
+};
+/* The cached blame of key ("T_REV S_REV path") copied into *h (growing
+ * it, *cap its capacity), *n hunks: 1 hit, 0 miss, -1 out of memory. */
+int cq_blame_lookup(struct kc_covq_cache *c, const char *key, struct cq_blame **h, size_t *cap,
+		    uint32_t *n);
+/* Keep a copy of the n hunks h of key (dropped when out of memory; the
+ * whole blame cache is emptied when it outgrows its budget). */
+void cq_blame_store(struct kc_covq_cache *c, const char *key, const struct cq_blame *h,
+		    uint32_t n);
+/* The most files one request may blame (kc_covq_cache_set_blame_files). */
+unsigned cq_blame_files_max(struct kc_covq_cache *c);
+
 /* Line maps (linemap.c): the hunks of a diff of text S against text T, in
  * S order: S lines [first, end) are replaced, and every S line from end on
  * (until the next hunk) is line + shift in T. */

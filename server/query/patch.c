@@ -14,10 +14,14 @@
  * blame of T's file between S's commit (oldest: the boundary) and T's
  * (newest), along first parents. kc_covq_commits tallies the new lines
  * per commit of the first-parent range S..T; commit= keeps one commit's
- * lines in kc_covq_patch.
+ * lines in kc_covq_patch. Blame results are cached per (T revision, S
+ * revision, path) in the query cache (cache.c), so a repeated request
+ * blames nothing; S must come from T's repository, and the files blamed
+ * per request are capped.
  */
 #include "cq.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,6 +65,10 @@ struct patch_walk {
 	git_tree *rev_tree; /* base_rev=: the base's tree (then s is NULL) */
 	uint32_t *who;     /* per new line its commit index in at (at->n: none) */
 	size_t whocap;
+	struct cq_blame *bh; /* the current file's blame hunks, ascending */
+	uint32_t nbh;
+	size_t bhcap;
+	unsigned blamed, blame_max; /* files attributed so far, and the cap */
 	int blame;         /* attribute lines to commits (at is set) */
 	int tally_only;    /* kc_covq_commits: no per-file answer */
 	uint64_t listed;   /* new lines listed so far (bounded) */
@@ -290,6 +298,27 @@ out:
 	return ret;
 }
 
+/* Base build id was imported from srepo, T from repo (open as r): the
+ * same repository, spelled alike or not (a clone has the same commits,
+ * but is another history: KC_E_OTHER_REPO). */
+static int same_repo(git_repository *r, const char *repo, const char *srepo, const char *id,
+		     struct kc_err *err)
+{
+	git_repository *o = NULL;
+	int same;
+
+	if (strcmp(repo, srepo) == 0)
+		return 0;
+	same = git_repository_open_ext(&o, srepo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0 &&
+	       strcmp(git_repository_commondir(o), git_repository_commondir(r)) == 0;
+	git_repository_free(o);
+	if (same)
+		return 0;
+	return kc_err_set(err, KC_E_OTHER_REPO,
+			  "the base build %s was imported from git repository %s, the build from %s",
+			  id, srepo, repo);
+}
+
 /* The commits of base..T of q's build: its repository, both revisions,
  * the first-parent walk. commit (NULL: all) sets at->only. */
 static struct attrib *attrib_open(struct kc_covq *q, struct kc_covq *s, const char *base_rev,
@@ -313,6 +342,8 @@ static struct attrib *attrib_open(struct kc_covq *q, struct kc_covq *s, const ch
 		git_fail(err, KC_E_UNAVAILABLE, "the build's git repository");
 		goto out;
 	}
+	if (s && same_repo(at->repo, repo, srepo, s->build_id, err) < 0)
+		goto out;
 	if (git_oid_fromstr(&at->tip, trev) < 0 || (s && git_oid_fromstr(&at->base, srev) < 0)) {
 		kc_err_set(err, KC_E_INTERNAL, "stored revision is not a commit id");
 		goto out;
@@ -390,39 +421,91 @@ out:
 	return at;
 }
 
-/* The commit index of every new line of v (w->who), by blame of T's file
- * between the two commits; lines it cannot place get at->n. */
-static int attribute(struct patch_walk *w, const struct fview *v, struct kc_err *err)
+/* The blame of T's file v between the two commits into w->bh/w->nbh,
+ * from the cache or by libgit2 (then cached): a file blame cannot walk
+ * (not in the tree at that path) has no hunks. */
+static int blame_hunks(struct kc_covq *q, struct patch_walk *w, const struct fview *v,
+		       struct kc_err *err)
 {
 	struct attrib *at = w->at;
 	git_blame_options o;
 	git_blame *b = NULL;
-	const git_blame_hunk *last = NULL;
-	uint32_t idx = at->n;
+	uint32_t nh;
+	char *key = NULL;
+	size_t len = 2 * GIT_OID_HEXSZ + 3 + strlen(v->path);
+	int r, ret = -1;
 
-	if (KC_GROW(w->who, w->whocap, (size_t)w->nnew + 1) < 0)
+	w->nbh = 0;
+	if (!at->n)
+		return 0; /* no commit to put a line on */
+	if (!(key = malloc(len)))
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	snprintf(key, len, "%s %s %s", at->tip_hex, at->base_hex, v->path);
+	r = cq_blame_lookup(q->cache, key, &w->bh, &w->bhcap, &w->nbh);
+	if (r != 0) {
+		ret = r > 0 ? 0 : kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
 	git_blame_options_init(&o, GIT_BLAME_OPTIONS_VERSION);
 	o.flags = GIT_BLAME_FIRST_PARENT;
 	git_oid_cpy(&o.newest_commit, &at->tip);
 	git_oid_cpy(&o.oldest_commit, &at->base);
-	if (at->n && git_blame_file(&b, at->repo, v->path, &o) < 0)
+	if (git_blame_file(&b, at->repo, v->path, &o) < 0)
 		b = NULL; /* not in the tree at that path: unattributed */
-	for (uint32_t i = 0; i < w->nnew; i++) {
-		const git_blame_hunk *h = b ? git_blame_get_hunk_byline(b, w->newl[i]) : NULL;
-
-		if (h != last) {
-			last = h;
-			idx = at->n;
-			for (uint32_t k = 0; h && !h->boundary && k < at->n; k++)
-				if (git_oid_equal(&at->c[k].id, &h->final_commit_id)) {
-					idx = k;
-					break;
-				}
-		}
-		w->who[i] = idx;
+	nh = b ? git_blame_get_hunk_count(b) : 0;
+	if (KC_GROW(w->bh, w->bhcap, (size_t)nh + 1) < 0) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
 	}
+	for (uint32_t i = 0; i < nh; i++) {
+		const git_blame_hunk *h = git_blame_get_hunk_byindex(b, i);
+		uint32_t idx = at->n;
+
+		for (uint32_t k = 0; !h->boundary && k < at->n; k++)
+			if (git_oid_equal(&at->c[k].id, &h->final_commit_id)) {
+				idx = k;
+				break;
+			}
+		w->bh[i].first = (uint32_t)h->final_start_line_number;
+		w->bh[i].count = (uint32_t)h->lines_in_hunk;
+		w->bh[i].commit = idx;
+	}
+	w->nbh = nh;
+	cq_blame_store(q->cache, key, w->bh, nh);
+	ret = 0;
+out:
 	git_blame_free(b);
+	free(key);
+	return ret;
+}
+
+/* The commit index of every new line of v (w->who), by blame of T's file
+ * between the two commits; lines it cannot place get at->n. At most
+ * cq_blame_files_max files per request (KC_E_BAD_INPUT beyond). */
+static int attribute(struct kc_covq *q, struct patch_walk *w, const struct fview *v,
+		     struct kc_err *err)
+{
+	uint32_t k = 0;
+
+	if (++w->blamed > w->blame_max)
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "new lines in more than %u files to attribute to commits: "
+				  "a nearer base, or path= with commit=",
+				  w->blame_max);
+	if (KC_GROW(w->who, w->whocap, (size_t)w->nnew + 1) < 0)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	if (blame_hunks(q, w, v, err) < 0)
+		return -1;
+	/* both ascending: one pass */
+	for (uint32_t i = 0; i < w->nnew; i++) {
+		uint32_t l = w->newl[i];
+
+		while (k < w->nbh && w->bh[k].first + w->bh[k].count <= l)
+			k++;
+		w->who[i] = k < w->nbh && w->bh[k].first <= l && w->bh[k].commit < w->at->n
+				    ? w->bh[k].commit
+				    : w->at->n;
+	}
 	return 0;
 }
 
@@ -442,7 +525,7 @@ static int patch_file(struct kc_covq *q, const struct fview *v, void *arg, struc
 							    "reason", "no_source"));
 		return 0;
 	}
-	if (!w->nnew || (w->blame && attribute(w, v, err) < 0))
+	if (!w->nnew || (w->blame && attribute(q, w, v, err) < 0))
 		return w->nnew ? -1 : 0;
 	lines = w->tally_only ? NULL : json_array();
 	for (uint32_t i = 0; i < w->nnew; i++) {
@@ -546,6 +629,7 @@ static void walk_release(struct patch_walk *w)
 	cq_linemap_release(&w->map);
 	free(w->newl);
 	free(w->who);
+	free(w->bh);
 	git_tree_free(w->rev_tree);
 	attrib_free(w->at);
 	kc_covq_free(w->s);
@@ -568,6 +652,7 @@ static int walk_begin(struct kc_covq *q, struct patch_walk *w, const char *base,
 	if ((attrib || !base) && !(w->at = attrib_open(q, w->s, base_rev, commit, err)))
 		return -1;
 	w->blame = attrib;
+	w->blame_max = cq_blame_files_max(q->cache);
 	if (!base && git_commit_tree(&w->rev_tree, (git_commit *)w->at->rev) < 0)
 		return git_fail(err, KC_E_INTERNAL, "tree");
 	return 0;

@@ -292,6 +292,9 @@ def test_commits():
     check_commits(b4, b0, [b2], sort="uncovered")
     check_commits(b4, b0, [])
     check_commits(b4, b2, [])
+    # another target from the same base: blame of other revisions (the
+    # blame cache is keyed by both)
+    check_commits(b2, b0, [b4])
     j, _ = check_commits(b4, b4, [])
     check(j["commits"] == [], "no commits from a build to itself")
     for c in STATE["revs"][1:]:
@@ -362,13 +365,73 @@ def test_no_git():
     import_cli(b0, "--git", STATE["repo"], "--rev", b0["rev"])
 
 
+def error_of(st, body, status, code):
+    j = json.loads(body)
+    check(st == status and j.get("code") == code and j.get("status") == status,
+          "want %d %s: %d %s" % (status, code, st, body))
+    return j["error"]
+
+
+def test_other_repository():
+    """A base imported from another repository (a clone: the same commits,
+    so the ancestor check alone would pass) is 400 other_repository for
+    commits and patch with commit=; the same repository spelled another
+    way (its .git directory) is accepted."""
+    b0, b2, b4 = (STATE["builds"][i] for i in (0, 2, 4))
+    clone = os.path.join(STATE["root"], "clone")
+    subprocess.run(["git", "clone", "-q", STATE["repo"], clone], check=True)
+    try:
+        import_cli(b0, "--git", clone, "--rev", b0["rev"])
+        msg = error_of(*api(b4, "commits", base=b0["build_id"]), 400, "other_repository")
+        check(clone in msg and STATE["repo"] in msg, "the message names both: %s" % msg)
+        error_of(*api(b4, "patch", base=b0["build_id"], commit=STATE["revs"][1]), 400,
+                 "other_repository")
+        # patch without commit= reads stored texts only: still answered
+        check_patch(b4, b0, [])
+        import_cli(b0, "--git", os.path.join(STATE["repo"], ".git"), "--rev", b0["rev"])
+        check_commits(b4, b0, [b2])
+    finally:
+        import_cli(b0, "--git", STATE["repo"], "--rev", b0["rev"])
+    check_commits(b4, b0, [b2])
+
+
+def restart(*extra):
+    """The fixture's server again on its data directory, with extra options."""
+    STATE["srv"].stop()
+    STATE["srv"] = Server(data_dir=STATE["srv"].data_dir, extra=extra).start()
+
+
+def test_blame_cap():
+    """--patch-blame-files N: a commits request attributing the new lines
+    of more than N files is 400 bad_input naming the cap; N files pass, and
+    path= narrows a patch with commit= under the cap."""
+    b0, b2, b4 = (STATE["builds"][i] for i in (0, 2, 4))
+    nfiles = len(expect_patch(b4, b0, [])[0])
+    check(nfiles >= 3, "fixture: %d files with new lines" % nfiles)
+    try:
+        restart("--patch-blame-files", str(nfiles - 1))
+        msg = error_of(*api(b4, "commits", base=b0["build_id"]), 400, "bad_input")
+        check("more than %d files" % (nfiles - 1) in msg, "cap message: %s" % msg)
+        error_of(*api(b4, "patch", base=b0["build_id"], commit=STATE["revs"][1]), 400,
+                 "bad_input")
+        check_patch(b4, b0, [], commit=STATE["revs"][2], path="kernel")
+        check_patch(b4, b0, [])  # no attribution, no cap
+        restart("--patch-blame-files", str(nfiles))
+        check_commits(b4, b0, [b2])
+    finally:
+        restart()
+    st, body = api(b4, "commits", base=b0["build_id"])
+    check(st == 200, "default cap: %d %s" % (st, body))
+
+
 def main():
     require_tools("coverage", (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
                                ("llvm-addr2line", ADDR2LINE), ("git", tool("git")),
                                ("KC_MKFRAME", MKFRAME), ("KC_FIX_SOURCE", FIXSRC)))
     setup()
     try:
-        run_tests([test_patch_lines, test_commits, test_base_rev, test_patch_errors, test_no_git])
+        run_tests([test_patch_lines, test_commits, test_base_rev, test_patch_errors, test_no_git,
+                   test_other_repository, test_blame_cap])
     finally:
         shutil.rmtree(STATE["root"], ignore_errors=True)
 

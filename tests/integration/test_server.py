@@ -313,7 +313,8 @@ def test_strict_flags():
     for flag, value in (("--max-db-size", "10X"), ("--max-db-size", "10G5"),
                         ("--max-db-size", "1.5G"), ("--max-db-size", ""),
                         ("--max-connections", "12abc"), ("--timeout", "99999999999999999999"),
-                        ("--cache-mb", "-1")):
+                        ("--cache-mb", "-1"), ("--patch-blame-files", "0"),
+                        ("--patch-blame-files", "2x")):
         d = tmpdir("kcovd-flags-")
         p = subprocess.run([KCOVD, "serve", "--data-dir", d, "--listen", "127.0.0.1:0",
                             flag, value], capture_output=True, text=True, timeout=30)

@@ -145,6 +145,7 @@ static void test_error_codes(void **state)
 		const char *name;
 	} want[] = {
 		{ KC_E_BAD_INPUT, 400, "bad_input" },
+		{ KC_E_OTHER_REPO, 400, "other_repository" },
 		{ KC_E_UNAUTHORIZED, 401, "unauthorized" },
 		{ KC_E_FORBIDDEN, 403, "forbidden" },
 		{ KC_E_NOT_FOUND, 404, "not_found" },

@@ -112,17 +112,19 @@ LAYOUT = {"alpha.c": "kernel/sched/alpha.c", "beta.c": "fs/beta.c", "start.c": "
           "cov.c": "arch/x86/cov.c"}
 
 
-def gen_source(n, later=False):
+def gen_source(n, later=False, f7=None):
     """lib/gen.c: n small branchy functions, so one file has many lines.
     later: the file of a later build (merge tests): a branch inserted into
-    gen_f3, one line of gen_f7 changed."""
+    gen_f3, one line of gen_f7 changed (f7: that change, default later;
+    the git history of the changes page has the two apart)."""
+    f7 = later if f7 is None else f7
     out = ["/* gen.c - generated for the web UI tests: small branchy functions. */",
            '#include "helpers.h"', ""]
     for i in range(n):
         out += ["int gen_f%d(int x)" % i, "{"]
         if later and i == 3:
             out += ["\tif (x == 333)", "\t\treturn gen_f2(x) + 333;"]
-        out += ["\tif (x > %d)" % i, "\t\treturn x - %d;" % (i if not (later and i == 7) else 70),
+        out += ["\tif (x > %d)" % i, "\t\treturn x - %d;" % (i if not (f7 and i == 7) else 70),
                 "\tif (x & 1)", "\t\treturn pick_max(x, %d);" % i,
                 "\treturn x * %d;" % (i + 2), "}", ""]
     return "\n".join(out) + "\n"
@@ -207,7 +209,54 @@ def import_build(srv, data_dir, name="kernel", later=False):
         for name, sites in pick.items():
             f.write("syscall %s %s\n" % (name, " ".join(sites)))
     return {"build_id": build_id(readelf, vmlinux), "summary": summary, "desc": desc,
-            "sites": len(tokens)}
+            "sites": len(tokens), "vmlinux": vmlinux, "modules": os.path.dirname(module),
+            "source": source}
+
+
+# The git history of the changes page: the main build's tree, then the
+# two changes of the later build's lib/gen.c by two other authors.
+HISTORY = [("base tree", "Ada Base", None), ("gen: early return in gen_f3", "Bo Gen", False),
+           ("gen: change gen_f7", "Cy Gen", True)]
+
+
+def import_git(srv, data_dir, build, later):
+    """A git repository of the two builds' sources (HISTORY; its last
+    commit is the later build's tree, checked), and both builds imported
+    again from it (--git/--rev through POST /api/v1/builds), the main one
+    at the first commit and the later one at the last. Returns the
+    commits' ids, oldest first."""
+    repo = os.path.join(data_dir, "git")
+    shutil.copytree(build["source"], repo)
+
+    def git(*args, env=None):
+        return subprocess.run(["git", "-C", repo] + list(args), check=True, capture_output=True,
+                              text=True, env={**os.environ, **(env or {})}).stdout
+
+    git("init", "-q", "-b", "main")
+    revs = []
+    for i, (subject, author, f7) in enumerate(HISTORY):
+        if f7 is not None:
+            with open(os.path.join(repo, "lib", "gen.c"), "w") as f:
+                f.write(gen_source(60, True, f7))
+        git("add", "-A")
+        mail = author.split()[0].lower() + "@example.org"
+        date = "2026-02-%02dT10:00:00Z" % (i + 1)
+        git("commit", "-q", "-m", subject, env={
+            "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": mail, "GIT_AUTHOR_DATE": date,
+            "GIT_COMMITTER_NAME": author, "GIT_COMMITTER_EMAIL": mail,
+            "GIT_COMMITTER_DATE": date})
+        revs.append(git("rev-parse", "HEAD").strip())
+    check(subprocess.run(["diff", "-r", "-x", ".git", repo, later["source"]]).returncode == 0,
+          "the last commit is not the later build's tree")
+    admin = srv.token("admin", "web-tests-git")
+    # the later build first, so that the main one stays the newest import
+    for b, rev in ((later, revs[-1]), (build, revs[0])):
+        status, body = srv.request("POST", "/api/v1/builds", json.dumps(
+            {"vmlinux": b["vmlinux"], "modules": b["modules"], "git": repo, "rev": rev}).encode(),
+            {"Content-Type": "application/json"}, admin)
+        check(status == 200, "import from git: %d %s" % (status, body[:500]))
+        b["rev"] = rev
+    return revs
 
 
 MACHINES_IMPORTED = [
@@ -267,6 +316,7 @@ def main():
         machines.extend(load_imported(srv, token, later, MACHINES_LATER))
         build = import_build(srv, data_dir)
         machines.extend(load_imported(srv, token, build))
+        revs = import_git(srv, data_dir, build, later)
         # The writer commits in groups: wait until every report is visible.
         want = sum(m["reports"] for m in machines)
         for _ in range(200):
@@ -283,7 +333,7 @@ def main():
         auth = Server(data_dir=auth_dir, extra=["--web-dir", web_dir, "--read-auth"]).start()
         read_token = auth.token("read", "web-tests-read")
         print(json.dumps({"url": srv.url, "data_dir": srv.data_dir, "web_dir": web_dir,
-                          "machines": machines, "import": build, "later": later,
+                          "machines": machines, "import": build, "later": later, "revs": revs,
                           "auth_url": auth.url, "read_token": read_token}), flush=True)
         sys.stdin.read()
     finally:

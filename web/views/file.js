@@ -1,11 +1,14 @@
 // views/file.js - the file view (/file): source with coloured lines from
 // /api/v1/builds/{build}/files/{path}, the function table, jumping to the
 // next uncovered line, and per-line details with the labels that covered
-// the line (/api/v1/builds/{build}/labels).
+// the line (/api/v1/builds/{build}/labels). With base= (the toggle "new
+// since build"), the lines new since that build are highlighted
+// (/api/v1/builds/{build}/patch), with commit= only one commit's (the
+// changes page links there).
 import { api, ApiError } from '../lib/api.js';
 import { esc, h } from '../lib/dom.js';
 import { fmtNum, fmtPct, pct } from '../lib/format.js';
-import { setQuery } from '../lib/router.js';
+import { link, setQuery } from '../lib/router.js';
 import { onKeys } from '../lib/keys.js';
 import { cards, covCell, sortableTable } from '../lib/widgets.js';
 import { buildApi, buildList, counts, crumbs, encodePath, filterPairs, isMerged, isNotImported, missing, notImported, pointsOf, reportLink, shortIds, toolbar, unmergedPairs } from './filters.js';
@@ -58,13 +61,15 @@ export async function viewFile(ctx) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
     return ctx.mount(...head, isNotImported(e) ? notImported(e, build) : missing(e, q));
   }
+  const patch = await newLines(q, builds, build, path);
   const lines = (file.lines || []).slice().sort((a, b) => a.line - b.line);
   const byLine = new Map(lines.map((l) => [l.line, l]));
   const functions = file.functions || [];
   const source = typeof file.source === 'string' ? file.source : null;
   const totals = file;
 
-  const srcBox = source !== null ? sourceView(source, byLine) : lineTable(lines);
+  const srcBox = source !== null ? sourceView(source, byLine, patch.lines) : lineTable(lines, patch.lines);
+  if (patch.lines) srcBox.classList.add('patch');
   const merged = isMerged(q);
   const panel = h('div', { class: 'linepanel notice', id: 'line-panel' }, h('span', { class: 'muted' }, 'Click a line number for its points and the labels that covered it.'));
   const fnTable = sortableTable({
@@ -87,7 +92,8 @@ export async function viewFile(ctx) {
           h('span', { class: 'legend' }, h('span', { class: 'c' }, h('i'), 'covered'), h('span', { class: 'p' }, h('i'), 'partly covered'),
             h('span', { class: 'u' }, h('i'), 'not covered'), h('span', { class: 'n' }, h('i'), 'not instrumented'),
             merged ? h('span', { class: 'o' }, h('i'), 'covered only by other builds') : null),
-          h('span', { class: 'grow' }), prevBtn, nextBtn),
+          h('span', { class: 'grow' }), patch.toggle, prevBtn, nextBtn),
+        patch.note,
         source === null ? h('p', { class: 'muted', id: 'no-source' }, 'The source of this file was not imported: its instrumented lines are listed instead.') : null,
         lostBox(file),
         srcBox),
@@ -172,6 +178,7 @@ export async function viewFile(ctx) {
   onKeys(ctx, { n: () => jump(1), p: () => jump(-1) });
   const want = Number(q.get('line'));
   if (want) select(want, { updateUrl: false });
+  else if (patch.lines?.size) rowOf(Math.min(...patch.lines.keys()))?.scrollIntoView({ block: 'center' });
 }
 
 // Tabs to spaces (stops every 8 columns, as in the kernel's style), so the
@@ -186,7 +193,7 @@ function expandTabs(line) {
 // The source as one HTML string of line rows, in blocks the browser lays
 // out only when visible (content-visibility), so 10k-line files scroll
 // smoothly.
-function sourceView(source, byLine) {
+function sourceView(source, byLine, fresh) {
   const text = source.endsWith('\n') ? source.slice(0, -1) : source;
   const src = text.split('\n');
   const parts = [];
@@ -194,8 +201,8 @@ function sourceView(source, byLine) {
     if (i % CHUNK === 0) parts.push(i ? '</div><div class="chunk">' : '<div class="chunk">');
     const n = i + 1;
     const l = byLine.get(n);
-    const st = l ? lineClass(l) : '';
-    parts.push(`<span class="ln${st ? ' ' + st : ''}" data-line="${n}" id="L${n}"${l ? ` title="${esc(lineTitle(l))}"` : ''}><span class="no">${n}</span>${esc(expandTabs(src[i])) || ' '}</span>`);
+    const st = (l ? lineClass(l) : '') + (fresh?.has(n) ? ' new' : '');
+    parts.push(`<span class="ln${st ? ' ' + st.trim() : ''}" data-line="${n}" id="L${n}"${l ? ` title="${esc(lineTitle(l))}"` : ''}><span class="no">${n}</span>${esc(expandTabs(src[i])) || ' '}</span>`);
   }
   parts.push('</div>');
   const box = h('div', { class: 'src', id: 'source' });
@@ -204,16 +211,52 @@ function sourceView(source, byLine) {
 }
 
 // Without source: the instrumented lines as rows.
-function lineTable(lines) {
+function lineTable(lines, fresh) {
   const box = h('div', { class: 'src', id: 'source', dataset: { nosource: '1' } });
   const parts = ['<div class="chunk">'];
   lines.forEach((l, i) => {
     if (i && i % CHUNK === 0) parts.push('</div><div class="chunk">');
     const c = pointsOf(l);
     const st = lineState(l);
-    parts.push(`<span class="ln ${lineClass(l)}" data-line="${l.line}" id="L${l.line}" title="${esc(lineTitle(l))}"><span class="no">${l.line}</span>${esc(st.padEnd(10))} ${c.covered}/${c.total} points</span>`);
+    parts.push(`<span class="ln ${lineClass(l)}${fresh?.has(l.line) ? ' new' : ''}" data-line="${l.line}" id="L${l.line}" title="${esc(lineTitle(l))}"><span class="no">${l.line}</span>${esc(st.padEnd(10))} ${c.covered}/${c.total} points</span>`);
   });
   parts.push('</div>');
   box.innerHTML = parts.join('');
   return box;
+}
+
+// The toggle "new since build" (base=) and, with a base, the file's new
+// lines from the patch query (only commit='s with commit=): {toggle, note,
+// lines: Map line -> patch entry, or null without base=}. A patch the API
+// refuses (no such commit, builds from other repositories...) is said in
+// the note; the file is still shown.
+async function newLines(q, builds, build, path) {
+  const base = q.get('base') || '';
+  const commit = q.get('commit') || '';
+  const toggle = h('label', { title: 'Highlight the lines that are new or changed since another build (no line of it maps onto them)' }, 'New since',
+    h('select', { id: 'new-since' }, h('option', { value: '' }, 'off'),
+      builds.filter((b) => b.imported && b.build_id !== build).map((b) =>
+        h('option', { value: b.build_id, selected: b.build_id === base }, `${b.release || '(no release)'} · ${b.build_id.slice(0, 12)}`))));
+  toggle.querySelector('select').addEventListener('change', (ev) => setQuery({ base: ev.target.value, commit: null }));
+  if (!base) return { toggle, note: null, lines: null };
+  const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+  let p;
+  try {
+    p = await api(buildApi(build) + '/patch', [['base', base], ['path', dir], ['commit', commit], ...filterPairs(q)]);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status >= 500) throw e;
+    return { toggle, lines: null, note: h('p', { class: 'error', id: 'patch-note', dataset: { code: e.code } }, 'New lines: ' + e.message) };
+  }
+  const f = p.files.find((x) => x.path === path) || { new_lines: 0, instrumented: 0, covered: 0, partial: 0, uncovered: 0, lines: [] };
+  const unknown = p.unknown.some((u) => u.path === path);
+  const lines = new Map(f.lines.map((l) => [l.line, l]));
+  const what = commit ? ['commit ', h('code', { title: p.commit }, p.commit.slice(0, 12))] : ['build ', h('code', { title: base }, base.slice(0, 12))];
+  const changes = link('/changes', [['build', build], ['base', base], ...filterPairs(q)]);
+  const note = h('p', { class: 'notice', id: 'patch-note', dataset: { newLines: f.new_lines, instrumented: f.instrumented, covered: f.covered, partial: f.partial, uncovered: f.uncovered, commit } },
+    unknown ? 'New lines cannot be told: a side has no source for this file. '
+      : [h('strong', {}, `${fmtNum(f.new_lines)} new lines`), commit ? ' of ' : ' since ', ...what, f.status === 'added' ? ' (the file is new)' : '',
+        `: ${fmtNum(f.covered)} covered, ${fmtNum(f.partial)} partly, ${fmtNum(f.uncovered)} not covered, ${fmtNum(f.new_lines - f.instrumented)} not instrumented. `],
+    commit ? [h('a', { href: link('/file', [['build', build], ['path', path], ['base', base], ...filterPairs(q)]), id: 'patch-all' }, 'All new lines'), ' · '] : null,
+    h('a', { href: changes, id: 'patch-changes' }, 'Commits since that build'));
+  return { toggle, note, lines };
 }

@@ -116,7 +116,7 @@ export function toolbar(ctx, builds, path, { search = true } = {}) {
     const pairs = [['build', f.get('build')]];
     const sameBuild = f.get('build') === build;
     if (sameBuild && path) pairs.push(['path', path]);
-    if (sameBuild && ctx.root.dataset.page === 'file') pairs.push(['line', q.get('line')]);
+    if (sameBuild && ctx.root.dataset.page === 'file') pairs.push(['line', q.get('line')], ['base', q.get('base')], ['commit', q.get('commit')]);
     for (const l of split(f.get('label') || '')) pairs.push(['label', l]);
     for (const l of split(f.get('minus') || '')) pairs.push(['minus', l]);
     pairs.push(['since', f.get('since')], ['until', f.get('until')]);
