@@ -89,7 +89,7 @@ void kc_covq_free(struct kc_covq *q);
  * the best over the builds, functions hit anywhere (by name and file) are
  * hit, and lines of other builds with covered points that land on no
  * unchanged line of T are counted as lost. Builds are given by id or, with
- * window set, are every build with reports received in the filter's days
+ * window set, are every build with coverage taken on the filter's days
  * (restricted to releases starting with release when not NULL). The
  * target itself and repeated ids are ignored; at most 63 other builds
  * (KC_E_BAD_INPUT beyond), an unknown one is KC_E_NOT_FOUND, one never
