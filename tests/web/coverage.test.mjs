@@ -123,7 +123,7 @@ async function readTree(page) {
 }
 
 // Check a tree view shows exactly the API's numbers for its directory.
-async function checkTree(page, env, build, dir, filters = []) {
+export async function checkTree(page, env, build, dir, filters = []) {
   const t = await api(env, `/api/v1/builds/${build}/tree?` + q(dir, filters));
   const shown = await readTree(page);
   const want = { '(total)': t };
