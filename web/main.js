@@ -1,8 +1,8 @@
 // main.js - kcovd's browser UI starts here (index.html loads it): the
 // route table of the views, the Token button, then the router. The pieces
 // are lib/ (API client, formatting, widgets, router, Chart.js; no view)
-// and views/ (report, file, subsystems, changes, fleet pages, overflow), which
-// import lib/.
+// and views/ (report, file, subsystems, changes, history and heatmap, fleet
+// pages, overflow), which import lib/.
 import { TOKEN_KEY } from './lib/api.js';
 import { $ } from './lib/dom.js';
 import { render, start } from './lib/router.js';
@@ -10,6 +10,7 @@ import { viewChanges } from './views/changes.js';
 import { viewBuilds, viewMachine, viewMachines } from './views/fleet.js';
 import { viewOverflow } from './views/overflow.js';
 import { viewFile } from './views/file.js';
+import { viewHeatmap } from './views/history.js';
 import { viewReport } from './views/report.js';
 import { viewSubsystems } from './views/subsystems.js';
 
@@ -26,6 +27,7 @@ start({
   '/report': viewReport,
   '/subsystems': viewSubsystems,
   '/changes': viewChanges,
+  '/heatmap': viewHeatmap,
   '/file': viewFile,
   '/builds': viewBuilds,
   '/machines': viewMachines,

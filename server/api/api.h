@@ -38,6 +38,7 @@ enum MHD_Result kc_api_lcov(struct kc_req *r);
 enum MHD_Result kc_api_files_csv(struct kc_req *r);
 enum MHD_Result kc_api_functions_csv(struct kc_req *r);
 enum MHD_Result kc_api_summary(struct kc_req *r);
+enum MHD_Result kc_api_history(struct kc_req *r);
 enum MHD_Result kc_api_patch(struct kc_req *r);   /* base= */
 enum MHD_Result kc_api_commits(struct kc_req *r); /* base= */
 enum MHD_Result kc_api_subsystems(struct kc_req *r);

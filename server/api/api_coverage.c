@@ -2,7 +2,8 @@
  * api_coverage.c - the HTTP face of build import and coverage queries:
  * POST /api/v1/builds (admin) imports a build from server-local paths, and
  * GET /api/v1/builds/{build}/{tree,files/PATH,functions,labels,lcov,files.csv,
- * functions.csv,subsystems,summary} answer from query/ (covquery.h). The route table has
+ * functions.csv,subsystems,summary} and GET /api/v1/history answer from
+ * query/ (covquery.h). The route table has
  * already checked the method, the token and that {build} is a build id;
  * this file parses and validates the rest (paths, label/day filters,
  * paging) and answers covquery's errors by their domain code
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "covquery.h"
@@ -466,6 +468,71 @@ enum MHD_Result kc_api_commits(struct kc_req *r)
 #define TEXT_CSV "text/csv; charset=utf-8"
 
 /* A text export of every file below prefix=: lcov or one of the CSVs. */
+/* GET /api/v1/history: the filter (label=, minus=, since=, until=,
+ * subsystem=), path=, step=, release=, series=. */
+enum MHD_Result kc_api_history(struct kc_req *r)
+{
+	struct query x;
+	char dir[MAX_PATH_LEN + 1];
+	const char *step = kc_req_arg(r, "step"), *series = kc_req_arg(r, "series");
+	const char *since = kc_req_arg(r, "since"), *until = kc_req_arg(r, "until");
+	struct kc_history_req h = { .path = dir, .step = KC_STEP_DAY };
+	struct kc_history_ctx c = { .h = &h };
+
+	memset(&x, 0, sizeof(x));
+	kc_err_clear(&x.err);
+	if (parse_filter(r, &x.fa) < 0) {
+		x.err = x.fa.err;
+		return query_send(r, &x, NULL);
+	}
+	if (query_dir(r, &x, "path", dir) < 0)
+		return query_send(r, &x, NULL);
+	if (step && strcmp(step, "day") != 0)
+		h.step = strcmp(step, "week") == 0 ? KC_STEP_WEEK
+			 : strcmp(step, "month") == 0 ? KC_STEP_MONTH : (enum kc_step)-1;
+	if ((int)h.step < 0) {
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "step= must be day, week or month");
+		return query_send(r, &x, NULL);
+	}
+	if (series && strcmp(series, "label") != 0) {
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "series= must be label");
+		return query_send(r, &x, NULL);
+	}
+	if (kc_req_arg(r, "merge")) {
+		kc_err_set(&x.err, KC_E_BAD_INPUT,
+			   "history merges the builds of each period itself: no merge=");
+		return query_send(r, &x, NULL);
+	}
+	h.release = kc_req_arg(r, "release");
+	if (h.release && (!*h.release || strlen(h.release) > KC_NAME_MAX)) {
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "release= must be 1..%d bytes", KC_NAME_MAX);
+		return query_send(r, &x, NULL);
+	}
+	/* until: today by default; since: 30 days, 12 weeks or 12 months back */
+	h.until = until ? x.fa.f.until : (int64_t)time(NULL) / 86400;
+	h.since = since ? x.fa.f.since
+			: h.step == KC_STEP_DAY	 ? h.until - 29
+			: h.step == KC_STEP_WEEK ? h.until - 7 * 11
+						 : h.until - 334;
+	if (h.since < 7)
+		h.since = 7; /* the first whole ISO week starts on 1970-01-05 */
+	if (h.since > h.until) {
+		kc_err_set(&x.err, KC_E_BAD_INPUT, "since= is after until=");
+		return query_send(r, &x, NULL);
+	}
+	h.labels_json = x.fa.f.labels_json;
+	h.minus_json = x.fa.f.minus_json;
+	h.subsystem = x.fa.f.subsystem;
+	h.series = series != NULL;
+	x.db = kc_db_get(r->srv, &x.err);
+	if (!x.db)
+		return query_send(r, &x, NULL);
+	c.cache = r->srv->opts.covq_cache;
+	c.db = x.db;
+	c.coverage_gen = kc_store_coverage_generation(r->srv->store);
+	return query_send(r, &x, kc_covq_history(&c, &x.err));
+}
+
 typedef int (*export_fn)(struct kc_covq *q, const char *prefix, struct kc_buf *out,
 			 struct kc_err *err);
 

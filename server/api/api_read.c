@@ -436,6 +436,12 @@ enum MHD_Result kc_api_metrics(struct kc_req *r)
 		    (unsigned long long)st.queue_depth, st.last_commit_ms,
 		    (unsigned long long)st.batches, (unsigned long long)st.commit_failures,
 		    (unsigned long long)st.jobs, (unsigned long long)m->http_requests);
+	kc_buf_addf(&b, "# HELP kcovd_reports_clock_clamped_total Stored reports whose taken time "
+			"was outside the window around their receipt, by side.\n"
+			"# TYPE kcovd_reports_clock_clamped_total counter\n"
+			"kcovd_reports_clock_clamped_total{side=\"past\"} %llu\n"
+			"kcovd_reports_clock_clamped_total{side=\"future\"} %llu\n",
+		    (unsigned long long)st.clamped_past, (unsigned long long)st.clamped_future);
 	kc_buf_addf(&b, "# HELP kcovd_runs_total Runs received, by coverage mode.\n"
 			"# TYPE kcovd_runs_total counter\n"
 			"kcovd_runs_total{mode=\"unique\"} %llu\nkcovd_runs_total{mode=\"trace\"} %llu\n"

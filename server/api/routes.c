@@ -44,6 +44,7 @@ const struct kc_route kc_routes[] = {
 	  kc_api_functions_csv },
 	{ "GET", "/api/v1/builds/{build}/subsystems", KC_SCOPE_READ, NULL, 0, kc_api_subsystems },
 	{ "GET", "/api/v1/builds/{build}/summary", KC_SCOPE_READ, NULL, 0, kc_api_summary },
+	{ "GET", "/api/v1/history", KC_SCOPE_READ, NULL, 0, kc_api_history },
 	{ "GET", "/api/v1/builds/{build}/patch", KC_SCOPE_READ, NULL, 0, kc_api_patch },
 	{ "GET", "/api/v1/builds/{build}/commits", KC_SCOPE_READ, NULL, 0, kc_api_commits },
 	{ "GET", "/{file*}", KC_SCOPE_NONE, NULL, 0, kc_api_static },

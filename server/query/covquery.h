@@ -94,7 +94,7 @@ void kc_covq_free(struct kc_covq *q);
  * the best over the builds, functions hit anywhere (by name and file) are
  * hit, and lines of other builds with covered points that land on no
  * unchanged line of T are counted as lost. Builds are given by id or, with
- * window set, are every build with reports received in the filter's days
+ * window set, are every build with coverage taken on the filter's days
  * (restricted to releases starting with release when not NULL). The
  * target itself and repeated ids are ignored; at most 63 other builds
  * (KC_E_BAD_INPUT beyond), an unknown one is KC_E_NOT_FOUND, one never
@@ -184,6 +184,49 @@ json_t *kc_covq_commits(struct kc_covq *q, const char *base, const char *base_re
  * A build imported without MAINTAINERS answers "maintainers": false, no
  * subsystems and every file under "none". Needs an imported build. */
 json_t *kc_covq_subsystems(struct kc_covq *q, struct kc_err *err);
+
+/*
+ * History (docs/api-coverage.md, "History"): per period between since
+ * and until (whole UTC days, ISO weeks from Monday, or calendar months
+ * containing them), the builds with coverage of the labels taken in it
+ * (release: only builds whose release starts with it) and the merged
+ * totals of path ("" the root, a directory or a file of T) projected onto
+ * the period's newest imported build T (first seen last), as a merge=
+ * query of T over the period's days: "build_id", "builds" (imported,
+ * oldest first), "not_imported", "files", the totals, "lost_lines",
+ * "lines_new" (lines of T covered now and not in the previous period
+ * projected onto T) and "lines_dropped" (the reverse); figures are null
+ * when no build of the period was imported or T lacks the subsystem.
+ * With series, one list of periods per label (the filter's, else every
+ * label with coverage in the days; at most KC_HISTORY_MAX_SERIES). More
+ * than KC_HISTORY_MAX_PERIODS periods, or more than 64 builds in one
+ * period, is KC_E_BAD_INPUT. The request's strings are borrowed.
+ */
+#define KC_HISTORY_MAX_PERIODS 400
+#define KC_HISTORY_MAX_SERIES 16
+enum kc_step { KC_STEP_DAY, KC_STEP_WEEK, KC_STEP_MONTH };
+struct kc_history_req {
+	const char *path;        /* "" = the root; no trailing '/' */
+	enum kc_step step;
+	int64_t since, until;    /* days, since <= until */
+	const char *labels_json; /* as kc_cov_filter */
+	const char *minus_json;
+	const char *subsystem;
+	const char *release;     /* NULL: any */
+	int series;              /* 1: one series per label */
+};
+struct kc_history_ctx {
+	struct kc_covq_cache *cache;
+	struct kc_sql *db;
+	uint64_t coverage_gen;
+	const struct kc_history_req *h;
+};
+json_t *kc_covq_history(const struct kc_history_ctx *c, struct kc_err *err);
+/* The first day of the period (of step) holding day, the first day of the
+ * next period, and the period's name (YYYY-MM-DD, YYYY-Www, YYYY-MM). */
+int64_t kc_period_start(enum kc_step step, int64_t day);
+int64_t kc_period_next(enum kc_step step, int64_t start);
+void kc_period_name(enum kc_step step, int64_t start, char out[16]);
 
 /* Points, covered points and unmatched PCs per binary of the build. */
 json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err);

@@ -16,6 +16,7 @@
  *   merge.c    merged queries: coverage of other builds mapped onto this one
  *   patch.c    patch coverage: the lines new since a base build
  *   subsystems.c totals per MAINTAINERS subsystem
+ *   history.c  coverage per period, merged onto each period's newest build
  */
 #ifndef KC_CQ_H
 #define KC_CQ_H

@@ -4,7 +4,7 @@
  * query (docs/api-coverage.md, "Merged queries", has the definitions).
  *
  * kc_covq_merge() resolves the builds (a list, or every build with
- * reports in the filter's days) and opens a query of each with the same
+ * coverage on the filter's days) and opens a query of each with the same
  * filter. While any query walks T's files, cq_fview_fill() calls
  * cq_merge_fill() per file: each S's view of the same path is tallied,
  * each of its lines with a covered point is mapped onto T (identity for
@@ -326,23 +326,25 @@ static int add_build(struct kc_covq *q, const char *build_id, struct kc_err *err
 	return 0;
 }
 
-/* Every build (but the target) with a report received in the filter's
- * days, whose release starts with release (NULL: any), in build order. */
+/* Every build (but the target) with coverage rows on the filter's days
+ * (the days its reports were taken; any row, the union of completed days
+ * too, without days), whose release starts with release (NULL: any), in
+ * build order. */
 static int add_window(struct kc_covq *q, const char *release, struct kc_err *err)
 {
 	struct kc_stmt *st = kc_db_prepare(
 		q->db,
 		"SELECT b.build_id FROM builds b WHERE b.id != ?1 AND "
 		"(?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) AND EXISTS "
-		"(SELECT 1 FROM boots bo JOIN reports r ON r.boot = bo.id WHERE bo.build = b.id "
-		"AND r.received >= ?2 * 86400 AND r.received < (?3 + 1) * 86400) ORDER BY b.id",
+		"(SELECT 1 FROM binaries bi JOIN coverage c ON c.binary = bi.id WHERE "
+		"bi.build = b.id AND c.day BETWEEN ?2 AND ?3) ORDER BY b.id",
 		err);
 	int rc, ret = -1;
 
 	if (!st)
 		return -1;
 	kc_stmt_bind_int64(st, 1, q->build);
-	kc_stmt_bind_int64(st, 2, q->f.days ? q->f.since : 0);
+	kc_stmt_bind_int64(st, 2, q->f.days ? q->f.since : KC_ALL_DAYS);
 	kc_stmt_bind_int64(st, 3, q->f.days ? q->f.until : KC_DAY_MAX);
 	if (release)
 		kc_stmt_bind_text(st, 4, release, -1, KC_SQL_STATIC);

@@ -4,7 +4,8 @@
  * through the per-file totals cache) summed over each subsystem's files,
  * which the point index holds (pindex.c, schema 009), plus the files of
  * no subsystem. A file may be in several subsystems, so the subsystems'
- * totals add up to more than the build's.
+ * totals add up to more than the build's. With merge= the per-file totals
+ * are merged ones (computed, never cached) and carry lost lines.
  */
 #include "cq.h"
 
@@ -65,6 +66,8 @@ json_t *kc_covq_subsystems(struct kc_covq *q, struct kc_err *err)
 	json_object_set_new(out, "subsystems", arr);
 	arr = NULL;
 	json_object_set_new(out, "none", q->f.subsystem ? json_null() : group(NULL, &none));
+	if (q->merge)
+		json_object_set_new(out, "merge", cq_merge_object(q));
 	goto out;
 oom:
 	kc_err_set(err, KC_E_INTERNAL, "out of memory");

@@ -135,11 +135,15 @@ struct totals *cq_all_totals(struct kc_covq *q, struct kc_err *err)
 	struct totals *t;
 	struct fview v;
 
-	if (totals_key(q, err) < 0)
-		return NULL;
-	t = cq_totals_lookup(q->cache, q->index, q->tkey);
-	if (t)
-		return t;
+	/* Merged totals depend on the other builds' coverage, which the key
+	 * does not hold: they are computed every time and never cached. */
+	if (!q->merge) {
+		if (totals_key(q, err) < 0)
+			return NULL;
+		t = cq_totals_lookup(q->cache, q->index, q->tkey);
+		if (t)
+			return t;
+	}
 	t = calloc((size_t)x->nfiles + 1, sizeof(*t));
 	if (!t || cq_ensure_walk_bitsets(q, err) < 0) {
 		free(t);
@@ -156,7 +160,8 @@ struct totals *cq_all_totals(struct kc_covq *q, struct kc_err *err)
 		cq_fview_totals(&v, &t[f]);
 	}
 	cq_fview_release(&v);
-	cq_totals_store(q->cache, q->index, q->tkey, t);
+	if (!q->merge)
+		cq_totals_store(q->cache, q->index, q->tkey, t);
 	return t;
 }
 

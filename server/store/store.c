@@ -54,6 +54,7 @@ struct kc_store {
 	struct kc_job *head, *tail;
 	int stopping;
 	struct kc_store_stats stats;
+	uint64_t batch_clamped_past, batch_clamped_future; /* added to stats on commit */
 	struct merge *merges; /* this batch's pending bitmap merges */
 	size_t nmerges, capmerges;
 	struct touch *machines, *builds; /* this batch's, see struct touch */
@@ -368,10 +369,26 @@ out:
 	return ret;
 }
 
+int64_t kc_store_taken_time(uint64_t created, int64_t received, int *clamped)
+{
+	*clamped = 0;
+	if (created > (uint64_t)received) {
+		*clamped = created - (uint64_t)received > KC_TAKEN_SKEW;
+		return received;
+	}
+	if ((int64_t)created < received - KC_TAKEN_MAX_AGE) {
+		*clamped = -1;
+		return received - KC_TAKEN_MAX_AGE;
+	}
+	return (int64_t)created;
+}
+
 static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *err)
 {
 	const struct kc_report *r = job->report;
-	int64_t now = (int64_t)time(NULL), day = now / 86400, label, changes, overflowed = 0;
+	int64_t now = (int64_t)time(NULL), today = now / 86400, label, changes, overflowed = 0;
+	int clamped;
+	int64_t day = kc_store_taken_time(r->created_unix, now, &clamped) / 86400;
 	char uid[2 * KC_UPLOAD_ID_LEN + 1];
 
 	for (uint32_t i = 0; i < r->nruns; i++)
@@ -392,7 +409,8 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 			   uid);
 	}
 	job->id = kc_sql_last_insert_rowid(s->db);
-	if (kc_overflow_record(s->db, day, job->boot->machine, job->boot->build, label, r, err) < 0)
+	/* Overflow statistics stay by day of receipt (docs/overflow-stats.md). */
+	if (kc_overflow_record(s->db, today, job->boot->machine, job->boot->build, label, r, err) < 0)
 		return -1;
 	for (uint32_t i = 0; i < job->canon->nparts; i++) {
 		const struct kc_canon_part *p = &job->canon->parts[i];
@@ -401,12 +419,18 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		if (queue_merge(s, p->binary, -1, 0, p->bits, err) < 0 ||
 		    (k = queue_merge(s, p->binary, label, day, p->bits, err)) < 0)
 			return -1;
-		/* Once per (binary, label) and batch: the batch has one day. */
+		/* Completed days are those before the day of receipt; once per
+		 * (binary, label, day) and batch. */
 		if (!s->merges[k].folded) {
-			if (fold_closed_days(s, p->binary, label, day, err) < 0)
+			if (fold_closed_days(s, p->binary, label, today, err) < 0)
 				return -1;
 			s->merges[k].folded = 1;
 		}
+		/* A report taken on an earlier day (spooled, or received after
+		 * midnight) lands on a day already folded (upto >= today after
+		 * the fold): its union of completed days gets the bits too. */
+		if (day < today && queue_merge(s, p->binary, label, KC_ALL_DAYS, p->bits, err) < 0)
+			return -1;
 	}
 	/* Last, so that a job that fails adds nothing to the batch's counters. */
 	if (touch(&s->machines, &s->nmachines, &s->capmachines, job->boot->machine,
@@ -414,6 +438,8 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		  now) < 0 ||
 	    touch(&s->builds, &s->nbuilds, &s->capbuilds, job->boot->build, 0, 0, now) < 0)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	s->batch_clamped_past += clamped < 0;
+	s->batch_clamped_future += clamped > 0;
 	job->outcome = KC_JOB_OK;
 	return 0;
 }
@@ -667,6 +693,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 
 	kc_err_clear(&err);
 	s->wrote_coverage = 0;
+	s->batch_clamped_past = s->batch_clamped_future = 0;
 	ok = kc_db_exec(s->db, "BEGIN IMMEDIATE", &err) == 0;
 	for (struct kc_job *j = batch; j; j = j->next, n++) {
 		if (!ok)
@@ -712,6 +739,10 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	s->stats.batches++;
 	s->stats.jobs += n;
 	s->stats.commit_failures += !ok;
+	if (ok) {
+		s->stats.clamped_past += s->batch_clamped_past;
+		s->stats.clamped_future += s->batch_clamped_future;
+	}
 	s->stats.last_commit_ms = now_ms() - t0;
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);

@@ -78,7 +78,23 @@ struct kc_job {
 struct kc_store_stats {
 	uint64_t batches, jobs, queue_depth, commit_failures;
 	double last_commit_ms;
+	/* stored reports whose taken time was clamped (kc_store_taken_time) */
+	uint64_t clamped_past, clamped_future;
 };
+
+/*
+ * The day a report belongs to (docs/wire-format.md, "Which day a report
+ * belongs to"): the UTC day it was taken, `created` by the collector's
+ * clock, trusted within a window around its receipt: a report cannot be
+ * taken after it was received (later: the receipt time; more than
+ * KC_TAKEN_SKEW seconds later counts as clamped, *clamped = 1), nor more
+ * than KC_TAKEN_MAX_AGE seconds before it (earlier: receipt minus that,
+ * *clamped = -1). Returns the taken time in unix seconds; *clamped is 0
+ * when the clock was believed. Pure; any thread.
+ */
+#define KC_TAKEN_SKEW 300                     /* 5 minutes */
+#define KC_TAKEN_MAX_AGE (30 * 86400)         /* 30 days */
+int64_t kc_store_taken_time(uint64_t created, int64_t received, int *clamped);
 
 struct kc_store;
 

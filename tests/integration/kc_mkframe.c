@@ -9,11 +9,13 @@
  *
  * Numbers take any strtoull base prefix (0x...). UPLOAD_SEED fills the
  * 16-byte upload id, so distinct seeds make distinct reports. The address
- * map's release is $KC_RELEASE, else 6.1.0-test.
+ * map's release is $KC_RELEASE, else 6.1.0-test. A report is taken now,
+ * or at $KC_CREATED (unix seconds), which decides its day on the server.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "fileio.h"
@@ -84,7 +86,8 @@ static int report(int argc, char **argv, struct kc_buf *out, struct kc_err *err)
 	seed = num(argv[6]);
 	for (int i = 0; i < KC_UPLOAD_ID_LEN; i++)
 		r.upload_id[i] = (unsigned char)(seed >> (8 * (i % 8)));
-	r.created_unix = 1700000000;
+	/* taken now, or at KC_CREATED (unix seconds) */
+	r.created_unix = getenv("KC_CREATED") ? num(getenv("KC_CREATED")) : (uint64_t)time(NULL);
 	n = (size_t)(argc - 7);
 	pcs = calloc(n, sizeof(*pcs));
 	if (!pcs) {

@@ -59,10 +59,11 @@ def roaring_portable(values):
     return head + offsets + data
 
 
-def report(machine, boot_id, offsets, label="reliability", upload_id=None, version=1):
+def report(machine, boot_id, offsets, label="reliability", upload_id=None, version=1,
+           created=None):
     """A REPORT of one trace-mode run covering vmlinux offsets (canonical
-    offsets from _text, as kcovd stores them), as wire v1 or v2. Returns
-    (upload id hex, frame)."""
+    offsets from _text, as kcovd stores them), as wire v1 or v2, taken at
+    created (unix seconds; default now). Returns (upload id hex, frame)."""
     uid = upload_id or os.urandom(16)
     pcs = sorted(LINK_TEXT + o for o in set(offsets))
     vals = [pc - WINDOW for pc in pcs]
@@ -76,7 +77,8 @@ def report(machine, boot_id, offsets, label="reliability", upload_id=None, versi
         bits = roaring_portable(vals)
         region = struct.pack("<QI", WINDOW, len(bits)) + bits
     payload = (_str(machine) + _str(boot_id) + uid + _str(label) + _str("6.1.0-kcov-standin") +
-               struct.pack("<Q", int(time.time())) + struct.pack("<I", 1) + run +
+               struct.pack("<Q", int(time.time()) if created is None else created) +
+               struct.pack("<I", 1) + run +
                struct.pack("<I", 1) + region)
     return uid.hex(), frame(1, payload, version)
 

@@ -6,7 +6,10 @@
  * re-sent report (same upload id) is a duplicate that changes nothing, and
  * the store's coverage generation counts the commits that wrote coverage,
  * and asynchronous jobs queued while the writer is busy share one commit
- * and are called back only once it is durable.
+ * and are called back only once it is durable. Reports land on the day
+ * they were taken, the collector's clock clamped to the window around
+ * receipt, and an old day's coverage also reaches the label's union of
+ * completed days.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -121,7 +125,7 @@ static void prepare_report(struct fixture *f, unsigned char uid, struct prepared
 	snprintf(p->r.boot_id, sizeof(p->r.boot_id), "boot-1");
 	snprintf(p->r.label, sizeof(p->r.label), "suite-a");
 	memset(p->r.upload_id, uid, sizeof(p->r.upload_id));
-	p->r.created_unix = 1700000000;
+	p->r.created_unix = (uint64_t)time(NULL);
 	assert_int_equal(kc_report_add_pcs(&p->r, pcs, sizeof(pcs) / sizeof(pcs[0]), &err), 0);
 	assert_int_equal(kc_canon_load(f->db, "m1", "boot-1", &p->boot, &err), 1);
 	assert_int_equal(kc_canon_report(&p->boot, &p->r, &p->canon, &err), 0);
@@ -284,6 +288,114 @@ static void on_done(struct kc_job *job, void *arg)
 
 #define NASYNC 40 /* more than kcovd's HTTP worker threads (32) */
 
+/* Submit a report (upload id byte uid) taken at created. */
+static void submit_taken(struct fixture *f, unsigned char uid, uint64_t created)
+{
+	struct prepared p;
+
+	prepare_report(f, uid, &p);
+	p.r.created_unix = created;
+	kc_store_submit(f->store, &p.job);
+	release_report(&p);
+	assert_int_equal(p.job.status, KC_JOB_OK);
+}
+
+static void test_taken_time_window(void **state)
+{
+	int c;
+	(void)state;
+
+	assert_int_equal(kc_store_taken_time(1000000, 1000000, &c), 1000000);
+	assert_int_equal(c, 0);
+	assert_int_equal(kc_store_taken_time(1000000 - 86400 * 3, 1000000, &c), 1000000 - 86400 * 3);
+	assert_int_equal(c, 0);
+	/* a clock a little fast: the receipt time, not counted */
+	assert_int_equal(kc_store_taken_time(1000000 + KC_TAKEN_SKEW, 1000000, &c), 1000000);
+	assert_int_equal(c, 0);
+	assert_int_equal(kc_store_taken_time(1000000 + KC_TAKEN_SKEW + 1, 1000000, &c), 1000000);
+	assert_int_equal(c, 1);
+	assert_int_equal(kc_store_taken_time(UINT64_MAX, 1000000, &c), 1000000);
+	assert_int_equal(c, 1);
+	assert_int_equal(kc_store_taken_time(10000000 - KC_TAKEN_MAX_AGE, 10000000, &c),
+			 10000000 - KC_TAKEN_MAX_AGE);
+	assert_int_equal(c, 0);
+	assert_int_equal(kc_store_taken_time(10000000 - KC_TAKEN_MAX_AGE - 1, 10000000, &c),
+			 10000000 - KC_TAKEN_MAX_AGE);
+	assert_int_equal(c, -1);
+	assert_int_equal(kc_store_taken_time(0, 10000000, &c), 10000000 - KC_TAKEN_MAX_AGE);
+	assert_int_equal(c, -1);
+}
+
+/* The days of suite-a's vmlinux coverage rows, as "d1,d2,..." ascending. */
+static void row_days(struct fixture *f, char *out, size_t size)
+{
+	struct kc_err err;
+	struct kc_stmt *st = kc_db_prepare(f->db,
+					 "SELECT DISTINCT c.day FROM coverage c JOIN labels l ON "
+					 "l.id = c.label JOIN binaries b ON b.id = c.binary WHERE "
+					 "l.name = 'suite-a' AND b.name = 'vmlinux' ORDER BY c.day",
+					 &err);
+	size_t n = 0;
+
+	assert_non_null(st);
+	out[0] = '\0';
+	while (kc_db_step(f->db, st, &err) == KC_ROW && n < size)
+		n += (size_t)snprintf(out + n, size - n, "%s%lld", n ? "," : "",
+				      (long long)kc_stmt_column_int64(st, 0));
+	kc_stmt_finalize(st);
+}
+
+static void test_report_lands_on_its_taken_day(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = (int64_t)time(NULL), today = now / 86400;
+	struct kc_store_stats s0, s1;
+	char got[128], want[128];
+
+	submit_map(f);
+	kc_store_stats(f->store, &s0);
+	submit_taken(f, 0x61, (uint64_t)now);                  /* today */
+	submit_taken(f, 0x62, (uint64_t)(now - 3 * 86400));    /* spooled 3 days */
+	submit_taken(f, 0x63, (uint64_t)(now + 3600));         /* fast clock: today */
+	submit_taken(f, 0x64, (uint64_t)(now + 60));           /* skew: today */
+	submit_taken(f, 0x65, 1);                              /* 1970: 30 days ago */
+	kc_store_stats(f->store, &s1);
+	if ((int64_t)time(NULL) / 86400 != today)
+		skip(); /* midnight passed during the test */
+	assert_int_equal(s1.clamped_future - s0.clamped_future, 1);
+	assert_int_equal(s1.clamped_past - s0.clamped_past, 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM reports"), 5);
+	/* day rows on the taken days; day -1 (KC_ALL_DAYS): the union of the
+	 * completed days, which the two old reports reached directly */
+	row_days(f, got, sizeof(got));
+	snprintf(want, sizeof(want), "-1,%lld,%lld,%lld", (long long)((now - KC_TAKEN_MAX_AGE) / 86400),
+		 (long long)(today - 3), (long long)today);
+	assert_string_equal(got, want);
+	assert_int_equal(count(f, "SELECT upto FROM label_unions u JOIN binaries b ON "
+				  "b.id = u.binary WHERE b.name = 'vmlinux'"),
+			 today);
+	/* Today's report came first and folded nothing (no row before
+	 * today): the union row exists only because the old days' reports
+	 * were merged into it, and it holds their offset. */
+	{
+		struct kc_err err;
+		struct kc_stmt *st = kc_db_prepare(
+			f->db,
+			"SELECT kc_roaring_or(c.bits) FROM coverage c JOIN binaries b ON "
+			"b.id = c.binary WHERE b.name = 'vmlinux' AND c.day = -1",
+			&err);
+		roaring_bitmap_t *u = NULL;
+
+		assert_non_null(st);
+		assert_int_equal(kc_db_step(f->db, st, &err), KC_ROW);
+		u = kc_db_column_bitmap(st, 0);
+		kc_stmt_finalize(st);
+		assert_non_null(u);
+		assert_true(roaring_bitmap_contains(u, 0x105));
+		kc_bitmap_free(u);
+	}
+}
+
 static void test_async_jobs_share_one_commit(void **state)
 {
 	struct fixture *f = *state;
@@ -349,6 +461,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_report_becomes_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resent_report_is_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_async_jobs_share_one_commit, setup, teardown),
+		cmocka_unit_test(test_taken_time_window),
+		cmocka_unit_test_setup_teardown(test_report_lands_on_its_taken_day, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,7 +123,7 @@ async function readTree(page) {
 }
 
 // Check a tree view shows exactly the API's numbers for its directory.
-async function checkTree(page, env, build, dir, filters = []) {
+export async function checkTree(page, env, build, dir, filters = []) {
   const t = await api(env, `/api/v1/builds/${build}/tree?` + q(dir, filters));
   const shown = await readTree(page);
   const want = { '(total)': t };
@@ -494,6 +494,22 @@ async function test_subsystems(env) {
   await shot(page, 'report-after-subsystem.png');
   await open(page, env, `/subsystems?build=${build}`);
   await shot(page, 'subsystems.png');
+  // merge=: the later build (everything covered) merged onto this one.
+  // Each subsystem's merged totals equal the merged tree filtered by it
+  // (a walk, not the per-file totals cache), merging adds coverage, and
+  // the unmerged answer is unchanged afterwards.
+  const later = env.info.later.build_id;
+  const mg = await api(env, `/api/v1/builds/${build}/subsystems?merge=${later}`);
+  const fig = (o) => [o.files, o.lines_covered, o.lines_partial, o.lines_total, o.functions_covered, o.points_covered, o.lost_lines];
+  for (const x of mg.subsystems) {
+    const t = await api(env, `/api/v1/builds/${build}/tree?` + new URLSearchParams([['subsystem', x.name], ['merge', later]]));
+    eq(fig(x), fig(t), 'merged totals of ' + x.name);
+  }
+  const mini = (j) => j.subsystems.find((x) => x.name === 'MINI DRIVER');
+  check(mini(mg).lines_covered > mini(s).lines_covered, `merge= adds no line to MINI DRIVER: ${mini(mg).lines_covered} vs ${mini(s).lines_covered}`);
+  eq(await api(env, `/api/v1/builds/${build}/subsystems`), s, 'the unmerged answer after a merged one');
+  await open(page, env, `/subsystems?build=${build}&merge=${later}`);
+  await checkSubsystems(page, env, build, [['merge', later]]);
   noErrors(page);
   await page.close();
 }

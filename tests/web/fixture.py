@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import kcovlib  # noqa: E402
+import wiregen  # noqa: E402
 from kcovlib import LINK_TEXT, Machine, Server, check  # noqa: E402
 
 BASES_A = {"standin_net": 0xFFFFFFFFC0010000, "standin_fs": 0xFFFFFFFFC0040000}
@@ -209,7 +210,7 @@ def import_build(srv, data_dir, name="kernel", later=False):
         for name, sites in pick.items():
             f.write("syscall %s %s\n" % (name, " ".join(sites)))
     return {"build_id": build_id(readelf, vmlinux), "summary": summary, "desc": desc,
-            "sites": len(tokens), "vmlinux": vmlinux, "modules": os.path.dirname(module),
+            "sites": len(tokens), "vm_sites": vm_sites, "vmlinux": vmlinux, "modules": os.path.dirname(module),
             "source": source}
 
 
@@ -287,6 +288,31 @@ def load_imported(srv, token, imp, machines=MACHINES_IMPORTED):
     return out
 
 
+HISTORY_DAYS_AGO = (9, 5, 2)
+
+
+def load_history(srv, token, imp, data_dir):
+    """Reports taken on earlier days (wire frames with their `created`,
+    the day they belong to), from one more machine on the main build:
+    subsets of what ltp covers today (cov_a), so every all-time, per-label
+    and this-week figure stays what it was, and the trend chart and the
+    heatmap have several days with different coverage."""
+    name, boot = "web-hist", "77777777-aaaa-4bbb-8ccc-000000000007"
+    status, body = srv.post_frame("/api/v1/boots", wiregen.addrmap(name, boot, imp["build_id"]),
+                                  token)
+    check(status == 200, "history address map: %d %s" % (status, body))
+    cov_a = [s for i, s in enumerate(imp["vm_sites"]) if i % 3 == 1]
+    now = int(time.time())
+    for n, ago in enumerate(HISTORY_DAYS_AGO):
+        offs = [s + 5 for j, s in enumerate(cov_a) if j % (len(HISTORY_DAYS_AGO) - n) == 0]
+        uid, frame = wiregen.report(name, boot, offs, label="ltp", created=now - ago * 86400)
+        status, body = srv.post_frame("/api/v1/reports", frame, token)
+        check(status == 200, "history report: %d %s" % (status, body))
+    d = os.path.join(data_dir, name)
+    os.makedirs(d)
+    return {"name": name, "reports": len(HISTORY_DAYS_AGO), "dir": d}
+
+
 def web_copy(src, data_dir):
     """A copy of web/ (without node_modules) plus the traps the static file
     tests need: symlinks out of the directory, one inside it, a file over
@@ -317,6 +343,7 @@ def main():
         build = import_build(srv, data_dir)
         machines.extend(load_imported(srv, token, build))
         revs = import_git(srv, data_dir, build, later)
+        machines.append(load_history(srv, token, build, data_dir))
         # The writer commits in groups: wait until every report is visible.
         want = sum(m["reports"] for m in machines)
         for _ in range(200):

@@ -16,6 +16,7 @@ import { chromium } from 'playwright-core';
 
 import { changesTests } from './changes.test.mjs';
 import { coverageTests } from './coverage.test.mjs';
+import { historyTests } from './history.test.mjs';
 import { OUT, Failure, check, eq, newPage, open, ready, api, shot, noErrors } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -294,7 +295,8 @@ async function main() {
   const { ctx, profile } = await startBrowser();
   const env = { url: info.url, info, ctx, out: OUT };
   const tests = [test_static_files, test_machines_page, test_machine_page, test_builds_page,
-    test_overflow_page, test_routes_and_navigation, test_read_token, ...coverageTests(env), ...changesTests()];
+    test_overflow_page, test_routes_and_navigation, test_read_token, ...coverageTests(env),
+    ...changesTests(), ...historyTests()];
   let passed = 0, failed = 0;
   for (const t of tests) {
     const t0 = Date.now();

@@ -11,6 +11,7 @@ import { fmtNum, fmtPct, pct } from '../lib/format.js';
 import { link, setQuery } from '../lib/router.js';
 import { onKeys } from '../lib/keys.js';
 import { cards, covCell, sortableTable } from '../lib/widgets.js';
+import { trendBox } from './history.js';
 import { buildApi, buildList, counts, crumbs, encodePath, filterPairs, isMerged, isNotImported, missing, notImported, pointsOf, reportLink, shortIds, toolbar, unmergedPairs } from './filters.js';
 
 const STATES = ['covered', 'partial', 'uncovered'];
@@ -85,7 +86,8 @@ export async function viewFile(ctx) {
   const nextBtn = h('button', { type: 'button', id: 'next-uncovered', title: 'Next uncovered or partly covered line (n); previous: p' }, 'Next uncovered ↓');
   const prevBtn = h('button', { type: 'button', id: 'prev-uncovered', title: 'Previous uncovered or partly covered line (p)' }, '↑');
   const counts3 = ['lines', 'points', 'functions'].map((k) => [k, counts(totals, k)]);
-  ctx.mount(...head,
+  const trend = await trendBox(ctx, path, { file: true });
+  ctx.mount(...head, trend,
     h('div', { class: 'fileview' },
       h('section', {},
         h('div', { class: 'toolbar' },

@@ -8,6 +8,7 @@ import { fmtNum, fmtPct, pct } from '../lib/format.js';
 import { link, setQuery } from '../lib/router.js';
 import { onKeys } from '../lib/keys.js';
 import { cards, covCell, sortableTable } from '../lib/widgets.js';
+import { trendBox } from './history.js';
 import { buildApi, buildList, counts, covOf, crumbs, filterPairs, isNotImported, missing, notImported, pctOf, reportLink, subsystemNote, toolbar, unmergedPairs } from './filters.js';
 
 const isDir = (c) => c.type === 'dir';
@@ -73,11 +74,13 @@ export async function viewReport(ctx) {
     ],
   });
   const summary = dir ? null : await summaryTable(ctx, build, filterPairs(q));
+  const trend = await trendBox(ctx, dir);
   ctx.mount(...head,
     cards(kinds.map((k) => {
       const c = counts(totals, k);
       return [`${k} covered`, fmtPct(pct(c.covered, c.total)), `${fmtNum(c.covered)} of ${fmtNum(c.total)}`];
     })),
+    trend,
     children.length ? table : h('p', { class: 'notice' }, 'Nothing instrumented here.'),
     summary);
 }

@@ -1,0 +1,526 @@
+/*
+ * history.c - coverage over time (GET /api/v1/history, docs/api-coverage.md
+ * "History"): per period (UTC day, ISO week or calendar month) the builds
+ * with coverage taken in it, and the coverage of a path merged over them
+ * and projected onto the period's newest imported build T, exactly as a
+ * merge= query of T with the period's days would answer (merge.c). The
+ * lines newly covered and no longer covered compare this period's covered
+ * lines of T with the previous period's coverage projected onto the same
+ * T (when the previous period had the same T, its answer is reused).
+ * Nothing is precomputed: a period costs one merged walk of the path (two
+ * when T changed since the previous period).
+ */
+#include "cq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "day.h"
+#include "db.h"
+#include "grow.h"
+
+/* ---- periods ---- */
+
+static int year_of(int64_t day)
+{
+	char s[11];
+
+	kc_day_format(day, s);
+	return atoi(s);
+}
+
+/* First day of year y, month m (1..12; 13 is January of y + 1). */
+static int64_t month_day(int y, int m)
+{
+	char s[32];
+	int64_t d = 0;
+
+	if (y < 1970 || y > 9999)
+		return KC_DAY_MAX + 1;
+	if (m > 12) {
+		y++;
+		m -= 12;
+	}
+	snprintf(s, sizeof(s), "%04d-%02d-01", y, m);
+	return kc_day_parse(s, &d) == 0 ? d : KC_DAY_MAX + 1;
+}
+
+int64_t kc_period_start(enum kc_step step, int64_t day)
+{
+	char s[11];
+
+	switch (step) {
+	case KC_STEP_WEEK:
+		return day - (day + 3) % 7; /* 1970-01-01 was a Thursday */
+	case KC_STEP_MONTH:
+		kc_day_format(day, s);
+		return month_day(atoi(s), atoi(s + 5));
+	default:
+		return day;
+	}
+}
+
+int64_t kc_period_next(enum kc_step step, int64_t start)
+{
+	char s[11];
+
+	switch (step) {
+	case KC_STEP_WEEK:
+		return start + 7;
+	case KC_STEP_MONTH:
+		kc_day_format(start, s);
+		return month_day(atoi(s), atoi(s + 5) + 1);
+	default:
+		return start + 1;
+	}
+}
+
+void kc_period_name(enum kc_step step, int64_t start, char out[16])
+{
+	char s[11];
+
+	kc_day_format(start, s);
+	if (step == KC_STEP_DAY) {
+		memcpy(out, s, 11);
+	} else if (step == KC_STEP_MONTH) {
+		memcpy(out, s, 7);
+		out[7] = '\0';
+	} else {
+		/* ISO 8601: the week belongs to the year of its Thursday */
+		int64_t thu = start + 3;
+		int y = year_of(thu);
+
+		snprintf(out, 16, "%04d-W%02d", y % 10000,
+			 (int)((thu - month_day(y, 1)) / 7 + 1) % 100);
+	}
+}
+
+/* ---- one period ---- */
+
+/* The builds with coverage of the request's labels on days [a, b], oldest
+ * first (first seen, then id), with whether each was imported. */
+struct pbuild {
+	char id[KC_BUILD_ID_MAX + 1];
+	int imported;
+};
+
+struct pbuilds {
+	struct pbuild *v;
+	size_t n, cap;
+};
+
+static int period_builds(struct kc_sql *db, const struct kc_history_req *h, const char *labels,
+			 int64_t a, int64_t b, struct pbuilds *out, struct kc_err *err)
+{
+	struct kc_stmt *st = kc_db_prepare(
+		db,
+		"SELECT b.build_id, EXISTS (SELECT 1 FROM images i WHERE i.build = b.id) "
+		"FROM builds b WHERE (?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) AND "
+		"EXISTS (SELECT 1 FROM binaries bi JOIN coverage c ON c.binary = bi.id "
+		" WHERE bi.build = b.id AND c.day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR c.label IN "
+		"  (SELECT l.id FROM labels l WHERE l.name IN (SELECT value FROM json_each(?3))))) "
+		"ORDER BY b.first_seen, b.id",
+		err);
+	int rc, ret = -1;
+
+	out->n = 0;
+	if (!st)
+		return -1;
+	kc_stmt_bind_int64(st, 1, a);
+	kc_stmt_bind_int64(st, 2, b);
+	if (labels)
+		kc_stmt_bind_text(st, 3, labels, -1, KC_SQL_STATIC);
+	if (h->release)
+		kc_stmt_bind_text(st, 4, h->release, -1, KC_SQL_STATIC);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		if (KC_GROW(out->v, out->cap, out->n + 1) < 0) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		snprintf(out->v[out->n].id, sizeof(out->v[out->n].id), "%s",
+			 (const char *)kc_stmt_column_text(st, 0));
+		out->v[out->n++].imported = kc_stmt_column_int(st, 1);
+	}
+	ret = rc == KC_DONE ? 0 : -1;
+out:
+	kc_stmt_finalize(st);
+	return ret;
+}
+
+static void pbuilds_release(struct pbuilds *p)
+{
+	free(p->v);
+}
+
+/* The covered lines of T under the path: keys (file index << 32 | line
+ * index), ascending because the walk is in path order. */
+struct keys {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+struct pwalk {
+	struct totals t;
+	struct keys *k;
+};
+
+static int pwalk_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+{
+	struct pwalk *w = arg;
+	struct totals t;
+	uint64_t f = (uint64_t)(v->pf - q->index->files);
+
+	cq_fview_totals(v, &t);
+	cq_totals_add(&w->t, &t);
+	for (uint32_t l = 0; l < v->nlines; l++) {
+		if (!v->ltot[l] || v->mstate[l] != 2)
+			continue;
+		if (KC_GROW(w->k->v, w->k->cap, w->k->n + 1) < 0)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		w->k->v[w->k->n++] = f << 32 | l;
+	}
+	return 0;
+}
+
+/* Open the merged query of T over days [a, b] merged with the builds of
+ * pb (T itself and builds never imported are left out by kc_covq_merge;
+ * the latter are listed as skipped). NULL with err set. */
+static struct kc_covq *open_merged(const struct kc_history_ctx *c, const char *t,
+				   const char *labels, int64_t a, int64_t b,
+				   const struct pbuilds *pb, struct kc_err *err)
+{
+	struct kc_cov_filter f = { .labels_json = labels, .minus_json = c->h->minus_json,
+				   .days = 1, .since = a, .until = b,
+				   .subsystem = c->h->subsystem };
+	const char *ids[KC_MERGE_MAX + 1];
+	struct kc_covq_merge m = { .builds = ids };
+	struct kc_covq *q;
+
+	for (size_t i = 0; i < pb->n; i++) {
+		if (strcmp(pb->v[i].id, t) == 0)
+			continue;
+		if (m.nbuilds == KC_MERGE_MAX) {
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "more than %d builds have coverage in one period: use a shorter "
+				   "step or release=", KC_MERGE_MAX + 1);
+			return NULL;
+		}
+		ids[m.nbuilds++] = pb->v[i].id;
+	}
+	q = kc_covq_open(c->cache, c->db, c->coverage_gen, t, &f, KC_COVQ_NEED_IMPORT, err);
+	if (q && kc_covq_merge(q, &m, err) < 0) {
+		kc_covq_free(q);
+		q = NULL;
+	}
+	return q;
+}
+
+/* Walk the request's path in q: totals into *t, covered lines into *k. */
+static int walk_path(struct kc_covq *q, const char *path, struct totals *t, struct keys *k,
+		     struct kc_err *err)
+{
+	struct pwalk w = { .k = k };
+	const struct pindex *x = q->index;
+	uint32_t lo = cq_lower_bound(x, path);
+	int64_t n;
+
+	memset(&w.t, 0, sizeof(w.t));
+	w.t.merged = 1;
+	k->n = 0;
+	if (!*path) {
+		n = cq_walk(q, NULL, NULL, pwalk_file, &w, err);
+	} else if (lo < x->nfiles && strcmp(x->files[lo].path, path) == 0) {
+		n = cq_walk(q, path, NULL, pwalk_file, &w, err);
+	} else {
+		size_t len = strlen(path);
+		char *prefix = malloc(len + 2);
+
+		if (!prefix)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		memcpy(prefix, path, len);
+		prefix[len] = '/';
+		prefix[len + 1] = '\0';
+		n = cq_walk(q, NULL, prefix, pwalk_file, &w, err);
+		free(prefix);
+	}
+	if (n < 0)
+		return -1;
+	*t = w.t;
+	t->files = (uint64_t)n;
+	return 0;
+}
+
+/* |a \ b| of two ascending key arrays. */
+static uint64_t minus_count(const struct keys *a, const struct keys *b)
+{
+	uint64_t n = 0;
+	size_t j = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		while (j < b->n && b->v[j] < a->v[i])
+			j++;
+		n += j == b->n || b->v[j] != a->v[i];
+	}
+	return n;
+}
+
+/* The state carried from one period to the next of a series. */
+struct carry {
+	char t[KC_BUILD_ID_MAX + 1]; /* the previous period's T, "" when none */
+	struct keys cur, prev;
+	struct pbuilds pb, prevpb;
+	int64_t prev_a, prev_b;
+};
+
+static json_t *builds_array(const struct pbuilds *pb, int imported)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < pb->n; i++)
+		if (pb->v[i].imported == imported)
+			json_array_append_new(a, json_string(pb->v[i].id));
+	return a;
+}
+
+/* The figures of period [a, b] into o. */
+static int period(const struct kc_history_ctx *c, const char *labels, int64_t a, int64_t b,
+		  struct carry *cr, json_t *o, struct kc_err *err)
+{
+	struct kc_covq *q = NULL;
+	const char *t = NULL;
+	struct totals tot;
+	struct kc_err e;
+	int ret = -1;
+
+	if (period_builds(c->db, c->h, labels, a, b, &cr->pb, err) < 0)
+		return -1;
+	for (size_t i = 0; i < cr->pb.n; i++)
+		if (cr->pb.v[i].imported)
+			t = cr->pb.v[i].id; /* the newest imported */
+	json_object_set_new(o, "build_id", t ? json_string(t) : json_null());
+	json_object_set_new(o, "builds", builds_array(&cr->pb, 1));
+	json_object_set_new(o, "not_imported", builds_array(&cr->pb, 0));
+	kc_err_clear(&e);
+	if (t)
+		q = open_merged(c, t, labels, a, b, &cr->pb, &e);
+	if (!q && t && !(e.code == KC_E_NOT_FOUND && c->h->subsystem)) {
+		*err = e;
+		return -1;
+	}
+	if (!q) {
+		/* no imported build, or T lacks the subsystem: nothing to count */
+		static const char *const keys[] = { "files", "points_covered", "points_total",
+						    "lines_covered", "lines_partial", "lines_total",
+						    "functions_covered", "functions_total",
+						    "lost_lines", "lines_new", "lines_dropped" };
+
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			json_object_set_new(o, keys[i], json_null());
+		cr->t[0] = '\0';
+		cr->cur.n = 0;
+		ret = 0;
+		goto swap;
+	}
+	/* the previous period projected onto this T: the previous answer
+	 * when it had the same T, else a walk of T with its days and builds */
+	if (strcmp(cr->t, t) == 0) {
+		struct keys k = cr->prev;
+
+		cr->prev = cr->cur;
+		cr->cur = k;
+	} else {
+		struct kc_covq *p;
+		struct totals pt;
+
+		cr->prev.n = 0;
+		if (cr->prevpb.n) {
+			p = open_merged(c, t, labels, cr->prev_a, cr->prev_b, &cr->prevpb, err);
+			if (!p || walk_path(p, c->h->path, &pt, &cr->prev, err) < 0) {
+				kc_covq_free(p);
+				goto out;
+			}
+			kc_covq_free(p);
+		}
+	}
+	if (walk_path(q, c->h->path, &tot, &cr->cur, err) < 0)
+		goto out;
+	json_object_set_new(o, "files", json_integer((json_int_t)tot.files));
+	cq_put_totals(o, &tot);
+	json_object_set_new(o, "lines_new", json_integer((json_int_t)minus_count(&cr->cur,
+										     &cr->prev)));
+	json_object_set_new(o, "lines_dropped",
+			    json_integer((json_int_t)minus_count(&cr->prev, &cr->cur)));
+	snprintf(cr->t, sizeof(cr->t), "%s", t);
+	ret = 0;
+swap:
+	{
+		struct pbuilds x = cr->prevpb;
+
+		cr->prevpb = cr->pb;
+		cr->pb = x;
+		cr->prev_a = a;
+		cr->prev_b = b;
+	}
+out:
+	kc_covq_free(q);
+	return ret;
+}
+
+/* The periods of one series (labels: a JSON array text or NULL). */
+static json_t *series(const struct kc_history_ctx *c, const char *labels, struct kc_err *err)
+{
+	const struct kc_history_req *h = c->h;
+	json_t *arr = json_array();
+	struct carry cr;
+	int64_t a = kc_period_start(h->step, h->since);
+
+	memset(&cr, 0, sizeof(cr));
+	if (!arr) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	/* the period before the first, for the first one's comparison */
+	{
+		int64_t pa = kc_period_start(h->step, a - 1);
+		json_t *scratch = json_object();
+
+		if (a >= 1 && (!scratch || period(c, labels, pa, a - 1, &cr, scratch, err) < 0)) {
+			json_decref(scratch);
+			goto fail;
+		}
+		json_decref(scratch);
+	}
+	for (; a <= h->until; a = kc_period_next(h->step, a)) {
+		int64_t b = kc_period_next(h->step, a) - 1;
+		char name[16], d1[11], d2[11];
+		json_t *o;
+
+		kc_period_name(h->step, a, name);
+		kc_day_format(a, d1);
+		kc_day_format(b, d2);
+		o = json_pack("{s:s, s:s, s:s}", "period", name, "first_day", d1, "last_day", d2);
+		if (!o || json_array_append_new(arr, o) < 0 ||
+		    period(c, labels, a, b, &cr, o, err) < 0)
+			goto fail;
+	}
+	free(cr.cur.v);
+	free(cr.prev.v);
+	pbuilds_release(&cr.pb);
+	pbuilds_release(&cr.prevpb);
+	return arr;
+fail:
+	free(cr.cur.v);
+	free(cr.prev.v);
+	pbuilds_release(&cr.pb);
+	pbuilds_release(&cr.prevpb);
+	json_decref(arr);
+	return NULL;
+}
+
+/* The labels of the series: the request's, else every label with coverage
+ * in the days, by name; at most KC_HISTORY_MAX_SERIES. */
+static json_t *series_labels(const struct kc_history_ctx *c, struct kc_err *err)
+{
+	const struct kc_history_req *h = c->h;
+	json_t *names;
+	struct kc_stmt *st;
+	int rc;
+
+	if (h->labels_json) {
+		names = json_loads(h->labels_json, 0, NULL);
+		if (!names) {
+			kc_err_set(err, KC_E_INTERNAL, "bad label list");
+			return NULL;
+		}
+	} else {
+		names = json_array();
+		st = kc_db_prepare(c->db,
+				   "SELECT l.name FROM labels l WHERE EXISTS (SELECT 1 FROM "
+				   "coverage c WHERE c.label = l.id AND c.day BETWEEN ?1 AND ?2) "
+				   "ORDER BY l.name",
+				   err);
+		if (!st || !names) {
+			json_decref(names);
+			kc_stmt_finalize(st);
+			return NULL;
+		}
+		kc_stmt_bind_int64(st, 1, kc_period_start(h->step, h->since));
+		kc_stmt_bind_int64(st, 2, h->until);
+		while ((rc = kc_db_step(c->db, st, err)) == KC_ROW)
+			json_array_append_new(names,
+					      json_string((const char *)kc_stmt_column_text(st, 0)));
+		kc_stmt_finalize(st);
+		if (rc != KC_DONE) {
+			json_decref(names);
+			return NULL;
+		}
+	}
+	if (json_array_size(names) > KC_HISTORY_MAX_SERIES) {
+		json_decref(names);
+		kc_err_set(err, KC_E_BAD_INPUT,
+			   "series=label over %d labels: name at most %d with label=",
+			   (int)json_array_size(names), KC_HISTORY_MAX_SERIES);
+		return NULL;
+	}
+	return names;
+}
+
+json_t *kc_covq_history(const struct kc_history_ctx *c, struct kc_err *err)
+{
+	const struct kc_history_req *h = c->h;
+	json_t *out = NULL, *names = NULL, *arr;
+	char d1[11], d2[11];
+	size_t n = 0, i;
+	json_t *v;
+
+	for (int64_t a = kc_period_start(h->step, h->since); a <= h->until;
+	     a = kc_period_next(h->step, a))
+		if (++n > KC_HISTORY_MAX_PERIODS) {
+			kc_err_set(err, KC_E_BAD_INPUT,
+				   "more than %d periods between since= and until=",
+				   KC_HISTORY_MAX_PERIODS);
+			return NULL;
+		}
+	kc_day_format(h->since, d1);
+	kc_day_format(h->until, d2);
+	out = json_pack("{s:s, s:s, s:s, s:s}", "path", h->path,
+			"step", h->step == KC_STEP_DAY ? "day" : h->step == KC_STEP_WEEK ? "week"
+											  : "month",
+			"since", d1, "until", d2);
+	if (!out) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (!h->series) {
+		if (!(arr = series(c, h->labels_json, err)))
+			goto fail;
+		json_object_set_new(out, "periods", arr);
+		return out;
+	}
+	if (!(names = series_labels(c, err)) || !(arr = json_array()))
+		goto fail;
+	json_object_set_new(out, "series", arr);
+	json_array_foreach(names, i, v) {
+		json_t *one = json_array(), *periods;
+		char *text;
+
+		if (!one || json_array_append(one, v) < 0 || !(text = json_dumps(one, JSON_COMPACT))) {
+			json_decref(one);
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto fail;
+		}
+		json_decref(one);
+		periods = series(c, text, err);
+		free(text);
+		if (!periods)
+			goto fail;
+		json_array_append_new(arr, json_pack("{s:O, s:o}", "label", v, "periods", periods));
+	}
+	json_decref(names);
+	return out;
+fail:
+	json_decref(names);
+	json_decref(out);
+	return NULL;
+}
