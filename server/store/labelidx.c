@@ -150,9 +150,10 @@ static int64_t pmap_find(const struct pmap *m, uint32_t bit)
 }
 
 /* Merge bits, covered on days first..last (INT64_MAX..INT64_MIN: on no
- * kept day, stored as NULL), into the row of (file, label, image). */
+ * kept day, stored as NULL), into the row of (file, label, image); fresh:
+ * there is no such row yet (a rebuild). */
 static int row_merge(sqlite3 *db, int64_t file, int64_t label, int64_t image, int64_t first,
-		     int64_t last, const roaring_bitmap_t *bits, struct kc_err *err)
+		     int64_t last, const roaring_bitmap_t *bits, int fresh, struct kc_err *err)
 {
 	sqlite3_stmt *get = kc_db_cached(db,
 					 "SELECT first_day, last_day, bits FROM label_files "
@@ -167,7 +168,7 @@ static int row_merge(sqlite3 *db, int64_t file, int64_t label, int64_t image, in
 	sqlite3_bind_int64(get, 1, file);
 	sqlite3_bind_int64(get, 2, label);
 	sqlite3_bind_int64(get, 3, image);
-	rc = kc_db_step(db, get, err);
+	rc = fresh ? SQLITE_DONE : kc_db_step(db, get, err);
 	if (rc == SQLITE_ROW) {
 		if (sqlite3_column_type(get, 0) != SQLITE_NULL) {
 			int64_t f = sqlite3_column_int64(get, 0), l = sqlite3_column_int64(get, 1);
@@ -246,7 +247,7 @@ static int add_image(sqlite3 *db, const struct pmap *m, int64_t label, int64_t d
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		r = row_merge(db, m->files[hit[i] >> 32], label, m->image, day, day, fb, err);
+		r = row_merge(db, m->files[hit[i] >> 32], label, m->image, day, day, fb, 0, err);
 		kc_bitmap_free(fb);
 		if (r < 0)
 			goto out;
@@ -417,7 +418,7 @@ static int lbuild_label(sqlite3 *db, struct lbuild *b, int64_t label, struct kc_
 			if (b->days[d - 1].day >= 0 &&
 			    roaring_bitmap_intersect(b->days[d - 1].bits, b->fbm[k]))
 				last = b->days[d - 1].day;
-		r = row_merge(db, b->fid[k], label, b->image, first, last, hit, err);
+		r = row_merge(db, b->fid[k], label, b->image, first, last, hit, 1, err);
 		kc_bitmap_free(hit);
 		if (r < 0)
 			goto out;
