@@ -11,6 +11,7 @@
  * each label's union and the all-time union are a base row (seq 0) plus
  * NDELTA delta rows with disjoint bits (schema/004_coverage_deltas.sql; the
  * store folds a key's rows back into one past 32, so 16 is a typical state).
+ * The label index is left for kcovd to compute at start.
  * Writing the rows directly with SQLite and CRoaring takes seconds where
  * pushing NLABELS x NDAYS reports per build would take far longer.
  *
@@ -243,7 +244,11 @@ int main(int argc, char **argv)
 		free(pts);
 		free(pick);
 	}
-	if (exec(db, "COMMIT") < 0)
+	/* The label index (schema/010_label_files.sql) is derived from the
+	 * rows written here: marked incomplete, kcovd recomputes it at start,
+	 * as for a database made before the index existed. */
+	if (exec(db, "DELETE FROM label_files") < 0 || exec(db, "DELETE FROM label_files_built") < 0 ||
+	    exec(db, "COMMIT") < 0)
 		goto out;
 	{
 		sqlite3_stmt *q;

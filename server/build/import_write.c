@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "db.h"
+#include "labelidx.h"
 #include "wire.h"
 
 /* Run a prepared insert or update once, then make it ready for the next. */
@@ -91,6 +92,8 @@ static int64_t write_build(struct kc_sql *db, const struct kc_import *imp, struc
 static int clear_build(struct kc_sql *db, int64_t build, struct kc_err *err)
 {
 	static const char *const sql[] = {
+		"DELETE FROM label_files WHERE file IN (SELECT id FROM files WHERE build = ?)",
+		"DELETE FROM label_files_built WHERE build = ?",
 		"DELETE FROM file_subsystems WHERE subsystem IN "
 		"(SELECT id FROM subsystems WHERE build = ?)",
 		"DELETE FROM subsystems WHERE build = ?",
@@ -433,6 +436,7 @@ int kc_import_write(void *arg, void *dbp, struct kc_err *err)
 	    write_points(db, imp, file_ids, image_ids, err) < 0 ||
 	    write_subsystems(db, build, imp, file_ids, err) < 0 ||
 	    write_record(db, build, prev, imp, err) < 0 ||
+	    kc_lidx_build(db, build, err) < 0 || /* from coverage pushed before */
 	    (prev >= 0 && drop_unused_texts(db, err) < 0))
 		goto out;
 	ret = 0;

@@ -33,11 +33,6 @@
 
 #define NONE UINT32_MAX
 
-/* The coverage rows (binaries) that count for an image: same build, kind
- * and name, and the image's build id or none recorded. */
-#define IMG_BINARY                                                                        \
-	"b.build = i.build AND b.kind = i.kind AND b.name = i.name AND "                   \
-	"(b.build_id = i.build_id OR b.build_id = '') "
 #define IMG_JOIN "FROM images i JOIN binaries b ON " IMG_BINARY
 
 struct imgcov {

@@ -2,7 +2,9 @@
  * labels.c - which labels covered the points of one file or one of its
  * lines: the selected points as a bitmap per image, one pass over the
  * coverage rows of those images that marks, per label, the points it
- * covered, then the days each label covered any of them.
+ * covered, then the days each label covered any of them. Over all days,
+ * for a build with a label index (schema/010_label_files.sql), the pass
+ * reads the index's rows of the file instead of every label's coverage.
  */
 #include "cq.h"
 
@@ -201,6 +203,118 @@ static struct llabel *lread_label(struct lread *r, const struct lsel *s, int64_t
 	return l;
 }
 
+/* One row of st (columns: label id, name, image, first day, last day,
+ * bits, listed, minus): its selected points go into the label's hit set
+ * and, for a minus label, into r->minus; its days (NULL: none) widen the
+ * label's days when it covered any. */
+static int lread_row(struct kc_covq *q, const struct lsel *s, struct lread *r,
+		     struct kc_stmt *st, struct kc_err *err)
+{
+	roaring_bitmap_t *cov = kc_db_column_bitmap(st, 5);
+	struct llabel *l = NULL;
+	int any;
+
+	if (!cov)
+		return kc_err_set(err, KC_E_INTERNAL, "a stored coverage bitmap is corrupt");
+	memset(r->row, 0, s->words * 8);
+	any = lsel_mark(q, s, kc_stmt_column_int64(st, 2), cov, r->row, err);
+	kc_bitmap_free(cov);
+	if (any < 0)
+		return -1;
+	if (kc_stmt_column_int(st, 6)) {
+		l = lread_label(r, s, kc_stmt_column_int64(st, 0),
+				(const char *)kc_stmt_column_text(st, 1));
+		if (!l)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	}
+	for (size_t w = 0; any && w < s->words; w++) {
+		if (l)
+			l->hit[w] |= r->row[w];
+		if (kc_stmt_column_int(st, 7))
+			r->minus[w] |= r->row[w];
+	}
+	if (l && any && kc_stmt_column_type(st, 3) != KC_SQL_NULL) {
+		int64_t first = kc_stmt_column_int64(st, 3), last = kc_stmt_column_int64(st, 4);
+
+		l->first = first < l->first ? first : l->first;
+		l->last = last > l->last ? last : l->last;
+	}
+	return 0;
+}
+
+/* The labels' (id, name, listed, minus) of a filter: ?2 the listed names
+ * (NULL: all), ?3 the minus ones. */
+#define LSEL                                                                              \
+	"WITH sel(id, name, listed, minus) AS (SELECT id, name, "                          \
+	"?2 IS NULL OR name IN (SELECT value FROM json_each(?2)), "                        \
+	"?3 IS NOT NULL AND name IN (SELECT value FROM json_each(?3)) FROM labels) "
+
+/* Bind the filter's label lists to ?2 and ?3. */
+static void lread_bind(struct kc_stmt *st, const struct kc_cov_filter *f)
+{
+	if (f->labels_json)
+		kc_stmt_bind_text(st, 2, f->labels_json, -1, KC_SQL_STATIC);
+	if (f->minus_json)
+		kc_stmt_bind_text(st, 3, f->minus_json, -1, KC_SQL_STATIC);
+}
+
+static int lread_alloc(const struct lsel *s, struct lread *r, struct kc_err *err)
+{
+	r->minus = calloc(s->words, 8);
+	r->row = calloc(s->words, 8);
+	if (!r->minus || !r->row)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	return 0;
+}
+
+/* Whether the label index (schema/010_label_files.sql) of the query's
+ * build is complete: 1, 0, or -1 on error. */
+static int lindex_built(struct kc_covq *q, struct kc_err *err)
+{
+	struct kc_stmt *st = kc_db_cached(q->db, "SELECT 1 FROM label_files_built WHERE build = ?",
+					err);
+	int rc;
+
+	if (!st)
+		return -1;
+	kc_stmt_bind_int64(st, 1, q->build);
+	rc = kc_db_step(q->db, st, err);
+	kc_stmt_reset(st);
+	return rc < 0 ? -1 : rc == KC_ROW;
+}
+
+/* Over all days, from the label index: per label one small row per image
+ * of the file, holding the file's points it covered and its first and
+ * last day (those of the whole file). */
+static int lread_index(struct kc_covq *q, const struct lsel *s, struct lread *r,
+		       struct kc_err *err)
+{
+	struct kc_stmt *st = kc_db_cached(q->db,
+					LSEL "SELECT s.id, s.name, x.image, x.first_day, x.last_day, "
+					     "x.bits, s.listed, s.minus FROM label_files x "
+					     "JOIN sel s ON s.id = x.label WHERE x.file = ?1 "
+					     "AND (s.listed OR s.minus) ORDER BY x.label",
+					err);
+	int rc, ret = -1;
+
+	if (!st || lread_alloc(s, r, err) < 0)
+		goto out;
+	kc_stmt_bind_int64(st, 1, s->pf->id);
+	lread_bind(st, &q->f);
+	while ((rc = kc_db_step(q->db, st, err)) == KC_ROW)
+		if (lread_row(q, s, r, st, err) < 0)
+			goto out;
+	if (rc < 0) {
+		kc_err_prefix(err, "reading the label index");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (st)
+		kc_stmt_reset(st);
+	return ret;
+}
+
 /* Read the coverage rows of the filter's days for the selected points'
  * images: per listed label its hit set, and the minus labels' union. */
 static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
@@ -210,10 +324,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 	/* Labels outermost (in id order, so no sort of the blobs), then the
 	 * primary key (binary, label, day) of each label's rows. */
 #define ROWS                                                                              \
-	"WITH sel(id, name, listed, minus) AS (SELECT id, name, "                          \
-	"?2 IS NULL OR name IN (SELECT value FROM json_each(?2)), "                        \
-	"?3 IS NOT NULL AND name IN (SELECT value FROM json_each(?3)) FROM labels) "       \
-	"SELECT s.id, s.name, i.id, c.day, c.bits, s.listed, s.minus FROM sel s "          \
+	LSEL "SELECT s.id, s.name, i.id, c.day, c.day, c.bits, s.listed, s.minus FROM sel s " \
 	"CROSS JOIN images i JOIN binaries b ON " IMG_BINARY                               \
 	"CROSS JOIN coverage c ON c.binary = b.id AND c.label = s.id "                     \
 	"WHERE (s.listed OR s.minus) AND i.id IN (SELECT value FROM json_each(?1)) AND "
@@ -225,56 +336,17 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 	struct kc_stmt *st = kc_db_prepare(q->db, sql[f->days ? 1 : 0], err);
 	int rc, ret = -1;
 
-	r->minus = calloc(s->words, 8);
-	r->row = calloc(s->words, 8);
-	if (!st || !r->minus || !r->row) {
-		if (st)
-			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	if (!st || lread_alloc(s, r, err) < 0)
 		goto out;
-	}
 	kc_stmt_bind_text(st, 1, s->images, -1, KC_SQL_STATIC);
-	if (f->labels_json)
-		kc_stmt_bind_text(st, 2, f->labels_json, -1, KC_SQL_STATIC);
-	if (f->minus_json)
-		kc_stmt_bind_text(st, 3, f->minus_json, -1, KC_SQL_STATIC);
+	lread_bind(st, f);
 	if (f->days) {
 		kc_stmt_bind_int64(st, 4, f->since);
 		kc_stmt_bind_int64(st, 5, f->until);
 	}
-	while ((rc = kc_db_step(q->db, st, err)) == KC_ROW) {
-		int64_t day = kc_stmt_column_int64(st, 3);
-		roaring_bitmap_t *cov = kc_db_column_bitmap(st, 4);
-		struct llabel *l = NULL;
-		int any;
-
-		if (!cov) {
-			kc_err_set(err, KC_E_INTERNAL, "a stored coverage bitmap is corrupt");
+	while ((rc = kc_db_step(q->db, st, err)) == KC_ROW)
+		if (lread_row(q, s, r, st, err) < 0)
 			goto out;
-		}
-		memset(r->row, 0, s->words * 8);
-		any = lsel_mark(q, s, kc_stmt_column_int64(st, 2), cov, r->row, err);
-		kc_bitmap_free(cov);
-		if (any < 0)
-			goto out;
-		if (kc_stmt_column_int(st, 5)) {
-			l = lread_label(r, s, kc_stmt_column_int64(st, 0),
-					(const char *)kc_stmt_column_text(st, 1));
-			if (!l) {
-				kc_err_set(err, KC_E_INTERNAL, "out of memory");
-				goto out;
-			}
-		}
-		for (size_t w = 0; any && w < s->words; w++) {
-			if (l)
-				l->hit[w] |= r->row[w];
-			if (kc_stmt_column_int(st, 6))
-				r->minus[w] |= r->row[w];
-		}
-		if (l && any) {
-			l->first = day < l->first ? day : l->first;
-			l->last = day > l->last ? day : l->last;
-		}
-	}
 	if (rc < 0) {
 		kc_err_prefix(err, "reading coverage");
 		goto out;
@@ -717,6 +789,7 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 	struct lread r = { 0 };
 	uint32_t *lcov = NULL, *ltot = NULL, at, li = NONE;
 	size_t shown = 0;
+	int indexed = 0;
 	json_t *out = NULL, *arr = NULL;
 	const struct pfile *pf;
 
@@ -737,8 +810,11 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 	}
 	if (q->merge)
 		return merged_labels(q, pf, line, li, limit, err);
-	/* No point selected (a line without points): no row can cover one. */
-	if (lsel_init(&s, q, pf, li, NULL, err) < 0 || (s.n && lread_rows(q, &s, &r, err) < 0))
+	/* No point selected (a line without points): no row can cover one.
+	 * Over all days the label index answers when the build has one. */
+	if (lsel_init(&s, q, pf, li, NULL, err) < 0 ||
+	    (s.n && !q->f.days && (indexed = lindex_built(q, err)) < 0) ||
+	    (s.n && (indexed ? lread_index(q, &s, &r, err) : lread_rows(q, &s, &r, err)) < 0))
 		goto out;
 	lcov = malloc(((size_t)pf->nlines + 1) * 4);
 	ltot = calloc((size_t)pf->nlines + 1, 4);
@@ -766,7 +842,14 @@ json_t *kc_covq_labels(struct kc_covq *q, const char *path, int64_t line, size_t
 	if (r.n)
 		qsort(r.v, r.n, sizeof(*r.v), cmp_llabel);
 	for (size_t i = 0; i < r.n && i < limit; i++) {
-		if (!q->f.days && llabel_days(q, &s, &r.v[i], r.row, err) < 0)
+		/* The index's days are the whole file's: a line's come from the
+		 * per-day rows, as without the index. */
+		if (indexed && line > 0) {
+			r.v[i].first = INT64_MAX;
+			r.v[i].last = INT64_MIN;
+		}
+		if (!q->f.days && !(indexed && line <= 0) &&
+		    llabel_days(q, &s, &r.v[i], r.row, err) < 0)
 			goto out;
 		json_array_append_new(arr, llabel_json(&s, &r.v[i], r.minus, lcov, ltot));
 	}

@@ -5,7 +5,8 @@
  * days (day -1, schema/004 and 006: a key's coverage is the OR of its
  * rows), moves label_unions.upto past the cutoff, and only then deletes
  * the per-day rows, so the union plus the kept rows hold exactly what the
- * deleted rows held. Backup and restore use SQLite's online backup API.
+ * deleted rows held; the label index of the builds that lost rows is then
+ * recomputed. Backup and restore use SQLite's online backup API.
  */
 #include "retention.h"
 
@@ -18,6 +19,7 @@
 
 #include "audit.h"
 #include "db.h"
+#include "labelidx.h"
 #include "overflow.h"
 #include "sql_impl.h"
 
@@ -67,9 +69,15 @@ int kc_gc_run(struct kc_sql *db, int64_t today, unsigned keep_days, const char *
 		   "GROUP BY binary, label "
 		   "ON CONFLICT(binary, label) DO UPDATE SET upto = max(upto, excluded.upto)",
 		   cutoff, NULL, err) < 0 ||
-	    /* 3. Then the rows can go. */
+	    /* 3. Then the rows can go; the label index of the builds that lose
+	     * rows is recomputed (the first day of a file may move). */
+	    exec_i(db,
+		   "DELETE FROM label_files_built WHERE build IN (SELECT DISTINCT b.build FROM "
+		   "coverage c JOIN binaries b ON b.id = c.binary WHERE c.day >= 0 AND c.day < ?1)",
+		   cutoff, NULL, err) < 0 ||
 	    exec_i(db, "DELETE FROM coverage WHERE day >= 0 AND day < ?1", cutoff, &res->day_rows,
 		   err) < 0 ||
+	    kc_lidx_build_missing(db, NULL, err) < 0 ||
 	    exec_i(db, "DELETE FROM reports WHERE received < ?1 * 86400", cutoff, &res->reports,
 		   err) < 0 ||
 	    kc_overflow_rollup(db, cutoff, &res->overflow_rows, err) < 0)
@@ -93,6 +101,8 @@ int kc_build_delete(struct kc_sql *db, const char *build_id, const char *actor,
 		const char *sql;
 		int count; /* which result field the changes go to, -1 none */
 	} steps[] = {
+		{ "DELETE FROM label_files WHERE file IN (SELECT id FROM files WHERE build = ?1)", -1 },
+		{ "DELETE FROM label_files_built WHERE build = ?1", -1 },
 		{ "DELETE FROM file_subsystems WHERE subsystem IN "
 		  "(SELECT id FROM subsystems WHERE build = ?1)", -1 },
 		{ "DELETE FROM subsystems WHERE build = ?1", -1 },

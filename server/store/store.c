@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "labelidx.h"
 #include "overflow.h"
 
 struct merge {
@@ -81,6 +82,7 @@ struct kc_store {
 	} unions[KC_UNION_CACHE];
 	size_t nunions;
 	uint64_t union_clock;
+	struct kc_lidx *lidx; /* the label index's point maps (labelidx.h) */
 	/* Prepared statements of the writer, keyed by their (constant) SQL
 	 * text pointer: ingest runs the same dozen statements per report. */
 	struct {
@@ -606,6 +608,12 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 			continue; /* nothing new: the stored rows stay as they are */
 		}
 		roaring_bitmap_or_inplace(e->m.bits, delta);
+		/* A day's new bits are what the label index lacks (labelidx.h). */
+		if (m->label >= 0 && m->day >= 0 &&
+		    kc_lidx_add(s->lidx, s->db, m->binary, m->label, m->day, delta, err) < 0) {
+			kc_bitmap_free(delta);
+			return -1;
+		}
 		roaring_bitmap_run_optimize(delta);
 		s->wrote_coverage = 1;
 		if (e->rows < KC_MAX_DELTA_ROWS) {
@@ -665,6 +673,8 @@ static void apply_job(struct kc_store *s, struct kc_job *job)
 		r = apply_addrmap(s, job->map, &job->id, &job->err);
 	else
 		r = job->fn(job->arg, s->db, &job->err);
+	if (job->kind == KC_JOB_CALL) /* an import or deletion changes the images */
+		kc_lidx_forget(s->lidx);
 	if (job->maintenance) {
 		/* The unions may have changed under the cache (alone in its batch:
 		 * no merge of this batch is pending). */
@@ -716,6 +726,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
 		drop_unions(s); /* they may hold bits the rollback took back */
 		drop_labels(s);
+		kc_lidx_forget(s->lidx);
 		for (struct kc_job *j = batch; j; j = j->next) {
 			j->outcome = KC_JOB_FAILED;
 			j->err = err;
@@ -797,8 +808,18 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	if (s->lock_fd < 0)
 		goto fail;
 	s->db = kc_db_open(path, 0, err);
+	s->lidx = kc_lidx_new();
 	if (!s->db || kc_db_migrate(s->db, err) < 0)
 		goto fail;
+	/* Builds imported before the label index existed, or whose index was
+	 * dropped to be recomputed (labelidx.h). */
+	if (!s->lidx || kc_db_exec(s->db, "BEGIN IMMEDIATE", err) < 0 ||
+	    kc_lidx_build_missing(s->db, NULL, err) < 0 || kc_db_exec(s->db, "COMMIT", err) < 0) {
+		if (!s->lidx)
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
+		goto fail;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
@@ -808,6 +829,7 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	}
 	return s;
 fail:
+	kc_lidx_free(s->lidx);
 	kc_db_close(s->db);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
@@ -831,6 +853,7 @@ void kc_store_close(struct kc_store *s)
 	free(s->machines);
 	free(s->builds);
 	free(s->labels);
+	kc_lidx_free(s->lidx);
 	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
 		kc_stmt_finalize(s->cache[i].st);
 	kc_db_close(s->db);

@@ -40,6 +40,13 @@
 	"(c.day = -1 OR c.day >= coalesce((SELECT u.upto FROM label_unions u WHERE "    \
 	"u.binary = c.binary AND u.label = c.label), 0)) "
 
+/* SQL condition joining `images i` to `binaries b`: the coverage rows
+ * (binaries) that count for an image: same build, kind and name, and the
+ * image's build id or none recorded. */
+#define IMG_BINARY                                                                        \
+	"b.build = i.build AND b.kind = i.kind AND b.name = i.name AND "                   \
+	"(b.build_id = i.build_id OR b.build_id = '') "
+
 enum kc_job_kind { KC_JOB_REPORT, KC_JOB_ADDRMAP, KC_JOB_CALL };
 
 enum kc_job_status {

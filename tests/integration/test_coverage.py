@@ -497,6 +497,9 @@ def test_label_unions_and_days():
                 "seq, bits FROM coverage WHERE label = ? AND day = ?", (day - 5, sa, day))
     con.execute("DROP TABLE label_unions")
     con.execute("DELETE FROM schema_version WHERE version = 6")
+    # The label index (schema 010) is derived from coverage: forgetting that
+    # it is complete makes kcovd recompute it at start.
+    con.execute("DELETE FROM label_files_built")
     con.commit()
     nbin = con.execute("SELECT count(DISTINCT binary) FROM coverage WHERE label = ? AND day = ?",
                        (sa, day - 5)).fetchone()[0]
@@ -936,6 +939,7 @@ def test_gc_keeps_all_time_and_label_coverage():
     with con:
         con.execute("UPDATE coverage SET day = day - 20 WHERE day >= 0")
         con.execute("UPDATE label_unions SET upto = upto - 20")
+        con.execute("UPDATE label_files SET first_day = first_day - 20, last_day = last_day - 20")
         con.execute("UPDATE reports SET received = received - 20 * 86400")
         con.execute("UPDATE overflow_daily SET day = day - 20")
     con.close()

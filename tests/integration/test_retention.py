@@ -59,6 +59,8 @@ def move_days_back(srv, days):
     with con:
         con.execute("UPDATE coverage SET day = day - ? WHERE day >= 0", (days,))
         con.execute("UPDATE label_unions SET upto = upto - ?", (days,))
+        con.execute("UPDATE label_files SET first_day = first_day - ?, last_day = last_day - ?",
+                    (days, days))
         con.execute("UPDATE reports SET received = received - ?", (days * 86400,))
         con.execute("UPDATE overflow_daily SET day = day - ?", (days,))
     con.close()
