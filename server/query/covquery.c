@@ -154,6 +154,11 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, struct kc_sql *db, uin
 		}
 		for (uint32_t i = 0; i < q->index->nimg; i++)
 			q->cov[i] = cq_covset_get(&q->img, q->index->img[i]);
+		/* Flat bitsets an earlier walk made for this shared coverage:
+		 * a bit test per point instead of a roaring lookup, for every
+		 * query (merged file queries tally a file in each build). */
+		if (q->img_ref && (q->bitset = cq_covshared_bitsets(q->cache, q->img_ref)))
+			q->bitset_shared = 1;
 		if (f->subsystem && subsystem_mask(q, err) < 0)
 			goto out;
 	}
