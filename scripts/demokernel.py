@@ -126,6 +126,7 @@ FLEET = (
     [("kunit-01", "kunit", "unique", 16384, 1024, 1, 0.0)]
 )
 PROGRAMS = 12  # per machine
+HISTORY_DAYS = 7  # per build: the fleet's runs span 2 x 7 days (run_fleet)
 
 
 def log(*a):
@@ -381,8 +382,10 @@ def import_revisions(srv, work):
 
 def run_fleet(srv, token, revs):
     """The 24 machines: each boots its build (own KASLR and module base),
-    runs PROGRAMS programs of 1-4 syscalls (sometimes a loop), and pushes
-    its spool. Returns {machine: programs}."""
+    runs PROGRAMS programs of 1-4 syscalls (sometimes a loop), each on its
+    day of the last two weeks (the collector's clock set back with
+    libfaketime, so the reports say when they were taken), and pushes its
+    spool. Returns {machine: programs}."""
     names = [s for s, _ in SYSCALLS]
     done = {}
     for n, (name, label, mode, words, bitmap, build, p_loop) in enumerate(FLEET):
@@ -393,7 +396,10 @@ def run_fleet(srv, token, revs):
                     "d%07x-0000-4000-8000-%012x" % (n, n))
         extra = ["--mode", mode, "--words", str(words)] + (
             ["--bitmap-words", str(bitmap)] if bitmap else [])
-        for _ in range(PROGRAMS):
+        for i in range(PROGRAMS):
+            # Two weeks of history: the older build's machines ran 13 to 7
+            # days ago, the newer build's 6 days ago to today.
+            m.days_ago = (0 if build else 7) + (PROGRAMS - 1 - i) * HISTORY_DAYS // PROGRAMS
             prog = rng.sample(names, rng.randint(1, 4))
             if rng.random() < p_loop:
                 prog.append(rng.choice(LOOPS)[0])

@@ -14,6 +14,7 @@ PKGS=(
   clang lld llvm libclang-rt-14-dev lcov curl python3 openssl git binutils xz-utils zstd
   systemd  # systemd-analyze verify of the packaged units (tests/integration/test_packages.py)
   systemd-container  # systemd-nspawn boots this machine's root under systemd (test_systemd.py)
+  faketime  # the demo's machines run on earlier days (scripts/demokernel.py)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -14,6 +14,7 @@ trap 'rm -f "$KC_SKIP_LOG"' EXIT
 # Floors: how many tests a suite must have run (docs/testing.md).
 WEB_TESTS=22          # tests/web/run.mjs, all of them
 WEB_UNIT_TESTS=5      # tests/web/unit/*.test.mjs, all of them
+WEB_DEMO_TESTS=4      # tests/web/demo.mjs, all of them
 FUZZ_SECONDS=${KC_FUZZ_SECONDS:-45}
 
 scripts/install-deps.sh
@@ -32,6 +33,9 @@ kc_suite web-unit kc_counted "$WEB_UNIT_TESTS" tests/web/unit/run.sh
 # npm ci runs inside. Screenshots: build/tests/out/web/ (docs/web.md).
 kc_suite web kc_counted "$WEB_TESTS" tests/web/run.sh build
 kc_suite web-asan kc_counted "$WEB_TESTS" tests/web/run.sh build-asan
+# The run command's demo, loaded as scripts/run.sh loads it, walked in
+# Chromium (the sanitized tree loads it in ctest's it_test_demo).
+kc_suite web-demo kc_counted "$WEB_DEMO_TESTS" tests/web/run.sh build --demo
 unset ASAN_OPTIONS
 # Fuzz every parser of untrusted bytes for a bounded time (clang libFuzzer,
 # ASan+UBSan; FUZZ_SECONDS per target, each with a floor of executed

@@ -22,6 +22,8 @@ KCOVD = os.environ["KCOVD"]
 COLLECT = os.environ["KCOV_COLLECT"]
 STANDIN_LIB = os.environ["STANDIN_LIB"]
 WORKLOAD = os.environ["STANDIN_WORKLOAD"]
+# libfaketime (Debian faketime): Machine.days_ago runs the collector on an earlier day.
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 MKSYSROOT = os.environ["STANDIN_MKSYSROOT"]
 KERNEL_DESC = os.environ["STANDIN_KERNEL"]
 LINK_TEXT = 0xFFFFFFFF81000000
@@ -292,6 +294,7 @@ class Machine:
         self.device = os.path.join(self.dir, "kcov")
         os.makedirs(self.state)
         self.unique = unique
+        self.days_ago = 0  # run() as on that many days before today (env())
         args = [MKSYSROOT, KERNEL_DESC, self.sysroot, "--kaslr", hex(kaslr), "--boot-id", boot_id]
         for mod, base in module_bases.items():
             args += ["--module", "%s=%s" % (mod, hex(base))]
@@ -309,6 +312,12 @@ class Machine:
         })
         if self.unique != "yes":
             e["KCOV_STANDIN_UNIQUE"] = self.unique
+        if self.days_ago:
+            # A machine that ran days ago: its clock (libfaketime) puts
+            # that day into the reports' `created`.
+            e["LD_PRELOAD"] += ":" + FAKETIME_LIB
+            e["FAKETIME"] = "-%dd" % self.days_ago
+            e["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
         return e
 
     def run(self, syscalls, label="ltp", extra=(), server=None, token=None, check_rc=True):

@@ -13,8 +13,12 @@ imported:
   their programs, the median machine in single-digit percent, and no
   overflow at all in unique mode (the loops that overflow trace mode record
   each PC once there);
+- two weeks of history: each of the last 14 days has coverage, taken by
+  the older build's machines in the first week and the newer build's in
+  the second (the collectors' clocks set back with libfaketime);
 - loading it a second time into the same data directory adds nothing.
 """
+import datetime
 import os
 import subprocess
 import sys
@@ -22,6 +26,12 @@ import sys
 from kcovlib import Server, check, run_tests, started
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def day(offset):
+    """The UTC day offset days from today, as the API names it."""
+    return (datetime.datetime.now(datetime.timezone.utc).date() +
+            datetime.timedelta(days=offset)).isoformat()
 
 
 def load(srv):
@@ -64,6 +74,19 @@ def test_demo():
           "subsystems of the demo build: %s" % str(subs)[:300])
     ext4 = [x for x in subs["subsystems"] if x["name"] == "FS EXT4 SUBSYSTEM"]
     check(ext4 and ext4[0]["files"] == 9, "fs/ext4 subsystem: %s" % ext4)
+    # Two weeks of per-day coverage: the older build's machines ran 13 to 7
+    # days ago, the newer build's since then (their reports' taken days).
+    hist = srv.get("/api/v1/history?step=day&since=%s" % day(-20))["periods"]
+    days = {p["period"]: p for p in hist if p["builds"]}
+    check(sorted(days) == [day(-d) for d in range(13, -1, -1)],
+          "days with coverage: %s" % sorted(days))
+    check(all(days[day(-d)]["build_id"] == old for d in range(13, 6, -1)) and
+          all(days[day(-d)]["build_id"] == new for d in range(6, -1, -1)),
+          "the periods' builds: %s" % [(p, days[p]["build_id"][:8]) for p in sorted(days)])
+    check(all(0 < p["lines_covered"] < p["lines_total"] for p in days.values()),
+          "a day without covered lines: %s" % hist)
+    weeks = srv.get("/api/v1/history?step=week&since=%s" % day(-13))["periods"]
+    check(sum(1 for w in weeks if w["builds"]) >= 2, "history weeks: %s" % weeks)
     machines = srv.get("/api/v1/machines")["machines"]
     check(len(machines) == 24, "%d machines, 24 expected" % len(machines))
     reports = sum(m["reports"] for m in machines)

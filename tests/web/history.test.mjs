@@ -12,7 +12,7 @@ import { checkTree } from './coverage.test.mjs';
 const linePct = (p) => (p.lines_total ? (100 * p.lines_covered) / p.lines_total : null);
 const hist = (env, params) => api(env, '/api/v1/history?' + new URLSearchParams(params));
 
-async function chartData(page) {
+export async function chartData(page) {
   await page.waitForFunction(() => document.querySelector('#trend')?.dataset.drawn === '1', null, { timeout: 20000 });
   return page.evaluate(() => {
     const c = window.Chart.getChart(document.querySelector('#trend-chart'));

@@ -6,51 +6,13 @@
 // number the pages show is checked against the REST API's answer.
 // Screenshots go to $OUT_DIR (default: ../out). Prints "N passed, N
 // failed" and exits non-zero on failure.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
 import { changesTests } from './changes.test.mjs';
 import { coverageTests } from './coverage.test.mjs';
 import { historyTests } from './history.test.mjs';
-import { OUT, Failure, check, eq, newPage, open, ready, api, shot, noErrors } from './lib.mjs';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-fs.mkdirSync(OUT, { recursive: true });
-
-// ---- fixture -----------------------------------------------------------------
-
-function startFixture() {
-  const proc = spawn('python3', [path.join(HERE, 'fixture.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const rl = readline.createInterface({ input: proc.stdout });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('fixture did not start in 180 s')), 180000);
-    proc.on('exit', (code) => reject(new Error('fixture exited with ' + code)));
-    rl.once('line', (line) => {
-      clearTimeout(timer);
-      resolve({ proc, info: JSON.parse(line) });
-    });
-  });
-}
-
-// ---- browser -----------------------------------------------------------------
-
-async function startBrowser() {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'kcovd-web-chromium-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1360, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  return { ctx, profile };
-}
+import { check, eq, newPage, open, ready, api, shot, noErrors, runSuite } from './lib.mjs';
 
 // ---- tests: static files -----------------------------------------------------
 
@@ -290,40 +252,6 @@ async function test_read_token(env) {
 
 // ---- runner --------------------------------------------------------------------
 
-async function main() {
-  const { proc, info } = await startFixture();
-  const { ctx, profile } = await startBrowser();
-  const env = { url: info.url, info, ctx, out: OUT };
-  const tests = [test_static_files, test_machines_page, test_machine_page, test_builds_page,
-    test_overflow_page, test_routes_and_navigation, test_read_token, ...coverageTests(env),
-    ...changesTests(), ...historyTests()];
-  let passed = 0, failed = 0;
-  for (const t of tests) {
-    const t0 = Date.now();
-    try {
-      await t(env);
-      passed++;
-      console.log(`ok   ${t.name} (${Date.now() - t0} ms)`);
-    } catch (e) {
-      failed++;
-      console.log(`FAIL ${t.name}: ${e instanceof Failure ? e.message : e.stack}`);
-    }
-  }
-  await ctx.close();
-  fs.rmSync(profile, { recursive: true, force: true });
-  proc.stdin.end();
-  const code = await new Promise((r) => proc.once('exit', r));
-  if (code !== 0) {
-    failed++;
-    console.log(`FAIL fixture: exited with ${code} (kcovd sanitizer report or shutdown error above)`);
-  }
-  console.log(`screenshots in ${OUT}`);
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
-}
-
-main().catch((e) => {
-  console.error(e);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-});
+runSuite('fixture.py', (env) => [test_static_files, test_machines_page, test_machine_page,
+  test_builds_page, test_overflow_page, test_routes_and_navigation, test_read_token,
+  ...coverageTests(env), ...changesTests(), ...historyTests()]);

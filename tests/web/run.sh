@@ -2,7 +2,8 @@
 # Browser tests of kcovd's UI against a built tree: installs the npm
 # packages (npm ci: Chart.js for web/, playwright-core for the tests),
 # checks the vendored Chart.js equals the locked package, then runs
-# run.mjs with Debian's Chromium. Usage: tests/web/run.sh BUILD_DIR
+# run.mjs with Debian's Chromium. Usage: tests/web/run.sh BUILD_DIR [--demo]
+# (--demo: demo.mjs, the walk of the run command's demo, instead).
 # Screenshots: BUILD_DIR/tests/out/web/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,4 +23,5 @@ export KCOVD=$build/server/kcovd KCOV_COLLECT=$build/collector/kcov-collect \
   WEB_DIR=$root/web OUT_DIR=$build/tests/out/web CHROMIUM=$chromium \
   PYTHONDONTWRITEBYTECODE=1 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 cd "$root/tests/web"
+if [ "${2:-}" = --demo ]; then exec node demo.mjs; fi
 exec node run.mjs
