@@ -12,6 +12,8 @@
  * With --merge: merged queries instead (merge= every other imported build
  * onto the newest one: random files and the tree of the root), each next to
  * the same query without merge=.
+ *
+ * sqlconv: native SQLite (a SQLite-backend bench tool: sqlconv.sh leaves it alone)
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -18,6 +18,8 @@
  *   PER_MILLE: points covered per (label, day) row, in 1/1000 of the image
  * Prints the number of coverage rows and their bytes, and the points and
  * files of one imported build.
+ *
+ * sqlconv: native SQLite (a SQLite-backend bench tool: sqlconv.sh leaves it alone)
  */
 #include <stdio.h>
 #include <stdlib.h>

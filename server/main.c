@@ -414,7 +414,7 @@ out:
 	return ret;
 }
 
-static int open_db(struct cli *c, sqlite3 **db, struct kc_err *err)
+static int open_db(struct cli *c, struct kc_sql **db, struct kc_err *err)
 {
 	char path[PATH_MAX];
 
@@ -441,9 +441,9 @@ static const char *when(int64_t t, char *out, size_t size)
 	return out;
 }
 
-static int token_list(sqlite3 *db, struct kc_err *err)
+static int token_list(struct kc_sql *db, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(
+	struct kc_stmt *st = kc_db_prepare(
 		db, "SELECT id, name, scope, created, expires, last_used, last_addr, machines, "
 		    "CASE WHEN revoked IS NOT NULL THEN 'revoked' "
 		    "WHEN expires IS NOT NULL AND expires <= strftime('%s', 'now') THEN 'expired' "
@@ -454,17 +454,17 @@ static int token_list(sqlite3 *db, struct kc_err *err)
 	if (!st)
 		return -1;
 	printf("ID\tNAME\tSCOPE\tSTATE\tCREATED\tEXPIRES\tLAST_USED\tLAST_ADDRESS\tMACHINES\n");
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW)
-		printf("kc_%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sqlite3_column_text(st, 0),
-		       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
-		       sqlite3_column_text(st, 8),
-		       when(sqlite3_column_int64(st, 3), created, sizeof(created)),
-		       when(sqlite3_column_int64(st, 4), expires, sizeof(expires)),
-		       when(sqlite3_column_int64(st, 5), used, sizeof(used)),
-		       sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "-",
-		       sqlite3_column_text(st, 7) ? (const char *)sqlite3_column_text(st, 7) : "*");
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW)
+		printf("kc_%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", kc_stmt_column_text(st, 0),
+		       kc_stmt_column_text(st, 1), kc_stmt_column_text(st, 2),
+		       kc_stmt_column_text(st, 8),
+		       when(kc_stmt_column_int64(st, 3), created, sizeof(created)),
+		       when(kc_stmt_column_int64(st, 4), expires, sizeof(expires)),
+		       when(kc_stmt_column_int64(st, 5), used, sizeof(used)),
+		       kc_stmt_column_text(st, 6) ? (const char *)kc_stmt_column_text(st, 6) : "-",
+		       kc_stmt_column_text(st, 7) ? (const char *)kc_stmt_column_text(st, 7) : "*");
+	kc_stmt_finalize(st);
+	return rc == KC_DONE ? 0 : -1;
 }
 
 static int cmd_token(struct cli *c, int argc, char **argv, struct kc_err *err)
@@ -474,7 +474,7 @@ static int cmd_token(struct cli *c, int argc, char **argv, struct kc_err *err)
 	const char *sub = optind < argc ? argv[optind] : "";
 	const char *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
 	unsigned count;
-	sqlite3 *db;
+	struct kc_sql *db;
 	int ret = -1;
 
 	if (!((strcmp(sub, "add") == 0 && arg) || (strcmp(sub, "revoke") == 0 && arg) ||
@@ -509,7 +509,7 @@ static int cmd_audit(struct cli *c, struct kc_err *err)
 {
 	json_t *rows = NULL, *row;
 	char at[32];
-	sqlite3 *db;
+	struct kc_sql *db;
 	size_t i;
 
 	if (open_db(c, &db, err) < 0)
@@ -570,7 +570,7 @@ static int cmd_vacuum(struct cli *c, struct kc_err *err)
 {
 	char path[PATH_MAX], detail[64];
 	int64_t freed = 0;
-	sqlite3 *db = NULL;
+	struct kc_sql *db = NULL;
 	int fd, ret = -1;
 
 	if (db_path(c, path, sizeof(path), err) < 0 || (fd = kc_db_lock(path, err)) < 0)
@@ -671,7 +671,7 @@ static int cmd_import_build(struct cli *c, struct kc_err *err)
 	struct import_tty tty = { 0, 0 };
 	double t0 = mono_seconds();
 	json_t *summary = NULL;
-	sqlite3 *db;
+	struct kc_sql *db;
 	char *text;
 	int ret;
 

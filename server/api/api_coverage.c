@@ -233,7 +233,7 @@ static int parse_merge(struct kc_req *r, struct merge_args *a, struct kc_err *er
 struct query {
 	struct filter_args fa;
 	struct merge_args ma;
-	sqlite3 *db;
+	struct kc_sql *db;
 	struct kc_covq *q;
 	struct kc_buf buf; /* text answers */
 	struct kc_err err;
@@ -520,7 +520,7 @@ void kc_api_warm_index(struct kc_server *srv, json_t *summary)
 	const char *build = json_string_value(json_object_get(summary, "build_id"));
 	struct kc_cov_filter none;
 	struct kc_err err;
-	sqlite3 *db;
+	struct kc_sql *db;
 
 	if (!build)
 		return;

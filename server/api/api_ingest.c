@@ -115,7 +115,7 @@ enum MHD_Result kc_api_post_report(struct kc_req *r)
 	struct kc_defer *parked;
 	enum kc_msg_kind kind;
 	unsigned version = 1;
-	sqlite3 *db;
+	struct kc_sql *db;
 	enum MHD_Result ret;
 	int found;
 

@@ -22,40 +22,40 @@
 
 /* Turn every row of st (prepared on db) into a JSON object; returns a new
  * array, or NULL with err set. */
-static json_t *rows_json(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
+static json_t *rows_json(struct kc_sql *db, struct kc_stmt *st, struct kc_err *err)
 {
 	json_t *arr = json_array();
 	int rc;
 
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
 		json_t *o = json_object();
 
-		for (int i = 0; i < sqlite3_column_count(st); i++) {
-			const char *name = sqlite3_column_name(st, i);
+		for (int i = 0; i < kc_stmt_column_count(st); i++) {
+			const char *name = kc_stmt_column_name(st, i);
 			json_t *v;
 
-			switch (sqlite3_column_type(st, i)) {
-			case SQLITE_INTEGER:
+			switch (kc_stmt_column_type(st, i)) {
+			case KC_SQL_INTEGER:
 				if (strncmp(name, "b_", 2) == 0) {
-					v = json_boolean(sqlite3_column_int64(st, i) != 0);
+					v = json_boolean(kc_stmt_column_int64(st, i) != 0);
 					name += 2;
 				} else {
-					v = json_integer(sqlite3_column_int64(st, i));
+					v = json_integer(kc_stmt_column_int64(st, i));
 				}
 				break;
-			case SQLITE_FLOAT:
-				v = json_real(sqlite3_column_double(st, i));
+			case KC_SQL_FLOAT:
+				v = json_real(kc_stmt_column_double(st, i));
 				break;
-			case SQLITE_NULL:
+			case KC_SQL_NULL:
 				v = json_null();
 				break;
 			default:
 				if (strncmp(name, "j_", 2) == 0) {
-					v = json_loads((const char *)sqlite3_column_text(st, i), 0,
+					v = json_loads((const char *)kc_stmt_column_text(st, i), 0,
 						       NULL);
 					name += 2;
 				} else {
-					v = json_string((const char *)sqlite3_column_text(st, i));
+					v = json_string((const char *)kc_stmt_column_text(st, i));
 				}
 			}
 			json_object_set_new(o, name, v ? v : json_null());
@@ -70,20 +70,20 @@ static json_t *rows_json(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
 }
 
 /* Run sql with up to two text parameters (NULL = unbound); rows as JSON. */
-static json_t *query_rows(sqlite3 *db, const char *sql, const char *p1, const char *p2,
+static json_t *query_rows(struct kc_sql *db, const char *sql, const char *p1, const char *p2,
 			  struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db, sql, err);
+	struct kc_stmt *st = kc_db_prepare(db, sql, err);
 	json_t *rows;
 
 	if (!st)
 		return NULL;
 	if (p1)
-		sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 1, p1, -1, KC_SQL_STATIC);
 	if (p2)
-		sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 2, p2, -1, KC_SQL_STATIC);
 	rows = rows_json(db, st, err);
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return rows;
 }
 
@@ -92,7 +92,7 @@ static enum MHD_Result answer_rows(struct kc_req *r, const char *key, const char
 				   const char *p1, const char *p2)
 {
 	struct kc_err err;
-	sqlite3 *db = kc_db_get(r->srv, &err);
+	struct kc_sql *db = kc_db_get(r->srv, &err);
 	json_t *rows;
 
 	if (!db)
@@ -127,9 +127,9 @@ static uint64_t blob_cardinality(const void *p, int n)
 
 /* Covered PCs per build: sum of the all-time rows of its binaries (a
  * binary's base and delta rows are disjoint, so cardinalities add up). */
-static int add_covered(sqlite3 *db, json_t *builds, struct kc_err *err)
+static int add_covered(struct kc_sql *db, json_t *builds, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db,
+	struct kc_stmt *st = kc_db_prepare(db,
 					 "SELECT t.bits FROM coverage_total t JOIN binaries b ON "
 					 "b.id = t.binary JOIN builds bl ON bl.id = b.build "
 					 "WHERE bl.build_id = ?",
@@ -143,24 +143,24 @@ static int add_covered(sqlite3 *db, json_t *builds, struct kc_err *err)
 	json_array_foreach(builds, i, b) {
 		uint64_t covered = 0;
 
-		sqlite3_bind_text(st, 1, json_string_value(json_object_get(b, "build_id")), -1,
-				  SQLITE_TRANSIENT);
-		while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW)
-			covered += blob_cardinality(sqlite3_column_blob(st, 0),
-						    sqlite3_column_bytes(st, 0));
-		sqlite3_reset(st);
+		kc_stmt_bind_text(st, 1, json_string_value(json_object_get(b, "build_id")), -1,
+				  KC_SQL_TRANSIENT);
+		while ((rc = kc_db_step(db, st, err)) == KC_ROW)
+			covered += blob_cardinality(kc_stmt_column_blob(st, 0),
+						    kc_stmt_column_bytes(st, 0));
+		kc_stmt_reset(st);
 		if (rc < 0)
 			break;
 		json_object_set_new(b, "covered_pcs", json_integer((json_int_t)covered));
 	}
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return rc < 0 ? kc_err_prefix(err, "reading coverage") : 0;
 }
 
 enum MHD_Result kc_api_builds(struct kc_req *r)
 {
 	struct kc_err err;
-	sqlite3 *db = kc_db_get(r->srv, &err);
+	struct kc_sql *db = kc_db_get(r->srv, &err);
 	json_t *rows;
 
 	if (!db)
@@ -214,7 +214,7 @@ enum MHD_Result kc_api_audit(struct kc_req *r)
 	struct kc_err err;
 	uint64_t n = 100;
 	json_t *rows = NULL;
-	sqlite3 *db;
+	struct kc_sql *db;
 
 	kc_err_clear(&err);
 	if (limit && kc_parse_u64(limit, "limit", 1, 10000, &n, &err) < 0)
@@ -230,14 +230,14 @@ enum MHD_Result kc_api_audit(struct kc_req *r)
 
 /* The union of the coverage_total rows (base and deltas) of binary (rows
  * prepared on db), or NULL with err set. */
-static roaring_bitmap_t *stored_total(sqlite3 *db, sqlite3_stmt *rows, int64_t binary,
+static roaring_bitmap_t *stored_total(struct kc_sql *db, struct kc_stmt *rows, int64_t binary,
 				      struct kc_err *err)
 {
 	roaring_bitmap_t *u = roaring_bitmap_create();
 	int rc = 0;
 
-	sqlite3_bind_int64(rows, 1, binary);
-	while (u && (rc = kc_db_step(db, rows, err)) == SQLITE_ROW) {
+	kc_stmt_bind_int64(rows, 1, binary);
+	while (u && (rc = kc_db_step(db, rows, err)) == KC_ROW) {
 		roaring_bitmap_t *b = kc_db_column_bitmap(rows, 0);
 
 		if (!b) {
@@ -249,7 +249,7 @@ static roaring_bitmap_t *stored_total(sqlite3 *db, sqlite3_stmt *rows, int64_t b
 		roaring_bitmap_or_inplace(u, b);
 		kc_bitmap_free(b);
 	}
-	sqlite3_reset(rows);
+	kc_stmt_reset(rows);
 	if (!u)
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	if (rc < 0) {
@@ -265,8 +265,8 @@ enum MHD_Result kc_api_pcs(struct kc_req *r)
 	const char *build = kc_req_param(r, "build");
 	const char *binary = kc_req_arg(r, "binary");
 	struct kc_err err;
-	sqlite3 *db = kc_db_get(r->srv, &err);
-	sqlite3_stmt *st, *rows = NULL;
+	struct kc_sql *db = kc_db_get(r->srv, &err);
+	struct kc_stmt *st, *rows = NULL;
 	json_t *out = json_array();
 	int rc, found = 0;
 
@@ -283,11 +283,11 @@ enum MHD_Result kc_api_pcs(struct kc_req *r)
 		  : NULL;
 	if (!rows)
 		goto fail;
-	sqlite3_bind_text(st, 1, build, -1, SQLITE_STATIC);
+	kc_stmt_bind_text(st, 1, build, -1, KC_SQL_STATIC);
 	if (binary)
-		sqlite3_bind_text(st, 2, binary, -1, SQLITE_STATIC);
-	while ((rc = kc_db_step(db, st, &err)) == SQLITE_ROW) {
-		roaring_bitmap_t *bits = stored_total(db, rows, sqlite3_column_int64(st, 0), &err);
+		kc_stmt_bind_text(st, 2, binary, -1, KC_SQL_STATIC);
+	while ((rc = kc_db_step(db, st, &err)) == KC_ROW) {
+		roaring_bitmap_t *bits = stored_total(db, rows, kc_stmt_column_int64(st, 0), &err);
 		json_t *offs = json_array();
 		roaring_uint32_iterator_t *it;
 
@@ -302,17 +302,17 @@ enum MHD_Result kc_api_pcs(struct kc_req *r)
 		roaring_free_uint32_iterator(it);
 		json_array_append_new(out,
 				      json_pack("{s:s, s:s, s:s, s:I, s:o}", "name",
-						(const char *)sqlite3_column_text(st, 1), "kind",
-						(const char *)sqlite3_column_text(st, 2), "build_id",
-						(const char *)sqlite3_column_text(st, 3), "count",
+						(const char *)kc_stmt_column_text(st, 1), "kind",
+						(const char *)kc_stmt_column_text(st, 2), "build_id",
+						(const char *)kc_stmt_column_text(st, 3), "count",
 						(json_int_t)roaring_bitmap_get_cardinality(bits), "offsets",
 						offs));
 		kc_bitmap_free(bits);
 	}
 	if (rc < 0)
 		goto fail;
-	sqlite3_finalize(st);
-	sqlite3_finalize(rows);
+	kc_stmt_finalize(st);
+	kc_stmt_finalize(rows);
 	kc_db_put(r->srv, db);
 	if (!found) {
 		json_decref(out);
@@ -322,8 +322,8 @@ enum MHD_Result kc_api_pcs(struct kc_req *r)
 	}
 	return kc_respond_json(r, 200, json_pack("{s:s, s:o}", "build_id", build, "binaries", out));
 fail:
-	sqlite3_finalize(st);
-	sqlite3_finalize(rows);
+	kc_stmt_finalize(st);
+	kc_stmt_finalize(rows);
 	kc_db_put(r->srv, db);
 	json_decref(out);
 	return kc_respond_err(r, &err);
@@ -337,7 +337,7 @@ enum MHD_Result kc_api_overflow(struct kc_req *r)
 	struct kc_overflow_query q = { { NULL, NULL }, 0, INT64_MIN, INT64_MAX, 50 };
 	char groups[64] = "", *comma;
 	struct kc_err err;
-	sqlite3 *db;
+	struct kc_sql *db;
 	json_t *j;
 
 	kc_err_clear(&err);

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 
 #include "err.h"
 
@@ -64,7 +64,7 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 		      struct kc_err *err) KC_MUST_CHECK;
 
 /* Store a prepared import (arg: struct kc_import *) on the connection db
- * (sqlite3 *). Runs no BEGIN/COMMIT itself: the caller owns the
+ * (struct kc_sql *). Runs no BEGIN/COMMIT itself: the caller owns the
  * transaction. Creates the builds row and missing binaries rows, and sets
  * builds.link_text to the vmlinux _text. */
 int kc_import_write(void *arg, void *db, struct kc_err *err);
@@ -88,7 +88,7 @@ int kc_import_write_audited(void *arg, void *db, struct kc_err *err);
 /* The command line's import: prepare, then write and audit (actor) in one
  * transaction on db. On success *summary (may be NULL) receives
  * kc_import_summary(). */
-int kc_import_run(sqlite3 *db, const struct kc_import_opts *o, const char *actor,
+int kc_import_run(struct kc_sql *db, const struct kc_import_opts *o, const char *actor,
 		  json_t **summary, struct kc_err *err) KC_MUST_CHECK;
 
 #endif

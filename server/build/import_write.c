@@ -17,53 +17,53 @@
 #include "wire.h"
 
 /* Run a prepared insert or update once, then make it ready for the next. */
-static int step(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
+static int step(struct kc_sql *db, struct kc_stmt *st, struct kc_err *err)
 {
 	int rc = kc_db_step(db, st, err);
 
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	kc_stmt_reset(st);
+	kc_stmt_clear_bindings(st);
 	return rc < 0 ? -1 : 0;
 }
 
-static void bind_u32s(sqlite3_stmt *st, int col, const uint32_t *v, uint32_t n)
+static void bind_u32s(struct kc_stmt *st, int col, const uint32_t *v, uint32_t n)
 {
-	sqlite3_bind_blob64(st, col, n ? (const void *)v : "", (sqlite3_uint64)n * sizeof(uint32_t),
-			    SQLITE_STATIC);
+	kc_stmt_bind_blob(st, col, n ? (const void *)v : "", (uint64_t)n * sizeof(uint32_t),
+			    KC_SQL_STATIC);
 }
 
 /* First column of the first row of sql with ?1 = a and text ?2..?4 (NULL =
  * unbound): the id, -1 when there is no row, -2 on error. */
-static int64_t get_id(sqlite3 *db, const char *sql, int64_t a, const char *t1, const char *t2,
+static int64_t get_id(struct kc_sql *db, const char *sql, int64_t a, const char *t1, const char *t2,
 		      const char *t3, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db, sql, err);
+	struct kc_stmt *st = kc_db_prepare(db, sql, err);
 	int64_t id = -1;
 	int rc;
 
 	if (!st)
 		return -2;
-	sqlite3_bind_int64(st, 1, a);
+	kc_stmt_bind_int64(st, 1, a);
 	if (t1)
-		sqlite3_bind_text(st, 2, t1, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 2, t1, -1, KC_SQL_STATIC);
 	if (t2)
-		sqlite3_bind_text(st, 3, t2, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 3, t2, -1, KC_SQL_STATIC);
 	if (t3)
-		sqlite3_bind_text(st, 4, t3, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 4, t3, -1, KC_SQL_STATIC);
 	rc = kc_db_step(db, st, err);
-	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
+	if (rc == KC_ROW)
+		id = kc_stmt_column_int64(st, 0);
 	else if (rc < 0)
 		id = -2;
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return id;
 }
 
 /* Upsert the builds row, return its id (or -1). */
-static int64_t write_build(sqlite3 *db, const struct kc_import *imp, struct kc_err *err)
+static int64_t write_build(struct kc_sql *db, const struct kc_import *imp, struct kc_err *err)
 {
 	const struct kc_symtab *v = &imp->images[0].t;
-	sqlite3_stmt *st = kc_db_prepare(
+	struct kc_stmt *st = kc_db_prepare(
 		db,
 		"INSERT INTO builds (build_id, release, link_text, first_seen, last_seen) "
 		"VALUES (?1, '', ?2, ?3, ?3) ON CONFLICT(build_id) DO UPDATE SET link_text = ?2",
@@ -72,14 +72,14 @@ static int64_t write_build(sqlite3 *db, const struct kc_import *imp, struct kc_e
 
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, v->build_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (int64_t)v->text_base);
-	sqlite3_bind_int64(st, 3, now);
+	kc_stmt_bind_text(st, 1, v->build_id, -1, KC_SQL_STATIC);
+	kc_stmt_bind_int64(st, 2, (int64_t)v->text_base);
+	kc_stmt_bind_int64(st, 3, now);
 	if (step(db, st, err) < 0) {
-		sqlite3_finalize(st);
+		kc_stmt_finalize(st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	id = get_id(db, "SELECT id FROM builds WHERE build_id = ?2", 0, v->build_id, NULL, NULL,
 		    err);
 	if (id < 0)
@@ -88,7 +88,7 @@ static int64_t write_build(sqlite3 *db, const struct kc_import *imp, struct kc_e
 }
 
 /* Forget a previous import of the build. */
-static int clear_build(sqlite3 *db, int64_t build, struct kc_err *err)
+static int clear_build(struct kc_sql *db, int64_t build, struct kc_err *err)
 {
 	static const char *const sql[] = {
 		"DELETE FROM file_subsystems WHERE subsystem IN "
@@ -102,14 +102,14 @@ static int clear_build(sqlite3 *db, int64_t build, struct kc_err *err)
 	};
 
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		sqlite3_stmt *st = kc_db_prepare(db, sql[i], err);
+		struct kc_stmt *st = kc_db_prepare(db, sql[i], err);
 		int r;
 
 		if (!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, build);
+		kc_stmt_bind_int64(st, 1, build);
 		r = step(db, st, err);
-		sqlite3_finalize(st);
+		kc_stmt_finalize(st);
 		if (r < 0)
 			return -1;
 	}
@@ -118,11 +118,11 @@ static int clear_build(sqlite3 *db, int64_t build, struct kc_err *err)
 
 /* The binaries row of an image, created when no address map named it yet:
  * modules match by name with the same build id or an unknown ('') one. */
-static int ensure_binary(sqlite3 *db, int64_t build, const struct image *im, struct kc_err *err)
+static int ensure_binary(struct kc_sql *db, int64_t build, const struct image *im, struct kc_err *err)
 {
 	const char *kind = im->t.is_module ? "module" : "vmlinux";
 	const char *name = im->t.is_module ? im->t.modname : "vmlinux";
-	sqlite3_stmt *st;
+	struct kc_stmt *st;
 	int64_t id;
 	int r;
 
@@ -138,19 +138,19 @@ static int ensure_binary(sqlite3 *db, int64_t build, const struct image *im, str
 			   err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, build);
-	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, im->t.build_id, -1, SQLITE_STATIC);
+	kc_stmt_bind_int64(st, 1, build);
+	kc_stmt_bind_text(st, 2, kind, -1, KC_SQL_STATIC);
+	kc_stmt_bind_text(st, 3, name, -1, KC_SQL_STATIC);
+	kc_stmt_bind_text(st, 4, im->t.build_id, -1, KC_SQL_STATIC);
 	r = step(db, st, err);
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return r;
 }
 
-static int write_images(sqlite3 *db, int64_t build, const struct kc_import *imp,
+static int write_images(struct kc_sql *db, int64_t build, const struct kc_import *imp,
 			int64_t *image_ids, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(
+	struct kc_stmt *st = kc_db_prepare(
 		db,
 		"INSERT INTO images (build, kind, name, build_id, path, text_base, points, "
 		"skipped_points, unresolved_points, bits) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -174,66 +174,66 @@ static int write_images(sqlite3 *db, int64_t build, const struct kc_import *imp,
 		for (uint64_t p = 0; p < im->t.npoints; p++)
 			roaring_bitmap_add(bits, (uint32_t)(im->t.points[p].offset + 5));
 		roaring_bitmap_run_optimize(bits);
-		sqlite3_bind_int64(st, 1, build);
-		sqlite3_bind_text(st, 2, im->t.is_module ? "module" : "vmlinux", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, im->t.is_module ? im->t.modname : "vmlinux", -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, im->t.build_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, im->path, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 6, (int64_t)im->t.text_base);
-		sqlite3_bind_int64(st, 7, (int64_t)im->t.npoints);
-		sqlite3_bind_int64(st, 8, (int64_t)im->t.skipped_points);
-		sqlite3_bind_int64(st, 9, (int64_t)im->t.unresolved);
+		kc_stmt_bind_int64(st, 1, build);
+		kc_stmt_bind_text(st, 2, im->t.is_module ? "module" : "vmlinux", -1, KC_SQL_STATIC);
+		kc_stmt_bind_text(st, 3, im->t.is_module ? im->t.modname : "vmlinux", -1,
+				  KC_SQL_STATIC);
+		kc_stmt_bind_text(st, 4, im->t.build_id, -1, KC_SQL_STATIC);
+		kc_stmt_bind_text(st, 5, im->path, -1, KC_SQL_STATIC);
+		kc_stmt_bind_int64(st, 6, (int64_t)im->t.text_base);
+		kc_stmt_bind_int64(st, 7, (int64_t)im->t.npoints);
+		kc_stmt_bind_int64(st, 8, (int64_t)im->t.skipped_points);
+		kc_stmt_bind_int64(st, 9, (int64_t)im->t.unresolved);
 		if (kc_db_bind_bitmap(st, 10, bits, err) < 0 || step(db, st, err) < 0)
 			goto out;
-		image_ids[i] = sqlite3_last_insert_rowid(db);
+		image_ids[i] = kc_sql_last_insert_rowid(db);
 	}
 	ret = 0;
 out:
 	kc_bitmap_free(bits);
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 
 /* The source_texts id of a file's text, stored when its content id is
  * new (ins, sel: the prepared statements of write_files). -1 on error. */
-static int64_t text_id(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *sel, const struct file *fl,
+static int64_t text_id(struct kc_sql *db, struct kc_stmt *ins, struct kc_stmt *sel, const struct file *fl,
 		       struct kc_err *err)
 {
 	int64_t id = -1;
 	int rc;
 
-	sqlite3_bind_text(ins, 1, fl->text_id, -1, SQLITE_STATIC);
-	sqlite3_bind_blob64(ins, 2, fl->source.len ? (const void *)fl->source.data : "",
-			    fl->source.len, SQLITE_STATIC);
+	kc_stmt_bind_text(ins, 1, fl->text_id, -1, KC_SQL_STATIC);
+	kc_stmt_bind_blob(ins, 2, fl->source.len ? (const void *)fl->source.data : "",
+			    fl->source.len, KC_SQL_STATIC);
 	if (step(db, ins, err) < 0)
 		return -1;
-	sqlite3_bind_text(sel, 1, fl->text_id, -1, SQLITE_STATIC);
+	kc_stmt_bind_text(sel, 1, fl->text_id, -1, KC_SQL_STATIC);
 	rc = kc_db_step(db, sel, err);
-	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(sel, 0);
-	else if (rc == SQLITE_DONE)
+	if (rc == KC_ROW)
+		id = kc_stmt_column_int64(sel, 0);
+	else if (rc == KC_DONE)
 		kc_err_set(err, KC_E_INTERNAL, "source text %s vanished", fl->text_id);
-	sqlite3_reset(sel);
-	sqlite3_clear_bindings(sel);
+	kc_stmt_reset(sel);
+	kc_stmt_clear_bindings(sel);
 	return id;
 }
 
-static int write_files(sqlite3 *db, int64_t build, const struct kc_import *imp,
+static int write_files(struct kc_sql *db, int64_t build, const struct kc_import *imp,
 		       int64_t *file_ids, struct kc_err *err)
 {
-	sqlite3_stmt *ins = kc_db_prepare(db,
+	struct kc_stmt *ins = kc_db_prepare(db,
 					  "INSERT INTO source_texts (hash, text) VALUES (?1, ?2) "
 					  "ON CONFLICT (hash) DO NOTHING",
 					  err);
-	sqlite3_stmt *sel =
+	struct kc_stmt *sel =
 		ins ? kc_db_prepare(db, "SELECT id FROM source_texts WHERE hash = ?1", err) : NULL;
-	sqlite3_stmt *fs = sel ? kc_db_prepare(
+	struct kc_stmt *fs = sel ? kc_db_prepare(
 		db,
 		"INSERT INTO files (build, path, points, nlines, nfuncs, lines, text_id) "
 		"VALUES (?,?,?,?,?,?,?)",
 		err) : NULL;
-	sqlite3_stmt *fn = fs ? kc_db_prepare(db,
+	struct kc_stmt *fn = fs ? kc_db_prepare(db,
 					      "INSERT INTO functions (file, idx, name, line_start, "
 					      "line_end, points) VALUES (?,?,?,?,?,?)",
 					      err)
@@ -245,44 +245,44 @@ static int write_files(sqlite3 *db, int64_t build, const struct kc_import *imp,
 	for (uint32_t f = 0; f < imp->nfiles; f++) {
 		const struct file *fl = &imp->files[f];
 
-		sqlite3_bind_int64(fs, 1, build);
-		sqlite3_bind_text(fs, 2, fl->path, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(fs, 3, (int64_t)fl->points);
-		sqlite3_bind_int64(fs, 4, fl->lines.n);
-		sqlite3_bind_int64(fs, 5, fl->nfuncs);
+		kc_stmt_bind_int64(fs, 1, build);
+		kc_stmt_bind_text(fs, 2, fl->path, -1, KC_SQL_STATIC);
+		kc_stmt_bind_int64(fs, 3, (int64_t)fl->points);
+		kc_stmt_bind_int64(fs, 4, fl->lines.n);
+		kc_stmt_bind_int64(fs, 5, fl->nfuncs);
 		bind_u32s(fs, 6, fl->lines.v, fl->lines.n);
 		if (fl->has_source) {
 			int64_t id = text_id(db, ins, sel, fl, err);
 
 			if (id < 0)
 				goto out;
-			sqlite3_bind_int64(fs, 7, id);
+			kc_stmt_bind_int64(fs, 7, id);
 		}
 		if (step(db, fs, err) < 0)
 			goto out;
-		file_ids[f] = sqlite3_last_insert_rowid(db);
+		file_ids[f] = kc_sql_last_insert_rowid(db);
 		for (uint32_t i = 0; i < fl->nfuncs; i++) {
-			sqlite3_bind_int64(fn, 1, file_ids[f]);
-			sqlite3_bind_int64(fn, 2, i);
-			sqlite3_bind_text(fn, 3, fl->funcs[i].name, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(fn, 4, fl->funcs[i].line_start);
-			sqlite3_bind_int64(fn, 5, fl->funcs[i].line_end);
-			sqlite3_bind_int64(fn, 6, (int64_t)fl->funcs[i].points);
+			kc_stmt_bind_int64(fn, 1, file_ids[f]);
+			kc_stmt_bind_int64(fn, 2, i);
+			kc_stmt_bind_text(fn, 3, fl->funcs[i].name, -1, KC_SQL_STATIC);
+			kc_stmt_bind_int64(fn, 4, fl->funcs[i].line_start);
+			kc_stmt_bind_int64(fn, 5, fl->funcs[i].line_end);
+			kc_stmt_bind_int64(fn, 6, (int64_t)fl->funcs[i].points);
 			if (step(db, fn, err) < 0)
 				goto out;
 		}
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(ins);
-	sqlite3_finalize(sel);
-	sqlite3_finalize(fs);
-	sqlite3_finalize(fn);
+	kc_stmt_finalize(ins);
+	kc_stmt_finalize(sel);
+	kc_stmt_finalize(fs);
+	kc_stmt_finalize(fn);
 	return ret;
 }
 
 /* After a re-import: drop the texts no file refers to any more. */
-static int drop_unused_texts(sqlite3 *db, struct kc_err *err)
+static int drop_unused_texts(struct kc_sql *db, struct kc_err *err)
 {
 	return kc_db_exec(db,
 			  "DELETE FROM source_texts WHERE NOT EXISTS "
@@ -290,10 +290,10 @@ static int drop_unused_texts(sqlite3 *db, struct kc_err *err)
 			  err);
 }
 
-static int write_points(sqlite3 *db, const struct kc_import *imp, const int64_t *file_ids,
+static int write_points(struct kc_sql *db, const struct kc_import *imp, const int64_t *file_ids,
 			const int64_t *image_ids, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db,
+	struct kc_stmt *st = kc_db_prepare(db,
 					 "INSERT INTO file_points (file, image, bits, line_idx, "
 					 "func_idx) VALUES (?,?,?,?,?)",
 					 err);
@@ -304,8 +304,8 @@ static int write_points(sqlite3 *db, const struct kc_import *imp, const int64_t 
 	for (size_t i = 0; i < imp->nfps; i++) {
 		const struct fpoints *fp = &imp->fps[i];
 
-		sqlite3_bind_int64(st, 1, file_ids[fp->file]);
-		sqlite3_bind_int64(st, 2, image_ids[fp->image]);
+		kc_stmt_bind_int64(st, 1, file_ids[fp->file]);
+		kc_stmt_bind_int64(st, 2, image_ids[fp->image]);
 		bind_u32s(st, 4, fp->line_idx.v, fp->line_idx.n);
 		bind_u32s(st, 5, fp->func_idx.v, fp->func_idx.n);
 		if (kc_db_bind_bitmap(st, 3, fp->bits, err) < 0 || step(db, st, err) < 0)
@@ -313,18 +313,18 @@ static int write_points(sqlite3 *db, const struct kc_import *imp, const int64_t 
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 
 /* The subsystems that hold files of the build, and each file's
  * membership (schema 009). */
-static int write_subsystems(sqlite3 *db, int64_t build, const struct kc_import *imp,
+static int write_subsystems(struct kc_sql *db, int64_t build, const struct kc_import *imp,
 			    const int64_t *file_ids, struct kc_err *err)
 {
 	size_t n = imp->maint ? kc_maint_count(imp->maint) : 0;
 	int64_t *sub_ids = calloc(n + 1, sizeof(*sub_ids));
-	sqlite3_stmt *ss = NULL, *fs = NULL;
+	struct kc_stmt *ss = NULL, *fs = NULL;
 	int ret = -1;
 
 	if (!sub_ids) {
@@ -344,27 +344,27 @@ static int write_subsystems(sqlite3 *db, int64_t build, const struct kc_import *
 	for (size_t i = 0; i < n; i++) {
 		if (imp->sub_files[i] == 0)
 			continue;
-		sqlite3_bind_int64(ss, 1, build);
-		sqlite3_bind_text(ss, 2, kc_maint_name(imp->maint, i), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ss, 3, imp->sub_files[i]);
+		kc_stmt_bind_int64(ss, 1, build);
+		kc_stmt_bind_text(ss, 2, kc_maint_name(imp->maint, i), -1, KC_SQL_STATIC);
+		kc_stmt_bind_int64(ss, 3, imp->sub_files[i]);
 		if (step(db, ss, err) < 0)
 			goto out;
-		sub_ids[i] = sqlite3_last_insert_rowid(db);
+		sub_ids[i] = kc_sql_last_insert_rowid(db);
 	}
 	for (uint32_t f = 0; f < imp->nfiles; f++) {
 		const struct file *fl = &imp->files[f];
 
 		for (uint32_t i = 0; i < fl->subs.n; i++) {
-			sqlite3_bind_int64(fs, 1, sub_ids[fl->subs.v[i]]);
-			sqlite3_bind_int64(fs, 2, file_ids[f]);
+			kc_stmt_bind_int64(fs, 1, sub_ids[fl->subs.v[i]]);
+			kc_stmt_bind_int64(fs, 2, file_ids[f]);
 			if (step(db, fs, err) < 0)
 				goto out;
 		}
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(ss);
-	sqlite3_finalize(fs);
+	kc_stmt_finalize(ss);
+	kc_stmt_finalize(fs);
 	free(sub_ids);
 	return ret;
 }
@@ -372,11 +372,11 @@ out:
 /* build_imports.imported doubles as the import's generation: it is the
  * unix time, but always greater than the previous import's value, so
  * caches of a build's points (query/cache.c) notice every re-import. */
-static int write_record(sqlite3 *db, int64_t build, int64_t prev, const struct kc_import *imp,
+static int write_record(struct kc_sql *db, int64_t build, int64_t prev, const struct kc_import *imp,
 			struct kc_err *err)
 {
 	int64_t now = (int64_t)time(NULL);
-	sqlite3_stmt *st = kc_db_prepare(db,
+	struct kc_stmt *st = kc_db_prepare(db,
 					 "INSERT INTO build_imports (build, imported, vmlinux, "
 					 "modules_dir, source_dir, files, functions, points, "
 					 "source_git, source_rev, source_root, maintainers) "
@@ -386,33 +386,33 @@ static int write_record(sqlite3 *db, int64_t build, int64_t prev, const struct k
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, build);
-	sqlite3_bind_int64(st, 2, now > prev ? now : prev + 1);
-	sqlite3_bind_text(st, 3, imp->vmlinux, -1, SQLITE_STATIC);
+	kc_stmt_bind_int64(st, 1, build);
+	kc_stmt_bind_int64(st, 2, now > prev ? now : prev + 1);
+	kc_stmt_bind_text(st, 3, imp->vmlinux, -1, KC_SQL_STATIC);
 	if (imp->modules_dir)
-		sqlite3_bind_text(st, 4, imp->modules_dir, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 4, imp->modules_dir, -1, KC_SQL_STATIC);
 	if (imp->source_dir)
-		sqlite3_bind_text(st, 5, imp->source_dir, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, imp->nfiles);
-	sqlite3_bind_int64(st, 7, (int64_t)imp->functions);
-	sqlite3_bind_int64(st, 8, (int64_t)imp->points);
+		kc_stmt_bind_text(st, 5, imp->source_dir, -1, KC_SQL_STATIC);
+	kc_stmt_bind_int64(st, 6, imp->nfiles);
+	kc_stmt_bind_int64(st, 7, (int64_t)imp->functions);
+	kc_stmt_bind_int64(st, 8, (int64_t)imp->points);
 	if (imp->git_repo) {
-		sqlite3_bind_text(st, 9, imp->git_repo, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 10, imp->git_rev, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 9, imp->git_repo, -1, KC_SQL_STATIC);
+		kc_stmt_bind_text(st, 10, imp->git_rev, -1, KC_SQL_STATIC);
 	}
 	if (imp->source_root)
-		sqlite3_bind_text(st, 11, imp->source_root, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 11, imp->source_root, -1, KC_SQL_STATIC);
 	if (imp->maint)
-		sqlite3_bind_int64(st, 12, (int64_t)kc_maint_count(imp->maint));
+		kc_stmt_bind_int64(st, 12, (int64_t)kc_maint_count(imp->maint));
 	r = step(db, st, err);
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return r;
 }
 
 int kc_import_write(void *arg, void *dbp, struct kc_err *err)
 {
 	const struct kc_import *imp = arg;
-	sqlite3 *db = dbp;
+	struct kc_sql *db = dbp;
 	int64_t *file_ids = malloc((imp->nfiles + 1) * sizeof(int64_t));
 	int64_t *image_ids = malloc((imp->nimages + 1) * sizeof(int64_t));
 	int64_t build, prev;
@@ -483,7 +483,7 @@ int kc_import_write_audited(void *arg, void *db, struct kc_err *err)
 			    imp->nimages ? imp->images[0].t.build_id : "", imp->vmlinux, err);
 }
 
-int kc_import_run(sqlite3 *db, const struct kc_import_opts *o, const char *actor,
+int kc_import_run(struct kc_sql *db, const struct kc_import_opts *o, const char *actor,
 		  json_t **summary, struct kc_err *err)
 {
 	struct kc_import *imp = NULL;

@@ -57,7 +57,7 @@ static void hash_secret(const unsigned char *secret, const unsigned char *salt,
 }
 
 /* Run fn(db, arg) in a transaction of its own: commit on 0, roll back on -1. */
-static int in_transaction(sqlite3 *db, int (*fn)(sqlite3 *db, void *arg, struct kc_err *err),
+static int in_transaction(struct kc_sql *db, int (*fn)(struct kc_sql *db, void *arg, struct kc_err *err),
 			  void *arg, struct kc_err *err)
 {
 	if (kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
@@ -75,14 +75,14 @@ struct add_job {
 	char *out;
 };
 
-static int add_token(sqlite3 *db, void *arg, struct kc_err *err)
+static int add_token(struct kc_sql *db, void *arg, struct kc_err *err)
 {
 	struct add_job *a = arg;
 	const struct kc_token_spec *spec = a->spec;
 	unsigned char id[ID_BYTES], secret[SECRET_BYTES], salt[SALT_BYTES], hash[HASH_BYTES];
 	char id_hex[2 * ID_BYTES + 1], secret_hex[2 * SECRET_BYTES + 1];
 	char target[256], detail[KC_TOKEN_MACHINES_MAX + 64];
-	sqlite3_stmt *st;
+	struct kc_stmt *st;
 	time_t now = time(NULL);
 	int ret = -1;
 
@@ -98,16 +98,16 @@ static int add_token(sqlite3 *db, void *arg, struct kc_err *err)
 			   err);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, id_hex, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, spec->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, kc_scope_name(spec->scope), -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, salt, sizeof(salt), SQLITE_STATIC);
-	sqlite3_bind_blob(st, 5, hash, sizeof(hash), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
+	kc_stmt_bind_text(st, 1, id_hex, -1, KC_SQL_STATIC);
+	kc_stmt_bind_text(st, 2, spec->name, -1, KC_SQL_STATIC);
+	kc_stmt_bind_text(st, 3, kc_scope_name(spec->scope), -1, KC_SQL_STATIC);
+	kc_stmt_bind_blob(st, 4, salt, sizeof(salt), KC_SQL_STATIC);
+	kc_stmt_bind_blob(st, 5, hash, sizeof(hash), KC_SQL_STATIC);
+	kc_stmt_bind_int64(st, 6, (int64_t)now);
 	if (spec->expires_days)
-		sqlite3_bind_int64(st, 7, (sqlite3_int64)now + (sqlite3_int64)spec->expires_days * 86400);
+		kc_stmt_bind_int64(st, 7, (int64_t)now + (int64_t)spec->expires_days * 86400);
 	if (spec->machines)
-		sqlite3_bind_text(st, 8, spec->machines, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 8, spec->machines, -1, KC_SQL_STATIC);
 	if (kc_db_step(db, st, err) < 0) {
 		kc_err_prefix(err, "storing the token");
 		goto out;
@@ -120,13 +120,13 @@ static int add_token(sqlite3 *db, void *arg, struct kc_err *err)
 	snprintf(a->out, KC_TOKEN_LEN + 1, "kc_%s.%s", id_hex, secret_hex);
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(secret_hex, sizeof(secret_hex));
 	return ret;
 }
 
-int kc_token_add(sqlite3 *db, const struct kc_token_spec *spec, const char *actor,
+int kc_token_add(struct kc_sql *db, const struct kc_token_spec *spec, const char *actor,
 		 char out[KC_TOKEN_LEN + 1], struct kc_err *err)
 {
 	struct add_job a = { spec, actor, out };
@@ -144,11 +144,11 @@ struct revoke_job {
 	unsigned count;
 };
 
-static int revoke_tokens(sqlite3 *db, void *arg, struct kc_err *err)
+static int revoke_tokens(struct kc_sql *db, void *arg, struct kc_err *err)
 {
 	struct revoke_job *r = arg;
 	const char *id = strncmp(r->key, "kc_", 3) == 0 ? r->key + 3 : r->key;
-	sqlite3_stmt *st;
+	struct kc_stmt *st;
 	char target[256];
 	int rc, ret = -1;
 
@@ -156,12 +156,12 @@ static int revoke_tokens(sqlite3 *db, void *arg, struct kc_err *err)
 			       "(name = ? OR id = ?) RETURNING id, name", err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_text(st, 2, r->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
-		snprintf(target, sizeof(target), "%s (kc_%s)", sqlite3_column_text(st, 1),
-			 sqlite3_column_text(st, 0));
+	kc_stmt_bind_int64(st, 1, (int64_t)time(NULL));
+	kc_stmt_bind_text(st, 2, r->key, -1, KC_SQL_STATIC);
+	kc_stmt_bind_text(st, 3, id, -1, KC_SQL_STATIC);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		snprintf(target, sizeof(target), "%s (kc_%s)", kc_stmt_column_text(st, 1),
+			 kc_stmt_column_text(st, 0));
 		if (kc_audit_add(db, r->actor, "token.revoke", target, NULL, err) < 0)
 			goto out;
 		r->count++;
@@ -174,11 +174,11 @@ static int revoke_tokens(sqlite3 *db, void *arg, struct kc_err *err)
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 
-int kc_token_revoke(sqlite3 *db, const char *name_or_id, const char *actor, unsigned *count,
+int kc_token_revoke(struct kc_sql *db, const char *name_or_id, const char *actor, unsigned *count,
 		    struct kc_err *err)
 {
 	struct revoke_job r = { name_or_id, actor, 0 };
@@ -193,11 +193,11 @@ static void copy_text(char *out, size_t size, const unsigned char *text)
 	snprintf(out, size, "%s", text ? (const char *)text : "");
 }
 
-void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct kc_token *t)
+void kc_token_check(struct kc_sql *db, const char *authorization, int64_t now, struct kc_token *t)
 {
 	unsigned char secret[SECRET_BYTES], hash[HASH_BYTES];
 	const char *tok;
-	sqlite3_stmt *st = NULL;
+	struct kc_stmt *st = NULL;
 	enum kc_scope scope = KC_SCOPE_NONE;
 
 	memset(t, 0, sizeof(*t));
@@ -216,38 +216,38 @@ void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct 
 			      "(expires IS NULL OR expires > ?)", NULL);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	if (kc_db_step(db, st, NULL) != SQLITE_ROW || sqlite3_column_bytes(st, 1) != SALT_BYTES ||
-	    sqlite3_column_bytes(st, 2) != HASH_BYTES)
+	kc_stmt_bind_text(st, 1, t->id, -1, KC_SQL_STATIC);
+	kc_stmt_bind_int64(st, 2, (int64_t)now);
+	if (kc_db_step(db, st, NULL) != KC_ROW || kc_stmt_column_bytes(st, 1) != SALT_BYTES ||
+	    kc_stmt_column_bytes(st, 2) != HASH_BYTES)
 		goto out;
-	hash_secret(secret, sqlite3_column_blob(st, 1), hash);
-	if (sodium_memcmp(hash, sqlite3_column_blob(st, 2), HASH_BYTES) != 0 ||
-	    kc_scope_parse((const char *)sqlite3_column_text(st, 0), &scope) < 0)
+	hash_secret(secret, kc_stmt_column_blob(st, 1), hash);
+	if (sodium_memcmp(hash, kc_stmt_column_blob(st, 2), HASH_BYTES) != 0 ||
+	    kc_scope_parse((const char *)kc_stmt_column_text(st, 0), &scope) < 0)
 		goto out;
 	t->scope = scope;
-	copy_text(t->name, sizeof(t->name), sqlite3_column_text(st, 3));
-	copy_text(t->machines, sizeof(t->machines), sqlite3_column_text(st, 4));
-	t->last_used = sqlite3_column_int64(st, 5);
-	copy_text(t->last_addr, sizeof(t->last_addr), sqlite3_column_text(st, 6));
+	copy_text(t->name, sizeof(t->name), kc_stmt_column_text(st, 3));
+	copy_text(t->machines, sizeof(t->machines), kc_stmt_column_text(st, 4));
+	t->last_used = kc_stmt_column_int64(st, 5);
+	copy_text(t->last_addr, sizeof(t->last_addr), kc_stmt_column_text(st, 6));
 out:
-	sqlite3_reset(st);
+	kc_stmt_reset(st);
 	sodium_memzero(secret, sizeof(secret));
 }
 
-int kc_token_touch(sqlite3 *db, const char *id, int64_t now, const char *addr, struct kc_err *err)
+int kc_token_touch(struct kc_sql *db, const char *id, int64_t now, const char *addr, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db, "UPDATE tokens SET last_used = ?, last_addr = ? "
+	struct kc_stmt *st = kc_db_prepare(db, "UPDATE tokens SET last_used = ?, last_addr = ? "
 					     "WHERE id = ?", err);
 	int ret;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-	sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+	kc_stmt_bind_int64(st, 1, (int64_t)now);
+	kc_stmt_bind_text(st, 2, addr, -1, KC_SQL_STATIC);
+	kc_stmt_bind_text(st, 3, id, -1, KC_SQL_STATIC);
 	ret = kc_db_step(db, st, err) < 0 ? -1 : 0;
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 

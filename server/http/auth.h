@@ -15,7 +15,7 @@
 #ifndef KC_AUTH_H
 #define KC_AUTH_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,13 +51,13 @@ struct kc_token_spec {
 /* Create a token, store its hash and its audit row (actor: who asks, e.g.
  * "cli"), write the token text into out. Runs in one transaction of its
  * own on db. */
-int kc_token_add(sqlite3 *db, const struct kc_token_spec *spec, const char *actor,
+int kc_token_add(struct kc_sql *db, const struct kc_token_spec *spec, const char *actor,
 		 char out[KC_TOKEN_LEN + 1], struct kc_err *err) KC_MUST_CHECK;
 
 /* Revoke every live token whose name is name_or_id, or whose id is it
  * (with or without "kc_"), with an audit row each; *count receives how
  * many. No live token of that name or id: KC_E_NOT_FOUND. */
-int kc_token_revoke(sqlite3 *db, const char *name_or_id, const char *actor, unsigned *count,
+int kc_token_revoke(struct kc_sql *db, const char *name_or_id, const char *actor, unsigned *count,
 		    struct kc_err *err) KC_MUST_CHECK;
 
 /* A token a request presented, as kc_token_check found it. */
@@ -73,10 +73,10 @@ struct kc_token {
 /* Check an Authorization header value ("Bearer TOKEN") at time now (unix
  * seconds) and fill *t. t->scope is KC_SCOPE_NONE when the header is
  * absent or malformed, or the token unknown, revoked or expired. */
-void kc_token_check(sqlite3 *db, const char *authorization, int64_t now, struct kc_token *t);
+void kc_token_check(struct kc_sql *db, const char *authorization, int64_t now, struct kc_token *t);
 
 /* Record a use of token id at now from addr (on a writable connection). */
-int kc_token_touch(sqlite3 *db, const char *id, int64_t now, const char *addr,
+int kc_token_touch(struct kc_sql *db, const char *id, int64_t now, const char *addr,
 		   struct kc_err *err) KC_MUST_CHECK;
 
 /* Does machine match the token's pattern (always when it has none)? */

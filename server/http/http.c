@@ -150,9 +150,9 @@ const char *kc_req_param(const struct kc_req *r, const char *name)
 	return NULL;
 }
 
-sqlite3 *kc_db_get(struct kc_server *srv, struct kc_err *err)
+struct kc_sql *kc_db_get(struct kc_server *srv, struct kc_err *err)
 {
-	sqlite3 *db = NULL;
+	struct kc_sql *db = NULL;
 
 	pthread_mutex_lock(&srv->pool_lock);
 	if (srv->npool)
@@ -161,7 +161,7 @@ sqlite3 *kc_db_get(struct kc_server *srv, struct kc_err *err)
 	return db ? db : kc_db_open(srv->opts.db_path, 1, err);
 }
 
-void kc_db_put(struct kc_server *srv, sqlite3 *db)
+void kc_db_put(struct kc_server *srv, struct kc_sql *db)
 {
 	if (!db)
 		return;
@@ -210,7 +210,7 @@ static int authorized(struct kc_req *r, enum kc_scope need, struct kc_token *t)
 	struct kc_err err;
 	char addr[sizeof(t->last_addr)];
 	int64_t now = (int64_t)time(NULL);
-	sqlite3 *db;
+	struct kc_sql *db;
 
 	if (need == KC_SCOPE_NONE || (need == KC_SCOPE_READ && !r->srv->opts.read_auth))
 		return 1;

@@ -6,7 +6,7 @@
 #define KC_SERVER_H
 
 #include <pthread.h>
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -93,7 +93,7 @@ struct kc_server {
 	struct kc_metrics metrics;
 	struct kc_ratelimit *rl_token, *rl_addr; /* owned; NULL: that limit is off */
 	pthread_mutex_t pool_lock;
-	sqlite3 *pool[KC_READ_POOL];
+	struct kc_sql *pool[KC_READ_POOL];
 	unsigned npool;
 	double started;
 	/* Requests parked by kc_req_defer and not yet resumed; kc_server_stop
@@ -173,7 +173,7 @@ struct kc_defer *kc_req_defer(struct kc_req *r, void *state, kc_finish_fn finish
 void kc_req_resume(struct kc_defer *d);
 
 /* Borrow a read-only connection; give it back with kc_db_put. */
-sqlite3 *kc_db_get(struct kc_server *srv, struct kc_err *err);
-void kc_db_put(struct kc_server *srv, sqlite3 *db);
+struct kc_sql *kc_db_get(struct kc_server *srv, struct kc_err *err);
+void kc_db_put(struct kc_server *srv, struct kc_sql *db);
 
 #endif

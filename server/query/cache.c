@@ -302,7 +302,7 @@ static void index_keep_locked(struct kc_covq_cache *c, struct pindex *x)
 	}
 }
 
-struct pindex *cq_index_get(struct kc_covq_cache *c, sqlite3 *db, int64_t build,
+struct pindex *cq_index_get(struct kc_covq_cache *c, struct kc_sql *db, int64_t build,
 			    int64_t generation, struct kc_err *err)
 {
 	struct pindex *x = NULL;

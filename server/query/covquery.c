@@ -92,12 +92,12 @@ static int subsystem_mask(struct kc_covq *q, struct kc_err *err)
 	return 0;
 }
 
-struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t coverage_gen,
+struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, struct kc_sql *db, uint64_t coverage_gen,
 			     const char *build_id, const struct kc_cov_filter *f, unsigned flags,
 			     struct kc_err *err)
 {
 	struct kc_covq *q = calloc(1, sizeof(*q));
-	sqlite3_stmt *st = NULL;
+	struct kc_stmt *st = NULL;
 	int64_t generation = 0;
 	int rc, ok = 0;
 
@@ -119,18 +119,18 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t 
 			   err);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, build_id, -1, SQLITE_STATIC);
+	kc_stmt_bind_text(st, 1, build_id, -1, KC_SQL_STATIC);
 	rc = kc_db_step(db, st, err);
-	if (rc == SQLITE_DONE) {
+	if (rc == KC_DONE) {
 		kc_err_set(err, KC_E_NOT_FOUND, "no build %s", build_id);
 		goto out;
 	}
 	if (rc < 0)
 		goto out;
-	q->build = sqlite3_column_int64(st, 0);
-	q->imported = sqlite3_column_type(st, 1) != SQLITE_NULL;
-	generation = sqlite3_column_int64(st, 1);
-	sqlite3_finalize(st);
+	q->build = kc_stmt_column_int64(st, 0);
+	q->imported = kc_stmt_column_type(st, 1) != KC_SQL_NULL;
+	generation = kc_stmt_column_int64(st, 1);
+	kc_stmt_finalize(st);
 	st = NULL;
 	if ((flags & KC_COVQ_NEED_IMPORT) && !q->imported) {
 		kc_err_set(err, KC_E_NOT_IMPORTED,
@@ -158,7 +158,7 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t 
 	}
 	ok = 1;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	if (!ok) {
 		kc_covq_free(q);
 		q = NULL;

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 
 #include "buf.h"
 #include "err.h"
@@ -77,7 +77,7 @@ void kc_covq_cache_free(struct kc_covq_cache *c); /* NULL is fine */
  * labels) need an imported build: on one that is not they fail with
  * KC_E_NOT_IMPORTED (open with KC_COVQ_NEED_IMPORT to fail earlier).
  * kc_covq_summary answers for any build. */
-struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, sqlite3 *db, uint64_t coverage_gen,
+struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, struct kc_sql *db, uint64_t coverage_gen,
 			     const char *build_id, const struct kc_cov_filter *f, unsigned flags,
 			     struct kc_err *err);
 void kc_covq_free(struct kc_covq *q);

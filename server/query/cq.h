@@ -50,7 +50,7 @@ struct covset {
 };
 
 struct kc_covq {
-	sqlite3 *db; /* borrowed */
+	struct kc_sql *db; /* borrowed */
 	struct kc_covq_cache *cache; /* borrowed */
 	uint64_t coverage_gen;  /* the caller's coverage generation */
 	int64_t build;
@@ -180,7 +180,7 @@ int cq_load_filtered(struct kc_covq *q, int by_binary, struct covset *out, struc
 /* ---- pindex.c ---- */
 
 /* Load the index of an imported build (refs = 0); NULL with err set. */
-struct pindex *cq_index_load(sqlite3 *db, int64_t build, int64_t generation,
+struct pindex *cq_index_load(struct kc_sql *db, int64_t build, int64_t generation,
 			     struct kc_err *err);
 void cq_index_free(struct pindex *x);
 /* First file of x whose path is >= key (byte order, as SQLite's BINARY). */
@@ -210,7 +210,7 @@ int cq_covshared_keep_bitsets(struct kc_covq_cache *c, struct covshared *ref, ui
 			      uint32_t n);
 /* The index of (build, generation), from the cache or loaded now, counted
  * for the caller, who gives it back with cq_index_put. */
-struct pindex *cq_index_get(struct kc_covq_cache *c, sqlite3 *db, int64_t build,
+struct pindex *cq_index_get(struct kc_covq_cache *c, struct kc_sql *db, int64_t build,
 			    int64_t generation, struct kc_err *err);
 void cq_index_put(struct kc_covq_cache *c, struct pindex *x);
 /* A copy (owned by the caller) of the cached per-file totals of (index,
@@ -252,7 +252,7 @@ uint32_t cq_linemap_apply(const struct cq_linemap *m, uint32_t line);
 /* Append the text of source_texts row id to out (owned by the caller) and,
  * when hash is not NULL, write its content (git blob) id into hash (hsize
  * bytes). -1 with err when the row is missing or out of memory. */
-int cq_load_text(sqlite3 *db, int64_t id, struct kc_buf *out, char *hash, size_t hsize,
+int cq_load_text(struct kc_sql *db, int64_t id, struct kc_buf *out, char *hash, size_t hsize,
 		 struct kc_err *err);
 /* The map from content s_text to t_text (source_texts ids, 0: none) into
  * m (reused between calls; cq_linemap_release frees it), from the cache

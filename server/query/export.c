@@ -180,7 +180,7 @@ int kc_covq_functions_csv(struct kc_covq *q, const char *prefix, struct kc_buf *
 json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 {
 	struct covset bin;
-	sqlite3_stmt *st = NULL;
+	struct kc_stmt *st = NULL;
 	json_t *out = NULL, *arr = json_array();
 	uint64_t points = 0, covered = 0, unmatched = 0, unimported = 0, pcs = 0;
 	int rc;
@@ -201,16 +201,16 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		err->code = KC_E_INTERNAL;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, q->build);
-	while ((rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
-		const roaring_bitmap_t *cov = cq_covset_get(&bin, sqlite3_column_int64(st, 0));
+	kc_stmt_bind_int64(st, 1, q->build);
+	while ((rc = kc_db_step(q->db, st, err)) == KC_ROW) {
+		const roaring_bitmap_t *cov = cq_covset_get(&bin, kc_stmt_column_int64(st, 0));
 		uint64_t n = cov ? roaring_bitmap_get_cardinality(cov) : 0;
-		json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "name", sqlite3_column_text(st, 1),
-				      "kind", sqlite3_column_text(st, 2), "build_id",
-				      sqlite3_column_text(st, 3), "pcs", (json_int_t)n);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "name", kc_stmt_column_text(st, 1),
+				      "kind", kc_stmt_column_text(st, 2), "build_id",
+				      kc_stmt_column_text(st, 3), "pcs", (json_int_t)n);
 
 		pcs += n;
-		if (o && sqlite3_column_type(st, 4) != SQLITE_NULL) {
+		if (o && kc_stmt_column_type(st, 4) != KC_SQL_NULL) {
 			roaring_bitmap_t *pts = kc_db_column_bitmap(st, 6);
 			uint64_t hit, miss;
 
@@ -224,7 +224,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 			unmatched += miss;
 			kc_bitmap_free(pts);
 			json_object_set_new(o, "imported", json_true());
-			json_object_set_new(o, "points", json_integer(sqlite3_column_int64(st, 5)));
+			json_object_set_new(o, "points", json_integer(kc_stmt_column_int64(st, 5)));
 			json_object_set_new(o, "covered_points", json_integer((json_int_t)hit));
 			json_object_set_new(o, "unmatched_pcs", json_integer((json_int_t)miss));
 		} else if (o) {
@@ -238,22 +238,22 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 	}
 	if (rc < 0)
 		goto out;
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	st = kc_db_prepare(q->db, "SELECT id, points, bits FROM images WHERE build = ?", err);
 	if (!st) {
 		err->code = KC_E_INTERNAL;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, q->build);
-	while ((rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
-		const roaring_bitmap_t *cov = cq_covset_get(&q->img, sqlite3_column_int64(st, 0));
+	kc_stmt_bind_int64(st, 1, q->build);
+	while ((rc = kc_db_step(q->db, st, err)) == KC_ROW) {
+		const roaring_bitmap_t *cov = cq_covset_get(&q->img, kc_stmt_column_int64(st, 0));
 		roaring_bitmap_t *pts = kc_db_column_bitmap(st, 2);
 
 		if (!pts) {
 			kc_err_set(err, KC_E_INTERNAL, "stored points are corrupt");
 			goto out;
 		}
-		points += (uint64_t)sqlite3_column_int64(st, 1);
+		points += (uint64_t)kc_stmt_column_int64(st, 1);
 		covered += cov ? roaring_bitmap_and_cardinality(cov, pts) : 0;
 		kc_bitmap_free(pts);
 	}
@@ -272,7 +272,7 @@ json_t *kc_covq_summary(struct kc_covq *q, struct kc_err *err)
 		out = NULL;
 	}
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	cq_covset_release(&bin);
 	json_decref(arr);
 	return out;

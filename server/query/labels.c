@@ -220,7 +220,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 		ROWS "c.day BETWEEN ?4 AND ?5 ORDER BY s.id",
 	};
 #undef ROWS
-	sqlite3_stmt *st = kc_db_prepare(q->db, sql[f->days ? 1 : 0], err);
+	struct kc_stmt *st = kc_db_prepare(q->db, sql[f->days ? 1 : 0], err);
 	int rc, ret = -1;
 
 	r->minus = calloc(s->words, 8);
@@ -230,17 +230,17 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, s->images, -1, SQLITE_STATIC);
+	kc_stmt_bind_text(st, 1, s->images, -1, KC_SQL_STATIC);
 	if (f->labels_json)
-		sqlite3_bind_text(st, 2, f->labels_json, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 2, f->labels_json, -1, KC_SQL_STATIC);
 	if (f->minus_json)
-		sqlite3_bind_text(st, 3, f->minus_json, -1, SQLITE_STATIC);
+		kc_stmt_bind_text(st, 3, f->minus_json, -1, KC_SQL_STATIC);
 	if (f->days) {
-		sqlite3_bind_int64(st, 4, f->since);
-		sqlite3_bind_int64(st, 5, f->until);
+		kc_stmt_bind_int64(st, 4, f->since);
+		kc_stmt_bind_int64(st, 5, f->until);
 	}
-	while ((rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
-		int64_t day = sqlite3_column_int64(st, 3);
+	while ((rc = kc_db_step(q->db, st, err)) == KC_ROW) {
+		int64_t day = kc_stmt_column_int64(st, 3);
 		roaring_bitmap_t *cov = kc_db_column_bitmap(st, 4);
 		struct llabel *l = NULL;
 		int any;
@@ -250,13 +250,13 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 			goto out;
 		}
 		memset(r->row, 0, s->words * 8);
-		any = lsel_mark(q, s, sqlite3_column_int64(st, 2), cov, r->row, err);
+		any = lsel_mark(q, s, kc_stmt_column_int64(st, 2), cov, r->row, err);
 		kc_bitmap_free(cov);
 		if (any < 0)
 			goto out;
-		if (sqlite3_column_int(st, 5)) {
-			l = lread_label(r, s, sqlite3_column_int64(st, 0),
-					(const char *)sqlite3_column_text(st, 1));
+		if (kc_stmt_column_int(st, 5)) {
+			l = lread_label(r, s, kc_stmt_column_int64(st, 0),
+					(const char *)kc_stmt_column_text(st, 1));
 			if (!l) {
 				kc_err_set(err, KC_E_INTERNAL, "out of memory");
 				goto out;
@@ -265,7 +265,7 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 		for (size_t w = 0; any && w < s->words; w++) {
 			if (l)
 				l->hit[w] |= r->row[w];
-			if (sqlite3_column_int(st, 6))
+			if (kc_stmt_column_int(st, 6))
 				r->minus[w] |= r->row[w];
 		}
 		if (l && any) {
@@ -279,28 +279,28 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 
 /* Mark the selected points that label id covered on day (hit: the
  * prepared statement of llabel_days); 1 if any. */
-static int llabel_day_hit(struct kc_covq *q, const struct lsel *s, sqlite3_stmt *st, int64_t id,
+static int llabel_day_hit(struct kc_covq *q, const struct lsel *s, struct kc_stmt *st, int64_t id,
 			  int64_t day, uint64_t *row, struct kc_err *err)
 {
 	int rc, hit = 0;
 
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, day);
-	sqlite3_bind_text(st, 3, s->images, -1, SQLITE_STATIC);
-	while (!hit && (rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
+	kc_stmt_reset(st);
+	kc_stmt_bind_int64(st, 1, id);
+	kc_stmt_bind_int64(st, 2, day);
+	kc_stmt_bind_text(st, 3, s->images, -1, KC_SQL_STATIC);
+	while (!hit && (rc = kc_db_step(q->db, st, err)) == KC_ROW) {
 		roaring_bitmap_t *cov = kc_db_column_bitmap(st, 1);
 
 		if (!cov)
 			return kc_err_set(err, KC_E_INTERNAL,
 					  "a stored coverage bitmap is corrupt");
-		hit = lsel_mark(q, s, sqlite3_column_int64(st, 0), cov, row, err);
+		hit = lsel_mark(q, s, kc_stmt_column_int64(st, 0), cov, row, err);
 		kc_bitmap_free(cov);
 	}
 	if (hit == 0 && rc < 0)
@@ -323,7 +323,7 @@ static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l
 #undef DAYS
 	/* Run for each listed label (up to limit): kept prepared on the
 	 * connection rather than parsed three times per label. */
-	sqlite3_stmt *hit_st = kc_db_cached(q->db,
+	struct kc_stmt *hit_st = kc_db_cached(q->db,
 					     "SELECT i.id, c.bits " IMG_JOIN "JOIN coverage c ON "
 					     "c.binary = b.id WHERE c.label = ?1 AND c.day = ?2 AND "
 					     "i.id IN (SELECT value FROM json_each(?3))",
@@ -334,15 +334,15 @@ static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l
 	if (!hit_st)
 		return -1;
 	for (int e = 0; e < 2; e++) {
-		sqlite3_stmt *st = kc_db_cached(q->db, sql[e], err);
+		struct kc_stmt *st = kc_db_cached(q->db, sql[e], err);
 		int rc, hit = 0;
 
 		if (!st)
 			goto out;
-		sqlite3_bind_int64(st, 1, l->id);
-		sqlite3_bind_text(st, 2, s->images, -1, SQLITE_STATIC);
-		while (hit == 0 && (rc = kc_db_step(q->db, st, err)) == SQLITE_ROW) {
-			int64_t day = sqlite3_column_int64(st, 0);
+		kc_stmt_bind_int64(st, 1, l->id);
+		kc_stmt_bind_text(st, 2, s->images, -1, KC_SQL_STATIC);
+		while (hit == 0 && (rc = kc_db_step(q->db, st, err)) == KC_ROW) {
+			int64_t day = kc_stmt_column_int64(st, 0);
 
 			hit = llabel_day_hit(q, s, hit_st, l->id, day, row, err);
 			if (hit > 0)
@@ -350,13 +350,13 @@ static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l
 		}
 		if (hit == 0 && rc < 0)
 			hit = kc_err_prefix(err, "reading coverage days");
-		sqlite3_reset(st);
+		kc_stmt_reset(st);
 		if (hit < 0)
 			goto out;
 	}
 	ret = 0;
 out:
-	sqlite3_reset(hit_st);
+	kc_stmt_reset(hit_st);
 	return ret;
 }
 

@@ -107,26 +107,26 @@ uint32_t cq_linemap_apply(const struct cq_linemap *m, uint32_t line)
 	return to > 0 && to <= UINT32_MAX ? (uint32_t)to : 0;
 }
 
-int cq_load_text(sqlite3 *db, int64_t id, struct kc_buf *out, char *hash, size_t hsize,
+int cq_load_text(struct kc_sql *db, int64_t id, struct kc_buf *out, char *hash, size_t hsize,
 		 struct kc_err *err)
 {
-	sqlite3_stmt *st =
+	struct kc_stmt *st =
 		kc_db_prepare(db, "SELECT text, hash FROM source_texts WHERE id = ?", err);
 	int rc, ret = -1;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	kc_stmt_bind_int64(st, 1, id);
 	rc = kc_db_step(db, st, err);
-	if (rc == SQLITE_ROW) {
+	if (rc == KC_ROW) {
 		if (hash)
-			snprintf(hash, hsize, "%s", (const char *)sqlite3_column_text(st, 1));
-		kc_buf_add(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+			snprintf(hash, hsize, "%s", (const char *)kc_stmt_column_text(st, 1));
+		kc_buf_add(out, kc_stmt_column_blob(st, 0), (size_t)kc_stmt_column_bytes(st, 0));
 		ret = out->oom ? kc_err_set(err, KC_E_INTERNAL, "out of memory") : 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == KC_DONE) {
 		kc_err_set(err, KC_E_INTERNAL, "source text %lld is missing", (long long)id);
 	}
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 

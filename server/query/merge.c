@@ -329,7 +329,7 @@ static int add_build(struct kc_covq *q, const char *build_id, struct kc_err *err
  * days, whose release starts with release (NULL: any), in build order. */
 static int add_window(struct kc_covq *q, const char *release, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(
+	struct kc_stmt *st = kc_db_prepare(
 		q->db,
 		"SELECT b.build_id FROM builds b WHERE b.id != ?1 AND "
 		"(?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) AND EXISTS "
@@ -340,17 +340,17 @@ static int add_window(struct kc_covq *q, const char *release, struct kc_err *err
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, q->build);
-	sqlite3_bind_int64(st, 2, q->f.days ? q->f.since : 0);
-	sqlite3_bind_int64(st, 3, q->f.days ? q->f.until : KC_DAY_MAX);
+	kc_stmt_bind_int64(st, 1, q->build);
+	kc_stmt_bind_int64(st, 2, q->f.days ? q->f.since : 0);
+	kc_stmt_bind_int64(st, 3, q->f.days ? q->f.until : KC_DAY_MAX);
 	if (release)
-		sqlite3_bind_text(st, 4, release, -1, SQLITE_STATIC);
-	while ((rc = kc_db_step(q->db, st, err)) == SQLITE_ROW)
-		if (add_build(q, (const char *)sqlite3_column_text(st, 0), err) < 0)
+		kc_stmt_bind_text(st, 4, release, -1, KC_SQL_STATIC);
+	while ((rc = kc_db_step(q->db, st, err)) == KC_ROW)
+		if (add_build(q, (const char *)kc_stmt_column_text(st, 0), err) < 0)
 			goto out;
-	ret = rc == SQLITE_DONE ? 0 : -1;
+	ret = rc == KC_DONE ? 0 : -1;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 

@@ -221,27 +221,27 @@ static void attrib_free(struct attrib *at)
 
 /* The git source (repository, commit) of an imported build into repo/rev
  * (owned by the caller); KC_E_BAD_INPUT when it has none. */
-static int build_git(sqlite3 *db, int64_t build, const char *id, char **repo, char **rev,
+static int build_git(struct kc_sql *db, int64_t build, const char *id, char **repo, char **rev,
 		     struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(
+	struct kc_stmt *st = kc_db_prepare(
 		db, "SELECT source_git, source_rev FROM build_imports WHERE build = ?", err);
 	int rc, ret = -1;
 
 	*repo = *rev = NULL;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, build);
+	kc_stmt_bind_int64(st, 1, build);
 	rc = kc_db_step(db, st, err);
-	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) && sqlite3_column_text(st, 1)) {
-		*repo = strdup((const char *)sqlite3_column_text(st, 0));
-		*rev = strdup((const char *)sqlite3_column_text(st, 1));
+	if (rc == KC_ROW && kc_stmt_column_text(st, 0) && kc_stmt_column_text(st, 1)) {
+		*repo = strdup((const char *)kc_stmt_column_text(st, 0));
+		*rev = strdup((const char *)kc_stmt_column_text(st, 1));
 		ret = *repo && *rev ? 0 : kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+	} else if (rc == KC_ROW || rc == KC_DONE) {
 		kc_err_set(err, KC_E_BAD_INPUT,
 			   "build %s was not imported from git (--git/--rev): no commits", id);
 	}
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 

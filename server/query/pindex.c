@@ -44,30 +44,30 @@ void cq_index_free(struct pindex *x)
 	free(x);
 }
 
-static int index_images(sqlite3 *db, struct pindex *x, struct kc_err *err)
+static int index_images(struct kc_sql *db, struct pindex *x, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db, "SELECT id FROM images WHERE build = ? ORDER BY id",
+	struct kc_stmt *st = kc_db_prepare(db, "SELECT id FROM images WHERE build = ? ORDER BY id",
 					 err);
 	size_t cap = 0, cap_limit = 0;
 	int rc, ret = -1;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
+	kc_stmt_bind_int64(st, 1, x->build);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
 		if (KC_GROW(x->img, cap, (size_t)x->nimg + 1) < 0 ||
 		    KC_GROW(x->img_limit, cap_limit, (size_t)x->nimg + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		x->img[x->nimg] = sqlite3_column_int64(st, 0);
+		x->img[x->nimg] = kc_stmt_column_int64(st, 0);
 		x->img_limit[x->nimg++] = 0;
 	}
 	if (rc < 0)
 		goto out;
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 
@@ -92,10 +92,10 @@ static int64_t slot_of(const struct pindex *x, int64_t image)
 }
 
 /* A new file entry from a walk row (columns as in index_points). */
-static struct pfile *index_file(struct pindex *x, sqlite3_stmt *st, struct kc_err *err)
+static struct pfile *index_file(struct pindex *x, struct kc_stmt *st, struct kc_err *err)
 {
 	struct pfile *pf;
-	uint32_t nlines = (uint32_t)sqlite3_column_int64(st, 2);
+	uint32_t nlines = (uint32_t)kc_stmt_column_int64(st, 2);
 
 	if (KC_GROW(x->files, x->capfiles, (size_t)x->nfiles + 1) < 0) {
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
@@ -103,30 +103,30 @@ static struct pfile *index_file(struct pindex *x, sqlite3_stmt *st, struct kc_er
 	}
 	pf = &x->files[x->nfiles++];
 	memset(pf, 0, sizeof(*pf));
-	pf->id = sqlite3_column_int64(st, 0);
-	pf->text_id = sqlite3_column_int64(st, 9); /* NULL reads as 0 */
-	pf->path = strdup((const char *)sqlite3_column_text(st, 1));
+	pf->id = kc_stmt_column_int64(st, 0);
+	pf->text_id = kc_stmt_column_int64(st, 9); /* NULL reads as 0 */
+	pf->path = strdup((const char *)kc_stmt_column_text(st, 1));
 	pf->nlines = nlines;
-	pf->nfuncs = (uint32_t)sqlite3_column_int64(st, 3);
+	pf->nfuncs = (uint32_t)kc_stmt_column_int64(st, 3);
 	pf->lines = malloc(((size_t)nlines + 1) * 4);
 	pf->funcs = calloc((size_t)pf->nfuncs + 1, sizeof(*pf->funcs));
 	if (!pf->path || !pf->lines || !pf->funcs) {
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
-	if ((size_t)sqlite3_column_bytes(st, 4) != (size_t)nlines * 4) {
+	if ((size_t)kc_stmt_column_bytes(st, 4) != (size_t)nlines * 4) {
 		kc_err_set(err, KC_E_INTERNAL, "stored lines of %s are corrupt", pf->path);
 		return NULL;
 	}
 	if (nlines)
-		memcpy(pf->lines, sqlite3_column_blob(st, 4), (size_t)nlines * 4);
+		memcpy(pf->lines, kc_stmt_column_blob(st, 4), (size_t)nlines * 4);
 	return pf;
 }
 
-static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, struct kc_err *err)
+static int index_part(struct pindex *x, struct pfile *pf, struct kc_stmt *st, struct kc_err *err)
 {
 	roaring_bitmap_t *bits = kc_db_column_bitmap(st, 6);
-	int64_t slot = slot_of(x, sqlite3_column_int64(st, 5));
+	int64_t slot = slot_of(x, kc_stmt_column_int64(st, 5));
 	struct part *p;
 	uint64_t n;
 	int ret = -1;
@@ -136,8 +136,8 @@ static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, stru
 		goto out;
 	}
 	n = roaring_bitmap_get_cardinality(bits);
-	if ((uint64_t)sqlite3_column_bytes(st, 7) != n * 4 ||
-	    (uint64_t)sqlite3_column_bytes(st, 8) != n * 4) {
+	if ((uint64_t)kc_stmt_column_bytes(st, 7) != n * 4 ||
+	    (uint64_t)kc_stmt_column_bytes(st, 8) != n * 4) {
 		kc_err_set(err, KC_E_INTERNAL, "stored point arrays of %s are corrupt", pf->path);
 		goto out;
 	}
@@ -158,8 +158,8 @@ static int index_part(struct pindex *x, struct pfile *pf, sqlite3_stmt *st, stru
 	}
 	roaring_bitmap_to_uint32_array(bits, p->bits);
 	if (n) {
-		memcpy(p->li, sqlite3_column_blob(st, 7), n * 4);
-		memcpy(p->fi, sqlite3_column_blob(st, 8), n * 4);
+		memcpy(p->li, kc_stmt_column_blob(st, 7), n * 4);
+		memcpy(p->fi, kc_stmt_column_blob(st, 8), n * 4);
 		if (p->bits[n - 1] + 1 > x->img_limit[slot])
 			x->img_limit[slot] = p->bits[n - 1] + 1;
 	}
@@ -169,9 +169,9 @@ out:
 	return ret;
 }
 
-static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
+static int index_points(struct kc_sql *db, struct pindex *x, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(
+	struct kc_stmt *st = kc_db_prepare(
 		db,
 		"SELECT f.id, f.path, f.nlines, f.nfuncs, f.lines, fp.image, fp.bits, "
 		"fp.line_idx, fp.func_idx, f.text_id FROM files f "
@@ -183,9 +183,9 @@ static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
-		if (!pf || pf->id != sqlite3_column_int64(st, 0)) {
+	kc_stmt_bind_int64(st, 1, x->build);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		if (!pf || pf->id != kc_stmt_column_int64(st, 0)) {
 			pf = index_file(x, st, err);
 			if (!pf)
 				goto out;
@@ -199,13 +199,13 @@ static int index_points(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 
-static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
+static int index_functions(struct kc_sql *db, struct pindex *x, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(
+	struct kc_stmt *st = kc_db_prepare(
 		db,
 		"SELECT fn.file, fn.idx, fn.name, fn.line_start, fn.line_end FROM functions fn "
 		"JOIN files f ON f.id = fn.file WHERE f.build = ? ORDER BY f.path, fn.idx",
@@ -215,9 +215,9 @@ static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
-		int64_t file = sqlite3_column_int64(st, 0), idx = sqlite3_column_int64(st, 1);
+	kc_stmt_bind_int64(st, 1, x->build);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		int64_t file = kc_stmt_column_int64(st, 0), idx = kc_stmt_column_int64(st, 1);
 		struct pfile *pf;
 		uint32_t j = at;
 
@@ -232,13 +232,13 @@ static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
 		pf = &x->files[at];
 		if (idx < 0 || idx >= pf->nfuncs || pf->funcs[idx].name)
 			continue;
-		pf->funcs[idx].name = strdup((const char *)sqlite3_column_text(st, 2));
+		pf->funcs[idx].name = strdup((const char *)kc_stmt_column_text(st, 2));
 		if (!pf->funcs[idx].name) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		pf->funcs[idx].line_start = sqlite3_column_int64(st, 3);
-		pf->funcs[idx].line_end = sqlite3_column_int64(st, 4);
+		pf->funcs[idx].line_start = kc_stmt_column_int64(st, 3);
+		pf->funcs[idx].line_end = kc_stmt_column_int64(st, 4);
 	}
 	if (rc < 0) {
 		kc_err_prefix(err, "reading functions");
@@ -246,21 +246,21 @@ static int index_functions(sqlite3 *db, struct pindex *x, struct kc_err *err)
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return ret;
 }
 
 /* The subsystems of the build and their files in the index (files
  * without points are in none of them here, as in the tree). */
-static int index_subsystems(sqlite3 *db, struct pindex *x, struct kc_err *err)
+static int index_subsystems(struct kc_sql *db, struct pindex *x, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(
+	struct kc_stmt *st = kc_db_prepare(
 		db,
 		"SELECT s.name, f.path FROM subsystems s JOIN file_subsystems fs ON "
 		"fs.subsystem = s.id JOIN files f ON f.id = fs.file WHERE s.build = ?1 "
 		"ORDER BY s.name, f.path",
 		err);
-	sqlite3_stmt *mt = st ? kc_db_prepare(db,
+	struct kc_stmt *mt = st ? kc_db_prepare(db,
 					      "SELECT maintainers IS NOT NULL FROM build_imports "
 					      "WHERE build = ?",
 					      err)
@@ -271,17 +271,17 @@ static int index_subsystems(sqlite3 *db, struct pindex *x, struct kc_err *err)
 
 	if (!mt)
 		goto out;
-	sqlite3_bind_int64(mt, 1, x->build);
+	kc_stmt_bind_int64(mt, 1, x->build);
 	rc = kc_db_step(db, mt, err);
 	if (rc < 0) {
 		kc_err_prefix(err, "reading subsystems");
 		goto out;
 	}
-	x->maintainers = rc == SQLITE_ROW && sqlite3_column_int64(mt, 0) == 1;
-	sqlite3_bind_int64(st, 1, x->build);
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *path = (const char *)sqlite3_column_text(st, 1);
+	x->maintainers = rc == KC_ROW && kc_stmt_column_int64(mt, 0) == 1;
+	kc_stmt_bind_int64(st, 1, x->build);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		const char *name = (const char *)kc_stmt_column_text(st, 0);
+		const char *path = (const char *)kc_stmt_column_text(st, 1);
 		uint32_t at;
 
 		if (!name || !path)
@@ -311,8 +311,8 @@ static int index_subsystems(sqlite3 *db, struct pindex *x, struct kc_err *err)
 oom:
 	kc_err_set(err, KC_E_INTERNAL, "out of memory");
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(mt);
+	kc_stmt_finalize(st);
+	kc_stmt_finalize(mt);
 	return ret;
 }
 
@@ -338,7 +338,7 @@ static size_t index_size(const struct pindex *x)
 	return n;
 }
 
-struct pindex *cq_index_load(sqlite3 *db, int64_t build, int64_t generation, struct kc_err *err)
+struct pindex *cq_index_load(struct kc_sql *db, int64_t build, int64_t generation, struct kc_err *err)
 {
 	struct pindex *x = calloc(1, sizeof(*x));
 

@@ -49,7 +49,7 @@ const roaring_bitmap_t *cq_covset_get(const struct covset *s, int64_t id)
  * grouped by key without sorting their blobs, and merging only looks at the
  * last entry; each key's rows are found through the primary key (binary,
  * label, day). */
-static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
+static int covset_load(struct kc_sql *db, int64_t build, int by_binary, int filtered,
 		       const char *labels_json, int64_t since, int64_t until, struct covset *out,
 		       struct kc_err *err)
 {
@@ -81,23 +81,23 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 	/* 0: all-time union; 1: labels, days; 2: all labels, days; 3: labels,
 	 * all days. */
 	int variant = !filtered ? 0 : !labels_json ? 2 : since == KC_ALL_DAYS ? 3 : 1;
-	sqlite3_stmt *st = kc_db_prepare(db, sql[by_binary][variant], err);
+	struct kc_stmt *st = kc_db_prepare(db, sql[by_binary][variant], err);
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, build);
+	kc_stmt_bind_int64(st, 1, build);
 	if (filtered) {
 		if (labels_json)
-			sqlite3_bind_text(st, 2, labels_json, -1, SQLITE_STATIC);
+			kc_stmt_bind_text(st, 2, labels_json, -1, KC_SQL_STATIC);
 		if (variant != 3) {
-			sqlite3_bind_int64(st, 3, since);
-			sqlite3_bind_int64(st, 4, until);
+			kc_stmt_bind_int64(st, 3, since);
+			kc_stmt_bind_int64(st, 4, until);
 		}
 	}
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		int64_t id = kc_stmt_column_int64(st, 0);
 		roaring_bitmap_t *b = kc_db_column_bitmap(st, 1);
 
 		if (!b) {
@@ -124,7 +124,7 @@ static int covset_load(sqlite3 *db, int64_t build, int by_binary, int filtered,
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	if (ret < 0)
 		cq_covset_release(out);
 	return ret;

@@ -328,7 +328,7 @@ static int file_one(struct kc_covq *q, const struct fview *v, void *arg, struct 
  * made before. */
 static json_t *file_source(struct kc_covq *q, const char *path, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(q->db,
+	struct kc_stmt *st = kc_db_prepare(q->db,
 					 "SELECT COALESCE(t.text, f.source) FROM files f "
 					 "LEFT JOIN source_texts t ON t.id = f.text_id "
 					 "WHERE f.build = ? AND f.path = ?",
@@ -338,15 +338,15 @@ static json_t *file_source(struct kc_covq *q, const char *path, struct kc_err *e
 
 	if (!st)
 		return NULL;
-	sqlite3_bind_int64(st, 1, q->build);
-	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	kc_stmt_bind_int64(st, 1, q->build);
+	kc_stmt_bind_text(st, 2, path, -1, KC_SQL_STATIC);
 	rc = kc_db_step(q->db, st, err);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		const void *p = sqlite3_column_blob(st, 0);
+	if (rc == KC_ROW && kc_stmt_column_type(st, 0) != KC_SQL_NULL) {
+		const void *p = kc_stmt_column_blob(st, 0);
 
-		s = json_stringn(p ? p : "", (size_t)sqlite3_column_bytes(st, 0));
+		s = json_stringn(p ? p : "", (size_t)kc_stmt_column_bytes(st, 0));
 	}
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	if (rc < 0)
 		return NULL;
 	return s ? s : json_null();

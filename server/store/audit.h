@@ -7,7 +7,7 @@
 #ifndef KC_AUDIT_H
 #define KC_AUDIT_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 
 #include <jansson.h>
 
@@ -17,11 +17,11 @@
 #define KC_AUDIT_ACTOR_MAX 128
 
 /* Append a row (at = now). All strings are borrowed; detail may be NULL. */
-int kc_audit_add(sqlite3 *db, const char *actor, const char *action, const char *target,
+int kc_audit_add(struct kc_sql *db, const char *actor, const char *action, const char *target,
 		 const char *detail, struct kc_err *err) KC_MUST_CHECK;
 
 /* The newest limit rows, newest first: a JSON array of {id, at, actor,
  * action, target, detail} (new reference), or NULL with err set. */
-json_t *kc_audit_list(sqlite3 *db, unsigned limit, struct kc_err *err);
+json_t *kc_audit_list(struct kc_sql *db, unsigned limit, struct kc_err *err);
 
 #endif

@@ -17,10 +17,10 @@ void kc_canon_boot_release(struct kc_canon_boot *b)
 	memset(b, 0, sizeof(*b));
 }
 
-int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct kc_canon_boot *b,
+int kc_canon_load(struct kc_sql *db, const char *machine, const char *boot_id, struct kc_canon_boot *b,
 		  struct kc_err *err)
 {
-	sqlite3_stmt *st;
+	struct kc_stmt *st;
 	int ret = -1, rc;
 
 	memset(b, 0, sizeof(*b));
@@ -33,10 +33,10 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 			   err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, machine, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, boot_id, -1, SQLITE_STATIC);
+	kc_stmt_bind_text(st, 1, machine, -1, KC_SQL_STATIC);
+	kc_stmt_bind_text(st, 2, boot_id, -1, KC_SQL_STATIC);
 	rc = kc_db_step(db, st, err);
-	if (rc == SQLITE_DONE) {
+	if (rc == KC_DONE) {
 		ret = 0;
 		goto out;
 	}
@@ -44,22 +44,22 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 		kc_err_prefix(err, "loading boot");
 		goto out;
 	}
-	b->boot = sqlite3_column_int64(st, 0);
-	b->machine = sqlite3_column_int64(st, 1);
-	b->build = sqlite3_column_int64(st, 2);
-	b->vmlinux = sqlite3_column_int64(st, 3);
-	b->link_text = (uint64_t)sqlite3_column_int64(st, 4);
-	b->text_start = (uint64_t)sqlite3_column_int64(st, 5);
-	b->text_end = (uint64_t)sqlite3_column_int64(st, 6);
-	sqlite3_reset(st);
+	b->boot = kc_stmt_column_int64(st, 0);
+	b->machine = kc_stmt_column_int64(st, 1);
+	b->build = kc_stmt_column_int64(st, 2);
+	b->vmlinux = kc_stmt_column_int64(st, 3);
+	b->link_text = (uint64_t)kc_stmt_column_int64(st, 4);
+	b->text_start = (uint64_t)kc_stmt_column_int64(st, 5);
+	b->text_end = (uint64_t)kc_stmt_column_int64(st, 6);
+	kc_stmt_reset(st);
 	st = kc_db_cached(db,
 			   "SELECT binary, core_base, core_size, text_addr FROM boot_modules "
 			   "WHERE boot = ? ORDER BY core_base",
 			   err);
 	if (!st)
 		goto out;
-	sqlite3_bind_int64(st, 1, b->boot);
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
+	kc_stmt_bind_int64(st, 1, b->boot);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
 		struct kc_canon_module *m;
 
 		if (KC_GROW(b->modules, b->capmodules, (size_t)b->nmodules + 1) < 0) {
@@ -67,10 +67,10 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 			goto out;
 		}
 		m = &b->modules[b->nmodules++];
-		m->binary = sqlite3_column_int64(st, 0);
-		m->core_base = (uint64_t)sqlite3_column_int64(st, 1);
-		m->core_size = (uint64_t)sqlite3_column_int64(st, 2);
-		m->text_addr = (uint64_t)sqlite3_column_int64(st, 3);
+		m->binary = kc_stmt_column_int64(st, 0);
+		m->core_base = (uint64_t)kc_stmt_column_int64(st, 1);
+		m->core_size = (uint64_t)kc_stmt_column_int64(st, 2);
+		m->text_addr = (uint64_t)kc_stmt_column_int64(st, 3);
 	}
 	if (rc < 0) {
 		kc_err_prefix(err, "loading boot modules");
@@ -78,7 +78,7 @@ int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id, struct 
 	}
 	ret = 1;
 out:
-	sqlite3_reset(st);
+	kc_stmt_reset(st);
 	if (ret < 0)
 		kc_canon_boot_release(b);
 	return ret;

@@ -11,7 +11,7 @@
 #ifndef KC_CANON_H
 #define KC_CANON_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdint.h>
 
 #include <roaring/roaring.h>
@@ -50,7 +50,7 @@ struct kc_canon_result {
 /* Load the boot of (machine, boot_id). Returns 1 when found, 0 when the
  * server has no address map for it, -1 on error. Release with
  * kc_canon_boot_release. */
-int kc_canon_load(sqlite3 *db, const char *machine, const char *boot_id,
+int kc_canon_load(struct kc_sql *db, const char *machine, const char *boot_id,
 		  struct kc_canon_boot *b, struct kc_err *err) KC_MUST_CHECK;
 void kc_canon_boot_release(struct kc_canon_boot *b);
 

@@ -1,12 +1,13 @@
 /*
- * db.c - SQLite connection setup (WAL, full sync, busy timeout, foreign
- * keys) and the schema migrator: numbered migrations are applied in one
- * transaction each, and a database written by a newer kcovd is refused
- * rather than misread. Every connection gets the SQL aggregate
- * kc_roaring_or(blob), the union of CRoaring portable bitmaps, which
- * migrations use to build unions from stored rows. A new database gets
- * incremental auto-vacuum, so gc can give space back while kcovd serves.
- * kc_db_lock keeps a server and the maintenance commands apart.
+ * db.c - opening the store (a SQLite file or, with a PostgreSQL target, a
+ * PostgreSQL database: kc_db_open picks the backend of sql.h) and the
+ * schema migrator: numbered migrations are applied in one transaction
+ * each, and a database written by a newer kcovd is refused rather than
+ * misread. The kc_db_* helpers are the store's shorthands over sql.h; the
+ * SQLite connection setup (WAL, full sync, busy timeout, foreign keys,
+ * incremental auto-vacuum, the kc_roaring_or aggregate) is in
+ * sql_sqlite.c. kc_db_lock keeps a server and the maintenance commands
+ * apart.
  */
 #include "db.h"
 
@@ -21,6 +22,8 @@
 #include <roaring/roaring.h>
 
 #include "blob.h"
+#include "pg_schema.h"
+#include "sql_impl.h"
 #include "wire.h"
 
 extern const char *const kc_migrations[];
@@ -35,170 +38,61 @@ int kc_db_schema_version(void)
 	return kc_nmigrations ? kc_migration_numbers[kc_nmigrations - 1] : 0;
 }
 
-enum kc_errc kc_db_errc(sqlite3 *db)
+enum kc_errc kc_db_errc(struct kc_sql *db)
 {
-	switch (db ? sqlite3_errcode(db) : SQLITE_NOMEM) {
-	case SQLITE_FULL:
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-	case SQLITE_IOERR:
-	case SQLITE_CANTOPEN:
-	case SQLITE_READONLY:
-		return KC_E_UNAVAILABLE;
-	default:
-		return KC_E_INTERNAL;
-	}
+	return db ? kc_sql_errc(db) : KC_E_INTERNAL;
 }
 
-int kc_db_exec(sqlite3 *db, const char *sql, struct kc_err *err)
+int kc_db_exec(struct kc_sql *db, const char *sql, struct kc_err *err)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
+	return kc_sql_exec(db, sql, err);
 }
 
-sqlite3_stmt *kc_db_prepare(sqlite3 *db, const char *sql, struct kc_err *err)
+struct kc_stmt *kc_db_prepare(struct kc_sql *db, const char *sql, struct kc_err *err)
 {
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		kc_err_set(err, kc_db_errc(db), "sqlite prepare: %s", sqlite3_errmsg(db));
-		return NULL;
-	}
-	return st;
+	return kc_sql_prepare(db, sql, err);
 }
 
-sqlite3_stmt *kc_db_cached(sqlite3 *db, const char *sql, struct kc_err *err)
+struct kc_stmt *kc_db_cached(struct kc_sql *db, const char *sql, struct kc_err *err)
 {
-	sqlite3_stmt *st;
-
-	for (st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
-		const char *text = sqlite3_sql(st);
-
-		if (text && strcmp(text, sql) == 0 && !sqlite3_stmt_busy(st)) {
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
-			return st;
-		}
-	}
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-		kc_err_set(err, kc_db_errc(db), "sqlite prepare: %s", sqlite3_errmsg(db));
-		return NULL;
-	}
-	return st;
+	return kc_sql_prepare_cached(db, sql, err);
 }
 
-void kc_db_close(sqlite3 *db)
+void kc_db_close(struct kc_sql *db)
 {
-	sqlite3_stmt *st;
-
-	if (!db)
-		return;
-	while ((st = sqlite3_next_stmt(db, NULL)))
-		sqlite3_finalize(st);
-	sqlite3_close(db);
+	kc_sql_close(db);
 }
 
-int kc_db_get_int(sqlite3 *db, const char *sql, int64_t dflt, int64_t *out, struct kc_err *err)
+int kc_db_get_int(struct kc_sql *db, const char *sql, int64_t dflt, int64_t *out,
+		  struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db, sql, err);
+	struct kc_stmt *st = kc_db_prepare(db, sql, err);
 	int rc;
 
 	if (!st)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
+	rc = kc_stmt_step(st, err);
+	if (rc == KC_ROW)
+		*out = kc_stmt_column_int64(st, 0);
+	else if (rc == KC_DONE)
 		*out = dflt;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
-	return 0;
+	kc_stmt_finalize(st);
+	return rc < 0 ? -1 : 0;
 }
 
-/* kc_roaring_or(bits): the aggregate's state is the union so far. */
-static void roaring_or_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+struct kc_sql *kc_db_open(const char *target, int readonly, struct kc_err *err)
 {
-	roaring_bitmap_t **acc = sqlite3_aggregate_context(ctx, sizeof(*acc));
-	roaring_bitmap_t *b;
-
-	(void)argc;
-	if (!acc) {
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	b = kc_bitmap_from_blob(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
-	if (!b) {
-		sqlite3_result_error(ctx, "kc_roaring_or: not a portable bitmap", -1);
-		return;
-	}
-	if (*acc) {
-		roaring_bitmap_or_inplace(*acc, b);
-		kc_bitmap_free(b);
-	} else {
-		*acc = b;
-	}
+	if (kc_sql_target_is_pg(target))
+		return kc_sql_pg_open(target, readonly, err);
+	return kc_sql_sqlite_open(target, readonly, err);
 }
 
-static void roaring_or_final(sqlite3_context *ctx)
-{
-	roaring_bitmap_t **acc = sqlite3_aggregate_context(ctx, 0);
-	roaring_bitmap_t *u = acc && *acc ? *acc : roaring_bitmap_create();
-	size_t n;
-	void *out;
-
-	if (!u) {
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	roaring_bitmap_run_optimize(u);
-	out = kc_bitmap_to_blob(u, &n);
-	if (!out)
-		sqlite3_result_error_nomem(ctx);
-	else
-		sqlite3_result_blob(ctx, out, (int)n, free);
-	kc_bitmap_free(u);
-}
-
-sqlite3 *kc_db_open(const char *path, int readonly, struct kc_err *err)
-{
-	sqlite3 *db = NULL;
-	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-
-	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		kc_err_set(err, KC_E_UNAVAILABLE,
-			   "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
-		goto fail;
-	}
-	sqlite3_busy_timeout(db, 10000);
-	if (sqlite3_create_function(db, "kc_roaring_or", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-				    NULL, roaring_or_step, roaring_or_final) != SQLITE_OK) {
-		kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
-		goto fail;
-	}
-	if (kc_db_exec(db, "PRAGMA foreign_keys = ON", err) < 0)
-		goto fail;
-	/* auto_vacuum first: a new file takes it only before its first write
-	 * (WAL mode is one); on an existing file it waits for a VACUUM. */
-	if (!readonly && kc_db_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; "
-					"PRAGMA synchronous = FULL", err) < 0)
-		goto fail;
-	return db;
-fail:
-	sqlite3_close(db);
-	return NULL;
-}
-
-int kc_db_migrate(sqlite3 *db, struct kc_err *err)
+int kc_db_migrate(struct kc_sql *db, struct kc_err *err)
 {
 	int64_t version;
 
+	if (kc_sql_backend(db) == KC_SQL_PG)
+		return kc_pg_migrate(db, err); /* schema/pg/, same numbers and rules */
 	if (kc_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
 		       err) < 0 ||
 	    kc_db_get_int(db, "SELECT max(version) FROM schema_version", 0, &version, err) < 0)
@@ -232,30 +126,29 @@ int kc_db_migrate(sqlite3 *db, struct kc_err *err)
 	return 0;
 }
 
-int kc_db_step(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
+int kc_db_step(struct kc_sql *db, struct kc_stmt *st, struct kc_err *err)
 {
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return rc;
-	return kc_err_set(err, kc_db_errc(db), "sqlite: %s", sqlite3_errmsg(db));
+	(void)db; /* the statement knows its connection */
+	return kc_stmt_step(st, err);
 }
 
-roaring_bitmap_t *kc_db_column_bitmap(sqlite3_stmt *st, int col)
+roaring_bitmap_t *kc_db_column_bitmap(struct kc_stmt *st, int col)
 {
-	return kc_bitmap_from_blob(sqlite3_column_blob(st, col),
-				   (size_t)sqlite3_column_bytes(st, col));
+	return kc_bitmap_from_blob(kc_stmt_column_blob(st, col),
+				   (size_t)kc_stmt_column_bytes(st, col));
 }
 
-int kc_db_bind_bitmap(sqlite3_stmt *st, int col, const roaring_bitmap_t *b, struct kc_err *err)
+int kc_db_bind_bitmap(struct kc_stmt *st, int col, const roaring_bitmap_t *b, struct kc_err *err)
 {
 	size_t n;
 	void *buf = kc_bitmap_to_blob(b, &n);
+	int rc;
 
 	if (!buf)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	sqlite3_bind_blob64(st, col, buf, n, free);
-	return 0;
+	rc = kc_stmt_bind_blob(st, col, buf, n, KC_SQL_TRANSIENT);
+	free(buf);
+	return rc == KC_SQL_OK ? 0 : kc_err_set(err, KC_E_INTERNAL, "binding a bitmap failed");
 }
 
 int kc_db_lock(const char *path, struct kc_err *err)

@@ -50,7 +50,7 @@ static void fill_to_blob(const uint32_t *fill, unsigned char *p)
 }
 
 /* Fold one (mode, workload) group of the report into its daily row. */
-static int record_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const int64_t key[4],
+static int record_one(struct kc_sql *db, struct kc_stmt *get, struct kc_stmt *put, const int64_t key[4],
 		      uint8_t mode, const char *workload, const struct fold *f, struct kc_err *err)
 {
 	uint32_t fill[KC_FILL_BUCKETS];
@@ -61,39 +61,39 @@ static int record_one(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const i
 
 	memcpy(fill, f->fill, sizeof(fill));
 	for (int i = 0; i < 4; i++)
-		sqlite3_bind_int64(get, i + 1, key[i]);
-	sqlite3_bind_int(get, 5, mode);
-	sqlite3_bind_text(get, 6, workload, -1, SQLITE_STATIC);
+		kc_stmt_bind_int64(get, i + 1, key[i]);
+	kc_stmt_bind_int(get, 5, mode);
+	kc_stmt_bind_text(get, 6, workload, -1, KC_SQL_STATIC);
 	rc = kc_db_step(db, get, err);
-	if (rc == SQLITE_ROW) {
-		runs += sqlite3_column_int64(get, 0);
-		over += sqlite3_column_int64(get, 1);
-		rruns += sqlite3_column_int64(get, 2);
-		rover += sqlite3_column_int64(get, 3);
-		fill_add_blob(fill, sqlite3_column_blob(get, 4), sqlite3_column_bytes(get, 4));
+	if (rc == KC_ROW) {
+		runs += kc_stmt_column_int64(get, 0);
+		over += kc_stmt_column_int64(get, 1);
+		rruns += kc_stmt_column_int64(get, 2);
+		rover += kc_stmt_column_int64(get, 3);
+		fill_add_blob(fill, kc_stmt_column_blob(get, 4), kc_stmt_column_bytes(get, 4));
 	}
-	sqlite3_reset(get);
+	kc_stmt_reset(get);
 	if (rc < 0)
 		return -1;
 	fill_to_blob(fill, blob);
 	for (int i = 0; i < 4; i++)
-		sqlite3_bind_int64(put, k++, key[i]);
-	sqlite3_bind_int(put, k++, mode);
-	sqlite3_bind_text(put, k++, workload, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(put, k++, runs);
-	sqlite3_bind_int64(put, k++, over);
-	sqlite3_bind_int64(put, k++, rruns);
-	sqlite3_bind_int64(put, k++, rover);
-	sqlite3_bind_blob(put, k, blob, sizeof(blob), SQLITE_STATIC);
+		kc_stmt_bind_int64(put, k++, key[i]);
+	kc_stmt_bind_int(put, k++, mode);
+	kc_stmt_bind_text(put, k++, workload, -1, KC_SQL_STATIC);
+	kc_stmt_bind_int64(put, k++, runs);
+	kc_stmt_bind_int64(put, k++, over);
+	kc_stmt_bind_int64(put, k++, rruns);
+	kc_stmt_bind_int64(put, k++, rover);
+	kc_stmt_bind_blob(put, k, blob, sizeof(blob), KC_SQL_STATIC);
 	rc = kc_db_step(db, put, err);
-	sqlite3_reset(put);
+	kc_stmt_reset(put);
 	if (rc < 0)
 		return -1;
 	return 0;
 }
 
 /* The statements record_one needs. */
-static int prepare_record(sqlite3 *db, sqlite3_stmt **get, sqlite3_stmt **put, struct kc_err *err)
+static int prepare_record(struct kc_sql *db, struct kc_stmt **get, struct kc_stmt **put, struct kc_err *err)
 {
 	/* Once per report on the writer: the statements stay prepared. */
 	*get = kc_db_cached(db,
@@ -110,11 +110,11 @@ static int prepare_record(sqlite3 *db, sqlite3_stmt **get, sqlite3_stmt **put, s
 	return *put ? 0 : -1;
 }
 
-int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build, int64_t label,
+int kc_overflow_record(struct kc_sql *db, int64_t day, int64_t machine, int64_t build, int64_t label,
 		       const struct kc_report *r, struct kc_err *err)
 {
 	const int64_t key[4] = { day, machine, build, label };
-	sqlite3_stmt *get = NULL, *put = NULL;
+	struct kc_stmt *get = NULL, *put = NULL;
 	char *done = calloc(r->nruns ? r->nruns : 1, 1);
 	int ret = -1;
 
@@ -147,8 +147,8 @@ int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build,
 	}
 	ret = 0;
 out:
-	sqlite3_reset(get);
-	sqlite3_reset(put);
+	kc_stmt_reset(get);
+	kc_stmt_reset(put);
 	free(done);
 	return ret;
 }
@@ -173,10 +173,10 @@ static int64_t month_start(int64_t day)
 }
 
 /* Read the rows of day into *rows (grown with KC_GROW); delete them. */
-static int take_day(sqlite3 *db, int64_t day, struct day_row **rows, size_t *n, size_t *cap,
+static int take_day(struct kc_sql *db, int64_t day, struct day_row **rows, size_t *n, size_t *cap,
 		    struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db,
+	struct kc_stmt *st = kc_db_prepare(db,
 					 "SELECT machine, build, label, mode, workload, runs, "
 					 "overflowed, remote_runs, remote_overflowed, fill "
 					 "FROM overflow_daily WHERE day = ?",
@@ -185,11 +185,11 @@ static int take_day(sqlite3 *db, int64_t day, struct day_row **rows, size_t *n, 
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, day);
+	kc_stmt_bind_int64(st, 1, day);
 	*n = 0;
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
 		struct day_row *r;
-		const char *w = (const char *)sqlite3_column_text(st, 4);
+		const char *w = (const char *)kc_stmt_column_text(st, 4);
 
 		if (KC_GROW(*rows, *cap, *n + 1) < 0) {
 			rc = kc_err_set(err, KC_E_INTERNAL, "out of memory");
@@ -197,32 +197,32 @@ static int take_day(sqlite3 *db, int64_t day, struct day_row **rows, size_t *n, 
 		}
 		r = &(*rows)[(*n)++];
 		memset(r, 0, sizeof(*r));
-		r->machine = sqlite3_column_int64(st, 0);
-		r->build = sqlite3_column_int64(st, 1);
-		r->label = sqlite3_column_int64(st, 2);
-		r->mode = sqlite3_column_int(st, 3);
+		r->machine = kc_stmt_column_int64(st, 0);
+		r->build = kc_stmt_column_int64(st, 1);
+		r->label = kc_stmt_column_int64(st, 2);
+		r->mode = kc_stmt_column_int(st, 3);
 		snprintf(r->workload, sizeof(r->workload), "%s", w ? w : "");
-		r->f.runs = (uint64_t)sqlite3_column_int64(st, 5);
-		r->f.overflowed = (uint64_t)sqlite3_column_int64(st, 6);
-		r->f.remote_runs = (uint64_t)sqlite3_column_int64(st, 7);
-		r->f.remote_overflowed = (uint64_t)sqlite3_column_int64(st, 8);
-		fill_add_blob(r->f.fill, sqlite3_column_blob(st, 9), sqlite3_column_bytes(st, 9));
+		r->f.runs = (uint64_t)kc_stmt_column_int64(st, 5);
+		r->f.overflowed = (uint64_t)kc_stmt_column_int64(st, 6);
+		r->f.remote_runs = (uint64_t)kc_stmt_column_int64(st, 7);
+		r->f.remote_overflowed = (uint64_t)kc_stmt_column_int64(st, 8);
+		fill_add_blob(r->f.fill, kc_stmt_column_blob(st, 9), kc_stmt_column_bytes(st, 9));
 	}
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	if (rc < 0)
 		return -1;
 	st = kc_db_prepare(db, "DELETE FROM overflow_daily WHERE day = ?", err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, day);
+	kc_stmt_bind_int64(st, 1, day);
 	rc = kc_db_step(db, st, err);
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return rc < 0 ? -1 : 0;
 }
 
-int kc_overflow_rollup(sqlite3 *db, int64_t cutoff, int64_t *rolled, struct kc_err *err)
+int kc_overflow_rollup(struct kc_sql *db, int64_t cutoff, int64_t *rolled, struct kc_err *err)
 {
-	sqlite3_stmt *days = NULL, *get = NULL, *put = NULL;
+	struct kc_stmt *days = NULL, *get = NULL, *put = NULL;
 	int64_t *dv = NULL;
 	struct day_row *rows = NULL;
 	size_t nd = 0, capd = 0, nrows = 0, caprows = 0;
@@ -234,9 +234,9 @@ int kc_overflow_rollup(sqlite3 *db, int64_t cutoff, int64_t *rolled, struct kc_e
 			     err);
 	if (!days)
 		goto out;
-	sqlite3_bind_int64(days, 1, cutoff);
-	while ((rc = kc_db_step(db, days, err)) == SQLITE_ROW) {
-		int64_t d = sqlite3_column_int64(days, 0);
+	kc_stmt_bind_int64(days, 1, cutoff);
+	while ((rc = kc_db_step(db, days, err)) == KC_ROW) {
+		int64_t d = kc_stmt_column_int64(days, 0);
 
 		if (d == month_start(d))
 			continue; /* already a month's rollup */
@@ -263,9 +263,9 @@ int kc_overflow_rollup(sqlite3 *db, int64_t cutoff, int64_t *rolled, struct kc_e
 	}
 	ret = 0;
 out:
-	sqlite3_finalize(days);
-	sqlite3_finalize(get);
-	sqlite3_finalize(put);
+	kc_stmt_finalize(days);
+	kc_stmt_finalize(get);
+	kc_stmt_finalize(put);
 	free(dv);
 	free(rows);
 	return ret;
@@ -345,11 +345,11 @@ static const char filter[] =
 	"b.id = o.build JOIN labels l ON l.id = o.label WHERE o.day BETWEEN ?1 AND ?2 ";
 
 /* The grouped rows. */
-static json_t *groups(sqlite3 *db, const struct kc_overflow_query *q, struct kc_err *err)
+static json_t *groups(struct kc_sql *db, const struct kc_overflow_query *q, struct kc_err *err)
 {
 	char sql[2048], keys[512] = "";
 	const char *sel[2];
-	sqlite3_stmt *st;
+	struct kc_stmt *st;
 	json_t *arr = json_array();
 	json_t **items = NULL;
 	struct fold f;
@@ -368,14 +368,14 @@ static json_t *groups(sqlite3 *db, const struct kc_overflow_query *q, struct kc_
 	st = kc_db_prepare(db, sql, err);
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, q->since);
-	sqlite3_bind_int64(st, 2, q->until);
+	kc_stmt_bind_int64(st, 1, q->since);
+	kc_stmt_bind_int64(st, 2, q->until);
 	memset(&f, 0, sizeof(f));
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
 		int c = q->ngroup, same = have;
 
 		for (int i = 0; i < q->ngroup; i++) {
-			const char *v = (const char *)sqlite3_column_text(st, i);
+			const char *v = (const char *)kc_stmt_column_text(st, i);
 
 			same = same && strcmp(f.key[i], v ? v : "") == 0;
 		}
@@ -384,19 +384,19 @@ static json_t *groups(sqlite3 *db, const struct kc_overflow_query *q, struct kc_
 				json_array_append_new(arr, fold_json(&f, q));
 			memset(&f, 0, sizeof(f));
 			for (int i = 0; i < q->ngroup; i++) {
-				const char *v = (const char *)sqlite3_column_text(st, i);
+				const char *v = (const char *)kc_stmt_column_text(st, i);
 
 				snprintf(f.key[i], sizeof(f.key[i]), "%s", v ? v : "");
 			}
 			have = 1;
 		}
-		f.runs += (uint64_t)sqlite3_column_int64(st, c);
-		f.overflowed += (uint64_t)sqlite3_column_int64(st, c + 1);
-		f.remote_runs += (uint64_t)sqlite3_column_int64(st, c + 2);
-		f.remote_overflowed += (uint64_t)sqlite3_column_int64(st, c + 3);
-		fill_add_blob(f.fill, sqlite3_column_blob(st, c + 4), sqlite3_column_bytes(st, c + 4));
+		f.runs += (uint64_t)kc_stmt_column_int64(st, c);
+		f.overflowed += (uint64_t)kc_stmt_column_int64(st, c + 1);
+		f.remote_runs += (uint64_t)kc_stmt_column_int64(st, c + 2);
+		f.remote_overflowed += (uint64_t)kc_stmt_column_int64(st, c + 3);
+		fill_add_blob(f.fill, kc_stmt_column_blob(st, c + 4), kc_stmt_column_bytes(st, c + 4));
 	}
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	if (rc < 0) {
 		goto fail;
 	}
@@ -437,11 +437,11 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Machine figures over rows where mode matches (0 = any). */
-static json_t *fleet_part(sqlite3 *db, const struct kc_overflow_query *q, int mode,
+static json_t *fleet_part(struct kc_sql *db, const struct kc_overflow_query *q, int mode,
 			  struct kc_err *err)
 {
 	char sql[1024];
-	sqlite3_stmt *st;
+	struct kc_stmt *st;
 	double *rates = NULL;
 	size_t n = 0, cap = 0, ge50 = 0;
 	uint64_t runs = 0, over = 0;
@@ -456,12 +456,12 @@ static json_t *fleet_part(sqlite3 *db, const struct kc_overflow_query *q, int mo
 	st = kc_db_prepare(db, sql, err);
 	if (!st)
 		return NULL;
-	sqlite3_bind_int64(st, 1, q->since);
-	sqlite3_bind_int64(st, 2, q->until);
-	sqlite3_bind_int(st, 3, mode);
-	while ((rc = kc_db_step(db, st, err)) == SQLITE_ROW) {
-		uint64_t r = (uint64_t)sqlite3_column_int64(st, 0);
-		uint64_t v = (uint64_t)sqlite3_column_int64(st, 1);
+	kc_stmt_bind_int64(st, 1, q->since);
+	kc_stmt_bind_int64(st, 2, q->until);
+	kc_stmt_bind_int(st, 3, mode);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		uint64_t r = (uint64_t)kc_stmt_column_int64(st, 0);
+		uint64_t v = (uint64_t)kc_stmt_column_int64(st, 1);
 		if (KC_GROW(rates, cap, n + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
@@ -482,12 +482,12 @@ static json_t *fleet_part(sqlite3 *db, const struct kc_overflow_query *q, int mo
 		      "runs", (json_int_t)runs, "overflowed", (json_int_t)over, "rate",
 		      rate(over, runs));
 out:
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	free(rates);
 	return o;
 }
 
-json_t *kc_overflow_query(sqlite3 *db, const struct kc_overflow_query *q, struct kc_err *err)
+json_t *kc_overflow_query(struct kc_sql *db, const struct kc_overflow_query *q, struct kc_err *err)
 {
 	json_t *arr, *all = NULL, *uniq = NULL, *trace = NULL, *reduction;
 	double ru, rt;

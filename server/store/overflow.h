@@ -6,7 +6,7 @@
 #ifndef KC_OVERFLOW_H
 #define KC_OVERFLOW_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdint.h>
 
 #include <jansson.h>
@@ -18,7 +18,7 @@
 
 /* Fold the runs of r into overflow_daily (writer thread, inside its
  * transaction). */
-int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build, int64_t label,
+int kc_overflow_record(struct kc_sql *db, int64_t day, int64_t machine, int64_t build, int64_t label,
 		       const struct kc_report *r, struct kc_err *err) KC_MUST_CHECK;
 
 /* Retention: fold every overflow_daily row of a day before cutoff into the
@@ -27,7 +27,7 @@ int kc_overflow_record(sqlite3 *db, int64_t day, int64_t machine, int64_t build,
  * figures do not change while the row count stops growing with days.
  * *rolled receives the number of day rows folded away. Inside the caller's
  * transaction. */
-int kc_overflow_rollup(sqlite3 *db, int64_t cutoff, int64_t *rolled,
+int kc_overflow_rollup(struct kc_sql *db, int64_t cutoff, int64_t *rolled,
 		       struct kc_err *err) KC_MUST_CHECK;
 
 struct kc_overflow_query {
@@ -39,6 +39,6 @@ struct kc_overflow_query {
 
 /* Run q and return the JSON answer (new reference) or NULL with err set;
  * err->code KC_E_BAD_INPUT marks a bad query. */
-json_t *kc_overflow_query(sqlite3 *db, const struct kc_overflow_query *q, struct kc_err *err);
+json_t *kc_overflow_query(struct kc_sql *db, const struct kc_overflow_query *q, struct kc_err *err);
 
 #endif

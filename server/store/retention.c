@@ -19,26 +19,27 @@
 #include "audit.h"
 #include "db.h"
 #include "overflow.h"
+#include "sql_impl.h"
 
 /* Run sql with ?1 bound to v; *changes (may be NULL) gets the rows it changed. */
-static int exec_i(sqlite3 *db, const char *sql, int64_t v, int64_t *changes, struct kc_err *err)
+static int exec_i(struct kc_sql *db, const char *sql, int64_t v, int64_t *changes, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db, sql, err);
+	struct kc_stmt *st = kc_db_prepare(db, sql, err);
 	int rc;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, v);
+	kc_stmt_bind_int64(st, 1, v);
 	rc = kc_db_step(db, st, err);
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	if (rc < 0)
 		return -1;
 	if (changes)
-		*changes = sqlite3_changes64(db);
+		*changes = kc_sql_changes(db);
 	return 0;
 }
 
-int kc_gc_run(sqlite3 *db, int64_t today, unsigned keep_days, const char *actor,
+int kc_gc_run(struct kc_sql *db, int64_t today, unsigned keep_days, const char *actor,
 	      struct kc_gc_result *res, struct kc_err *err)
 {
 	char target[32], detail[160];
@@ -84,7 +85,7 @@ int kc_gc_run(sqlite3 *db, int64_t today, unsigned keep_days, const char *actor,
 	return kc_audit_add(db, actor, "gc", target, detail, err);
 }
 
-int kc_build_delete(sqlite3 *db, const char *build_id, const char *actor,
+int kc_build_delete(struct kc_sql *db, const char *build_id, const char *actor,
 		    struct kc_build_delete_result *res, struct kc_err *err)
 {
 	/* Children before parents (foreign keys are on). */
@@ -116,7 +117,7 @@ int kc_build_delete(sqlite3 *db, const char *build_id, const char *actor,
 	int64_t *fields[] = { &res->binaries, &res->boots, &res->reports, &res->coverage_rows,
 			      &res->files };
 	char detail[200];
-	sqlite3_stmt *st;
+	struct kc_stmt *st;
 	int64_t id = 0, n;
 	int rc;
 
@@ -124,14 +125,14 @@ int kc_build_delete(sqlite3 *db, const char *build_id, const char *actor,
 	st = kc_db_prepare(db, "SELECT id FROM builds WHERE build_id = ?", err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, build_id, -1, SQLITE_STATIC);
+	kc_stmt_bind_text(st, 1, build_id, -1, KC_SQL_STATIC);
 	rc = kc_db_step(db, st, err);
-	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (rc == KC_ROW)
+		id = kc_stmt_column_int64(st, 0);
+	kc_stmt_finalize(st);
 	if (rc < 0)
 		return -1;
-	if (rc != SQLITE_ROW)
+	if (rc != KC_ROW)
 		return kc_err_set(err, KC_E_NOT_FOUND, "no build %s", build_id);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		if (exec_i(db, steps[i].sql, id, &n, err) < 0)
@@ -146,7 +147,7 @@ int kc_build_delete(sqlite3 *db, const char *build_id, const char *actor,
 	return kc_audit_add(db, actor, "build.delete", build_id, detail, err);
 }
 
-int kc_db_vacuum(sqlite3 *db, int full, int64_t *freed, struct kc_err *err)
+int kc_db_vacuum(struct kc_sql *db, int full, int64_t *freed, struct kc_err *err)
 {
 	int64_t mode, before, after;
 
@@ -192,7 +193,7 @@ int kc_db_run_locked(const char *path, int (*fn)(void *arg, void *db, struct kc_
 		     void *arg, struct kc_err *err)
 {
 	int fd = kc_db_lock(path, err), ret = -1;
-	sqlite3 *db = NULL;
+	struct kc_sql *db = NULL;
 
 	if (fd < 0)
 		return -1;
@@ -211,65 +212,44 @@ out:
 }
 
 /* PRAGMA integrity_check of db ("ok"), else KC_E_BAD_INPUT naming what. */
-static int integrity(sqlite3 *db, const char *what, struct kc_err *err)
+static int integrity(struct kc_sql *db, const char *what, struct kc_err *err)
 {
-	sqlite3_stmt *st = kc_db_prepare(db, "PRAGMA integrity_check", err);
+	struct kc_stmt *st = kc_db_prepare(db, "PRAGMA integrity_check", err);
 	int rc, ok;
 
 	if (!st)
 		return kc_err_prefix(err, "%s", what);
 	rc = kc_db_step(db, st, err);
-	ok = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
-	if (rc == SQLITE_ROW && !ok)
+	ok = rc == KC_ROW && strcmp((const char *)kc_stmt_column_text(st, 0), "ok") == 0;
+	if (rc == KC_ROW && !ok)
 		kc_err_set(err, KC_E_BAD_INPUT, "%s fails integrity_check: %.200s", what,
-			   (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+			   (const char *)kc_stmt_column_text(st, 0));
+	kc_stmt_finalize(st);
 	if (rc < 0)
 		return kc_err_prefix(err, "%s", what);
 	return ok ? 0 : -1;
 }
 
-/* Copy every page of src into dst in one step (one read transaction on
- * src, one write transaction on dst). */
-static int copy_db(sqlite3 *src, sqlite3 *dst, const char *what, struct kc_err *err)
-{
-	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
-	int rc;
-
-	if (!b)
-		return kc_err_set(err, kc_db_errc(dst), "%s: %s", what, sqlite3_errmsg(dst));
-	rc = sqlite3_backup_step(b, -1);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE)
-		return kc_err_set(err, rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? KC_E_UNAVAILABLE
-										: kc_db_errc(dst),
-				  "%s: %s", what, sqlite3_errstr(rc));
-	return 0;
-}
-
 /* Copy src (open) into the file dest, replacing it, through dest.tmp. */
-static int backup_to(sqlite3 *src, const char *dest, struct kc_err *err)
+static int backup_to(struct kc_sql *src, const char *dest, struct kc_err *err)
 {
 	char tmp[4096];
-	sqlite3 *dst = NULL;
+	struct kc_sql *dst = NULL;
 	int ret = -1;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dest) >= (int)sizeof(tmp))
 		return kc_err_set(err, KC_E_BAD_INPUT, "backup path too long");
 	if (unlink(tmp) < 0 && errno != ENOENT)
 		return kc_err_errno(err, errno, "%s: %s", tmp, strerror(errno));
-	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
-		kc_err_set(err, KC_E_IO, "%s: %s", tmp, dst ? sqlite3_errmsg(dst) : "cannot open");
+	dst = kc_sql_sqlite_open_plain(tmp, 0, err);
+	if (!dst) {
+		err->code = KC_E_IO;
 		goto out;
 	}
-	if (copy_db(src, dst, "backup", err) < 0 || integrity(dst, "the copy", err) < 0)
+	if (kc_sql_sqlite_copy(src, dst, "backup", err) < 0 ||
+	    integrity(dst, "the copy", err) < 0)
 		goto out;
-	if (sqlite3_close(dst) != SQLITE_OK) {
-		kc_err_set(err, KC_E_IO, "%s: closing failed", tmp);
-		dst = NULL;
-		goto out;
-	}
+	kc_db_close(dst);
 	dst = NULL;
 	if (rename(tmp, dest) < 0) {
 		kc_err_errno(err, errno, "%s: %s", dest, strerror(errno));
@@ -277,7 +257,7 @@ static int backup_to(sqlite3 *src, const char *dest, struct kc_err *err)
 	}
 	ret = 0;
 out:
-	sqlite3_close(dst);
+	kc_sql_close(dst);
 	if (ret < 0)
 		unlink(tmp);
 	return ret;
@@ -286,7 +266,7 @@ out:
 int kc_db_backup(const char *src_path, const char *dest, struct kc_err *err)
 {
 	struct stat sb;
-	sqlite3 *src;
+	struct kc_sql *src;
 	int ret;
 
 	if (stat(dest, &sb) == 0)
@@ -297,7 +277,7 @@ int kc_db_backup(const char *src_path, const char *dest, struct kc_err *err)
 	if (!src)
 		return -1;
 	ret = backup_to(src, dest, err);
-	sqlite3_close(src);
+	kc_sql_close(src);
 	return ret;
 }
 
@@ -305,7 +285,7 @@ int kc_db_restore(const char *backup, const char *path, const char *actor, struc
 {
 	char aside[4096];
 	struct stat sb;
-	sqlite3 *src = NULL, *dst = NULL;
+	struct kc_sql *src = NULL, *dst = NULL;
 	int64_t version;
 	int fd, ret = -1;
 
@@ -318,9 +298,9 @@ int kc_db_restore(const char *backup, const char *path, const char *actor, struc
 		kc_err_errno(err, errno, "%s: %s", backup, strerror(errno));
 		goto out;
 	}
-	if (sqlite3_open_v2(backup, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", backup,
-			   src ? sqlite3_errmsg(src) : "cannot open");
+	src = kc_sql_sqlite_open_plain(backup, 1, err);
+	if (!src) {
+		err->code = KC_E_BAD_INPUT;
 		goto out;
 	}
 	if (integrity(src, backup, err) < 0) {
@@ -345,14 +325,14 @@ int kc_db_restore(const char *backup, const char *path, const char *actor, struc
 		kc_err_prefix(err, "keeping the current database as %s", aside);
 		goto out;
 	}
-	if (copy_db(src, dst, "restore", err) < 0 || integrity(dst, path, err) < 0 ||
+	if (kc_sql_sqlite_copy(src, dst, "restore", err) < 0 || integrity(dst, path, err) < 0 ||
 	    kc_db_migrate(dst, err) < 0 ||
 	    kc_audit_add(dst, actor, "restore", backup, NULL, err) < 0)
 		goto out;
 	ret = 0;
 out:
-	sqlite3_close(src);
-	sqlite3_close(dst);
+	kc_sql_close(src);
+	kc_sql_close(dst);
 	close(fd);
 	return ret;
 }

@@ -14,7 +14,7 @@
 #ifndef KC_RETENTION_H
 #define KC_RETENTION_H
 
-#include <sqlite3.h>
+#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdint.h>
 
 #include "err.h"
@@ -34,7 +34,7 @@ struct kc_gc_result {
  * and the overflow rows of those days are deleted. Per-day queries
  * (since/until) of removed days then find nothing. The audit row is
  * written when something was removed. actor is borrowed. */
-int kc_gc_run(sqlite3 *db, int64_t today, unsigned keep_days, const char *actor,
+int kc_gc_run(struct kc_sql *db, int64_t today, unsigned keep_days, const char *actor,
 	      struct kc_gc_result *res, struct kc_err *err) KC_MUST_CHECK;
 
 struct kc_build_delete_result {
@@ -45,7 +45,7 @@ struct kc_build_delete_result {
  * holds: its import (files, functions, points), its binaries' coverage,
  * its boots and their reports, its overflow rows. KC_E_NOT_FOUND when no
  * such build. Machines keep their counters. */
-int kc_build_delete(sqlite3 *db, const char *build_id, const char *actor,
+int kc_build_delete(struct kc_sql *db, const char *build_id, const char *actor,
 		    struct kc_build_delete_result *res, struct kc_err *err) KC_MUST_CHECK;
 
 /* Give free pages back to the file system. full: VACUUM (outside any
@@ -53,7 +53,7 @@ int kc_build_delete(sqlite3 *db, const char *build_id, const char *actor,
  * later runs need not be full). Otherwise PRAGMA incremental_vacuum when
  * the file has incremental auto-vacuum (else nothing). *freed receives
  * the pages given back (may be NULL). */
-int kc_db_vacuum(sqlite3 *db, int full, int64_t *freed, struct kc_err *err) KC_MUST_CHECK;
+int kc_db_vacuum(struct kc_sql *db, int full, int64_t *freed, struct kc_err *err) KC_MUST_CHECK;
 
 /* The same as store calls (kc_store_maintain(s, kc_gc_call, &job, err)),
  * each followed by an incremental vacuum. Results land in the job. */

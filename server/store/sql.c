@@ -44,6 +44,22 @@ int kc_sql_in_transaction(struct kc_sql *conn)
 	return conn->ops->in_transaction(conn);
 }
 
+void kc_sql_close(struct kc_sql *conn)
+{
+	if (conn)
+		conn->ops->close(conn);
+}
+
+int kc_sql_exec(struct kc_sql *conn, const char *sql, struct kc_err *err)
+{
+	return conn->ops->exec(conn, sql, err);
+}
+
+struct kc_stmt *kc_sql_prepare_cached(struct kc_sql *conn, const char *sql, struct kc_err *err)
+{
+	return conn->ops->prepare_cached(conn, sql, err);
+}
+
 struct kc_stmt *kc_sql_prepare(struct kc_sql *conn, const char *sql, struct kc_err *err)
 {
 	return conn->ops->prepare(conn, sql, err);

@@ -65,6 +65,24 @@ enum kc_sql_lifetime {
  * string (contains "dbname=" or "host="). */
 int kc_sql_target_is_pg(const char *target);
 
+/* Close conn, finalizing every statement it still has (the cached ones
+ * and any the caller forgot). NULL is a no-op. */
+void kc_sql_close(struct kc_sql *conn);
+
+/* Run sql, which may hold several statements separated by `;` and binds
+ * no parameters (migrations, BEGIN/COMMIT, pragmas); rows are discarded.
+ * -1 with err filled (code kc_sql_errc) on failure. */
+int kc_sql_exec(struct kc_sql *conn, const char *sql, struct kc_err *err);
+
+/* A statement for sql kept prepared on conn: the first call prepares it,
+ * later calls with the same text find it again, reset and with its
+ * bindings cleared. The caller steps and resets it but never finalizes it
+ * (kc_sql_close does). A statement still being stepped (between its first
+ * KC_ROW and its reset) is not handed out twice: a second one is
+ * prepared. */
+struct kc_stmt *kc_sql_prepare_cached(struct kc_sql *conn, const char *sql,
+				      struct kc_err *err);
+
 /* Which database conn talks to. */
 enum kc_sql_backend kc_sql_backend(const struct kc_sql *conn);
 

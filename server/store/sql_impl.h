@@ -20,6 +20,9 @@ struct kc_sql_ops {
 	int64_t (*last_insert_rowid)(struct kc_sql *conn);
 	int (*in_transaction)(struct kc_sql *conn);
 	struct kc_stmt *(*prepare)(struct kc_sql *conn, const char *sql, struct kc_err *err);
+	int (*exec)(struct kc_sql *conn, const char *sql, struct kc_err *err);
+	struct kc_stmt *(*prepare_cached)(struct kc_sql *conn, const char *sql,
+					  struct kc_err *err);
 
 	int (*bind_int64)(struct kc_stmt *st, int idx, int64_t v);
 	int (*bind_double)(struct kc_stmt *st, int idx, double v);
@@ -58,7 +61,19 @@ struct kc_stmt {
 struct kc_sql *kc_sql_sqlite_open(const char *path, int readonly, struct kc_err *err);
 
 /* Open a PostgreSQL connection (sql_pg.c) from a libpq connection string
- * or URI; readonly sets default_transaction_read_only. */
+ * or URI; readonly sets default_transaction_read_only. A server that
+ * cannot be reached is KC_E_UNAVAILABLE "cannot connect to PostgreSQL". */
 struct kc_sql *kc_sql_pg_open(const char *conninfo, int readonly, struct kc_err *err);
+
+/* SQLite only (sql_sqlite.c): copy every page of the database src into
+ * dst with the online backup API, in one step (one read transaction on
+ * src, one write transaction on dst). KC_E_BAD_INPUT when either is not a
+ * SQLite connection. */
+int kc_sql_sqlite_copy(struct kc_sql *src, struct kc_sql *dst, const char *what,
+		       struct kc_err *err);
+
+/* SQLite only: open path for a backup's own use (no pragmas, no WAL):
+ * readonly, or read-write creating it. */
+struct kc_sql *kc_sql_sqlite_open_plain(const char *path, int readonly, struct kc_err *err);
 
 #endif

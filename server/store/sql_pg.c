@@ -85,6 +85,7 @@ struct pg_conn {
 	unsigned gen; /* bumped by every reset: the server forgot its statements */
 	struct pg_entry **entries;
 	size_t nentries, capentries;
+	struct pg_stmt *stmts; /* every live statement, to close them all */
 	char msg[KC_ERR_MAX];
 	enum kc_errc errc;
 	int64_t changes;
@@ -111,6 +112,8 @@ struct pg_stmt {
 	enum { ST_READY, ST_ROWS, ST_DONE } state;
 	int row, nrows;
 	char (*conv)[40];    /* per column: a number's text form */
+	int cached;	     /* prepare_cached's: kc_sql_close frees it */
+	struct pg_stmt *prev, *next; /* in the connection's list */
 };
 
 static const struct kc_sql_ops pg_ops;
@@ -356,9 +359,14 @@ fail:
 	return NULL;
 }
 
+static void pg_finalize(struct kc_stmt *st);
+
 static void pg_close(struct kc_sql *conn)
 {
 	struct pg_conn *c = pconn(conn);
+
+	while (c->stmts)
+		pg_finalize(&c->stmts->base);
 
 	for (size_t i = 0; i < c->nentries; i++) {
 		struct pg_entry *e = c->entries[i];
@@ -525,7 +533,74 @@ static struct kc_stmt *pg_prepare(struct kc_sql *conn, const char *sql, struct k
 	s->base.ops = &pg_ops;
 	s->base.conn = conn;
 	s->e = e;
+	s->next = c->stmts;
+	if (c->stmts)
+		c->stmts->prev = s;
+	c->stmts = s;
 	return &s->base;
+}
+
+static int pg_reset(struct kc_stmt *st);
+static int pg_clear_bindings(struct kc_stmt *st);
+static int pg_set_changes(struct pg_conn *c, PGresult *res);
+
+/* A statement still being stepped is not handed out twice (sql.h). */
+static struct kc_stmt *pg_prepare_cached(struct kc_sql *conn, const char *sql,
+					 struct kc_err *err)
+{
+	struct pg_conn *c = pconn(conn);
+	struct kc_stmt *st;
+
+	for (struct pg_stmt *s = c->stmts; s; s = s->next)
+		if (s->cached && s->state != ST_ROWS && !strcmp(s->e->sql, sql)) {
+			pg_reset(&s->base);
+			pg_clear_bindings(&s->base);
+			return &s->base;
+		}
+	st = pg_prepare(conn, sql, err);
+	if (st)
+		pstmt(st)->cached = 1;
+	return st;
+}
+
+/* Several statements without parameters, run whole (migrations, BEGIN);
+ * rows are discarded. The text gets the same rewriting as a prepared one
+ * (binary quoted), and SQLite's BEGIN IMMEDIATE is PostgreSQL's BEGIN
+ * (writers serialize on row and advisory locks instead). */
+static int pg_exec(struct kc_sql *conn, const char *sql, struct kc_err *err)
+{
+	struct pg_conn *c = pconn(conn);
+	int nparams, multi, rc = -1;
+	char *text = NULL;
+	PGresult *res = NULL;
+	ExecStatusType st;
+
+	if (pg_ready(c) < 0) {
+		kc_err_set(err, c->errc, "postgresql: %s", c->msg);
+		return -1;
+	}
+	if (!strncasecmp(sql, "BEGIN IMMEDIATE", 15) || !strncasecmp(sql, "BEGIN EXCLUSIVE", 15))
+		sql = "BEGIN";
+	text = rewrite(sql, &nparams, &multi, err);
+	if (!text)
+		return -1;
+	if (nparams) {
+		kc_err_set(err, KC_E_INTERNAL, "exec with parameters");
+		goto out;
+	}
+	res = PQexec(c->pg, text);
+	st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		pg_fail(c, res, NULL);
+		kc_err_set(err, c->errc, "postgresql: %s", c->msg);
+		goto out;
+	}
+	pg_set_changes(c, res);
+	rc = 0;
+out:
+	PQclear(res);
+	free(text);
+	return rc;
 }
 
 /* --- binding ------------------------------------------------------------ */
@@ -835,6 +910,14 @@ static int pg_clear_bindings(struct kc_stmt *st)
 static void pg_finalize(struct kc_stmt *st)
 {
 	struct pg_stmt *s = pstmt(st);
+	struct pg_conn *c = pconn(st->conn);
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->stmts = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 
 	pg_clear_bindings(st);
 	PQclear(s->res);
@@ -1078,6 +1161,8 @@ static const struct kc_sql_ops pg_ops = {
 	.last_insert_rowid = pg_last_insert_rowid,
 	.in_transaction = pg_in_transaction,
 	.prepare = pg_prepare,
+	.exec = pg_exec,
+	.prepare_cached = pg_prepare_cached,
 	.bind_int64 = pg_bind_int64,
 	.bind_double = pg_bind_double,
 	.bind_text = pg_bind_text,

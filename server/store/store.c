@@ -45,7 +45,7 @@ struct touch {
 #define KC_MAX_DELTA_ROWS 32
 
 struct kc_store {
-	sqlite3 *db;
+	struct kc_sql *db;
 	int lock_fd; /* kc_db_lock of the file, held until kc_store_close */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -84,7 +84,7 @@ struct kc_store {
 	 * text pointer: ingest runs the same dozen statements per report. */
 	struct {
 		const char *sql;
-		sqlite3_stmt *st;
+		struct kc_stmt *st;
 	} cache[32];
 };
 
@@ -101,15 +101,15 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int step_done(sqlite3 *db, sqlite3_stmt *st, struct kc_err *err)
+static int step_done(struct kc_sql *db, struct kc_stmt *st, struct kc_err *err)
 {
 	int rc = kc_db_step(db, st, err);
 
-	sqlite3_reset(st);
+	kc_stmt_reset(st);
 	return rc < 0 ? -1 : 0;
 }
 
-static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *err)
+static struct kc_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *err)
 {
 	size_t i;
 
@@ -120,11 +120,9 @@ static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *
 		kc_err_set(err, KC_E_INTERNAL, "statement cache full");
 		return NULL;
 	}
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->cache[i].st,
-			       NULL) != SQLITE_OK) {
-		kc_err_set(err, kc_db_errc(s->db), "sqlite prepare: %s", sqlite3_errmsg(s->db));
+	s->cache[i].st = kc_db_prepare(s->db, sql, err);
+	if (!s->cache[i].st)
 		return NULL;
-	}
 	s->cache[i].sql = sql;
 	return s->cache[i].st;
 }
@@ -135,7 +133,7 @@ static sqlite3_stmt *cached(struct kc_store *s, const char *sql, struct kc_err *
 static int run(struct kc_store *s, const char *sql, const char *fmt, int64_t *out,
 	       struct kc_err *err, ...)
 {
-	sqlite3_stmt *st = cached(s, sql, err);
+	struct kc_stmt *st = cached(s, sql, err);
 	va_list ap;
 	int rc, ret = -1;
 
@@ -144,22 +142,22 @@ static int run(struct kc_store *s, const char *sql, const char *fmt, int64_t *ou
 	va_start(ap, err);
 	for (int i = 0; fmt[i]; i++) {
 		if (fmt[i] == 'i')
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			kc_stmt_bind_int64(st, i + 1, va_arg(ap, int64_t));
 		else
-			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+			kc_stmt_bind_text(st, i + 1, va_arg(ap, const char *), -1, KC_SQL_TRANSIENT);
 	}
 	va_end(ap);
 	rc = kc_db_step(s->db, st, err);
 	if (rc < 0)
 		goto out;
-	if (rc == SQLITE_ROW && out)
-		*out = sqlite3_column_int64(st, 0);
-	if (rc == SQLITE_DONE && out)
+	if (rc == KC_ROW && out)
+		*out = kc_stmt_column_int64(st, 0);
+	if (rc == KC_DONE && out)
 		*out = -1;
 	ret = 0;
 out:
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	kc_stmt_reset(st);
+	kc_stmt_clear_bindings(st);
 	return ret;
 }
 
@@ -323,7 +321,7 @@ static void drop_labels(struct kc_store *s)
 static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
 			    struct kc_err *err)
 {
-	sqlite3_stmt *st;
+	struct kc_stmt *st;
 	roaring_bitmap_t *u = NULL;
 	int64_t upto;
 	int rc, ret = -1;
@@ -338,14 +336,14 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 		    err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, binary);
-	sqlite3_bind_int64(st, 2, label);
-	sqlite3_bind_int64(st, 3, upto < 0 ? 0 : upto);
-	sqlite3_bind_int64(st, 4, day - 1);
+	kc_stmt_bind_int64(st, 1, binary);
+	kc_stmt_bind_int64(st, 2, label);
+	kc_stmt_bind_int64(st, 3, upto < 0 ? 0 : upto);
+	kc_stmt_bind_int64(st, 4, day - 1);
 	rc = kc_db_step(s->db, st, err);
-	if (rc >= 0 && (rc != SQLITE_ROW || !(u = kc_db_column_bitmap(st, 0))))
+	if (rc >= 0 && (rc != KC_ROW || !(u = kc_db_column_bitmap(st, 0))))
 		rc = kc_err_set(err, KC_E_INTERNAL, "bad union");
-	sqlite3_reset(st);
+	kc_stmt_reset(st);
 	if (rc < 0) {
 		kc_err_prefix(err, "folding completed days");
 		goto out;
@@ -387,13 +385,13 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		(int64_t)r->created_unix, (int64_t)(job->canon->known + job->canon->unknown),
 		(int64_t)job->canon->unknown, (int64_t)r->nruns, overflowed, (int64_t)job->bytes) < 0)
 		return -1;
-	changes = sqlite3_changes(s->db);
+	changes = kc_sql_changes(s->db);
 	if (changes == 0) {
 		job->outcome = KC_JOB_DUPLICATE;
 		return run(s, "SELECT id FROM reports WHERE upload_id = ?", "t", &job->id, err,
 			   uid);
 	}
-	job->id = sqlite3_last_insert_rowid(s->db);
+	job->id = kc_sql_last_insert_rowid(s->db);
 	if (kc_overflow_record(s->db, day, job->boot->machine, job->boot->build, label, r, err) < 0)
 		return -1;
 	for (uint32_t i = 0; i < job->canon->nparts; i++) {
@@ -428,13 +426,13 @@ static void drop_unions(struct kc_store *s)
 }
 
 /* Bind a key's columns (binary[, label, day]) from parameter 1 on. */
-static int bind_key(sqlite3_stmt *st, const struct merge *m)
+static int bind_key(struct kc_stmt *st, const struct merge *m)
 {
-	sqlite3_bind_int64(st, 1, m->binary);
+	kc_stmt_bind_int64(st, 1, m->binary);
 	if (m->label < 0)
 		return 2;
-	sqlite3_bind_int64(st, 2, m->label);
-	sqlite3_bind_int64(st, 3, m->day);
+	kc_stmt_bind_int64(st, 2, m->label);
+	kc_stmt_bind_int64(st, 3, m->day);
 	return 4;
 }
 
@@ -448,7 +446,7 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 	};
 	size_t slot = 0;
 	struct stored *e;
-	sqlite3_stmt *q;
+	struct kc_stmt *q;
 	roaring_bitmap_t *bits;
 	int64_t rows = 0, maxseq = -1;
 	int rc;
@@ -471,7 +469,7 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		return NULL;
 	}
-	while ((rc = kc_db_step(s->db, q, err)) == SQLITE_ROW) {
+	while ((rc = kc_db_step(s->db, q, err)) == KC_ROW) {
 		roaring_bitmap_t *row = kc_db_column_bitmap(q, 1);
 
 		if (!row) {
@@ -481,10 +479,10 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 		roaring_bitmap_or_inplace(bits, row);
 		kc_bitmap_free(row);
 		rows++;
-		if (sqlite3_column_int64(q, 0) > maxseq)
-			maxseq = sqlite3_column_int64(q, 0);
+		if (kc_stmt_column_int64(q, 0) > maxseq)
+			maxseq = kc_stmt_column_int64(q, 0);
 	}
-	sqlite3_reset(q);
+	kc_stmt_reset(q);
 	if (rc < 0) {
 		kc_bitmap_free(bits);
 		kc_err_prefix(err, "reading the stored bitmaps of binary %lld", (long long)m->binary);
@@ -511,7 +509,7 @@ static int put_row(struct kc_store *s, const struct stored *e, int64_t seq,
 		"INSERT INTO coverage (binary, label, day, seq, bits) VALUES (?,?,?,?,?)",
 		"INSERT INTO coverage_total (binary, seq, bits) VALUES (?,?,?)",
 	};
-	sqlite3_stmt *w = cached(s, put[e->m.label < 0], err);
+	struct kc_stmt *w = cached(s, put[e->m.label < 0], err);
 	size_t n = roaring_bitmap_portable_size_in_bytes(bits);
 	char *buf = malloc(n ? n : 1);
 	int k, ret;
@@ -522,8 +520,8 @@ static int put_row(struct kc_store *s, const struct stored *e, int64_t seq,
 	}
 	roaring_bitmap_portable_serialize(bits, buf);
 	k = bind_key(w, &e->m);
-	sqlite3_bind_int64(w, k, seq);
-	sqlite3_bind_blob(w, k + 1, buf, (int)n, SQLITE_STATIC);
+	kc_stmt_bind_int64(w, k, seq);
+	kc_stmt_bind_blob(w, k + 1, buf, (int)n, KC_SQL_STATIC);
 	ret = step_done(s->db, w, err);
 	free(buf);
 	return ret;
@@ -569,7 +567,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 		struct merge *m = &s->merges[i];
 		struct stored *e = stored_union(s, m, err);
 		roaring_bitmap_t *delta;
-		sqlite3_stmt *d;
+		struct kc_stmt *d;
 		int r;
 
 		if (!e)
@@ -620,7 +618,7 @@ static void drop_merges(struct kc_store *s)
 /* Run one parameterless statement through the writer's cache. */
 static int exec_cached(struct kc_store *s, const char *sql, struct kc_err *err)
 {
-	sqlite3_stmt *st = cached(s, sql, err);
+	struct kc_stmt *st = cached(s, sql, err);
 
 	return st ? step_done(s->db, st, err) : -1;
 }
@@ -677,7 +675,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		/* On SQLITE_FULL, IOERR or NOMEM SQLite may roll back the whole
 		 * transaction itself: the batch's earlier jobs are gone and later
 		 * savepoints would commit on their own. Fail the whole batch. */
-		if (sqlite3_get_autocommit(s->db)) {
+		if (!kc_sql_in_transaction(s->db)) {
 			ok = 0;
 			err = j->err;
 		}
@@ -803,7 +801,7 @@ void kc_store_close(struct kc_store *s)
 	free(s->builds);
 	free(s->labels);
 	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
-		sqlite3_finalize(s->cache[i].st);
+		kc_stmt_finalize(s->cache[i].st);
 	kc_db_close(s->db);
 	close(s->lock_fd);
 	pthread_mutex_destroy(&s->lock);

@@ -46,5 +46,19 @@ for layer in "${!may[@]}"; do
     fi
   done
 done
+# Only the storage backends (server/store/sql_*.c) name a database's
+# client library; everything else, server/store's other files included,
+# goes through the storage interface (server/store/sql.h). bench/ is not
+# checked: its query tools write and read SQLite files directly.
+while IFS=: read -r f line inc; do
+  case "$f" in
+  server/store/sql_*.c) ;;
+  *)
+    echo "FAIL: $f:$line includes $inc: only server/store/sql_*.c may (use server/store/sql.h)"
+    bad=1
+    ;;
+  esac
+done < <(grep -rnoE '^#[[:space:]]*include[[:space:]]*[<"](sqlite3|libpq-fe)\.h[>"]' \
+  --include='*.c' --include='*.h' server common collector tests || true)
 echo "layers: $checked includes checked"
 exit $bad

@@ -30,7 +30,7 @@
 
 struct fixture {
 	char dir[64], path[96], mods[96], ko[128];
-	sqlite3 *db;
+	struct kc_sql *db;
 	struct kc_covq_cache *cache;
 	json_t *summary; /* of the import */
 	const char *build_id;
@@ -141,7 +141,7 @@ static void test_tree_totals_and_coverage(void **state)
 	struct kc_cov_filter none;
 	struct kc_covq *q;
 	struct kc_err err;
-	sqlite3_stmt *st;
+	struct kc_stmt *st;
 	roaring_bitmap_t *pts, *cov;
 	uint32_t bit;
 	json_t *t, *file, *lines;
@@ -163,23 +163,23 @@ static void test_tree_totals_and_coverage(void **state)
 			   "WHERE i.kind = 'vmlinux' ORDER BY f.path LIMIT 1",
 			   &err);
 	assert_non_null(st);
-	assert_int_equal(kc_db_step(f->db, st, &err), SQLITE_ROW);
-	snprintf(path, sizeof(path), "%s", (const char *)sqlite3_column_text(st, 0));
+	assert_int_equal(kc_db_step(f->db, st, &err), KC_ROW);
+	snprintf(path, sizeof(path), "%s", (const char *)kc_stmt_column_text(st, 0));
 	pts = kc_db_column_bitmap(st, 1);
 	assert_non_null(pts);
 	assert_true(roaring_bitmap_select(pts, 0, &bit));
 	cov = roaring_bitmap_of(1, bit);
 	{
-		sqlite3_stmt *ins = kc_db_prepare(
+		struct kc_stmt *ins = kc_db_prepare(
 			f->db, "INSERT INTO coverage_total (binary, seq, bits) VALUES (?, 0, ?)", &err);
 
 		assert_non_null(ins);
-		sqlite3_bind_int64(ins, 1, sqlite3_column_int64(st, 2));
+		kc_stmt_bind_int64(ins, 1, kc_stmt_column_int64(st, 2));
 		assert_int_equal(kc_db_bind_bitmap(ins, 2, cov, &err), 0);
-		assert_int_equal(kc_db_step(f->db, ins, &err), SQLITE_DONE);
-		sqlite3_finalize(ins);
+		assert_int_equal(kc_db_step(f->db, ins, &err), KC_DONE);
+		kc_stmt_finalize(ins);
 	}
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	kc_bitmap_free(pts);
 	kc_bitmap_free(cov);
 

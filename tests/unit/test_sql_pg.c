@@ -63,7 +63,7 @@ static struct kc_sql *open_db(int readonly)
 
 static void close_db(struct kc_sql *c)
 {
-	c->ops->close(c);
+	kc_sql_close(c);
 }
 
 /* Run sql without parameters to KC_DONE (or fail the test). */

@@ -33,7 +33,7 @@
 struct fixture {
 	char dir[64], path[96];
 	struct kc_store *store;
-	sqlite3 *db; /* read-only */
+	struct kc_sql *db; /* read-only */
 };
 
 static int setup(void **state)
@@ -156,17 +156,17 @@ static enum kc_job_status submit_report(struct fixture *f, unsigned char uid)
 static roaring_bitmap_t *total_of(struct fixture *f, const char *name)
 {
 	struct kc_err err;
-	sqlite3_stmt *st = kc_db_prepare(f->db,
+	struct kc_stmt *st = kc_db_prepare(f->db,
 					 "SELECT kc_roaring_or(t.bits) FROM coverage_total t "
 					 "JOIN binaries b ON b.id = t.binary WHERE b.name = ?",
 					 &err);
 	roaring_bitmap_t *b = NULL;
 
 	assert_non_null(st);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (kc_db_step(f->db, st, &err) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+	kc_stmt_bind_text(st, 1, name, -1, KC_SQL_STATIC);
+	if (kc_db_step(f->db, st, &err) == KC_ROW && kc_stmt_column_type(st, 0) != KC_SQL_NULL)
 		b = kc_db_column_bitmap(st, 0);
-	sqlite3_finalize(st);
+	kc_stmt_finalize(st);
 	return b;
 }
 
@@ -240,7 +240,7 @@ struct gate {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int entered, open, called, wrong;
-	sqlite3 *reader; /* used only on the writer thread, by the callbacks */
+	struct kc_sql *reader; /* used only on the writer thread, by the callbacks */
 };
 
 static int wait_at_gate(void *arg, void *db, struct kc_err *err)
