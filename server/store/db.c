@@ -156,6 +156,13 @@ int kc_db_lock(const char *path, struct kc_err *err)
 	char lock[4096];
 	int fd;
 
+	/* Several nodes share a PostgreSQL database: no file to lock (the
+	 * writers coordinate with row and advisory locks, docs/scale-out.md);
+	 * a descriptor to close all the same. */
+	if (kc_sql_target_is_pg(path)) {
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return fd >= 0 ? fd : kc_err_errno(err, errno, "/dev/null: %s", strerror(errno));
+	}
 	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock))
 		return kc_err_set(err, KC_E_BAD_INPUT, "database path too long");
 	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

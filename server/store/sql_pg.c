@@ -11,8 +11,10 @@
  *    text, so preparing the same text again costs no round trip). A text
  *    of several statements without parameters (a migration) is not
  *    prepared: its step runs it whole with PQexec and returns KC_DONE.
- *  - Bound values are kept as SQLite values and encoded at the step for
- *    the parameter type the server inferred (binary int2/int4/int8/float4/
+ *  - A parameter the server cannot type from its first use (`? IS NULL`)
+ *    is given the first of text, bigint, double, bytea that prepares.
+ *    Bound values are kept as SQLite values and encoded at the step
+ *    for the parameter type the server inferred (binary int2/int4/int8/float4/
  *    float8/bool/text/bytea; the text form for any other type, which the
  *    server parses), so `?` works wherever PostgreSQL can type it.
  *  - The first step runs PQexecPrepared with binary results; column calls
@@ -447,10 +449,53 @@ static int pg_server_prepare(struct pg_conn *c, struct pg_entry *e)
 		e->gen = c->gen;
 		return 0;
 	}
-	res = PQprepare(c->pg, e->name, e->pgsql, e->nparams, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	/* A parameter the server cannot type from its first use (`?1 IS NULL
+	 * OR x = ?1`) gets a type here: text, then bigint, double, bytea,
+	 * until the statement prepares (an odometer over the parameters
+	 * found untyped, so later uses decide). */
+	static const Oid cand[] = { OID_TEXT, OID_INT8, OID_FLOAT8, OID_BYTEA };
+	int forced[8], nforced = 0, pick[8] = {0};
+
+	for (int tries = 0;; tries++) {
+		const char *state, *m, *dollar;
+		long n;
+
+		res = PQprepare(c->pg, e->name, e->pgsql, e->nparams, e->ptypes);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			break;
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		dollar = m ? strchr(m, '$') : NULL;
+		n = dollar ? strtol(dollar + 1, NULL, 10) : 0;
+		if (tries < 64 && state && (!strcmp(state, "42P18") || !strcmp(state, "42P08")) && n >= 1 && n <= e->nparams &&
+		    !e->ptypes[n - 1] && nforced < 8) {
+			forced[nforced] = (int)n - 1;
+			pick[nforced] = 0;
+			e->ptypes[n - 1] = cand[0];
+			nforced++;
+			PQclear(res);
+			continue;
+		}
+		if (tries < 64 && state && nforced &&
+		    (!strcmp(state, "42883") || !strcmp(state, "42804") || !strcmp(state, "42725"))) {
+			int k = nforced - 1;
+
+			while (k >= 0 && pick[k] == (int)(sizeof(cand) / sizeof(cand[0])) - 1) {
+				pick[k] = 0;
+				e->ptypes[forced[k]] = cand[0];
+				k--;
+			}
+			if (k >= 0) {
+				pick[k]++;
+				e->ptypes[forced[k]] = cand[pick[k]];
+				PQclear(res);
+				continue;
+			}
+		}
 		pg_fail(c, res, NULL);
 		PQclear(res);
+		for (int k = 0; k < nforced; k++)
+			e->ptypes[forced[k]] = 0;
 		return -1;
 	}
 	PQclear(res);

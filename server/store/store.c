@@ -26,6 +26,7 @@
 
 #include "db.h"
 #include "overflow.h"
+#include "sql_union.h"
 
 struct merge {
 	int64_t binary, label, day; /* label -1: coverage_total */
@@ -178,11 +179,11 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 	if (upsert_machine(db, m->machine, now, &machine, err) < 0 ||
 	    run(db, "INSERT INTO builds (build_id, release, first_seen, last_seen) VALUES (?,?,?,?) "
 		    "ON CONFLICT(build_id) DO UPDATE SET last_seen = excluded.last_seen, "
-		    "release = CASE WHEN release = '' THEN excluded.release ELSE release END",
+		    "release = CASE WHEN builds.release = '' THEN excluded.release ELSE builds.release END",
 		"ttii", NULL, err, m->build_id, m->release, now, now) < 0 ||
 	    run(db, "SELECT id FROM builds WHERE build_id = ?", "t", &build, err, m->build_id) < 0 ||
-	    run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
-		    "VALUES (?, 'vmlinux', 'vmlinux', ?)", "it", NULL, err, build, m->build_id) < 0 ||
+	    run(db, "INSERT INTO binaries (build, kind, name, build_id) "
+		    "VALUES (?, 'vmlinux', 'vmlinux', ?) ON CONFLICT DO NOTHING", "it", NULL, err, build, m->build_id) < 0 ||
 	    run(db, "INSERT INTO boots (machine, boot_id, build, release, text_start, text_end, "
 		    "link_text, first_seen) VALUES (?,?,?,?,?,?,?,?) "
 		    "ON CONFLICT(machine, boot_id) DO NOTHING", "ititiiii", NULL, err, machine,
@@ -198,8 +199,8 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 	for (uint32_t i = 0; i < m->nmodules; i++) {
 		const struct kc_module *mod = &m->modules[i];
 
-		if (run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
-			    "VALUES (?, 'module', ?, ?)", "itt", NULL, err, build, mod->name,
+		if (run(db, "INSERT INTO binaries (build, kind, name, build_id) "
+			    "VALUES (?, 'module', ?, ?) ON CONFLICT DO NOTHING", "itt", NULL, err, build, mod->name,
 			mod->build_id) < 0 ||
 		    run(db, "SELECT id FROM binaries WHERE build = ? AND name = ? AND build_id = ?",
 			"itt", &bin, err, build, mod->name, mod->build_id) < 0 ||
@@ -331,7 +332,9 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 		return -1;
 	if (upto >= day) /* -1: no row yet, every earlier day is open */
 		return 0;
-	st = cached(s, "SELECT kc_roaring_or(bits) FROM coverage WHERE binary = ? AND label = ? "
+	/* Folded here, not with SQLite's kc_roaring_or: the same on both
+	 * backends (sql_union.h). */
+	st = cached(s, "SELECT bits FROM coverage WHERE binary = ? AND label = ? "
 		       "AND day BETWEEN ? AND ?",
 		    err);
 	if (!st)
@@ -340,9 +343,8 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 	kc_stmt_bind_int64(st, 2, label);
 	kc_stmt_bind_int64(st, 3, upto < 0 ? 0 : upto);
 	kc_stmt_bind_int64(st, 4, day - 1);
-	rc = kc_db_step(s->db, st, err);
-	if (rc >= 0 && (rc != KC_ROW || !(u = kc_db_column_bitmap(st, 0))))
-		rc = kc_err_set(err, KC_E_INTERNAL, "bad union");
+	u = kc_sql_union(st, 0, err);
+	rc = u ? 0 : -1;
 	kc_stmt_reset(st);
 	if (rc < 0) {
 		kc_err_prefix(err, "folding completed days");

@@ -191,8 +191,12 @@ class PgServer:
     def psql(self, sql):
         """Run SQL through psql on the test database; returns stdout
         (unaligned, tuples only)."""
+        return self.psql_db(DB_NAME, sql)
+
+    def psql_db(self, db, sql):
+        """psql() on another database of this server."""
         r = self._run([self._bin("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                       "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", DB_NAME,
+                       "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", db,
                        "-c", sql], "psql")
         return r.stdout
 

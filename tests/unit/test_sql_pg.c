@@ -216,6 +216,21 @@ static void test_types_roundtrip(void **state)
 	assert_int_equal(kc_stmt_column_int64(q, 3), 5);
 	kc_stmt_finalize(q);
 
+	/* A parameter only IS NULL types is text (SQLite takes any value). */
+	struct kc_stmt *nul = kc_sql_prepare(
+		c, "SELECT count(*) FROM t WHERE (?1 IS NULL OR tx = ?1) AND (?2 IS NULL OR id = ?2)",
+		&err);
+	if (!nul)
+		fail_msg("prepare IS NULL: %s", err.msg);
+	assert_int_equal(kc_stmt_step(nul, &err), KC_ROW);
+	assert_int_equal(kc_stmt_column_int64(nul, 0), 3);
+	kc_stmt_reset(nul);
+	kc_stmt_bind_text(nul, 1, utf8, -1, KC_SQL_STATIC);
+	kc_stmt_bind_int(nul, 2, 1);
+	assert_int_equal(kc_stmt_step(nul, &err), KC_ROW);
+	assert_int_equal(kc_stmt_column_int64(nul, 0), 1);
+	kc_stmt_finalize(nul);
+
 	/* sum() of bigint is numeric on PostgreSQL: decoded, exactly. */
 	assert_int_equal(query_int(c, "SELECT sum(i4) FROM t"), (int64_t)INT32_MIN + INT32_MAX);
 	struct kc_stmt *n = kc_sql_prepare(
