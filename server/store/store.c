@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "nodes.h"
 #include "overflow.h"
 #include "sql_union.h"
 
@@ -68,6 +69,7 @@ struct kc_store {
 	} *labels;
 	size_t nlabels, caplabels;
 	int wrote_coverage; /* this batch inserted or replaced coverage rows */
+	char node[128];	    /* this node's row of node_generations: host:pid:start */
 	atomic_ullong coverage_generation; /* commits that changed coverage */
 	/* The stored unions the writer touched lately, decoded: a merge that
 	 * adds nothing new (the common case once a fleet is warm) costs no
@@ -565,6 +567,26 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 		"DELETE FROM coverage_total WHERE binary = ?",
 	};
 
+	/* Other nodes write the same unions on PostgreSQL: take every key's
+	 * lock (sorted: batches cannot deadlock), then read the rows afresh
+	 * under it (docs/scale-out.md). */
+	if (kc_sql_backend(s->db) == KC_SQL_PG && s->nmerges) {
+		int64_t *keys = malloc(s->nmerges * sizeof(*keys));
+		int r;
+
+		if (!keys)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		for (size_t i = 0; i < s->nmerges; i++) {
+			const struct merge *m = &s->merges[i];
+			keys[i] = m->label < 0 ? kc_nodes_union_key(m->binary, -1, 0)
+					       : kc_nodes_union_key(m->binary, m->label, m->day);
+		}
+		r = kc_nodes_lock_keys(s->db, keys, s->nmerges, err);
+		free(keys);
+		if (r < 0)
+			return -1;
+		drop_unions(s);
+	}
 	for (size_t i = 0; i < s->nmerges; i++) {
 		struct merge *m = &s->merges[i];
 		struct stored *e = stored_union(s, m, err);
@@ -683,6 +705,9 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		}
 	}
 	if (ok && (flush_touched(s, &err) < 0 || flush_merges(s, &err) < 0 ||
+		   /* Tell the other nodes, in the same transaction. */
+		   (s->wrote_coverage && kc_sql_backend(s->db) == KC_SQL_PG &&
+		    kc_nodes_bump(s->db, s->node, 1, 0, (int64_t)time(NULL), &err) < 0) ||
 		   kc_db_exec(s->db, "COMMIT", &err) < 0))
 		ok = 0;
 	if (ok && s->wrote_coverage)
@@ -770,6 +795,13 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	s->db = kc_db_open(path, 0, err);
 	if (!s->db || kc_db_migrate(s->db, err) < 0)
 		goto fail;
+	{
+		char host[64] = "";
+
+		(void)gethostname(host, sizeof(host) - 1);
+		snprintf(s->node, sizeof(s->node), "%s:%ld:%lld", host, (long)getpid(),
+			 (long long)time(NULL));
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);

@@ -7,9 +7,15 @@ kcov-collect pushes over HTTP, and the database read back with psql.
 - the PostgreSQL server stopped (pg_ctl stop -m fast) and started again
   while pushers run: kcovd keeps running, ingest answers 503 meanwhile
   (the collector keeps the reports), and afterwards every report is
-  stored exactly once without restarting kcovd.
+  stored exactly once without restarting kcovd;
+- three kcovd nodes on one database, pushers spread over them, one node
+  SIGKILLed at random moments and restarted (KC_PG_KILLS times, default
+  30; KC_PG_PUSHERS pushers, default 12): every report stored exactly
+  once, and every node answers the same coverage, the union of what the
+  machines ran.
 """
 import os
+import random
 import re
 import threading
 import time
@@ -137,5 +143,76 @@ def test_pg_restart_under_load():
             m.cleanup()
 
 
+def test_three_nodes_sigkill():
+    url = kcovlib.pg_database()
+    db = url.rsplit("/", 1)[1]
+    pg = kcovlib.pg_server()
+    nodes = [Server(db=url).start() for _ in range(3)]
+    tok = nodes[0].token()
+    kills_wanted = int(os.environ.get("KC_PG_KILLS", "30"))
+    npushers = int(os.environ.get("KC_PG_PUSHERS", "12"))
+    stop = threading.Event()
+    lock = threading.Lock()
+    made = [0] * npushers
+    errors = []
+    kills = [0]
+    machines = [machine("pg-node-%d" % i, 100 + i) for i in range(npushers)]
+    runs = [["read"], ["write"], ["open"], ["read", "open"]]
+
+    def pusher(i):
+        m = machines[i]
+        try:
+            while not stop.is_set():
+                before = len(m.reports()) if os.path.isdir(m.spool) else 0
+                m.run(runs[made[i] % len(runs)])
+                check(len(m.reports()) == before + 1, "one report per run")
+                made[i] += 1
+                with lock:
+                    node = nodes[(i + made[i]) % 3]
+                    u = node.url if node.proc is not None else None
+                if u:
+                    m.push(u, tok)
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            errors.append("pusher %d: %s" % (i, e))
+
+    threads = [threading.Thread(target=pusher, args=(i,)) for i in range(npushers)]
+    rnd = random.Random(19)
+    t0 = time.time()
+    try:
+        for t in threads:
+            t.start()
+        while kills[0] < kills_wanted and not errors:
+            time.sleep(rnd.uniform(0.1, 0.5))
+            victim = nodes[rnd.randrange(3)]
+            with lock:
+                victim.kill()
+            kills[0] += 1
+            victim.start()
+        stop.set()
+        for t in threads:
+            t.join(timeout=120)
+        check(not errors, "; ".join(errors))
+        for m in machines:
+            m.delivered(nodes[kills[0] % 3].url, tok)
+        total = sum(made)
+        n = int(pg.psql_db(db, "SELECT count(*) FROM reports").strip())
+        d = int(pg.psql_db(db, "SELECT count(DISTINCT upload_id) FROM reports").strip())
+        print("figure 3 nodes: %d SIGKILLs in %.0f s, %d pushers, %d reports made, %d stored, "
+              "%d distinct upload ids" % (kills[0], time.time() - t0, npushers, total, n, d),
+              flush=True)
+        check(n == total and d == total,
+              "stored %d rows / %d upload ids for %d reports made" % (n, d, total))
+        want = expected(["read", "write", "open"])
+        for k, node in enumerate(nodes):
+            got = node.pcs(KERNEL["build_id"])
+            check(got == want, "node %d answers %s, expected %s" % (k, got, want))
+    finally:
+        stop.set()
+        for node in nodes:
+            node.stop()
+        for m in machines:
+            m.cleanup()
+
+
 if __name__ == "__main__":
-    run_tests([test_ingest_and_duplicates, test_pg_restart_under_load])
+    run_tests([test_ingest_and_duplicates, test_pg_restart_under_load, test_three_nodes_sigkill])
