@@ -21,9 +21,9 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 
 #include "err.h"
+#include "sql.h"
 
 /* Largest source file kept in the database; larger ones are skipped. */
 #define KC_IMPORT_SOURCE_MAX (4u << 20)

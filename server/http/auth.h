@@ -15,11 +15,11 @@
 #ifndef KC_AUTH_H
 #define KC_AUTH_H
 
-#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
+#include "sql.h"
 
 enum kc_scope {
 	KC_SCOPE_NONE = 0,

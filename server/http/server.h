@@ -6,7 +6,6 @@
 #define KC_SERVER_H
 
 #include <pthread.h>
-#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -15,6 +14,7 @@
 
 #include "auth.h"
 #include "err.h"
+#include "sql.h"
 #include "store.h"
 
 /* Read connections kept open: more than KC_HTTP_THREADS, so a request

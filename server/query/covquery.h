@@ -26,10 +26,10 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 
 #include "buf.h"
 #include "err.h"
+#include "sql.h"
 
 struct kc_cov_filter {
 	const char *labels_json; /* JSON array text of label names; NULL = all */

@@ -7,11 +7,10 @@
 #ifndef KC_AUDIT_H
 #define KC_AUDIT_H
 
-#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
-
 #include <jansson.h>
 
 #include "err.h"
+#include "sql.h"
 
 /* Longest actor text ("token NAME (kc_ID)"); longer names are cut. */
 #define KC_AUDIT_ACTOR_MAX 128

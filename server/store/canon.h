@@ -11,12 +11,12 @@
 #ifndef KC_CANON_H
 #define KC_CANON_H
 
-#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdint.h>
 
 #include <roaring/roaring.h>
 
 #include "err.h"
+#include "sql.h"
 #include "wire.h"
 
 struct kc_canon_module {

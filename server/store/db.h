@@ -16,7 +16,7 @@
 #include <roaring/roaring.h>
 
 #include "err.h"
-#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
+#include "sql.h"
 
 /* Open (creating a SQLite file if needed) and configure a connection to
  * target: a PostgreSQL database when kc_sql_target_is_pg(target), else a

@@ -6,12 +6,12 @@
 #ifndef KC_OVERFLOW_H
 #define KC_OVERFLOW_H
 
-#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "err.h"
+#include "sql.h"
 #include "wire.h"
 
 #define KC_FILL_BUCKETS 101

@@ -14,10 +14,10 @@
 #ifndef KC_RETENTION_H
 #define KC_RETENTION_H
 
-#include "sqlconv_shim.h" /* transitional: sqlite3 names as sql.h names */
 #include <stdint.h>
 
 #include "err.h"
+#include "sql.h"
 
 struct kc_gc_result {
 	int64_t cutoff_day;   /* rows of days before this one were removed */
