@@ -10,6 +10,7 @@ PKGS=(
   libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
   libelf-dev libdw-dev zlib1g-dev liblzma-dev libzstd-dev libroaring-dev libjansson-dev libsodium-dev libcmocka-dev libgit2-dev
   libpcre2-dev
+  postgresql libpq-dev  # the PostgreSQL backend (server/store/sql_pg.c) and its test server (tests/integration/pgserver.py)
   linux-source-6.1
   clang lld llvm libclang-rt-14-dev lcov curl python3 openssl git binutils xz-utils zstd
   systemd  # systemd-analyze verify of the packaged units (tests/integration/test_packages.py)

@@ -199,8 +199,11 @@ void kc_token_check(struct kc_sql *db, const char *authorization, int64_t now, s
 	const char *tok;
 	struct kc_stmt *st = NULL;
 	enum kc_scope scope = KC_SCOPE_NONE;
+	struct kc_err err;
+	int rc = 0;
 
 	memset(t, 0, sizeof(*t));
+	kc_err_clear(&err);
 	if (!authorization || strncmp(authorization, "Bearer ", 7) != 0)
 		return;
 	tok = authorization + 7;
@@ -213,12 +216,12 @@ void kc_token_check(struct kc_sql *db, const char *authorization, int64_t now, s
 	/* Every request checks its token: the statement stays prepared. */
 	st = kc_db_cached(db, "SELECT scope, salt, hash, name, machines, last_used, last_addr "
 			      "FROM tokens WHERE id = ? AND revoked IS NULL AND "
-			      "(expires IS NULL OR expires > ?)", NULL);
+			      "(expires IS NULL OR expires > ?)", &err);
 	if (!st)
 		goto out;
 	kc_stmt_bind_text(st, 1, t->id, -1, KC_SQL_STATIC);
 	kc_stmt_bind_int64(st, 2, (int64_t)now);
-	if (kc_db_step(db, st, NULL) != KC_ROW || kc_stmt_column_bytes(st, 1) != SALT_BYTES ||
+	if ((rc = kc_db_step(db, st, &err)) != KC_ROW || kc_stmt_column_bytes(st, 1) != SALT_BYTES ||
 	    kc_stmt_column_bytes(st, 2) != HASH_BYTES)
 		goto out;
 	hash_secret(secret, kc_stmt_column_blob(st, 1), hash);
@@ -231,6 +234,7 @@ void kc_token_check(struct kc_sql *db, const char *authorization, int64_t now, s
 	t->last_used = kc_stmt_column_int64(st, 5);
 	copy_text(t->last_addr, sizeof(t->last_addr), kc_stmt_column_text(st, 6));
 out:
+	t->unavailable = (!st || rc < 0) && err.code == KC_E_UNAVAILABLE;
 	kc_stmt_reset(st);
 	sodium_memzero(secret, sizeof(secret));
 }

@@ -68,11 +68,14 @@ struct kc_token {
 	char machines[KC_TOKEN_MACHINES_MAX + 1];   /* "" any machine */
 	int64_t last_used;                          /* 0: never */
 	char last_addr[64];
+	int unavailable; /* the database could not be asked (KC_E_UNAVAILABLE): 503, not 401 */
 };
 
 /* Check an Authorization header value ("Bearer TOKEN") at time now (unix
  * seconds) and fill *t. t->scope is KC_SCOPE_NONE when the header is
- * absent or malformed, or the token unknown, revoked or expired. */
+ * absent or malformed, or the token unknown, revoked or expired; when the
+ * lookup itself failed for a passing reason (database busy or connection
+ * lost), t->unavailable is set as well. */
 void kc_token_check(struct kc_sql *db, const char *authorization, int64_t now, struct kc_token *t);
 
 /* Record a use of token id at now from addr (on a writable connection). */

@@ -203,7 +203,8 @@ static void client_addr(struct MHD_Connection *conn, char *out, size_t size)
 
 /* Does the request carry a token the route's scope accepts? The token is
  * looked up in the database on every request (revocation and expiry take
- * effect at once) and kept in *t. */
+ * effect at once) and kept in *t. 1 yes, 0 no, -1 when the database could
+ * not be asked for a passing reason (the request gets 503, not 401). */
 static int authorized(struct kc_req *r, enum kc_scope need, struct kc_token *t)
 {
 	const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
@@ -218,9 +219,11 @@ static int authorized(struct kc_req *r, enum kc_scope need, struct kc_token *t)
 		return 0;
 	db = kc_db_get(r->srv, &err);
 	if (!db)
-		return 0;
+		return err.code == KC_E_UNAVAILABLE ? -1 : 0;
 	kc_token_check(db, auth, now, t);
 	kc_db_put(r->srv, db);
+	if (t->unavailable)
+		return -1;
 	if (!kc_scope_allows(t->scope, need))
 		return 0;
 	client_addr(r->conn, addr, sizeof(addr));
@@ -295,7 +298,7 @@ static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, si
 	const struct kc_route *rt;
 	uint64_t declared = 0;
 	size_t header_bytes = 0;
-	int ingest;
+	int ingest, ok;
 
 	if (ctx->uri_len > KC_URI_MAX)
 		return kc_err_set(err, KC_E_URI_TOO_LONG,
@@ -311,7 +314,10 @@ static int check_request(struct kc_req *r, struct conn_ctx *ctx, char *allow, si
 		return -1;
 	rt = ctx->match.route;
 	ingest = rt->scope == KC_SCOPE_PUSH; /* the kcovd_reports_rejected_total metric */
-	if (!authorized(r, rt->scope, &ctx->token)) {
+	if ((ok = authorized(r, rt->scope, &ctx->token)) < 0)
+		return kc_err_set(err, KC_E_UNAVAILABLE,
+				  "the database cannot check the token now; retry later");
+	if (!ok) {
 		if (ingest)
 			atomic_fetch_add(&m->rejected_auth, 1);
 		/* A refused token costs its client address (r->token is NULL):
@@ -539,6 +545,10 @@ static int cap_db_size(void *arg, void *db, struct kc_err *err)
 	char sql[64];
 	int64_t page;
 
+	if (kc_sql_backend(db) != KC_SQL_SQLITE)
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "--max-db-size caps a SQLite file; a PostgreSQL server's size is "
+				  "its own (docs/scale-out.md)");
 	if (kc_db_get_int(db, "PRAGMA page_size", 4096, &page, err) < 0)
 		return -1;
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",

@@ -112,7 +112,8 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, struct kc_sql *db, uin
 	q->f = *f;
 	/* Index loads and the summary read large blobs: map the database rather
 	 * than copying pages through SQLite's small default cache. */
-	(void)kc_db_exec(db, "PRAGMA mmap_size = 17179869184", NULL);
+	if (kc_sql_backend(db) == KC_SQL_SQLITE)
+		(void)kc_db_exec(db, "PRAGMA mmap_size = 17179869184", NULL);
 	snprintf(q->build_id, sizeof(q->build_id), "%s", build_id);
 	st = kc_db_prepare(db,
 			   "SELECT b.id, (SELECT imported FROM build_imports WHERE build = b.id) "

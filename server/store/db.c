@@ -22,6 +22,7 @@
 #include <roaring/roaring.h>
 
 #include "blob.h"
+#include "pg_schema.h"
 #include "sql_impl.h"
 #include "wire.h"
 
@@ -90,6 +91,8 @@ int kc_db_migrate(struct kc_sql *db, struct kc_err *err)
 {
 	int64_t version;
 
+	if (kc_sql_backend(db) == KC_SQL_PG)
+		return kc_pg_migrate(db, err); /* schema/pg/, same numbers and rules */
 	if (kc_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
 		       err) < 0 ||
 	    kc_db_get_int(db, "SELECT max(version) FROM schema_version", 0, &version, err) < 0)
@@ -153,6 +156,13 @@ int kc_db_lock(const char *path, struct kc_err *err)
 	char lock[4096];
 	int fd;
 
+	/* Several nodes share a PostgreSQL database: no file to lock (the
+	 * writers coordinate with row and advisory locks, docs/scale-out.md);
+	 * a descriptor to close all the same. */
+	if (kc_sql_target_is_pg(path)) {
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return fd >= 0 ? fd : kc_err_errno(err, errno, "/dev/null: %s", strerror(errno));
+	}
 	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock))
 		return kc_err_set(err, KC_E_BAD_INPUT, "database path too long");
 	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -28,7 +28,9 @@ struct kc_sql *kc_db_open(const char *target, int readonly, struct kc_err *err);
  * as needed, flock LOCK_EX): `kcovd serve` holds it while it serves, the
  * commands that must not run beside a server (gc, build delete, vacuum,
  * restore) while they run. Returns the descriptor to close (which
- * releases it), or -1 with KC_E_CONFLICT when it is held elsewhere. */
+ * releases it), or -1 with KC_E_CONFLICT when it is held elsewhere. A
+ * PostgreSQL target takes no lock (several nodes share the database) and
+ * gets a descriptor of /dev/null to close. */
 int kc_db_lock(const char *path, struct kc_err *err);
 
 /* Apply missing migrations; refuse a database newer than this binary. */

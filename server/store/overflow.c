@@ -17,6 +17,7 @@
 #include "db.h"
 #include "day.h"
 #include "grow.h"
+#include "nodes.h"
 
 struct fold {
 	char key[2][300];
@@ -102,9 +103,13 @@ static int prepare_record(struct kc_sql *db, struct kc_stmt **get, struct kc_stm
 			     "label = ? AND mode = ? AND workload = ?",
 			     err);
 	*put = *get ? kc_db_cached(db,
-				    "INSERT OR REPLACE INTO overflow_daily (day, machine, build, "
+				    "INSERT INTO overflow_daily (day, machine, build, "
 				    "label, mode, workload, runs, overflowed, remote_runs, "
-				    "remote_overflowed, fill) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+				    "remote_overflowed, fill) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+				    "ON CONFLICT (day, machine, build, label, mode, workload) DO UPDATE "
+				    "SET runs = excluded.runs, overflowed = excluded.overflowed, "
+				    "remote_runs = excluded.remote_runs, "
+				    "remote_overflowed = excluded.remote_overflowed, fill = excluded.fill",
 				    err)
 		    : NULL;
 	return *put ? 0 : -1;
@@ -122,6 +127,14 @@ int kc_overflow_record(struct kc_sql *db, int64_t day, int64_t machine, int64_t 
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	if (prepare_record(db, &get, &put, err) < 0)
 		goto out;
+	/* Read-modify-write of the key's rows: other nodes of a PostgreSQL
+	 * database wait for this transaction (one lock per report's key). */
+	{
+		int64_t k = kc_nodes_union_key(kc_nodes_union_key(machine, build, day), label, -2);
+
+		if (kc_nodes_lock_keys(db, &k, 1, err) < 0)
+			goto out;
+	}
 	/* Group the report's runs by (mode, workload): one row update each. */
 	for (uint32_t i = 0; i < r->nruns; i++) {
 		struct fold f;

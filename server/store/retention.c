@@ -227,8 +227,9 @@ static int integrity(struct kc_sql *db, const char *what, struct kc_err *err)
 	struct kc_stmt *st = kc_db_prepare(db, "PRAGMA integrity_check", err);
 	int rc, ok;
 
+	/* A file too damaged to read its schema fails the check as well. */
 	if (!st)
-		return kc_err_prefix(err, "%s", what);
+		return kc_err_prefix(err, "%s fails integrity_check", what);
 	rc = kc_db_step(db, st, err);
 	ok = rc == KC_ROW && strcmp((const char *)kc_stmt_column_text(st, 0), "ok") == 0;
 	if (rc == KC_ROW && !ok)
@@ -236,7 +237,7 @@ static int integrity(struct kc_sql *db, const char *what, struct kc_err *err)
 			   (const char *)kc_stmt_column_text(st, 0));
 	kc_stmt_finalize(st);
 	if (rc < 0)
-		return kc_err_prefix(err, "%s", what);
+		return kc_err_prefix(err, "%s fails integrity_check", what);
 	return ok ? 0 : -1;
 }
 

@@ -61,9 +61,8 @@ struct kc_stmt {
 struct kc_sql *kc_sql_sqlite_open(const char *path, int readonly, struct kc_err *err);
 
 /* Open a PostgreSQL connection (sql_pg.c) from a libpq connection string
- * or URI; readonly sets default_transaction_read_only. Until sql_pg.c is
- * linked, sql_pg_none.c stands in and refuses every target with
- * KC_E_BAD_INPUT "PostgreSQL support is not built". */
+ * or URI; readonly sets default_transaction_read_only. A server that
+ * cannot be reached is KC_E_UNAVAILABLE "cannot connect to PostgreSQL". */
 struct kc_sql *kc_sql_pg_open(const char *conninfo, int readonly, struct kc_err *err);
 
 /* SQLite only (sql_sqlite.c): copy every page of the database src into

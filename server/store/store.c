@@ -26,7 +26,9 @@
 
 #include "db.h"
 #include "labelidx.h"
+#include "nodes.h"
 #include "overflow.h"
+#include "sql_union.h"
 
 struct merge {
 	int64_t binary, label, day; /* label -1: coverage_total */
@@ -69,6 +71,7 @@ struct kc_store {
 	} *labels;
 	size_t nlabels, caplabels;
 	int wrote_coverage; /* this batch inserted or replaced coverage rows */
+	char node[128];	    /* this node's row of node_generations: host:pid:start */
 	atomic_ullong coverage_generation; /* commits that changed coverage */
 	/* The stored unions the writer touched lately, decoded: a merge that
 	 * adds nothing new (the common case once a fleet is warm) costs no
@@ -181,11 +184,11 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 	if (upsert_machine(db, m->machine, now, &machine, err) < 0 ||
 	    run(db, "INSERT INTO builds (build_id, release, first_seen, last_seen) VALUES (?,?,?,?) "
 		    "ON CONFLICT(build_id) DO UPDATE SET last_seen = excluded.last_seen, "
-		    "release = CASE WHEN release = '' THEN excluded.release ELSE release END",
+		    "release = CASE WHEN builds.release = '' THEN excluded.release ELSE builds.release END",
 		"ttii", NULL, err, m->build_id, m->release, now, now) < 0 ||
 	    run(db, "SELECT id FROM builds WHERE build_id = ?", "t", &build, err, m->build_id) < 0 ||
-	    run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
-		    "VALUES (?, 'vmlinux', 'vmlinux', ?)", "it", NULL, err, build, m->build_id) < 0 ||
+	    run(db, "INSERT INTO binaries (build, kind, name, build_id) "
+		    "VALUES (?, 'vmlinux', 'vmlinux', ?) ON CONFLICT DO NOTHING", "it", NULL, err, build, m->build_id) < 0 ||
 	    run(db, "INSERT INTO boots (machine, boot_id, build, release, text_start, text_end, "
 		    "link_text, first_seen) VALUES (?,?,?,?,?,?,?,?) "
 		    "ON CONFLICT(machine, boot_id) DO NOTHING", "ititiiii", NULL, err, machine,
@@ -201,8 +204,8 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 	for (uint32_t i = 0; i < m->nmodules; i++) {
 		const struct kc_module *mod = &m->modules[i];
 
-		if (run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
-			    "VALUES (?, 'module', ?, ?)", "itt", NULL, err, build, mod->name,
+		if (run(db, "INSERT INTO binaries (build, kind, name, build_id) "
+			    "VALUES (?, 'module', ?, ?) ON CONFLICT DO NOTHING", "itt", NULL, err, build, mod->name,
 			mod->build_id) < 0 ||
 		    run(db, "SELECT id FROM binaries WHERE build = ? AND name = ? AND build_id = ?",
 			"itt", &bin, err, build, mod->name, mod->build_id) < 0 ||
@@ -334,7 +337,9 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 		return -1;
 	if (upto >= day) /* -1: no row yet, every earlier day is open */
 		return 0;
-	st = cached(s, "SELECT kc_roaring_or(bits) FROM coverage WHERE binary = ? AND label = ? "
+	/* Folded here, not with SQLite's kc_roaring_or: the same on both
+	 * backends (sql_union.h). */
+	st = cached(s, "SELECT bits FROM coverage WHERE binary = ? AND label = ? "
 		       "AND day BETWEEN ? AND ?",
 		    err);
 	if (!st)
@@ -343,9 +348,8 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 	kc_stmt_bind_int64(st, 2, label);
 	kc_stmt_bind_int64(st, 3, upto < 0 ? 0 : upto);
 	kc_stmt_bind_int64(st, 4, day - 1);
-	rc = kc_db_step(s->db, st, err);
-	if (rc >= 0 && (rc != KC_ROW || !(u = kc_db_column_bitmap(st, 0))))
-		rc = kc_err_set(err, KC_E_INTERNAL, "bad union");
+	u = kc_sql_union(st, 0, err);
+	rc = u ? 0 : -1;
 	kc_stmt_reset(st);
 	if (rc < 0) {
 		kc_err_prefix(err, "folding completed days");
@@ -591,6 +595,26 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 		"DELETE FROM coverage_total WHERE binary = ?",
 	};
 
+	/* Other nodes write the same unions on PostgreSQL: take every key's
+	 * lock (sorted: batches cannot deadlock), then read the rows afresh
+	 * under it (docs/scale-out.md). */
+	if (kc_sql_backend(s->db) == KC_SQL_PG && s->nmerges) {
+		int64_t *keys = malloc(s->nmerges * sizeof(*keys));
+		int r;
+
+		if (!keys)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		for (size_t i = 0; i < s->nmerges; i++) {
+			const struct merge *m = &s->merges[i];
+			keys[i] = m->label < 0 ? kc_nodes_union_key(m->binary, -1, 0)
+					       : kc_nodes_union_key(m->binary, m->label, m->day);
+		}
+		r = kc_nodes_lock_keys(s->db, keys, s->nmerges, err);
+		free(keys);
+		if (r < 0)
+			return -1;
+		drop_unions(s);
+	}
 	for (size_t i = 0; i < s->nmerges; i++) {
 		struct merge *m = &s->merges[i];
 		struct stored *e = stored_union(s, m, err);
@@ -718,6 +742,9 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		}
 	}
 	if (ok && (flush_touched(s, &err) < 0 || flush_merges(s, &err) < 0 ||
+		   /* Tell the other nodes, in the same transaction. */
+		   (s->wrote_coverage && kc_sql_backend(s->db) == KC_SQL_PG &&
+		    kc_nodes_bump(s->db, s->node, 1, 0, (int64_t)time(NULL), &err) < 0) ||
 		   kc_db_exec(s->db, "COMMIT", &err) < 0))
 		ok = 0;
 	if (ok && s->wrote_coverage)
@@ -819,6 +846,13 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
 		goto fail;
+	}
+	{
+		char host[64] = "";
+
+		(void)gethostname(host, sizeof(host) - 1);
+		snprintf(s->node, sizeof(s->node), "%s:%ld:%lld", host, (long)getpid(),
+			 (long long)time(NULL));
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);

@@ -28,19 +28,22 @@ mkdir -p "$BUILD/obj"
 BUILD=$(cd "$BUILD" && pwd) # absolute: the schema is written through cmake -P
 
 CFLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
-        -include common/banned.h -Icommon -Iserver/store -Iserver/build -Icollector -Itests/fuzz
+        -include common/banned.h -Icommon -Iserver/store -Iserver/build $(pkg-config --cflags libpq) -Icollector -Itests/fuzz
         -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all)
-LIBS=(-lroaring -lz -llzma -lzstd -ldw -lelf -lsqlite3 -lcurl -ljansson -lpcre2-8 -lpthread -lm)
+LIBS=(-lroaring -lz -llzma -lzstd -ldw -lelf -lsqlite3 -lpq -lcurl -ljansson -lpcre2-8 -lpthread -lm)
 SRCS=(common/addrmap.c common/buf.c common/elfinfo.c common/err.c common/fileio.c
       common/kallsyms.c common/blob.c common/grow.c common/path.c common/search.c common/wire.c
       server/store/canon.c server/store/db.c server/store/sql.c server/store/sql_sqlite.c
-      server/store/sql_pg_none.c server/build/symbolize.c
+      server/store/sql_pg.c server/store/pg_schema.c server/build/symbolize.c
       server/build/elfscan.c server/build/dwarf.c server/build/sympath.c server/build/unpack.c
       server/build/maintainers.c
-      collector/spool.c collector/syzkaller.c tests/fuzz/fuzz_common.c "$BUILD/schema_sql.c")
+      collector/spool.c collector/syzkaller.c tests/fuzz/fuzz_common.c "$BUILD/schema_sql.c"
+      "$BUILD/schema_pg_sql.c")
 
 # canon.c uses db.c, which carries the schema migrations (as kcovd does).
 cmake -DSCHEMA_DIR="$PWD/schema" -DOUT="$BUILD/schema_sql.c" -P cmake/embed_schema.cmake
+cmake -DSCHEMA_DIR="$PWD/schema/pg" -DOUT="$BUILD/schema_pg_sql.c" -DPREFIX=kcovpg_ \
+      -P cmake/embed_schema.cmake
 
 # Compile the shared sources once, only when they changed.
 OBJS=()

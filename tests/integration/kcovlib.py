@@ -116,6 +116,31 @@ def tmpdir(prefix="kcov-it-"):
 
 SERVERS = []  # every Server started by this test process, checked by run_tests
 
+# The database backend the suites run on (docs/testing.md): "sqlite" (the
+# default: DATA_DIR/kcovd.db) or "pg": one throw-away PostgreSQL server
+# (pgserver.py) for the test process and a fresh database on it for each
+# Server, given to kcovd as KCOVD_DB.
+BACKEND = os.environ.get("KC_DB_BACKEND", "sqlite")
+_PG = []  # the test process's PgServer, started on first use
+_PG_DBS = [0]
+
+
+def pg_database():
+    """A new empty database on the test process's PostgreSQL server: its
+    libpq URL."""
+    import pgserver
+    if not _PG:
+        _PG.append(pgserver.PgServer().start())
+    _PG_DBS[0] += 1
+    name = "kcov_it_%d" % _PG_DBS[0]
+    _PG[0].psql("CREATE DATABASE %s" % name)
+    return _PG[0].url.rsplit("/", 1)[0] + "/" + name
+
+
+def pg_server():
+    """The test process's PgServer (for stop/start tests); None on SQLite."""
+    return _PG[0] if _PG else None
+
 
 class Server:
     """A kcovd process on a free port with its own data directory.
@@ -124,9 +149,14 @@ class Server:
     on SIGTERM, and stop(), kill() and run_tests() fail on a sanitizer
     report in its log."""
 
-    def __init__(self, data_dir=None, extra=()):
+    def __init__(self, data_dir=None, extra=(), db=None):
         self.data_dir = data_dir or tmpdir("kcovd-")
         self.extra = list(extra)
+        # db: a libpq URL (several nodes on one database); else a new
+        # database when the suite runs on PostgreSQL, else the data dir's
+        # SQLite file.
+        self.db = db or (pg_database() if BACKEND == "pg" and "--db" not in self.extra
+                         else None)
         # HTTPS when kcovd serves TLS; request() then needs an ssl context.
         self.scheme = "https" if "--tls-cert" in self.extra else "http"
         self.proc = None
@@ -140,8 +170,7 @@ class Server:
         self.proc = subprocess.Popen(
             [KCOVD, "serve", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0",
              "--port-file", port_file] + self.extra,
-            stdout=self.log, stderr=self.log,
-            env={"ASAN_OPTIONS": ASAN_ENV, **os.environ})
+            stdout=self.log, stderr=self.log, env=self.env())
         if self not in SERVERS:
             SERVERS.append(self)
         deadline = time.time() + 20
@@ -188,10 +217,18 @@ class Server:
     def kill(self):
         self.stop(signal.SIGKILL)
 
+    def env(self):
+        """The environment of a kcovd command on this server's database
+        (KCOVD_DB set when it is not the data dir's SQLite file)."""
+        e = {"ASAN_OPTIONS": ASAN_ENV, **os.environ}
+        if self.db:
+            e["KCOVD_DB"] = self.db
+        return e
+
     def token(self, scope="push", name="test"):
         out = subprocess.run([KCOVD, "token", "add", name, "--scope", scope,
                               "--data-dir", self.data_dir],
-                             check=True, capture_output=True, text=True)
+                             check=True, capture_output=True, text=True, env=self.env())
         return out.stdout.strip()
 
     def request(self, method, path, body=None, headers=None, token=None, context=None,
