@@ -7,7 +7,8 @@
  * lines newly covered and no longer covered compare this period's covered
  * lines of T with the previous period's coverage projected onto the same
  * T (when the previous period had the same T, its answer is reused).
- * Nothing is precomputed: a period costs one merged walk of the path (two
+ * Nothing is precomputed: the (day, build) pairs with coverage are read
+ * once per series, then a period costs one merged walk of the path (two
  * when T changed since the previous period).
  */
 #include "cq.h"
@@ -103,6 +104,7 @@ void kc_period_name(enum kc_step step, int64_t start, char out[16])
 struct pbuild {
 	char id[KC_BUILD_ID_MAX + 1];
 	int imported;
+	int64_t seen, row; /* builds.first_seen, builds.id */
 };
 
 struct pbuilds {
@@ -110,17 +112,30 @@ struct pbuilds {
 	size_t n, cap;
 };
 
-static int period_builds(struct kc_sql *db, const struct kc_history_req *h, const char *labels,
-			 int64_t a, int64_t b, struct pbuilds *out, struct kc_err *err)
+/* The (day, build) pairs with coverage of a series, by day: read once per
+ * series (one statement, not one per period). */
+struct daybuild {
+	int64_t day;
+	struct pbuild b;
+};
+
+struct daybuilds {
+	struct daybuild *v;
+	size_t n, cap;
+};
+
+static int load_daybuilds(struct kc_sql *db, const struct kc_history_req *h, const char *labels,
+			  int64_t a, int64_t b, struct daybuilds *out, struct kc_err *err)
 {
 	struct kc_stmt *st = kc_db_prepare(
 		db,
-		"SELECT b.build_id, EXISTS (SELECT 1 FROM images i WHERE i.build = b.id) "
-		"FROM builds b WHERE (?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) AND "
-		"EXISTS (SELECT 1 FROM binaries bi JOIN coverage c ON c.binary = bi.id "
-		" WHERE bi.build = b.id AND c.day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR c.label IN "
-		"  (SELECT l.id FROM labels l WHERE l.name IN (SELECT value FROM json_each(?3))))) "
-		"ORDER BY b.first_seen, b.id",
+		"SELECT c.day, b.build_id, EXISTS (SELECT 1 FROM images i WHERE i.build = b.id), "
+		"b.first_seen, b.id FROM coverage c JOIN binaries bi ON bi.id = c.binary "
+		"JOIN builds b ON b.id = bi.build "
+		"WHERE c.day BETWEEN ?1 AND ?2 AND (?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) "
+		"AND (?3 IS NULL OR c.label IN "
+		" (SELECT l.id FROM labels l WHERE l.name IN (SELECT value FROM json_each(?3)))) "
+		"GROUP BY c.day, b.id ORDER BY c.day",
 		err);
 	int rc, ret = -1;
 
@@ -134,18 +149,55 @@ static int period_builds(struct kc_sql *db, const struct kc_history_req *h, cons
 	if (h->release)
 		kc_stmt_bind_text(st, 4, h->release, -1, KC_SQL_STATIC);
 	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		struct daybuild *d;
+
 		if (KC_GROW(out->v, out->cap, out->n + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
-		snprintf(out->v[out->n].id, sizeof(out->v[out->n].id), "%s",
-			 (const char *)kc_stmt_column_text(st, 0));
-		out->v[out->n++].imported = kc_stmt_column_int(st, 1);
+		d = &out->v[out->n++];
+		d->day = kc_stmt_column_int64(st, 0);
+		snprintf(d->b.id, sizeof(d->b.id), "%s", (const char *)kc_stmt_column_text(st, 1));
+		d->b.imported = kc_stmt_column_int(st, 2);
+		d->b.seen = kc_stmt_column_int64(st, 3);
+		d->b.row = kc_stmt_column_int64(st, 4);
 	}
 	ret = rc == KC_DONE ? 0 : -1;
 out:
 	kc_stmt_finalize(st);
 	return ret;
+}
+
+static int pbuild_cmp(const void *x, const void *y)
+{
+	const struct pbuild *a = x, *b = y;
+
+	if (a->seen != b->seen)
+		return a->seen < b->seen ? -1 : 1;
+	return (a->row > b->row) - (a->row < b->row);
+}
+
+/* The builds of days [a, b] out of the series' pairs. */
+static int period_builds(const struct daybuilds *all, int64_t a, int64_t b, struct pbuilds *out,
+			 struct kc_err *err)
+{
+	out->n = 0;
+	for (size_t i = 0; i < all->n; i++) {
+		size_t k;
+
+		if (all->v[i].day < a || all->v[i].day > b)
+			continue;
+		for (k = 0; k < out->n && out->v[k].row != all->v[i].b.row; k++)
+			;
+		if (k < out->n)
+			continue;
+		if (KC_GROW(out->v, out->cap, out->n + 1) < 0)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		out->v[out->n++] = all->v[i].b;
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), pbuild_cmp);
+	return 0;
 }
 
 static void pbuilds_release(struct pbuilds *p)
@@ -267,6 +319,7 @@ static uint64_t minus_count(const struct keys *a, const struct keys *b)
 
 /* The state carried from one period to the next of a series. */
 struct carry {
+	struct daybuilds days; /* the series' (day, build) pairs */
 	char t[KC_BUILD_ID_MAX + 1]; /* the previous period's T, "" when none */
 	struct keys cur, prev;
 	struct pbuilds pb, prevpb;
@@ -293,7 +346,7 @@ static int period(const struct kc_history_ctx *c, const char *labels, int64_t a,
 	struct kc_err e;
 	int ret = -1;
 
-	if (period_builds(c->db, c->h, labels, a, b, &cr->pb, err) < 0)
+	if (period_builds(&cr->days, a, b, &cr->pb, err) < 0)
 		return -1;
 	for (size_t i = 0; i < cr->pb.n; i++)
 		if (cr->pb.v[i].imported)
@@ -371,26 +424,23 @@ out:
 static json_t *series(const struct kc_history_ctx *c, const char *labels, struct kc_err *err)
 {
 	const struct kc_history_req *h = c->h;
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *scratch = json_object();
 	struct carry cr;
 	int64_t a = kc_period_start(h->step, h->since);
+	int64_t pa = a >= 1 ? kc_period_start(h->step, a - 1) : a; /* none before day 0 */
+	int64_t end = kc_period_next(h->step, kc_period_start(h->step, h->until)) - 1;
+	int ok = 0;
 
 	memset(&cr, 0, sizeof(cr));
-	if (!arr) {
+	if (!arr || !scratch) {
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		return NULL;
+		goto out;
 	}
+	if (load_daybuilds(c->db, h, labels, pa, end, &cr.days, err) < 0)
+		goto out;
 	/* the period before the first, for the first one's comparison */
-	{
-		int64_t pa = kc_period_start(h->step, a - 1);
-		json_t *scratch = json_object();
-
-		if (a >= 1 && (!scratch || period(c, labels, pa, a - 1, &cr, scratch, err) < 0)) {
-			json_decref(scratch);
-			goto fail;
-		}
-		json_decref(scratch);
-	}
+	if (a >= 1 && period(c, labels, pa, a - 1, &cr, scratch, err) < 0)
+		goto out;
 	for (; a <= h->until; a = kc_period_next(h->step, a)) {
 		int64_t b = kc_period_next(h->step, a) - 1;
 		char name[16], d1[11], d2[11];
@@ -402,20 +452,21 @@ static json_t *series(const struct kc_history_ctx *c, const char *labels, struct
 		o = json_pack("{s:s, s:s, s:s}", "period", name, "first_day", d1, "last_day", d2);
 		if (!o || json_array_append_new(arr, o) < 0 ||
 		    period(c, labels, a, b, &cr, o, err) < 0)
-			goto fail;
+			goto out;
 	}
+	ok = 1;
+out:
+	json_decref(scratch);
+	free(cr.days.v);
 	free(cr.cur.v);
 	free(cr.prev.v);
 	pbuilds_release(&cr.pb);
 	pbuilds_release(&cr.prevpb);
+	if (!ok) {
+		json_decref(arr);
+		return NULL;
+	}
 	return arr;
-fail:
-	free(cr.cur.v);
-	free(cr.prev.v);
-	pbuilds_release(&cr.pb);
-	pbuilds_release(&cr.prevpb);
-	json_decref(arr);
-	return NULL;
 }
 
 /* The labels of the series: the request's, else every label with coverage
