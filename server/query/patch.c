@@ -521,7 +521,9 @@ static uint32_t count_lines(const char *s, size_t len)
 /* Who changed each line of the newest version of path: its changes e[0..n)
  * newest first, each diffed against the one before (the blame of the
  * range along first parents): owner[T line - 1] the commit index, at->n
- * for lines older than the range. owner has *nlines entries (malloc). */
+ * for lines older than the range (or behind a version that is no blob).
+ * owner has *nlines entries (malloc; NULL and 0 when the newest version is
+ * no blob). */
 static int attribute_path(struct attrib *at, const struct pchange *e, size_t n,
 			  uint32_t **owner, uint32_t *nlines, struct kc_err *err)
 {
@@ -531,10 +533,9 @@ static int attribute_path(struct attrib *at, const struct pchange *e, size_t n,
 	int ret = -1;
 
 	*owner = NULL;
-	if (git_blob_lookup(&cur, at->repo, &e[0].new) < 0) {
-		git_fail(err, KC_E_INTERNAL, "blob");
-		goto out;
-	}
+	*nlines = 0;
+	if (git_blob_lookup(&cur, at->repo, &e[0].new) < 0)
+		return 0; /* not a file (a submodule): nothing to place */
 	curn = *nlines = count_lines(git_blob_rawcontent(cur), (size_t)git_blob_rawsize(cur));
 	*owner = malloc(((size_t)curn + 1) * sizeof(**owner));
 	tl = malloc(((size_t)curn + 1) * sizeof(*tl)); /* current line -> T line, 0: placed */
@@ -556,10 +557,8 @@ static int attribute_path(struct attrib *at, const struct pchange *e, size_t n,
 					(*owner)[tl[l] - 1] = e[c].k;
 			break;
 		}
-		if (git_blob_lookup(&old, at->repo, &e[c].old) < 0) {
-			git_fail(err, KC_E_INTERNAL, "blob");
-			goto out;
-		}
+		if (git_blob_lookup(&old, at->repo, &e[c].old) < 0)
+			break; /* was not a file before: the rest stays unplaced */
 		free(h);
 		h = NULL;
 		if (cq_linemap_diff(git_blob_rawcontent(old), (size_t)git_blob_rawsize(old),
