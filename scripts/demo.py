@@ -42,6 +42,8 @@ def main():
         f.write("%s\n" % " ".join(r["build_id"] for r in revs))
     print("demo: %d machines, %d programs; build and import %.0f s, fleet %.0f s"
           % (len(fleet), sum(fleet.values()), t1 - t0, t2 - t1), file=sys.stderr)
+    print("demo: the commits between the two revisions and their coverage: %s/changes?build=%s&base=%s"
+          % (url.rstrip("/"), revs[-1]["build_id"], revs[0]["build_id"]), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,12 @@ def test_demo():
     summary = srv.get("/api/v1/builds/%s/summary?merge=%s" % (new, old))
     check(any(f["path"] == "lib/scatterlist.c" for f in summary["lost_files"]),
           "lib/scatterlist.c (removed) not among the lost files: %s" % summary["lost_files"][:5])
+    # The changes page the demo prints: the commits between the revisions
+    # with instrumented new lines.
+    check("/changes?build=%s&base=%s" % (new, old) in log, "no changes link in: " + log[-500:])
+    commits = srv.get("/api/v1/builds/%s/commits?base=%s" % (new, old))
+    check(commits["commits"] and sum(c["instrumented"] for c in commits["commits"]) > 0,
+          "commits between the demo's revisions: %s" % str(commits)[:300])
     # MAINTAINERS read from the git revision: a subsystem per directory.
     subs = srv.get("/api/v1/builds/%s/subsystems" % new)
     check(subs["maintainers"] and len(subs["subsystems"]) >= 30,
