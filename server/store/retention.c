@@ -294,6 +294,9 @@ int kc_db_backup(const char *src_path, const char *dest, struct kc_err *err)
 	struct kc_sql *src;
 	int ret;
 
+	if (kc_sql_target_is_pg(src_path))
+		return kc_err_set(err, KC_E_BAD_INPUT, "kcovd backup copies a SQLite database; back "
+				  "up PostgreSQL with pg_dump (docs/operations.md)");
 	if (stat(dest, &sb) == 0)
 		return kc_err_set(err, KC_E_CONFLICT, "%s exists; back up into a new file", dest);
 	if (stat(src_path, &sb) < 0)
@@ -316,6 +319,9 @@ int kc_db_restore(const char *backup, const char *path, const char *actor, struc
 	int64_t version;
 	int fd, ret = -1;
 
+	if (kc_sql_target_is_pg(path))
+		return kc_err_set(err, KC_E_BAD_INPUT, "kcovd restore installs a SQLite database; "
+				  "restore PostgreSQL with pg_restore (docs/operations.md)");
 	if (snprintf(aside, sizeof(aside), "%s.pre-restore", path) >= (int)sizeof(aside))
 		return kc_err_set(err, KC_E_BAD_INPUT, "database path too long");
 	fd = kc_db_lock(path, err);

@@ -146,6 +146,11 @@ def test_backup_under_ingest_and_restore():
     check(p.returncode == 0 and "\trestore\t" + copy in p.stdout, "audit: " + p.stdout[:500])
     p = kcovd(srv.data_dir, "backup")
     check(p.returncode == 1 and "one FILE" in p.stderr, "backup without FILE: " + p.stderr)
+    # PostgreSQL is backed up with its own tools (docs/operations.md).
+    pg = "postgresql://kcovd@127.0.0.1:1/kcovd"
+    for cmd, tool in (("backup", "pg_dump"), ("restore", "pg_restore")):
+        p = kcovd(srv.data_dir, cmd, os.path.join(out, "pg.db"), "--db", pg)
+        check(p.returncode == 1 and tool in p.stderr, "%s on PostgreSQL: %s" % (cmd, p.stderr))
     shutil.rmtree(out, ignore_errors=True)
 
 
