@@ -102,9 +102,13 @@ static int prepare_record(struct kc_sql *db, struct kc_stmt **get, struct kc_stm
 			     "label = ? AND mode = ? AND workload = ?",
 			     err);
 	*put = *get ? kc_db_cached(db,
-				    "INSERT OR REPLACE INTO overflow_daily (day, machine, build, "
+				    "INSERT INTO overflow_daily (day, machine, build, "
 				    "label, mode, workload, runs, overflowed, remote_runs, "
-				    "remote_overflowed, fill) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+				    "remote_overflowed, fill) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+				    "ON CONFLICT (day, machine, build, label, mode, workload) "
+				    "DO UPDATE SET runs = excluded.runs, overflowed = excluded.overflowed, "
+				    "remote_runs = excluded.remote_runs, "
+				    "remote_overflowed = excluded.remote_overflowed, fill = excluded.fill",
 				    err)
 		    : NULL;
 	return *put ? 0 : -1;

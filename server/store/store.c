@@ -181,8 +181,8 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 		    "release = CASE WHEN release = '' THEN excluded.release ELSE release END",
 		"ttii", NULL, err, m->build_id, m->release, now, now) < 0 ||
 	    run(db, "SELECT id FROM builds WHERE build_id = ?", "t", &build, err, m->build_id) < 0 ||
-	    run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
-		    "VALUES (?, 'vmlinux', 'vmlinux', ?)", "it", NULL, err, build, m->build_id) < 0 ||
+	    run(db, "INSERT INTO binaries (build, kind, name, build_id) "
+		    "VALUES (?, 'vmlinux', 'vmlinux', ?) ON CONFLICT DO NOTHING", "it", NULL, err, build, m->build_id) < 0 ||
 	    run(db, "INSERT INTO boots (machine, boot_id, build, release, text_start, text_end, "
 		    "link_text, first_seen) VALUES (?,?,?,?,?,?,?,?) "
 		    "ON CONFLICT(machine, boot_id) DO NOTHING", "ititiiii", NULL, err, machine,
@@ -198,8 +198,8 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 	for (uint32_t i = 0; i < m->nmodules; i++) {
 		const struct kc_module *mod = &m->modules[i];
 
-		if (run(db, "INSERT OR IGNORE INTO binaries (build, kind, name, build_id) "
-			    "VALUES (?, 'module', ?, ?)", "itt", NULL, err, build, mod->name,
+		if (run(db, "INSERT INTO binaries (build, kind, name, build_id) "
+			    "VALUES (?, 'module', ?, ?) ON CONFLICT DO NOTHING", "itt", NULL, err, build, mod->name,
 			mod->build_id) < 0 ||
 		    run(db, "SELECT id FROM binaries WHERE build = ? AND name = ? AND build_id = ?",
 			"itt", &bin, err, build, mod->name, mod->build_id) < 0 ||
@@ -371,7 +371,7 @@ out:
 static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *err)
 {
 	const struct kc_report *r = job->report;
-	int64_t now = (int64_t)time(NULL), day = now / 86400, label, changes, overflowed = 0;
+	int64_t now = (int64_t)time(NULL), day = now / 86400, label, overflowed = 0;
 	char uid[2 * KC_UPLOAD_ID_LEN + 1];
 
 	for (uint32_t i = 0; i < r->nruns; i++)
@@ -380,18 +380,16 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 	if (label_id(s, r->label, &label, err) < 0 ||
 	    run(s, "INSERT INTO reports (upload_id, machine, boot, label, received, created, "
 		       "pcs, unknown_pcs, runs, overflowed_runs, bytes) "
-		       "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(upload_id) DO NOTHING",
-		"tiiiiiiiiii", NULL, err, uid, job->boot->machine, job->boot->boot, label, now,
+		       "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(upload_id) DO NOTHING RETURNING id",
+		"tiiiiiiiiii", &job->id, err, uid, job->boot->machine, job->boot->boot, label, now,
 		(int64_t)r->created_unix, (int64_t)(job->canon->known + job->canon->unknown),
 		(int64_t)job->canon->unknown, (int64_t)r->nruns, overflowed, (int64_t)job->bytes) < 0)
 		return -1;
-	changes = kc_sql_changes(s->db);
-	if (changes == 0) {
+	if (job->id < 0) { /* no row returned: the upload id is stored already */
 		job->outcome = KC_JOB_DUPLICATE;
 		return run(s, "SELECT id FROM reports WHERE upload_id = ?", "t", &job->id, err,
 			   uid);
 	}
-	job->id = kc_sql_last_insert_rowid(s->db);
 	if (kc_overflow_record(s->db, day, job->boot->machine, job->boot->build, label, r, err) < 0)
 		return -1;
 	for (uint32_t i = 0; i < job->canon->nparts; i++) {
@@ -667,7 +665,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 
 	kc_err_clear(&err);
 	s->wrote_coverage = 0;
-	ok = kc_db_exec(s->db, "BEGIN IMMEDIATE", &err) == 0;
+	ok = kc_db_begin(s->db, &err) == 0;
 	for (struct kc_job *j = batch; j; j = j->next, n++) {
 		if (!ok)
 			continue;
