@@ -455,13 +455,14 @@ static int token_list(struct kc_sql *db, struct kc_err *err)
 	struct kc_stmt *st = kc_db_prepare(
 		db, "SELECT id, name, scope, created, expires, last_used, last_addr, machines, "
 		    "CASE WHEN revoked IS NOT NULL THEN 'revoked' "
-		    "WHEN expires IS NOT NULL AND expires <= strftime('%s', 'now') THEN 'expired' "
+		    "WHEN expires IS NOT NULL AND expires <= ?1 THEN 'expired' "
 		    "ELSE 'live' END FROM tokens ORDER BY created, id", err);
 	char created[32], expires[32], used[32];
 	int rc;
 
 	if (!st)
 		return -1;
+	kc_stmt_bind_int64(st, 1, (int64_t)time(NULL));
 	printf("ID\tNAME\tSCOPE\tSTATE\tCREATED\tEXPIRES\tLAST_USED\tLAST_ADDRESS\tMACHINES\n");
 	while ((rc = kc_db_step(db, st, err)) == KC_ROW)
 		printf("kc_%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", kc_stmt_column_text(st, 0),

@@ -27,6 +27,20 @@ static int step(struct kc_sql *db, struct kc_stmt *st, struct kc_err *err)
 	return rc < 0 ? -1 : 0;
 }
 
+/* step() for an INSERT ... RETURNING id: *id gets the new row's id. */
+static int step_id(struct kc_sql *db, struct kc_stmt *st, int64_t *id, struct kc_err *err)
+{
+	int rc = kc_db_step(db, st, err);
+
+	if (rc == KC_ROW)
+		*id = kc_stmt_column_int64(st, 0);
+	kc_stmt_reset(st);
+	kc_stmt_clear_bindings(st);
+	if (rc == KC_DONE)
+		return kc_err_set(err, KC_E_INTERNAL, "an insert returned no id");
+	return rc < 0 ? -1 : 0;
+}
+
 static void bind_u32s(struct kc_stmt *st, int col, const uint32_t *v, uint32_t n)
 {
 	kc_stmt_bind_blob(st, col, n ? (const void *)v : "", (uint64_t)n * sizeof(uint32_t),
@@ -156,7 +170,7 @@ static int write_images(struct kc_sql *db, int64_t build, const struct kc_import
 	struct kc_stmt *st = kc_db_prepare(
 		db,
 		"INSERT INTO images (build, kind, name, build_id, path, text_base, points, "
-		"skipped_points, unresolved_points, bits) VALUES (?,?,?,?,?,?,?,?,?,?)",
+		"skipped_points, unresolved_points, bits) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
 		err);
 	roaring_bitmap_t *bits = NULL;
 	int ret = -1;
@@ -187,9 +201,9 @@ static int write_images(struct kc_sql *db, int64_t build, const struct kc_import
 		kc_stmt_bind_int64(st, 7, (int64_t)im->t.npoints);
 		kc_stmt_bind_int64(st, 8, (int64_t)im->t.skipped_points);
 		kc_stmt_bind_int64(st, 9, (int64_t)im->t.unresolved);
-		if (kc_db_bind_bitmap(st, 10, bits, err) < 0 || step(db, st, err) < 0)
+		if (kc_db_bind_bitmap(st, 10, bits, err) < 0 ||
+		    step_id(db, st, &image_ids[i], err) < 0)
 			goto out;
-		image_ids[i] = kc_sql_last_insert_rowid(db);
 	}
 	ret = 0;
 out:
@@ -234,7 +248,7 @@ static int write_files(struct kc_sql *db, int64_t build, const struct kc_import 
 	struct kc_stmt *fs = sel ? kc_db_prepare(
 		db,
 		"INSERT INTO files (build, path, points, nlines, nfuncs, lines, text_id) "
-		"VALUES (?,?,?,?,?,?,?)",
+		"VALUES (?,?,?,?,?,?,?) RETURNING id",
 		err) : NULL;
 	struct kc_stmt *fn = fs ? kc_db_prepare(db,
 					      "INSERT INTO functions (file, idx, name, line_start, "
@@ -261,9 +275,8 @@ static int write_files(struct kc_sql *db, int64_t build, const struct kc_import 
 				goto out;
 			kc_stmt_bind_int64(fs, 7, id);
 		}
-		if (step(db, fs, err) < 0)
+		if (step_id(db, fs, &file_ids[f], err) < 0)
 			goto out;
-		file_ids[f] = kc_sql_last_insert_rowid(db);
 		for (uint32_t i = 0; i < fl->nfuncs; i++) {
 			kc_stmt_bind_int64(fn, 1, file_ids[f]);
 			kc_stmt_bind_int64(fn, 2, i);
@@ -338,7 +351,8 @@ static int write_subsystems(struct kc_sql *db, int64_t build, const struct kc_im
 		ret = 0;
 		goto out;
 	}
-	ss = kc_db_prepare(db, "INSERT INTO subsystems (build, name, files) VALUES (?,?,?)", err);
+	ss = kc_db_prepare(db, "INSERT INTO subsystems (build, name, files) VALUES (?,?,?) RETURNING id",
+			   err);
 	fs = ss ? kc_db_prepare(db, "INSERT INTO file_subsystems (subsystem, file) VALUES (?,?)",
 				err)
 		: NULL;
@@ -350,9 +364,8 @@ static int write_subsystems(struct kc_sql *db, int64_t build, const struct kc_im
 		kc_stmt_bind_int64(ss, 1, build);
 		kc_stmt_bind_text(ss, 2, kc_maint_name(imp->maint, i), -1, KC_SQL_STATIC);
 		kc_stmt_bind_int64(ss, 3, imp->sub_files[i]);
-		if (step(db, ss, err) < 0)
+		if (step_id(db, ss, &sub_ids[i], err) < 0)
 			goto out;
-		sub_ids[i] = kc_sql_last_insert_rowid(db);
 	}
 	for (uint32_t f = 0; f < imp->nfiles; f++) {
 		const struct file *fl = &imp->files[f];
@@ -498,7 +511,7 @@ int kc_import_run(struct kc_sql *db, const struct kc_import_opts *o, const char 
 		*summary = NULL;
 	if (kc_import_prepare(o, &imp, err) < 0)
 		return -1;
-	if (kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+	if (kc_db_begin(db, err) < 0)
 		goto out;
 	a.imp = imp;
 	a.actor = actor;

@@ -60,7 +60,7 @@ static void hash_secret(const unsigned char *secret, const unsigned char *salt,
 static int in_transaction(struct kc_sql *db, int (*fn)(struct kc_sql *db, void *arg, struct kc_err *err),
 			  void *arg, struct kc_err *err)
 {
-	if (kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+	if (kc_db_begin(db, err) < 0)
 		return -1;
 	if (fn(db, arg, err) < 0 || kc_db_exec(db, "COMMIT", err) < 0) {
 		kc_db_exec(db, "ROLLBACK", NULL);

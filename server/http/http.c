@@ -539,21 +539,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* Runs on the writer connection: cap the database at *arg MiB. A write that
- * would grow it further fails with SQLITE_FULL, as on a full disk. */
+ * would grow it further fails as on a full disk (kc_db_cap_size). */
 static int cap_db_size(void *arg, void *db, struct kc_err *err)
 {
-	char sql[64];
-	int64_t page;
-
-	if (kc_sql_backend(db) != KC_SQL_SQLITE)
-		return kc_err_set(err, KC_E_BAD_INPUT,
-				  "--max-db-size caps a SQLite file; a PostgreSQL server's size is "
-				  "its own (docs/scale-out.md)");
-	if (kc_db_get_int(db, "PRAGMA page_size", 4096, &page, err) < 0)
-		return -1;
-	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
-		 (long long)(((int64_t)*(const unsigned *)arg << 20) / (page > 0 ? page : 4096)));
-	return kc_db_exec(db, sql, err);
+	return kc_db_cap_size(db, *(const unsigned *)arg, err);
 }
 
 int kc_server_start(struct kc_server *srv, const struct kc_server_opts *o, struct kc_err *err)

@@ -110,10 +110,8 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, struct kc_sql *db, uin
 	q->coverage_gen = coverage_gen;
 	q->flags = flags;
 	q->f = *f;
-	/* Index loads and the summary read large blobs: map the database rather
-	 * than copying pages through SQLite's small default cache. */
-	if (kc_sql_backend(db) == KC_SQL_SQLITE)
-		(void)kc_db_exec(db, "PRAGMA mmap_size = 17179869184", NULL);
+	/* Index loads and the summary read large blobs. */
+	kc_db_tune_reader(db);
 	snprintf(q->build_id, sizeof(q->build_id), "%s", build_id);
 	st = kc_db_prepare(db,
 			   "SELECT b.id, (SELECT imported FROM build_imports WHERE build = b.id) "

@@ -48,6 +48,34 @@ int kc_db_exec(struct kc_sql *db, const char *sql, struct kc_err *err)
 	return kc_sql_exec(db, sql, err);
 }
 
+int kc_db_begin(struct kc_sql *db, struct kc_err *err)
+{
+	return kc_sql_exec(db, kc_sql_backend(db) == KC_SQL_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN",
+			   err);
+}
+
+int kc_db_cap_size(struct kc_sql *db, unsigned mib, struct kc_err *err)
+{
+	char sql[64];
+	int64_t page;
+
+	if (kc_sql_backend(db) != KC_SQL_SQLITE)
+		return kc_err_set(err, KC_E_BAD_INPUT,
+				  "a database size cap applies to SQLite files only (on PostgreSQL "
+				  "use the server's disk quota)");
+	if (kc_db_get_int(db, "PRAGMA page_size", 4096, &page, err) < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+		 (long long)(((int64_t)mib << 20) / (page > 0 ? page : 4096)));
+	return kc_db_exec(db, sql, err);
+}
+
+void kc_db_tune_reader(struct kc_sql *db)
+{
+	if (kc_sql_backend(db) == KC_SQL_SQLITE)
+		(void)kc_db_exec(db, "PRAGMA mmap_size = 17179869184", NULL);
+}
+
 struct kc_stmt *kc_db_prepare(struct kc_sql *db, const char *sql, struct kc_err *err)
 {
 	return kc_sql_prepare(db, sql, err);
@@ -113,7 +141,7 @@ int kc_db_migrate(struct kc_sql *db, struct kc_err *err)
 			continue; /* applied already */
 		snprintf(bump, sizeof(bump), "INSERT INTO schema_version VALUES (%d);",
 			 kc_migration_numbers[i]);
-		if (kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+		if (kc_db_begin(db, err) < 0)
 			return -1;
 		if (kc_db_exec(db, kc_migrations[i], err) < 0 || kc_db_exec(db, bump, err) < 0) {
 			kc_err_prefix(err, "migration %s", kc_migration_names[i]);

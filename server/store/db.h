@@ -46,6 +46,22 @@ enum kc_errc kc_db_errc(struct kc_sql *db);
 /* Not must-check: rollbacks on error paths ignore it. */
 int kc_db_exec(struct kc_sql *db, const char *sql, struct kc_err *err);
 
+/* Begin a write transaction: BEGIN IMMEDIATE on SQLite (the write lock is
+ * taken now, so waiting for another writer happens here and not at the
+ * first write), BEGIN on PostgreSQL. End it with kc_db_exec "COMMIT" or
+ * "ROLLBACK". */
+int kc_db_begin(struct kc_sql *db, struct kc_err *err) KC_MUST_CHECK;
+
+/* Cap the database at mib MiB: on SQLite a write that would grow the file
+ * further fails as on a full disk (KC_E_UNAVAILABLE). PostgreSQL has no
+ * such per-connection cap: KC_E_BAD_INPUT there. */
+int kc_db_cap_size(struct kc_sql *db, unsigned mib, struct kc_err *err) KC_MUST_CHECK;
+
+/* Tune a read connection for large blobs: on SQLite, map the file rather
+ * than copying pages through the small default cache; nothing elsewhere.
+ * Best effort (a failure changes only speed). */
+void kc_db_tune_reader(struct kc_sql *db);
+
 /* Prepare or fail with the database's message (kc_sql_prepare). */
 struct kc_stmt *kc_db_prepare(struct kc_sql *db, const char *sql, struct kc_err *err);
 

@@ -106,8 +106,8 @@ static int prepare_record(struct kc_sql *db, struct kc_stmt **get, struct kc_stm
 				    "INSERT INTO overflow_daily (day, machine, build, "
 				    "label, mode, workload, runs, overflowed, remote_runs, "
 				    "remote_overflowed, fill) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-				    "ON CONFLICT (day, machine, build, label, mode, workload) DO UPDATE "
-				    "SET runs = excluded.runs, overflowed = excluded.overflowed, "
+				    "ON CONFLICT (day, machine, build, label, mode, workload) "
+				    "DO UPDATE SET runs = excluded.runs, overflowed = excluded.overflowed, "
 				    "remote_runs = excluded.remote_runs, "
 				    "remote_overflowed = excluded.remote_overflowed, fill = excluded.fill",
 				    err)

@@ -67,7 +67,8 @@ int kc_gc_run(struct kc_sql *db, int64_t today, unsigned keep_days, const char *
 		   "INSERT INTO label_unions (binary, label, upto) "
 		   "SELECT binary, label, ?1 FROM coverage WHERE day >= 0 AND day < ?1 "
 		   "GROUP BY binary, label "
-		   "ON CONFLICT(binary, label) DO UPDATE SET upto = max(upto, excluded.upto)",
+		   "ON CONFLICT(binary, label) DO UPDATE SET upto = CASE WHEN excluded.upto > "
+		   "label_unions.upto THEN excluded.upto ELSE label_unions.upto END",
 		   cutoff, NULL, err) < 0 ||
 	    /* 3. Then the rows can go; the label index of the builds that lose
 	     * rows is recomputed (the first day of a file may move). */
@@ -208,7 +209,7 @@ int kc_db_run_locked(const char *path, int (*fn)(void *arg, void *db, struct kc_
 	if (fd < 0)
 		return -1;
 	db = kc_db_open(path, 0, err);
-	if (!db || kc_db_migrate(db, err) < 0 || kc_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+	if (!db || kc_db_migrate(db, err) < 0 || kc_db_begin(db, err) < 0)
 		goto out;
 	if (fn(arg, db, err) < 0 || kc_db_exec(db, "COMMIT", err) < 0) {
 		(void)kc_db_exec(db, "ROLLBACK", NULL);

@@ -392,7 +392,7 @@ int64_t kc_store_taken_time(uint64_t created, int64_t received, int *clamped)
 static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *err)
 {
 	const struct kc_report *r = job->report;
-	int64_t now = (int64_t)time(NULL), today = now / 86400, label, changes, overflowed = 0;
+	int64_t now = (int64_t)time(NULL), today = now / 86400, label, overflowed = 0;
 	int clamped;
 	int64_t day = kc_store_taken_time(r->created_unix, now, &clamped) / 86400;
 	char uid[2 * KC_UPLOAD_ID_LEN + 1];
@@ -403,18 +403,16 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 	if (label_id(s, r->label, &label, err) < 0 ||
 	    run(s, "INSERT INTO reports (upload_id, machine, boot, label, received, created, "
 		       "pcs, unknown_pcs, runs, overflowed_runs, bytes) "
-		       "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(upload_id) DO NOTHING",
-		"tiiiiiiiiii", NULL, err, uid, job->boot->machine, job->boot->boot, label, now,
+		       "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(upload_id) DO NOTHING RETURNING id",
+		"tiiiiiiiiii", &job->id, err, uid, job->boot->machine, job->boot->boot, label, now,
 		(int64_t)r->created_unix, (int64_t)(job->canon->known + job->canon->unknown),
 		(int64_t)job->canon->unknown, (int64_t)r->nruns, overflowed, (int64_t)job->bytes) < 0)
 		return -1;
-	changes = kc_sql_changes(s->db);
-	if (changes == 0) {
+	if (job->id < 0) { /* no row returned: the upload id is stored already */
 		job->outcome = KC_JOB_DUPLICATE;
 		return run(s, "SELECT id FROM reports WHERE upload_id = ?", "t", &job->id, err,
 			   uid);
 	}
-	job->id = kc_sql_last_insert_rowid(s->db);
 	/* Overflow statistics stay by day of receipt (docs/overflow-stats.md). */
 	if (kc_overflow_record(s->db, today, job->boot->machine, job->boot->build, label, r, err) < 0)
 		return -1;
@@ -728,7 +726,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 	kc_err_clear(&err);
 	s->wrote_coverage = 0;
 	s->batch_clamped_past = s->batch_clamped_future = 0;
-	ok = kc_db_exec(s->db, "BEGIN IMMEDIATE", &err) == 0;
+	ok = kc_db_begin(s->db, &err) == 0;
 	for (struct kc_job *j = batch; j; j = j->next, n++) {
 		if (!ok)
 			continue;
