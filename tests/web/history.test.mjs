@@ -131,4 +131,52 @@ async function test_heatmap(env) {
   await page.close();
 }
 
-export const historyTests = () => [test_trend_chart, test_heatmap];
+// Rows at depth 2 (the grandchildren, files above that depth too) and by
+// subsystem: each row's cells equal its history, a subsystem's cell opens
+// the period's report filtered by that subsystem, showing the cell's figure.
+async function test_heatmap_rows(env) {
+  const build = env.info.import.build_id;
+  const page = await newPage(env);
+  const cellsOf = (j) => j.periods.map((p) => [p.period, String(p.lines_covered ?? ''), String(p.lines_total ?? '')]);
+  await open(page, env, '/heatmap?step=day');
+  await page.click('#heatmap-controls a[data-depth="2"]');
+  await ready(page);
+  eq(new URL(page.url()).searchParams.get('depth'), '2', 'depth= in the URL');
+  const tree = await api(env, `/api/v1/builds/${build}/tree`);
+  const want = [];
+  for (const c of tree.children) {
+    if (c.type !== 'dir') { want.push(c.path); continue; }
+    const sub = await api(env, `/api/v1/builds/${build}/tree?path=${encodeURIComponent(c.path)}`);
+    want.push(...sub.children.map((x) => x.path));
+  }
+  const deep = await readHeatmap(page);
+  eq(deep.map((r) => r.path), want.slice(0, 60), 'rows two levels down');
+  check(deep.some((r) => r.path.split('/').length === 2), 'no row at depth 2');
+  for (const r of deep.slice(0, 8)) {
+    eq(r.cells, cellsOf(await hist(env, [['path', r.path], ['step', 'day']])), 'cells of ' + r.path);
+  }
+  await page.click('#rows-subsystems');
+  await ready(page);
+  eq(new URL(page.url()).searchParams.get('rows'), 'subsystems', 'rows= in the URL');
+  const subs = await api(env, `/api/v1/builds/${build}/subsystems`);
+  const srows = await readHeatmap(page);
+  eq(srows.map((r) => r.path), subs.subsystems.map((x) => x.name), 'one row per subsystem');
+  for (const r of srows) {
+    eq(r.cells, cellsOf(await hist(env, [['path', ''], ['step', 'day'], ['subsystem', r.path]])), 'cells of subsystem ' + r.path);
+  }
+  const row = srows.find((r) => r.cells.some((c) => c[1] !== '' && c[1] !== '0'));
+  check(row, 'no subsystem with covered lines');
+  const cell = row.cells.find((c) => c[1] !== '' && c[1] !== '0');
+  await page.click(`#heatmap tr[data-path="${row.path}"] td[data-period="${cell[0]}"] a`);
+  await ready(page);
+  const u = new URL(page.url());
+  eq([u.pathname, u.searchParams.get('subsystem'), u.searchParams.get('since')], ['/report', row.path, cell[0]], 'subsystem cell link');
+  const filters = [...u.searchParams].filter(([k]) => !['build', 'path'].includes(k));
+  const t = await checkTree(page, env, u.searchParams.get('build'), '', filters);
+  eq([String(t.lines_covered), String(t.lines_total)], [cell[1], cell[2]], 'the report of the subsystem cell shows its figure');
+  await shot(page, 'heatmap-subsystems.png');
+  noErrors(page);
+  await page.close();
+}
+
+export const historyTests = () => [test_trend_chart, test_heatmap, test_heatmap_rows];

@@ -3,10 +3,12 @@
 // file views (trendBox: covered lines and percent per day, week or month
 // of the page's path, per label when asked; drawn when the URL has
 // trend=day|week|month, so the chart has a deep link and costs nothing
-// otherwise), and the heatmap page (/heatmap: rows are the children of a
-// directory, columns periods, colour the percentage of lines covered;
-// a cell opens the report of that directory in that period's build with
-// the period's days and builds merged, exactly the figure of the cell).
+// otherwise), and the heatmap page (/heatmap: rows are a directory's
+// entries depth=1..3 levels down, or with rows=subsystems the build's
+// MAINTAINERS subsystems within it; columns periods, colour the
+// percentage of lines covered; a cell opens the report of that row in
+// that period's build with the period's days and builds merged, exactly
+// the figure of the cell).
 import { api } from '../lib/api.js';
 import { loadChart } from '../lib/chart.js';
 import { h } from '../lib/dom.js';
@@ -71,6 +73,25 @@ export async function trendBox(ctx, path, { file = false } = {}) {
 // ---- the heatmap -----------------------------------------------------------------
 
 const MAX_ROWS = 60;
+const MAX_DEPTH = 3;
+
+// The entries depth levels below dir (files above that depth too), in the
+// tree's order; stops growing at MAX_ROWS.
+async function dirRows(build, dir, depth, pairs) {
+  const tree = await api(buildApi(build) + '/tree', [['path', dir], ...pairs.filter(([k]) => k === 'subsystem')]);
+  const out = [];
+  for (const c of tree.children || []) {
+    if (c.type === 'dir' && depth > 1 && out.length < MAX_ROWS) out.push(...await dirRows(build, c.path, depth - 1, pairs));
+    else out.push(c);
+  }
+  return out;
+}
+
+// The build's subsystems as rows (name, and a path-less type).
+async function subsystemRows(build) {
+  const j = await api(buildApi(build) + '/subsystems');
+  return (j.subsystems || []).map((x) => ({ name: x.name, path: x.name, type: 'subsystem' }));
+}
 
 function cellColour(p) {
   if (p === null) return '';
@@ -86,6 +107,13 @@ function cellLink(q, row, per, file) {
     ['since', per.first_day], ['until', per.last_day], ['merge', others.join(',')]]);
 }
 
+// A subsystem's cell: the period's report of dir filtered by the subsystem.
+function subsystemCellLink(q, dir, name, per) {
+  const others = per.builds.filter((b) => b !== per.build_id);
+  return link('/report', [['build', per.build_id], ['path', dir], ...historyPairs(q).filter(([k]) => !['since', 'until', 'subsystem'].includes(k)),
+    ['subsystem', name], ['since', per.first_day], ['until', per.last_day], ['merge', others.join(',')]]);
+}
+
 export async function viewHeatmap(ctx) {
   ctx.root.dataset.page = 'heatmap';
   const q = ctx.q;
@@ -96,11 +124,14 @@ export async function viewHeatmap(ctx) {
   const builds = await buildList();
   const newest = builds.find((b) => b.imported);
   if (!newest) return ctx.mount(title, h('p', { class: 'notice', id: 'no-build' }, 'No imported build yet.'));
-  // rows: the directory's children in the newest imported build
-  const tree = await api(buildApi(newest.build_id) + '/tree', [['path', dir], ...historyPairs(q).filter(([k]) => k === 'subsystem')]);
-  const children = (tree.children || []).slice(0, MAX_ROWS);
+  // rows: the directory's entries DEPTH levels down in the newest imported
+  // build, or its MAINTAINERS subsystems (rows=subsystems)
+  const bySub = q.get('rows') === 'subsystems';
+  const depth = Math.min(Math.max(Number(q.get('depth')) || 1, 1), MAX_DEPTH);
+  const all = bySub ? await subsystemRows(newest.build_id) : await dirRows(newest.build_id, dir, depth, historyPairs(q));
+  const children = all.slice(0, MAX_ROWS);
   const rows = await Promise.all(children.map(async (c) => {
-    const j = await api('/api/v1/history', [['path', c.path], ['step', step], ...historyPairs(q)]);
+    const j = await api('/api/v1/history', [['path', bySub ? dir : c.path], ['step', step], ...historyPairs(q).filter(([k]) => !bySub || k !== 'subsystem'), ...(bySub ? [['subsystem', c.name]] : [])]);
     const cells = j.periods.map((p) => ({ p, v: linePct(p) }));
     const known = cells.filter((c2) => c2.v !== null);
     const drop = known.length > 1 ? known[known.length - 1].v - Math.max(...known.map((c2) => c2.v)) : 0;
@@ -112,19 +143,22 @@ export async function viewHeatmap(ctx) {
     STEPS.map((s) => [s === step ? h('strong', {}, s) : h('a', { href: link('/heatmap', [['step', s], ['path', dir], ['sort', sort === 'drop' ? 'drop' : ''], ...historyPairs(q)]), dataset: { step: s } }, s), ' · ']),
     ' Sort: ', sort === 'drop' ? h('a', { href: link('/heatmap', [['step', step], ['path', dir], ...historyPairs(q)]), id: 'sort-name' }, 'by name')
       : h('a', { href: link('/heatmap', [['step', step], ['path', dir], ['sort', 'drop'], ...historyPairs(q)]), id: 'sort-drop' }, 'by biggest drop'),
-    dir ? [' · ', h('a', { href: link('/heatmap', [['step', step], ['path', dir.includes('/') ? dir.replace(/\/[^/]*$/, '') : ''], ...historyPairs(q)]), id: 'heatmap-up' }, 'up')] : null);
+    dir ? [' · ', h('a', { href: link('/heatmap', [['step', step], ['path', dir.includes('/') ? dir.replace(/\/[^/]*$/, '') : ''], ...historyPairs(q)]), id: 'heatmap-up' }, 'up')] : null,
+    ' · Rows: ', [1, 2, 3].map((d) => [!bySub && d === depth ? h('strong', {}, `depth ${d}`) : h('a', { href: link('/heatmap', [['step', step], ['path', dir], ['depth', d > 1 ? String(d) : ''], ['sort', sort === 'drop' ? 'drop' : ''], ...historyPairs(q)]), dataset: { depth: d } }, `depth ${d}`), ' · ']),
+    bySub ? h('strong', {}, 'subsystems') : h('a', { href: link('/heatmap', [['step', step], ['path', dir], ['rows', 'subsystems'], ['sort', sort === 'drop' ? 'drop' : ''], ...historyPairs(q).filter(([k]) => k !== 'subsystem')]), id: 'rows-subsystems' }, 'subsystems'));
   const table = h('table', { class: 'heatmap', id: 'heatmap' },
     h('thead', {}, h('tr', {}, h('th', {}, dir ? dir + '/' : '/'), periods.map((p) => h('th', { class: 'period', title: `${p.first_day} .. ${p.last_day}` }, p.period)),
       h('th', { title: 'last period minus the best earlier one, in points of percent' }, 'drop'))),
     h('tbody', {}, rows.map((r) => h('tr', { dataset: { path: r.c.path, kind: r.c.type } },
-      h('td', { class: 'name' }, r.c.type === 'dir' ? h('a', { href: link('/heatmap', [['step', step], ['path', r.c.path], ['sort', sort === 'drop' ? 'drop' : ''], ...historyPairs(q)]) }, r.c.name + '/') : r.c.name),
+      h('td', { class: 'name' }, r.c.type === 'dir' ? h('a', { href: link('/heatmap', [['step', step], ['path', r.c.path], ['sort', sort === 'drop' ? 'drop' : ''], ...historyPairs(q)]) }, (depth > 1 ? r.c.path.slice(dir ? dir.length + 1 : 0) : r.c.name) + '/')
+        : r.c.type === 'subsystem' ? h('a', { href: link('/subsystems', [['build', newest.build_id]]) }, r.c.name) : (depth > 1 ? r.c.path.slice(dir ? dir.length + 1 : 0) : r.c.name)),
       r.cells.map(({ p, v }) => h('td', { class: 'cell', style: v === null ? null : `background:${cellColour(v)}`,
         title: v === null ? `${p.period}: no coverage` : `${p.period}: ${fmtNum(p.lines_covered)} of ${fmtNum(p.lines_total)} lines (${fmtPct(v)})`,
         dataset: { period: p.period, covered: p.lines_covered ?? '', total: p.lines_total ?? '' } },
-      v === null ? '' : h('a', { href: cellLink(q, r.c.path, p, r.c.type === 'file') }, Math.round(v)))),
+      v === null ? '' : h('a', { href: r.c.type === 'subsystem' ? subsystemCellLink(q, dir, r.c.name, p) : cellLink(q, r.c.path, p, r.c.type === 'file') }, Math.round(v)))),
       h('td', { class: 'num drop' }, r.drop ? r.drop.toFixed(1) : '')))));
   ctx.mount(title, stepLinks,
-    h('p', { class: 'muted' }, `Rows: the children of ${dir || 'the root'} in the newest imported build; cells: % of lines covered in each ${step}, merged onto that ${step}'s newest build. `,
-      (tree.children || []).length > MAX_ROWS ? `First ${MAX_ROWS} of ${tree.children.length} rows.` : ''),
+    h('p', { class: 'muted' }, `Rows: ${bySub ? `the MAINTAINERS subsystems of the newest imported build, within ${dir || 'the root'}` : `the entries ${depth > 1 ? depth + ' levels ' : ''}below ${dir || 'the root'} in the newest imported build`}; cells: % of lines covered in each ${step}, merged onto that ${step}'s newest build. `,
+      all.length > MAX_ROWS ? `First ${MAX_ROWS} of ${all.length} rows.` : ''),
     table);
 }
