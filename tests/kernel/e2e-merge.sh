@@ -92,75 +92,15 @@ get "/api/v1/builds/$bt/summary?merge=$bs" "$work/summary.json"
 get "/api/v1/builds/$bt/files/fs/read_write.c?merge=$bs" "$work/rw.json"
 
 python3 - "$work" "$ks" "$kt" <<'PY'
-import difflib, json, os, shutil, struct, subprocess, sys
+import difflib, json, os, sys
+sys.dont_write_bytecode = True  # (no __pycache__ in the tree)
+sys.path.insert(0, "tests/kernel")
+from kcov_oracle import lcov, link_text, lines_of as lines_at, module_points, vmlinux_points
 work, ks, kt = sys.argv[1:4]
 fail = []
-a2l = shutil.which("llvm-addr2line") or shutil.which("llvm-addr2line-14")
-
-def sh(*a):
-    return subprocess.run(a, check=True, capture_output=True, text=True).stdout
-
-def link_text(k):
-    return next(int(l.split()[0], 16) for l in open(f"{k}/System.map") if l.split()[2] == "_text")
-
-def innermost(cmd, addrs, root):
-    """(file relative to root, line) of the innermost frame of each address."""
-    out = subprocess.run(cmd, input="".join(f"{a:#x}\n" for a in addrs), check=True,
-                         capture_output=True, text=True).stdout.splitlines()
-    res, i = set(), 0
-    while i < len(out):
-        assert out[i].startswith("0x"), out[i]
-        loc = out[i + 2]
-        i += 3
-        while i < len(out) and not out[i].startswith("0x"):
-            i += 1
-        f, _, l = loc.rpartition(":")
-        l = l.split()[0] if l.split() else "0"
-        if f != "??" and l.isdigit() and int(l):
-            f = os.path.normpath(f)
-            res.add((f[len(root):] if f.startswith(root) else f, int(l)))
-    return res
-
-def vmlinux_points(k):
-    """Link-time addresses of the PCs (call + 5) of every guard call in an
-    executable section."""
-    vm = f"{k}/vmlinux"
-    guard = next(int(l.split()[0], 16) for l in sh("nm", vm).splitlines()
-                 if l.split()[-1] == "__sanitizer_cov_trace_pc_guard")
-    pcs = []
-    for line in sh("readelf", "-SW", vm).splitlines():
-        f = line.replace("[ ", "[").split()
-        if len(f) < 8 or f[2] != "PROGBITS" or "X" not in f[7]:
-            continue
-        addr, off, size = int(f[3], 16), int(f[4], 16), int(f[5], 16)
-        with open(vm, "rb") as fh:
-            fh.seek(off)
-            text = fh.read(size)
-        i = text.find(b"\xe8")
-        while 0 <= i < size - 5:
-            pc = addr + i + 5
-            if pc + struct.unpack_from("<i", text, i + 1)[0] == guard:
-                pcs.append(pc)
-            i = text.find(b"\xe8", i + 1)
-    return pcs
-
-def module_points(k):
-    sites, sec = [], None
-    for line in sh("readelf", "-rW", f"{k}/test_kcov_unique.ko").splitlines():
-        if line.startswith("Relocation section"):
-            sec = line.split("'")[1]
-        f = line.split()
-        # (.rela.text.FUNCTION sections relocate .text too)
-        if sec and sec.startswith(".rela.text") and len(f) >= 5 and f[2] == "R_X86_64_PLT32" and \
-                f[4] == "__sanitizer_cov_trace_pc_guard":
-            sites.append(int(f[0], 16) + 4)
-    return sites
 
 def lines_of(k, vm_pcs, mod_offs):
-    root = os.path.normpath(f"{k}/linux-source-6.1") + "/"
-    got = innermost([a2l, "-a", "-i", "-f", "-e", f"{k}/vmlinux"], [p - 5 for p in vm_pcs], root)
-    return got | innermost(["addr2line", "-a", "-i", "-f", "-j", ".text", "-e",
-                            f"{k}/test_kcov_unique.ko"], [o - 5 for o in mod_offs], root)
+    return lines_at(k, vm_pcs, mod_offs, os.path.normpath(f"{k}/linux-source-6.1") + "/")
 
 # S's covered lines, from its canonical coverage.
 bins = {b["name"]: b["offsets"] for b in json.load(open(f"{work}/pcs.json"))["binaries"]}
@@ -172,17 +112,6 @@ t_lines = lines_of(kt, t_pts, module_points(kt))
 t_files = {f for f, _ in t_lines}
 print(f"  e2e-merge: S covers {len(s_cov)} lines; T has {len(t_pts)} vmlinux points on "
       f"{len(t_lines)} lines in {len(t_files)} files")
-
-def lcov(path):
-    da, sf = {}, None
-    for line in open(path):
-        line = line.strip()
-        if line.startswith("SF:"):
-            sf = line[3:]
-        elif line.startswith("DA:"):
-            l, c = line[3:].split(",")[:2]
-            da[(sf, int(l))] = int(c)
-    return da
 
 own, merged = lcov(f"{work}/lcov-t.info"), lcov(f"{work}/lcov-m.info")
 if set(own) != t_lines:

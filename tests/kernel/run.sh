@@ -12,7 +12,11 @@
 #      configuration (KC_KERNEL_OVERFLOW=all: on smp-kasan too), and
 #   4. after both configurations, the default build's coverage merged onto
 #      the smp-kasan build, see tests/kernel/e2e-merge.sh (runs whenever
-#      both end-to-end tests ran).
+#      both end-to-end tests ran), and
+#   5. the default build's coverage merged onto a patched build of it (a
+#      small change to fs/read_write.c, rebuilt incrementally from the cached
+#      tree by kernel/build-patched.sh and booted with the same workload), see
+#      tests/kernel/e2e-patched.sh (runs whenever the default e2e ran).
 # Fails on any failure, and on a kernel warning in any serial log. Kernel sources and builds stay outside the repository
 # (kernel/build.sh caches them under /var/cache/kcov-kernel).
 set -euo pipefail
@@ -88,5 +92,15 @@ fi
 if [[ -s $work/kdir-default && -s $work/kdir-smp-kasan ]]; then
 	bash tests/kernel/e2e-merge.sh "$(cat "$work/kdir-default")" "$work/spool-default" \
 		"$(cat "$work/kdir-smp-kasan")"
+fi
+# 5. The default build's coverage merged onto a patched build of the same
+# tree (another source text): shifted lines keep it, the changed one is lost.
+if [[ -s $work/kdir-default ]]; then
+	t1=$(date +%s)
+	kp=$(kernel/build-patched.sh "$(cat "$work/kdir-default")" \
+		kernel/test-patches/e2e-read_write.patch)
+	echo "kernel [patched]: $kp ($(( $(date +%s) - t1 ))s)"
+	KCOV_E2E_TIMEOUT=180 bash tests/kernel/e2e-patched.sh "$(cat "$work/kdir-default")" \
+		"$work/spool-default" "$kp"
 fi
 echo "kernel tests passed in $(( $(date +%s) - t0 ))s"
