@@ -225,6 +225,40 @@ class Server:
             e["KCOVD_DB"] = self.db
         return e
 
+    def query(self, sql):
+        """Run one SQL statement on this server's database, whichever the
+        backend: the rows as tuples (a write is committed and gives []).
+        SQLite through the sqlite3 module on DATA_DIR/kcovd.db; PostgreSQL
+        through psql on self.db, where every value comes back as text and
+        is turned into an int when it is one, an empty value into None (the
+        tests' queries count and compare numbers). Write SQL both accept
+        ("binary" quoted: a reserved word on PostgreSQL)."""
+        if not self.db:
+            import sqlite3
+            con = sqlite3.connect(os.path.join(self.data_dir, "kcovd.db"), timeout=30)
+            try:
+                rows = [tuple(r) for r in con.execute(sql)]
+                con.commit()
+                return rows
+            finally:
+                con.close()
+        import csv
+        import io
+        import pgserver
+        out = subprocess.run([os.path.join(pgserver.pg_bindir(), "psql"), "-X", "-q", "-t",
+                              "--csv", "-v", "ON_ERROR_STOP=1", "-d", self.db, "-c", sql],
+                             capture_output=True, text=True)
+        check(out.returncode == 0, "psql %r: %s" % (sql, out.stderr.strip()))
+
+        def value(v):
+            if v == "":
+                return None
+            try:
+                return int(v)
+            except ValueError:
+                return v
+        return [tuple(value(v) for v in rec) for rec in csv.reader(io.StringIO(out.stdout))]
+
     def token(self, scope="push", name="test"):
         out = subprocess.run([KCOVD, "token", "add", name, "--scope", scope,
                               "--data-dir", self.data_dir],
