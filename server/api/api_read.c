@@ -369,15 +369,32 @@ enum MHD_Result kc_api_overflow(struct kc_req *r)
 	return kc_respond_json(r, 200, j);
 }
 
+/* GET /healthz: 200 when a read connection answers `SELECT 1` (on
+ * PostgreSQL a round trip to the server; a lost connection is reset by
+ * the next call, so the answer recovers with the server), else 503
+ * database_unreachable. */
 enum MHD_Result kc_api_healthz(struct kc_req *r)
 {
 	struct kc_store_stats st;
+	struct kc_err err = { "", KC_E_NONE };
+	struct kc_sql *db = kc_db_get(r->srv, &err);
+	struct kc_stmt *ping = db ? kc_db_cached(db, "SELECT 1", &err) : NULL;
+	int rc = ping ? kc_db_step(db, ping, &err) : -1;
+	const char *backend = db && kc_sql_backend(db) == KC_SQL_PG ? "postgresql" : "sqlite";
 
+	if (ping)
+		kc_stmt_reset(ping);
+	if (db)
+		kc_db_put(r->srv, db);
+	if (rc != KC_ROW)
+		return kc_respond_error(r, KC_E_DB_UNREACHABLE, "the database does not answer: %s",
+					err.msg);
 	kc_store_stats(r->srv->store, &st);
 	return kc_respond_json(r, 200,
-			       json_pack("{s:s, s:i, s:I}", "status", "ok", "schema_version",
-					 kc_db_schema_version(), "queue_depth",
-					 (json_int_t)st.queue_depth));
+			       json_pack("{s:s, s:i, s:I, s:s, s:s}", "status", "ok",
+					 "schema_version", kc_db_schema_version(), "queue_depth",
+					 (json_int_t)st.queue_depth, "database", backend,
+					 "database_status", "ok"));
 }
 
 enum MHD_Result kc_api_metrics(struct kc_req *r)

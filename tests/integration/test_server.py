@@ -442,7 +442,10 @@ def test_schema_versions():
     srv.query("DROP TABLE overflow_daily")
     srv.query("DELETE FROM schema_version WHERE version = 3")
     srv.start()
-    check(srv.get("/healthz")["schema_version"] == newest, "healthz schema version")
+    h = srv.get("/healthz")
+    check(h["schema_version"] == newest, "healthz schema version")
+    check(h["database"] == ("postgresql" if srv.db else "sqlite") and
+          h["database_status"] == "ok", "healthz database: %s" % h)
     check(srv.get("/api/v1/stats/overflow")["fleet"]["runs"] == 0, "upgraded table unusable")
     srv.stop()
     srv.query("INSERT INTO schema_version VALUES (999)")
