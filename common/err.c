@@ -32,6 +32,7 @@ static const struct {
 	[KC_E_IO] = { 500, "io_error" },
 	[KC_E_INTERNAL] = { 500, "internal" },
 	[KC_E_UNAVAILABLE] = { 503, "unavailable" },
+	[KC_E_DB_UNREACHABLE] = { 503, "database_unreachable" },
 };
 
 unsigned kc_errc_status(enum kc_errc code)

@@ -41,6 +41,7 @@ enum kc_errc {
 	KC_E_IO,                 /* a system call failed (500 io_error) */
 	KC_E_INTERNAL,           /* a bug, corrupt data or out of memory (500 internal) */
 	KC_E_UNAVAILABLE,        /* try again later: store full, commit failed (503 unavailable) */
+	KC_E_DB_UNREACHABLE,     /* /healthz: the database does not answer (503 database_unreachable) */
 	KC_E_COUNT_
 };
 

@@ -87,9 +87,9 @@ static json_t *query_rows(struct kc_sql *db, const char *sql, const char *p1, co
 	return rows;
 }
 
-/* Answer {key: rows of sql}. */
+/* Answer {key: rows of sql} (pg_sql on PostgreSQL when not NULL). */
 static enum MHD_Result answer_rows(struct kc_req *r, const char *key, const char *sql,
-				   const char *p1, const char *p2)
+				   const char *pg_sql, const char *p1, const char *p2)
 {
 	struct kc_err err;
 	struct kc_sql *db = kc_db_get(r->srv, &err);
@@ -97,7 +97,8 @@ static enum MHD_Result answer_rows(struct kc_req *r, const char *key, const char
 
 	if (!db)
 		return kc_respond_err(r, &err);
-	rows = query_rows(db, sql, p1, p2, &err);
+	rows = query_rows(db, kc_sql_backend(db) == KC_SQL_PG && pg_sql ? pg_sql : sql, p1, p2,
+			  &err);
 	kc_db_put(r->srv, db);
 	if (!rows)
 		return kc_respond_err(r, &err);
@@ -106,14 +107,16 @@ static enum MHD_Result answer_rows(struct kc_req *r, const char *key, const char
 
 enum MHD_Result kc_api_machines(struct kc_req *r)
 {
-	return answer_rows(
-		r, "machines",
-		"SELECT m.name, m.first_seen, m.last_push, m.reports, m.pcs, m.unknown_pcs, "
-		" (SELECT count(*) FROM boots b WHERE b.machine = m.id) AS boots, "
-		" (SELECT json_group_array(DISTINCT b.release) FROM boots b WHERE b.machine = m.id) "
-		"   AS j_releases "
-		"FROM machines m ORDER BY m.name",
-		NULL, NULL);
+#define MACHINES(RELEASES)                                                                \
+	"SELECT m.name, m.first_seen, m.last_push, m.reports, m.pcs, m.unknown_pcs, "      \
+	" (SELECT count(*) FROM boots b WHERE b.machine = m.id) AS boots, "                \
+	" (SELECT " RELEASES " FROM boots b WHERE b.machine = m.id) AS j_releases "         \
+	"FROM machines m ORDER BY m.name"
+	/* PostgreSQL's json_agg is NULL over no rows, SQLite's [] */
+	return answer_rows(r, "machines", MACHINES("json_group_array(DISTINCT b.release)"),
+			   MACHINES("coalesce(CAST(json_agg(DISTINCT b.release) AS text), '[]')"),
+			   NULL, NULL);
+#undef MACHINES
 }
 
 static uint64_t blob_cardinality(const void *p, int n)
@@ -204,7 +207,7 @@ enum MHD_Result kc_api_reports(struct kc_req *r)
 		"FROM reports r JOIN machines m ON m.id = r.machine JOIN boots b ON b.id = r.boot "
 		"JOIN labels l ON l.id = r.label WHERE (?1 IS NULL OR m.name = ?1) "
 		"ORDER BY r.id DESC LIMIT CAST(?2 AS INTEGER)",
-		machine, lim);
+		NULL, machine, lim);
 }
 
 /* GET /api/v1/audit?limit=N (admin): the newest admin actions. */
@@ -366,15 +369,32 @@ enum MHD_Result kc_api_overflow(struct kc_req *r)
 	return kc_respond_json(r, 200, j);
 }
 
+/* GET /healthz: 200 when a read connection answers `SELECT 1` (on
+ * PostgreSQL a round trip to the server; a lost connection is reset by
+ * the next call, so the answer recovers with the server), else 503
+ * database_unreachable. */
 enum MHD_Result kc_api_healthz(struct kc_req *r)
 {
 	struct kc_store_stats st;
+	struct kc_err err = { "", KC_E_NONE };
+	struct kc_sql *db = kc_db_get(r->srv, &err);
+	struct kc_stmt *ping = db ? kc_db_cached(db, "SELECT 1", &err) : NULL;
+	int rc = ping ? kc_db_step(db, ping, &err) : -1;
+	const char *backend = db && kc_sql_backend(db) == KC_SQL_PG ? "postgresql" : "sqlite";
 
+	if (ping)
+		kc_stmt_reset(ping);
+	if (db)
+		kc_db_put(r->srv, db);
+	if (rc != KC_ROW)
+		return kc_respond_error(r, KC_E_DB_UNREACHABLE, "the database does not answer: %s",
+					err.msg);
 	kc_store_stats(r->srv->store, &st);
 	return kc_respond_json(r, 200,
-			       json_pack("{s:s, s:i, s:I}", "status", "ok", "schema_version",
-					 kc_db_schema_version(), "queue_depth",
-					 (json_int_t)st.queue_depth));
+			       json_pack("{s:s, s:i, s:I, s:s, s:s}", "status", "ok",
+					 "schema_version", kc_db_schema_version(), "queue_depth",
+					 (json_int_t)st.queue_depth, "database", backend,
+					 "database_status", "ok"));
 }
 
 enum MHD_Result kc_api_metrics(struct kc_req *r)
@@ -480,5 +500,5 @@ enum MHD_Result kc_api_labels(struct kc_req *r)
 		" (SELECT count(*) FROM reports r WHERE r.label = l.id) AS reports, "
 		" (SELECT max(received) FROM reports r WHERE r.label = l.id) AS last_report "
 		"FROM labels l ORDER BY l.name",
-		NULL, NULL);
+		NULL, NULL, NULL);
 }

@@ -127,16 +127,18 @@ struct daybuilds {
 static int load_daybuilds(struct kc_sql *db, const struct kc_history_req *h, const char *labels,
 			  int64_t a, int64_t b, struct daybuilds *out, struct kc_err *err)
 {
-	struct kc_stmt *st = kc_db_prepare(
-		db,
-		"SELECT c.day, b.build_id, EXISTS (SELECT 1 FROM images i WHERE i.build = b.id), "
-		"b.first_seen, b.id FROM coverage c JOIN binaries bi ON bi.id = c.binary "
-		"JOIN builds b ON b.id = bi.build "
-		"WHERE c.day BETWEEN ?1 AND ?2 AND (?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) "
-		"AND (?3 IS NULL OR c.label IN "
-		" (SELECT l.id FROM labels l WHERE l.name IN (SELECT value FROM json_each(?3)))) "
-		"GROUP BY c.day, b.id ORDER BY c.day",
-		err);
+#define SQL(J)                                                                            \
+	"SELECT c.day, b.build_id, EXISTS (SELECT 1 FROM images i WHERE i.build = b.id), "  \
+	"b.first_seen, b.id FROM coverage c JOIN binaries bi ON bi.id = c.binary "          \
+	"JOIN builds b ON b.id = bi.build "                                                \
+	"WHERE c.day BETWEEN ?1 AND ?2 AND (?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) " \
+	"AND (?3 IS NULL OR c.label IN "                                                   \
+	" (SELECT l.id FROM labels l WHERE l.name IN " J ")) "                             \
+	"GROUP BY c.day, b.id ORDER BY c.day"
+	static const char *const sql[2] = { SQL(KC_SQL_JSON_TEXTS_SQLITE("?3")),
+					    SQL(KC_SQL_JSON_TEXTS_PG("?3")) };
+#undef SQL
+	struct kc_stmt *st = kc_db_prepare(db, sql[kc_sql_backend(db) == KC_SQL_PG], err);
 	int rc, ret = -1;
 
 	out->n = 0;

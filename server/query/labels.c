@@ -244,10 +244,14 @@ static int lread_row(struct kc_covq *q, const struct lsel *s, struct lread *r,
 
 /* The labels' (id, name, listed, minus) of a filter: ?2 the listed names
  * (NULL: all), ?3 the minus ones. */
-#define LSEL                                                                              \
+#define LSEL_(B)                                                                          \
 	"WITH sel(id, name, listed, minus) AS (SELECT id, name, "                          \
-	"?2 IS NULL OR name IN (SELECT value FROM json_each(?2)), "                        \
-	"?3 IS NOT NULL AND name IN (SELECT value FROM json_each(?3)) FROM labels) "
+	"?2 IS NULL OR name IN " KC_SQL_JSON_TEXTS_##B("?2") ", "                           \
+	"?3 IS NOT NULL AND name IN " KC_SQL_JSON_TEXTS_##B("?3") " FROM labels) "
+/* The per-backend pair of a statement S(B) (B: SQLITE or PG), and the one
+ * of conn. */
+#define BOTH(S) { S(SQLITE), S(PG) }
+#define PICK(conn, pair) ((pair)[kc_sql_backend(conn) == KC_SQL_PG])
 
 /* Bind the filter's label lists to ?2 and ?3. */
 static void lread_bind(struct kc_stmt *st, const struct kc_cov_filter *f)
@@ -289,12 +293,14 @@ static int lindex_built(struct kc_covq *q, struct kc_err *err)
 static int lread_index(struct kc_covq *q, const struct lsel *s, struct lread *r,
 		       struct kc_err *err)
 {
-	struct kc_stmt *st = kc_db_cached(q->db,
-					LSEL "SELECT s.id, s.name, x.image, x.first_day, x.last_day, "
-					     "x.bits, s.listed, s.minus FROM label_files x "
-					     "JOIN sel s ON s.id = x.label WHERE x.file = ?1 "
-					     "AND (s.listed OR s.minus) ORDER BY x.label",
-					err);
+#define INDEX(B)                                                                          \
+	LSEL_(B) "SELECT s.id, s.name, x.image, x.first_day, x.last_day, "                 \
+		 "x.bits, s.listed, s.minus FROM label_files x "                            \
+		 "JOIN sel s ON s.id = x.label WHERE x.file = ?1 "                          \
+		 "AND (s.listed OR s.minus) ORDER BY x.label"
+	static const char *const sql[2] = BOTH(INDEX);
+#undef INDEX
+	struct kc_stmt *st = kc_db_cached(q->db, PICK(q->db, sql), err);
 	int rc, ret = -1;
 
 	if (!st || lread_alloc(s, r, err) < 0)
@@ -323,17 +329,20 @@ static int lread_rows(struct kc_covq *q, const struct lsel *s, struct lread *r,
 	const struct kc_cov_filter *f = &q->f;
 	/* Labels outermost (in id order, so no sort of the blobs), then the
 	 * primary key (binary, label, day) of each label's rows. */
-#define ROWS                                                                              \
-	LSEL "SELECT s.id, s.name, i.id, c.day, c.day, c.bits, s.listed, s.minus FROM sel s " \
+	/* X: the join SQLite must not reorder (KC_SQL_XJOIN_*); sel x images
+	 * is a plain cross join on both. */
+#define ROWS(B, X)                                                                        \
+	LSEL_(B) "SELECT s.id, s.name, i.id, c.day, c.day, c.bits, s.listed, s.minus FROM sel s " \
 	"CROSS JOIN images i JOIN binaries b ON " IMG_BINARY                               \
-	"CROSS JOIN coverage c ON c.binary = b.id AND c.label = s.id "                     \
-	"WHERE (s.listed OR s.minus) AND i.id IN (SELECT value FROM json_each(?1)) AND "
-	static const char *const sql[2] = {
-		ROWS KC_ALL_DAYS_ROWS "ORDER BY s.id",
-		ROWS "c.day BETWEEN ?4 AND ?5 ORDER BY s.id",
-	};
+	X "coverage c ON c.binary = b.id AND c.label = s.id "                              \
+	"WHERE (s.listed OR s.minus) AND i.id IN " KC_SQL_JSON_IDS_##B("?1") " AND "
+#define ALL(B) ROWS(B, KC_SQL_XJOIN_##B) KC_ALL_DAYS_ROWS "ORDER BY s.id"
+#define WINDOW(B) ROWS(B, KC_SQL_XJOIN_##B) "c.day BETWEEN ?4 AND ?5 ORDER BY s.id"
+	static const char *const sql[2][2] = { BOTH(ALL), BOTH(WINDOW) };
 #undef ROWS
-	struct kc_stmt *st = kc_db_prepare(q->db, sql[f->days ? 1 : 0], err);
+#undef ALL
+#undef WINDOW
+	struct kc_stmt *st = kc_db_prepare(q->db, PICK(q->db, sql[f->days ? 1 : 0]), err);
 	int rc, ret = -1;
 
 	if (!st || lread_alloc(s, r, err) < 0)
@@ -389,26 +398,32 @@ static int llabel_day_hit(struct kc_covq *q, const struct lsel *s, struct kc_stm
 static int llabel_days(struct kc_covq *q, const struct lsel *s, struct llabel *l, uint64_t *row,
 		       struct kc_err *err)
 {
-#define DAYS                                                                              \
+#define DAYS(B)                                                                           \
 	"SELECT DISTINCT c.day " IMG_JOIN "JOIN coverage c ON c.binary = b.id "            \
-	"WHERE c.label = ?1 AND c.day >= 0 AND i.id IN (SELECT value FROM json_each(?2)) " \
+	"WHERE c.label = ?1 AND c.day >= 0 AND i.id IN " KC_SQL_JSON_IDS_##B("?2")         \
 	"ORDER BY c.day "
-	static const char *const sql[2] = { DAYS "ASC", DAYS "DESC" };
+#define ASC(B) DAYS(B) "ASC"
+#define DESC(B) DAYS(B) "DESC"
+#define HIT(B)                                                                            \
+	"SELECT i.id, c.bits " IMG_JOIN "JOIN coverage c ON "                              \
+	"c.binary = b.id WHERE c.label = ?1 AND c.day = ?2 AND "                           \
+	"i.id IN " KC_SQL_JSON_IDS_##B("?3")
+	static const char *const sql[2][2] = { BOTH(ASC), BOTH(DESC) };
+	static const char *const hit_sql[2] = BOTH(HIT);
 #undef DAYS
+#undef ASC
+#undef DESC
+#undef HIT
 	/* Run for each listed label (up to limit): kept prepared on the
 	 * connection rather than parsed three times per label. */
-	struct kc_stmt *hit_st = kc_db_cached(q->db,
-					     "SELECT i.id, c.bits " IMG_JOIN "JOIN coverage c ON "
-					     "c.binary = b.id WHERE c.label = ?1 AND c.day = ?2 AND "
-					     "i.id IN (SELECT value FROM json_each(?3))",
-					     err);
+	struct kc_stmt *hit_st = kc_db_cached(q->db, PICK(q->db, hit_sql), err);
 	int64_t *ends[2] = { &l->first, &l->last };
 	int ret = -1;
 
 	if (!hit_st)
 		return -1;
 	for (int e = 0; e < 2; e++) {
-		struct kc_stmt *st = kc_db_cached(q->db, sql[e], err);
+		struct kc_stmt *st = kc_db_cached(q->db, PICK(q->db, sql[e]), err);
 		int rc, hit = 0;
 
 		if (!st)

@@ -53,35 +53,39 @@ static int covset_load(struct kc_sql *db, int64_t build, int by_binary, int filt
 		       const char *labels_json, int64_t since, int64_t until, struct covset *out,
 		       struct kc_err *err)
 {
-#define IMAGES "FROM images i CROSS JOIN binaries b ON " IMG_BINARY
-#define LABELS                                                                            \
-	"c.label IN (SELECT l.id FROM labels l JOIN json_each(?2) j ON l.name = j.value) AND "
+#define IMAGES(X) "FROM images i " X "binaries b ON " IMG_BINARY
+#define LABELS(J) "c.label IN (SELECT l.id FROM labels l WHERE l.name IN " J ") AND "
 #define DAYS "c.day BETWEEN ?3 AND ?4 "
-	static const char *const sql[2][4] = {
-		{ "SELECT i.id, t.bits " IMAGES "CROSS JOIN coverage_total t ON t.binary = b.id "
-		  "WHERE +i.build = ?1 ORDER BY i.id",
-		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
-		  "WHERE +i.build = ?1 AND " LABELS DAYS "ORDER BY i.id",
-		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
-		  "WHERE +i.build = ?1 AND " DAYS "ORDER BY i.id",
-		  "SELECT i.id, c.bits " IMAGES "CROSS JOIN coverage c ON c.binary = b.id "
-		  "WHERE +i.build = ?1 AND " LABELS KC_ALL_DAYS_ROWS "ORDER BY i.id" },
-		{ "SELECT b.id, t.bits FROM binaries b CROSS JOIN coverage_total t ON "
-		  "t.binary = b.id WHERE +b.build = ?1 ORDER BY b.id",
-		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
-		  "WHERE +b.build = ?1 AND " LABELS DAYS "ORDER BY b.id",
-		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
-		  "WHERE +b.build = ?1 AND " DAYS "ORDER BY b.id",
-		  "SELECT b.id, c.bits FROM binaries b CROSS JOIN coverage c ON c.binary = b.id "
-		  "WHERE +b.build = ?1 AND " LABELS KC_ALL_DAYS_ROWS "ORDER BY b.id" },
+#define SQL(X, J)                                                                         \
+	{ { "SELECT i.id, t.bits " IMAGES(X) X "coverage_total t ON t.binary = b.id "      \
+	    "WHERE +i.build = ?1 ORDER BY i.id",                                              \
+	    "SELECT i.id, c.bits " IMAGES(X) X "coverage c ON c.binary = b.id "              \
+	    "WHERE +i.build = ?1 AND " LABELS(J) DAYS "ORDER BY i.id",                       \
+	    "SELECT i.id, c.bits " IMAGES(X) X "coverage c ON c.binary = b.id "              \
+	    "WHERE +i.build = ?1 AND " DAYS "ORDER BY i.id",                                 \
+	    "SELECT i.id, c.bits " IMAGES(X) X "coverage c ON c.binary = b.id "              \
+	    "WHERE +i.build = ?1 AND " LABELS(J) KC_ALL_DAYS_ROWS "ORDER BY i.id" },         \
+	  { "SELECT b.id, t.bits FROM binaries b " X "coverage_total t ON "                  \
+	    "t.binary = b.id WHERE +b.build = ?1 ORDER BY b.id",                             \
+	    "SELECT b.id, c.bits FROM binaries b " X "coverage c ON c.binary = b.id "        \
+	    "WHERE +b.build = ?1 AND " LABELS(J) DAYS "ORDER BY b.id",                       \
+	    "SELECT b.id, c.bits FROM binaries b " X "coverage c ON c.binary = b.id "        \
+	    "WHERE +b.build = ?1 AND " DAYS "ORDER BY b.id",                                 \
+	    "SELECT b.id, c.bits FROM binaries b " X "coverage c ON c.binary = b.id "        \
+	    "WHERE +b.build = ?1 AND " LABELS(J) KC_ALL_DAYS_ROWS "ORDER BY b.id" } }
+	/* [backend][by_binary][variant] */
+	static const char *const sql[2][2][4] = {
+		SQL(KC_SQL_XJOIN_SQLITE, KC_SQL_JSON_TEXTS_SQLITE("?2")),
+		SQL(KC_SQL_XJOIN_PG, KC_SQL_JSON_TEXTS_PG("?2")),
 	};
+#undef SQL
 #undef IMAGES
 #undef LABELS
 #undef DAYS
 	/* 0: all-time union; 1: labels, days; 2: all labels, days; 3: labels,
 	 * all days. */
 	int variant = !filtered ? 0 : !labels_json ? 2 : since == KC_ALL_DAYS ? 3 : 1;
-	struct kc_stmt *st = kc_db_prepare(db, sql[by_binary][variant], err);
+	struct kc_stmt *st = kc_db_prepare(db, sql[kc_sql_backend(db) == KC_SQL_PG][by_binary][variant], err);
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));

@@ -186,8 +186,10 @@ static int row_merge(struct kc_sql *db, int64_t file, int64_t label, int64_t ima
 	if (rc < 0)
 		goto out;
 	put = kc_db_cached(db,
-			   "INSERT OR REPLACE INTO label_files (file, label, image, first_day, "
-			   "last_day, bits) VALUES (?,?,?,?,?,?)",
+			   "INSERT INTO label_files (file, label, image, first_day, "
+			   "last_day, bits) VALUES (?,?,?,?,?,?) ON CONFLICT (file, label, image) "
+			   "DO UPDATE SET first_day = excluded.first_day, "
+			   "last_day = excluded.last_day, bits = excluded.bits",
 			   err);
 	if (!put)
 		goto out;

@@ -284,16 +284,20 @@ out:
 	return ret;
 }
 
+/* A group key: its name in the request and its SQL expression per
+ * backend (pg NULL: the same as SQLite's). */
 static const struct dim {
 	const char *name;
 	const char *expr;
+	const char *pg;
 } dims[] = {
-	{ "machine", "m.name" },
-	{ "build", "b.build_id" },
-	{ "label", "l.name" },
-	{ "mode", "CASE o.mode WHEN 1 THEN 'unique' ELSE 'trace' END" },
-	{ "workload", "o.workload" },
-	{ "day", "date(o.day * 86400, 'unixepoch')" },
+	{ "machine", "m.name", NULL },
+	{ "build", "b.build_id", NULL },
+	{ "label", "l.name", NULL },
+	{ "mode", "CASE o.mode WHEN 1 THEN 'unique' ELSE 'trace' END", NULL },
+	{ "workload", "o.workload", NULL },
+	{ "day", "date(o.day * 86400, 'unixepoch')",
+	  "to_char(to_timestamp(o.day * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD')" },
 };
 
 static const struct dim *find_dim(const char *name)
@@ -370,7 +374,9 @@ static json_t *groups(struct kc_sql *db, const struct kc_overflow_query *q, stru
 	size_t n = 0;
 
 	for (int i = 0; i < q->ngroup; i++) {
-		sel[i] = find_dim(q->group[i])->expr;
+		const struct dim *d = find_dim(q->group[i]);
+
+		sel[i] = kc_sql_backend(db) == KC_SQL_PG && d->pg ? d->pg : d->expr;
 		snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s%s", i ? ", " : "",
 			 sel[i]);
 	}

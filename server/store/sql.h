@@ -40,6 +40,22 @@ enum kc_sql_backend {
 	KC_SQL_PG,
 };
 
+/* Per-backend SQL text for what SQLite and PostgreSQL spell differently,
+ * for statements kept as a table indexed by kc_sql_backend():
+ *  - KC_SQL_JSON_TEXTS_*(p) / KC_SQL_JSON_IDS_*(p): the elements of the
+ *    JSON array bound to parameter p (strings / integers), as a
+ *    parenthesized one-column subquery for `x IN ...`;
+ *  - KC_SQL_XJOIN_*: an inner join that SQLite must not reorder (its
+ *    CROSS JOIN ... ON); PostgreSQL has no CROSS JOIN with ON and plans
+ *    the order itself. */
+#define KC_SQL_JSON_TEXTS_SQLITE(p) "(SELECT value FROM json_each(" p ")) "
+#define KC_SQL_JSON_TEXTS_PG(p) "(SELECT value FROM json_array_elements_text(CAST(" p " AS json))) "
+#define KC_SQL_JSON_IDS_SQLITE(p) KC_SQL_JSON_TEXTS_SQLITE(p)
+#define KC_SQL_JSON_IDS_PG(p)                                                               \
+	"(SELECT CAST(value AS bigint) FROM json_array_elements_text(CAST(" p " AS json))) "
+#define KC_SQL_XJOIN_SQLITE "CROSS JOIN "
+#define KC_SQL_XJOIN_PG "JOIN "
+
 /* Result codes, with SQLite's values. */
 #define KC_SQL_OK 0
 #define KC_ROW 100

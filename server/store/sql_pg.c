@@ -455,7 +455,13 @@ static int pg_server_prepare(struct pg_conn *c, struct pg_entry *e)
 	 * found untyped, so later uses decide). */
 	static const Oid cand[] = { OID_TEXT, OID_INT8, OID_FLOAT8, OID_BYTEA };
 	int forced[8], nforced = 0, pick[8] = {0};
+	/* Inside a transaction a failed PQprepare aborts it: the tries run in
+	 * a savepoint, rolled back after each failure, so preparing leaves
+	 * the transaction as it was (as on SQLite) whether it succeeds or not. */
+	int sp = PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
 
+	if (sp)
+		PQclear(PQexec(c->pg, "SAVEPOINT kc_prepare"));
 	for (int tries = 0;; tries++) {
 		const char *state, *m, *dollar;
 		long n;
@@ -463,6 +469,8 @@ static int pg_server_prepare(struct pg_conn *c, struct pg_entry *e)
 		res = PQprepare(c->pg, e->name, e->pgsql, e->nparams, e->ptypes);
 		if (PQresultStatus(res) == PGRES_COMMAND_OK)
 			break;
+		if (sp)
+			PQclear(PQexec(c->pg, "ROLLBACK TO SAVEPOINT kc_prepare"));
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		dollar = m ? strchr(m, '$') : NULL;
@@ -494,11 +502,15 @@ static int pg_server_prepare(struct pg_conn *c, struct pg_entry *e)
 		}
 		pg_fail(c, res, NULL);
 		PQclear(res);
+		if (sp)
+			PQclear(PQexec(c->pg, "RELEASE SAVEPOINT kc_prepare"));
 		for (int k = 0; k < nforced; k++)
 			e->ptypes[forced[k]] = 0;
 		return -1;
 	}
 	PQclear(res);
+	if (sp)
+		PQclear(PQexec(c->pg, "RELEASE SAVEPOINT kc_prepare"));
 	res = PQdescribePrepared(c->pg, e->name);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_fail(c, res, NULL);

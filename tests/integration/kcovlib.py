@@ -225,6 +225,47 @@ class Server:
             e["KCOVD_DB"] = self.db
         return e
 
+    def query(self, sql, params=()):
+        """Run one SQL statement on this server's database, whichever the
+        backend: the rows as tuples (a write is committed and gives []).
+        params: ints and strs for the `?` of sql. SQLite through the sqlite3
+        module on DATA_DIR/kcovd.db; PostgreSQL through psql on self.db,
+        the params written into the text as literals, where every value
+        comes back as text and is turned into an int when it is one, an
+        empty value into None (the tests' queries count and compare
+        numbers). Write SQL both accept ("binary" quoted: a reserved word
+        on PostgreSQL)."""
+        if not self.db:
+            import sqlite3
+            con = sqlite3.connect(os.path.join(self.data_dir, "kcovd.db"), timeout=30)
+            try:
+                rows = [tuple(r) for r in con.execute(sql, params)]
+                con.commit()
+                return rows
+            finally:
+                con.close()
+        parts = sql.split("?")
+        check(len(parts) == len(params) + 1, "query %r: %d params" % (sql, len(params)))
+        lit = [str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'"
+               for v in params]
+        sql = parts[0] + "".join(v + p for v, p in zip(lit, parts[1:]))
+        import csv
+        import io
+        import pgserver
+        out = subprocess.run([os.path.join(pgserver.pg_bindir(), "psql"), "-X", "-q", "-t",
+                              "--csv", "-v", "ON_ERROR_STOP=1", "-d", self.db, "-c", sql],
+                             capture_output=True, text=True)
+        check(out.returncode == 0, "psql %r: %s" % (sql, out.stderr.strip()))
+
+        def value(v):
+            if v == "":
+                return None
+            try:
+                return int(v)
+            except ValueError:
+                return v
+        return [tuple(value(v) for v in rec) for rec in csv.reader(io.StringIO(out.stdout))]
+
     def token(self, scope="push", name="test"):
         out = subprocess.run([KCOVD, "token", "add", name, "--scope", scope,
                               "--data-dir", self.data_dir],

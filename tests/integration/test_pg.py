@@ -14,6 +14,7 @@ kcov-collect pushes over HTTP, and the database read back with psql.
   once, and every node answers the same coverage, the union of what the
   machines ran.
 """
+import json
 import os
 import random
 import re
@@ -111,9 +112,21 @@ def test_pg_restart_under_load():
         for t in threads:
             t.start()
         time.sleep(2)
+        h = srv.get("/healthz")
+        check(h["status"] == "ok" and h["database"] == "postgresql", "healthz: %s" % h)
         pg.stop_server()
+        # /healthz reports the lost database (every call while it is down),
+        # then recovers by itself once it is back.
+        for _ in range(3):
+            status, body = srv.request("GET", "/healthz")
+            check(status == 503 and json.loads(body)["code"] == "database_unreachable",
+                  "healthz with PostgreSQL down: %d %s" % (status, body[:200]))
         time.sleep(1.5)
         pg.start_server()
+        deadline = time.time() + 20
+        while srv.request("GET", "/healthz")[0] != 200:
+            check(time.time() < deadline, "healthz did not recover after PostgreSQL came back")
+            time.sleep(0.2)
         time.sleep(2)
         stop.set()
         for t in threads:

@@ -161,6 +161,7 @@ static void test_error_codes(void **state)
 		{ KC_E_IO, 500, "io_error" },
 		{ KC_E_INTERNAL, 500, "internal" },
 		{ KC_E_UNAVAILABLE, 503, "unavailable" },
+		{ KC_E_DB_UNREACHABLE, 503, "database_unreachable" },
 	};
 	struct kc_err err;
 
