@@ -177,7 +177,7 @@ enum MHD_Result kc_api_builds(struct kc_req *r)
 			  " (bi.build IS NOT NULL) AS b_imported, "
 			  " coalesce(bi.files, 0) AS files, coalesce(bi.points, 0) AS points "
 			  "FROM builds bl LEFT JOIN build_imports bi ON bi.build = bl.id "
-			  "ORDER BY bl.last_seen DESC",
+			  "ORDER BY bl.last_seen DESC, bl.id DESC",
 			  NULL, NULL, &err);
 	if (rows && add_covered(db, rows, &err) < 0) {
 		json_decref(rows);
