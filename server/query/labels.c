@@ -5,6 +5,11 @@
  * covered, then the days each label covered any of them. Over all days,
  * for a build with a label index (schema/010_label_files.sql), the pass
  * reads the index's rows of the file instead of every label's coverage.
+ *
+ * Why one file (about 880 lines): the point selection, the pass over the
+ * coverage rows, the index read that replaces it and the merged variant
+ * all fill the same private per-label tallies; the merged variant is the
+ * same pass run per build and mapped.
  */
 #include "cq.h"
 

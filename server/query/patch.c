@@ -21,6 +21,11 @@
  * revision, path) in the query cache (cache.c), so a repeated request
  * blames nothing; S must come from T's repository, and the files blamed
  * per request are capped.
+ *
+ * Why one file (about 970 lines): the new-line computation, the commit
+ * attribution that feeds on it and the two answers (patch, commits) share
+ * one private state (the per-file new lines and their commits); split,
+ * that state would become a header-wide API used by one caller.
  */
 #include "cq.h"
 

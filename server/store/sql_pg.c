@@ -35,6 +35,11 @@
  *    unlike SQLite it also moves on an INSERT that ON CONFLICT skipped.
  *  - Every session runs with synchronous_commit on (a COMMIT returns once
  *    the WAL is flushed); readonly sets default_transaction_read_only.
+ *
+ * Why one file (about 1,240 lines): it is one backend, one table of
+ * functions (sql_impl.h) over one PGconn: parameter rewriting, binary
+ * encoding and decoding, the statement cache and error mapping all work
+ * on the same private connection and statement structs.
  */
 #include "sql_impl.h"
 
