@@ -583,7 +583,11 @@ static int cmd_vacuum(struct cli *c, struct kc_err *err)
 	struct kc_sql *db = NULL;
 	int fd, ret = -1;
 
-	if (db_path(c, path, sizeof(path), err) < 0 || (fd = kc_db_lock(path, err)) < 0)
+	if (db_path(c, path, sizeof(path), err) < 0)
+		return -1;
+	if (kc_sql_target_is_pg(path))
+		return kc_err_set(err, KC_E_BAD_INPUT, KC_VACUUM_PG_REFUSAL);
+	if ((fd = kc_db_lock(path, err)) < 0)
 		return -1;
 	if (open_db(c, &db, err) < 0)
 		goto out;

@@ -1,17 +1,21 @@
 /*
  * retention.c - gc, build deletion and vacuum (retention.h). Everything
- * is SQL on the caller's connection and transaction: the fold of old days
- * appends one delta row per (binary, label) to its union of completed
- * days (day -1, schema/004 and 006: a key's coverage is the OR of its
- * rows), moves label_unions.upto past the cutoff, and only then deletes
- * the per-day rows, so the union plus the kept rows hold exactly what the
+ * is SQL on the caller's connection and transaction, on both backends: the
+ * fold of old days moves label_unions.upto past the cutoff, then per
+ * (binary, label) deletes the per-day rows before it and appends their
+ * union (folded in kcovd with kc_sql_union, under the key's lock when
+ * several nodes share a PostgreSQL database) as one delta row of its union
+ * of completed days (day -1, schema/004 and 006: a key's coverage is the
+ * OR of its rows), so the union plus the kept rows hold exactly what the
  * deleted rows held; the label index of the builds that lost rows is then
- * recomputed. Backup and restore use SQLite's online backup API.
+ * recomputed. Vacuum, backup and restore are SQLite's (its incremental
+ * vacuum and online backup API); PostgreSQL refuses them.
  */
 #include "retention.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,9 +23,14 @@
 
 #include "audit.h"
 #include "db.h"
+#include "grow.h"
 #include "labelidx.h"
+#include "nodes.h"
 #include "overflow.h"
 #include "sql_impl.h"
+#include "sql_union.h"
+#include "store.h"
+#include "wire.h"
 
 /* Run sql with ?1 bound to v; *changes (may be NULL) gets the rows it changed. */
 static int exec_i(struct kc_sql *db, const char *sql, int64_t v, int64_t *changes, struct kc_err *err)
@@ -41,6 +50,161 @@ static int exec_i(struct kc_sql *db, const char *sql, int64_t v, int64_t *change
 	return 0;
 }
 
+/* One (binary, label) with per-day rows before the cutoff. */
+struct gc_key {
+	int64_t binary, label, upto;
+};
+
+/* The keys with per-day rows before cutoff, ordered, each with the upto
+ * of its label union as read now (0 when none): *keys (free it) and *n. */
+static int gc_keys(struct kc_sql *db, int64_t cutoff, struct gc_key **keys, size_t *n,
+		   struct kc_err *err)
+{
+	struct kc_stmt *st = kc_db_prepare(
+		db,
+		"SELECT c.binary, c.label, coalesce(max(u.upto), 0) FROM coverage c "
+		"LEFT JOIN label_unions u ON u.binary = c.binary AND u.label = c.label "
+		"WHERE c.day >= 0 AND c.day < ?1 GROUP BY c.binary, c.label "
+		"ORDER BY c.binary, c.label",
+		err);
+	size_t cap = 0;
+	int rc;
+
+	*keys = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	kc_stmt_bind_int64(st, 1, cutoff);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		if (KC_GROW(*keys, cap, *n + 1) < 0) {
+			rc = kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			break;
+		}
+		(*keys)[(*n)++] = (struct gc_key){ kc_stmt_column_int64(st, 0),
+						   kc_stmt_column_int64(st, 1),
+						   kc_stmt_column_int64(st, 2) };
+	}
+	kc_stmt_finalize(st);
+	return rc == KC_DONE ? 0 : -1;
+}
+
+/* Fold key k's days before cutoff into its union of completed days and
+ * delete them: the rows a DELETE ... RETURNING removed are exactly the
+ * rows folded (a late report of another node may add one meanwhile), the
+ * days before upto are in the union already (NULL: not folded again), and
+ * the union's next row is written under the key's lock (taken by the
+ * caller). *folded is incremented when the union took bits, *rows gets
+ * the rows deleted. */
+static int gc_fold_key(struct kc_sql *db, const struct gc_key *k, int64_t cutoff,
+		       int64_t *folded, int64_t *rows, struct kc_err *err)
+{
+	struct kc_stmt *st = kc_db_prepare(
+		db,
+		"DELETE FROM coverage WHERE binary = ?1 AND label = ?2 AND day >= 0 "
+		"AND day < ?3 RETURNING CASE WHEN day >= ?4 THEN bits END",
+		err);
+	roaring_bitmap_t *u;
+	int64_t seq;
+	int ret = -1;
+
+	if (!st)
+		return -1;
+	kc_stmt_bind_int64(st, 1, k->binary);
+	kc_stmt_bind_int64(st, 2, k->label);
+	kc_stmt_bind_int64(st, 3, cutoff);
+	kc_stmt_bind_int64(st, 4, k->upto);
+	u = kc_sql_union(st, 0, err);
+	kc_stmt_finalize(st);
+	if (!u)
+		return -1;
+	*rows += kc_sql_changes(db);
+	if (roaring_bitmap_is_empty(u)) {
+		ret = 0;
+		goto out;
+	}
+	roaring_bitmap_run_optimize(u);
+	st = kc_db_prepare(db,
+			   "SELECT coalesce(max(seq) + 1, 0) FROM coverage WHERE binary = ? "
+			   "AND label = ? AND day = ?",
+			   err);
+	if (!st)
+		goto out;
+	kc_stmt_bind_int64(st, 1, k->binary);
+	kc_stmt_bind_int64(st, 2, k->label);
+	kc_stmt_bind_int64(st, 3, KC_ALL_DAYS);
+	if (kc_db_step(db, st, err) != KC_ROW) {
+		kc_stmt_finalize(st);
+		goto out;
+	}
+	seq = kc_stmt_column_int64(st, 0);
+	kc_stmt_finalize(st);
+	st = kc_db_prepare(db, "INSERT INTO coverage (binary, label, day, seq, bits) "
+			       "VALUES (?,?,?,?,?)", err);
+	if (!st)
+		goto out;
+	kc_stmt_bind_int64(st, 1, k->binary);
+	kc_stmt_bind_int64(st, 2, k->label);
+	kc_stmt_bind_int64(st, 3, KC_ALL_DAYS);
+	kc_stmt_bind_int64(st, 4, seq);
+	if (kc_db_bind_bitmap(st, 5, u, err) == 0 && kc_db_step(db, st, err) == KC_DONE) {
+		++*folded;
+		ret = 0;
+	}
+	kc_stmt_finalize(st);
+out:
+	kc_bitmap_free(u);
+	return ret;
+}
+
+/* The fold of every label's days before cutoff (step 1 of kc_gc_run),
+ * per key in kcovd with kc_sql_union, the same on both backends. Lock
+ * order against the writer (store.c takes label_unions rows while it
+ * folds, then the union key locks at its flush): label_unions rows
+ * first, then the keys' locks, sorted. */
+static int gc_fold(struct kc_sql *db, int64_t cutoff, struct kc_gc_result *res,
+		   struct kc_err *err)
+{
+	struct gc_key *keys;
+	int64_t *locks = NULL;
+	size_t n;
+	int ret = -1;
+
+	if (gc_keys(db, cutoff, &keys, &n, err) < 0)
+		goto out;
+	if (n && !(locks = malloc(n * sizeof(*locks)))) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	/* Those days are now folded. */
+	if (exec_i(db,
+		   "INSERT INTO label_unions (binary, label, upto) "
+		   "SELECT binary, label, ?1 FROM coverage WHERE day >= 0 AND day < ?1 "
+		   "GROUP BY binary, label "
+		   "ON CONFLICT(binary, label) DO UPDATE SET upto = CASE WHEN excluded.upto > "
+		   "label_unions.upto THEN excluded.upto ELSE label_unions.upto END",
+		   cutoff, NULL, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		locks[i] = kc_nodes_union_key(keys[i].binary, keys[i].label, KC_ALL_DAYS);
+	if (kc_nodes_lock_keys(db, locks, n, err) < 0)
+		goto out;
+	/* The label index of the builds that lose rows is recomputed after
+	 * (the first day of a file may move). */
+	if (exec_i(db,
+		   "DELETE FROM label_files_built WHERE build IN (SELECT DISTINCT b.build FROM "
+		   "coverage c JOIN binaries b ON b.id = c.binary WHERE c.day >= 0 AND c.day < ?1)",
+		   cutoff, NULL, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (gc_fold_key(db, &keys[i], cutoff, &res->folded, &res->day_rows, err) < 0)
+			goto out;
+	ret = 0;
+out:
+	free(locks);
+	free(keys);
+	return ret;
+}
+
 int kc_gc_run(struct kc_sql *db, int64_t today, unsigned keep_days, const char *actor,
 	      struct kc_gc_result *res, struct kc_err *err)
 {
@@ -51,34 +215,10 @@ int kc_gc_run(struct kc_sql *db, int64_t today, unsigned keep_days, const char *
 	if (keep_days < 1)
 		return kc_err_set(err, KC_E_BAD_INPUT, "keep at least 1 day");
 	/* 1. The days of each label not yet in its union, before the cutoff,
-	 * become one more row of that union. */
-	if (exec_i(db,
-		   "INSERT INTO coverage (binary, label, day, seq, bits) "
-		   "SELECT c.binary, c.label, -1, "
-		   " coalesce((SELECT max(d.seq) + 1 FROM coverage d WHERE d.binary = c.binary "
-		   "  AND d.label = c.label AND d.day = -1), 0), kc_roaring_or(c.bits) "
-		   "FROM coverage c WHERE c.day >= 0 AND c.day < ?1 AND c.day >= coalesce("
-		   " (SELECT u.upto FROM label_unions u WHERE u.binary = c.binary "
-		   "  AND u.label = c.label), 0) "
-		   "GROUP BY c.binary, c.label",
-		   cutoff, &res->folded, err) < 0 ||
-	    /* 2. Those days are now folded. */
-	    exec_i(db,
-		   "INSERT INTO label_unions (binary, label, upto) "
-		   "SELECT binary, label, ?1 FROM coverage WHERE day >= 0 AND day < ?1 "
-		   "GROUP BY binary, label "
-		   "ON CONFLICT(binary, label) DO UPDATE SET upto = CASE WHEN excluded.upto > "
-		   "label_unions.upto THEN excluded.upto ELSE label_unions.upto END",
-		   cutoff, NULL, err) < 0 ||
-	    /* 3. Then the rows can go; the label index of the builds that lose
-	     * rows is recomputed (the first day of a file may move). */
-	    exec_i(db,
-		   "DELETE FROM label_files_built WHERE build IN (SELECT DISTINCT b.build FROM "
-		   "coverage c JOIN binaries b ON b.id = c.binary WHERE c.day >= 0 AND c.day < ?1)",
-		   cutoff, NULL, err) < 0 ||
-	    exec_i(db, "DELETE FROM coverage WHERE day >= 0 AND day < ?1", cutoff, &res->day_rows,
-		   err) < 0 ||
-	    kc_lidx_build_missing(db, NULL, err) < 0 ||
+	 * become one more row of that union, and go. 2. The label index of
+	 * the builds that lost rows is recomputed, old reports and overflow
+	 * days go. */
+	if (gc_fold(db, cutoff, res, err) < 0 || kc_lidx_build_missing(db, NULL, err) < 0 ||
 	    exec_i(db, "DELETE FROM reports WHERE received < ?1 * 86400", cutoff, &res->reports,
 		   err) < 0 ||
 	    kc_overflow_rollup(db, cutoff, &res->overflow_rows, err) < 0)
@@ -162,6 +302,8 @@ int kc_db_vacuum(struct kc_sql *db, int full, int64_t *freed, struct kc_err *err
 {
 	int64_t mode, before, after;
 
+	if (kc_sql_backend(db) == KC_SQL_PG)
+		return kc_err_set(err, KC_E_BAD_INPUT, KC_VACUUM_PG_REFUSAL);
 	if (kc_db_get_int(db, "PRAGMA page_count", 0, &before, err) < 0)
 		return -1;
 	if (full) {
@@ -181,6 +323,14 @@ int kc_db_vacuum(struct kc_sql *db, int full, int64_t *freed, struct kc_err *err
 	return 0;
 }
 
+/* After a removal: SQLite's incremental vacuum; PostgreSQL's autovacuum
+ * reclaims the space itself (*freed stays 0). */
+static int give_back(struct kc_sql *db, int64_t *freed, struct kc_err *err)
+{
+	*freed = 0;
+	return kc_sql_backend(db) == KC_SQL_PG ? 0 : kc_db_vacuum(db, 0, freed, err);
+}
+
 int kc_gc_call(void *arg, void *db, struct kc_err *err)
 {
 	struct kc_gc_job *j = arg;
@@ -188,7 +338,7 @@ int kc_gc_call(void *arg, void *db, struct kc_err *err)
 
 	if (kc_gc_run(db, today, j->keep_days, j->actor, &j->res, err) < 0)
 		return -1;
-	return kc_db_vacuum(db, 0, &j->freed_pages, err);
+	return give_back(db, &j->freed_pages, err);
 }
 
 int kc_build_delete_call(void *arg, void *db, struct kc_err *err)
@@ -197,7 +347,7 @@ int kc_build_delete_call(void *arg, void *db, struct kc_err *err)
 
 	if (kc_build_delete(db, j->build_id, j->actor, &j->res, err) < 0)
 		return -1;
-	return kc_db_vacuum(db, 0, &j->freed_pages, err);
+	return give_back(db, &j->freed_pages, err);
 }
 
 int kc_db_run_locked(const char *path, int (*fn)(void *arg, void *db, struct kc_err *err),
@@ -211,7 +361,12 @@ int kc_db_run_locked(const char *path, int (*fn)(void *arg, void *db, struct kc_
 	db = kc_db_open(path, 0, err);
 	if (!db || kc_db_migrate(db, err) < 0 || kc_db_begin(db, err) < 0)
 		goto out;
-	if (fn(arg, db, err) < 0 || kc_db_exec(db, "COMMIT", err) < 0) {
+	/* Serving nodes of a PostgreSQL database learn of the change from
+	 * the generation (nodes.h), bumped in the same transaction. */
+	if (fn(arg, db, err) < 0 ||
+	    (kc_sql_backend(db) == KC_SQL_PG &&
+	     kc_nodes_bump(db, "cli", 1, 0, (int64_t)time(NULL), err) < 0) ||
+	    kc_db_exec(db, "COMMIT", err) < 0) {
 		(void)kc_db_exec(db, "ROLLBACK", NULL);
 		goto out;
 	}

@@ -48,7 +48,13 @@ struct kc_build_delete_result {
 int kc_build_delete(struct kc_sql *db, const char *build_id, const char *actor,
 		    struct kc_build_delete_result *res, struct kc_err *err) KC_MUST_CHECK;
 
-/* Give free pages back to the file system. full: VACUUM (outside any
+/* What kc_db_vacuum and `kcovd vacuum` answer on PostgreSQL. */
+#define KC_VACUUM_PG_REFUSAL                                                            \
+	"kcovd vacuum compacts a SQLite file; PostgreSQL reclaims space with "        \
+	"autovacuum (or VACUUM in psql, docs/operations.md)"
+
+/* Give free pages back to the file system (SQLite; KC_E_BAD_INPUT with
+ * KC_VACUUM_PG_REFUSAL on PostgreSQL). full: VACUUM (outside any
  * transaction; it also switches the file to incremental auto-vacuum, so
  * later runs need not be full). Otherwise PRAGMA incremental_vacuum when
  * the file has incremental auto-vacuum (else nothing). *freed receives
@@ -56,7 +62,8 @@ int kc_build_delete(struct kc_sql *db, const char *build_id, const char *actor,
 int kc_db_vacuum(struct kc_sql *db, int full, int64_t *freed, struct kc_err *err) KC_MUST_CHECK;
 
 /* The same as store calls (kc_store_maintain(s, kc_gc_call, &job, err)),
- * each followed by an incremental vacuum. Results land in the job. */
+ * each followed by an incremental vacuum on SQLite (none on PostgreSQL:
+ * freed_pages 0). Results land in the job. */
 struct kc_gc_job {
 	unsigned keep_days;
 	const char *actor;
@@ -90,8 +97,10 @@ int kc_db_restore(const char *backup, const char *path, const char *actor,
 		  struct kc_err *err) KC_MUST_CHECK;
 
 /* For the command line: take the database's lock (kc_db_lock: refused
- * while a kcovd serves it), open and migrate it, run fn in one
- * transaction (commit on 0), close, release. */
+ * while a kcovd serves it; none on PostgreSQL, where nodes may serve
+ * meanwhile), open and migrate it, run fn in one transaction (commit on
+ * 0; on PostgreSQL with a bump of the generation of the node "cli", so
+ * serving nodes drop their caches), close, release. */
 int kc_db_run_locked(const char *path, int (*fn)(void *arg, void *db, struct kc_err *err),
 		     void *arg, struct kc_err *err) KC_MUST_CHECK;
 

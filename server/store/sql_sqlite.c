@@ -4,8 +4,8 @@
  * call is the SQLite call of the same name. The SQLite-only facilities
  * live here and nowhere else: the connection setup (busy timeout, foreign
  * keys, incremental auto-vacuum, WAL, synchronous=FULL), the SQL aggregate
- * kc_roaring_or(blob) that migrations and gc use to union CRoaring
- * portable bitmaps, and the online backup API behind `kcovd backup` and
+ * kc_roaring_or(blob) that migration 006 uses to union CRoaring portable
+ * bitmaps (kcovd itself folds with kc_sql_union, sql_union.h), and the online backup API behind `kcovd backup` and
  * `kcovd restore`. This is the only file of kcovd that includes sqlite3.h.
  *
  * sqlconv: native SQLite (the sqlconv.sh conversion leaves this file alone)
