@@ -261,7 +261,7 @@ static int query_open(struct kc_req *r, struct query *x, unsigned flags)
 	if (!x->db)
 		return -1;
 	x->q = kc_covq_open(r->srv->opts.covq_cache, x->db,
-			    kc_store_coverage_generation(r->srv->store), kc_req_param(r, "build"),
+			    kc_store_read_generation(r->srv->store, x->db), kc_req_param(r, "build"),
 			    &x->fa.f, flags, &x->err);
 	if (!x->q)
 		return -1;
@@ -529,7 +529,7 @@ enum MHD_Result kc_api_history(struct kc_req *r)
 		return query_send(r, &x, NULL);
 	c.cache = r->srv->opts.covq_cache;
 	c.db = x.db;
-	c.coverage_gen = kc_store_coverage_generation(r->srv->store);
+	c.coverage_gen = kc_store_read_generation(r->srv->store, x.db);
 	return query_send(r, &x, kc_covq_history(&c, &x.err));
 }
 
@@ -594,7 +594,7 @@ void kc_api_warm_index(struct kc_server *srv, json_t *summary)
 	if (!db)
 		return;
 	kc_covq_free(kc_covq_open(srv->opts.covq_cache, db,
-				  kc_store_coverage_generation(srv->store), build, &none,
+				  kc_store_read_generation(srv->store, db), build, &none,
 				  KC_COVQ_NEED_IMPORT | KC_COVQ_NO_COVERAGE, &err));
 	kc_db_put(srv, db);
 }

@@ -478,6 +478,11 @@ enum MHD_Result kc_api_metrics(struct kc_req *r)
 			"kcovd_rate_limited_total{key=\"address\"} %llu\n",
 		    (unsigned long long)m->rate_limited_token,
 		    (unsigned long long)m->rate_limited_addr);
+	kc_buf_addf(&b, "# HELP kcovd_generation_polls_total Reads of the database's generation "
+			"(PostgreSQL: other nodes' changes).\n"
+			"# TYPE kcovd_generation_polls_total counter\n"
+			"kcovd_generation_polls_total %llu\n",
+		    (unsigned long long)st.generation_polls);
 	kc_buf_addf(&b, "# HELP kcovd_reports_wire_total Reports stored, by wire format version.\n"
 			"# TYPE kcovd_reports_wire_total counter\n");
 	for (unsigned v = 1; v <= KC_WIRE_VERSION_MAX; v++)

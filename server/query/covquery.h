@@ -74,7 +74,7 @@ void kc_covq_cache_set_blame_files(struct kc_covq_cache *c, unsigned max);
  * must not be NULL; they and the filter's strings are borrowed for the
  * context's lifetime.
  * coverage_gen is a number that changes whenever stored coverage changes
- * (kc_store_coverage_generation): cached coverage of another generation
+ * (kc_store_read_generation): cached coverage of another generation
  * is not used. Release with kc_covq_free (NULL is fine).
  *
  * Every query below takes a context from kc_covq_open. The ones about

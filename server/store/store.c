@@ -73,6 +73,12 @@ struct kc_store {
 	int wrote_coverage; /* this batch inserted or replaced coverage rows */
 	char node[128];	    /* this node's row of node_generations: host:pid:start */
 	atomic_ullong coverage_generation; /* commits that changed coverage */
+	/* The database's generation as last polled (PostgreSQL: other nodes'
+	 * changes), and when the poll that read it began (ms, monotonic). */
+	pthread_mutex_t gen_lock;
+	uint64_t db_generation;
+	double db_polled_ms;
+	uint64_t db_polls; /* reads of it (kc_store_stats generation_polls) */
 	/* The stored unions the writer touched lately, decoded: a merge that
 	 * adds nothing new (the common case once a fleet is warm) costs no
 	 * read and no write, and one that does costs no read. Only the writer
@@ -99,12 +105,52 @@ uint64_t kc_store_coverage_generation(struct kc_store *s)
 	return atomic_load(&s->coverage_generation);
 }
 
+const char *kc_store_node(struct kc_store *s)
+{
+	return s->node;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+uint64_t kc_store_read_generation(struct kc_store *s, struct kc_sql *db)
+{
+	uint64_t local = atomic_load(&s->coverage_generation), gen;
+	struct kc_generation g;
+	struct kc_err err;
+	double t0 = now_ms();
+	int ok;
+
+	if (kc_sql_backend(db) != KC_SQL_PG)
+		return local; /* one node per SQLite file: its writer is the only one */
+	pthread_mutex_lock(&s->gen_lock);
+	gen = s->db_generation;
+	ok = t0 - s->db_polled_ms < KC_GENERATION_POLL_MS && s->db_polled_ms > 0;
+	pthread_mutex_unlock(&s->gen_lock);
+	if (ok)
+		return local + gen;
+	/* Polled outside the lock (concurrent requests may each poll once);
+	 * the sums only grow, so the largest value read is the newest. A
+	 * failed poll keeps the last value: the query on db then fails too. */
+	ok = kc_nodes_generation(db, &g, &err) == 0;
+	pthread_mutex_lock(&s->gen_lock);
+	s->db_polls++;
+	if (ok) {
+		uint64_t v = (uint64_t)g.coverage + (uint64_t)g.builds;
+
+		if (v > s->db_generation)
+			s->db_generation = v;
+		if (t0 > s->db_polled_ms)
+			s->db_polled_ms = t0;
+	}
+	gen = s->db_generation;
+	pthread_mutex_unlock(&s->gen_lock);
+	return local + gen;
 }
 
 static int step_done(struct kc_sql *db, struct kc_stmt *st, struct kc_err *err)
@@ -853,6 +899,7 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 			 (long long)time(NULL));
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->gen_lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->done, NULL);
 	if (pthread_create(&s->thread, NULL, writer, s) != 0) {
@@ -891,6 +938,7 @@ void kc_store_close(struct kc_store *s)
 	kc_db_close(s->db);
 	close(s->lock_fd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->gen_lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->done);
 	free(s);
@@ -963,4 +1011,7 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *out)
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->gen_lock);
+	out->generation_polls = s->db_polls;
+	pthread_mutex_unlock(&s->gen_lock);
 }

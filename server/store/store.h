@@ -87,6 +87,8 @@ struct kc_store_stats {
 	double last_commit_ms;
 	/* stored reports whose taken time was clamped (kc_store_taken_time) */
 	uint64_t clamped_past, clamped_future;
+	/* reads of the database's generation (kc_store_read_generation) */
+	uint64_t generation_polls;
 };
 
 /*
@@ -104,6 +106,7 @@ struct kc_store_stats {
 int64_t kc_store_taken_time(uint64_t created, int64_t received, int *clamped);
 
 struct kc_store;
+struct kc_sql;
 
 /* Open the database file (created and migrated as needed), take its lock
  * (kc_db_lock: KC_E_CONFLICT when another kcovd serves it or a
@@ -134,6 +137,22 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *out);
  * the only one that writes it): readers key caches of decoded coverage
  * on it. Any thread. */
 uint64_t kc_store_coverage_generation(struct kc_store *s);
+
+/* How often readers look at the database's generation at most
+ * (kc_store_read_generation): another node's committed change is seen
+ * by every request that starts this long after its commit. */
+#define KC_GENERATION_POLL_MS 100
+
+/* What readers key caches of decoded coverage on: on SQLite
+ * kc_store_coverage_generation; on PostgreSQL that plus the database's
+ * generation (nodes.h: the sums over every node's row), read with one
+ * SELECT on db (the caller's read connection, borrowed) when the last
+ * read began KC_GENERATION_POLL_MS or more ago, so another node's ingest,
+ * import or gc moves it too. Any thread. */
+uint64_t kc_store_read_generation(struct kc_store *s, struct kc_sql *db);
+
+/* This node's name in node_generations (host:pid:start), owned by s. */
+const char *kc_store_node(struct kc_store *s);
 
 /* Run fn on the writer connection, on the writer thread, inside a
  * transaction (used by admin operations such as token creation and build

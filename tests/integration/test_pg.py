@@ -12,12 +12,17 @@ kcov-collect pushes over HTTP, and the database read back with psql.
   SIGKILLed at random moments and restarted (KC_PG_KILLS times, default
   30; KC_PG_PUSHERS pushers, default 12): every report stored exactly
   once, and every node answers the same coverage, the union of what the
-  machines ran.
+  machines ran;
+- readers follow the other nodes: node B's cached coverage answers (the
+  file query of an imported build, test_coverage.py's miniature kernel)
+  take in what node A ingests within the poll interval of the database's
+  generation (docs/scale-out.md), and a build A imports is B's at once.
 """
 import json
 import os
 import random
 import re
+import shutil
 import threading
 import time
 
@@ -227,5 +232,75 @@ def test_three_nodes_sigkill():
             m.cleanup()
 
 
+def test_readers_follow_other_nodes():
+    import test_coverage as tc
+    tc.require_tools("coverage", (("clang", tc.CLANG), ("ld.lld", tc.LLD),
+                                  ("llvm-objdump", tc.OBJDUMP),
+                                  ("llvm-addr2line", tc.ADDR2LINE), ("KC_MKFRAME", tc.MKFRAME),
+                                  ("KC_FIX_SOURCE", tc.FIXSRC)))
+    root, src, vmlinux, mods, ko = tc.build_kernel()
+    tc.STATE.update(root=root)
+    pts = tc.oracle(vmlinux, ko, src)
+    path = "kernel/alpha.c"
+    keys = sorted((k for k, v in pts.items() if k[0] == "vmlinux" and v[0] == path and v[1]),
+                  key=lambda k: (pts[k][1], k))
+    lines = sorted({pts[k][1] for k in keys})
+    check(len(lines) >= 2, "%s has points on %d lines" % (path, len(lines)))
+    first = [k for k in keys if pts[k][1] < lines[len(lines) // 2]]
+    later = [k for k in keys if pts[k][1] >= lines[len(lines) // 2]]
+    url = kcovlib.pg_database()
+    a, b = Server(db=url).start(), Server(db=url).start()
+    push, admin = a.token("push", "p"), a.token("admin", "ops")
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", tc.sh(["readelf", "-n", vmlinux])).group(1)
+    mod_id = re.search(r"Build ID: ([0-9a-f]+)", tc.sh(["readelf", "-n", ko])).group(1)
+    fpath = "/api/v1/builds/%s/files/%s" % (build_id, path)
+
+    def covered(node):
+        status, body = node.request("GET", fpath)
+        check(status == 200, "file query on %s: %d %s" % (node.url, status, body[:300]))
+        return sorted(ln["line"] for ln in json.loads(body)["lines"] if ln["covered"])
+
+    try:
+        frame = tc.mkframe("addrmap", tc.MACHINE, tc.BOOT, build_id,
+                           "0x%x" % (tc.LINK + tc.KASLR), "0x%x" % (tc.LINK + tc.KASLR + 0x100000),
+                           "0x%x" % tc.LINK, "module", "minimod", mod_id, "0x%x" % tc.MOD_BASE,
+                           "0x%x" % tc.MOD_SIZE, "0x%x" % tc.MOD_TEXT)
+        status, body = a.post_frame("/api/v1/boots", frame, push)
+        check(status == 200, "address map: %d %s" % (status, body))
+        tc.push_report(a, push, "suiteA", 1, [tc.pc_of(k) for k in first])
+        # A build node A imports: node B knows it on its next request.
+        status, body = b.request("GET", fpath)
+        check(status == 404, "B before the import: %d %s" % (status, body[:200]))
+        body = json.dumps({"vmlinux": vmlinux, "modules": mods, "source": src}).encode()
+        status, ans = a.request("POST", "/api/v1/builds", body,
+                                {"Content-Type": "application/json"}, admin)
+        check(status == 200, "import on A: %d %s" % (status, ans[:300]))
+        want = sorted({pts[k][1] for k in first})
+        got = covered(b)
+        check(got == want, "B after A's import: %s, want %s" % (got, want))
+        # B's coverage is cached now (the same answer twice), then A ingests.
+        check(covered(b) == want, "B's second answer")
+        tc.push_report(a, push, "suiteB", 2, [tc.pc_of(k) for k in later])
+        want = lines
+        check(covered(a) == want, "A after its ingest: %s, want %s" % (covered(a), want))
+        # At most the poll interval (100 ms) later, B answers the same.
+        time.sleep(0.2)
+        got = covered(b)
+        check(got == want, "B after A's ingest: %s, want %s (stale cache)" % (got, want))
+        # Per label too (another cache key), and once more through B itself.
+        status, body = b.request("GET", fpath + "?label=suiteB")
+        got = sorted(ln["line"] for ln in json.loads(body)["lines"] if ln["covered"])
+        check(status == 200 and got == sorted({pts[k][1] for k in later}),
+              "B for suiteB: %d %s" % (status, got))
+        polls = re.search(r"^kcovd_generation_polls_total (\d+)$",
+                          b.request("GET", "/metrics")[1].decode(), re.M)
+        check(polls and int(polls.group(1)) >= 2, "B's generation polls: %s" % polls)
+    finally:
+        a.stop()
+        b.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run_tests([test_ingest_and_duplicates, test_pg_restart_under_load, test_three_nodes_sigkill])
+    run_tests([test_ingest_and_duplicates, test_pg_restart_under_load, test_three_nodes_sigkill,
+               test_readers_follow_other_nodes])
