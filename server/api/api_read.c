@@ -478,7 +478,20 @@ enum MHD_Result kc_api_metrics(struct kc_req *r)
 			"kcovd_rate_limited_total{key=\"address\"} %llu\n",
 		    (unsigned long long)m->rate_limited_token,
 		    (unsigned long long)m->rate_limited_addr);
-	kc_buf_addf(&b, "# HELP kcovd_generation_polls_total Reads of the database's generation "
+	/* Which node these counters are of (several share one PostgreSQL
+	 * database): its node_generations row, a Prometheus label value. */
+	kc_buf_addf(&b, "# HELP kcovd_node_info The node these metrics are of (host:pid:start).\n"
+			"# TYPE kcovd_node_info gauge\nkcovd_node_info{node=\"");
+	for (const char *p = kc_store_node(r->srv->store); *p; p++) {
+		if (*p == '\\' || *p == '"')
+			kc_buf_add(&b, "\\", 1);
+		if (*p == '\n')
+			kc_buf_add(&b, "\\n", 2);
+		else
+			kc_buf_add(&b, p, 1);
+	}
+	kc_buf_addf(&b, "\"} 1\n"
+			"# HELP kcovd_generation_polls_total Reads of the database's generation "
 			"(PostgreSQL: other nodes' changes).\n"
 			"# TYPE kcovd_generation_polls_total counter\n"
 			"kcovd_generation_polls_total %llu\n",

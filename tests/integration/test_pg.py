@@ -16,7 +16,8 @@ kcov-collect pushes over HTTP, and the database read back with psql.
 - readers follow the other nodes: node B's cached coverage answers (the
   file query of an imported build, test_coverage.py's miniature kernel)
   take in what node A ingests within the poll interval of the database's
-  generation (docs/scale-out.md), and a build A imports is B's at once.
+  generation (docs/scale-out.md), and a build A imports is B's at once;
+  each node's /metrics names it (kcovd_node_info, its node_generations row).
 """
 import json
 import os
@@ -295,6 +296,16 @@ def test_readers_follow_other_nodes():
         polls = re.search(r"^kcovd_generation_polls_total (\d+)$",
                           b.request("GET", "/metrics")[1].decode(), re.M)
         check(polls and int(polls.group(1)) >= 2, "B's generation polls: %s" % polls)
+        # /metrics per node: each names itself as its row of node_generations.
+        names = []
+        for node in (a, b):
+            m = re.search(r'^kcovd_node_info\{node="([^"]+)"\} 1$',
+                          node.request("GET", "/metrics")[1].decode(), re.M)
+            check(m, "no kcovd_node_info on %s" % node.url)
+            names.append(m.group(1))
+        rows = {r[0] for r in a.query("SELECT node FROM node_generations")}
+        check(names[0] != names[1] and names[0] in rows,
+              "node_info %s, node_generations rows %s" % (names, rows))
     finally:
         a.stop()
         b.stop()
