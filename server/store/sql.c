@@ -104,7 +104,9 @@ int kc_stmt_step(struct kc_stmt *st, struct kc_err *err)
 
 int kc_stmt_reset(struct kc_stmt *st)
 {
-	return st->ops->reset(st);
+	/* NULL: a cached statement whose prepare failed (a lost connection),
+	 * reset on the caller's one cleanup path (auth.c, overflow.c). */
+	return st ? st->ops->reset(st) : KC_SQL_OK;
 }
 
 int kc_stmt_clear_bindings(struct kc_stmt *st)

@@ -138,6 +138,7 @@ int kc_stmt_bind_null(struct kc_stmt *st, int idx);
 /* One step: KC_ROW, KC_DONE, or -1 with err filled (code kc_sql_errc). */
 int kc_stmt_step(struct kc_stmt *st, struct kc_err *err) KC_MUST_CHECK;
 
+/* NULL is a no-op (KC_SQL_OK), as for finalize. */
 int kc_stmt_reset(struct kc_stmt *st);
 int kc_stmt_clear_bindings(struct kc_stmt *st);
 /* NULL is a no-op. */
