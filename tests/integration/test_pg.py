@@ -17,13 +17,17 @@ kcov-collect pushes over HTTP, and the database read back with psql.
   file query of an imported build, test_coverage.py's miniature kernel)
   take in what node A ingests within the poll interval of the database's
   generation (docs/scale-out.md), and a build A imports is B's at once;
-  each node's /metrics names it (kcovd_node_info, its node_generations row).
+  each node's /metrics names it (kcovd_node_info, its node_generations row);
+- gc beside ingest: gc through node A, the command line and node B while B
+  stores reports folding the same unions; every label's all-time coverage
+  on both nodes is what was pushed.
 """
 import json
 import os
 import random
 import re
 import shutil
+import subprocess
 import threading
 import time
 
@@ -233,15 +237,55 @@ def test_three_nodes_sigkill():
             m.cleanup()
 
 
-def test_readers_follow_other_nodes():
+KERNEL_FIX = {}
+
+
+def cov_kernel():
+    """test_coverage.py's miniature kernel, built once per run: (tc module,
+    root, src, vmlinux, modules dir, ko, oracle points, build id, module id)."""
     import test_coverage as tc
-    tc.require_tools("coverage", (("clang", tc.CLANG), ("ld.lld", tc.LLD),
-                                  ("llvm-objdump", tc.OBJDUMP),
-                                  ("llvm-addr2line", tc.ADDR2LINE), ("KC_MKFRAME", tc.MKFRAME),
-                                  ("KC_FIX_SOURCE", tc.FIXSRC)))
-    root, src, vmlinux, mods, ko = tc.build_kernel()
-    tc.STATE.update(root=root)
-    pts = tc.oracle(vmlinux, ko, src)
+    if not KERNEL_FIX:
+        tc.require_tools("coverage", (("clang", tc.CLANG), ("ld.lld", tc.LLD),
+                                      ("llvm-objdump", tc.OBJDUMP),
+                                      ("llvm-addr2line", tc.ADDR2LINE),
+                                      ("KC_MKFRAME", tc.MKFRAME), ("KC_FIX_SOURCE", tc.FIXSRC)))
+        root, src, vmlinux, mods, ko = tc.build_kernel()
+        tc.STATE.update(root=root)
+        build_id = re.search(r"Build ID: ([0-9a-f]+)",
+                             tc.sh(["readelf", "-n", vmlinux])).group(1)
+        mod_id = re.search(r"Build ID: ([0-9a-f]+)", tc.sh(["readelf", "-n", ko])).group(1)
+        KERNEL_FIX.update(tc=tc, root=root, src=src, vmlinux=vmlinux, mods=mods, ko=ko,
+                          pts=tc.oracle(vmlinux, ko, src), build_id=build_id, mod_id=mod_id)
+    return KERNEL_FIX
+
+
+def cov_nodes(fx, n):
+    """n kcovd nodes on one new database with fx's build imported through
+    the first (its address map stored): (nodes, push token, admin token)."""
+    tc = fx["tc"]
+    url = kcovlib.pg_database()
+    nodes = [Server(db=url).start() for _ in range(n)]
+    push, admin = nodes[0].token("push", "p"), nodes[0].token("admin", "ops")
+    frame = tc.mkframe("addrmap", tc.MACHINE, tc.BOOT, fx["build_id"],
+                       "0x%x" % (tc.LINK + tc.KASLR), "0x%x" % (tc.LINK + tc.KASLR + 0x100000),
+                       "0x%x" % tc.LINK, "module", "minimod", fx["mod_id"], "0x%x" % tc.MOD_BASE,
+                       "0x%x" % tc.MOD_SIZE, "0x%x" % tc.MOD_TEXT)
+    status, body = nodes[0].post_frame("/api/v1/boots", frame, push)
+    check(status == 200, "address map: %d %s" % (status, body))
+    return nodes, push, admin
+
+
+def import_build(fx, node, admin):
+    body = json.dumps({"vmlinux": fx["vmlinux"], "modules": fx["mods"],
+                       "source": fx["src"]}).encode()
+    status, ans = node.request("POST", "/api/v1/builds", body,
+                               {"Content-Type": "application/json"}, admin)
+    check(status == 200, "import on %s: %d %s" % (node.url, status, ans[:300]))
+
+
+def test_readers_follow_other_nodes():
+    fx = cov_kernel()
+    tc, pts, build_id = fx["tc"], fx["pts"], fx["build_id"]
     path = "kernel/alpha.c"
     keys = sorted((k for k, v in pts.items() if k[0] == "vmlinux" and v[0] == path and v[1]),
                   key=lambda k: (pts[k][1], k))
@@ -249,11 +293,7 @@ def test_readers_follow_other_nodes():
     check(len(lines) >= 2, "%s has points on %d lines" % (path, len(lines)))
     first = [k for k in keys if pts[k][1] < lines[len(lines) // 2]]
     later = [k for k in keys if pts[k][1] >= lines[len(lines) // 2]]
-    url = kcovlib.pg_database()
-    a, b = Server(db=url).start(), Server(db=url).start()
-    push, admin = a.token("push", "p"), a.token("admin", "ops")
-    build_id = re.search(r"Build ID: ([0-9a-f]+)", tc.sh(["readelf", "-n", vmlinux])).group(1)
-    mod_id = re.search(r"Build ID: ([0-9a-f]+)", tc.sh(["readelf", "-n", ko])).group(1)
+    (a, b), push, admin = cov_nodes(fx, 2)
     fpath = "/api/v1/builds/%s/files/%s" % (build_id, path)
 
     def covered(node):
@@ -262,20 +302,11 @@ def test_readers_follow_other_nodes():
         return sorted(ln["line"] for ln in json.loads(body)["lines"] if ln["covered"])
 
     try:
-        frame = tc.mkframe("addrmap", tc.MACHINE, tc.BOOT, build_id,
-                           "0x%x" % (tc.LINK + tc.KASLR), "0x%x" % (tc.LINK + tc.KASLR + 0x100000),
-                           "0x%x" % tc.LINK, "module", "minimod", mod_id, "0x%x" % tc.MOD_BASE,
-                           "0x%x" % tc.MOD_SIZE, "0x%x" % tc.MOD_TEXT)
-        status, body = a.post_frame("/api/v1/boots", frame, push)
-        check(status == 200, "address map: %d %s" % (status, body))
         tc.push_report(a, push, "suiteA", 1, [tc.pc_of(k) for k in first])
         # A build node A imports: node B knows it on its next request.
         status, body = b.request("GET", fpath)
         check(status == 404, "B before the import: %d %s" % (status, body[:200]))
-        body = json.dumps({"vmlinux": vmlinux, "modules": mods, "source": src}).encode()
-        status, ans = a.request("POST", "/api/v1/builds", body,
-                                {"Content-Type": "application/json"}, admin)
-        check(status == 200, "import on A: %d %s" % (status, ans[:300]))
+        import_build(fx, a, admin)
         want = sorted({pts[k][1] for k in first})
         got = covered(b)
         check(got == want, "B after A's import: %s, want %s" % (got, want))
@@ -309,9 +340,113 @@ def test_readers_follow_other_nodes():
     finally:
         a.stop()
         b.stop()
-        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_gc_beside_ingest():
+    """gc on PostgreSQL while another node ingests: node B stores today's
+    reports of three of four labels (each first report of a label today
+    folds its completed days, the rows and locks gc takes too) while node
+    A's admin API, the command line and node B run gc over the same
+    unions; after it every label's all-time coverage on both nodes is what
+    was pushed (nothing lost to a race; the fourth label's old days reach
+    its union through gc only), and no day row before the cutoff is left."""
+    fx = cov_kernel()
+    tc, pts, build_id = fx["tc"], fx["pts"], fx["build_id"]
+    keys = sorted(k for k, v in pts.items() if k[0] == "vmlinux" and v[1])
+    labels = ["g%d" % i for i in range(4)]
+    sent = {l: set() for l in labels}
+    (a, b), push, admin = cov_nodes(fx, 2)
+    seed = [100]
+
+    def send(node, label, ks):
+        seed[0] += 1
+        frame = tc.mkframe("report", tc.MACHINE, tc.BOOT, label, seed[0],
+                           *[tc.pc_of(k) for k in ks])
+        for _ in range(100):  # 503: a deadlock PostgreSQL broke, or a lock wait
+            status, body = node.post_frame("/api/v1/reports", frame, push)
+            if status != 503:
+                break
+            time.sleep(0.1)
+        check(status == 200, "report %s: %d %s" % (label, status, body[:200]))
+        sent[label] |= set(ks)
+
+    def gc(node):
+        for _ in range(100):
+            status, body = node.request("POST", "/api/v1/admin/gc", b'{"keep_days": 3}',
+                                        {"Content-Type": "application/json"}, admin)
+            if status != 503:
+                break
+            time.sleep(0.1)
+        check(status == 200, "gc on %s: %d %s" % (node.url, status, body[:200]))
+        return json.loads(body)
+
+    def lines(node, label):
+        out = {}
+        for path in ("kernel/alpha.c", "lib/beta.c", "include/helpers.h"):
+            status, body = node.request("GET", "/api/v1/builds/%s/files/%s?label=%s"
+                                        % (build_id, path, label))
+            check(status == 200, "file %s on %s: %d" % (path, node.url, status))
+            out[path] = {ln["line"]: ln["covered"] for ln in json.loads(body)["lines"]
+                         if ln["covered"]}
+        return out
+
+    try:
+        import_build(fx, a, admin)
+        for i, l in enumerate(labels):
+            send(b, l, keys[i::8])
+        # Ten days pass.
+        a.stop()
+        b.stop()
+        for sql in ("UPDATE coverage SET day = day - 10 WHERE day >= 0",
+                    "UPDATE label_unions SET upto = upto - 10",
+                    "UPDATE label_files SET first_day = first_day - 10, last_day = last_day - 10",
+                    "UPDATE reports SET received = received - 10 * 86400"):
+            a.query(sql)
+        a.start()
+        b.start()
+        errors = []
+
+        def pusher():
+            try:
+                for r in range(3):  # the last label gets none: only gc folds its days
+                    for i, l in enumerate(labels[:-1]):
+                        send(b, l, keys[4 + i + r::8][:6])
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(str(e))
+
+        t = threading.Thread(target=pusher)
+        t.start()
+        res = gc(a)
+        check(res["day_rows_deleted"] > 0, "the first gc removed nothing: %s" % res)
+        p = subprocess.run([kcovlib.KCOVD, "gc", "--keep-days", "3", "--data-dir", a.data_dir],
+                           capture_output=True, text=True, env=a.env())
+        check(p.returncode == 0, "CLI gc beside the nodes: %s" % p.stderr)
+        gc(b)
+        t.join(timeout=120)
+        check(not errors, "; ".join(errors))
+        gc(a)  # after the last report: nothing old may be left
+        day = int(time.time()) // 86400
+        left = a.query("SELECT count(*) FROM coverage WHERE day >= 0 AND day < ?", (day - 3,))
+        check(left == [(0,)], "day rows before the cutoff: %s" % left)
+        time.sleep(0.2)  # the poll interval
+        for l in labels:
+            want = {}
+            for path in ("kernel/alpha.c", "lib/beta.c", "include/helpers.h"):
+                exp, _ = tc.expect_file(pts, sent[l], path)
+                want[path] = {ln: c for ln, (c, _t) in exp.items() if c}
+            for node in (a, b):
+                got = lines(node, l)
+                check(got == want, "label %s on %s: %s, want %s" % (l, node.url, got, want))
+    finally:
+        a.stop()
+        b.stop()
 
 
 if __name__ == "__main__":
-    run_tests([test_ingest_and_duplicates, test_pg_restart_under_load, test_three_nodes_sigkill,
-               test_readers_follow_other_nodes])
+    try:
+        run_tests([test_ingest_and_duplicates, test_pg_restart_under_load,
+                   test_three_nodes_sigkill, test_readers_follow_other_nodes,
+                   test_gc_beside_ingest])
+    finally:
+        if KERNEL_FIX:
+            shutil.rmtree(KERNEL_FIX["root"], ignore_errors=True)
