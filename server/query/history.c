@@ -133,34 +133,27 @@ struct daybuilds {
 	size_t n, cap;
 };
 
-/* Without a label filter the pairs come from coverage_days (schema 012),
- * which counts every label's rows; with one, from the rows themselves. */
+/* The pairs come from coverage_days (schema 012), which counts every
+ * label's rows; with a label filter, those of its (day, binary) rows that
+ * have a row of one of the labels (a primary key lookup each). */
 static int load_daybuilds(struct kc_sql *db, const struct kc_history_req *h, const char *labels,
 			  int64_t a, int64_t b, struct daybuilds *out, struct kc_err *err)
 {
-#define COLS                                                                               \
-	"b.build_id, EXISTS (SELECT 1 FROM images i WHERE i.build = b.id), b.first_seen, "  \
-	"b.id, (SELECT bim.imported FROM build_imports bim WHERE bim.build = b.id) "
-#define RELEASE "(?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) "
-#define SQL(J)                                                                            \
-	"SELECT c.day, " COLS "FROM coverage c JOIN binaries bi ON bi.id = c.binary "       \
-	"JOIN builds b ON b.id = bi.build "                                                \
-	"WHERE c.day BETWEEN ?1 AND ?2 AND " RELEASE                                       \
-	"AND (?3 IS NULL OR c.label IN "                                                   \
-	" (SELECT l.id FROM labels l WHERE l.name IN " J ")) "                             \
-	"GROUP BY c.day, b.id ORDER BY c.day"
+#define SQL(J)                                                                             \
+	"SELECT cd.day, b.build_id, EXISTS (SELECT 1 FROM images i WHERE i.build = b.id), "  \
+	"b.first_seen, b.id, (SELECT bim.imported FROM build_imports bim WHERE bim.build = b.id) " \
+	"FROM coverage_days cd JOIN binaries bi ON bi.id = cd.binary "                      \
+	"JOIN builds b ON b.id = bi.build "                                                 \
+	"WHERE cd.nrows > 0 AND cd.day BETWEEN ?1 AND ?2 "                                  \
+	"AND (?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) "                        \
+	"AND (?3 IS NULL OR EXISTS (SELECT 1 FROM coverage c WHERE c.binary = cd.binary "   \
+	" AND c.day = cd.day AND c.label IN "                                               \
+	" (SELECT l.id FROM labels l WHERE l.name IN " J "))) "                             \
+	"GROUP BY cd.day, b.id ORDER BY cd.day"
 	static const char *const sql[2] = { SQL(KC_SQL_JSON_TEXTS_SQLITE("?3")),
 					    SQL(KC_SQL_JSON_TEXTS_PG("?3")) };
-	static const char *const days_sql =
-		"SELECT cd.day, " COLS "FROM coverage_days cd JOIN binaries bi ON bi.id = cd.binary "
-		"JOIN builds b ON b.id = bi.build "
-		"WHERE cd.nrows > 0 AND cd.day BETWEEN ?1 AND ?2 AND (?3 IS NULL) AND " RELEASE
-		"GROUP BY cd.day, b.id ORDER BY cd.day";
 #undef SQL
-#undef RELEASE
-#undef COLS
-	struct kc_stmt *st = kc_db_prepare(db, labels ? sql[kc_sql_backend(db) == KC_SQL_PG]
-						      : days_sql, err);
+	struct kc_stmt *st = kc_db_prepare(db, sql[kc_sql_backend(db) == KC_SQL_PG], err);
 	int rc, ret = -1;
 
 	out->n = 0;
