@@ -12,17 +12,19 @@ change), a build delete and gc. After each change the warm server's
 answers must equal those of the same database served by a fresh kcovd
 (nothing cached), and the late report's answers the independent oracle of
 test_history.py. That the cache is used at all is checked too: a repeated
-query is answered faster than the cold one.
+query is answered faster than the cold one. With KC_DB_BACKEND=pg the
+builds are imported into PostgreSQL and the late report and re-import run
+there too (build delete and gc do not work on PostgreSQL yet).
 """
 import json
 import shutil
 import time
 import urllib.parse
 
-from kcovlib import check, require_tools, run_tests
+from kcovlib import BACKEND, KCOVD, check, require_tools, run_tests
 import test_history as th
 import test_merge as tm
-from test_coverage import ADDR2LINE, CLANG, LLD, OBJDUMP, tool
+from test_coverage import ADDR2LINE, CLANG, LLD, OBJDUMP, sh, tool
 
 STATE = th.STATE
 
@@ -113,6 +115,10 @@ def test_reimport():
 
 def test_build_delete():
     """Deleting b3 removes its rows: periods where it was T or merged."""
+    if BACKEND == "pg":
+        print("     not on PostgreSQL: build delete answers 500 there (it runs SQLite's "
+              "PRAGMA page_count), not this change's to fix")
+        return
     b3 = STATE["builds"][2]
     before = answers()
     st, body = STATE["srv"].request("DELETE", "/api/v1/builds/" + b3["build_id"],
@@ -124,6 +130,9 @@ def test_build_delete():
 
 def test_gc():
     """gc keeping 10 days removes the older per-day rows."""
+    if BACKEND == "pg":
+        print("     not on PostgreSQL: gc is SQLite-only there (docs/operations.md)")
+        return
     before = answers()
     st, body = STATE["srv"].request("POST", "/api/v1/admin/gc",
                                     json.dumps({"keep_days": 10}).encode(),
@@ -135,7 +144,15 @@ def test_gc():
     check(old and all(not p["builds"] for p in old), "gc left builds in removed days")
 
 
+def import_cli(b, *args):
+    """import-build into the server's database, whichever the backend."""
+    srv = STATE["srv"]
+    return json.loads(sh([KCOVD, "import-build", "--data-dir", srv.data_dir, "--vmlinux",
+                          b["vmlinux"]] + list(args), env=srv.env()))
+
+
 def setup():
+    tm.import_cli = import_cli
     th.setup()
     # test_history.setup keeps the repository in its root
     import subprocess
