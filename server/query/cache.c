@@ -699,6 +699,7 @@ void cq_hist_store(struct kc_covq_cache *c, const char *key, struct cq_hist *h)
 {
 	size_t bytes = sizeof(*h) + strlen(key) + 1 + h->nrec * sizeof(*h->rec) +
 		       h->nkeys * sizeof(*h->keys);
+	uint64_t hash = key_hash(key);
 	struct histentry *e;
 	char *k;
 
@@ -707,6 +708,9 @@ void cq_hist_store(struct kc_covq_cache *c, const char *key, struct cq_hist *h)
 	pthread_mutex_lock(&c->hist_lock);
 	if (!c->hist && !(c->hist = calloc(KC_HIST_ENTRIES, sizeof(*c->hist))))
 		goto out;
+	for (size_t i = 0; i < KC_HIST_ENTRIES; i++)
+		if (c->hist[i].key && c->hist[i].hash == hash && strcmp(c->hist[i].key, key) == 0)
+			goto out; /* a concurrent request stored the same period first */
 	for (;;) {
 		/* a free slot within the budget, else the least recently used out */
 		struct histentry *old = NULL;
@@ -729,7 +733,7 @@ void cq_hist_store(struct kc_covq_cache *c, const char *key, struct cq_hist *h)
 	if (!(k = strdup(key)))
 		goto out;
 	e->key = k;
-	e->hash = key_hash(key);
+	e->hash = hash;
 	e->used = ++c->hist_tick;
 	e->bytes = bytes;
 	e->h = h;

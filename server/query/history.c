@@ -341,16 +341,22 @@ static char *period_key(const struct kc_history_ctx *c, const char *labels, int6
 			const struct pbuild *t, const struct pbuilds *pb, const struct stamps *sv)
 {
 	const struct kc_history_req *h = c->h;
+	const char *strs[3] = { labels, h->minus_json, h->subsystem };
 	struct kc_buf k = KC_BUF_INIT;
 
-	kc_buf_addf(&k, "%s\x1f%s\x1f%s\x1f%lld-%lld\x1fT%lld:%lld\x1f",
-		    labels ? labels : "-", h->minus_json ? h->minus_json : "-",
-		    h->subsystem ? h->subsystem : "-", (long long)a, (long long)b,
-		    (long long)t->row, (long long)t->gen);
+	/* the strings with their lengths ("-" for none): no name can run into
+	 * the next field */
+	for (int i = 0; i < 3; i++)
+		if (strs[i])
+			kc_buf_addf(&k, "%zu:%s|", strlen(strs[i]), strs[i]);
+		else
+			kc_buf_addf(&k, "%s", "-|");
+	kc_buf_addf(&k, "%lld-%lld|T%lld:%lld|", (long long)a, (long long)b, (long long)t->row,
+		    (long long)t->gen);
 	for (size_t i = 0; i < pb->n; i++)
 		kc_buf_addf(&k, "%lld:%lld:%d,", (long long)pb->v[i].row, (long long)pb->v[i].gen,
 			    pb->v[i].imported);
-	kc_buf_addf(&k, "%s", "\x1f");
+	kc_buf_addf(&k, "%s", "|");
 	for (size_t i = 0; i < sv->n; i++)
 		if (sv->v[i].day >= a && sv->v[i].day <= b)
 			kc_buf_addf(&k, "%lld:%lld:%lld,", (long long)sv->v[i].day,
