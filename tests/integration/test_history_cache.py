@@ -13,15 +13,14 @@ answers must equal those of the same database served by a fresh kcovd
 (nothing cached), and the late report's answers the independent oracle of
 test_history.py. That the cache is used at all is checked too: a repeated
 query is answered faster than the cold one. With KC_DB_BACKEND=pg the
-builds are imported into PostgreSQL and the late report and re-import run
-there too (build delete and gc do not work on PostgreSQL yet).
+builds are imported into PostgreSQL and every change runs there too.
 """
 import json
 import shutil
 import time
 import urllib.parse
 
-from kcovlib import BACKEND, KCOVD, check, require_tools, run_tests
+from kcovlib import KCOVD, check, require_tools, run_tests
 import test_history as th
 import test_merge as tm
 from test_coverage import ADDR2LINE, CLANG, LLD, OBJDUMP, sh, tool
@@ -115,10 +114,6 @@ def test_reimport():
 
 def test_build_delete():
     """Deleting b3 removes its rows: periods where it was T or merged."""
-    if BACKEND == "pg":
-        print("     not on PostgreSQL: build delete answers 500 there (it runs SQLite's "
-              "PRAGMA page_count), not this change's to fix")
-        return
     b3 = STATE["builds"][2]
     before = answers()
     st, body = STATE["srv"].request("DELETE", "/api/v1/builds/" + b3["build_id"],
@@ -130,9 +125,6 @@ def test_build_delete():
 
 def test_gc():
     """gc keeping 10 days removes the older per-day rows."""
-    if BACKEND == "pg":
-        print("     not on PostgreSQL: gc is SQLite-only there (docs/operations.md)")
-        return
     before = answers()
     st, body = STATE["srv"].request("POST", "/api/v1/admin/gc",
                                     json.dumps({"keep_days": 10}).encode(),
