@@ -337,6 +337,7 @@ def main():
     data_dir = tempfile.mkdtemp(prefix="kcovd-web-")
     web_dir = web_copy(os.environ["WEB_DIR"], data_dir)
     srv = Server(data_dir=data_dir, extra=["--web-dir", web_dir]).start()
+    log("fixture: kcovd on %s" % ("PostgreSQL, " + srv.db if srv.db else "SQLite"))
     machines = []
     auth = None
     try:
@@ -368,7 +369,8 @@ def main():
         auth = Server(data_dir=auth_dir, db=srv.db,
                       extra=["--web-dir", web_dir, "--read-auth"]).start()
         read_token = auth.token("read", "web-tests-read")
-        print(json.dumps({"url": srv.url, "data_dir": srv.data_dir, "web_dir": web_dir,
+        print(json.dumps({"url": srv.url, "backend": "pg" if srv.db else "sqlite",
+                          "data_dir": srv.data_dir, "web_dir": web_dir,
                           "machines": machines, "import": build, "later": later, "revs": revs,
                           "auth_url": auth.url, "read_token": read_token}), flush=True)
         sys.stdin.read()
