@@ -12,7 +12,7 @@ KC_SKIP_LOG=$(mktemp)
 export KC_SKIP_LOG
 trap 'rm -f "$KC_SKIP_LOG"' EXIT
 # Floors: how many tests a suite must have run (docs/testing.md).
-WEB_TESTS=23          # tests/web/run.mjs, all of them
+WEB_TESTS=25          # tests/web/run.mjs, all of them
 WEB_UNIT_TESTS=5      # tests/web/unit/*.test.mjs, all of them
 WEB_DEMO_TESTS=4      # tests/web/demo.mjs, all of them
 FUZZ_SECONDS=${KC_FUZZ_SECONDS:-45}

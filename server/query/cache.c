@@ -22,7 +22,14 @@
  *   hunk plus the key and 32 bytes per slot, in an open-addressing table
  *   emptied whenever it outgrows KC_BLAME_BYTES (commits never change, so
  *   neither does an entry). The table also holds the cap on files blamed
- *   per request (kc_covq_cache_set_blame_files).
+ *   per request (kc_covq_cache_set_blame_files);
+ * - history periods (history.c): per period its merged per-file figures
+ *   and covered lines of T (struct cq_hist), keyed by a string that names
+ *   the filter, the period's days, its builds with their import
+ *   generations and the coverage_days stamps of its days (schema 012),
+ *   so an entry is never stale: any change of its inputs is another key.
+ *   Up to KC_HIST_ENTRIES entries and KC_HIST_BYTES, least recently used
+ *   out first.
  *
  * Loading an index holds the lock, so a build is loaded once even when
  * many queries arrive together.
@@ -43,6 +50,8 @@
 #define KC_LINEMAP_MIN_SLOTS 1024u
 #define KC_BLAME_BYTES (16u << 20)
 #define KC_BLAME_MIN_SLOTS 256u
+#define KC_HIST_ENTRIES 4096
+#define KC_HIST_BYTES (64u << 20)
 
 /* A decoded coverage set shared by the cache and the queries using it. */
 struct covshared {
@@ -78,7 +87,19 @@ struct blameentry {
 	uint32_t n;
 };
 
+struct histentry {
+	char *key; /* NULL: free slot */
+	uint64_t hash, used;
+	size_t bytes;
+	struct cq_hist *h; /* the cache's reference */
+};
+
 struct kc_covq_cache {
+	pthread_mutex_t hist_lock; /* history periods */
+	struct histentry *hist; /* KC_HIST_ENTRIES slots, made at first store */
+	size_t histbytes;
+	uint64_t hist_tick;
+
 	pthread_mutex_t map_lock; /* line maps */
 	struct mapentry *maps;
 	size_t nmaps, capmaps, mapbytes;
@@ -118,6 +139,7 @@ struct kc_covq_cache *kc_covq_cache_new(unsigned index_mb, struct kc_err *err)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->map_lock, NULL);
 	pthread_mutex_init(&c->blame_lock, NULL);
+	pthread_mutex_init(&c->hist_lock, NULL);
 	c->budget = (size_t)index_mb << 20;
 	c->blame_files_max = KC_PATCH_BLAME_FILES_DEFAULT;
 	return c;
@@ -181,8 +203,30 @@ static void blames_clear_locked(struct kc_covq_cache *c)
 	c->nblames = c->capblames = c->blamebytes = 0;
 }
 
+static void hist_free(struct cq_hist *h)
+{
+	if (h && --h->refs == 0) {
+		free(h->rec);
+		free(h->keys);
+		free(h);
+	}
+}
+
+static void hist_drop_locked(struct kc_covq_cache *c, struct histentry *e)
+{
+	c->histbytes -= e->bytes;
+	free(e->key);
+	hist_free(e->h);
+	memset(e, 0, sizeof(*e));
+}
+
 void kc_covq_cache_clear(struct kc_covq_cache *c)
 {
+	pthread_mutex_lock(&c->hist_lock);
+	for (size_t i = 0; c->hist && i < KC_HIST_ENTRIES; i++)
+		if (c->hist[i].key)
+			hist_drop_locked(c, &c->hist[i]);
+	pthread_mutex_unlock(&c->hist_lock);
 	pthread_mutex_lock(&c->map_lock);
 	maps_clear_locked(c);
 	pthread_mutex_unlock(&c->map_lock);
@@ -213,6 +257,8 @@ void kc_covq_cache_free(struct kc_covq_cache *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->blame_lock);
+	pthread_mutex_destroy(&c->hist_lock);
+	free(c->hist);
 	free(c);
 	git_libgit2_shutdown();
 }
@@ -616,4 +662,92 @@ void cq_blame_store(struct kc_covq_cache *c, const char *key, const struct cq_bl
 drop:
 	free(copy);
 	free(k);
+}
+
+/* ---- history periods ---- */
+
+struct cq_hist *cq_hist_new(void)
+{
+	struct cq_hist *h = calloc(1, sizeof(*h));
+
+	if (h)
+		h->refs = 1;
+	return h;
+}
+
+struct cq_hist *cq_hist_get(struct kc_covq_cache *c, const char *key)
+{
+	uint64_t hash = key_hash(key);
+	struct cq_hist *h = NULL;
+
+	pthread_mutex_lock(&c->hist_lock);
+	for (size_t i = 0; c->hist && i < KC_HIST_ENTRIES; i++) {
+		struct histentry *e = &c->hist[i];
+
+		if (e->key && e->hash == hash && strcmp(e->key, key) == 0) {
+			e->used = ++c->hist_tick;
+			h = e->h;
+			h->refs++;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->hist_lock);
+	return h;
+}
+
+void cq_hist_store(struct kc_covq_cache *c, const char *key, struct cq_hist *h)
+{
+	size_t bytes = sizeof(*h) + strlen(key) + 1 + h->nrec * sizeof(*h->rec) +
+		       h->nkeys * sizeof(*h->keys);
+	uint64_t hash = key_hash(key);
+	struct histentry *e;
+	char *k;
+
+	if (bytes > KC_HIST_BYTES / 4)
+		return; /* one period may not push out most of the others */
+	pthread_mutex_lock(&c->hist_lock);
+	if (!c->hist && !(c->hist = calloc(KC_HIST_ENTRIES, sizeof(*c->hist))))
+		goto out;
+	for (size_t i = 0; i < KC_HIST_ENTRIES; i++)
+		if (c->hist[i].key && c->hist[i].hash == hash && strcmp(c->hist[i].key, key) == 0)
+			goto out; /* a concurrent request stored the same period first */
+	for (;;) {
+		/* a free slot within the budget, else the least recently used out */
+		struct histentry *old = NULL;
+
+		e = NULL;
+		for (size_t i = 0; i < KC_HIST_ENTRIES; i++) {
+			struct histentry *x = &c->hist[i];
+
+			if (!x->key)
+				e = e ? e : x;
+			else if (!old || x->used < old->used)
+				old = x;
+		}
+		if (e && c->histbytes + bytes <= KC_HIST_BYTES)
+			break;
+		if (!old)
+			goto out;
+		hist_drop_locked(c, old);
+	}
+	if (!(k = strdup(key)))
+		goto out;
+	e->key = k;
+	e->hash = hash;
+	e->used = ++c->hist_tick;
+	e->bytes = bytes;
+	e->h = h;
+	h->refs++;
+	c->histbytes += bytes;
+out:
+	pthread_mutex_unlock(&c->hist_lock);
+}
+
+void cq_hist_put(struct kc_covq_cache *c, struct cq_hist *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&c->hist_lock);
+	hist_free(h);
+	pthread_mutex_unlock(&c->hist_lock);
 }

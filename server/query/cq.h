@@ -225,6 +225,36 @@ int cq_linemap_lookup(struct kc_covq_cache *c, int64_t s_text, int64_t t_text,
 void cq_linemap_store(struct kc_covq_cache *c, int64_t s_text, int64_t t_text,
 		      const struct cq_hunk *h, uint32_t n);
 
+/* The figures of one history period (history.c) merged onto its T, per
+ * file of T walked (every file passing the subsystem filter, ascending
+ * index): computed once, immutable once stored, shared by counted
+ * references. nosub: T has no such subsystem (no figures). */
+struct cq_hfile {
+	uint32_t file; /* index of T's file */
+	uint32_t points, covered, lines, lines_full, lines_partial, funcs, funcs_hit, lost;
+};
+
+struct cq_hist {
+	unsigned refs;
+	int nosub;
+	struct cq_hfile *rec;
+	uint32_t nrec;
+	uint64_t *keys; /* covered lines of T: file << 32 | line index, ascending */
+	size_t nkeys;
+};
+
+/* A new entry with one reference (the caller's), empty; NULL when out of
+ * memory. */
+struct cq_hist *cq_hist_new(void);
+/* The entry cached under key, counted for the caller, or NULL. */
+struct cq_hist *cq_hist_get(struct kc_covq_cache *c, const char *key);
+/* Keep h (filled, never changed again) under key: the cache takes its own
+ * reference, the caller keeps its one. Dropped when out of memory; the
+ * least recently used entries go when KC_HIST_BYTES is exceeded. */
+void cq_hist_store(struct kc_covq_cache *c, const char *key, struct cq_hist *h);
+/* Give back a reference from cq_hist_new or cq_hist_get (NULL: none). */
+void cq_hist_put(struct kc_covq_cache *c, struct cq_hist *h);
+
 /* Blame of a file (patch.c): T lines [first, first + count) were last
  * changed by commit, an index into the first-parent walk S..T (its
  * length: none of the range). */
@@ -342,6 +372,11 @@ void cq_totals_add(struct totals *a, const struct totals *b);
  * path order. Returns the number of files, or -1. Needs q->index. */
 int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_fn fn,
 		void *arg, struct kc_err *err);
+/* The files [*lo, *hi) of x that cq_walk visits for exact or prefix (as
+ * there; both NULL: all), before the subsystem filter; -1 when out of
+ * memory. */
+int cq_walk_range(const struct pindex *x, const char *exact, const char *prefix, uint32_t *lo,
+		  uint32_t *hi, struct kc_err *err);
 int cq_each_function(struct kc_covq *q, const struct fview *v, func_fn fn, void *arg,
 		     struct kc_err *err);
 void cq_put_totals(json_t *o, const struct totals *t);

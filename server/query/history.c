@@ -7,9 +7,16 @@
  * lines newly covered and no longer covered compare this period's covered
  * lines of T with the previous period's coverage projected onto the same
  * T (when the previous period had the same T, its answer is reused).
- * Nothing is precomputed: the (day, build) pairs with coverage are read
- * once per series, then a period costs one merged walk of the path (two
- * when T changed since the previous period).
+ *
+ * What a period costs is cached (cache.c, struct cq_hist): per period
+ * and T, the merged figures of every file of T and its covered lines,
+ * under a key naming the filter, the days, the period's builds with their
+ * import generations and the coverage_days stamps of the days (schema
+ * 012, kept by triggers on coverage, so every writer of per-day rows
+ * moves them). The (day, build) pairs and the stamps are read once per
+ * series; a period found in the cache costs a sum over the path's files
+ * of T; one that is not costs a merged walk of every file of T. Any path
+ * of the same period and T shares the entry.
  */
 #include "cq.h"
 
@@ -17,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "day.h"
 #include "db.h"
 #include "grow.h"
@@ -105,6 +113,7 @@ struct pbuild {
 	char id[KC_BUILD_ID_MAX + 1];
 	int imported;
 	int64_t seen, row; /* builds.first_seen, builds.id */
+	int64_t gen;       /* build_imports.imported, 0: none */
 };
 
 struct pbuilds {
@@ -124,17 +133,23 @@ struct daybuilds {
 	size_t n, cap;
 };
 
+/* The pairs come from coverage_days (schema 012), which counts every
+ * label's rows; with a label filter, those of its (day, binary) rows that
+ * have a row of one of the labels (a primary key lookup each). */
 static int load_daybuilds(struct kc_sql *db, const struct kc_history_req *h, const char *labels,
 			  int64_t a, int64_t b, struct daybuilds *out, struct kc_err *err)
 {
-#define SQL(J)                                                                            \
-	"SELECT c.day, b.build_id, EXISTS (SELECT 1 FROM images i WHERE i.build = b.id), "  \
-	"b.first_seen, b.id FROM coverage c JOIN binaries bi ON bi.id = c.binary "          \
-	"JOIN builds b ON b.id = bi.build "                                                \
-	"WHERE c.day BETWEEN ?1 AND ?2 AND (?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) " \
-	"AND (?3 IS NULL OR c.label IN "                                                   \
-	" (SELECT l.id FROM labels l WHERE l.name IN " J ")) "                             \
-	"GROUP BY c.day, b.id ORDER BY c.day"
+#define SQL(J)                                                                             \
+	"SELECT cd.day, b.build_id, EXISTS (SELECT 1 FROM images i WHERE i.build = b.id), "  \
+	"b.first_seen, b.id, (SELECT bim.imported FROM build_imports bim WHERE bim.build = b.id) " \
+	"FROM coverage_days cd JOIN binaries bi ON bi.id = cd.binary "                      \
+	"JOIN builds b ON b.id = bi.build "                                                 \
+	"WHERE cd.nrows > 0 AND cd.day BETWEEN ?1 AND ?2 "                                  \
+	"AND (?4 IS NULL OR substr(b.release, 1, length(?4)) = ?4) "                        \
+	"AND (?3 IS NULL OR EXISTS (SELECT 1 FROM coverage c WHERE c.binary = cd.binary "   \
+	" AND c.day = cd.day AND c.label IN "                                               \
+	" (SELECT l.id FROM labels l WHERE l.name IN " J "))) "                             \
+	"GROUP BY cd.day, b.id ORDER BY cd.day"
 	static const char *const sql[2] = { SQL(KC_SQL_JSON_TEXTS_SQLITE("?3")),
 					    SQL(KC_SQL_JSON_TEXTS_PG("?3")) };
 #undef SQL
@@ -163,6 +178,48 @@ static int load_daybuilds(struct kc_sql *db, const struct kc_history_req *h, con
 		d->b.imported = kc_stmt_column_int(st, 2);
 		d->b.seen = kc_stmt_column_int64(st, 3);
 		d->b.row = kc_stmt_column_int64(st, 4);
+		d->b.gen = kc_stmt_column_int64(st, 5);
+	}
+	ret = rc == KC_DONE ? 0 : -1;
+out:
+	kc_stmt_finalize(st);
+	return ret;
+}
+
+/* The coverage_days stamps of a series' days (schema 012), by day: what
+ * the cache keys of its periods name. Read before the pairs and the
+ * coverage, so an entry stored under them holds coverage at least as new. */
+struct stamp {
+	int64_t day, binary, stamp;
+};
+
+struct stamps {
+	struct stamp *v;
+	size_t n, cap;
+};
+
+static int load_stamps(struct kc_sql *db, int64_t a, int64_t b, struct stamps *out,
+		       struct kc_err *err)
+{
+	struct kc_stmt *st = kc_db_prepare(db,
+					   "SELECT cd.day, cd.binary, cd.stamp FROM coverage_days cd "
+					   "WHERE cd.day BETWEEN ?1 AND ?2 ORDER BY cd.day, cd.binary",
+					   err);
+	int rc, ret = -1;
+
+	out->n = 0;
+	if (!st)
+		return -1;
+	kc_stmt_bind_int64(st, 1, a);
+	kc_stmt_bind_int64(st, 2, b);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		if (KC_GROW(out->v, out->cap, out->n + 1) < 0) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		out->v[out->n].day = kc_stmt_column_int64(st, 0);
+		out->v[out->n].binary = kc_stmt_column_int64(st, 1);
+		out->v[out->n++].stamp = kc_stmt_column_int64(st, 2);
 	}
 	ret = rc == KC_DONE ? 0 : -1;
 out:
@@ -207,32 +264,39 @@ static void pbuilds_release(struct pbuilds *p)
 	free(p->v);
 }
 
-/* The covered lines of T under the path: keys (file index << 32 | line
- * index), ascending because the walk is in path order. */
-struct keys {
-	uint64_t *v;
-	size_t n, cap;
+/* ---- a period's figures, cached ---- */
+
+/* Filling an entry: one record per file of T walked, its covered lines. */
+struct hfill {
+	struct cq_hist *h;
+	size_t cap, kcap;
 };
 
-struct pwalk {
-	struct totals t;
-	struct keys *k;
-};
-
-static int pwalk_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
+static int hfill_file(struct kc_covq *q, const struct fview *v, void *arg, struct kc_err *err)
 {
-	struct pwalk *w = arg;
+	struct hfill *w = arg;
+	struct cq_hist *h = w->h;
+	uint32_t f = (uint32_t)(v->pf - q->index->files);
 	struct totals t;
-	uint64_t f = (uint64_t)(v->pf - q->index->files);
 
 	cq_fview_totals(v, &t);
-	cq_totals_add(&w->t, &t);
+	if (KC_GROW(h->rec, w->cap, (size_t)h->nrec + 1) < 0)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	h->rec[h->nrec++] = (struct cq_hfile){ .file = f,
+					       .points = (uint32_t)t.points,
+					       .covered = (uint32_t)t.covered,
+					       .lines = (uint32_t)t.lines,
+					       .lines_full = (uint32_t)t.lines_full,
+					       .lines_partial = (uint32_t)t.lines_partial,
+					       .funcs = (uint32_t)t.funcs,
+					       .funcs_hit = (uint32_t)t.funcs_hit,
+					       .lost = (uint32_t)t.lost };
 	for (uint32_t l = 0; l < v->nlines; l++) {
 		if (!v->ltot[l] || v->mstate[l] != 2)
 			continue;
-		if (KC_GROW(w->k->v, w->k->cap, w->k->n + 1) < 0)
+		if (KC_GROW(h->keys, w->kcap, h->nkeys + 1) < 0)
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		w->k->v[w->k->n++] = f << 32 | l;
+		h->keys[h->nkeys++] = (uint64_t)f << 32 | l;
 	}
 	return 0;
 }
@@ -270,60 +334,176 @@ static struct kc_covq *open_merged(const struct kc_history_ctx *c, const char *t
 	return q;
 }
 
-/* Walk the request's path in q: totals into *t, covered lines into *k. */
-static int walk_path(struct kc_covq *q, const char *path, struct totals *t, struct keys *k,
-		     struct kc_err *err)
+/* The cache key of period [a, b] projected onto T (its row and import
+ * generation) with the builds pb: everything its figures depend on. NULL
+ * when out of memory. */
+static char *period_key(const struct kc_history_ctx *c, const char *labels, int64_t a, int64_t b,
+			const struct pbuild *t, const struct pbuilds *pb, const struct stamps *sv)
 {
-	struct pwalk w = { .k = k };
-	const struct pindex *x = q->index;
-	uint32_t lo = cq_lower_bound(x, path);
-	int64_t n;
+	const struct kc_history_req *h = c->h;
+	const char *strs[3] = { labels, h->minus_json, h->subsystem };
+	struct kc_buf k = KC_BUF_INIT;
 
-	memset(&w.t, 0, sizeof(w.t));
-	w.t.merged = 1;
-	k->n = 0;
-	if (!*path) {
-		n = cq_walk(q, NULL, NULL, pwalk_file, &w, err);
-	} else if (lo < x->nfiles && strcmp(x->files[lo].path, path) == 0) {
-		n = cq_walk(q, path, NULL, pwalk_file, &w, err);
-	} else {
-		size_t len = strlen(path);
-		char *prefix = malloc(len + 2);
-
-		if (!prefix)
-			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		memcpy(prefix, path, len);
-		prefix[len] = '/';
-		prefix[len + 1] = '\0';
-		n = cq_walk(q, NULL, prefix, pwalk_file, &w, err);
-		free(prefix);
+	/* the strings with their lengths ("-" for none): no name can run into
+	 * the next field */
+	for (int i = 0; i < 3; i++)
+		if (strs[i])
+			kc_buf_addf(&k, "%zu:%s|", strlen(strs[i]), strs[i]);
+		else
+			kc_buf_addf(&k, "%s", "-|");
+	kc_buf_addf(&k, "%lld-%lld|T%lld:%lld|", (long long)a, (long long)b, (long long)t->row,
+		    (long long)t->gen);
+	for (size_t i = 0; i < pb->n; i++)
+		kc_buf_addf(&k, "%lld:%lld:%d,", (long long)pb->v[i].row, (long long)pb->v[i].gen,
+			    pb->v[i].imported);
+	kc_buf_addf(&k, "%s", "|");
+	for (size_t i = 0; i < sv->n; i++)
+		if (sv->v[i].day >= a && sv->v[i].day <= b)
+			kc_buf_addf(&k, "%lld:%lld:%lld,", (long long)sv->v[i].day,
+				    (long long)sv->v[i].binary, (long long)sv->v[i].stamp);
+	if (k.oom || !k.data) {
+		kc_buf_release(&k);
+		return NULL;
 	}
-	if (n < 0)
-		return -1;
-	*t = w.t;
-	t->files = (uint64_t)n;
-	return 0;
+	return (char *)k.data;
 }
 
-/* |a \ b| of two ascending key arrays. */
-static uint64_t minus_count(const struct keys *a, const struct keys *b)
+/* The figures of days [a, b] with builds pb merged onto T: from the cache,
+ * else by a merged walk of every file of T (then stored). A counted
+ * reference (cq_hist_put), or NULL with err set. */
+static struct cq_hist *period_figures(const struct kc_history_ctx *c, const char *labels,
+				      int64_t a, int64_t b, const struct pbuild *t,
+				      const struct pbuilds *pb, const struct stamps *sv,
+				      struct kc_err *err)
 {
-	uint64_t n = 0;
-	size_t j = 0;
+	char *key = period_key(c, labels, a, b, t, pb, sv);
+	struct hfill w = { 0 };
+	struct kc_covq *q = NULL;
+	struct kc_err e;
 
-	for (size_t i = 0; i < a->n; i++) {
-		while (j < b->n && b->v[j] < a->v[i])
-			j++;
-		n += j == b->n || b->v[j] != a->v[i];
+	if (!key) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		return NULL;
 	}
-	return n;
+	if ((w.h = cq_hist_get(c->cache, key)))
+		goto out;
+	if (!(w.h = cq_hist_new())) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	kc_err_clear(&e);
+	q = open_merged(c, t->id, labels, a, b, pb, &e);
+	if (!q && e.code == KC_E_NOT_FOUND && c->h->subsystem) {
+		w.h->nosub = 1; /* T lacks the subsystem: nothing to count */
+	} else if (!q || cq_walk(q, NULL, NULL, hfill_file, &w, err) < 0) {
+		if (!q)
+			*err = e;
+		cq_hist_put(c->cache, w.h);
+		w.h = NULL;
+		goto out;
+	}
+	cq_hist_store(c->cache, key, w.h);
+out:
+	kc_covq_free(q);
+	free(key);
+	return w.h;
+}
+
+/* The records of h on T's files [lo, hi). */
+static void rec_range(const struct cq_hist *h, uint32_t lo, uint32_t hi, size_t *from,
+		      size_t *to)
+{
+	size_t i = 0, j = h->nrec, m;
+
+	while (i < j) {
+		m = i + (j - i) / 2;
+		if (h->rec[m].file < lo)
+			i = m + 1;
+		else
+			j = m;
+	}
+	*from = i;
+	for (j = i; j < h->nrec && h->rec[j].file < hi; j++)
+		;
+	*to = j;
+}
+
+/* The covered lines of h on T's files [lo, hi): keys [*from, *to). */
+static void key_range(const struct cq_hist *h, uint32_t lo, uint32_t hi, size_t *from,
+		      size_t *to)
+{
+	uint64_t bound[2] = { (uint64_t)lo << 32, (uint64_t)hi << 32 };
+	size_t r[2];
+
+	for (int k = 0; k < 2; k++) {
+		size_t i = 0, j = h ? h->nkeys : 0, m;
+
+		while (i < j) {
+			m = i + (j - i) / 2;
+			if (h->keys[m] < bound[k])
+				i = m + 1;
+			else
+				j = m;
+		}
+		r[k] = i;
+	}
+	*from = r[0];
+	*to = r[1];
+}
+
+/* The covered lines of a and of b (NULL: none) on T's files [lo, hi) and
+ * how many both have: |a \ b| = na - both, |b \ a| = nb - both. One
+ * branch-free merge of the two ascending key ranges. */
+static void overlap(const struct cq_hist *a, const struct cq_hist *b, uint32_t lo, uint32_t hi,
+		    uint64_t *na, uint64_t *nb, uint64_t *both)
+{
+	size_t i, ie, j, je;
+	uint64_t n = 0;
+
+	key_range(a, lo, hi, &i, &ie);
+	key_range(b, lo, hi, &j, &je);
+	*na = ie - i;
+	*nb = je - j;
+	while (i < ie && j < je) {
+		uint64_t x = a->keys[i], y = b->keys[j];
+
+		n += x == y;
+		i += x <= y;
+		j += y <= x;
+	}
+	*both = n;
+}
+
+/* The request's path in T's index: files [*lo, *hi), as walk_path did. */
+static int path_range(const struct pindex *x, const char *path, uint32_t *lo, uint32_t *hi,
+		      struct kc_err *err)
+{
+	uint32_t at = cq_lower_bound(x, path);
+	size_t len;
+	char *prefix;
+	int ret;
+
+	if (!*path)
+		return cq_walk_range(x, NULL, NULL, lo, hi, err);
+	if (at < x->nfiles && strcmp(x->files[at].path, path) == 0)
+		return cq_walk_range(x, path, NULL, lo, hi, err);
+	len = strlen(path);
+	if (!(prefix = malloc(len + 2)))
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	memcpy(prefix, path, len);
+	prefix[len] = '/';
+	prefix[len + 1] = '\0';
+	ret = cq_walk_range(x, NULL, prefix, lo, hi, err);
+	free(prefix);
+	return ret;
 }
 
 /* The state carried from one period to the next of a series. */
 struct carry {
 	struct daybuilds days; /* the series' (day, build) pairs */
-	char t[KC_BUILD_ID_MAX + 1]; /* the previous period's T, "" when none */
-	struct keys cur, prev;
+	struct stamps stamps;  /* the series' coverage_days stamps */
+	struct pbuild t;       /* the previous period's T; t.id "" when none */
+	struct cq_hist *cur;   /* the previous period's figures on its T */
 	struct pbuilds pb, prevpb;
 	int64_t prev_a, prev_b;
 };
@@ -338,87 +518,102 @@ static json_t *builds_array(const struct pbuilds *pb, int imported)
 	return a;
 }
 
+static void put_nulls(json_t *o)
+{
+	static const char *const keys[] = { "files", "points_covered", "points_total",
+					    "lines_covered", "lines_partial", "lines_total",
+					    "functions_covered", "functions_total",
+					    "lost_lines", "lines_new", "lines_dropped" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		json_object_set_new(o, keys[i], json_null());
+}
+
 /* The figures of period [a, b] into o. */
 static int period(const struct kc_history_ctx *c, const char *labels, int64_t a, int64_t b,
 		  struct carry *cr, json_t *o, struct kc_err *err)
 {
-	struct kc_covq *q = NULL;
-	const char *t = NULL;
+	struct cq_hist *cur = NULL, *prev = NULL;
+	const struct pbuild *t = NULL;
+	struct pindex *x = NULL;
 	struct totals tot;
-	struct kc_err e;
+	uint64_t ncur, nprev, both;
+	uint32_t lo, hi;
+	size_t from, to;
 	int ret = -1;
 
 	if (period_builds(&cr->days, a, b, &cr->pb, err) < 0)
 		return -1;
 	for (size_t i = 0; i < cr->pb.n; i++)
 		if (cr->pb.v[i].imported)
-			t = cr->pb.v[i].id; /* the newest imported */
-	json_object_set_new(o, "build_id", t ? json_string(t) : json_null());
+			t = &cr->pb.v[i]; /* the newest imported */
+	json_object_set_new(o, "build_id", t ? json_string(t->id) : json_null());
 	json_object_set_new(o, "builds", builds_array(&cr->pb, 1));
 	json_object_set_new(o, "not_imported", builds_array(&cr->pb, 0));
-	kc_err_clear(&e);
-	if (t)
-		q = open_merged(c, t, labels, a, b, &cr->pb, &e);
-	if (!q && t && !(e.code == KC_E_NOT_FOUND && c->h->subsystem)) {
-		*err = e;
+	if (t && !(cur = period_figures(c, labels, a, b, t, &cr->pb, &cr->stamps, err)))
 		return -1;
-	}
-	if (!q) {
+	if (!cur || cur->nosub) {
 		/* no imported build, or T lacks the subsystem: nothing to count */
-		static const char *const keys[] = { "files", "points_covered", "points_total",
-						    "lines_covered", "lines_partial", "lines_total",
-						    "functions_covered", "functions_total",
-						    "lost_lines", "lines_new", "lines_dropped" };
-
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			json_object_set_new(o, keys[i], json_null());
-		cr->t[0] = '\0';
-		cr->cur.n = 0;
+		put_nulls(o);
+		cr->t.id[0] = '\0';
+		cq_hist_put(c->cache, cur);
+		cur = NULL;
 		ret = 0;
 		goto swap;
 	}
 	/* the previous period projected onto this T: the previous answer
-	 * when it had the same T, else a walk of T with its days and builds */
-	if (strcmp(cr->t, t) == 0) {
-		struct keys k = cr->prev;
-
-		cr->prev = cr->cur;
-		cr->cur = k;
-	} else {
-		struct kc_covq *p;
-		struct totals pt;
-
-		cr->prev.n = 0;
-		if (cr->prevpb.n) {
-			p = open_merged(c, t, labels, cr->prev_a, cr->prev_b, &cr->prevpb, err);
-			if (!p || walk_path(p, c->h->path, &pt, &cr->prev, err) < 0) {
-				kc_covq_free(p);
-				goto out;
-			}
-			kc_covq_free(p);
-		}
+	 * when it had the same T, else its figures on T */
+	if (strcmp(cr->t.id, t->id) == 0) {
+		prev = cr->cur;
+		cr->cur = NULL;
+	} else if (cr->prevpb.n &&
+		   !(prev = period_figures(c, labels, cr->prev_a, cr->prev_b, t, &cr->prevpb,
+					   &cr->stamps, err))) {
+		goto fail;
 	}
-	if (walk_path(q, c->h->path, &tot, &cr->cur, err) < 0)
-		goto out;
+	if (!(x = cq_index_get(c->cache, c->db, t->row, t->gen, err)) ||
+	    path_range(x, c->h->path, &lo, &hi, err) < 0)
+		goto fail;
+	memset(&tot, 0, sizeof(tot));
+	tot.merged = 1;
+	rec_range(cur, lo, hi, &from, &to);
+	for (size_t i = from; i < to; i++) {
+		const struct cq_hfile *r = &cur->rec[i];
+
+		tot.points += r->points;
+		tot.covered += r->covered;
+		tot.lines += r->lines;
+		tot.lines_full += r->lines_full;
+		tot.lines_partial += r->lines_partial;
+		tot.funcs += r->funcs;
+		tot.funcs_hit += r->funcs_hit;
+		tot.lost += r->lost;
+	}
+	tot.files = to - from;
 	json_object_set_new(o, "files", json_integer((json_int_t)tot.files));
 	cq_put_totals(o, &tot);
-	json_object_set_new(o, "lines_new", json_integer((json_int_t)minus_count(&cr->cur,
-										     &cr->prev)));
-	json_object_set_new(o, "lines_dropped",
-			    json_integer((json_int_t)minus_count(&cr->prev, &cr->cur)));
-	snprintf(cr->t, sizeof(cr->t), "%s", t);
+	overlap(cur, prev, lo, hi, &ncur, &nprev, &both);
+	json_object_set_new(o, "lines_new", json_integer((json_int_t)(ncur - both)));
+	json_object_set_new(o, "lines_dropped", json_integer((json_int_t)(nprev - both)));
+	cr->t = *t;
 	ret = 0;
 swap:
 	{
-		struct pbuilds x = cr->prevpb;
+		struct pbuilds y = cr->prevpb;
 
 		cr->prevpb = cr->pb;
-		cr->pb = x;
+		cr->pb = y;
 		cr->prev_a = a;
 		cr->prev_b = b;
 	}
-out:
-	kc_covq_free(q);
+	cq_hist_put(c->cache, cr->cur);
+	cr->cur = cur;
+	cur = NULL;
+fail:
+	if (x)
+		cq_index_put(c->cache, x);
+	cq_hist_put(c->cache, prev);
+	cq_hist_put(c->cache, cur);
 	return ret;
 }
 
@@ -438,7 +633,8 @@ static json_t *series(const struct kc_history_ctx *c, const char *labels, struct
 		kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (load_daybuilds(c->db, h, labels, pa, end, &cr.days, err) < 0)
+	if (load_stamps(c->db, pa, end, &cr.stamps, err) < 0 ||
+	    load_daybuilds(c->db, h, labels, pa, end, &cr.days, err) < 0)
 		goto out;
 	/* the period before the first, for the first one's comparison */
 	if (a >= 1 && period(c, labels, pa, a - 1, &cr, scratch, err) < 0)
@@ -460,8 +656,8 @@ static json_t *series(const struct kc_history_ctx *c, const char *labels, struct
 out:
 	json_decref(scratch);
 	free(cr.days.v);
-	free(cr.cur.v);
-	free(cr.prev.v);
+	free(cr.stamps.v);
+	cq_hist_put(c->cache, cr.cur);
 	pbuilds_release(&cr.pb);
 	pbuilds_release(&cr.prevpb);
 	if (!ok) {

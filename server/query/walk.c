@@ -207,20 +207,14 @@ int cq_ensure_walk_bitsets(struct kc_covq *q, struct kc_err *err)
 	return 0;
 }
 
-int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_fn fn,
-		    void *arg, struct kc_err *err)
+int cq_walk_range(const struct pindex *x, const char *exact, const char *prefix, uint32_t *lo,
+		  uint32_t *hi, struct kc_err *err)
 {
-	const struct pindex *x = q->index;
-	uint32_t lo = 0, hi = x ? x->nfiles : 0;
-	struct fview v;
-	int64_t ret = -1;
-
-	memset(&v, 0, sizeof(v));
-	if (cq_need_index(q, err) < 0)
-		return -1;
+	*lo = 0;
+	*hi = x->nfiles;
 	if (exact) {
-		lo = cq_lower_bound(x, exact);
-		hi = lo < x->nfiles && strcmp(x->files[lo].path, exact) == 0 ? lo + 1 : lo;
+		*lo = cq_lower_bound(x, exact);
+		*hi = *lo < x->nfiles && strcmp(x->files[*lo].path, exact) == 0 ? *lo + 1 : *lo;
 	} else if (prefix && *prefix) {
 		size_t n = strlen(prefix);
 		char *upper = strdup(prefix);
@@ -228,10 +222,24 @@ int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_f
 		if (!upper)
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		upper[n - 1] = (char)(upper[n - 1] + 1); /* "dir/" -> "dir0" */
-		lo = cq_lower_bound(x, prefix);
-		hi = cq_lower_bound(x, upper);
+		*lo = cq_lower_bound(x, prefix);
+		*hi = cq_lower_bound(x, upper);
 		free(upper);
 	}
+	return 0;
+}
+
+int64_t cq_walk(struct kc_covq *q, const char *exact, const char *prefix, file_fn fn,
+		    void *arg, struct kc_err *err)
+{
+	const struct pindex *x = q->index;
+	uint32_t lo, hi;
+	struct fview v;
+	int64_t ret = -1;
+
+	memset(&v, 0, sizeof(v));
+	if (cq_need_index(q, err) < 0 || cq_walk_range(x, exact, prefix, &lo, &hi, err) < 0)
+		return -1;
 	if (hi - lo > KC_BITSET_MIN_FILES && cq_ensure_walk_bitsets(q, err) < 0)
 		goto out;
 	ret = 0;

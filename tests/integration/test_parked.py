@@ -79,16 +79,22 @@ def hold_writer(srv):
 
 
 def wait_parked(srv, results, n):
-    """Until at least n - 8 jobs are queued behind the held writer's batch
-    (which took the first few), with no answer yet: far more waiting
-    requests than worker threads."""
-    deadline = time.time() + 7  # the writer's busy timeout is 10 s
-    while metric(srv, "kcovd_queue_depth") < n - 8:
-        check(time.time() < deadline, "only %d reports queued: %s" % (
-            metric(srv, "kcovd_queue_depth"), [r for r in results if r is not None][:5]))
+    """Until at least twice as many jobs as worker threads are queued
+    behind the held writer's batch (which took the first few), with no
+    answer yet, then on until n - 8 are or the time is up (a loaded
+    machine starts 96 client threads slowly; the writer's busy timeout is
+    10 s). Returns how many were queued."""
+    deadline = time.time() + 7
+    while True:
+        q = metric(srv, "kcovd_queue_depth")
+        if q >= n - 8 or (q >= 2 * THREADS and time.time() >= deadline):
+            break
+        check(time.time() < deadline, "only %d reports queued (%d worker threads): %s" % (
+            q, THREADS, [r for r in results if r is not None][:5]))
         time.sleep(0.05)
     check(all(r is None for r in results), "answered before the commit: %s" %
           [r for r in results if r is not None][:5])
+    return q
 
 
 def stored(srv):
@@ -106,7 +112,7 @@ def test_more_pushes_than_threads():
     con = hold_writer(srv)
     threads, results = push_all(srv, tok, frames)
     try:
-        wait_parked(srv, results, PUSHES)
+        queued = wait_parked(srv, results, PUSHES)
         # Every worker thread would be taken if parked requests held one.
         t0 = time.time()
         status, _ = srv.request("GET", "/healthz")
@@ -120,8 +126,13 @@ def test_more_pushes_than_threads():
         t.join(60)
     check(results == [200] * PUSHES, "statuses: %s" % sorted(set(map(str, results))))
     check(metric(srv, "kcovd_committed_jobs_total") - jobs == PUSHES, "jobs")
+    # The queued reports go in one commit after the first batch's; those
+    # that were not queued yet when the writer was released may each take
+    # one more.
     ncommits = metric(srv, "kcovd_commits_total") - commits
-    check(ncommits <= 3, "%d reports took %d commits (%d threads)" % (PUSHES, ncommits, THREADS))
+    check(ncommits <= 3 + (PUSHES - 8 - queued if queued < PUSHES - 8 else 0),
+          "%d reports (%d queued) took %d commits (%d threads)" % (PUSHES, queued, ncommits,
+                                                                  THREADS))
     srv.stop()
     check(stored(srv) >= {uid for uid, _ in frames}, "reports lost")
 

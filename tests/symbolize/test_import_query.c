@@ -27,6 +27,7 @@
 #include "db.h"
 #include "import.h"
 #include "wire.h"
+#include "testdb.h"
 
 struct fixture {
 	char dir[64], path[96], mods[96], ko[128];
@@ -68,17 +69,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
 	struct fixture *f = *state;
-	char p[128];
 
 	kc_covq_cache_free(f->cache);
 	json_decref(f->summary);
 	kc_db_close(f->db);
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-		unlink(p);
-	}
+	kc_test_rm_db(f->path);
 	unlink(f->ko);
 	rmdir(f->mods);
 	rmdir(f->dir);
@@ -88,11 +84,7 @@ static int teardown(void **state)
 
 static int64_t count(struct fixture *f, const char *sql)
 {
-	struct kc_err err;
-	int64_t n = -1;
-
-	assert_int_equal(kc_db_get_int(f->db, sql, -1, &n, &err), 0);
-	return n;
+	return kc_test_count(f->db, sql);
 }
 
 static json_int_t num(const json_t *o, const char *key)

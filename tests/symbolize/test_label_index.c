@@ -33,6 +33,7 @@
 #include "retention.h"
 #include "store.h"
 #include "wire.h"
+#include "testdb.h"
 
 #define KASLR 0x1e000000ull
 #define MOD_TEXT 0xffffffffc0011000ull
@@ -142,20 +143,14 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
 	struct fixture *f = *state;
-	char p[128];
 
 	kc_covq_cache_free(f->cache);
 	kc_db_close(f->db);
 	kc_store_close(f->store);
 	kc_import_free(f->imp);
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s%s", f->scratch, suffixes[i]);
-		unlink(p);
-	}
+	kc_test_rm_db(f->path);
+	kc_test_rm_db(f->scratch);
 	unlink(f->ko);
 	rmdir(f->mods);
 	rmdir(f->dir);
@@ -165,11 +160,7 @@ static int teardown(void **state)
 
 static int64_t count(struct fixture *f, const char *sql)
 {
-	struct kc_err err;
-	int64_t n = -1;
-
-	assert_int_equal(kc_db_get_int(f->db, sql, -1, &n, &err), 0);
-	return n;
+	return kc_test_count(f->db, sql);
 }
 
 static void submit_map(struct fixture *f)

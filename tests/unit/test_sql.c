@@ -22,6 +22,7 @@
 
 #include "db.h"
 #include "sql.h"
+#include "testdb.h"
 
 struct fixture {
 	char dir[64], path[96];
@@ -50,15 +51,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
 	struct fixture *f = *state;
-	char p[128];
 
 	kc_sql_close(f->db);
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-		unlink(p);
-	}
+	kc_test_rm_db(f->path);
 	rmdir(f->dir);
 	free(f);
 	return 0;

@@ -29,6 +29,7 @@
 #include "db.h"
 #include "store.h"
 #include "wire.h"
+#include "testdb.h"
 
 #define LINK 0xffffffff81000000ull
 #define KASLR 0x1e000000ull
@@ -59,16 +60,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
 	struct fixture *f = *state;
-	char p[128];
 
 	kc_db_close(f->db);
 	kc_store_close(f->store);
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-		unlink(p);
-	}
+	kc_test_rm_db(f->path);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -176,11 +172,7 @@ static roaring_bitmap_t *total_of(struct fixture *f, const char *name)
 
 static int64_t count(struct fixture *f, const char *sql)
 {
-	struct kc_err err;
-	int64_t n = -1;
-
-	assert_int_equal(kc_db_get_int(f->db, sql, -1, &n, &err), 0);
-	return n;
+	return kc_test_count(f->db, sql);
 }
 
 static void test_boot_map_is_loaded(void **state)

@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import kcovlib  # noqa: E402
+import test_syzkaller  # noqa: E402
 import wiregen  # noqa: E402
 from kcovlib import LINK_TEXT, Machine, Server, check  # noqa: E402
 
@@ -315,6 +316,44 @@ def load_history(srv, token, imp, data_dir):
     return {"name": name, "reports": len(HISTORY_DAYS_AGO), "dir": d}
 
 
+# The syzkaller instance: every fourth call site of the main build in its
+# corpus, 400 programs of which 250 overflowed (150 in openat, 100 in mmap).
+SYZ_NAME, SYZ_EXECS, SYZ_OVERFLOWS = "web-syz", 400, {"openat": 150, "mmap": 100}
+
+
+def load_syzkaller(srv, token, imp):
+    """A syzkaller fleet through the bridge: the integration test's fake
+    syz-manager (tests/integration/test_syzkaller.py, byte for byte what
+    syzkaller serves) with part of the main build's corpus coverage, and
+    one poll of the real `kcov-collect syzkaller` pushing it to kcovd.
+    The main build has no KASLR in this picture (as syzbot runs it), so
+    /rawcover prints link-time call-instruction addresses."""
+    mgr = test_syzkaller.Manager(SYZ_NAME)
+    mgr.modules = [{"Name": "", "Addr": kcovlib.LINK_TEXT, "Size": 0x200000,
+                    "Path": imp["vmlinux"]}]
+    sites = [s for i, s in enumerate(imp["vm_sites"]) if i % 4 == 0]
+    mgr.pcs = {kcovlib.LINK_TEXT + s for s in sites}
+    mgr.execs = SYZ_EXECS
+    mgr.overflows.update(SYZ_OVERFLOWS)
+    http = test_syzkaller.serve(mgr)
+    spool = tempfile.mkdtemp(prefix="kcov-web-syz-")
+    try:
+        p = kcovlib.collect(["syzkaller", "--manager", "http://127.0.0.1:%d" % http.server_address[1],
+                             "--name", SYZ_NAME, "--vmlinux", imp["vmlinux"], "--modules",
+                             imp["modules"], "--spool", spool, "--once", "--server", srv.url,
+                             "--token", token, "--max-attempts", "1"])
+        check(p.returncode == 0 and not [f for f in os.listdir(spool) if f.startswith("r.")],
+              "syzkaller bridge: %d %s" % (p.returncode, p.stderr))
+    finally:
+        http.shutdown()
+        http.server_close()
+    # Acknowledged means committed: the bridge's reports are all visible.
+    reports = {m["name"]: m["reports"] for m in srv.get("/api/v1/machines")["machines"]}
+    return ({"name": SYZ_NAME, "reports": reports.get(SYZ_NAME, 0), "dir": spool},
+            {"machine": SYZ_NAME, "label": "syzkaller/" + SYZ_NAME, "build_id": imp["build_id"],
+             "points": len(sites), "runs": SYZ_EXECS, "overflowed": sum(SYZ_OVERFLOWS.values())})
+
+
 def web_copy(src, data_dir):
     """A copy of web/ (without node_modules) plus the traps the static file
     tests need: symlinks out of the directory, one inside it, a file over
@@ -351,6 +390,8 @@ def main():
         machines.extend(load_imported(srv, token, build))
         revs = import_git(srv, data_dir, build, later)
         machines.append(load_history(srv, token, build, data_dir))
+        syz_machine, syzkaller = load_syzkaller(srv, token, build)
+        machines.append(syz_machine)
         # The writer commits in groups: wait until every report is visible.
         want = sum(m["reports"] for m in machines)
         for _ in range(200):
@@ -372,7 +413,8 @@ def main():
         print(json.dumps({"url": srv.url, "backend": "pg" if srv.db else "sqlite",
                           "data_dir": srv.data_dir, "web_dir": web_dir,
                           "machines": machines, "import": build, "later": later, "revs": revs,
-                          "auth_url": auth.url, "read_token": read_token}), flush=True)
+                          "auth_url": auth.url, "read_token": read_token,
+                          "syzkaller": syzkaller}), flush=True)
         sys.stdin.read()
     finally:
         # kcovlib's stop(): exit 0 on SIGTERM and no sanitizer report in the

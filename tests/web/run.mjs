@@ -12,6 +12,7 @@ import path from 'node:path';
 import { changesTests } from './changes.test.mjs';
 import { coverageTests } from './coverage.test.mjs';
 import { historyTests } from './history.test.mjs';
+import { syzkallerTests } from './syzkaller.test.mjs';
 import { check, eq, newPage, open, ready, api, shot, noErrors, runSuite } from './lib.mjs';
 
 // ---- tests: static files -----------------------------------------------------
@@ -254,4 +255,4 @@ async function test_read_token(env) {
 
 runSuite('fixture.py', (env) => [test_static_files, test_machines_page, test_machine_page,
   test_builds_page, test_overflow_page, test_routes_and_navigation, test_read_token,
-  ...coverageTests(env), ...changesTests(), ...historyTests()]);
+  ...coverageTests(env), ...changesTests(), ...historyTests(), ...syzkallerTests()]);
