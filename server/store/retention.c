@@ -162,6 +162,13 @@ int kc_db_vacuum(struct kc_sql *db, int full, int64_t *freed, struct kc_err *err
 {
 	int64_t mode, before, after;
 
+	/* PostgreSQL: autovacuum makes dead rows' space reusable by itself;
+	 * there are no pages to give back after a delete. */
+	if (!full && kc_sql_backend(db) == KC_SQL_PG) {
+		if (freed)
+			*freed = 0;
+		return 0;
+	}
 	if (kc_db_get_int(db, "PRAGMA page_count", 0, &before, err) < 0)
 		return -1;
 	if (full) {
