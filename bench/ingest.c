@@ -14,6 +14,10 @@
  * With --ceiling-url the same frames are then sent, over and over, to the
  * no-op server for as long as the first phase lasted (at least 1 s).
  *
+ * --url may list several servers separated by commas (kcovd nodes on one
+ * PostgreSQL database): pusher i sends to server i mod N, the address map
+ * goes to every one of them, and the figures are the whole set's.
+ *
  * Output: one line of key=value pairs per phase on stdout (read by bench/run).
  * Exit status 1 when any request failed or was not answered 2xx.
  */
@@ -40,8 +44,12 @@
 #define MODULE_POINTS 8000
 #define MEAN_GAP 14.0
 
+#define MAX_URLS 16
+
 struct opts {
-	const char *url;
+	const char *url;         /* the --url argument */
+	char *urls[MAX_URLS];    /* its comma-separated servers (owned) */
+	unsigned nurls;
 	const char *ceiling_url; /* the no-op server, measured after url */
 	const char *token;
 	const char *machine;
@@ -211,7 +219,7 @@ static long post(CURL *curl, const struct opts *o, const char *base, const char 
 	snprintf(url, sizeof(url), "%s%s", base, path);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/x-kcov");
 	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (o->token && base == o->url) {
+	if (o->token && base != o->ceiling_url) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token);
 		hdrs = curl_slist_append(hdrs, auth);
 	}
@@ -332,6 +340,28 @@ static int summarize(const char *target, struct pusher *ps, const struct opts *o
 	return failed || !done;
 }
 
+/* o->url split at its commas into o->urls; -1 when a part is empty or
+ * there are more than MAX_URLS. */
+static int split_urls(struct opts *o)
+{
+	const char *p = o->url;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (!n || o->nurls == MAX_URLS)
+			return -1;
+		o->urls[o->nurls] = strndup(p, n);
+		if (!o->urls[o->nurls])
+			return -1;
+		o->nurls++;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -367,7 +397,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	}
 	if (!o->url || !o->pushers || o->pushers > 1024 || !o->pcs || o->reports < o->pushers)
 		return -1;
-	return 0;
+	return split_urls(o);
 }
 
 int main(int argc, char **argv)
@@ -384,7 +414,7 @@ int main(int argc, char **argv)
 	long st;
 
 	if (parse(argc, argv, &o) < 0) {
-		fprintf(stderr, "usage: bench-ingest --url URL [--ceiling-url URL] [--token T] [--pushers N] [--pcs K]\n"
+		fprintf(stderr, "usage: bench-ingest --url URL[,URL...] [--ceiling-url URL] [--token T] [--pushers N] [--pcs K]\n"
 				"                    [--reports R] [--seconds S] [--machine M] [--seed N]\n");
 		return 2;
 	}
@@ -400,8 +430,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	curl = curl_easy_init();
-	for (int t = 0; t < 2; t++) {
-		const char *base = t ? o.ceiling_url : o.url;
+	for (unsigned t = 0; t <= o.nurls; t++) {
+		const char *base = t == o.nurls ? o.ceiling_url : o.urls[t];
 
 		if (!base)
 			continue;
@@ -427,7 +457,7 @@ int main(int argc, char **argv)
 		p->u = &u;
 		p->index = i;
 		p->rng = (o.seed * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull) | 1;
-		p->url = o.url;
+		p->url = o.urls[i % o.nurls];
 		p->nframes = o.reports / o.pushers + (i < o.reports % o.pushers);
 		p->frames = calloc(p->nframes, sizeof(*p->frames));
 		p->lat_ms = calloc(p->nframes, sizeof(*p->lat_ms));
@@ -479,6 +509,8 @@ int main(int argc, char **argv)
 	free(ps);
 	free(lat);
 	free_universe(&u);
+	for (unsigned i = 0; i < o.nurls; i++)
+		free(o.urls[i]);
 	curl_global_cleanup();
 	return failed ? 1 : 0;
 }

@@ -30,9 +30,11 @@ kc_suite ctest-asan kc_ctest build-asan
 # web/lib/ under node's test runner (no browser, no kcovd).
 kc_suite web-unit kc_counted "$WEB_UNIT_TESTS" tests/web/unit/run.sh
 # The web UI in Chromium against a kcovd with pushed (and imported) data;
-# npm ci runs inside. Screenshots: build/tests/out/web/ (docs/web.md).
+# npm ci runs inside. Screenshots: build/tests/out/web/ (docs/web.md). The
+# plain tree on SQLite, the sanitized one on PostgreSQL (a throw-away
+# server): every browser test on both backends.
 kc_suite web kc_counted "$WEB_TESTS" tests/web/run.sh build
-kc_suite web-asan kc_counted "$WEB_TESTS" tests/web/run.sh build-asan
+kc_suite web-asan kc_counted "$WEB_TESTS" tests/web/run.sh build-asan --pg
 # The run command's demo, loaded as scripts/run.sh loads it, walked in
 # Chromium (the sanitized tree loads it in ctest's it_test_demo).
 kc_suite web-demo kc_counted "$WEB_DEMO_TESTS" tests/web/run.sh build --demo

@@ -286,6 +286,9 @@ static int split_listen(const char *s, char *host, size_t size, uint16_t *port, 
 
 static int db_path(struct cli *c, char *out, size_t size, struct kc_err *err)
 {
+	/* SQLite would open "" as a private temporary database per connection. */
+	if (c->db && !*c->db)
+		return kc_err_set(err, KC_E_BAD_INPUT, "--db is empty");
 	if (c->db) {
 		snprintf(out, size, "%s", c->db);
 		return 0;
@@ -725,7 +728,7 @@ int main(int argc, char **argv)
 	kc_err_clear(&err);
 	snprintf(c.listen, sizeof(c.listen), "%s", env_or("KCOVD_LISTEN", "127.0.0.1:8080"));
 	c.data_dir = env_or("KCOVD_DATA_DIR", "kcovd-data");
-	c.db = getenv("KCOVD_DB");
+	c.db = env_or("KCOVD_DB", NULL); /* empty: unset, like the other variables */
 	c.web_dir = getenv("KCOVD_WEB_DIR");
 	c.read_auth = strcmp(env_or("KCOVD_READ_AUTH", "0"), "1") == 0;
 	c.cache_mb = KC_COVQ_CACHE_MB_DEFAULT;

@@ -53,12 +53,13 @@ int kc_build_delete(struct kc_sql *db, const char *build_id, const char *actor,
 	"kcovd vacuum compacts a SQLite file; PostgreSQL reclaims space with "        \
 	"autovacuum (or VACUUM in psql, docs/operations.md)"
 
-/* Give free pages back to the file system (SQLite; KC_E_BAD_INPUT with
- * KC_VACUUM_PG_REFUSAL on PostgreSQL). full: VACUUM (outside any
+/* Give free pages back to the file system (SQLite; full on PostgreSQL:
+ * KC_E_BAD_INPUT with KC_VACUUM_PG_REFUSAL). full: VACUUM (outside any
  * transaction; it also switches the file to incremental auto-vacuum, so
  * later runs need not be full). Otherwise PRAGMA incremental_vacuum when
  * the file has incremental auto-vacuum (else nothing). *freed receives
- * the pages given back (may be NULL). */
+ * the pages given back (may be NULL). On PostgreSQL the non-full form
+ * does nothing and gives 0 (autovacuum reuses the space). */
 int kc_db_vacuum(struct kc_sql *db, int full, int64_t *freed, struct kc_err *err) KC_MUST_CHECK;
 
 /* The same as store calls (kc_store_maintain(s, kc_gc_call, &job, err)),

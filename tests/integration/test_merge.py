@@ -173,8 +173,9 @@ def blob_id(text):
 
 
 def import_cli(b, *args):
+    # The server's environment: its database whichever the backend.
     out = sh([KCOVD, "import-build", "--data-dir", STATE["srv"].data_dir, "--vmlinux",
-              b["vmlinux"]] + list(args))
+              b["vmlinux"]] + list(args), env=STATE["srv"].env())
     return json.loads(out)
 
 
@@ -401,14 +402,12 @@ def test_import_from_git():
 
 def test_texts_stored_once():
     """Each distinct content is stored once, keyed by its git blob id."""
-    import sqlite3
     want = set()
     for b in STATE["builds"]:
         want |= {blob_id(text_of(b["files"], p)) for p in b["files"] if p.endswith(".c")}
-    con = sqlite3.connect(os.path.join(STATE["srv"].data_dir, "kcovd.db"), timeout=30)
-    got = {r[0] for r in con.execute("SELECT hash FROM source_texts")}
-    nfiles = con.execute("SELECT count(*) FROM files WHERE text_id IS NOT NULL").fetchone()[0]
-    con.close()
+    q = STATE["srv"].query  # either backend
+    got = {str(r[0]) for r in q("SELECT hash FROM source_texts")}
+    nfiles = q("SELECT count(*) FROM files WHERE text_id IS NOT NULL")[0][0]
     check(got == want, "stored %d texts, want %d: %s" % (len(got), len(want), got ^ want))
     check(nfiles > len(want), "no text is shared (%d files, %d texts)" % (nfiles, len(want)))
 
@@ -416,11 +415,9 @@ def test_texts_stored_once():
 def test_source_dir_shares_texts():
     """--source texts get the same content ids as git's (a re-import with
     --source of b4 stores no new text), and re-imports drop unused texts."""
-    import sqlite3
     b4 = STATE["builds"][3]
-    db = os.path.join(STATE["srv"].data_dir, "kcovd.db")
-    count = lambda: sqlite3.connect(db, timeout=30).execute(
-        "SELECT count(*) FROM source_texts").fetchone()[0]
+    q = STATE["srv"].query  # either backend
+    count = lambda: q("SELECT count(*) FROM source_texts")[0][0]
     before = count()
     s = import_cli(b4, "--source", b4["src"])
     check(s["sources"] == s["files"] and "git" not in s, "summary: %s" % s)
@@ -432,9 +429,7 @@ def test_source_dir_shares_texts():
     blobs = lambda b: {blob_id(text_of(b["files"], p)) for p in b["files"] if p.endswith(".c")}
     only_b1 = blobs(STATE["builds"][0]) - set().union(*map(blobs, STATE["builds"][1:]))
     check(only_b1, "b1 has no text of its own")
-    con = sqlite3.connect(db, timeout=30)
-    left = {r[0] for r in con.execute("SELECT hash FROM source_texts")}
-    con.close()
+    left = {str(r[0]) for r in q("SELECT hash FROM source_texts")}
     check(not (only_b1 & left) and count() < before, "unused texts kept: %d" % count())
     check(api(STATE["builds"][0], "files/kernel/gone.c")["source"] is None, "b1 has no source")
     # back to git for the merge tests
@@ -448,7 +443,8 @@ def test_import_errors():
                       (["--rev", "main"], "needs a git repository"),
                       (["--git", STATE["repo"], "--source", b1["src"]], "not both")):
         p = subprocess.run([KCOVD, "import-build", "--data-dir", STATE["srv"].data_dir,
-                            "--vmlinux", b1["vmlinux"]] + args, capture_output=True, text=True)
+                            "--vmlinux", b1["vmlinux"]] + args, capture_output=True, text=True,
+                           env=STATE["srv"].env())
         check(p.returncode == 1 and msg in p.stderr, "%s: %d %s" % (args, p.returncode, p.stderr))
     hdr = {"Content-Type": "application/json"}
     for body, msg in (({"git": "relative"}, "absolute"), ({"git": STATE["repo"], "rev": 5}, "rev"),

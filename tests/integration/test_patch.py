@@ -396,9 +396,11 @@ def test_other_repository():
 
 
 def restart(*extra):
-    """The fixture's server again on its data directory, with extra options."""
+    """The fixture's server again on its data directory and database, with
+    extra options."""
     STATE["srv"].stop()
-    STATE["srv"] = Server(data_dir=STATE["srv"].data_dir, extra=extra).start()
+    STATE["srv"] = Server(data_dir=STATE["srv"].data_dir, db=STATE["srv"].db,
+                          extra=extra).start()
 
 
 def test_blame_cap():

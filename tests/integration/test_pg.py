@@ -10,9 +10,9 @@ kcov-collect pushes over HTTP, and the database read back with psql.
   stored exactly once without restarting kcovd;
 - three kcovd nodes on one database, pushers spread over them, one node
   SIGKILLed at random moments and restarted (KC_PG_KILLS times, default
-  30; KC_PG_PUSHERS pushers, default 12): every report stored exactly
-  once, and every node answers the same coverage, the union of what the
-  machines ran;
+  30; KC_PG_PUSHERS pushers, default 32, the bar of issue 19): every
+  report stored exactly once, and every node answers the same coverage,
+  the union of what the machines ran;
 - readers follow the other nodes: node B's cached coverage answers (the
   file query of an imported build, test_coverage.py's miniature kernel)
   take in what node A ingests within the poll interval of the database's
@@ -173,7 +173,7 @@ def test_three_nodes_sigkill():
     nodes = [Server(db=url).start() for _ in range(3)]
     tok = nodes[0].token()
     kills_wanted = int(os.environ.get("KC_PG_KILLS", "30"))
-    npushers = int(os.environ.get("KC_PG_PUSHERS", "12"))
+    npushers = int(os.environ.get("KC_PG_PUSHERS", "32"))
     stop = threading.Event()
     lock = threading.Lock()
     made = [0] * npushers

@@ -324,6 +324,19 @@ def test_strict_flags():
     p = subprocess.run([KCOVD, "serve", "--data-dir", tmpdir("kcovd-flags-")], env=env,
                        capture_output=True, text=True, timeout=30)
     check(p.returncode == 2 and "KCOVD_CACHE_MB" in p.stderr, "KCOVD_CACHE_MB=64M: " + p.stderr)
+    # An empty --db is refused (SQLite would open a private temporary
+    # database per connection); an empty KCOVD_DB is unset: the data dir's
+    # file.
+    p = subprocess.run([KCOVD, "serve", "--data-dir", tmpdir("kcovd-flags-"), "--listen",
+                        "127.0.0.1:0", "--db", ""], capture_output=True, text=True, timeout=30)
+    check(p.returncode != 0 and "--db is empty" in p.stderr and "listening" not in p.stderr,
+          "--db '': exit %d: %s" % (p.returncode, p.stderr))
+    d = tmpdir("kcovd-flags-")
+    p = subprocess.run([KCOVD, "token", "add", "t", "--scope", "push", "--data-dir", d],
+                       env=dict(os.environ, KCOVD_DB=""), capture_output=True, text=True,
+                       timeout=30)
+    check(p.returncode == 0 and os.path.exists(os.path.join(d, "kcovd.db")),
+          "KCOVD_DB='': exit %d, %s: %s" % (p.returncode, os.listdir(d), p.stderr))
     srv = Server(extra=["--max-db-size", "10G"])
     if srv.db:
         # The cap is SQLite's (the data dir's file): PostgreSQL refuses it.

@@ -203,17 +203,14 @@ def test_reimport_without_maintainers():
 def test_delete_build_with_subsystems():
     """Build deletion (retention.c) removes the subsystems with the files
     (foreign keys are on: a left-over row would make it fail)."""
-    import sqlite3
     srv = tc.STATE["srv"]
     status, body = srv.request("DELETE", "/api/v1/builds/" + tc.STATE["build_id"],
                                token=tc.STATE["admin"])
     check(status == 200, "delete: %d %s" % (status, body))
     status, body = status_of("subsystems")
     check(status == 404, "subsystems of a deleted build: %d %s" % (status, body))
-    con = sqlite3.connect(os.path.join(srv.data_dir, "kcovd.db"), timeout=30)
-    left = con.execute("SELECT (SELECT count(*) FROM subsystems), "
-                       "(SELECT count(*) FROM file_subsystems)").fetchone()
-    con.close()
+    left = srv.query("SELECT (SELECT count(*) FROM subsystems), "
+                     "(SELECT count(*) FROM file_subsystems)")[0]
     check(left == (0, 0), "subsystem rows left: %s" % (left,))
 
 

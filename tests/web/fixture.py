@@ -8,7 +8,8 @@ Prints one JSON line describing what it loaded, then keeps kcovd running
 until its standard input closes (the node test runner owns it).
 
 Environment: what tests/integration/kcovlib.py needs (KCOVD, KCOV_COLLECT,
-STANDIN_*), plus WEB_DIR and, for the imported build, SYM_SOURCE_DIR (the
+STANDIN_*; KC_DB_BACKEND=pg: kcovd on a throw-away PostgreSQL server that
+pgserver.py starts here and removes at exit), plus WEB_DIR and, for the imported build, SYM_SOURCE_DIR (the
 sources of tests/symbolize/fixture, compiled here with clang and ld.lld
 into a miniature kernel with kernel-like directories).
 """
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -367,9 +369,14 @@ def web_copy(src, data_dir):
 
 
 def main():
+    # SIGTERM (a timeout killing the run) unwinds like the end of stdin: the
+    # kcovd processes stop and, on PostgreSQL, pgserver's exit handler
+    # removes the throw-away server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     data_dir = tempfile.mkdtemp(prefix="kcovd-web-")
     web_dir = web_copy(os.environ["WEB_DIR"], data_dir)
     srv = Server(data_dir=data_dir, extra=["--web-dir", web_dir]).start()
+    log("fixture: kcovd on %s" % ("PostgreSQL, " + srv.db if srv.db else "SQLite"))
     machines = []
     auth = None
     try:
@@ -392,15 +399,19 @@ def main():
             if got >= want:
                 break
             time.sleep(0.05)
-        # A second kcovd that wants read tokens, on a copy of the database
-        # (`kcovd backup`: one kcovd serves one database file).
+        # A second kcovd that wants read tokens: on SQLite on a copy of the
+        # database (`kcovd backup`: one kcovd serves one database file), on
+        # PostgreSQL a second node on the same database.
         auth_dir = os.path.join(data_dir, "auth")
         os.makedirs(auth_dir)
-        subprocess.run([kcovlib.KCOVD, "backup", os.path.join(auth_dir, "kcovd.db"),
-                        "--data-dir", data_dir], check=True, capture_output=True)
-        auth = Server(data_dir=auth_dir, extra=["--web-dir", web_dir, "--read-auth"]).start()
+        if not srv.db:
+            subprocess.run([kcovlib.KCOVD, "backup", os.path.join(auth_dir, "kcovd.db"),
+                            "--data-dir", data_dir], check=True, capture_output=True)
+        auth = Server(data_dir=auth_dir, db=srv.db,
+                      extra=["--web-dir", web_dir, "--read-auth"]).start()
         read_token = auth.token("read", "web-tests-read")
-        print(json.dumps({"url": srv.url, "data_dir": srv.data_dir, "web_dir": web_dir,
+        print(json.dumps({"url": srv.url, "backend": "pg" if srv.db else "sqlite",
+                          "data_dir": srv.data_dir, "web_dir": web_dir,
                           "machines": machines, "import": build, "later": later, "revs": revs,
                           "auth_url": auth.url, "read_token": read_token,
                           "syzkaller": syzkaller}), flush=True)

@@ -96,6 +96,10 @@ export async function runSuite(script, testsOf, startSeconds = 180) {
   try {
     fs.mkdirSync(OUT, { recursive: true });
     const { proc, info } = await startFixture(script, startSeconds);
+    // The backend the run asked for (tests/web/run.sh --pg) is the one kcovd uses.
+    const backend = process.env.KC_DB_BACKEND || 'sqlite';
+    if (info.backend && info.backend !== backend) throw new Error(`kcovd runs on ${info.backend}, not ${backend}`);
+    if (info.backend) console.log(`kcovd on ${info.backend}`);
     const { ctx, profile } = await startBrowser();
     const env = { url: info.url, info, ctx, out: OUT };
     for (const t of testsOf(env)) {

@@ -2,12 +2,21 @@
 # Browser tests of kcovd's UI against a built tree: installs the npm
 # packages (npm ci: Chart.js for web/, playwright-core for the tests),
 # checks the vendored Chart.js equals the locked package, then runs
-# run.mjs with Debian's Chromium. Usage: tests/web/run.sh BUILD_DIR [--demo]
-# (--demo: demo.mjs, the walk of the run command's demo, instead).
+# run.mjs with Debian's Chromium. Usage: tests/web/run.sh BUILD_DIR [--demo|--pg]
+# (--demo: demo.mjs, the walk of the run command's demo, instead; --pg: the
+# same tests with kcovd on PostgreSQL, KC_DB_BACKEND=pg: the fixture starts
+# a throw-away server with tests/integration/pgserver.py and removes it when
+# it ends, also on failure or SIGTERM).
 # Screenshots: BUILD_DIR/tests/out/web/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
+mode=${2:-}
+case $mode in
+  ""|--demo) ;;
+  --pg) export KC_DB_BACKEND=pg ;;
+  *) echo "usage: tests/web/run.sh BUILD_DIR [--demo|--pg]" >&2; exit 2 ;;
+esac
 chromium=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || { echo "no $chromium (apt-get install chromium)" >&2; exit 1; }
 (cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error)
@@ -23,5 +32,5 @@ export KCOVD=$build/server/kcovd KCOV_COLLECT=$build/collector/kcov-collect \
   WEB_DIR=$root/web OUT_DIR=$build/tests/out/web CHROMIUM=$chromium \
   PYTHONDONTWRITEBYTECODE=1 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 cd "$root/tests/web"
-if [ "${2:-}" = --demo ]; then exec node demo.mjs; fi
+if [ "$mode" = --demo ]; then exec node demo.mjs; fi
 exec node run.mjs
