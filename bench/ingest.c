@@ -58,6 +58,7 @@ struct opts {
 	size_t reports;
 	double seconds;
 	uint64_t seed;
+	uint64_t stream; /* varies the upload ids and PCs, not the machine's identity */
 };
 
 /* The point universe of the emulated build. */
@@ -369,7 +370,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "pushers", required_argument, NULL, 'n' },	{ "pcs", required_argument, NULL, 'k' },
 		{ "reports", required_argument, NULL, 'r' },	{ "seconds", required_argument, NULL, 's' },
 		{ "machine", required_argument, NULL, 'm' },	{ "seed", required_argument, NULL, 'S' },
-		{ "ceiling-url", required_argument, NULL, 'c' },
+		{ "ceiling-url", required_argument, NULL, 'c' }, { "stream", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -392,6 +393,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'm': o->machine = optarg; break;
 		case 'S': o->seed = strtoull(optarg, NULL, 10); break;
 		case 'c': o->ceiling_url = optarg; break;
+		case 'X': o->stream = strtoull(optarg, NULL, 10); break;
 		default: return -1;
 		}
 	}
@@ -415,7 +417,7 @@ int main(int argc, char **argv)
 
 	if (parse(argc, argv, &o) < 0) {
 		fprintf(stderr, "usage: bench-ingest --url URL[,URL...] [--ceiling-url URL] [--token T] [--pushers N] [--pcs K]\n"
-				"                    [--reports R] [--seconds S] [--machine M] [--seed N]\n");
+				"                    [--reports R] [--seconds S] [--machine M] [--seed N] [--stream N]\n");
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -456,7 +458,8 @@ int main(int argc, char **argv)
 		p->o = &o;
 		p->u = &u;
 		p->index = i;
-		p->rng = (o.seed * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull) | 1;
+		p->rng = (o.seed * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull +
+			  o.stream * 0x94D049BB133111EBull) | 1;
 		p->url = o.urls[i % o.nurls];
 		p->nframes = o.reports / o.pushers + (i < o.reports % o.pushers);
 		p->frames = calloc(p->nframes, sizeof(*p->frames));

@@ -1,0 +1,55 @@
+/*
+ * flatbits.c - the flat chunked bitset of flatbits.h: the writer keeps one
+ * per hot stored union so that finding a report's new PCs costs one load
+ * per PC (store.c).
+ */
+#include "flatbits.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grow.h"
+
+#define KC_FLAT_WORDS (65536 / 64)
+
+int kc_flat_set(struct kc_flat *f, uint32_t v)
+{
+	uint32_t hi = v >> 16, lo = v & 0xffff;
+
+	if (hi >= f->nchunk) {
+		size_t cap = f->capchunk;
+
+		if (KC_GROW(f->chunk, f->capchunk, (size_t)hi + 1) < 0)
+			return -1;
+		memset(f->chunk + f->nchunk, 0, ((size_t)hi + 1 - f->nchunk) * sizeof(*f->chunk));
+		f->bytes += (f->capchunk - cap) * sizeof(*f->chunk);
+		f->nchunk = (size_t)hi + 1;
+	}
+	if (!f->chunk[hi]) {
+		f->chunk[hi] = calloc(KC_FLAT_WORDS, sizeof(uint64_t));
+		if (!f->chunk[hi])
+			return -1;
+		f->bytes += KC_FLAT_WORDS * sizeof(uint64_t);
+	}
+	f->chunk[hi][lo >> 6] |= (uint64_t)1 << (lo & 63);
+	return 0;
+}
+
+static bool set_one(uint32_t v, void *arg)
+{
+	return kc_flat_set(arg, v) == 0;
+}
+
+int kc_flat_or_roaring(struct kc_flat *f, const roaring_bitmap_t *bits)
+{
+	return roaring_iterate(bits, set_one, f) ? 0 : -1;
+}
+
+void kc_flat_clear(struct kc_flat *f)
+{
+	for (size_t i = 0; i < f->nchunk; i++)
+		free(f->chunk[i]);
+	free(f->chunk);
+	memset(f, 0, sizeof(*f));
+}
