@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "db.h"
-#include "flatbits.h"
 #include "labelidx.h"
 #include "nodes.h"
 #include "overflow.h"
@@ -35,10 +34,6 @@ struct merge {
 	int64_t binary, label, day; /* label -1: coverage_total */
 	roaring_bitmap_t *bits;
 	int folded; /* fold_closed_days ran for (binary, label) in this batch */
-	/* Every bit came from add_report_bits: none is in the stored union,
-	 * and all are in its flat bitset of generation flat_gen. */
-	int fresh;
-	uint64_t flat_gen;
 };
 
 /* A machine or build the batch's reports touched: its counters are
@@ -48,11 +43,6 @@ struct touch {
 };
 
 #define KC_UNION_CACHE 1024
-/* The flat bitsets of the cached unions (flatbits.h) take at most this
- * much memory; past it, the least recently used union loses its bitset
- * and its merges take the CRoaring path. A union of a 22 MB kernel text
- * takes at most 2.8 MiB. */
-#define KC_FLAT_BUDGET ((size_t)256 << 20)
 /* A key's rows are folded back into one when a commit would add a row
  * beyond this many (schema/004_coverage_deltas.sql). */
 #define KC_MAX_DELTA_ROWS 32
@@ -98,20 +88,9 @@ struct kc_store {
 		struct merge m;       /* key and the decoded union of its rows */
 		int64_t rows, maxseq; /* rows stored for the key, highest seq */
 		uint64_t used;        /* LRU clock */
-		/* On SQLite, the union as a flat bitset (flat_ok), which may
-		 * also hold the bits the batch is adding to the key (its merge
-		 * holds them too): a report's new PCs are found by one probe
-		 * each, at the report, and only those enter the merge. */
-		struct kc_flat flat;
-		int flat_ok;
-		uint64_t flat_gen; /* which build of the flat bitset (flat_builds) */
 	} unions[KC_UNION_CACHE];
-	uint64_t flat_builds;
 	size_t nunions;
 	uint64_t union_clock;
-	size_t flat_bytes;     /* sum of the unions' kc_flat_bytes */
-	uint32_t *vals;        /* a report part's values (add_report_bits) */
-	size_t capvals;
 	struct kc_lidx *lidx; /* the label index's point maps (labelidx.h) */
 	/* Prepared statements of the writer, keyed by their (constant) SQL
 	 * text pointer: ingest runs the same dozen statements per report. */
@@ -294,8 +273,7 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 	return 0;
 }
 
-/* OR bits into the batch's merge of the key (bits NULL: make sure the merge
- * exists); returns its index, -1 on error. */
+/* OR bits into the batch's merge of the key; returns its index, -1 on error. */
 static long queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
 			const roaring_bitmap_t *bits, struct kc_err *err)
 {
@@ -304,10 +282,7 @@ static long queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64
 	for (size_t i = 0; i < s->nmerges; i++) {
 		m = &s->merges[i];
 		if (m->binary == binary && m->label == label && m->day == day) {
-			if (bits) {
-				roaring_bitmap_or_inplace(m->bits, bits);
-				m->fresh = 0;
-			}
+			roaring_bitmap_or_inplace(m->bits, bits);
 			return (long)i;
 		}
 	}
@@ -318,8 +293,7 @@ static long queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64
 	m->label = label;
 	m->day = day;
 	m->folded = 0;
-	m->fresh = !bits;
-	m->bits = bits ? roaring_bitmap_copy(bits) : roaring_bitmap_create();
+	m->bits = roaring_bitmap_copy(bits);
 	if (!m->bits)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	return (long)s->nmerges++;
@@ -461,9 +435,6 @@ int64_t kc_store_taken_time(uint64_t created, int64_t received, int *clamped)
 	return (int64_t)created;
 }
 
-static long add_report_bits(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
-			    const roaring_bitmap_t *bits, struct kc_err *err);
-
 static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *err)
 {
 	const struct kc_report *r = job->report;
@@ -495,8 +466,8 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		const struct kc_canon_part *p = &job->canon->parts[i];
 		long k;
 
-		if (add_report_bits(s, p->binary, -1, 0, p->bits, err) < 0 ||
-		    (k = add_report_bits(s, p->binary, label, day, p->bits, err)) < 0)
+		if (queue_merge(s, p->binary, -1, 0, p->bits, err) < 0 ||
+		    (k = queue_merge(s, p->binary, label, day, p->bits, err)) < 0)
 			return -1;
 		/* Completed days are those before the day of receipt; once per
 		 * (binary, label, day) and batch. */
@@ -523,19 +494,10 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 	return 0;
 }
 
-static void drop_flat(struct kc_store *s, struct stored *e)
-{
-	s->flat_bytes -= kc_flat_bytes(&e->flat);
-	kc_flat_clear(&e->flat);
-	e->flat_ok = 0;
-}
-
 static void drop_unions(struct kc_store *s)
 {
-	for (size_t i = 0; i < s->nunions; i++) {
+	for (size_t i = 0; i < s->nunions; i++)
 		kc_bitmap_free(s->unions[i].m.bits);
-		drop_flat(s, &s->unions[i]);
-	}
 	s->nunions = 0;
 }
 
@@ -602,12 +564,10 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 		kc_err_prefix(err, "reading the stored bitmaps of binary %lld", (long long)m->binary);
 		return NULL;
 	}
-	if (s->nunions < KC_UNION_CACHE) {
+	if (s->nunions < KC_UNION_CACHE)
 		slot = s->nunions++;
-	} else { /* least recently used */
-		kc_bitmap_free(s->unions[slot].m.bits);
-		drop_flat(s, &s->unions[slot]);
-	}
+	else
+		kc_bitmap_free(s->unions[slot].m.bits); /* least recently used */
 	e = &s->unions[slot];
 	e->m = *m;
 	e->m.bits = bits;
@@ -615,103 +575,6 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 	e->maxseq = maxseq;
 	e->used = ++s->union_clock;
 	return e;
-}
-
-/* Make e's flat bitset hold its union, within KC_FLAT_BUDGET: the least
- * recently used other unions lose theirs first. Returns 0, or -1 when e
- * cannot have one (out of budget or memory; nothing is wrong then). */
-static int flat_ready(struct kc_store *s, struct stored *e)
-{
-	size_t before;
-
-	if (e->flat_ok)
-		return 0;
-	before = kc_flat_bytes(&e->flat);
-	if (kc_flat_or_roaring(&e->flat, e->m.bits) < 0) {
-		s->flat_bytes += kc_flat_bytes(&e->flat) - before;
-		drop_flat(s, e);
-		return -1;
-	}
-	s->flat_bytes += kc_flat_bytes(&e->flat) - before;
-	e->flat_ok = 1;
-	e->flat_gen = ++s->flat_builds;
-	while (s->flat_bytes > KC_FLAT_BUDGET) {
-		struct stored *lru = NULL;
-
-		for (size_t i = 0; i < s->nunions; i++) {
-			struct stored *o = &s->unions[i];
-
-			if (o != e && o->flat_ok && (!lru || o->used < lru->used))
-				lru = o;
-		}
-		if (!lru) {
-			drop_flat(s, e);
-			return -1;
-		}
-		drop_flat(s, lru);
-	}
-	return 0;
-}
-
-/* Add a report part's bits to the batch's merge of the key, like
- * queue_merge, but on SQLite only the bits the stored union lacks, found
- * by probing its flat bitset (which gets them at once, so a PC is new for
- * one report of the batch only). Returns the merge's index, -1 on error. */
-static long add_report_bits(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
-			    const roaring_bitmap_t *bits, struct kc_err *err)
-{
-	struct merge key = { .binary = binary, .label = label, .day = day };
-	uint64_t n = roaring_bitmap_get_cardinality(bits);
-	struct stored *e;
-	struct merge *m;
-	size_t k = 0, before;
-	long idx;
-	int r;
-
-	/* PostgreSQL: flush_merges rereads every union under its lock. */
-	if (kc_sql_backend(s->db) == KC_SQL_PG)
-		return queue_merge(s, binary, label, day, bits, err);
-	e = stored_union(s, &key, err);
-	if (!e)
-		return -1;
-	if (flat_ready(s, e) < 0)
-		return queue_merge(s, binary, label, day, bits, err);
-	/* The key's merge exists even when nothing is new: apply_report marks
-	 * its fold of the label's days there. */
-	idx = queue_merge(s, binary, label, day, NULL, err);
-	if (idx < 0)
-		return -1;
-	m = &s->merges[idx];
-	if (m->fresh && m->flat_gen != e->flat_gen) {
-		/* The flat bitset was built again (evicted) since this merge's
-		 * bits went into it: put them back. */
-		before = kc_flat_bytes(&e->flat);
-		r = kc_flat_or_roaring(&e->flat, m->bits);
-		s->flat_bytes += kc_flat_bytes(&e->flat) - before;
-		if (r < 0) {
-			drop_flat(s, e);
-			return queue_merge(s, binary, label, day, bits, err);
-		}
-	}
-	m->flat_gen = e->flat_gen;
-	if (KC_GROW(s->vals, s->capvals, n ? n : 1) < 0)
-		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	roaring_bitmap_to_uint32_array(bits, s->vals);
-	before = kc_flat_bytes(&e->flat);
-	for (uint64_t i = 0; i < n; i++) {
-		if (kc_flat_test(&e->flat, s->vals[i]))
-			continue;
-		if (kc_flat_set(&e->flat, s->vals[i]) < 0) {
-			s->flat_bytes += kc_flat_bytes(&e->flat) - before;
-			drop_flat(s, e);
-			return queue_merge(s, binary, label, day, bits, err);
-		}
-		s->vals[k++] = s->vals[i];
-	}
-	s->flat_bytes += kc_flat_bytes(&e->flat) - before;
-	if (k)
-		roaring_bitmap_add_many(m->bits, k, s->vals);
-	return idx;
 }
 
 /* Insert bits as row seq of e's key. */
@@ -805,11 +668,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 
 		if (!e)
 			return -1;
-		/* A fresh merge is its delta (the union may have been evicted and
-		 * read again since; the rows lack the bits all the same). */
-		delta = m->fresh ? m->bits : new_bits(m->bits, e->m.bits);
-		if (m->fresh)
-			m->bits = NULL;
+		delta = new_bits(m->bits, e->m.bits);
 		if (!delta)
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		if (roaring_bitmap_is_empty(delta)) {
@@ -817,17 +676,6 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 			continue; /* nothing new: the stored rows stay as they are */
 		}
 		roaring_bitmap_or_inplace(e->m.bits, delta);
-		/* The flat bitset has the bits a report added already; not those
-		 * of a fold or of a merge made before the union was cached. */
-		if (e->flat_ok && !(m->fresh && m->flat_gen == e->flat_gen)) {
-			size_t before = kc_flat_bytes(&e->flat);
-
-			if (kc_flat_or_roaring(&e->flat, delta) < 0)
-				e->flat_ok = 0;
-			s->flat_bytes += kc_flat_bytes(&e->flat) - before;
-			if (!e->flat_ok)
-				drop_flat(s, e);
-		}
 		/* A day's new bits are what the label index lacks (labelidx.h). */
 		if (m->label >= 0 && m->day >= 0 &&
 		    kc_lidx_add(s->lidx, s->db, m->binary, m->label, m->day, delta, err) < 0) {
@@ -1084,7 +932,6 @@ void kc_store_close(struct kc_store *s)
 	free(s->machines);
 	free(s->builds);
 	free(s->labels);
-	free(s->vals);
 	kc_lidx_free(s->lidx);
 	for (size_t i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
 		kc_stmt_finalize(s->cache[i].st);
