@@ -48,6 +48,7 @@ int kc_elf_build_id(Elf *elf, char *hex, size_t size)
 static int open_elf(const char *path, int *fd, Elf **elf, struct kc_err *err)
 {
 	*elf = NULL;
+	*fd = -1;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return kc_err_set(err, KC_E_INTERNAL, "libelf: %s", elf_errmsg(-1));
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
