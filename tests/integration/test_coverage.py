@@ -48,6 +48,17 @@ OBJDUMP = tool("llvm-objdump", "llvm-objdump-14")
 ADDR2LINE = tool("llvm-addr2line", "llvm-addr2line-14")
 GENHTML = tool("genhtml")
 
+
+def require_build_tools(git=False):
+    """Returns when the toolchain the coverage suites build their miniature
+    kernels with is there (and git, for the suites with source revisions);
+    otherwise exits as kcovlib.require_tools does."""
+    tools = [("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
+             ("llvm-addr2line", ADDR2LINE)]
+    if git:
+        tools.append(("git", tool("git")))
+    require_tools("coverage", tuple(tools + [("KC_MKFRAME", MKFRAME), ("KC_FIX_SOURCE", FIXSRC)]))
+
 # Where each fixture source goes in the miniature tree, and the file that
 # declares each function (a point belongs to a function only when the
 # function is declared in the point's own file).
@@ -859,9 +870,7 @@ def test_out_of_tree_build():
 
 
 def main():
-    require_tools("coverage", (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
-                               ("llvm-addr2line", ADDR2LINE), ("KC_MKFRAME", MKFRAME),
-                               ("KC_FIX_SOURCE", FIXSRC)))
+    require_build_tools()
     setup()
     try:
         run_tests([test_import_over_http, test_summary_unmatched, test_file_lines_and_functions,

@@ -12,15 +12,13 @@ oracle), never from kcovd. Reports with absurd clocks are clamped.
 """
 import datetime
 import json
-import os
 import shutil
-import sys
 import time
 import urllib.parse
 
-from kcovlib import Server, check, require_tools, run_tests, tmpdir
+from kcovlib import Server, check, run_tests, tmpdir
 import test_merge as tm
-from test_coverage import ADDR2LINE, CLANG, LLD, OBJDUMP, tool
+from test_coverage import require_build_tools
 
 STATE = {}
 NDAYS = 27  # within the 30 days a collector's clock is believed
@@ -364,9 +362,7 @@ def test_errors():
 
 
 def main():
-    require_tools("coverage", (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
-                               ("llvm-addr2line", ADDR2LINE), ("git", tool("git")),
-                               ("KC_MKFRAME", tm.MKFRAME), ("KC_FIX_SOURCE", tm.FIXSRC)))
+    require_build_tools(git=True)
     setup()
     try:
         run_tests([test_days_of_every_build, test_weeks_and_months, test_label_minus_release,

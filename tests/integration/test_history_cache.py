@@ -20,10 +20,10 @@ import shutil
 import time
 import urllib.parse
 
-from kcovlib import KCOVD, check, require_tools, run_tests
+from kcovlib import KCOVD, check, run_tests
 import test_history as th
 import test_merge as tm
-from test_coverage import ADDR2LINE, CLANG, LLD, OBJDUMP, sh, tool
+from test_coverage import require_build_tools, sh
 
 STATE = th.STATE
 
@@ -156,9 +156,7 @@ def setup():
 
 
 def main():
-    require_tools("coverage", (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
-                               ("llvm-addr2line", ADDR2LINE), ("git", tool("git")),
-                               ("KC_MKFRAME", tm.MKFRAME), ("KC_FIX_SOURCE", tm.FIXSRC)))
+    require_build_tools(git=True)
     setup()
     try:
         run_tests([test_cache_is_used, test_late_report, test_reimport, test_build_delete,

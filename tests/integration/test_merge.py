@@ -17,15 +17,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
-from kcovlib import KCOVD, Server, check, require_tools, run_tests, tmpdir
+from kcovlib import KCOVD, Server, check, run_tests, tmpdir
 # the miniature kernel of test_coverage.py: its tools, flags and oracle pieces
-from test_coverage import (ADDR2LINE, CLANG, KFLAGS, LINK, LLD, OBJDUMP, call_sites,
-                           expect_file, frames, sh, tool)
-
-MKFRAME = os.environ.get("KC_MKFRAME")
-FIXSRC = os.environ.get("KC_FIX_SOURCE")
+from test_coverage import (CLANG, FIXSRC, KFLAGS, LINK, LLD, MKFRAME, call_sites, expect_file,
+                           frames, require_build_tools, sh)
 STATE = {}
 NGEN = 34
 
@@ -286,7 +282,7 @@ def check_file(t, merged, path, **params):
               sum(1 for v in funcs.values() if v[0]), nlost,
               sum(c for c, n in own(t, path)[0].values()))
     got_t = (j["lines_covered"], j["lines_partial"], j["functions_covered"], j["lost_lines"],
-             j["points_covered"] - sum(c for off, (f, ln, fn) in t["pts"].items()
+             j["points_covered"] - sum(1 for off, (f, ln, fn) in t["pts"].items()
                                        if f == path and not ln and off in t["cov"]))
     check(got_t == want_t, "%s %s totals %s, want %s" % (t["name"], path, got_t, want_t))
     check({x for x in j["merge"]["builds"]} == {b["build_id"] for b in merged
@@ -702,9 +698,7 @@ def test_merge_labels():
 
 
 def main():
-    require_tools("coverage", (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
-                               ("llvm-addr2line", ADDR2LINE), ("git", tool("git")),
-                               ("KC_MKFRAME", MKFRAME), ("KC_FIX_SOURCE", FIXSRC)))
+    require_build_tools(git=True)
     setup()
     try:
         run_tests([test_import_from_git, test_texts_stored_once, test_source_dir_shares_texts,

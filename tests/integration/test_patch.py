@@ -17,14 +17,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import urllib.parse
 
-from kcovlib import check, require_tools, run_tests, tmpdir, Server
+from kcovlib import check, run_tests, tmpdir, Server
 import test_merge
-from test_merge import (ADDR2LINE, CLANG, LLD, OBJDUMP, FIXSRC, MKFRAME, cfile, compile_build,
-                        expect_merged, func, import_cli, points_of, push_coverage, start_c,
-                        tool, write_tree)
+from test_coverage import require_build_tools
+from test_merge import (cfile, compile_build, expect_merged, import_cli, points_of,
+                        push_coverage, start_c, write_tree)
 
 STATE = test_merge.STATE  # test_merge's helpers read the server and root from it
 NAMES = ["uncovered", "partial", "covered"]
@@ -427,9 +426,7 @@ def test_blame_cap():
 
 
 def main():
-    require_tools("coverage", (("clang", CLANG), ("ld.lld", LLD), ("llvm-objdump", OBJDUMP),
-                               ("llvm-addr2line", ADDR2LINE), ("git", tool("git")),
-                               ("KC_MKFRAME", MKFRAME), ("KC_FIX_SOURCE", FIXSRC)))
+    require_build_tools(git=True)
     setup()
     try:
         run_tests([test_patch_lines, test_commits, test_base_rev, test_patch_errors, test_no_git,

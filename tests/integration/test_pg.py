@@ -245,10 +245,7 @@ def cov_kernel():
     root, src, vmlinux, modules dir, ko, oracle points, build id, module id)."""
     import test_coverage as tc
     if not KERNEL_FIX:
-        tc.require_tools("coverage", (("clang", tc.CLANG), ("ld.lld", tc.LLD),
-                                      ("llvm-objdump", tc.OBJDUMP),
-                                      ("llvm-addr2line", tc.ADDR2LINE),
-                                      ("KC_MKFRAME", tc.MKFRAME), ("KC_FIX_SOURCE", tc.FIXSRC)))
+        tc.require_build_tools()
         root, src, vmlinux, mods, ko = tc.build_kernel()
         tc.STATE.update(root=root)
         build_id = re.search(r"Build ID: ([0-9a-f]+)",

@@ -50,10 +50,11 @@ get "/api/v1/builds/$bt/summary?merge=$bs" "$work/summary.json"
 get "/api/v1/builds/$bt/files/fs/read_write.c?merge=$bs" "$work/rw.json"
 
 python3 - "$work" "$ks" "$kt" <<'PY'
-import difflib, json, os, sys
+import json, os, sys
 sys.dont_write_bytecode = True  # (no __pycache__ in the tree)
 sys.path.insert(0, "tests/kernel")
 from kcov_oracle import lcov, link_text, lines_of as lines_at, module_points, vmlinux_points
+from kcov_oracle import line_map as oracle_line_map
 work, ks, kt = sys.argv[1:4]
 fail = []
 
@@ -80,28 +81,10 @@ if any(own.values()):
     fail.append("T has coverage of its own")
 
 # The line maps, from the two source trees.
-texts = {}
-def text(k, f):
-    if (k, f) not in texts:
-        p = os.path.join(k, "linux-source-6.1", f)
-        texts[(k, f)] = open(p, "rb").read().decode("utf-8", "replace").split("\n") \
-            if not f.startswith("/") and os.path.isfile(p) else None
-    return texts[(k, f)]
-
 maps = {}
 def line_map(f):
     if f not in maps:
-        a, b = text(ks, f), text(kt, f)
-        if a is None or b is None:
-            maps[f] = None
-        elif a == b:
-            maps[f] = "identity"
-        else:
-            m = {}
-            for blk in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
-                for j in range(blk.size):
-                    m[blk.a + j + 1] = blk.b + j + 1
-            maps[f] = m
+        maps[f] = oracle_line_map(ks, kt, f)
     return maps[f]
 
 want_merged, lost_in_t, lost_files, unpointed = set(), {}, {}, 0

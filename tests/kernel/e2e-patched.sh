@@ -88,10 +88,10 @@ get "/api/v1/builds/$bt/summary?merge=$bs" "$work/summary.json"
 get "/api/v1/builds/$bt/files/fs/read_write.c?merge=$bs" "$work/rw.json"
 
 python3 - "$work" "$ks" "$kt" "$bs" "$bt" <<'PY'
-import difflib, json, os, sys
+import json, os, sys
 sys.dont_write_bytecode = True  # (no __pycache__ in the tree)
 sys.path.insert(0, "tests/kernel")
-from kcov_oracle import lcov, link_text, lines_of as lines_at, module_points, vmlinux_points
+from kcov_oracle import lcov, line_map, link_text, lines_of as lines_at, module_points, vmlinux_points
 work, ks, kt, bs, bt = sys.argv[1:6]
 fail = []
 PATCHED = "fs/read_write.c"
@@ -126,26 +126,9 @@ if got_own != t_cov:
     a, b = sorted(got_own - t_cov), sorted(t_cov - got_own)
     fail.append(f"T's own covered lines differ: {len(a)} extra {a[:5]}, {len(b)} missing {b[:5]}")
 
-def text(k, f):
-    p = os.path.join(k, "linux-source-6.1", f)
-    return open(p, "rb").read().decode("utf-8", "replace").split("\n") \
-        if not f.startswith("/") and os.path.isfile(p) else None
-
 # The line maps: which files differ between the trees (only the patched one
 # should), and difflib's map for those.
-maps = {}
-for f in sorted({f for f, _ in s_cov}):
-    a, b = text(ks, f), text(kt, f)
-    if a is None or b is None:
-        maps[f] = None
-    elif a == b:
-        maps[f] = "identity"
-    else:
-        m = {}
-        for blk in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
-            for j in range(blk.size):
-                m[blk.a + j + 1] = blk.b + j + 1
-        maps[f] = m
+maps = {f: line_map(ks, kt, f) for f in sorted({f for f, _ in s_cov})}
 changed = sorted(f for f, m in maps.items() if m not in (None, "identity"))
 if changed != [PATCHED]:
     fail.append(f"files that differ between the trees: {changed}, want [{PATCHED}]")

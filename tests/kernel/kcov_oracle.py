@@ -2,6 +2,7 @@
 tests/kernel/e2e-patched.sh): which source lines a set of PCs or a binary's
 coverage points fall on, by the toolchain's own symbolizers and ELF readers
 (never kcovd's code), and the DA lines of an LCOV export."""
+import difflib
 import os
 import shutil
 import struct
@@ -98,3 +99,29 @@ def lcov(path):
             l, c = line[3:].split(",")[:2]
             da[(sf, int(l))] = int(c)
     return da
+
+
+def source_lines(k, f):
+    """The lines of source file f (relative) of build directory k's tree, or
+    None (an absolute path, or a file the tree does not have)."""
+    p = os.path.join(k, "linux-source-6.1", f)
+    if f.startswith("/") or not os.path.isfile(p):
+        return None
+    return open(p, "rb").read().decode("utf-8", "replace").split("\n")
+
+
+def line_map(ks, kt, f):
+    """How file f's lines in tree ks land in tree kt, by difflib (an
+    independent diff, not kcovd's): None when a tree lacks the file,
+    "identity" when the texts are equal, else {line in ks: line in kt} of
+    the matching blocks."""
+    a, b = source_lines(ks, f), source_lines(kt, f)
+    if a is None or b is None:
+        return None
+    if a == b:
+        return "identity"
+    m = {}
+    for blk in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
+        for j in range(blk.size):
+            m[blk.a + j + 1] = blk.b + j + 1
+    return m

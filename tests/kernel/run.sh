@@ -57,7 +57,11 @@ run_config() { # CONFIG TIMEOUT_S
 	sed 's/^/  guest: /' "$res.txt"
 	grep -q '^END-OF-RESULTS' "$res.txt" || { echo "FAIL [$cfg]: results incomplete"; fail=1; }
 	grep -q '^selftest_rc=0$' "$res.txt" || { echo "FAIL [$cfg]: selftest status"; fail=1; }
-	if grep -q '^not ok' "$res.txt"; then echo "FAIL [$cfg]: selftest failures"; fail=1; fi
+	if grep -q '^not ok' "$res.txt"; then
+		# Named on the FAIL line: a CI log may keep only its last lines.
+		echo "FAIL [$cfg]: selftest failures: $(grep '^not ok' "$res.txt" | sed 's/^not ok [0-9]* - //' | tr '\n' ' ')"
+		fail=1
+	fi
 	if grep -q '# SKIP' "$res.txt"; then echo "FAIL [$cfg]: selftest skipped checks"; fail=1; fi
 	npass=$(grep -c '^ok ' "$res.txt" || true)
 	((npass >= 30)) || { echo "FAIL [$cfg]: only $npass checks passed"; fail=1; }
