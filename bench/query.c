@@ -315,8 +315,8 @@ int main(int argc, char **argv)
 		}
 		failed += measure(curl, url, b, nb, Q_TREE, filter, fname, n, &rng, floor_p50, &p50);
 		failed += measure(curl, url, b, nb, Q_FILE, filter, fname, n, &rng, floor_p50, &p50);
-		failed += measure(curl, url, b, nb, Q_LABELS, filter, fname, nlcov, &rng, floor_p50,
-				  &p50);
+		/* As many as tree and file: its goal is a p99 (issue 18 item 3). */
+		failed += measure(curl, url, b, nb, Q_LABELS, filter, fname, n, &rng, floor_p50, &p50);
 		failed += measure(curl, url, b, nb, Q_LCOV_TOP, filter, fname, nlcov, &rng, floor_p50,
 				  &p50);
 		failed += measure(curl, url, b, nb, Q_LCOV_ALL, filter, fname, nlcov > 4 ? nlcov / 4 : 1,
