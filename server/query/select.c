@@ -42,13 +42,76 @@ const roaring_bitmap_t *cq_covset_get(const struct covset *s, int64_t id)
 	return lo < s->n && s->v[lo].id == id ? s->v[lo].bits : NULL;
 }
 
+/* Step st (bound) to its end, OR-ing column 1's bitmaps into out by the
+ * key in column 0. Rows come grouped by key, ascending (images and
+ * binaries scanned in id order), so merging looks at the last entry only. */
+static int covset_read(struct kc_sql *db, struct kc_stmt *st, struct covset *out,
+		       struct kc_err *err)
+{
+	int rc;
+
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		int64_t id = kc_stmt_column_int64(st, 0);
+		roaring_bitmap_t *b = kc_db_column_bitmap(st, 1);
+
+		if (!b)
+			return kc_err_set(err, KC_E_INTERNAL,
+					  "stored coverage bitmap of %lld is corrupt", (long long)id);
+		if (out->n && out->v[out->n - 1].id == id) {
+			roaring_bitmap_or_inplace(out->v[out->n - 1].bits, b);
+			kc_bitmap_free(b);
+			continue;
+		}
+		if (KC_GROW(out->v, out->cap, out->n + 1) < 0) {
+			kc_bitmap_free(b);
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		}
+		out->v[out->n].id = id;
+		out->v[out->n++].bits = b;
+	}
+	return rc == KC_DONE ? 0 : -1;
+}
+
+/* OR from's entries into into (both ascending by id); from is emptied. */
+static int covset_or(struct covset *into, struct covset *from, struct kc_err *err)
+{
+	struct covset m = { 0 };
+	size_t i = 0, j = 0, total = into->n + from->n;
+
+	if (!from->n)
+		return 0;
+	m.v = calloc(total, sizeof(*m.v));
+	if (!m.v)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	while (i < into->n || j < from->n) {
+		if (j == from->n || (i < into->n && into->v[i].id < from->v[j].id)) {
+			m.v[m.n++] = into->v[i++];
+		} else if (i == into->n || from->v[j].id < into->v[i].id) {
+			m.v[m.n++] = from->v[j++];
+		} else {
+			roaring_bitmap_or_inplace(into->v[i].bits, from->v[j].bits);
+			kc_bitmap_free(from->v[j++].bits);
+			m.v[m.n++] = into->v[i++];
+		}
+	}
+	free(into->v);
+	free(from->v);
+	memset(from, 0, sizeof(*from));
+	m.cap = total;
+	*into = m;
+	return 0;
+}
+
 /* Coverage per image (by_binary = 0) or per binaries row (1): the
  * all-time union (filtered = 0), or the rows of the days since..until
  * (KC_ALL_DAYS: all days) of the labels in labels_json (NULL: all labels). Images and binaries are
  * scanned in id order ("+" keeps SQLite off the build index), so rows come
- * grouped by key without sorting their blobs, and merging only looks at the
- * last entry; each key's rows are found through the primary key (binary,
- * label, day). */
+ * grouped by key without sorting their blobs; each key's rows are found
+ * through the primary key (binary, label, day). All labels over a day
+ * window read the days' unions of every label (dayunion.h) where they are
+ * valid, and the per-label rows of the days where they are not: those
+ * first, so that a day whose union the writer makes valid between the two
+ * statements is read twice (the same bits), never missed. */
 static int covset_load(struct kc_sql *db, int64_t build, int by_binary, int filtered,
 		       const char *labels_json, int64_t since, int64_t until, struct covset *out,
 		       struct kc_err *err)
@@ -56,41 +119,81 @@ static int covset_load(struct kc_sql *db, int64_t build, int by_binary, int filt
 #define IMAGES(X) "FROM images i " X "binaries b ON " IMG_BINARY
 #define LABELS(J) "c.label IN (SELECT l.id FROM labels l WHERE l.name IN " J ") AND "
 #define DAYS "c.day BETWEEN ?3 AND ?4 "
+#define VALID(T, OP) "(SELECT cd.union_stamp " OP " cd.stamp FROM coverage_days cd " \
+		     "WHERE cd.day = " T ".day AND cd.binary = " T ".binary) "
 #define SQL(X, J)                                                                         \
 	{ { "SELECT i.id, t.bits " IMAGES(X) X "coverage_total t ON t.binary = b.id "      \
 	    "WHERE +i.build = ?1 ORDER BY i.id",                                              \
 	    "SELECT i.id, c.bits " IMAGES(X) X "coverage c ON c.binary = b.id "              \
 	    "WHERE +i.build = ?1 AND " LABELS(J) DAYS "ORDER BY i.id",                       \
+	    "SELECT i.id, u.bits " IMAGES(X) X "coverage_day_unions u ON u.binary = b.id "   \
+	    "WHERE +i.build = ?1 AND u.day BETWEEN ?3 AND ?4 AND " VALID("u", "=")          \
+	    "ORDER BY i.id",                                                                  \
 	    "SELECT i.id, c.bits " IMAGES(X) X "coverage c ON c.binary = b.id "              \
-	    "WHERE +i.build = ?1 AND " DAYS "ORDER BY i.id",                                 \
+	    "WHERE +i.build = ?1 AND " LABELS(J) KC_ALL_DAYS_ROWS "ORDER BY i.id",           \
 	    "SELECT i.id, c.bits " IMAGES(X) X "coverage c ON c.binary = b.id "              \
-	    "WHERE +i.build = ?1 AND " LABELS(J) KC_ALL_DAYS_ROWS "ORDER BY i.id" },         \
+	    "WHERE +i.build = ?1 AND " DAYS "AND " VALID("c", "<>") "ORDER BY i.id" },       \
 	  { "SELECT b.id, t.bits FROM binaries b " X "coverage_total t ON "                  \
 	    "t.binary = b.id WHERE +b.build = ?1 ORDER BY b.id",                             \
 	    "SELECT b.id, c.bits FROM binaries b " X "coverage c ON c.binary = b.id "        \
 	    "WHERE +b.build = ?1 AND " LABELS(J) DAYS "ORDER BY b.id",                       \
+	    "SELECT b.id, u.bits FROM binaries b " X "coverage_day_unions u ON "             \
+	    "u.binary = b.id WHERE +b.build = ?1 AND u.day BETWEEN ?3 AND ?4 AND "           \
+	    VALID("u", "=") "ORDER BY b.id",                                                  \
 	    "SELECT b.id, c.bits FROM binaries b " X "coverage c ON c.binary = b.id "        \
-	    "WHERE +b.build = ?1 AND " DAYS "ORDER BY b.id",                                 \
+	    "WHERE +b.build = ?1 AND " LABELS(J) KC_ALL_DAYS_ROWS "ORDER BY b.id",           \
 	    "SELECT b.id, c.bits FROM binaries b " X "coverage c ON c.binary = b.id "        \
-	    "WHERE +b.build = ?1 AND " LABELS(J) KC_ALL_DAYS_ROWS "ORDER BY b.id" } }
+	    "WHERE +b.build = ?1 AND " DAYS "AND " VALID("c", "<>") "ORDER BY b.id" } }
 	/* [backend][by_binary][variant] */
-	static const char *const sql[2][2][4] = {
+	static const char *const sql[2][2][5] = {
 		SQL(KC_SQL_XJOIN_SQLITE, KC_SQL_JSON_TEXTS_SQLITE("?2")),
 		SQL(KC_SQL_XJOIN_PG, KC_SQL_JSON_TEXTS_PG("?2")),
 	};
+	/* Is any day of the window stale for the build (then variant 4 runs)? */
+	static const char *const stale_sql =
+		"SELECT 1 FROM binaries b JOIN coverage_days cd ON cd.binary = b.id "
+		"WHERE b.build = ?1 AND cd.day BETWEEN ?2 AND ?3 AND cd.nrows > 0 "
+		"AND cd.union_stamp <> cd.stamp LIMIT 1";
 #undef SQL
+#undef VALID
 #undef IMAGES
 #undef LABELS
 #undef DAYS
-	/* 0: all-time union; 1: labels, days; 2: all labels, days; 3: labels,
-	 * all days. */
+	/* 0: all-time union; 1: labels, days; 2: all labels, days (the day
+	 * unions, after variant 4: the stale days' rows); 3: labels, all days. */
 	int variant = !filtered ? 0 : !labels_json ? 2 : since == KC_ALL_DAYS ? 3 : 1;
-	struct kc_stmt *st = kc_db_prepare(db, sql[kc_sql_backend(db) == KC_SQL_PG][by_binary][variant], err);
+	int pg = kc_sql_backend(db) == KC_SQL_PG;
+	struct kc_stmt *st = NULL;
+	struct covset stale = { 0 };
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (!st)
-		return -1;
+	if (variant == 2) {
+		if (!(st = kc_db_prepare(db, stale_sql, err)))
+			goto out;
+		kc_stmt_bind_int64(st, 1, build);
+		kc_stmt_bind_int64(st, 2, since);
+		kc_stmt_bind_int64(st, 3, until);
+		rc = kc_db_step(db, st, err);
+		kc_stmt_finalize(st);
+		st = NULL;
+		if (rc < 0)
+			goto out;
+		if (rc == KC_ROW) {
+			if (!(st = kc_db_prepare(db, sql[pg][by_binary][4], err)))
+				goto out;
+			kc_stmt_bind_int64(st, 1, build);
+			kc_stmt_bind_int64(st, 3, since);
+			kc_stmt_bind_int64(st, 4, until);
+			rc = covset_read(db, st, &stale, err);
+			kc_stmt_finalize(st);
+			st = NULL;
+			if (rc < 0)
+				goto fail;
+		}
+	}
+	if (!(st = kc_db_prepare(db, sql[pg][by_binary][variant], err)))
+		goto out;
 	kc_stmt_bind_int64(st, 1, build);
 	if (filtered) {
 		if (labels_json)
@@ -100,35 +203,15 @@ static int covset_load(struct kc_sql *db, int64_t build, int by_binary, int filt
 			kc_stmt_bind_int64(st, 4, until);
 		}
 	}
-	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
-		int64_t id = kc_stmt_column_int64(st, 0);
-		roaring_bitmap_t *b = kc_db_column_bitmap(st, 1);
-
-		if (!b) {
-			kc_err_set(err, KC_E_INTERNAL,
-				   "stored coverage bitmap of %lld is corrupt", (long long)id);
-			goto out;
-		}
-		if (out->n && out->v[out->n - 1].id == id) {
-			roaring_bitmap_or_inplace(out->v[out->n - 1].bits, b);
-			kc_bitmap_free(b);
-			continue;
-		}
-		if (KC_GROW(out->v, out->cap, out->n + 1) < 0) {
-			kc_bitmap_free(b);
-			kc_err_set(err, KC_E_INTERNAL, "out of memory");
-			goto out;
-		}
-		out->v[out->n].id = id;
-		out->v[out->n++].bits = b;
-	}
-	if (rc < 0) {
-		kc_err_prefix(err, "loading coverage");
-		goto out;
-	}
+	if (covset_read(db, st, out, err) < 0 || covset_or(out, &stale, err) < 0)
+		goto fail;
 	ret = 0;
+	goto out;
+fail:
+	kc_err_prefix(err, "loading coverage");
 out:
 	kc_stmt_finalize(st);
+	cq_covset_release(&stale);
 	if (ret < 0)
 		cq_covset_release(out);
 	return ret;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "dayunion.h"
 #include "db.h"
 #include "grow.h"
 #include "labelidx.h"
@@ -156,6 +157,32 @@ out:
 	return ret;
 }
 
+/* Append to *locks (n of them, room for n) the lock keys of the day
+ * unions before cutoff (dayunion.h); *total gets the new count. */
+static int gc_day_union_locks(struct kc_sql *db, int64_t cutoff, int64_t **locks,
+			      size_t *total, size_t n, struct kc_err *err)
+{
+	struct kc_stmt *st = kc_db_prepare(db, "SELECT DISTINCT binary, day FROM "
+					       "coverage_day_unions WHERE day < ?1", err);
+	size_t cap = n;
+	int rc;
+
+	*total = n;
+	if (!st)
+		return -1;
+	kc_stmt_bind_int64(st, 1, cutoff);
+	while ((rc = kc_db_step(db, st, err)) == KC_ROW) {
+		if (KC_GROW(*locks, cap, *total + 1) < 0) {
+			rc = kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			break;
+		}
+		(*locks)[(*total)++] = kc_dayunion_key(kc_stmt_column_int64(st, 0),
+						       kc_stmt_column_int64(st, 1));
+	}
+	kc_stmt_finalize(st);
+	return rc == KC_DONE ? 0 : -1;
+}
+
 /* The fold of every label's days before cutoff (step 1 of kc_gc_run),
  * per key in kcovd with kc_sql_union, the same on both backends. Lock
  * order against the writer (store.c takes label_unions rows while it
@@ -166,7 +193,7 @@ static int gc_fold(struct kc_sql *db, int64_t cutoff, struct kc_gc_result *res,
 {
 	struct gc_key *keys;
 	int64_t *locks = NULL;
-	size_t n;
+	size_t n, n_locks = 0;
 	int ret = -1;
 
 	if (gc_keys(db, cutoff, &keys, &n, err) < 0)
@@ -186,7 +213,14 @@ static int gc_fold(struct kc_sql *db, int64_t cutoff, struct kc_gc_result *res,
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		locks[i] = kc_nodes_union_key(keys[i].binary, keys[i].label, KC_ALL_DAYS);
-	if (kc_nodes_lock_keys(db, locks, n, err) < 0)
+	if (gc_day_union_locks(db, cutoff, &locks, &n_locks, n, err) < 0 ||
+	    kc_nodes_lock_keys(db, locks, n_locks, err) < 0)
+		goto out;
+	/* The days' unions of every label go first: a late report another
+	 * node commits meanwhile keeps its per-label rows and union rows both,
+	 * or loses both, or has its union marked stale by the per-label
+	 * deletes below (dayunion.h). */
+	if (exec_i(db, "DELETE FROM coverage_day_unions WHERE day < ?1", cutoff, NULL, err) < 0)
 		goto out;
 	/* The label index of the builds that lose rows is recomputed after
 	 * (the first day of a file may move). */
@@ -254,6 +288,8 @@ int kc_build_delete(struct kc_sql *db, const char *build_id, const char *actor,
 		{ "DELETE FROM build_imports WHERE build = ?1", -1 },
 		{ "DELETE FROM coverage WHERE binary IN (SELECT id FROM binaries WHERE build = ?1)", 3 },
 		{ "DELETE FROM coverage_total WHERE binary IN "
+		  "(SELECT id FROM binaries WHERE build = ?1)", -1 },
+		{ "DELETE FROM coverage_day_unions WHERE binary IN "
 		  "(SELECT id FROM binaries WHERE build = ?1)", -1 },
 		{ "DELETE FROM label_unions WHERE binary IN "
 		  "(SELECT id FROM binaries WHERE build = ?1)", -1 },

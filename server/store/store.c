@@ -4,8 +4,9 @@
  * coverage bitmaps touched by the batch are merged in memory and written
  * once before the commit. Waiters are woken only after COMMIT returned.
  *
- * Why one file (about 870 lines): the batch loop, the per-batch merge of
- * coverage by key, the folding of completed days and the union cache are
+ * Why one file (about 1,100 lines): the batch loop, the per-batch merge of
+ * coverage by key (each label's day, the all-time union, every label's
+ * day: dayunion.h), the folding of completed days and the union cache are
  * one transaction's state (struct kc_store) that every step reads and
  * writes; split, that state would have to be exported to each piece, and
  * the one invariant (nothing acknowledged before COMMIT) would span files.
@@ -24,14 +25,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dayunion.h"
 #include "db.h"
 #include "labelidx.h"
 #include "nodes.h"
 #include "overflow.h"
 #include "sql_union.h"
 
+/* The keys of struct merge and struct stored: label >= 0 a label's day in
+ * coverage (day KC_ALL_DAYS: its union of completed days); KEY_TOTAL the
+ * all-time union (coverage_total); KEY_DAY_UNION every label's union of
+ * one day (coverage_day_unions, dayunion.h). */
+#define KEY_TOTAL (-1)
+#define KEY_DAY_UNION (-2)
+
 struct merge {
-	int64_t binary, label, day; /* label -1: coverage_total */
+	int64_t binary, label, day; /* label: see KEY_TOTAL */
 	roaring_bitmap_t *bits;
 	int folded; /* fold_closed_days ran for (binary, label) in this batch */
 };
@@ -97,7 +106,7 @@ struct kc_store {
 	struct {
 		const char *sql;
 		struct kc_stmt *st;
-	} cache[32];
+	} cache[48];
 };
 
 uint64_t kc_store_coverage_generation(struct kc_store *s)
@@ -466,7 +475,8 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		const struct kc_canon_part *p = &job->canon->parts[i];
 		long k;
 
-		if (queue_merge(s, p->binary, -1, 0, p->bits, err) < 0 ||
+		if (queue_merge(s, p->binary, KEY_TOTAL, 0, p->bits, err) < 0 ||
+		    queue_merge(s, p->binary, KEY_DAY_UNION, day, p->bits, err) < 0 ||
 		    (k = queue_merge(s, p->binary, label, day, p->bits, err)) < 0)
 			return -1;
 		/* Completed days are those before the day of receipt; once per
@@ -501,24 +511,41 @@ static void drop_unions(struct kc_store *s)
 	s->nunions = 0;
 }
 
-/* Bind a key's columns (binary[, label, day]) from parameter 1 on. */
+/* Which table holds a key's rows: 0 coverage, 1 coverage_total, 2
+ * coverage_day_unions (the index of the SQL arrays below). */
+static int key_table(const struct merge *m)
+{
+	return m->label == KEY_TOTAL ? 1 : m->label == KEY_DAY_UNION ? 2 : 0;
+}
+
+/* Bind a key's columns (binary[, label][, day]) from parameter 1 on;
+ * returns the next parameter. */
 static int bind_key(struct kc_stmt *st, const struct merge *m)
 {
+	int k = 2;
+
 	kc_stmt_bind_int64(st, 1, m->binary);
-	if (m->label < 0)
-		return 2;
-	kc_stmt_bind_int64(st, 2, m->label);
-	kc_stmt_bind_int64(st, 3, m->day);
-	return 4;
+	if (m->label >= 0)
+		kc_stmt_bind_int64(st, k++, m->label);
+	if (m->label != KEY_TOTAL)
+		kc_stmt_bind_int64(st, k++, m->day);
+	return k;
 }
+
+static const char *const del_rows[3] = {
+	"DELETE FROM coverage WHERE binary = ? AND label = ? AND day = ?",
+	"DELETE FROM coverage_total WHERE binary = ?",
+	"DELETE FROM coverage_day_unions WHERE binary = ? AND day = ?",
+};
 
 /* The stored rows of m's key, from the cache or read from the database
  * (an empty union when there is no row yet). */
 static struct stored *stored_union(struct kc_store *s, const struct merge *m, struct kc_err *err)
 {
-	static const char *const sel[2] = {
+	static const char *const sel[3] = {
 		"SELECT seq, bits FROM coverage WHERE binary = ? AND label = ? AND day = ?",
 		"SELECT seq, bits FROM coverage_total WHERE binary = ?",
+		"SELECT seq, bits FROM coverage_day_unions WHERE binary = ? AND day = ?",
 	};
 	size_t slot = 0;
 	struct stored *e;
@@ -536,7 +563,7 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 		if (e->used < s->unions[slot].used)
 			slot = i;
 	}
-	q = cached(s, sel[m->label < 0], err);
+	q = cached(s, sel[key_table(m)], err);
 	if (!q)
 		return NULL;
 	bind_key(q, m);
@@ -581,11 +608,12 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 static int put_row(struct kc_store *s, const struct stored *e, int64_t seq,
 		   const roaring_bitmap_t *bits, struct kc_err *err)
 {
-	static const char *const put[2] = {
+	static const char *const put[3] = {
 		"INSERT INTO coverage (binary, label, day, seq, bits) VALUES (?,?,?,?,?)",
 		"INSERT INTO coverage_total (binary, seq, bits) VALUES (?,?,?)",
+		"INSERT INTO coverage_day_unions (binary, day, seq, bits) VALUES (?,?,?,?)",
 	};
-	struct kc_stmt *w = cached(s, put[e->m.label < 0], err);
+	struct kc_stmt *w = cached(s, put[key_table(&e->m)], err);
 	size_t n = roaring_bitmap_portable_size_in_bytes(bits);
 	char *buf = malloc(n ? n : 1);
 	int k, ret;
@@ -628,17 +656,91 @@ static roaring_bitmap_t *new_bits(const roaring_bitmap_t *m, const roaring_bitma
 	return d;
 }
 
-/* Merge every bitmap of the batch into its stored union: a union that
+/* Evict key m's entry from the union cache, if it has one. */
+static void forget_union(struct kc_store *s, const struct merge *m)
+{
+	for (size_t i = 0; i < s->nunions; i++) {
+		struct stored *e = &s->unions[i];
+
+		if (e->m.binary == m->binary && e->m.label == m->label && e->m.day == m->day) {
+			kc_bitmap_free(e->m.bits);
+			s->unions[i] = s->unions[--s->nunions];
+			return;
+		}
+	}
+}
+
+/* A day union must hold the day's rows before the batch adds to it
+ * (dayunion.h): checked before the batch's own rows of the day move its
+ * stamp, and rebuilt from the day's rows when stale. */
+static int day_union_check(struct kc_store *s, const struct merge *m, struct kc_err *err)
+{
+	int64_t valid;
+
+	if (run(s, "SELECT CASE WHEN union_stamp = stamp THEN 1 ELSE 0 END FROM coverage_days "
+		   "WHERE day = ? AND binary = ?", "ii", &valid, err, m->day, m->binary) < 0)
+		return -1;
+	if (valid == 1)
+		return 0;
+	forget_union(s, m);
+	return kc_dayunion_rebuild(s->db, m->binary, m->day, err);
+}
+
+/* Merge one of the batch's bitmaps into its stored union: a union that
  * gains nothing is not touched; otherwise only the new bits are inserted as
  * a delta row, or, past KC_MAX_DELTA_ROWS rows, the key's rows are replaced
  * by the whole union. */
+static int flush_one(struct kc_store *s, const struct merge *m, struct kc_err *err)
+{
+	struct stored *e = stored_union(s, m, err);
+	roaring_bitmap_t *delta;
+	struct kc_stmt *d;
+	int r;
+
+	if (!e)
+		return -1;
+	delta = new_bits(m->bits, e->m.bits);
+	if (!delta)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	if (roaring_bitmap_is_empty(delta)) {
+		kc_bitmap_free(delta);
+		return 0; /* nothing new: the stored rows stay as they are */
+	}
+	roaring_bitmap_or_inplace(e->m.bits, delta);
+	/* A day's new bits are what the label index lacks (labelidx.h). */
+	if (m->label >= 0 && m->day >= 0 &&
+	    kc_lidx_add(s->lidx, s->db, m->binary, m->label, m->day, delta, err) < 0) {
+		kc_bitmap_free(delta);
+		return -1;
+	}
+	roaring_bitmap_run_optimize(delta);
+	s->wrote_coverage = 1;
+	if (e->rows < KC_MAX_DELTA_ROWS) {
+		r = put_row(s, e, ++e->maxseq, delta, err);
+		e->rows++;
+	} else {
+		d = cached(s, del_rows[key_table(m)], err);
+		if (d) {
+			bind_key(d, m);
+			r = step_done(s->db, d, err);
+		} else {
+			r = -1;
+		}
+		roaring_bitmap_run_optimize(e->m.bits);
+		if (r == 0)
+			r = put_row(s, e, 0, e->m.bits, err);
+		e->rows = 1;
+		e->maxseq = 0;
+	}
+	kc_bitmap_free(delta);
+	return r;
+}
+
+/* Merge every bitmap of the batch into its stored union (flush_one): the
+ * day unions first, each checked before the day's other rows move its
+ * stamp, and marked valid after them (they hold this batch's bits too). */
 static int flush_merges(struct kc_store *s, struct kc_err *err)
 {
-	static const char *const del[2] = {
-		"DELETE FROM coverage WHERE binary = ? AND label = ? AND day = ?",
-		"DELETE FROM coverage_total WHERE binary = ?",
-	};
-
 	/* Other nodes write the same unions on PostgreSQL: take every key's
 	 * lock (sorted: batches cannot deadlock), then read the rows afresh
 	 * under it (docs/scale-out.md). */
@@ -650,8 +752,10 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		for (size_t i = 0; i < s->nmerges; i++) {
 			const struct merge *m = &s->merges[i];
-			keys[i] = m->label < 0 ? kc_nodes_union_key(m->binary, -1, 0)
-					       : kc_nodes_union_key(m->binary, m->label, m->day);
+
+			keys[i] = m->label == KEY_TOTAL ? kc_nodes_union_key(m->binary, KEY_TOTAL, 0)
+				: m->label == KEY_DAY_UNION ? kc_dayunion_key(m->binary, m->day)
+							    : kc_nodes_union_key(m->binary, m->label, m->day);
 		}
 		r = kc_nodes_lock_keys(s->db, keys, s->nmerges, err);
 		free(keys);
@@ -659,50 +763,21 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 			return -1;
 		drop_unions(s);
 	}
-	for (size_t i = 0; i < s->nmerges; i++) {
-		struct merge *m = &s->merges[i];
-		struct stored *e = stored_union(s, m, err);
-		roaring_bitmap_t *delta;
-		struct kc_stmt *d;
-		int r;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < s->nmerges; i++) {
+			const struct merge *m = &s->merges[i];
 
-		if (!e)
-			return -1;
-		delta = new_bits(m->bits, e->m.bits);
-		if (!delta)
-			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		if (roaring_bitmap_is_empty(delta)) {
-			kc_bitmap_free(delta);
-			continue; /* nothing new: the stored rows stay as they are */
+			if ((m->label == KEY_DAY_UNION) != (pass == 0))
+				continue;
+			if ((pass == 0 && day_union_check(s, m, err) < 0) || flush_one(s, m, err) < 0)
+				return -1;
 		}
-		roaring_bitmap_or_inplace(e->m.bits, delta);
-		/* A day's new bits are what the label index lacks (labelidx.h). */
-		if (m->label >= 0 && m->day >= 0 &&
-		    kc_lidx_add(s->lidx, s->db, m->binary, m->label, m->day, delta, err) < 0) {
-			kc_bitmap_free(delta);
-			return -1;
-		}
-		roaring_bitmap_run_optimize(delta);
-		s->wrote_coverage = 1;
-		if (e->rows < KC_MAX_DELTA_ROWS) {
-			r = put_row(s, e, ++e->maxseq, delta, err);
-			e->rows++;
-		} else {
-			d = cached(s, del[m->label < 0], err);
-			if (d) {
-				bind_key(d, m);
-				r = step_done(s->db, d, err);
-			} else {
-				r = -1;
-			}
-			roaring_bitmap_run_optimize(e->m.bits);
-			if (r == 0)
-				r = put_row(s, e, 0, e->m.bits, err);
-			e->rows = 1;
-			e->maxseq = 0;
-		}
-		kc_bitmap_free(delta);
-		if (r < 0)
+	for (size_t i = 0; i < s->nmerges; i++) {
+		const struct merge *m = &s->merges[i];
+
+		if (m->label == KEY_DAY_UNION &&
+		    run(s, "UPDATE coverage_days SET union_stamp = stamp WHERE day = ? AND binary = ?",
+			"ii", NULL, err, m->day, m->binary) < 0)
 			return -1;
 	}
 	return 0;
@@ -883,9 +958,13 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 	if (!s->db || kc_db_migrate(s->db, err) < 0)
 		goto fail;
 	/* Builds imported before the label index existed, or whose index was
-	 * dropped to be recomputed (labelidx.h). */
+	 * dropped to be recomputed (labelidx.h); days whose union of every
+	 * label is stale (dayunion.h: a database from before schema 013, or
+	 * rows written by other means). */
 	if (!s->lidx || kc_db_exec(s->db, "BEGIN IMMEDIATE", err) < 0 ||
-	    kc_lidx_build_missing(s->db, NULL, err) < 0 || kc_db_exec(s->db, "COMMIT", err) < 0) {
+	    kc_lidx_build_missing(s->db, NULL, err) < 0 ||
+	    kc_dayunion_rebuild_stale(s->db, NULL, err) < 0 ||
+	    kc_db_exec(s->db, "COMMIT", err) < 0) {
 		if (!s->lidx)
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 		(void)kc_db_exec(s->db, "ROLLBACK", NULL);

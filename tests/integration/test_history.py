@@ -256,6 +256,14 @@ def test_days_of_every_build():
                                                                           ("path", "step")})
         n = check_periods(j["periods"], "day", d0 - 1, today, path=path)
         check(n == NDAYS - 2, "%d days with figures" % n)
+    # The writer kept every day's union of all labels (schema 013), so the
+    # figures above (no label filter) came from those rows, not from the
+    # per-label ones (which per-label series below read).
+    days = STATE["srv"].query("SELECT count(*), sum(CASE WHEN union_stamp = stamp THEN 1 "
+                              "ELSE 0 END) FROM coverage_days WHERE nrows > 0")[0]
+    unions = STATE["srv"].query("SELECT count(DISTINCT day) FROM coverage_day_unions")[0][0]
+    check(days[0] >= NDAYS - 2 and days[1] == days[0] and unions >= NDAYS - 2,
+          "day unions: %s valid of (day, binary) pairs, %s days with union rows" % (days, unions))
     # the fixture is strong enough: merges, losses, new and dropped lines
     root = history(step="day", since=day_str(d0), until=day_str(today))["periods"]
     check(any(len(p["builds"]) > 1 for p in root), "no period merges two builds")

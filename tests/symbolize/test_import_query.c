@@ -6,7 +6,10 @@
  * add up to the import's, a stored coverage bit shows up as one covered
  * point in the tree and as a covered line of its file, and file, tree and
  * function queries of a build that was never imported answer
- * KC_E_NOT_IMPORTED instead of crashing; and line maps between two texts
+ * KC_E_NOT_IMPORTED instead of crashing; a day window without a label
+ * filter reads the days' unions of every label where they are valid and
+ * the per-label rows where they are stale (server/store/dayunion.h), and
+ * the start-up rebuild makes stale ones valid; and line maps between two texts
  * (query/linemap.c, the query layer's inside) on the edge cases of a diff.
  */
 #include <setjmp.h>
@@ -24,6 +27,7 @@
 
 #include "covquery.h"
 #include "cq.h" /* cq_linemap_*: internal to the query layer */
+#include "dayunion.h"
 #include "db.h"
 #include "import.h"
 #include "wire.h"
@@ -196,6 +200,109 @@ static void test_tree_totals_and_coverage(void **state)
 	kc_covq_free(q);
 }
 
+/* Run sql with ?1 = a, ?2 = b (bits bound as ?3 when not NULL). */
+static void exec3(struct fixture *f, const char *sql, int64_t a, int64_t b,
+		  const roaring_bitmap_t *bits)
+{
+	struct kc_err err;
+	struct kc_stmt *st = kc_db_prepare(f->db, sql, &err);
+
+	assert_non_null(st);
+	kc_stmt_bind_int64(st, 1, a);
+	kc_stmt_bind_int64(st, 2, b);
+	if (bits)
+		assert_int_equal(kc_db_bind_bitmap(st, 3, bits, &err), 0);
+	assert_int_equal(kc_db_step(f->db, st, &err), KC_DONE);
+	kc_stmt_finalize(st);
+}
+
+/* Points covered at the root on day `day` (labels_json NULL: all labels)
+ * under coverage generation gen. */
+static json_int_t day_points(struct fixture *f, uint64_t gen, int64_t day, const char *labels)
+{
+	struct kc_cov_filter w = { .labels_json = labels, .days = 1, .since = day, .until = day };
+	struct kc_covq *q;
+	struct kc_err err;
+	json_t *t;
+	json_int_t n;
+
+	q = kc_covq_open(f->cache, f->db, gen, f->build_id, &w, KC_COVQ_NEED_IMPORT, &err);
+	assert_non_null(q);
+	t = kc_covq_tree(q, "", &err);
+	assert_non_null(t);
+	n = num(t, "points_covered");
+	json_decref(t);
+	kc_covq_free(q);
+	return n;
+}
+
+static void test_day_window_reads_day_unions(void **state)
+{
+	struct fixture *f = *state;
+	const int64_t day = 20000;
+	struct kc_stmt *st;
+	struct kc_err err;
+	roaring_bitmap_t *pts, *a, *b;
+	uint32_t x, y;
+	int64_t bin, rebuilt = -1;
+
+	/* Two points of vmlinux and its binaries row. */
+	st = kc_db_prepare(f->db,
+			   "SELECT fp.bits, b.id FROM file_points fp JOIN files fl ON fl.id = fp.file "
+			   "JOIN images i ON i.id = fp.image "
+			   "JOIN binaries b ON b.build = i.build AND b.name = i.name "
+			   "WHERE i.kind = 'vmlinux' AND fl.points >= 2 LIMIT 1", &err);
+	assert_non_null(st);
+	assert_int_equal(kc_db_step(f->db, st, &err), KC_ROW);
+	pts = kc_db_column_bitmap(st, 0);
+	bin = kc_stmt_column_int64(st, 1);
+	kc_stmt_finalize(st);
+	assert_non_null(pts);
+	assert_true(roaring_bitmap_select(pts, 0, &x) && roaring_bitmap_select(pts, 1, &y));
+	a = roaring_bitmap_of(1, x);
+	b = roaring_bitmap_of(1, y);
+	assert_int_equal(kc_db_exec(f->db, "INSERT INTO labels (name) VALUES ('l1'), ('l2')", &err),
+			 0);
+
+	/* Rows written by other means than the writer: the union is stale
+	 * and the window reads the per-label rows. */
+	exec3(f, "INSERT INTO coverage (binary, label, day, seq, bits) VALUES "
+		 "(?1, (SELECT id FROM labels WHERE name = 'l1'), ?2, 0, ?3)", bin, day, a);
+	exec3(f, "INSERT INTO coverage (binary, label, day, seq, bits) VALUES "
+		 "(?1, (SELECT id FROM labels WHERE name = 'l2'), ?2, 0, ?3)", bin, day, b);
+	assert_int_equal(count(f, "SELECT count(*) FROM coverage_days WHERE union_stamp = stamp"), 0);
+	assert_int_equal(day_points(f, 10, day, NULL), 2);
+	assert_int_equal(day_points(f, 10, day - 1, NULL), 0);
+
+	/* The start-up rebuild: one union row, valid. */
+	assert_int_equal(kc_db_exec(f->db, "BEGIN", &err), 0);
+	assert_int_equal(kc_dayunion_rebuild_stale(f->db, &rebuilt, &err), 0);
+	assert_int_equal(kc_db_exec(f->db, "COMMIT", &err), 0);
+	assert_int_equal(rebuilt, 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM coverage_day_unions"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM coverage_days WHERE union_stamp = stamp"), 1);
+	assert_int_equal(day_points(f, 11, day, NULL), 2);
+
+	/* A valid union is what the window reads: made smaller by hand (its
+	 * stamp untouched), the answer follows it; label filters do not. */
+	exec3(f, "UPDATE coverage_day_unions SET bits = ?3 WHERE binary = ?1 AND day = ?2", bin,
+	      day, a);
+	assert_int_equal(day_points(f, 12, day, NULL), 1);
+	assert_int_equal(day_points(f, 12, day, "[\"l1\",\"l2\"]"), 2);
+
+	/* Another row of the day moves its stamp: stale again, and the rows
+	 * are read instead of the (wrong) union. */
+	exec3(f, "INSERT INTO coverage (binary, label, day, seq, bits) VALUES "
+		 "(?1, (SELECT id FROM labels WHERE name = 'l1'), ?2, 1, ?3)", bin, day, b);
+	assert_int_equal(day_points(f, 13, day, NULL), 2);
+	assert_int_equal(kc_dayunion_rebuild(f->db, bin, day, &err), 0);
+	assert_int_equal(day_points(f, 14, day, NULL), 2);
+	assert_int_equal(count(f, "SELECT count(*) FROM coverage_days WHERE union_stamp = stamp"), 1);
+	kc_bitmap_free(pts);
+	kc_bitmap_free(a);
+	kc_bitmap_free(b);
+}
+
 static void test_not_imported_build(void **state)
 {
 	struct fixture *f = *state;
@@ -277,6 +384,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_stores_points_by_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree_totals_and_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_imported_build, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_day_window_reads_day_unions, setup, teardown),
 		cmocka_unit_test(test_linemap_edges),
 	};
 
