@@ -282,18 +282,30 @@ static int apply_addrmap(struct kc_store *db, const struct kc_addrmap *m, int64_
 	return 0;
 }
 
-/* OR bits into the batch's merge of the key; returns its index, -1 on error. */
+/* The batch's merge of the key, or -1. */
+static long find_merge(const struct kc_store *s, int64_t binary, int64_t label, int64_t day)
+{
+	for (size_t i = 0; i < s->nmerges; i++) {
+		const struct merge *m = &s->merges[i];
+
+		if (m->binary == binary && m->label == label && m->day == day)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* OR bits (NULL: none, only the key) into the batch's merge of the key;
+ * returns its index, -1 on error. */
 static long queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
 			const roaring_bitmap_t *bits, struct kc_err *err)
 {
+	long i = find_merge(s, binary, label, day);
 	struct merge *m;
 
-	for (size_t i = 0; i < s->nmerges; i++) {
-		m = &s->merges[i];
-		if (m->binary == binary && m->label == label && m->day == day) {
-			roaring_bitmap_or_inplace(m->bits, bits);
-			return (long)i;
-		}
+	if (i >= 0) {
+		if (bits)
+			roaring_bitmap_or_inplace(s->merges[i].bits, bits);
+		return i;
 	}
 	if (KC_GROW(s->merges, s->capmerges, s->nmerges + 1) < 0)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
@@ -302,7 +314,7 @@ static long queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64
 	m->label = label;
 	m->day = day;
 	m->folded = 0;
-	m->bits = roaring_bitmap_copy(bits);
+	m->bits = bits ? roaring_bitmap_copy(bits) : roaring_bitmap_create();
 	if (!m->bits)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	return (long)s->nmerges++;
@@ -475,8 +487,10 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		const struct kc_canon_part *p = &job->canon->parts[i];
 		long k;
 
+		/* The day union's bits are the label days' new ones, at the
+		 * flush (flush_merges): here only its key. */
 		if (queue_merge(s, p->binary, KEY_TOTAL, 0, p->bits, err) < 0 ||
-		    queue_merge(s, p->binary, KEY_DAY_UNION, day, p->bits, err) < 0 ||
+		    queue_merge(s, p->binary, KEY_DAY_UNION, day, NULL, err) < 0 ||
 		    (k = queue_merge(s, p->binary, label, day, p->bits, err)) < 0)
 			return -1;
 		/* Completed days are those before the day of receipt; once per
@@ -688,9 +702,10 @@ static int day_union_check(struct kc_store *s, const struct merge *m, struct kc_
 
 /* Merge one of the batch's bitmaps into its stored union: a union that
  * gains nothing is not touched; otherwise only the new bits are inserted as
- * a delta row, or, past KC_MAX_DELTA_ROWS rows, the key's rows are replaced
- * by the whole union. */
-static int flush_one(struct kc_store *s, const struct merge *m, struct kc_err *err)
+ * a delta row (and OR-ed into *into when not NULL), or, past
+ * KC_MAX_DELTA_ROWS rows, the key's rows are replaced by the whole union. */
+static int flush_one(struct kc_store *s, const struct merge *m, roaring_bitmap_t *into,
+		     struct kc_err *err)
 {
 	struct stored *e = stored_union(s, m, err);
 	roaring_bitmap_t *delta;
@@ -707,6 +722,8 @@ static int flush_one(struct kc_store *s, const struct merge *m, struct kc_err *e
 		return 0; /* nothing new: the stored rows stay as they are */
 	}
 	roaring_bitmap_or_inplace(e->m.bits, delta);
+	if (into)
+		roaring_bitmap_or_inplace(into, delta);
 	/* A day's new bits are what the label index lacks (labelidx.h). */
 	if (m->label >= 0 && m->day >= 0 &&
 	    kc_lidx_add(s->lidx, s->db, m->binary, m->label, m->day, delta, err) < 0) {
@@ -736,9 +753,12 @@ static int flush_one(struct kc_store *s, const struct merge *m, struct kc_err *e
 	return r;
 }
 
-/* Merge every bitmap of the batch into its stored union (flush_one): the
- * day unions first, each checked before the day's other rows move its
- * stamp, and marked valid after them (they hold this batch's bits too). */
+/* Merge every bitmap of the batch into its stored union (flush_one). The
+ * day unions are checked first, before the batch's rows of their days move
+ * the stamps; then the other keys; then each day union takes the new bits
+ * of its label days (a bit new to the day is new to its label's day, so
+ * that is every bit it lacks: a warm fleet's reports that add nothing to
+ * their label's day cost the day union nothing) and is marked valid. */
 static int flush_merges(struct kc_store *s, struct kc_err *err)
 {
 	/* Other nodes write the same unions on PostgreSQL: take every key's
@@ -763,21 +783,25 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 			return -1;
 		drop_unions(s);
 	}
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < s->nmerges; i++) {
-			const struct merge *m = &s->merges[i];
+	for (size_t i = 0; i < s->nmerges; i++)
+		if (s->merges[i].label == KEY_DAY_UNION && day_union_check(s, &s->merges[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < s->nmerges; i++) {
+		const struct merge *m = &s->merges[i];
+		long u = m->label >= 0 && m->day >= 0 ? find_merge(s, m->binary, KEY_DAY_UNION, m->day)
+						      : -1;
 
-			if ((m->label == KEY_DAY_UNION) != (pass == 0))
-				continue;
-			if ((pass == 0 && day_union_check(s, m, err) < 0) || flush_one(s, m, err) < 0)
-				return -1;
-		}
+		if (m->label != KEY_DAY_UNION &&
+		    flush_one(s, m, u >= 0 ? s->merges[u].bits : NULL, err) < 0)
+			return -1;
+	}
 	for (size_t i = 0; i < s->nmerges; i++) {
 		const struct merge *m = &s->merges[i];
 
 		if (m->label == KEY_DAY_UNION &&
-		    run(s, "UPDATE coverage_days SET union_stamp = stamp WHERE day = ? AND binary = ?",
-			"ii", NULL, err, m->day, m->binary) < 0)
+		    (flush_one(s, m, NULL, err) < 0 ||
+		     run(s, "UPDATE coverage_days SET union_stamp = stamp WHERE day = ? AND binary = ?",
+			 "ii", NULL, err, m->day, m->binary) < 0))
 			return -1;
 	}
 	return 0;
