@@ -44,6 +44,17 @@ int kc_sql_in_transaction(struct kc_sql *conn)
 	return conn->ops->in_transaction(conn);
 }
 
+int kc_sql_defer_checkpoints(struct kc_sql *conn, struct kc_err *err)
+{
+	return conn->ops->defer_checkpoints ? conn->ops->defer_checkpoints(conn, err) : 0;
+}
+
+void kc_sql_checkpoint_due(struct kc_sql *conn)
+{
+	if (conn->ops->checkpoint_due)
+		conn->ops->checkpoint_due(conn);
+}
+
 void kc_sql_close(struct kc_sql *conn)
 {
 	if (conn)

@@ -121,6 +121,23 @@ int64_t kc_sql_last_insert_rowid(struct kc_sql *conn);
 /* Whether conn is inside BEGIN ... COMMIT. */
 int kc_sql_in_transaction(struct kc_sql *conn);
 
+/* Take checkpoints out of conn's COMMITs (SQLite: a COMMIT then only
+ * appends to the WAL and syncs it; without this, the COMMIT that leaves the
+ * WAL at KC_SQL_CHECKPOINT_PAGES pages or more also copies the WAL back
+ * into the database file and syncs that, in its own latency). The owner of
+ * conn then calls kc_sql_checkpoint_due when that cost is nobody's wait:
+ * the writer, after it has answered a batch. Durability is unchanged: a
+ * commit is durable once its WAL frames are synced. PostgreSQL: nothing
+ * to do. Returns 0, or -1 with err. */
+int kc_sql_defer_checkpoints(struct kc_sql *conn, struct kc_err *err);
+
+/* After kc_sql_defer_checkpoints: checkpoint now if the WAL has grown to
+ * KC_SQL_CHECKPOINT_PAGES pages or more since the last complete
+ * checkpoint (one that fails or is partial is tried again after the next
+ * commit). Call outside a transaction. */
+void kc_sql_checkpoint_due(struct kc_sql *conn);
+#define KC_SQL_CHECKPOINT_PAGES 1000
+
 /* Prepare sql on conn, or NULL with err filled (the database's message).
  * The caller finalizes the statement. */
 struct kc_stmt *kc_sql_prepare(struct kc_sql *conn, const char *sql, struct kc_err *err);

@@ -19,6 +19,8 @@ struct kc_sql_ops {
 	int64_t (*changes)(struct kc_sql *conn);
 	int64_t (*last_insert_rowid)(struct kc_sql *conn);
 	int (*in_transaction)(struct kc_sql *conn);
+	int (*defer_checkpoints)(struct kc_sql *conn, struct kc_err *err); /* or NULL */
+	void (*checkpoint_due)(struct kc_sql *conn);			   /* or NULL */
 	struct kc_stmt *(*prepare)(struct kc_sql *conn, const char *sql, struct kc_err *err);
 	int (*exec)(struct kc_sql *conn, const char *sql, struct kc_err *err);
 	struct kc_stmt *(*prepare_cached)(struct kc_sql *conn, const char *sql,

@@ -27,6 +27,7 @@ struct kc_sqlite_conn {
 	struct kc_sql base;
 	sqlite3 *db;
 	struct kc_sqlite_stmt *stmts; /* every live statement, to close them all */
+	int wal_pages;                /* at its last commit, with defer_checkpoints */
 };
 
 struct kc_sqlite_stmt {
@@ -273,9 +274,51 @@ static int s_column_bytes(struct kc_stmt *st, int col)
 	return sqlite3_column_bytes(st_of(st), col);
 }
 
+/* sqlite3_wal_hook of a connection whose checkpoints are deferred: runs
+ * in its COMMIT with the WAL's size in pages. Installing it turns SQLite's
+ * automatic checkpoint off (sqlite3_wal_autocheckpoint is such a hook). */
+static int wal_pages_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct kc_sqlite_conn *c = arg;
+
+	(void)db;
+	(void)name;
+	c->wal_pages = pages;
+	return SQLITE_OK;
+}
+
+static int s_defer_checkpoints(struct kc_sql *conn, struct kc_err *err)
+{
+	struct kc_sqlite_conn *c = conn_of(conn);
+
+	(void)err;
+	sqlite3_wal_hook(c->db, wal_pages_hook, c);
+	return 0;
+}
+
+/* PASSIVE takes no lock a reader waits for and copies what no reader
+ * still needs; run by the writer between its transactions, no commit
+ * lands during it, so it usually copies the whole WAL, and the writer's
+ * next transaction starts the WAL from its beginning again. A partial or
+ * failed checkpoint is retried after the next commit. */
+static void s_checkpoint_due(struct kc_sql *conn)
+{
+	struct kc_sqlite_conn *c = conn_of(conn);
+	int log = -1, done = -1;
+
+	if (c->wal_pages < KC_SQL_CHECKPOINT_PAGES)
+		return;
+	if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
+		    SQLITE_OK &&
+	    log == done)
+		c->wal_pages = 0;
+}
+
 static const struct kc_sql_ops sqlite_ops = {
 	.backend = KC_SQL_SQLITE,
 	.close = s_close,
+	.defer_checkpoints = s_defer_checkpoints,
+	.checkpoint_due = s_checkpoint_due,
 	.errmsg = s_errmsg,
 	.errc = s_errc,
 	.changes = s_changes,

@@ -4,7 +4,7 @@
  * coverage bitmaps touched by the batch are merged in memory and written
  * once before the commit. Waiters are woken only after COMMIT returned.
  *
- * Why one file (about 1,100 lines): the batch loop, the per-batch merge of
+ * Why one file (about 1,200 lines): the batch loop, the per-batch merge of
  * coverage by key (each label's day, the all-time union, every label's
  * day: dayunion.h), the folding of completed days and the union cache are
  * one transaction's state (struct kc_store) that every step reads and
@@ -487,9 +487,10 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		const struct kc_canon_part *p = &job->canon->parts[i];
 		long k;
 
-		/* The day union's bits are the label days' new ones, at the
-		 * flush (flush_merges): here only its key. */
-		if (queue_merge(s, p->binary, KEY_TOTAL, 0, p->bits, err) < 0 ||
+		/* The day union's bits are the label days' new ones and the
+		 * all-time union's the OR of the label days', both at the
+		 * flush (flush_merges): here only their keys. */
+		if (queue_merge(s, p->binary, KEY_TOTAL, 0, NULL, err) < 0 ||
 		    queue_merge(s, p->binary, KEY_DAY_UNION, day, NULL, err) < 0 ||
 		    (k = queue_merge(s, p->binary, label, day, p->bits, err)) < 0)
 			return -1;
@@ -700,16 +701,86 @@ static int day_union_check(struct kc_store *s, const struct merge *m, struct kc_
 	return kc_dayunion_rebuild(s->db, m->binary, m->day, err);
 }
 
+/* How many rows key m may have before flush_one folds them: between
+ * KC_MAX_DELTA_ROWS / 2 and KC_MAX_DELTA_ROWS, by key. The keys of one
+ * binary gain a row in the same commits; with one bound they would all
+ * fold in the same commit, and that commit would rewrite every union of
+ * the batch at once (the p99 of ingest at 8 pushers, bench/analysis.md
+ * "Rowid tables and tiered folds"). */
+static int64_t max_rows(const struct merge *m)
+{
+	uint64_t h = (uint64_t)m->binary * 0x9e3779b97f4a7c15ull ^
+		     (uint64_t)(m->label + 3) * 0xc2b2ae3d27d4eb4full ^ (uint64_t)m->day;
+
+	h ^= h >> 29;
+	return KC_MAX_DELTA_ROWS / 2 + (int64_t)(h % (KC_MAX_DELTA_ROWS / 2 + 1));
+}
+
+/* Fold the rows of e's key, which reached max_rows, with this commit's new
+ * bits delta. The delta rows (seq >= 1) and delta become one row at seq 1;
+ * only when that row would hold more than a quarter of the union is the
+ * whole union written again as seq 0, alone. A growing union so costs a
+ * commit the size of its recent growth, and whole rewrites are geometric
+ * in the union's size instead of one every max_rows commits. */
+static int fold_rows(struct kc_store *s, struct stored *e, const roaring_bitmap_t *delta,
+		     struct kc_err *err)
+{
+	static const char *const sel_tier[3] = {
+		"SELECT bits FROM coverage WHERE binary = ? AND label = ? AND day = ? AND seq >= 1",
+		"SELECT bits FROM coverage_total WHERE binary = ? AND seq >= 1",
+		"SELECT bits FROM coverage_day_unions WHERE binary = ? AND day = ? AND seq >= 1",
+	};
+	static const char *const del_tier[3] = {
+		"DELETE FROM coverage WHERE binary = ? AND label = ? AND day = ? AND seq >= 1",
+		"DELETE FROM coverage_total WHERE binary = ? AND seq >= 1",
+		"DELETE FROM coverage_day_unions WHERE binary = ? AND day = ? AND seq >= 1",
+	};
+	int t = key_table(&e->m), whole, ret = -1;
+	struct kc_stmt *q = cached(s, sel_tier[t], err), *d;
+	roaring_bitmap_t *tier = NULL;
+
+	if (!q)
+		return -1;
+	bind_key(q, &e->m);
+	tier = kc_sql_union(q, 0, err);
+	kc_stmt_reset(q);
+	if (!tier)
+		return -1;
+	roaring_bitmap_or_inplace(tier, delta);
+	whole = roaring_bitmap_get_cardinality(tier) * 4 > roaring_bitmap_get_cardinality(e->m.bits);
+	d = cached(s, whole ? del_rows[t] : del_tier[t], err);
+	if (!d)
+		goto out;
+	bind_key(d, &e->m);
+	if (step_done(s->db, d, err) < 0)
+		goto out;
+	if (whole) {
+		roaring_bitmap_run_optimize(e->m.bits);
+		ret = put_row(s, e, 0, e->m.bits, err);
+		e->rows = 1;
+		e->maxseq = 0;
+	} else {
+		roaring_bitmap_run_optimize(tier);
+		ret = put_row(s, e, 1, tier, err);
+		/* The union's other bits, three quarters or more, are in
+		 * seq 0 (rows have seq >= 0): two rows are left. */
+		e->rows = 2;
+		e->maxseq = 1;
+	}
+out:
+	kc_bitmap_free(tier);
+	return ret;
+}
+
 /* Merge one of the batch's bitmaps into its stored union: a union that
  * gains nothing is not touched; otherwise only the new bits are inserted as
- * a delta row (and OR-ed into *into when not NULL), or, past
- * KC_MAX_DELTA_ROWS rows, the key's rows are replaced by the whole union. */
+ * a delta row (and OR-ed into *into when not NULL), or, at max_rows rows,
+ * the key's rows are folded (fold_rows). */
 static int flush_one(struct kc_store *s, const struct merge *m, roaring_bitmap_t *into,
 		     struct kc_err *err)
 {
 	struct stored *e = stored_union(s, m, err);
 	roaring_bitmap_t *delta;
-	struct kc_stmt *d;
 	int r;
 
 	if (!e)
@@ -732,25 +803,27 @@ static int flush_one(struct kc_store *s, const struct merge *m, roaring_bitmap_t
 	}
 	roaring_bitmap_run_optimize(delta);
 	s->wrote_coverage = 1;
-	if (e->rows < KC_MAX_DELTA_ROWS) {
+	if (e->rows + 1 < max_rows(m)) {
 		r = put_row(s, e, ++e->maxseq, delta, err);
 		e->rows++;
 	} else {
-		d = cached(s, del_rows[key_table(m)], err);
-		if (d) {
-			bind_key(d, m);
-			r = step_done(s->db, d, err);
-		} else {
-			r = -1;
-		}
-		roaring_bitmap_run_optimize(e->m.bits);
-		if (r == 0)
-			r = put_row(s, e, 0, e->m.bits, err);
-		e->rows = 1;
-		e->maxseq = 0;
+		r = fold_rows(s, e, delta, err);
 	}
 	kc_bitmap_free(delta);
 	return r;
+}
+
+/* The bits of the batch for the all-time union of t's binary: the OR of
+ * its label days' (every report of the batch is in one), computed once
+ * here instead of OR-ing each report into a second merge. */
+static void total_bits(struct kc_store *s, struct merge *t)
+{
+	for (size_t i = 0; i < s->nmerges; i++) {
+		const struct merge *m = &s->merges[i];
+
+		if (m->binary == t->binary && m->label >= 0 && m->day >= 0)
+			roaring_bitmap_or_inplace(t->bits, m->bits);
+	}
 }
 
 /* Merge every bitmap of the batch into its stored union (flush_one). The
@@ -791,6 +864,8 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 		long u = m->label >= 0 && m->day >= 0 ? find_merge(s, m->binary, KEY_DAY_UNION, m->day)
 						      : -1;
 
+		if (m->label == KEY_TOTAL)
+			total_bits(s, &s->merges[i]);
 		if (m->label != KEY_DAY_UNION &&
 		    flush_one(s, m, u >= 0 ? s->merges[u].bits : NULL, err) < 0)
 			return -1;
@@ -931,6 +1006,9 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		next = j->next; /* the callback may end the job's lifetime */
 		j->done(j, j->done_arg);
 	}
+	/* The batch is answered: the reports queued meanwhile wait for this,
+	 * not the ones it would have delayed inside COMMIT. */
+	kc_sql_checkpoint_due(s->db);
 }
 
 static void *writer(void *arg)
@@ -979,7 +1057,9 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 		goto fail;
 	s->db = kc_db_open(path, 0, err);
 	s->lidx = kc_lidx_new();
-	if (!s->db || kc_db_migrate(s->db, err) < 0)
+	if (!s->db || kc_db_migrate(s->db, err) < 0 ||
+	    /* A batch's COMMIT then waits for the WAL's sync only. */
+	    kc_sql_defer_checkpoints(s->db, err) < 0)
 		goto fail;
 	/* Builds imported before the label index existed, or whose index was
 	 * dropped to be recomputed (labelidx.h); days whose union of every
@@ -994,6 +1074,7 @@ struct kc_store *kc_store_open(const char *path, struct kc_err *err)
 		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
 		goto fail;
 	}
+	kc_sql_checkpoint_due(s->db); /* what the start-up wrote */
 	{
 		char host[64] = "";
 

@@ -6,8 +6,10 @@
  * coming back through columns (NULL, empty blob, text with a length),
  * changes / last insert id / transaction state, several statements in one
  * exec, cached statements found again by their text but never handed out
- * twice while one is being stepped, and a failing step reporting the
- * database's message with a domain code.
+ * twice while one is being stepped, a failing step reporting the
+ * database's message with a domain code, and deferred checkpoints: the
+ * commits only grow the WAL, kc_sql_checkpoint_due copies it into the
+ * file, and the WAL is then reused from its start.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -157,6 +160,61 @@ static void test_exec_transaction_changes(void **state)
 	assert_int_equal(n, -7);
 }
 
+static long long file_size(const char *path, const char *suffix)
+{
+	char p[128];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return stat(p, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* Commit n blobs of 64 KiB, one transaction each (2 x 16 = 32 pages). */
+static void commit_blobs(struct kc_sql *db, int n)
+{
+	static char blob[65536];
+	struct kc_err err;
+	struct kc_stmt *st = kc_sql_prepare(db, "INSERT INTO t (b) VALUES (?)", &err);
+
+	assert_non_null(st);
+	for (int i = 0; i < n; i++) {
+		memset(blob, 'a' + i % 26, sizeof(blob));
+		assert_int_equal(kc_sql_exec(db, "BEGIN IMMEDIATE", &err), 0);
+		kc_stmt_bind_blob(st, 1, blob, sizeof(blob), KC_SQL_TRANSIENT);
+		assert_int_equal(kc_stmt_step(st, &err), KC_DONE);
+		kc_stmt_reset(st);
+		assert_int_equal(kc_sql_exec(db, "COMMIT", &err), 0);
+	}
+	kc_stmt_finalize(st);
+}
+
+static void test_deferred_checkpoints(void **state)
+{
+	struct fixture *f = *state;
+	const long long wal_bound = (long long)KC_SQL_CHECKPOINT_PAGES * 4096;
+	long long db0, wal;
+	struct kc_err err;
+	int64_t n;
+
+	assert_int_equal(kc_sql_defer_checkpoints(f->db, &err), 0);
+	kc_sql_checkpoint_due(f->db); /* nothing due yet */
+	db0 = file_size(f->path, "");
+	/* 100 x 64 KiB: past the WAL size at which SQLite's automatic
+	 * checkpoint would have run in a COMMIT; none ran. */
+	commit_blobs(f->db, 100);
+	wal = file_size(f->path, "-wal");
+	assert_true(wal > wal_bound);
+	assert_int_equal(file_size(f->path, ""), db0);
+	/* Due: the WAL goes into the file. */
+	kc_sql_checkpoint_due(f->db);
+	assert_true(file_size(f->path, "") >= db0 + 100 * 65536);
+	/* The next commits reuse the WAL from its start: it does not grow. */
+	commit_blobs(f->db, 20);
+	assert_int_equal(file_size(f->path, "-wal"), wal);
+	assert_int_equal(kc_db_get_int(f->db, "SELECT count(*) FROM t", -1, &n, &err), 0);
+	assert_int_equal(n, 120);
+}
+
 static void test_cached_statements(void **state)
 {
 	struct fixture *f = *state;
@@ -223,6 +281,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_values_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_transaction_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cached_statements, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_checkpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 	};
 

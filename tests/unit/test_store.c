@@ -9,7 +9,9 @@
  * and are called back only once it is durable. Reports land on the day
  * they were taken, the collector's clock clamped to the window around
  * receipt, and an old day's coverage also reaches the label's union of
- * completed days.
+ * completed days. A union that keeps growing keeps at most 32 disjoint
+ * rows: its delta rows fold into one row beside the base while they are
+ * small, and into one whole row once they are not.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -106,13 +108,10 @@ struct prepared {
 	struct kc_job job;
 };
 
-static void prepare_report(struct fixture *f, unsigned char uid, struct prepared *p)
+/* p prepared for a report of the n given PCs with upload id bytes uid. */
+static void prepare_pcs(struct fixture *f, unsigned char uid, const uint64_t *pcs, size_t n,
+			struct prepared *p)
 {
-	const uint64_t pcs[] = {
-		LINK + 0x105,                    /* vmlinux offset 0x105 */
-		MOD_BASE + 0x1000 + 0x45 - KASLR, /* minimod .text + 0x45 */
-		0x1000,                          /* user space: unknown */
-	};
 	struct kc_err err;
 
 	memset(p, 0, sizeof(*p));
@@ -122,16 +121,27 @@ static void prepare_report(struct fixture *f, unsigned char uid, struct prepared
 	snprintf(p->r.label, sizeof(p->r.label), "suite-a");
 	memset(p->r.upload_id, uid, sizeof(p->r.upload_id));
 	p->r.created_unix = (uint64_t)time(NULL);
-	assert_int_equal(kc_report_add_pcs(&p->r, pcs, sizeof(pcs) / sizeof(pcs[0]), &err), 0);
+	assert_int_equal(kc_report_add_pcs(&p->r, pcs, n, &err), 0);
 	assert_int_equal(kc_canon_load(f->db, "m1", "boot-1", &p->boot, &err), 1);
 	assert_int_equal(kc_canon_report(&p->boot, &p->r, &p->canon, &err), 0);
-	assert_int_equal(p->canon.known, 2);
-	assert_int_equal(p->canon.unknown, 1);
 	p->job.kind = KC_JOB_REPORT;
 	p->job.report = &p->r;
 	p->job.boot = &p->boot;
 	p->job.canon = &p->canon;
 	p->job.bytes = 100;
+}
+
+static void prepare_report(struct fixture *f, unsigned char uid, struct prepared *p)
+{
+	const uint64_t pcs[] = {
+		LINK + 0x105,                    /* vmlinux offset 0x105 */
+		MOD_BASE + 0x1000 + 0x45 - KASLR, /* minimod .text + 0x45 */
+		0x1000,                          /* user space: unknown */
+	};
+
+	prepare_pcs(f, uid, pcs, sizeof(pcs) / sizeof(pcs[0]), p);
+	assert_int_equal(p->canon.known, 2);
+	assert_int_equal(p->canon.unknown, 1);
 }
 
 static void release_report(struct prepared *p)
@@ -446,6 +456,79 @@ static void test_async_jobs_share_one_commit(void **state)
 	kc_db_close(g.reader);
 }
 
+/* Report n new vmlinux offsets from *next on (one commit). */
+static void report_new(struct fixture *f, unsigned char uid, uint64_t *next, size_t n)
+{
+	uint64_t *pcs = malloc(n * sizeof(*pcs));
+	struct prepared p;
+
+	assert_non_null(pcs);
+	for (size_t i = 0; i < n; i++)
+		pcs[i] = LINK + (*next)++ * 3; /* 3 apart: arrays, not runs */
+	prepare_pcs(f, uid, pcs, n, &p);
+	kc_store_submit(f->store, &p.job);
+	assert_int_equal(p.job.status, KC_JOB_OK);
+	release_report(&p);
+	free(pcs);
+}
+
+/* The rows of vmlinux's all-time union: how many, whether one has seq 1,
+ * and whether they are disjoint with the expected union (first n offsets). */
+static void check_total_rows(struct fixture *f, uint64_t n, int64_t *rows, int *tier)
+{
+	struct kc_err err;
+	struct kc_stmt *st = kc_db_prepare(f->db,
+					 "SELECT t.seq, t.bits FROM coverage_total t "
+					 "JOIN binaries b ON b.id = t.binary WHERE b.name = 'vmlinux'",
+					 &err);
+	roaring_bitmap_t *u = roaring_bitmap_create();
+	uint64_t sum = 0;
+
+	assert_non_null(st);
+	*rows = 0;
+	*tier = 0;
+	while (kc_db_step(f->db, st, &err) == KC_ROW) {
+		roaring_bitmap_t *b = kc_db_column_bitmap(st, 1);
+
+		assert_non_null(b);
+		sum += roaring_bitmap_get_cardinality(b);
+		roaring_bitmap_or_inplace(u, b);
+		kc_bitmap_free(b);
+		*tier |= kc_stmt_column_int64(st, 0) == 1;
+		(*rows)++;
+	}
+	kc_stmt_finalize(st);
+	assert_int_equal(roaring_bitmap_get_cardinality(u), n);
+	assert_int_equal(sum, n); /* disjoint */
+	assert_true(roaring_bitmap_contains(u, 0) && roaring_bitmap_contains(u, (n - 1) * 3));
+	kc_bitmap_free(u);
+}
+
+static void test_growing_union_folds_in_tiers(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t next = 0;
+	int64_t rows, prev = 1;
+	int tier, tier_folds = 0, whole_folds = 0;
+
+	submit_map(f);
+	report_new(f, 1, &next, 8000);
+	/* Small growth: its delta rows fold beside the base (seq 1); then
+	 * growth as large as the union: whole rewrites (one row left). */
+	for (int i = 0; i < 160; i++) {
+		report_new(f, (unsigned char)(2 + i), &next, i < 80 ? 5 : 400);
+		check_total_rows(f, next, &rows, &tier);
+		assert_true(rows >= 1 && rows <= 32);
+		if (rows < prev) {
+			tier_folds += rows == 2 && tier;
+			whole_folds += rows == 1;
+		}
+		prev = rows;
+	}
+	assert_true(tier_folds >= 2);
+	assert_true(whole_folds >= 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +538,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_async_jobs_share_one_commit, setup, teardown),
 		cmocka_unit_test(test_taken_time_window),
 		cmocka_unit_test_setup_teardown(test_report_lands_on_its_taken_day, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_growing_union_folds_in_tiers, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
