@@ -2,7 +2,10 @@
 """A throw-away PostgreSQL server for the tests (issue 19): initdb in a
 temporary directory, pg_ctl start on a free 127.0.0.1 port with the unix
 socket in that directory, one database, and stop + remove at the end (also
-when the test fails or is interrupted).
+when the test fails or is interrupted). A harness killed with SIGKILL (ctest
+at its timeout) runs no cleanup: each cluster's directory names the pid of
+the process that made it (file `owner`), and every start first stops and
+removes the clusters whose owner is gone.
 
 PostgreSQL refuses to run as root, and the tests run as root in CI: then
 the server runs as the unprivileged system user `kcovpg` (created with
@@ -93,6 +96,35 @@ def free_port():
 LIVE = []  # servers to stop at exit
 
 
+def _owner_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_orphans(base):
+    """Stop and remove the clusters under base whose owner process is gone;
+    returns their directories. A directory without a readable owner (being
+    made right now, or not ours) is left alone."""
+    gone = []
+    for d in glob.glob(os.path.join(base, "kcov-pg-*")):
+        try:
+            pid = int(open(os.path.join(d, "owner")).read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if _owner_alive(pid):
+            continue
+        orphan = PgServer()
+        orphan.dir = d
+        orphan.stop()
+        gone.append(d)
+    return gone
+
+
 class PgServer:
     """One cluster in a temporary directory; see the module comment."""
 
@@ -144,9 +176,12 @@ class PgServer:
     def start(self):
         uid, gid = ensure_user()
         base = os.environ.get("TMPDIR", "/tmp")
+        sweep_orphans(base)
         self.dir = tempfile.mkdtemp(prefix="kcov-pg-", dir=base)
         LIVE.append(self)
         try:
+            with open(os.path.join(self.dir, "owner"), "w") as f:
+                f.write("%d\n" % os.getpid())
             os.chown(self.dir, uid, gid)
             os.chmod(self.dir, 0o700)
             if self.port is None:

@@ -2,7 +2,8 @@
 runs as the unprivileged user, listens on 127.0.0.1 on its port only,
 keeps its data across pg_ctl stop/start, and leaves nothing behind when it
 stops, when the test body fails, or in the shell form whatever the
-command's exit status."""
+command's exit status; a cluster whose harness was SIGKILLed is stopped and
+removed by the next start."""
 import os
 import time
 import socket
@@ -110,5 +111,34 @@ def test_shell_form():
           "shell form left its cluster: %r" % p.stdout)
 
 
+def test_orphan_swept():
+    # A harness killed with SIGKILL leaves its cluster running; the next
+    # start stops and removes it, and leaves a live harness's cluster alone.
+    code = ("import sys, time; sys.path.insert(0, %r); import pgserver; "
+            "pg = pgserver.PgServer().start(); print(pg.dir, flush=True); time.sleep(600)" % HERE)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        d = p.stdout.readline().strip()
+        check(d and os.path.isdir(d), "the child made no cluster: %r" % d)
+        pid = int(open(os.path.join(d, "data", "postmaster.pid")).readline())
+        with pgserver.PgServer() as live:
+            check(os.path.isdir(d), "a live harness's cluster was swept")
+            p.kill()
+            p.wait()
+            check(alive(pid), "the postmaster died with its harness: nothing to sweep")
+            with pgserver.PgServer() as pg:
+                check(pg.dir != d and not os.path.exists(d), "orphan cluster %s left" % d)
+                check(os.path.isdir(live.dir), "the live cluster was swept too")
+        deadline = time.time() + 10
+        while alive(pid) and time.time() < deadline:
+            time.sleep(0.1)
+        check(not alive(pid), "orphan postmaster %d still alive" % pid)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 if __name__ == "__main__":
-    run_tests([test_server_lifecycle, test_cleanup_on_failure, test_shell_form])
+    run_tests([test_server_lifecycle, test_cleanup_on_failure, test_shell_form,
+               test_orphan_swept])
