@@ -27,6 +27,7 @@
 
 #include "dayunion.h"
 #include "db.h"
+#include "flatbits.h"
 #include "labelidx.h"
 #include "nodes.h"
 #include "overflow.h"
@@ -52,6 +53,9 @@ struct touch {
 };
 
 #define KC_UNION_CACHE 1024
+/* The decoded unions' memory (flatbits.h), least recently used out first;
+ * one union larger than this alone is kept all the same. */
+#define KC_UNION_BYTES (256u << 20)
 /* A key's rows are folded back into one when a commit would add a row
  * beyond this many (schema/004_coverage_deltas.sql). */
 #define KC_MAX_DELTA_ROWS 32
@@ -92,14 +96,20 @@ struct kc_store {
 	 * adds nothing new (the common case once a fleet is warm) costs no
 	 * read and no write, and one that does costs no read. Only the writer
 	 * changes these tables, so the cache equals the database after every
-	 * commit; it is dropped when a batch fails. */
+	 * commit; it is dropped when a batch fails. Flat bitsets: finding a
+	 * batch's new bits costs one load per bit and adding them one store,
+	 * where CRoaring's array containers cost a binary search and a rewrite
+	 * of the container (bench/analysis.md, "Flat unions"). */
 	struct stored {
-		struct merge m;       /* key and the decoded union of its rows */
+		struct merge m;       /* the key (m.bits unused: NULL) */
+		struct kc_flat flat;  /* the union of its rows */
+		uint64_t card;        /* values in flat */
 		int64_t rows, maxseq; /* rows stored for the key, highest seq */
 		uint64_t used;        /* LRU clock */
 	} unions[KC_UNION_CACHE];
 	size_t nunions;
 	uint64_t union_clock;
+	size_t union_bytes; /* sum of kc_flat_bytes over unions */
 	struct kc_lidx *lidx; /* the label index's point maps (labelidx.h) */
 	/* Prepared statements of the writer, keyed by their (constant) SQL
 	 * text pointer: ingest runs the same dozen statements per report. */
@@ -522,8 +532,19 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 static void drop_unions(struct kc_store *s)
 {
 	for (size_t i = 0; i < s->nunions; i++)
-		kc_bitmap_free(s->unions[i].m.bits);
+		kc_flat_clear(&s->unions[i].flat);
 	s->nunions = 0;
+	s->union_bytes = 0;
+}
+
+/* Remove unions[i] from the cache (the last entry takes its place). */
+static void evict_union(struct kc_store *s, size_t i)
+{
+	struct stored *e = &s->unions[i];
+
+	s->union_bytes -= kc_flat_bytes(&e->flat);
+	kc_flat_clear(&e->flat);
+	*e = s->unions[--s->nunions];
 }
 
 /* Which table holds a key's rows: 0 coverage, 1 coverage_total, 2
@@ -554,7 +575,9 @@ static const char *const del_rows[3] = {
 };
 
 /* The stored rows of m's key, from the cache or read from the database
- * (an empty union when there is no row yet). */
+ * (an empty union when there is no row yet). Loading one first evicts the
+ * least recently used entries while the cache is full or past
+ * KC_UNION_BYTES. */
 static struct stored *stored_union(struct kc_store *s, const struct merge *m, struct kc_err *err)
 {
 	static const char *const sel[3] = {
@@ -562,11 +585,8 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 		"SELECT seq, bits FROM coverage_total WHERE binary = ?",
 		"SELECT seq, bits FROM coverage_day_unions WHERE binary = ? AND day = ?",
 	};
-	size_t slot = 0;
-	struct stored *e;
+	struct stored *e, fresh;
 	struct kc_stmt *q;
-	roaring_bitmap_t *bits;
-	int64_t rows = 0, maxseq = -1;
 	int rc;
 
 	for (size_t i = 0; i < s->nunions; i++) {
@@ -575,18 +595,15 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 			e->used = ++s->union_clock;
 			return e;
 		}
-		if (e->used < s->unions[slot].used)
-			slot = i;
 	}
 	q = cached(s, sel[key_table(m)], err);
 	if (!q)
 		return NULL;
 	bind_key(q, m);
-	bits = roaring_bitmap_create();
-	if (!bits) {
-		kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		return NULL;
-	}
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.m = *m;
+	fresh.m.bits = NULL;
+	fresh.maxseq = -1;
 	while ((rc = kc_db_step(s->db, q, err)) == KC_ROW) {
 		roaring_bitmap_t *row = kc_db_column_bitmap(q, 1);
 
@@ -594,28 +611,35 @@ static struct stored *stored_union(struct kc_store *s, const struct merge *m, st
 			rc = kc_err_set(err, KC_E_INTERNAL, "corrupt");
 			break;
 		}
-		roaring_bitmap_or_inplace(bits, row);
+		rc = kc_flat_or_roaring(&fresh.flat, row, &fresh.card);
 		kc_bitmap_free(row);
-		rows++;
-		if (kc_stmt_column_int64(q, 0) > maxseq)
-			maxseq = kc_stmt_column_int64(q, 0);
+		if (rc < 0) {
+			rc = kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			break;
+		}
+		fresh.rows++;
+		if (kc_stmt_column_int64(q, 0) > fresh.maxseq)
+			fresh.maxseq = kc_stmt_column_int64(q, 0);
 	}
 	kc_stmt_reset(q);
 	if (rc < 0) {
-		kc_bitmap_free(bits);
+		kc_flat_clear(&fresh.flat);
 		kc_err_prefix(err, "reading the stored bitmaps of binary %lld", (long long)m->binary);
 		return NULL;
 	}
-	if (s->nunions < KC_UNION_CACHE)
-		slot = s->nunions++;
-	else
-		kc_bitmap_free(s->unions[slot].m.bits); /* least recently used */
-	e = &s->unions[slot];
-	e->m = *m;
-	e->m.bits = bits;
-	e->rows = rows;
-	e->maxseq = maxseq;
+	while (s->nunions && (s->nunions == KC_UNION_CACHE ||
+			      s->union_bytes + kc_flat_bytes(&fresh.flat) > KC_UNION_BYTES)) {
+		size_t lru = 0;
+
+		for (size_t i = 1; i < s->nunions; i++)
+			if (s->unions[i].used < s->unions[lru].used)
+				lru = i;
+		evict_union(s, lru);
+	}
+	e = &s->unions[s->nunions++];
+	*e = fresh;
 	e->used = ++s->union_clock;
+	s->union_bytes += kc_flat_bytes(&e->flat);
 	return e;
 }
 
@@ -646,27 +670,32 @@ static int put_row(struct kc_store *s, const struct stored *e, int64_t seq,
 	return ret;
 }
 
-/* The bits of m that u lacks. roaring_bitmap_andnot walks every container
- * of u that m touches (up to 4096 values each), which for a batch of
- * scattered PCs against a large union costs far more than the batch:
- * probing u for each of m's values costs O(|m| log |u|). */
-static roaring_bitmap_t *new_bits(const roaring_bitmap_t *m, const roaring_bitmap_t *u)
+/* Take m's bits that e's union lacks: they are set in the union and
+ * returned as a new bitmap (empty when there are none), or NULL when out of
+ * memory (the union may then hold some of them: the caller fails the
+ * batch, which drops the cache). */
+static roaring_bitmap_t *take_new_bits(struct kc_store *s, struct stored *e,
+				       const roaring_bitmap_t *m)
 {
 	uint64_t n = roaring_bitmap_get_cardinality(m);
-	roaring_bitmap_t *d;
-	uint32_t *v;
-	size_t k = 0;
+	size_t before = kc_flat_bytes(&e->flat), k = 0;
+	roaring_bitmap_t *d = NULL;
+	uint32_t *v = malloc(n ? n * sizeof(*v) : 1);
 
-	if (n * 8 > roaring_bitmap_get_cardinality(u))
-		return roaring_bitmap_andnot(m, u);
-	v = malloc(n ? n * sizeof(*v) : 1);
 	if (!v)
 		return NULL;
 	roaring_bitmap_to_uint32_array(m, v);
-	for (uint64_t i = 0; i < n; i++)
-		if (!roaring_bitmap_contains(u, v[i]))
-			v[k++] = v[i];
+	for (uint64_t i = 0; i < n; i++) {
+		if (kc_flat_test(&e->flat, v[i]))
+			continue;
+		if (kc_flat_set(&e->flat, v[i]) < 0)
+			goto out;
+		v[k++] = v[i];
+	}
+	e->card += k;
 	d = roaring_bitmap_of_ptr(k, v);
+out:
+	s->union_bytes += kc_flat_bytes(&e->flat) - before;
 	free(v);
 	return d;
 }
@@ -678,8 +707,7 @@ static void forget_union(struct kc_store *s, const struct merge *m)
 		struct stored *e = &s->unions[i];
 
 		if (e->m.binary == m->binary && e->m.label == m->label && e->m.day == m->day) {
-			kc_bitmap_free(e->m.bits);
-			s->unions[i] = s->unions[--s->nunions];
+			evict_union(s, i);
 			return;
 		}
 	}
@@ -747,7 +775,7 @@ static int fold_rows(struct kc_store *s, struct stored *e, const roaring_bitmap_
 	if (!tier)
 		return -1;
 	roaring_bitmap_or_inplace(tier, delta);
-	whole = roaring_bitmap_get_cardinality(tier) * 4 > roaring_bitmap_get_cardinality(e->m.bits);
+	whole = roaring_bitmap_get_cardinality(tier) * 4 > e->card;
 	d = cached(s, whole ? del_rows[t] : del_tier[t], err);
 	if (!d)
 		goto out;
@@ -755,8 +783,15 @@ static int fold_rows(struct kc_store *s, struct stored *e, const roaring_bitmap_
 	if (step_done(s->db, d, err) < 0)
 		goto out;
 	if (whole) {
-		roaring_bitmap_run_optimize(e->m.bits);
-		ret = put_row(s, e, 0, e->m.bits, err);
+		roaring_bitmap_t *u = kc_flat_to_roaring(&e->flat, e->card);
+
+		if (!u) {
+			ret = kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		roaring_bitmap_run_optimize(u);
+		ret = put_row(s, e, 0, u, err);
+		kc_bitmap_free(u);
 		e->rows = 1;
 		e->maxseq = 0;
 	} else {
@@ -785,14 +820,13 @@ static int flush_one(struct kc_store *s, const struct merge *m, roaring_bitmap_t
 
 	if (!e)
 		return -1;
-	delta = new_bits(m->bits, e->m.bits);
+	delta = take_new_bits(s, e, m->bits);
 	if (!delta)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	if (roaring_bitmap_is_empty(delta)) {
 		kc_bitmap_free(delta);
 		return 0; /* nothing new: the stored rows stay as they are */
 	}
-	roaring_bitmap_or_inplace(e->m.bits, delta);
 	if (into)
 		roaring_bitmap_or_inplace(into, delta);
 	/* A day's new bits are what the label index lacks (labelidx.h). */
