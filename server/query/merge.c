@@ -365,6 +365,8 @@ int kc_covq_merge(struct kc_covq *q, const struct kc_covq_merge *mo, struct kc_e
 		return kc_err_set(err, KC_E_INTERNAL, "query is merged already");
 	if (cq_need_index(q, err) < 0)
 		return -1;
+	free(q->tkey); /* a totals key without the merged builds (tree.c) */
+	q->tkey = NULL;
 	m = calloc(1, sizeof(*m));
 	if (!m || !(m->sub = calloc(KC_MERGE_MAX, sizeof(*m->sub))) ||
 	    !(m->skipped = json_array())) {

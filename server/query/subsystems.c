@@ -5,7 +5,8 @@
  * which the point index holds (pindex.c, schema 009), plus the files of
  * no subsystem. A file may be in several subsystems, so the subsystems'
  * totals add up to more than the build's. With merge= the per-file totals
- * are merged ones (computed, never cached) and carry lost lines.
+ * are merged ones (cached under a key naming every merged build: tree.c)
+ * and carry lost lines.
  */
 #include "cq.h"
 

@@ -98,7 +98,9 @@ static void key_cardinalities(struct kc_buf *b, const struct kc_covq *q)
  * misses the cache. Merged totals (merge=) are cached too, under a key
  * that adds each merged build's id, import generation and coverage
  * cardinalities: they depend on nothing else (line maps depend only on
- * the texts, which an import generation fixes).
+ * the texts, which an import generation fixes). The key is made on first
+ * use, after kc_covq_merge has attached every merged build (it drops a
+ * key made before).
  */
 static int totals_key(struct kc_covq *q, struct kc_err *err)
 {
@@ -135,15 +137,11 @@ struct totals *cq_all_totals(struct kc_covq *q, struct kc_err *err)
 	struct totals *t;
 	struct fview v;
 
-	/* Merged totals depend on the other builds' coverage, which the key
-	 * does not hold: they are computed every time and never cached. */
-	if (!q->merge) {
-		if (totals_key(q, err) < 0)
-			return NULL;
-		t = cq_totals_lookup(q->cache, q->index, q->tkey);
-		if (t)
-			return t;
-	}
+	if (totals_key(q, err) < 0)
+		return NULL;
+	t = cq_totals_lookup(q->cache, q->index, q->tkey);
+	if (t)
+		return t;
 	t = calloc((size_t)x->nfiles + 1, sizeof(*t));
 	if (!t || cq_ensure_walk_bitsets(q, err) < 0) {
 		free(t);
@@ -160,8 +158,7 @@ struct totals *cq_all_totals(struct kc_covq *q, struct kc_err *err)
 		cq_fview_totals(&v, &t[f]);
 	}
 	cq_fview_release(&v);
-	if (!q->merge)
-		cq_totals_store(q->cache, q->index, q->tkey, t);
+	cq_totals_store(q->cache, q->index, q->tkey, t);
 	return t;
 }
 
