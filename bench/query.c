@@ -229,7 +229,7 @@ static int measure_merged(CURL *curl, const char *base, struct build *b, size_t 
 {
 	struct build *t = &b[nb - 1];
 	size_t cap = 16 + nb * 130, len;
-	char *f = malloc(cap), name[64], first[96];
+	char *f = malloc(cap), name[64], first[128];
 	double p50;
 	int failed = 0;
 
