@@ -5,8 +5,11 @@
  * live here and nowhere else: the connection setup (busy timeout, foreign
  * keys, incremental auto-vacuum, WAL, synchronous=FULL), the SQL aggregate
  * kc_roaring_or(blob) that migration 006 uses to union CRoaring portable
- * bitmaps (kcovd itself folds with kc_sql_union, sql_union.h), and the online backup API behind `kcovd backup` and
- * `kcovd restore`. This is the only file of kcovd that includes sqlite3.h.
+ * bitmaps (kcovd itself folds with kc_sql_union, sql_union.h), WAL
+ * checkpoints taken out of COMMIT for the writer (a sqlite3_wal_hook:
+ * kc_sql_defer_checkpoints, kc_sql_checkpoint_due), and the online backup
+ * API behind `kcovd backup` and `kcovd restore`. This is the only file of
+ * kcovd that includes sqlite3.h.
  *
  * sqlconv: native SQLite (the sqlconv.sh conversion leaves this file alone)
  */

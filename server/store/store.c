@@ -56,8 +56,8 @@ struct touch {
 /* The decoded unions' memory (flatbits.h), least recently used out first;
  * one union larger than this alone is kept all the same. */
 #define KC_UNION_BYTES (256u << 20)
-/* A key's rows are folded back into one when a commit would add a row
- * beyond this many (schema/004_coverage_deltas.sql). */
+/* The most rows a key keeps (schema/004_coverage_deltas.sql): it folds
+ * them at max_rows, between half this and this, by key (fold_rows). */
 #define KC_MAX_DELTA_ROWS 32
 
 struct kc_store {
