@@ -61,31 +61,6 @@ int kc_flat_or_roaring(struct kc_flat *f, const roaring_bitmap_t *bits, uint64_t
 	return ok ? 0 : -1;
 }
 
-roaring_bitmap_t *kc_flat_to_roaring(const struct kc_flat *f, uint64_t n)
-{
-	uint32_t *v = malloc(n ? n * sizeof(*v) : 1);
-	roaring_bitmap_t *b;
-	uint64_t k = 0;
-
-	if (!v)
-		return NULL;
-	for (size_t hi = 0; hi < f->nchunk; hi++) {
-		if (!f->chunk[hi])
-			continue;
-		for (uint32_t w = 0; w < KC_FLAT_WORDS; w++) {
-			uint64_t bits = f->chunk[hi][w];
-
-			while (bits && k < n) {
-				v[k++] = (uint32_t)(hi << 16 | w << 6 | (uint32_t)__builtin_ctzll(bits));
-				bits &= bits - 1;
-			}
-		}
-	}
-	b = roaring_bitmap_of_ptr(k, v);
-	free(v);
-	return b;
-}
-
 void kc_flat_clear(struct kc_flat *f)
 {
 	for (size_t i = 0; i < f->nchunk; i++)

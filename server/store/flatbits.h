@@ -4,8 +4,8 @@
  * (store.c), on which "is this PC new?" is one load and a mask instead of
  * a CRoaring container search, and setting a bit never moves other bits
  * (OR-ing into a CRoaring array container rewrites it). The rows in the
- * database stay CRoaring portable bitmaps: kc_flat_to_roaring converts
- * back when a union is written whole.
+ * database stay CRoaring portable bitmaps: a union written whole is made
+ * from its stored rows (store.c fold_rows), not from this set.
  *
  * Not thread-safe; the writer thread owns each set. Memory: 8 KiB per
  * chunk holding at least one set bit, plus one pointer per chunk index up
@@ -41,11 +41,6 @@ int kc_flat_set(struct kc_flat *f, uint32_t v);
  * were not set before. Returns 0, or -1 when out of memory (the set then
  * holds some of them). */
 int kc_flat_or_roaring(struct kc_flat *f, const roaring_bitmap_t *bits, uint64_t *added);
-
-/* The set as a new CRoaring bitmap (free with kc_bitmap_free), or NULL
- * when out of memory. n is the number of values set (the caller counts
- * them; kc_flat_or_roaring's *added), a bound on the buffer it uses. */
-roaring_bitmap_t *kc_flat_to_roaring(const struct kc_flat *f, uint64_t n);
 
 static inline size_t kc_flat_bytes(const struct kc_flat *f)
 {

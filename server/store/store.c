@@ -744,15 +744,38 @@ static int64_t max_rows(const struct merge *m)
 	return KC_MAX_DELTA_ROWS / 2 + (int64_t)(h % (KC_MAX_DELTA_ROWS / 2 + 1));
 }
 
+/* The union of the rows of e's key that sql (one of fold_rows') selects. */
+static roaring_bitmap_t *read_rows(struct kc_store *s, const char *sql, const struct stored *e,
+				   struct kc_err *err)
+{
+	struct kc_stmt *q = cached(s, sql, err);
+	roaring_bitmap_t *u;
+
+	if (!q)
+		return NULL;
+	bind_key(q, &e->m);
+	u = kc_sql_union(q, 0, err);
+	kc_stmt_reset(q);
+	return u;
+}
+
 /* Fold the rows of e's key, which reached max_rows, with this commit's new
  * bits delta. The delta rows (seq >= 1) and delta become one row at seq 1;
  * only when that row would hold more than a quarter of the union is the
  * whole union written again as seq 0, alone. A growing union so costs a
  * commit the size of its recent growth, and whole rewrites are geometric
- * in the union's size instead of one every max_rows commits. */
+ * in the union's size instead of one every max_rows commits. The whole
+ * union is the seq 0 row OR-ed with that tier, container by container:
+ * building it from the cached flat bitset, value by value, took 10 ms per
+ * million values, the slowest batches at 8 pushers (bench/analysis.md). */
 static int fold_rows(struct kc_store *s, struct stored *e, const roaring_bitmap_t *delta,
 		     struct kc_err *err)
 {
+	static const char *const sel_base[3] = {
+		"SELECT bits FROM coverage WHERE binary = ? AND label = ? AND day = ? AND seq = 0",
+		"SELECT bits FROM coverage_total WHERE binary = ? AND seq = 0",
+		"SELECT bits FROM coverage_day_unions WHERE binary = ? AND day = ? AND seq = 0",
+	};
 	static const char *const sel_tier[3] = {
 		"SELECT bits FROM coverage WHERE binary = ? AND label = ? AND day = ? AND seq >= 1",
 		"SELECT bits FROM coverage_total WHERE binary = ? AND seq >= 1",
@@ -764,45 +787,41 @@ static int fold_rows(struct kc_store *s, struct stored *e, const roaring_bitmap_
 		"DELETE FROM coverage_day_unions WHERE binary = ? AND day = ? AND seq >= 1",
 	};
 	int t = key_table(&e->m), whole, ret = -1;
-	struct kc_stmt *q = cached(s, sel_tier[t], err), *d;
-	roaring_bitmap_t *tier = NULL;
+	roaring_bitmap_t *tier, *row = NULL;
+	struct kc_stmt *d;
 
-	if (!q)
-		return -1;
-	bind_key(q, &e->m);
-	tier = kc_sql_union(q, 0, err);
-	kc_stmt_reset(q);
+	tier = read_rows(s, sel_tier[t], e, err);
 	if (!tier)
 		return -1;
 	roaring_bitmap_or_inplace(tier, delta);
 	whole = roaring_bitmap_get_cardinality(tier) * 4 > e->card;
+	if (whole) {
+		row = read_rows(s, sel_base[t], e, err);
+		if (!row)
+			goto out;
+		roaring_bitmap_or_inplace(row, tier);
+		if (roaring_bitmap_get_cardinality(row) != e->card) {
+			ret = kc_err_set(err, KC_E_INTERNAL,
+					 "the stored rows of a union hold %llu values, its cached copy %llu",
+					 (unsigned long long)roaring_bitmap_get_cardinality(row),
+					 (unsigned long long)e->card);
+			goto out;
+		}
+	}
 	d = cached(s, whole ? del_rows[t] : del_tier[t], err);
 	if (!d)
 		goto out;
 	bind_key(d, &e->m);
 	if (step_done(s->db, d, err) < 0)
 		goto out;
-	if (whole) {
-		roaring_bitmap_t *u = kc_flat_to_roaring(&e->flat, e->card);
-
-		if (!u) {
-			ret = kc_err_set(err, KC_E_INTERNAL, "out of memory");
-			goto out;
-		}
-		roaring_bitmap_run_optimize(u);
-		ret = put_row(s, e, 0, u, err);
-		kc_bitmap_free(u);
-		e->rows = 1;
-		e->maxseq = 0;
-	} else {
-		roaring_bitmap_run_optimize(tier);
-		ret = put_row(s, e, 1, tier, err);
-		/* The union's other bits, three quarters or more, are in
-		 * seq 0 (rows have seq >= 0): two rows are left. */
-		e->rows = 2;
-		e->maxseq = 1;
-	}
+	roaring_bitmap_run_optimize(whole ? row : tier);
+	ret = put_row(s, e, whole ? 0 : 1, whole ? row : tier, err);
+	/* After a tier fold the union's other bits, three quarters or more,
+	 * are in seq 0 (rows have seq >= 0): two rows are left. */
+	e->rows = whole ? 1 : 2;
+	e->maxseq = whole ? 0 : 1;
 out:
+	kc_bitmap_free(row);
 	kc_bitmap_free(tier);
 	return ret;
 }
