@@ -12,6 +12,7 @@
  *   bench-wire speed [SECONDS]      encode/decode MB/s and PCs/s of a 50k-PC
  *                                   report; prints markdown table rows
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,39 @@ static size_t delta_varint_zlib(const uint64_t *pcs, size_t n)
 	return zlen;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The order-0 empirical entropy of the deltas of the sorted pcs[0..n), in
+ * bits per PC: what any coder spends that codes each delta alone, knowing
+ * only how often each value occurs (v2's LEB128 + Huffman is such a coder;
+ * the information bound also knows the build's points). 0 when n < 2. */
+static double delta_entropy(const uint64_t *pcs, size_t n)
+{
+	uint64_t *d = n > 1 ? malloc((n - 1) * sizeof(*d)) : NULL;
+	double h = 0;
+
+	if (!d)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		d[i - 1] = pcs[i] - pcs[i - 1];
+	qsort(d, n - 1, sizeof(*d), cmp_u64);
+	for (size_t i = 0, j; i < n - 1; i = j) {
+		double p;
+
+		for (j = i; j < n - 1 && d[j] == d[i]; j++)
+			;
+		p = (double)(j - i) / (double)(n - 1);
+		h -= p * log2(p);
+	}
+	free(d);
+	return h * (double)(n - 1) / (double)n;
+}
+
 /* Size of r as a v2 frame, or 0 when it cannot be encoded (err says why). */
 static size_t v2_bytes(const struct kc_report *r, struct kc_err *err)
 {
@@ -105,8 +139,10 @@ static size_t v2_bytes(const struct kc_report *r, struct kc_err *err)
 	return n;
 }
 
-/* One table row: v1 frame bytes, the bound, the peer and the v2 frame. */
-static void row(const char *what, uint64_t n, uint64_t k, size_t bytes, size_t peer, size_t v2)
+/* One table row: v1 frame bytes, the bound, the peer, the v2 frame and
+ * the deltas' order-0 entropy in bits per PC (not shown when 0). */
+static void row(const char *what, uint64_t n, uint64_t k, size_t bytes, size_t peer, size_t v2,
+		double h0)
 {
 	double bpp = (double)bytes / (double)k;
 	double bound_bits = bench_log2_binom(n, k) / (double)k;
@@ -119,8 +155,13 @@ static void row(const char *what, uint64_t n, uint64_t k, size_t bytes, size_t p
 		       (double)peer * 8.0 / (double)k / bound_bits);
 	else
 		printf(" – |");
-	printf(" %zu | %.3f | %.2f |\n", v2, (double)v2 / (double)k,
+	printf(" %zu | %.3f | %.2f |", v2, (double)v2 / (double)k,
 	       (double)v2 * 8.0 / (double)k / bound_bits);
+	if (h0 > 0)
+		printf(" %.3f (%.2f x bound) | %.2f |\n", h0 / 8.0, h0 / bound_bits,
+		       (double)v2 * 8.0 / (double)k / h0);
+	else
+		printf(" – | – |\n");
 }
 
 static int cmd_synth(void)
@@ -159,7 +200,8 @@ static int cmd_synth(void)
 				return 1;
 			}
 			snprintf(what, sizeof(what), "synthetic, %s", uniform ? "uniform (no clustering)" : "clustered");
-			row(what, NPOINTS, n, frame.len, delta_varint_zlib(pick, n), v2);
+			row(what, NPOINTS, n, frame.len, delta_varint_zlib(pick, n), v2,
+			    delta_entropy(pick, n));
 			kc_report_release(&r);
 			kc_buf_release(&frame);
 		}
@@ -173,6 +215,7 @@ static int cmd_frames(uint64_t npoints, int nfiles, char **files)
 {
 	uint64_t pcs = 0, reports = 0;
 	size_t bytes = 0, peer = 0, v2 = 0;
+	double hbits = 0;
 	struct kc_err err;
 	char what[128];
 
@@ -205,6 +248,7 @@ static int cmd_frames(uint64_t npoints, int nfiles, char **files)
 			roaring_free_uint32_iterator(it);
 		}
 		peer += delta_varint_zlib(v, n);
+		hbits += delta_entropy(v, n) * (double)n;
 		free(v);
 		pcs += n;
 		bytes += b.len;
@@ -218,7 +262,8 @@ static int cmd_frames(uint64_t npoints, int nfiles, char **files)
 	}
 	snprintf(what, sizeof(what), "KCOV stand-in, %llu real reports (mean per report)",
 		 (unsigned long long)reports);
-	row(what, npoints, pcs / reports, bytes / reports, peer / reports, v2 / reports);
+	row(what, npoints, pcs / reports, bytes / reports, peer / reports, v2 / reports,
+	    hbits / (double)pcs);
 	return 0;
 }
 
