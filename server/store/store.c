@@ -84,6 +84,12 @@ struct kc_store {
 	} *labels;
 	size_t nlabels, caplabels;
 	int wrote_coverage; /* this batch inserted or replaced coverage rows */
+	/* PostgreSQL: the database's generation as this node's last commit
+	 * left it (when known): if the next batch reads the same under its
+	 * key locks, no other node wrote since and the union cache is valid.
+	 * batch_gen is this batch's read, made the new mark at its COMMIT. */
+	struct kc_generation seen_gen, batch_gen;
+	int seen_gen_valid, batch_gen_read;
 	char node[128];	    /* this node's row of node_generations: host:pid:start */
 	atomic_ullong coverage_generation; /* commits that changed coverage */
 	/* The database's generation as last polled (PostgreSQL: other nodes'
@@ -94,12 +100,14 @@ struct kc_store {
 	uint64_t db_polls; /* reads of it (kc_store_stats generation_polls) */
 	/* The stored unions the writer touched lately, decoded: a merge that
 	 * adds nothing new (the common case once a fleet is warm) costs no
-	 * read and no write, and one that does costs no read. Only the writer
-	 * changes these tables, so the cache equals the database after every
-	 * commit; it is dropped when a batch fails. Flat bitsets: finding a
-	 * batch's new bits costs one load per bit and adding them one store,
-	 * where CRoaring's array containers cost a binary search and a rewrite
-	 * of the container (bench/analysis.md, "Flat unions"). */
+	 * read and no write, and one that does costs no read. On SQLite only
+	 * the writer changes these tables, so the cache equals the database
+	 * after every commit; on PostgreSQL it does while no other node has
+	 * committed (seen_gen). It is dropped when a batch fails. Flat
+	 * bitsets: finding a batch's new bits costs one load per bit and
+	 * adding them one store, where CRoaring's array containers cost a
+	 * binary search and a rewrite of the container (bench/analysis.md,
+	 * "Flat unions"). */
 	struct stored {
 		struct merge m;       /* the key (m.bits unused: NULL) */
 		struct kc_flat flat;  /* the union of its rows */
@@ -726,6 +734,8 @@ static int day_union_check(struct kc_store *s, const struct merge *m, struct kc_
 	if (valid == 1)
 		return 0;
 	forget_union(s, m);
+	/* The rows change: other nodes' caches of the key must learn of it. */
+	s->wrote_coverage = 1;
 	return kc_dayunion_rebuild(s->db, m->binary, m->day, err);
 }
 
@@ -889,7 +899,10 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 {
 	/* Other nodes write the same unions on PostgreSQL: take every key's
 	 * lock (sorted: batches cannot deadlock), then read the rows afresh
-	 * under it (docs/scale-out.md). */
+	 * under it unless the database's generation, read under the locks,
+	 * is the one this node's last commit left: then no other node has
+	 * written since and the cache is what the database holds
+	 * (docs/scale-out.md). */
 	if (kc_sql_backend(s->db) == KC_SQL_PG && s->nmerges) {
 		int64_t *keys = malloc(s->nmerges * sizeof(*keys));
 		int r;
@@ -905,9 +918,11 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 		}
 		r = kc_nodes_lock_keys(s->db, keys, s->nmerges, err);
 		free(keys);
-		if (r < 0)
+		if (r < 0 || kc_nodes_generation(s->db, &s->batch_gen, err) < 0)
 			return -1;
-		drop_unions(s);
+		s->batch_gen_read = 1;
+		if (!s->seen_gen_valid || !kc_nodes_generation_same(&s->batch_gen, &s->seen_gen))
+			drop_unions(s);
 	}
 	for (size_t i = 0; i < s->nmerges; i++)
 		if (s->merges[i].label == KEY_DAY_UNION && day_union_check(s, &s->merges[i], err) < 0)
@@ -998,6 +1013,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 
 	kc_err_clear(&err);
 	s->wrote_coverage = 0;
+	s->batch_gen_read = 0;
 	s->batch_clamped_past = s->batch_clamped_future = 0;
 	ok = kc_db_begin(s->db, &err) == 0;
 	for (struct kc_job *j = batch; j; j = j->next, n++) {
@@ -1020,6 +1036,14 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		ok = 0;
 	if (ok && s->wrote_coverage)
 		atomic_fetch_add(&s->coverage_generation, 1);
+	/* The generation this commit leaves, if no other node committed after
+	 * flush_merges read it: that read plus this node's bump (the first
+	 * bump also adds a row: the next batch then drops the cache once). */
+	s->seen_gen_valid = ok && s->batch_gen_read;
+	if (s->seen_gen_valid) {
+		s->seen_gen = s->batch_gen;
+		s->seen_gen.coverage += s->wrote_coverage ? 1 : 0;
+	}
 	if (!ok) {
 		(void)kc_db_exec(s->db, "ROLLBACK", NULL);
 		drop_unions(s); /* they may hold bits the rollback took back */

@@ -20,7 +20,14 @@ kcov-collect pushes over HTTP, and the database read back with psql.
   each node's /metrics names it (kcovd_node_info, its node_generations row);
 - gc beside ingest: gc through node A, the command line and node B while B
   stores reports folding the same unions; every label's all-time coverage
-  on both nodes is what was pushed.
+  on both nodes is what was pushed;
+- writers follow the other nodes: each node's writer keeps its decoded
+  unions from one batch to the next only while no other node committed
+  (the database's generation, docs/scale-out.md); reports for the same
+  unions pushed to two nodes in turn are each stored at the first try
+  (a writer that kept a stale union would write a delta row under a seq
+  the other node took, and its batch would fail), and both nodes answer
+  the union of what ran.
 """
 import json
 import os
@@ -439,11 +446,37 @@ def test_gc_beside_ingest():
         b.stop()
 
 
+def test_writers_follow_other_nodes():
+    url = kcovlib.pg_database()
+    nodes = [Server(db=url).start() for _ in range(2)]
+    tok = nodes[0].token()
+    m = machine("pg-turns", 7)
+    runs = [["read"], ["write"], ["open"], ["read", "write"], ["stat"], ["open", "stat"],
+            ["read"], ["mmap"]]
+    try:
+        for i, syscalls in enumerate(runs):
+            m.run(syscalls)
+            # Twice to the same node, then twice to the other: the second
+            # of each pair meets its own cache from the first.
+            node = nodes[(i // 2) % 2]
+            p = m.delivered(node.url, tok, ["--max-attempts", "1"])
+            check(DELIVERED.search(p.stderr).groups() == ("1", "0"),
+                  "run %d on node %d: %s" % (i, (i // 2) % 2, p.stderr[-300:]))
+        want = expected(sorted({s for r in runs for s in r}))
+        for k, node in enumerate(nodes):
+            got = node.pcs(KERNEL["build_id"])
+            check(got == want, "node %d answers %s, expected %s" % (k, got, want))
+    finally:
+        for node in nodes:
+            node.stop()
+        m.cleanup()
+
+
 if __name__ == "__main__":
     try:
         run_tests([test_ingest_and_duplicates, test_pg_restart_under_load,
                    test_three_nodes_sigkill, test_readers_follow_other_nodes,
-                   test_gc_beside_ingest])
+                   test_gc_beside_ingest, test_writers_follow_other_nodes])
     finally:
         if KERNEL_FIX:
             shutil.rmtree(KERNEL_FIX["root"], ignore_errors=True)
