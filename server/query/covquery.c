@@ -15,14 +15,17 @@
 #include "db.h"
 
 /* The coverage cache key of q's filter for import generation
- * `generation`; NULL when out of memory. */
+ * `generation`, the caller's coverage generation and the build's own
+ * (moved by every commit that adds to its coverage); NULL when out of
+ * memory. */
 static char *covset_key(const struct kc_covq *q, int64_t generation)
 {
 	const struct kc_cov_filter *f = &q->f;
 	struct kc_buf b = KC_BUF_INIT;
 
-	kc_buf_addf(&b, "%lld/%lld/%llu/%s/%s/%d/%lld/%lld", (long long)q->build,
+	kc_buf_addf(&b, "%lld/%lld/%llu/%lld/%s/%s/%d/%lld/%lld", (long long)q->build,
 		    (long long)generation, (unsigned long long)q->coverage_gen,
+		    (long long)q->build_gen,
 		    f->labels_json ? f->labels_json : "-", f->minus_json ? f->minus_json : "-",
 		    f->days, (long long)f->since, (long long)f->until);
 	if (b.oom) {
@@ -114,8 +117,8 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, struct kc_sql *db, uin
 	kc_db_tune_reader(db);
 	snprintf(q->build_id, sizeof(q->build_id), "%s", build_id);
 	st = kc_db_prepare(db,
-			   "SELECT b.id, (SELECT imported FROM build_imports WHERE build = b.id) "
-			   "FROM builds b WHERE b.build_id = ?",
+			   "SELECT b.id, (SELECT imported FROM build_imports WHERE build = b.id), "
+			   "b.coverage_gen FROM builds b WHERE b.build_id = ?",
 			   err);
 	if (!st)
 		goto out;
@@ -130,6 +133,7 @@ struct kc_covq *kc_covq_open(struct kc_covq_cache *cache, struct kc_sql *db, uin
 	q->build = kc_stmt_column_int64(st, 0);
 	q->imported = kc_stmt_column_type(st, 1) != KC_SQL_NULL;
 	generation = kc_stmt_column_int64(st, 1);
+	q->build_gen = kc_stmt_column_int64(st, 2);
 	kc_stmt_finalize(st);
 	st = NULL;
 	if ((flags & KC_COVQ_NEED_IMPORT) && !q->imported) {

@@ -50,6 +50,7 @@ struct kc_covq {
 	struct kc_covq_cache *cache; /* borrowed */
 	uint64_t coverage_gen;  /* the caller's coverage generation */
 	int64_t build;
+	int64_t build_gen;      /* builds.coverage_gen (schema 015) as opened */
 	char build_id[KC_BUILD_ID_MAX + 1];
 	int imported;
 	unsigned flags;         /* KC_COVQ_* it was opened with */

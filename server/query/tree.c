@@ -93,11 +93,13 @@ static void key_cardinalities(struct kc_buf *b, const struct kc_covq *q)
 
 /*
  * Per-file totals of every file are cached for repeated large trees
- * (cache.c): the key is the index, the filter, the newest report id and
- * the cardinality of each image's selected coverage, so any new coverage
- * misses the cache. Merged totals (merge=) are cached too, under a key
- * that adds each merged build's id, import generation and coverage
- * cardinalities: they depend on nothing else (line maps depend only on
+ * (cache.c): the key is the index, the filter, the caller's and the
+ * build's coverage generations and the cardinality of each image's
+ * selected coverage, so any new coverage of the build misses the cache
+ * (and coverage of other builds does not). Merged totals (merge=) are
+ * cached too, under a key that adds each merged build's id, import and
+ * coverage generations and coverage cardinalities: they depend on
+ * nothing else (line maps depend only on
  * the texts, which an import generation fixes). The key is made on first
  * use, after kc_covq_merge has attached every merged build (it drops a
  * key made before).
@@ -105,22 +107,19 @@ static void key_cardinalities(struct kc_buf *b, const struct kc_covq *q)
 static int totals_key(struct kc_covq *q, struct kc_err *err)
 {
 	struct kc_buf b = KC_BUF_INIT;
-	int64_t newest;
 
 	if (q->tkey)
 		return 0;
-	if (kc_db_get_int(q->db, "SELECT max(id) FROM reports", 0, &newest, err) < 0) {
-		err->code = KC_E_INTERNAL;
-		return -1;
-	}
-	kc_buf_addf(&b, "%s\n%s\n%d %lld %lld\n%lld\n", q->f.labels_json ? q->f.labels_json : "-",
-		    q->f.minus_json ? q->f.minus_json : "-", q->f.days, (long long)q->f.since,
-		    (long long)q->f.until, (long long)newest);
+	kc_buf_addf(&b, "%s\n%s\n%d %lld %lld\n%llu %lld\n",
+		    q->f.labels_json ? q->f.labels_json : "-", q->f.minus_json ? q->f.minus_json : "-",
+		    q->f.days, (long long)q->f.since, (long long)q->f.until,
+		    (unsigned long long)q->coverage_gen, (long long)q->build_gen);
 	key_cardinalities(&b, q);
 	for (uint32_t k = 0; q->merge && k < q->merge->n; k++) {
 		const struct kc_covq *s = q->merge->sub[k].q;
 
-		kc_buf_addf(&b, "\nmerge %s %lld:", s->build_id, (long long)s->index->generation);
+		kc_buf_addf(&b, "\nmerge %s %lld %lld:", s->build_id, (long long)s->index->generation,
+			    (long long)s->build_gen);
 		key_cardinalities(&b, s);
 	}
 	if (b.oom) {

@@ -42,8 +42,10 @@
 
 struct merge {
 	int64_t binary, label, day; /* label: see KEY_TOTAL */
+	int64_t build;		    /* the binary's build */
 	roaring_bitmap_t *bits;
 	int folded; /* fold_closed_days ran for (binary, label) in this batch */
+	int wrote;  /* flush_one stored new bits of it */
 };
 
 /* A machine or build the batch's reports touched: its counters are
@@ -92,6 +94,11 @@ struct kc_store {
 	int seen_gen_valid, batch_gen_read;
 	char node[128];	    /* this node's row of node_generations: host:pid:start */
 	atomic_ullong coverage_generation; /* commits that changed coverage */
+	/* Commits of maintenance jobs (gc, build deletion): they change the
+	 * coverage of any build, where ingest moves its builds' coverage_gen
+	 * (flush_merges). */
+	atomic_ullong maintenance_generation;
+	int batch_maintenance; /* this batch is a maintenance job that succeeded */
 	/* The database's generation as last polled (PostgreSQL: other nodes'
 	 * changes), and when the poll that read it began (ms, monotonic). */
 	pthread_mutex_t gen_lock;
@@ -147,7 +154,7 @@ static double now_ms(void)
 
 uint64_t kc_store_read_generation(struct kc_store *s, struct kc_sql *db)
 {
-	uint64_t local = atomic_load(&s->coverage_generation), gen;
+	uint64_t local = atomic_load(&s->maintenance_generation), gen;
 	struct kc_generation g;
 	struct kc_err err;
 	double t0 = now_ms();
@@ -314,8 +321,8 @@ static long find_merge(const struct kc_store *s, int64_t binary, int64_t label, 
 
 /* OR bits (NULL: none, only the key) into the batch's merge of the key;
  * returns its index, -1 on error. */
-static long queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
-			const roaring_bitmap_t *bits, struct kc_err *err)
+static long queue_merge(struct kc_store *s, int64_t build, int64_t binary, int64_t label,
+			int64_t day, const roaring_bitmap_t *bits, struct kc_err *err)
 {
 	long i = find_merge(s, binary, label, day);
 	struct merge *m;
@@ -329,9 +336,11 @@ static long queue_merge(struct kc_store *s, int64_t binary, int64_t label, int64
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	m = &s->merges[s->nmerges];
 	m->binary = binary;
+	m->build = build;
 	m->label = label;
 	m->day = day;
 	m->folded = 0;
+	m->wrote = 0;
 	m->bits = bits ? roaring_bitmap_copy(bits) : roaring_bitmap_create();
 	if (!m->bits)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
@@ -409,8 +418,8 @@ static void drop_labels(struct kc_store *s)
  * its union of completed days (coverage day KC_ALL_DAYS). Past days never
  * change, so this reads rows once per (binary, label) and day; on other
  * reports it is one primary-key lookup. */
-static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, int64_t day,
-			    struct kc_err *err)
+static int fold_closed_days(struct kc_store *s, int64_t build, int64_t binary, int64_t label,
+			    int64_t day, struct kc_err *err)
 {
 	struct kc_stmt *st;
 	roaring_bitmap_t *u = NULL;
@@ -449,7 +458,7 @@ static int fold_closed_days(struct kc_store *s, int64_t binary, int64_t label, i
 			roaring_bitmap_or_inplace(u, m->bits);
 	}
 	if ((!roaring_bitmap_is_empty(u) &&
-	     queue_merge(s, binary, label, KC_ALL_DAYS, u, err) < 0) ||
+	     queue_merge(s, build, binary, label, KC_ALL_DAYS, u, err) < 0) ||
 	    run(s, "INSERT INTO label_unions (binary, label, upto) VALUES (?,?,?) "
 		   "ON CONFLICT(binary, label) DO UPDATE SET upto = excluded.upto",
 		"iii", NULL, err, binary, label, day) < 0)
@@ -503,26 +512,28 @@ static int apply_report(struct kc_store *s, struct kc_job *job, struct kc_err *e
 		return -1;
 	for (uint32_t i = 0; i < job->canon->nparts; i++) {
 		const struct kc_canon_part *p = &job->canon->parts[i];
+		int64_t build = job->boot->build; /* every binary of the boot's is its build's */
 		long k;
 
 		/* The day union's bits are the label days' new ones and the
 		 * all-time union's the OR of the label days', both at the
 		 * flush (flush_merges): here only their keys. */
-		if (queue_merge(s, p->binary, KEY_TOTAL, 0, NULL, err) < 0 ||
-		    queue_merge(s, p->binary, KEY_DAY_UNION, day, NULL, err) < 0 ||
-		    (k = queue_merge(s, p->binary, label, day, p->bits, err)) < 0)
+		if (queue_merge(s, build, p->binary, KEY_TOTAL, 0, NULL, err) < 0 ||
+		    queue_merge(s, build, p->binary, KEY_DAY_UNION, day, NULL, err) < 0 ||
+		    (k = queue_merge(s, build, p->binary, label, day, p->bits, err)) < 0)
 			return -1;
 		/* Completed days are those before the day of receipt; once per
 		 * (binary, label, day) and batch. */
 		if (!s->merges[k].folded) {
-			if (fold_closed_days(s, p->binary, label, today, err) < 0)
+			if (fold_closed_days(s, build, p->binary, label, today, err) < 0)
 				return -1;
 			s->merges[k].folded = 1;
 		}
 		/* A report taken on an earlier day (spooled, or received after
 		 * midnight) lands on a day already folded (upto >= today after
 		 * the fold): its union of completed days gets the bits too. */
-		if (day < today && queue_merge(s, p->binary, label, KC_ALL_DAYS, p->bits, err) < 0)
+		if (day < today &&
+		    queue_merge(s, build, p->binary, label, KC_ALL_DAYS, p->bits, err) < 0)
 			return -1;
 	}
 	/* Last, so that a job that fails adds nothing to the batch's counters. */
@@ -840,7 +851,7 @@ out:
  * gains nothing is not touched; otherwise only the new bits are inserted as
  * a delta row (and OR-ed into *into when not NULL), or, at max_rows rows,
  * the key's rows are folded (fold_rows). */
-static int flush_one(struct kc_store *s, const struct merge *m, roaring_bitmap_t *into,
+static int flush_one(struct kc_store *s, struct merge *m, roaring_bitmap_t *into,
 		     struct kc_err *err)
 {
 	struct stored *e = stored_union(s, m, err);
@@ -866,6 +877,7 @@ static int flush_one(struct kc_store *s, const struct merge *m, roaring_bitmap_t
 	}
 	roaring_bitmap_run_optimize(delta);
 	s->wrote_coverage = 1;
+	m->wrote = 1;
 	if (e->rows + 1 < max_rows(m)) {
 		r = put_row(s, e, ++e->maxseq, delta, err);
 		e->rows++;
@@ -887,6 +899,25 @@ static void total_bits(struct kc_store *s, struct merge *t)
 		if (m->binary == t->binary && m->label >= 0 && m->day >= 0)
 			roaring_bitmap_or_inplace(t->bits, m->bits);
 	}
+}
+
+/* Move the coverage_gen (schema 015) of each build whose binaries gained
+ * bits in this batch, in its transaction: query caches key a build's
+ * coverage on it, so other builds' stay valid. */
+static int bump_builds(struct kc_store *s, struct kc_err *err)
+{
+	for (size_t i = 0; i < s->nmerges; i++) {
+		const struct merge *m = &s->merges[i];
+		int done = 0;
+
+		for (size_t j = 0; j < i && !done; j++)
+			done = s->merges[j].wrote && s->merges[j].build == m->build;
+		if (m->wrote && !done &&
+		    run(s, "UPDATE builds SET coverage_gen = coverage_gen + 1 WHERE id = ?", "i", NULL,
+			err, m->build) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Merge every bitmap of the batch into its stored union (flush_one). The
@@ -928,7 +959,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 		if (s->merges[i].label == KEY_DAY_UNION && day_union_check(s, &s->merges[i], err) < 0)
 			return -1;
 	for (size_t i = 0; i < s->nmerges; i++) {
-		const struct merge *m = &s->merges[i];
+		struct merge *m = &s->merges[i];
 		long u = m->label >= 0 && m->day >= 0 ? find_merge(s, m->binary, KEY_DAY_UNION, m->day)
 						      : -1;
 
@@ -939,7 +970,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 			return -1;
 	}
 	for (size_t i = 0; i < s->nmerges; i++) {
-		const struct merge *m = &s->merges[i];
+		struct merge *m = &s->merges[i];
 
 		if (m->label == KEY_DAY_UNION &&
 		    (flush_one(s, m, NULL, err) < 0 ||
@@ -947,7 +978,7 @@ static int flush_merges(struct kc_store *s, struct kc_err *err)
 			 "ii", NULL, err, m->day, m->binary) < 0))
 			return -1;
 	}
-	return 0;
+	return bump_builds(s, err);
 }
 
 static void drop_merges(struct kc_store *s)
@@ -991,6 +1022,7 @@ static void apply_job(struct kc_store *s, struct kc_job *job)
 		drop_unions(s);
 		drop_labels(s);
 		s->wrote_coverage = r == 0;
+		s->batch_maintenance = r == 0;
 	}
 	if (r < 0) {
 		job->outcome = KC_JOB_FAILED;
@@ -1013,6 +1045,7 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 
 	kc_err_clear(&err);
 	s->wrote_coverage = 0;
+	s->batch_maintenance = 0;
 	s->batch_gen_read = 0;
 	s->batch_clamped_past = s->batch_clamped_future = 0;
 	ok = kc_db_begin(s->db, &err) == 0;
@@ -1036,6 +1069,8 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		ok = 0;
 	if (ok && s->wrote_coverage)
 		atomic_fetch_add(&s->coverage_generation, 1);
+	if (ok && s->batch_maintenance)
+		atomic_fetch_add(&s->maintenance_generation, 1);
 	/* The generation this commit leaves, if no other node committed after
 	 * flush_merges read it: that read plus this node's bump (the first
 	 * bump also adds a row: the next batch then drops the cache once). */

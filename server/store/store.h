@@ -143,12 +143,16 @@ uint64_t kc_store_coverage_generation(struct kc_store *s);
  * by every request that starts this long after its commit. */
 #define KC_GENERATION_POLL_MS 100
 
-/* What readers key caches of decoded coverage on: on SQLite
- * kc_store_coverage_generation; on PostgreSQL that plus the database's
- * generation (nodes.h: the sums over every node's row), read with one
- * SELECT on db (the caller's read connection, borrowed) when the last
- * read began KC_GENERATION_POLL_MS or more ago, so another node's ingest,
- * import or gc moves it too. Any thread. */
+/* What readers key caches of decoded coverage on, beside each build's
+ * builds.coverage_gen (schema 015: ingest into one of the build's
+ * binaries moves it, in the same transaction; kc_covq_open reads it with
+ * the build): on SQLite the count of this writer's commits of maintenance
+ * jobs (gc, build deletion), which change any build's coverage; on
+ * PostgreSQL that plus the database's generation (nodes.h: the sums over
+ * every node's row), read with one SELECT on db (the caller's read
+ * connection, borrowed) when the last read began KC_GENERATION_POLL_MS
+ * or more ago, so another node's ingest, import or gc moves it too. Any
+ * thread. */
 uint64_t kc_store_read_generation(struct kc_store *s, struct kc_sql *db);
 
 /* This node's name in node_generations (host:pid:start), owned by s. */

@@ -225,6 +225,42 @@ static void test_report_becomes_coverage(void **state)
 				  "l.id = c.label WHERE l.name = 'suite-a'"), 2);
 }
 
+/* kc_store_call: a build with no boot or binary yet. */
+static int add_other_build(void *arg, void *db, struct kc_err *err)
+{
+	(void)arg;
+	return kc_db_exec(db, "INSERT INTO builds (build_id, first_seen, last_seen) "
+			      "VALUES ('other', 0, 0)", err);
+}
+
+/* Ingest moves the coverage_gen of the report's build only, and only
+ * when it stores new bits; the readers' generation stays for maintenance
+ * (kc_store_read_generation). */
+static void test_ingest_moves_its_build_generation(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t more[] = { LINK + 0x205 };
+	uint64_t readers;
+	struct prepared p;
+	struct kc_err err;
+
+	submit_map(f);
+	assert_int_equal(kc_store_call(f->store, add_other_build, NULL, &err), 0);
+	readers = kc_store_read_generation(f->store, f->db);
+	assert_int_equal(submit_report(f, 0x11), KC_JOB_OK);
+	assert_int_equal(count(f, "SELECT coverage_gen FROM builds WHERE build_id != 'other'"), 1);
+	assert_int_equal(count(f, "SELECT coverage_gen FROM builds WHERE build_id = 'other'"), 0);
+	assert_int_equal(submit_report(f, 0x12), KC_JOB_OK); /* the same PCs: nothing new */
+	assert_int_equal(count(f, "SELECT coverage_gen FROM builds WHERE build_id != 'other'"), 1);
+	prepare_pcs(f, 0x13, more, 1, &p);
+	kc_store_submit(f->store, &p.job);
+	release_report(&p);
+	assert_int_equal(p.job.status, KC_JOB_OK);
+	assert_int_equal(count(f, "SELECT coverage_gen FROM builds WHERE build_id != 'other'"), 2);
+	assert_int_equal(count(f, "SELECT coverage_gen FROM builds WHERE build_id = 'other'"), 0);
+	assert_int_equal(kc_store_read_generation(f->store, f->db), readers);
+}
+
 static void test_resent_report_is_duplicate(void **state)
 {
 	struct fixture *f = *state;
@@ -535,6 +571,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_boot_map_is_loaded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_becomes_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resent_report_is_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingest_moves_its_build_generation, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_async_jobs_share_one_commit, setup, teardown),
 		cmocka_unit_test(test_taken_time_window),
 		cmocka_unit_test_setup_teardown(test_report_lands_on_its_taken_day, setup, teardown),
