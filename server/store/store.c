@@ -93,7 +93,6 @@ struct kc_store {
 	struct kc_generation seen_gen, batch_gen;
 	int seen_gen_valid, batch_gen_read;
 	char node[128];	    /* this node's row of node_generations: host:pid:start */
-	atomic_ullong coverage_generation; /* commits that changed coverage */
 	/* Commits of maintenance jobs (gc, build deletion): they change the
 	 * coverage of any build, where ingest moves its builds' coverage_gen
 	 * (flush_merges). */
@@ -133,11 +132,6 @@ struct kc_store {
 		struct kc_stmt *st;
 	} cache[48];
 };
-
-uint64_t kc_store_coverage_generation(struct kc_store *s)
-{
-	return atomic_load(&s->coverage_generation);
-}
 
 const char *kc_store_node(struct kc_store *s)
 {
@@ -1067,8 +1061,6 @@ static void run_batch(struct kc_store *s, struct kc_job *batch)
 		    kc_nodes_bump(s->db, s->node, 1, 0, (int64_t)time(NULL), &err) < 0) ||
 		   kc_db_exec(s->db, "COMMIT", &err) < 0))
 		ok = 0;
-	if (ok && s->wrote_coverage)
-		atomic_fetch_add(&s->coverage_generation, 1);
 	if (ok && s->batch_maintenance)
 		atomic_fetch_add(&s->maintenance_generation, 1);
 	/* The generation this commit leaves, if no other node committed after

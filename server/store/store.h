@@ -11,7 +11,7 @@
  * calls and nothing else: kc_store_open / kc_store_close, kc_store_submit
  * of a job (a canonicalized report, a boot's address map, or a call run on
  * the writer inside its transaction: build import, tokens),
- * kc_store_stats and kc_store_coverage_generation. A second backend
+ * kc_store_stats and kc_store_read_generation. A second backend
  * (PostgreSQL) implements these same calls behind struct kc_store. Reads
  * do not go through it yet: canon.c, query/ and the API's read handlers
  * take a read connection (db.h, kc_db_get) and run SQLite SQL, and
@@ -132,11 +132,6 @@ int kc_store_maintain(struct kc_store *s, int (*fn)(void *arg, void *db, struct 
 		      void *arg, struct kc_err *err) KC_MUST_CHECK;
 
 void kc_store_stats(struct kc_store *s, struct kc_store_stats *out);
-
-/* The count of s's commits that changed stored coverage (the writer is
- * the only one that writes it): readers key caches of decoded coverage
- * on it. Any thread. */
-uint64_t kc_store_coverage_generation(struct kc_store *s);
 
 /* How often readers look at the database's generation at most
  * (kc_store_read_generation): another node's committed change is seen
