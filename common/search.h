@@ -13,4 +13,10 @@
  * prefix (n when every element is below). ctx is passed through. */
 size_t kc_lower_bound(size_t n, int (*below)(const void *ctx, size_t i), const void *ctx);
 
+/* The same answer as kc_lower_bound, found by searching outwards from
+ * index hint (any value; clamped to [0, n)): cheaper when the answer is
+ * known to be near hint, as for keys looked up in ascending order. */
+size_t kc_lower_bound_near(size_t n, size_t hint, int (*below)(const void *ctx, size_t i),
+			   const void *ctx);
+
 #endif

@@ -1,8 +1,8 @@
 /*
  * dwarf.c - DWARF resolution through libdw (opened via libdwfl, so ET_REL
  * debug sections are relocated): one pass per compilation unit; the
- * points in a CU's ranges are looked up by binary search in its line
- * table, and one walk of its subprogram/inlined_subroutine tree stamps
+ * points in a CU's ranges are looked up in its line table (searching
+ * outwards from the previous point's row, as the points ascend), and one walk of its subprogram/inlined_subroutine tree stamps
  * every point with the innermost function covering it.
  */
 #include "sym.h"
@@ -20,12 +20,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* First point index whose DWARF address is >= addr. */
-static uint64_t lower_point(const struct sym_state *st, uint64_t addr)
+static int point_below(const void *ctx, size_t i)
+{
+	const struct sym_state *st = ctx;
+
+	return st->t->points[i].offset < st->key;
+}
+
+/* First point index whose DWARF address is >= addr. A CU's DIEs come
+ * roughly in address order, so the search starts at the previous answer. */
+static uint64_t lower_point(struct sym_state *st, uint64_t addr)
 {
 	if (addr <= st->addr_base)
 		return 0;
-	return kc_symtab_lower(st->t, addr - st->addr_base);
+	st->key = addr - st->addr_base;
+	st->hint = kc_lower_bound_near(st->t->npoints, st->hint, point_below, st);
+	return st->hint;
 }
 
 /* A line-table row at or before an address (kc_lower_bound's "below" for
@@ -44,7 +54,7 @@ static int row_at_or_before(const void *ctx, size_t i)
 	return row && dwarf_lineaddr(row, &ra) == 0 && ra <= k->a;
 }
 
-static bool die_has_points(const struct sym_state *st, Dwarf_Die *die)
+static bool die_has_points(struct sym_state *st, Dwarf_Die *die)
 {
 	Dwarf_Addr base, start, end;
 	ptrdiff_t off = 0;
@@ -202,7 +212,11 @@ static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err
 	}
 	if (st->ncu_pts == 0)
 		return 0;
-	qsort(st->cu_pts, st->ncu_pts, sizeof(*st->cu_pts), cmp_u32);
+	for (uint64_t k = 1; k < st->ncu_pts; k++)
+		if (st->cu_pts[k - 1] > st->cu_pts[k]) { /* ranges out of order */
+			qsort(st->cu_pts, st->ncu_pts, sizeof(*st->cu_pts), cmp_u32);
+			break;
+		}
 
 	cd = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
 	if (cd && sym_collapse_path(cd, comp_dir) < 0)
@@ -220,19 +234,19 @@ static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err
 	for (size_t i = 0; i < nfiles; i++)
 		fmap[i] = KC_SYM_NONE;
 
-	for (uint64_t k = 0; k < st->ncu_pts && nlines; k++) {
+	for (uint64_t k = 0, lo = 0; k < st->ncu_pts && nlines; k++) {
 		struct kc_sym_point *p = &t->points[st->cu_pts[k]];
 		uint64_t a = p->offset + st->addr_base;
 		struct row_key key = { lines, a };
-		size_t lo;
 		Dwarf_Line *row;
 		bool endseq = false;
 		int lineno = 0;
 		Dwarf_Files *lf;
 		size_t fidx;
 
-		/* upper_bound(a) - 1: the last row starting at or before a. */
-		lo = kc_lower_bound(nlines, row_at_or_before, &key);
+		/* upper_bound(a) - 1: the last row starting at or before a;
+		 * the points ascend, so each search starts at the last answer. */
+		lo = kc_lower_bound_near(nlines, lo, row_at_or_before, &key);
 		if (lo == 0)
 			continue;
 		row = dwarf_onesrcline(lines, lo - 1);

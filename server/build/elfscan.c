@@ -301,7 +301,13 @@ void sym_sort_unique_points(struct kc_symtab *t)
 
 	if (t->npoints == 0)
 		return;
-	qsort(t->points, t->npoints, sizeof(*t->points), cmp_point);
+	/* The scan finds them in address order unless sections are out of
+	 * order: sorting 2 M sorted points would cost 0.2 s for nothing. */
+	for (uint64_t i = 1; i < t->npoints; i++)
+		if (t->points[i - 1].offset > t->points[i].offset) {
+			qsort(t->points, t->npoints, sizeof(*t->points), cmp_point);
+			break;
+		}
 	for (uint64_t i = 0; i < t->npoints; i++)
 		if (n == 0 || t->points[n - 1].offset != t->points[i].offset)
 			t->points[n++] = t->points[i];

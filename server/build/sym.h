@@ -33,6 +33,7 @@ struct sym_state {
 	size_t pcap, fcap, ucap;
 	struct intern files_ix, funcs_ix;
 	uint64_t addr_base; /* DWARF address of offset 0 */
+	uint64_t key, hint; /* dwarf.c's point search: its key, last answer */
 	uint32_t *cu_pts;   /* indices of the points of the current CU */
 	uint64_t ncu_pts;
 	size_t cu_pts_cap;
