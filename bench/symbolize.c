@@ -3,12 +3,13 @@
  * for bench/run: wall and CPU seconds, peak RSS, and how many coverage
  * points, functions and files it found.
  *
- * usage: bench-symbolize BINARY
+ * usage: bench-symbolize BINARY [THREADS]   (THREADS: kc_sym_opts.threads)
  *        bench-symbolize --run SHELL-COMMAND   (times a reference command:
  *        wall seconds and the peak RSS of its largest process)
  * Output: one line of key=value pairs; exit 1 on error.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -50,6 +51,7 @@ static int run_reference(const char *cmd)
 int main(int argc, char **argv)
 {
 	struct kc_symtab t;
+	struct kc_sym_opts opts = { 0 };
 	struct kc_err err;
 	struct rusage ru;
 	uint64_t with_line = 0, with_func = 0;
@@ -57,12 +59,14 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "--run") == 0)
 		return run_reference(argv[2]);
-	if (argc != 2) {
-		fprintf(stderr, "usage: bench-symbolize BINARY | --run COMMAND\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: bench-symbolize BINARY [THREADS] | --run COMMAND\n");
 		return 2;
 	}
+	if (argc == 3)
+		opts.threads = (unsigned)atoi(argv[2]);
 	t0 = now_s();
-	if (kc_symbolize_file(argv[1], NULL, &t, &err) < 0) {
+	if (kc_symbolize_file(argv[1], &opts, &t, &err) < 0) {
 		fprintf(stderr, "bench-symbolize: %s: %s\n", argv[1], err.msg);
 		return 1;
 	}

@@ -1,9 +1,21 @@
 /*
  * dwarf.c - DWARF resolution through libdw (opened via libdwfl, so ET_REL
- * debug sections are relocated): one pass per compilation unit; the
+ * debug sections are relocated), one compilation unit at a time: the
  * points in a CU's ranges are looked up in its line table (searching
- * outwards from the previous point's row, as the points ascend), and one walk of its subprogram/inlined_subroutine tree stamps
- * every point with the innermost function covering it.
+ * outwards from the previous point's row, as the points ascend), and one
+ * walk of its subprogram/inlined_subroutine tree stamps every point with
+ * the innermost function covering it.
+ *
+ * The CUs are shared out among worker threads (one per CPU for a large
+ * binary, kc_sym_opts.threads to choose), each with its own libdwfl
+ * handle, since libdw handles are not thread-safe, and its own file and
+ * function tables. A worker only reads the point table; it records each
+ * CU's results (a file and line per point, a function per range of
+ * points). The calling thread then applies them in CU order, as one
+ * thread resolving the CUs in order would: a point's line comes from the
+ * first CU that resolves it, its function from the last DIE that covers
+ * it, and files and functions are interned into the table in that order,
+ * so the table is the same whatever the number of workers.
  */
 #include "sym.h"
 #include "search.h"
@@ -14,11 +26,65 @@
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define MAX_WORKERS 8
+#define POINTS_PER_WORKER 32768 /* below this a second handle costs more than it saves */
+#define CUS_PER_HANDLE 8 /* kc_sym_opts.cus_per_handle's default */
+
+/* One CU: where its DIE is, and its results in its worker's arrays. */
+struct cu_slot {
+	Dwarf_Off off;
+	uint32_t worker;
+	size_t line0, nlines, stamp0, nstamps;
+};
+
+struct line_res {
+	uint32_t point, file, line; /* file: the worker's id */
+};
+
+struct stamp {
+	uint32_t lo, hi, func; /* points [lo, hi) are in func (the worker's id) */
+};
+
+struct pool;
+
+struct worker {
+	struct sym_state st; /* st.t = &t: the worker's files and funcs; the
+	                        points are the caller's, read only */
+	struct kc_symtab t;
+	struct pool *pool;
+	Dwfl *dwfl;
+	Dwarf *dw;
+	struct line_res *lines;
+	size_t nlines, lines_cap;
+	struct stamp *stamps;
+	size_t nstamps, stamps_cap;
+	uint32_t *fmap, *umap; /* worker file/func id -> the caller's (merge) */
+	size_t failed_cu;      /* SIZE_MAX while no CU failed */
+	struct kc_err err;
+	uint32_t id;
+	pthread_t tid;
+	bool started;
+};
+
+struct pool {
+	struct sym_state *main;
+	const char *path;
+	int fd;
+	bool is_rel;
+	size_t text_idx;
+	struct cu_slot *cus;
+	size_t ncus;
+	atomic_size_t next;
+	atomic_bool stop;
+};
 
 static int point_below(const void *ctx, size_t i)
 {
@@ -54,6 +120,18 @@ static int row_at_or_before(const void *ctx, size_t i)
 	return row && dwarf_lineaddr(row, &ra) == 0 && ra <= k->a;
 }
 
+/* The points [*lo, *hi) of one address range. */
+static void range_points(struct sym_state *st, Dwarf_Addr start, Dwarf_Addr end, uint64_t *lo,
+			 uint64_t *hi)
+{
+	uint64_t i = lower_point(st, start);
+
+	*lo = i;
+	while (i < st->t->npoints && st->t->points[i].offset + st->addr_base < end)
+		i++;
+	*hi = i;
+}
+
 static bool die_has_points(struct sym_state *st, Dwarf_Die *die)
 {
 	Dwarf_Addr base, start, end;
@@ -69,22 +147,23 @@ static bool die_has_points(struct sym_state *st, Dwarf_Die *die)
 	return false;
 }
 
-/* Stamp every point inside die's ranges with function `fid`. */
-static void stamp_func(struct sym_state *st, Dwarf_Die *die, uint32_t fid)
+/* Record that the points inside die's ranges are in function `fid`. */
+static int stamp_func(struct worker *w, Dwarf_Die *die, uint32_t fid)
 {
 	Dwarf_Addr base, start, end;
 	ptrdiff_t off = 0;
 
 	while ((off = dwarf_ranges(die, off, &base, &start, &end)) > 0) {
-		for (uint64_t i = lower_point(st, start); i < st->t->npoints; i++) {
-			uint64_t a = st->t->points[i].offset + st->addr_base;
+		uint64_t lo, hi;
 
-			if (a >= end)
-				break;
-			if (a >= start)
-				st->t->points[i].func = fid;
-		}
+		range_points(&w->st, start, end, &lo, &hi);
+		if (lo == hi)
+			continue;
+		if (KC_GROW(w->stamps, w->stamps_cap, w->nstamps + 1) < 0)
+			return -1;
+		w->stamps[w->nstamps++] = (struct stamp){ (uint32_t)lo, (uint32_t)hi, fid };
 	}
+	return 0;
 }
 
 /*
@@ -109,9 +188,10 @@ static const char *decl_file(Dwarf_Die *die)
 	return dwarf_filesrc(files, idx, NULL, NULL);
 }
 
-static int walk_dies(struct sym_state *st, Dwarf_Die *parent, const char *comp_dir, int depth,
+static int walk_dies(struct worker *w, Dwarf_Die *parent, const char *comp_dir, int depth,
 		     struct kc_err *err)
 {
+	struct sym_state *st = &w->st;
 	Dwarf_Die child;
 	int rc;
 
@@ -146,9 +226,8 @@ static int walk_dies(struct sym_state *st, Dwarf_Die *parent, const char *comp_d
 				if (dwarf_decl_line(&child, &dline) != 0 || dline < 0)
 					dline = 0;
 				fid = sym_intern_func(st, name ? name : "??", file, (uint32_t)dline);
-				if (fid == KC_SYM_NONE)
+				if (fid == KC_SYM_NONE || stamp_func(w, &child, fid) < 0)
 					return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-				stamp_func(st, &child, fid);
 			}
 			recurse = true;
 			break;
@@ -166,7 +245,7 @@ static int walk_dies(struct sym_state *st, Dwarf_Die *parent, const char *comp_d
 			break;
 		}
 		if (recurse && dwarf_haschildren(&child) &&
-		    walk_dies(st, &child, comp_dir, depth + 1, err) < 0)
+		    walk_dies(w, &child, comp_dir, depth + 1, err) < 0)
 			return -1;
 	} while ((rc = dwarf_siblingof(&child, &child)) == 0);
 	if (rc < 0)
@@ -181,9 +260,11 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Resolve the points of one CU: line rows, then functions. */
-static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err)
+/* Resolve the points of one CU: line rows, then functions, into w's
+ * arrays. */
+static int resolve_cu(struct worker *w, Dwarf_Die *cudie, struct kc_err *err)
 {
+	struct sym_state *st = &w->st;
 	struct kc_symtab *t = st->t;
 	Dwarf_Addr base, start, end;
 	ptrdiff_t off = 0;
@@ -198,17 +279,13 @@ static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err
 
 	st->ncu_pts = 0;
 	while ((off = dwarf_ranges(cudie, off, &base, &start, &end)) > 0) {
-		for (uint64_t i = lower_point(st, start); i < t->npoints; i++) {
-			uint64_t a = t->points[i].offset + st->addr_base;
+		uint64_t lo, hi;
 
-			if (a >= end)
-				break;
-			if (a < start || t->points[i].file != KC_SYM_NONE)
-				continue;
-			if (KC_GROW(st->cu_pts, st->cu_pts_cap, st->ncu_pts + 1) < 0)
-				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		range_points(st, start, end, &lo, &hi);
+		if (KC_GROW(st->cu_pts, st->cu_pts_cap, st->ncu_pts + (hi - lo)) < 0)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		for (uint64_t i = lo; i < hi; i++)
 			st->cu_pts[st->ncu_pts++] = (uint32_t)i;
-		}
 	}
 	if (st->ncu_pts == 0)
 		return 0;
@@ -235,14 +312,14 @@ static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err
 		fmap[i] = KC_SYM_NONE;
 
 	for (uint64_t k = 0, lo = 0; k < st->ncu_pts && nlines; k++) {
-		struct kc_sym_point *p = &t->points[st->cu_pts[k]];
-		uint64_t a = p->offset + st->addr_base;
-		struct row_key key = { lines, a };
+		uint32_t pi = st->cu_pts[k];
+		struct row_key key = { lines, t->points[pi].offset + st->addr_base };
 		Dwarf_Line *row;
 		bool endseq = false;
 		int lineno = 0;
 		Dwarf_Files *lf;
 		size_t fidx;
+		uint32_t file;
 
 		/* upper_bound(a) - 1: the last row starting at or before a;
 		 * the points ascend, so each search starts at the last answer. */
@@ -257,25 +334,29 @@ static int resolve_cu(struct sym_state *st, Dwarf_Die *cudie, struct kc_err *err
 		if (dwarf_line_file(row, &lf, &fidx) != 0)
 			continue;
 		if (lf == files && fidx < nfiles && fmap[fidx] != KC_SYM_NONE) {
-			p->file = fmap[fidx];
+			file = fmap[fidx];
 		} else {
 			const char *src = dwarf_filesrc(lf, fidx, NULL, NULL);
 
 			if (!src)
 				continue;
-			p->file = sym_normalize_file(st, comp_dir, src);
-			if (p->file == KC_SYM_NONE) {
+			file = sym_normalize_file(st, comp_dir, src);
+			if (file == KC_SYM_NONE) {
 				kc_err_set(err, KC_E_BAD_INPUT,
 					   "cannot normalize source path %s", src);
 				goto out;
 			}
 			if (lf == files && fidx < nfiles)
-				fmap[fidx] = p->file;
+				fmap[fidx] = file;
 		}
-		p->line = (uint32_t)lineno;
+		if (KC_GROW(w->lines, w->lines_cap, w->nlines + 1) < 0) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		w->lines[w->nlines++] = (struct line_res){ pi, file, (uint32_t)lineno };
 	}
 
-	if (walk_dies(st, cudie, comp_dir, 0, err) < 0)
+	if (walk_dies(w, cudie, comp_dir, 0, err) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -362,88 +443,296 @@ static int find_debug(Dwfl_Module *mod, void **userdata, const char *modname, Dw
 	return fd;
 }
 
-int sym_resolve_dwarf(struct sym_state *st, const char *path, int fd, bool is_rel,
-		      size_t text_idx, struct kc_err *err)
+/*
+ * Open path (fd: the open, possibly decompressed binary) with libdwfl. 1
+ * and *dwp = its DWARF; 0 when it has none (the points stay unresolved);
+ * -1 on an error. main is what find_debug reads (options, build id);
+ * *addr_base receives the DWARF address of offset 0.
+ */
+static int open_dwarf(struct pool *p, Dwfl **dwflp, Dwarf **dwp, uint64_t *addr_base,
+		      struct kc_err *err)
 {
 	static const Dwfl_Callbacks cbs = {
 		.find_elf = dwfl_build_id_find_elf,
 		.find_debuginfo = find_debug,
 		.section_address = dwfl_offline_section_address,
 	};
-	struct kc_symtab *t = st->t;
-	Dwfl *dwfl = NULL;
+	const struct kc_symtab *t = p->main->t;
 	Dwfl_Module *mod;
 	void **ud = NULL;
-	int dfd;
-	Dwarf *dw;
 	Dwarf_Addr bias = 0;
+	int dfd;
+
+	*dwflp = dwfl_begin(&cbs);
+	if (!*dwflp)
+		return kc_err_set(err, KC_E_BAD_INPUT, "dwfl_begin: %s", dwfl_errmsg(-1));
+	dwfl_report_begin(*dwflp);
+	/* libdwfl consumes the descriptor (and closes it on failure): give
+	 * it its own. */
+	dfd = fcntl(p->fd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0)
+		return kc_err_set(err, KC_E_IO, "%s: dup: %s", p->path, strerror(errno));
+	mod = dwfl_report_offline(*dwflp, t->modname[0] ? t->modname : "vmlinux", p->path, dfd);
+	if (!mod || dwfl_report_end(*dwflp, NULL, NULL) != 0)
+		return kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", p->path, dwfl_errmsg(-1));
+	/* find_debug reads the options through the module's userdata. */
+	dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+	if (ud)
+		*ud = p->main;
+	*dwp = dwfl_module_getdwarf(mod, &bias);
+	if (!*dwp)
+		return 0;
+	*addr_base = p->main->addr_base; /* the scan's, unless relocated */
+	if (p->is_rel) {
+		Dwarf_Addr ebias;
+		Elf *relf = dwfl_module_getelf(mod, &ebias);
+		Elf_Scn *scn = relf && p->text_idx ? elf_getscn(relf, p->text_idx) : NULL;
+		GElf_Shdr sh;
+
+		if (!scn || !gelf_getshdr(scn, &sh)) {
+			if (t->npoints == 0)
+				return 0;
+			return kc_err_set(err, KC_E_BAD_INPUT, "%s: cannot find relocated .text",
+					  p->path);
+		}
+		/* libdwfl placed the sections at sh_addr; its DWARF is relocated
+		 * to match, in the same (unbiased) address space. */
+		*addr_base = sh.sh_addr + ebias - bias;
+	}
+	return 1;
+}
+
+/* A worker's loop: take the next CU until none is left or one failed.
+ * libdw keeps every CU's line table and DIE data until its handle ends,
+ * about 2.4 MiB per CU of 15,700 points, so a worker on a linked binary
+ * ends its handle every cus_per_handle CUs and opens a new one; a
+ * module's handle (relocated at each open) is kept. */
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+	const struct kc_sym_opts *o = p->main->opts;
+	unsigned per = o && o->cus_per_handle ? o->cus_per_handle : CUS_PER_HANDLE, done = 0;
+	size_t i;
+
+	while (!atomic_load(&p->stop) && (i = atomic_fetch_add(&p->next, 1)) < p->ncus) {
+		struct cu_slot *c = &p->cus[i];
+		Dwarf_Die cudie;
+
+		if (w->dw && !p->is_rel && done++ == per) {
+			dwfl_end(w->dwfl);
+			w->dwfl = NULL;
+			w->dw = NULL;
+			done = 1;
+		}
+		if (!w->dw) {
+			int rc = open_dwarf(p, &w->dwfl, &w->dw, &w->st.addr_base, &w->err);
+
+			if (rc == 0)
+				kc_err_set(&w->err, KC_E_INTERNAL, "%s: DWARF vanished", p->path);
+			if (rc <= 0) {
+				w->failed_cu = i;
+				atomic_store(&p->stop, true);
+				break;
+			}
+		}
+
+		c->worker = w->id;
+		c->line0 = w->nlines;
+		c->stamp0 = w->nstamps;
+		if (!dwarf_offdie(w->dw, c->off, &cudie)) {
+			kc_err_set(&w->err, KC_E_BAD_INPUT, "DWARF: %s", dwarf_errmsg(-1));
+		} else if (resolve_cu(w, &cudie, &w->err) == 0) {
+			c->nlines = w->nlines - c->line0;
+			c->nstamps = w->nstamps - c->stamp0;
+			continue;
+		}
+		w->failed_cu = i;
+		atomic_store(&p->stop, true);
+		break;
+	}
+	return NULL;
+}
+
+static uint32_t map_file(struct sym_state *main, struct worker *w, uint32_t f)
+{
+	if (f == KC_SYM_NONE || f >= w->t.nfiles)
+		return KC_SYM_NONE;
+	if (w->fmap[f] == KC_SYM_NONE)
+		w->fmap[f] = sym_intern_file(main, w->t.files[f]);
+	return w->fmap[f];
+}
+
+static uint32_t map_func(struct sym_state *main, struct worker *w, uint32_t u)
+{
+	const struct kc_sym_func *f = &w->t.funcs[u];
+	uint32_t file = KC_SYM_NONE;
+
+	if (w->umap[u] != KC_SYM_NONE)
+		return w->umap[u];
+	if (f->file != KC_SYM_NONE && (file = map_file(main, w, f->file)) == KC_SYM_NONE)
+		return KC_SYM_NONE;
+	w->umap[u] = sym_intern_func(main, f->name, file, f->line_start);
+	return w->umap[u];
+}
+
+/* Apply every CU's results in CU order (see the top of the file). */
+static int merge(struct pool *p, struct worker *ws, uint32_t nw, struct kc_err *err)
+{
+	struct sym_state *main = p->main;
+	struct kc_sym_point *pts = main->t->points;
+
+	for (uint32_t k = 0; k < nw; k++) {
+		struct worker *w = &ws[k];
+
+		w->fmap = malloc((w->t.nfiles ? w->t.nfiles : 1) * sizeof(*w->fmap));
+		w->umap = malloc((w->t.nfuncs ? w->t.nfuncs : 1) * sizeof(*w->umap));
+		if (!w->fmap || !w->umap)
+			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		memset(w->fmap, 0xff, (w->t.nfiles ? w->t.nfiles : 1) * sizeof(*w->fmap));
+		memset(w->umap, 0xff, (w->t.nfuncs ? w->t.nfuncs : 1) * sizeof(*w->umap));
+	}
+	for (size_t i = 0; i < p->ncus; i++) {
+		const struct cu_slot *c = &p->cus[i];
+		struct worker *w = &ws[c->worker];
+
+		for (size_t k = c->line0; k < c->line0 + c->nlines; k++) {
+			const struct line_res *r = &w->lines[k];
+			struct kc_sym_point *pt = &pts[r->point];
+
+			if (pt->file != KC_SYM_NONE)
+				continue; /* an earlier CU resolved it */
+			pt->file = map_file(main, w, r->file);
+			if (pt->file == KC_SYM_NONE)
+				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			pt->line = r->line;
+		}
+		for (size_t k = c->stamp0; k < c->stamp0 + c->nstamps; k++) {
+			const struct stamp *s = &w->stamps[k];
+			uint32_t fid = map_func(main, w, s->func);
+
+			if (fid == KC_SYM_NONE)
+				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			for (uint32_t j = s->lo; j < s->hi; j++)
+				pts[j].func = fid;
+		}
+	}
+	return 0;
+}
+
+/* Workers for this binary: opts->threads, else one per CPU (at most
+ * MAX_WORKERS) when there are enough points to share; never more than
+ * the CUs. */
+static uint32_t worker_count(const struct sym_state *st, size_t ncus)
+{
+	long n = st->opts && st->opts->threads ? (long)st->opts->threads
+					       : sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!(st->opts && st->opts->threads) && (uint64_t)n * POINTS_PER_WORKER > st->t->npoints)
+		n = (long)(st->t->npoints / POINTS_PER_WORKER);
+	if (n > MAX_WORKERS)
+		n = MAX_WORKERS;
+	if ((size_t)n > ncus)
+		n = (long)ncus;
+	return n < 1 ? 1 : (uint32_t)n;
+}
+
+static void worker_release(struct worker *w)
+{
+	if (w->dwfl)
+		dwfl_end(w->dwfl);
+	free(w->st.files_ix.slots);
+	free(w->st.funcs_ix.slots);
+	free(w->st.cu_pts);
+	free(w->lines);
+	free(w->stamps);
+	free(w->fmap);
+	free(w->umap);
+	w->t.points = NULL; /* the caller's */
+	kc_symtab_release(&w->t);
+}
+
+int sym_resolve_dwarf(struct sym_state *st, const char *path, int fd, bool is_rel,
+		      size_t text_idx, struct kc_err *err)
+{
+	struct pool p = { .main = st, .path = path, .fd = fd, .is_rel = is_rel,
+			  .text_idx = text_idx };
+	struct worker *ws = NULL;
+	Dwfl *dwfl = NULL;
+	Dwarf *dw = NULL;
 	Dwarf_CU *cu = NULL, *next;
 	Dwarf_Die cudie, subdie;
 	uint8_t unit_type;
 	Dwarf_Half version;
+	uint64_t addr_base = 0;
+	size_t cap = 0, failed = SIZE_MAX;
+	uint32_t nw = 0;
 	int rc, ret = -1;
 
-	dwfl = dwfl_begin(&cbs);
-	if (!dwfl)
-		return kc_err_set(err, KC_E_BAD_INPUT, "dwfl_begin: %s", dwfl_errmsg(-1));
-	dwfl_report_begin(dwfl);
-	/* libdwfl consumes the descriptor (and closes it on failure): give
-	 * it its own. */
-	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (dfd < 0) {
-		kc_err_set(err, KC_E_IO, "%s: dup: %s", path, strerror(errno));
+	rc = open_dwarf(&p, &dwfl, &dw, &addr_base, err);
+	if (rc <= 0) {
+		ret = rc; /* no DWARF: the points are kept, all unresolved */
 		goto out;
 	}
-	mod = dwfl_report_offline(dwfl, t->modname[0] ? t->modname : "vmlinux", path, dfd);
-	if (!mod || dwfl_report_end(dwfl, NULL, NULL) != 0) {
-		kc_err_set(err, KC_E_BAD_INPUT, "%s: %s", path, dwfl_errmsg(-1));
-		goto out;
-	}
-	/* find_debug reads the options through the module's userdata. */
-	dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
-	if (ud)
-		*ud = st;
-	dw = dwfl_module_getdwarf(mod, &bias);
-	if (!dw) {
-		/* No debug info: the points are kept, all unresolved. */
-		ret = 0;
-		goto out;
-	}
-	if (is_rel) {
-		Dwarf_Addr ebias;
-		Elf *relf = dwfl_module_getelf(mod, &ebias);
-		Elf_Scn *scn = relf && text_idx ? elf_getscn(relf, text_idx) : NULL;
-		GElf_Shdr sh;
-
-		if (!scn || !gelf_getshdr(scn, &sh)) {
-			if (t->npoints == 0) {
-				ret = 0;
-				goto out;
-			}
-			kc_err_set(err, KC_E_BAD_INPUT, "%s: cannot find relocated .text", path);
-			goto out;
-		}
-		/* libdwfl placed the sections at sh_addr; its DWARF is relocated
-		 * to match, in the same (unbiased) address space. */
-		st->addr_base = sh.sh_addr + ebias - bias;
-	}
-
 	while ((rc = dwarf_get_units(dw, cu, &next, &version, &unit_type, &cudie, &subdie)) == 0) {
 		cu = next;
 		if (unit_type != DW_UT_compile && unit_type != DW_UT_partial)
 			continue;
-		if (resolve_cu(st, &cudie, err) < 0) {
-			kc_err_prefix(err, "%s", path);
+		if (KC_GROW(p.cus, cap, p.ncus + 1) < 0) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
 		}
+		p.cus[p.ncus++] = (struct cu_slot){ .off = dwarf_dieoffset(&cudie) };
 	}
 	if (rc < 0) {
-		kc_err_set(err, KC_E_BAD_INPUT,
-			   "%s: reading DWARF units: %s", path, dwarf_errmsg(-1));
+		kc_err_set(err, KC_E_BAD_INPUT, "%s: reading DWARF units: %s", path,
+			   dwarf_errmsg(-1));
 		goto out;
 	}
+	nw = worker_count(st, p.ncus);
+	ws = calloc(nw, sizeof(*ws));
+	if (!ws) {
+		kc_err_set(err, KC_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (uint32_t k = 0; k < nw; k++) {
+		ws[k].id = k;
+		ws[k].pool = &p;
+		ws[k].failed_cu = SIZE_MAX;
+		ws[k].st.opts = st->opts;
+		ws[k].st.t = &ws[k].t;
+		ws[k].st.addr_base = addr_base;
+		ws[k].t.points = st->t->points;
+		ws[k].t.npoints = st->t->npoints;
+	}
+	ws[0].dwfl = dwfl; /* worker 0 is this thread, on this handle */
+	ws[0].dw = dw;
+	dwfl = NULL;
+	/* A worker that cannot be started leaves its share to the others. */
+	for (uint32_t k = 1; k < nw; k++)
+		ws[k].started = pthread_create(&ws[k].tid, NULL, work, &ws[k]) == 0;
+	work(&ws[0]);
+	for (uint32_t k = 1; k < nw; k++)
+		if (ws[k].started)
+			pthread_join(ws[k].tid, NULL);
+	for (uint32_t k = 0; k < nw; k++)
+		if (ws[k].failed_cu < failed) {
+			failed = ws[k].failed_cu;
+			*err = ws[k].err;
+		}
+	if (failed != SIZE_MAX) {
+		kc_err_prefix(err, "%s", path);
+		goto out;
+	}
+	if (merge(&p, ws, nw, err) < 0)
+		goto out;
 	ret = 0;
 out:
-	dwfl_end(dwfl);
+	for (uint32_t k = 0; ws && k < nw; k++)
+		worker_release(&ws[k]);
+	free(ws);
+	free(p.cus);
+	if (dwfl)
+		dwfl_end(dwfl);
 	return ret;
 }

@@ -165,13 +165,6 @@ static int cmp_str(const void *a, const void *b)
 
 /* ---- regrouping by file ------------------------------------------------- */
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 struct path_key {
 	const struct kc_import *imp;
 	const char *path;
@@ -351,33 +344,54 @@ out:
 	return ret;
 }
 
-/* Sorted distinct lines per file. */
+/* Sorted distinct lines per file: each file's lines go into a bitmap
+ * (points come in address order, not line order), which gives them back
+ * sorted and unique. */
 static int build_lines(struct kc_import *imp, struct kc_err *err)
 {
+	roaring_bitmap_t **seen = calloc(imp->nfiles ? imp->nfiles : 1, sizeof(*seen));
+	int ret = -1;
+
+	if (!seen)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
 	for (uint32_t i = 0; i < imp->nimages; i++) {
 		const struct image *im = &imp->images[i];
 
 		for (uint64_t p = 0; p < im->t.npoints; p++) {
 			const struct kc_sym_point *pt = &im->t.points[p];
+			uint32_t f;
 
 			if (pt->file == KC_SYM_NONE || pt->file >= im->t.nfiles || pt->line == 0)
 				continue;
-			if (u32v_push(&imp->files[im->file_map[pt->file]].lines, pt->line) < 0)
-				return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			f = im->file_map[pt->file];
+			if (!seen[f] && !(seen[f] = roaring_bitmap_create())) {
+				kc_err_set(err, KC_E_INTERNAL, "out of memory");
+				goto out;
+			}
+			roaring_bitmap_add(seen[f], pt->line);
 		}
 	}
 	for (uint32_t f = 0; f < imp->nfiles; f++) {
 		struct u32v *l = &imp->files[f].lines;
-		uint32_t n = 0;
+		uint64_t n = seen[f] ? roaring_bitmap_get_cardinality(seen[f]) : 0;
 
-		if (l->n > 1)
-			qsort(l->v, l->n, sizeof(uint32_t), cmp_u32);
-		for (uint32_t i = 0; i < l->n; i++)
-			if (n == 0 || l->v[n - 1] != l->v[i])
-				l->v[n++] = l->v[i];
-		l->n = n;
+		if (n == 0)
+			continue;
+		l->v = malloc(n * sizeof(*l->v));
+		if (!l->v) {
+			kc_err_set(err, KC_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		roaring_bitmap_to_uint32_array(seen[f], l->v);
+		l->n = l->cap = (uint32_t)n;
 	}
-	return 0;
+	ret = 0;
+out:
+	for (uint32_t f = 0; f < imp->nfiles; f++)
+		if (seen[f])
+			roaring_bitmap_free(seen[f]);
+	free(seen);
+	return ret;
 }
 
 struct line_key {
@@ -592,7 +606,8 @@ int kc_import_prepare(const struct kc_import_opts *o, struct kc_import **out,
 {
 	struct kc_import *imp = calloc(1, sizeof(*imp));
 	struct pathlist mods = { NULL, 0, 0 };
-	struct kc_sym_opts so = { o->strip_prefixes, o->nstrip, o->debug_dir };
+	struct kc_sym_opts so = { .strip_prefixes = o->strip_prefixes, .nstrip = o->nstrip,
+				   .debug_dir = o->debug_dir };
 	struct kc_source *src = NULL;
 	int ret = -1;
 

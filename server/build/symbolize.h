@@ -35,6 +35,15 @@ struct kc_sym_opts {
 	 * DIR/.build-id/xx/yyyy.debug (its GNU build id), else from
 	 * DIR/NAME, NAME its .gnu_debuglink. May be NULL. */
 	const char *debug_dir;
+	/* Threads resolving the DWARF, each with its own libdw handle: 0
+	 * chooses (one per CPU, at most 8, for binaries of 32 K points
+	 * per thread), n uses n. The table is the same for any value. */
+	unsigned threads;
+	/* CUs a thread resolves on one libdw handle of a linked binary
+	 * before it ends the handle (libdw frees a CU's line table and DIE
+	 * data only then) and opens another: 0 is 8. Fewer: less memory,
+	 * more reopening. The table is the same for any value. */
+	unsigned cus_per_handle;
 };
 
 struct kc_sym_func {

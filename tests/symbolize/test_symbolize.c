@@ -11,6 +11,8 @@
  * frame llvm-addr2line -i -f prints (for the .ko, addresses are .text
  * offsets, which llvm-addr2line resolves on ET_REL files by applying the
  * debug-section relocations), and the build id against readelf -n.
+ * The table must not depend on how many threads resolved the DWARF or on
+ * how many CUs each libdw handle served.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -297,7 +299,7 @@ static void run_module(const char *flavour, const struct kc_sym_opts *opts)
 }
 
 static const char *const strip_fix[] = { "/nonexistent/prefix", FIXDIR };
-static const struct kc_sym_opts guard_opts = { strip_fix, 2, NULL };
+static const struct kc_sym_opts guard_opts = { .strip_prefixes = strip_fix, .nstrip = 2 };
 
 static void test_vmlinux_pc(void **state)
 {
@@ -364,6 +366,56 @@ static void test_inline_funcs(void **state)
 	}
 	assert_true(found >= 2);
 	kc_symtab_release(&t);
+}
+
+static void assert_same_table(const struct kc_symtab *a, const struct kc_symtab *b)
+{
+	assert_int_equal(a->npoints, b->npoints);
+	assert_int_equal(a->nfiles, b->nfiles);
+	assert_int_equal(a->nfuncs, b->nfuncs);
+	assert_int_equal(a->unresolved, b->unresolved);
+	for (uint32_t i = 0; i < a->nfiles; i++)
+		assert_string_equal(a->files[i], b->files[i]);
+	for (uint32_t i = 0; i < a->nfuncs; i++) {
+		assert_string_equal(a->funcs[i].name, b->funcs[i].name);
+		assert_int_equal(a->funcs[i].file, b->funcs[i].file);
+		assert_int_equal(a->funcs[i].line_start, b->funcs[i].line_start);
+		assert_int_equal(a->funcs[i].line_end, b->funcs[i].line_end);
+	}
+	for (uint64_t i = 0; i < a->npoints; i++) {
+		assert_int_equal(a->points[i].offset, b->points[i].offset);
+		assert_int_equal(a->points[i].file, b->points[i].file);
+		assert_int_equal(a->points[i].line, b->points[i].line);
+		assert_int_equal(a->points[i].func, b->points[i].func);
+	}
+}
+
+/* One thread on one handle, against 2-5 threads, each ending its handle
+ * after every CU or every second CU (the vmlinux fixtures have 4 CUs). */
+static void test_threads_same_table(void **state)
+{
+	static const char *const bins[] = { "vmlinux_pc", "vmlinux_guard", "minimod_pc.ko",
+					    "minimod_guard.ko" };
+
+	(void)state;
+	for (size_t b = 0; b < sizeof(bins) / sizeof(bins[0]); b++) {
+		char bin[1024];
+		struct kc_sym_opts one = { .threads = 1, .cus_per_handle = 1000 };
+		struct kc_symtab t1, tn;
+		struct kc_err err = { 0 };
+
+		snprintf(bin, sizeof(bin), "%s/%s", FIXOUT, bins[b]);
+		assert_int_equal(kc_symbolize_file(bin, &one, &t1, &err), 0);
+		assert_true(t1.nfiles >= 3); /* the fixtures span several CUs */
+		for (unsigned th = 2; th <= 5; th++) {
+			struct kc_sym_opts many = { .threads = th, .cus_per_handle = th % 2 + 1 };
+
+			assert_int_equal(kc_symbolize_file(bin, &many, &tn, &err), 0);
+			assert_same_table(&t1, &tn);
+			kc_symtab_release(&tn);
+		}
+		kc_symtab_release(&t1);
+	}
 }
 
 /* An object with the callbacks but no instrumented calls: zero points. */
@@ -460,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_module_pc),     cmocka_unit_test(test_module_guard),
 		cmocka_unit_test(test_dotdot_folded), cmocka_unit_test(test_inline_funcs),
 		cmocka_unit_test(test_no_points),     cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_threads_same_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
