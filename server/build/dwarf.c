@@ -166,13 +166,48 @@ static int stamp_func(struct worker *w, Dwarf_Die *die, uint32_t fid)
 	return 0;
 }
 
+/* A CU's file table, and the table ids of the entries looked up so far
+ * (KC_SYM_NONE: not yet). */
+struct cu_files {
+	const char *comp_dir;
+	Dwarf_Files *files;
+	size_t nfiles;
+	uint32_t *ids;
+};
+
+/* The table id of entry idx of file table lf (the CU's own, or another
+ * CU's for an abstract origin elsewhere): 1 and *id; 0 when the entry has
+ * no name; -1 when the name cannot be normalized. */
+static int file_id(struct sym_state *st, struct cu_files *cf, Dwarf_Files *lf, size_t idx,
+		   uint32_t *id, struct kc_err *err)
+{
+	bool own = lf == cf->files && idx < cf->nfiles;
+	const char *src;
+
+	if (own && cf->ids[idx] != KC_SYM_NONE) {
+		*id = cf->ids[idx];
+		return 1;
+	}
+	src = dwarf_filesrc(lf, idx, NULL, NULL);
+	if (!src)
+		return 0;
+	*id = sym_normalize_file(st, cf->comp_dir, src);
+	if (*id == KC_SYM_NONE)
+		return kc_err_set(err, KC_E_BAD_INPUT, "cannot normalize source path %s", src);
+	if (own)
+		cf->ids[idx] = *id;
+	return 1;
+}
+
 /*
  * The declaring file of a function DIE (following DW_AT_abstract_origin /
- * DW_AT_specification). libdw's dwarf_decl_file() rejects file index 0,
- * which DWARF 5 uses for the primary source file, so look the index up in
- * the file table of the CU that holds the attribute ourselves.
+ * DW_AT_specification): 1 and *id, 0 when it has none. libdw's
+ * dwarf_decl_file() rejects file index 0, which DWARF 5 uses for the
+ * primary source file, so look the index up in the file table of the CU
+ * that holds the attribute ourselves.
  */
-static const char *decl_file(Dwarf_Die *die)
+static int decl_file(struct sym_state *st, struct cu_files *cf, Dwarf_Die *die, uint32_t *id,
+		     struct kc_err *err)
 {
 	Dwarf_Attribute attr;
 	Dwarf_Word idx;
@@ -184,11 +219,11 @@ static const char *decl_file(Dwarf_Die *die)
 	    dwarf_formudata(&attr, &idx) != 0 || !attr.cu ||
 	    !dwarf_cu_die(attr.cu, &cudie, NULL, NULL, NULL, NULL, NULL, NULL) ||
 	    dwarf_getsrcfiles(&cudie, &files, &nfiles) != 0 || idx >= nfiles)
-		return NULL;
-	return dwarf_filesrc(files, idx, NULL, NULL);
+		return 0;
+	return file_id(st, cf, files, idx, id, err);
 }
 
-static int walk_dies(struct worker *w, Dwarf_Die *parent, const char *comp_dir, int depth,
+static int walk_dies(struct worker *w, Dwarf_Die *parent, struct cu_files *cf, int depth,
 		     struct kc_err *err)
 {
 	struct sym_state *st = &w->st;
@@ -213,16 +248,13 @@ static int walk_dies(struct worker *w, Dwarf_Die *parent, const char *comp_dir, 
 				break;
 			{
 				const char *name = dwarf_diename(&child);
-				const char *decl = decl_file(&child);
-				int dline = 0;
+				int dline = 0, has;
 				uint32_t file = KC_SYM_NONE, fid;
 
-				if (decl) {
-					file = sym_normalize_file(st, comp_dir, decl);
-					if (file == KC_SYM_NONE)
-						return kc_err_set(err, KC_E_BAD_INPUT,
-								  "normalizing %s failed", decl);
-				}
+				if ((has = decl_file(st, cf, &child, &file, err)) < 0)
+					return -1;
+				if (!has)
+					file = KC_SYM_NONE;
 				if (dwarf_decl_line(&child, &dline) != 0 || dline < 0)
 					dline = 0;
 				fid = sym_intern_func(st, name ? name : "??", file, (uint32_t)dline);
@@ -245,7 +277,7 @@ static int walk_dies(struct worker *w, Dwarf_Die *parent, const char *comp_dir, 
 			break;
 		}
 		if (recurse && dwarf_haschildren(&child) &&
-		    walk_dies(w, &child, comp_dir, depth + 1, err) < 0)
+		    walk_dies(w, &child, cf, depth + 1, err) < 0)
 			return -1;
 	} while ((rc = dwarf_siblingof(&child, &child)) == 0);
 	if (rc < 0)
@@ -269,9 +301,8 @@ static int resolve_cu(struct worker *w, Dwarf_Die *cudie, struct kc_err *err)
 	Dwarf_Addr base, start, end;
 	ptrdiff_t off = 0;
 	Dwarf_Lines *lines;
-	size_t nlines, nfiles = 0;
-	Dwarf_Files *files = NULL;
-	uint32_t *fmap = NULL;
+	size_t nlines;
+	struct cu_files cf = { .comp_dir = "" };
 	Dwarf_Attribute attr;
 	const char *cd;
 	char comp_dir[PATH_CAP] = "";
@@ -298,25 +329,27 @@ static int resolve_cu(struct worker *w, Dwarf_Die *cudie, struct kc_err *err)
 	cd = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
 	if (cd && sym_collapse_path(cd, comp_dir) < 0)
 		return kc_err_set(err, KC_E_BAD_INPUT, "comp_dir too long");
+	cf.comp_dir = comp_dir;
 
 	if (dwarf_getsrclines(cudie, &lines, &nlines) != 0) {
 		/* No line table: the points stay unresolved, functions still work. */
 		nlines = 0;
-	} else if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) {
-		nfiles = 0;
+	} else if (dwarf_getsrcfiles(cudie, &cf.files, &cf.nfiles) != 0) {
+		cf.files = NULL;
+		cf.nfiles = 0;
 	}
-	fmap = malloc((nfiles ? nfiles : 1) * sizeof(*fmap));
-	if (!fmap)
+	cf.ids = malloc((cf.nfiles ? cf.nfiles : 1) * sizeof(*cf.ids));
+	if (!cf.ids)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	for (size_t i = 0; i < nfiles; i++)
-		fmap[i] = KC_SYM_NONE;
+	for (size_t i = 0; i < cf.nfiles; i++)
+		cf.ids[i] = KC_SYM_NONE;
 
 	for (uint64_t k = 0, lo = 0; k < st->ncu_pts && nlines; k++) {
 		uint32_t pi = st->cu_pts[k];
 		struct row_key key = { lines, t->points[pi].offset + st->addr_base };
 		Dwarf_Line *row;
 		bool endseq = false;
-		int lineno = 0;
+		int lineno = 0, has;
 		Dwarf_Files *lf;
 		size_t fidx;
 		uint32_t file;
@@ -333,22 +366,10 @@ static int resolve_cu(struct worker *w, Dwarf_Die *cudie, struct kc_err *err)
 			lineno = 0;
 		if (dwarf_line_file(row, &lf, &fidx) != 0)
 			continue;
-		if (lf == files && fidx < nfiles && fmap[fidx] != KC_SYM_NONE) {
-			file = fmap[fidx];
-		} else {
-			const char *src = dwarf_filesrc(lf, fidx, NULL, NULL);
-
-			if (!src)
-				continue;
-			file = sym_normalize_file(st, comp_dir, src);
-			if (file == KC_SYM_NONE) {
-				kc_err_set(err, KC_E_BAD_INPUT,
-					   "cannot normalize source path %s", src);
-				goto out;
-			}
-			if (lf == files && fidx < nfiles)
-				fmap[fidx] = file;
-		}
+		if ((has = file_id(st, &cf, lf, fidx, &file, err)) < 0)
+			goto out;
+		if (!has)
+			continue;
 		if (KC_GROW(w->lines, w->lines_cap, w->nlines + 1) < 0) {
 			kc_err_set(err, KC_E_INTERNAL, "out of memory");
 			goto out;
@@ -356,11 +377,11 @@ static int resolve_cu(struct worker *w, Dwarf_Die *cudie, struct kc_err *err)
 		w->lines[w->nlines++] = (struct line_res){ pi, file, (uint32_t)lineno };
 	}
 
-	if (walk_dies(w, cudie, comp_dir, 0, err) < 0)
+	if (walk_dies(w, cudie, &cf, 0, err) < 0)
 		goto out;
 	ret = 0;
 out:
-	free(fmap);
+	free(cf.ids);
 	return ret;
 }
 
