@@ -540,12 +540,13 @@ static void *work(void *arg)
 		struct cu_slot *c = &p->cus[i];
 		Dwarf_Die cudie;
 
-		if (w->dw && !p->is_rel && done++ == per) {
+		if (w->dw && !p->is_rel && done == per) {
 			dwfl_end(w->dwfl);
 			w->dwfl = NULL;
 			w->dw = NULL;
-			done = 1;
+			done = 0;
 		}
+		done++;
 		if (!w->dw) {
 			int rc = open_dwarf(p, &w->dwfl, &w->dw, &w->st.addr_base, &w->err);
 
