@@ -467,7 +467,7 @@ static int find_debug(Dwfl_Module *mod, void **userdata, const char *modname, Dw
 /*
  * Open path (fd: the open, possibly decompressed binary) with libdwfl. 1
  * and *dwp = its DWARF; 0 when it has none (the points stay unresolved);
- * -1 on an error. main is what find_debug reads (options, build id);
+ * -1 on an error. find_debug reads p->main (options, build id);
  * *addr_base receives the DWARF address of offset 0.
  */
 static int open_dwarf(struct pool *p, Dwfl **dwflp, Dwarf **dwp, uint64_t *addr_base,
@@ -691,6 +691,8 @@ int sym_resolve_dwarf(struct sym_state *st, const char *path, int fd, bool is_re
 	uint32_t nw = 0;
 	int rc, ret = -1;
 
+	atomic_init(&p.next, 0);
+	atomic_init(&p.stop, false);
 	rc = open_dwarf(&p, &dwfl, &dw, &addr_base, err);
 	if (rc <= 0) {
 		ret = rc; /* no DWARF: the points are kept, all unresolved */
