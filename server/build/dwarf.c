@@ -292,6 +292,16 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* n ids, all KC_SYM_NONE (malloc'ed; NULL when out of memory). */
+static uint32_t *none_ids(size_t n)
+{
+	uint32_t *v = malloc((n ? n : 1) * sizeof(*v));
+
+	for (size_t i = 0; v && i < n; i++)
+		v[i] = KC_SYM_NONE;
+	return v;
+}
+
 /* Resolve the points of one CU: line rows, then functions, into w's
  * arrays. */
 static int resolve_cu(struct worker *w, Dwarf_Die *cudie, struct kc_err *err)
@@ -338,11 +348,9 @@ static int resolve_cu(struct worker *w, Dwarf_Die *cudie, struct kc_err *err)
 		cf.files = NULL;
 		cf.nfiles = 0;
 	}
-	cf.ids = malloc((cf.nfiles ? cf.nfiles : 1) * sizeof(*cf.ids));
+	cf.ids = none_ids(cf.nfiles);
 	if (!cf.ids)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	for (size_t i = 0; i < cf.nfiles; i++)
-		cf.ids[i] = KC_SYM_NONE;
 
 	for (uint64_t k = 0, lo = 0; k < st->ncu_pts && nlines; k++) {
 		uint32_t pi = st->cu_pts[k];
@@ -607,12 +615,10 @@ static int merge(struct pool *p, struct worker *ws, uint32_t nw, struct kc_err *
 	for (uint32_t k = 0; k < nw; k++) {
 		struct worker *w = &ws[k];
 
-		w->fmap = malloc((w->t.nfiles ? w->t.nfiles : 1) * sizeof(*w->fmap));
-		w->umap = malloc((w->t.nfuncs ? w->t.nfuncs : 1) * sizeof(*w->umap));
+		w->fmap = none_ids(w->t.nfiles);
+		w->umap = none_ids(w->t.nfuncs);
 		if (!w->fmap || !w->umap)
 			return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-		memset(w->fmap, 0xff, (w->t.nfiles ? w->t.nfiles : 1) * sizeof(*w->fmap));
-		memset(w->umap, 0xff, (w->t.nfuncs ? w->t.nfuncs : 1) * sizeof(*w->umap));
 	}
 	for (size_t i = 0; i < p->ncus; i++) {
 		const struct cu_slot *c = &p->cus[i];
