@@ -7,6 +7,7 @@
  * malformed numbers are errors naming file:line.
  */
 #include "kdesc.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ void sd_kernel_release(struct sd_kernel *k)
 {
 	free(k->mods);
 	free(k->sites);
+	free(k->site_slots);
 	free(k->steps);
 	free(k->calls);
 	sd_kernel_init(k);
@@ -214,24 +216,58 @@ static int parse_module_line(struct sd_kernel *k, char **f, int nf, const char *
 	return 0;
 }
 
-/* Return the index of (image, off), adding the site when new. */
+static uint32_t site_hash(uint32_t image, uint64_t off)
+{
+	uint64_t h = (off ^ ((uint64_t)image << 56)) * 0x9e3779b97f4a7c15ull;
+
+	return (uint32_t)(h >> 32);
+}
+
+/* Double the site index (k->site_slots: open addressing, slot = index + 1,
+ * 0 = empty) and put every site back. */
+static int site_rehash(struct sd_kernel *k)
+{
+	uint32_t cap = k->site_cap ? k->site_cap * 2 : 1024, *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -1;
+	for (uint32_t i = 0; i < k->nsites; i++) {
+		uint32_t h = site_hash(k->sites[i].image, k->sites[i].off) & (cap - 1);
+
+		while (slots[h])
+			h = (h + 1) & (cap - 1);
+		slots[h] = i + 1;
+	}
+	free(k->site_slots);
+	k->site_slots = slots;
+	k->site_cap = cap;
+	return 0;
+}
+
+/* Return the index of (image, off), adding the site when new. A kernel-like
+ * description names tens of thousands of sites and every process that
+ * loads the stand-in parses it: a hash, not a scan of the sites so far. */
 static int site_index(struct sd_kernel *k, uint32_t image, uint64_t off, uint32_t *idx,
 		      struct kc_err *err)
 {
-	struct sd_site *arr;
+	uint32_t h;
 
-	for (uint32_t i = 0; i < k->nsites; i++) {
-		if (k->sites[i].image == image && k->sites[i].off == off) {
-			*idx = i;
+	if (2 * ((size_t)k->nsites + 1) > k->site_cap && site_rehash(k) < 0)
+		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
+	for (h = site_hash(image, off) & (k->site_cap - 1); k->site_slots[h];
+	     h = (h + 1) & (k->site_cap - 1)) {
+		const struct sd_site *st = &k->sites[k->site_slots[h] - 1];
+
+		if (st->image == image && st->off == off) {
+			*idx = k->site_slots[h] - 1;
 			return 0;
 		}
 	}
-	arr = realloc(k->sites, (k->nsites + 1) * sizeof(*arr));
-	if (!arr)
+	if (KC_GROW(k->sites, k->sites_cap, (size_t)k->nsites + 1) < 0)
 		return kc_err_set(err, KC_E_INTERNAL, "out of memory");
-	k->sites = arr;
 	k->sites[k->nsites].image = image;
 	k->sites[k->nsites].off = off;
+	k->site_slots[h] = k->nsites + 1;
 	*idx = k->nsites++;
 	return 0;
 }

@@ -58,6 +58,9 @@ struct sd_kernel {
 	uint32_t nmods;
 	struct sd_site *sites;
 	uint32_t nsites;
+	size_t sites_cap;
+	uint32_t *site_slots; /* the sites by (image, off): kdesc.c site_index */
+	uint32_t site_cap;
 	struct sd_step *steps;
 	uint32_t nsteps;
 	struct sd_syscall *calls;

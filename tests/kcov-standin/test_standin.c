@@ -615,6 +615,51 @@ static void test_desc_errors(void **st)
 	}
 }
 
+/* A site named by several syscalls is one site; 5,000 distinct ones (the
+ * index rehashes several times on the way) are 5,000, each where its step
+ * says. */
+static void test_site_index(void **st)
+{
+	char path[PATH_MAX];
+	struct sd_kernel k;
+	struct kc_err err;
+	FILE *f;
+
+	(void)st;
+	snprintf(path, sizeof(path), "%s/many.desc", state);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("kernel build_id=aa release=r link_text=0x1000 text_size=0x1000000\n"
+	      "module name=m build_id=bb core_size=0x100000 text_offset=0x0\n", f);
+	for (int c = 0; c < 50; c++) {
+		fprintf(f, "syscall s%d", c);
+		for (int i = 0; i < 100; i++)
+			fprintf(f, " vmlinux+0x%x", (c * 100 + i) * 16);
+		/* the same module site in every syscall */
+		fputs(" m+0x40\n", f);
+	}
+	fclose(f);
+	assert_int_equal(sd_kernel_load(path, &k, &err), 0);
+	assert_int_equal(k.nsites, 5001);
+	assert_int_equal(k.ncalls, 50);
+	for (uint32_t c = 0; c < k.ncalls; c++) {
+		const struct sd_syscall *sc = &k.calls[c];
+		const struct sd_step *last = &k.steps[sc->first + sc->nsteps - 1];
+
+		assert_int_equal(sc->nsteps, 101);
+		for (uint32_t i = 0; i + 1 < sc->nsteps; i++) {
+			const struct sd_site *site = &k.sites[k.steps[sc->first + i].site];
+
+			assert_int_equal(site->image, 0);
+			assert_int_equal(site->off, (c * 100 + i) * 16);
+		}
+		assert_int_equal(last->site, k.steps[k.calls[0].first + 100].site);
+		assert_int_equal(k.sites[last->site].image, 1);
+		assert_int_equal(k.sites[last->site].off, 0x40);
+	}
+	sd_kernel_release(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +673,7 @@ int main(void)
 		cmocka_unit_test_setup(test_remote, test_setup),
 		cmocka_unit_test_setup(test_sysroot_parses, test_setup),
 		cmocka_unit_test_setup(test_desc_errors, test_setup),
+		cmocka_unit_test_setup(test_site_index, test_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
