@@ -13,7 +13,8 @@ Every figure the demo shows is computed by kcovd from what kcov-collect
 pushed; nothing is written into the database by hand. Deterministic: the
 same seed gives the same tree, the same programs and the same figures.
 
-Used by scripts/demo.py; the compiled trees are cached in the data directory.
+Used by scripts/demo.py; the compiled objects are cached in KC_DEMO_CACHE
+(default ~/.cache/kcov-demo), see compile_tree.
 """
 import hashlib
 import json
@@ -33,6 +34,9 @@ import kcovlib  # noqa: E402
 from kcovlib import LINK_TEXT, Machine, check  # noqa: E402
 
 FIX = os.path.join(HERE, "..", "tests", "symbolize", "fixture")
+# Where the demo's objects say they were compiled (compile_tree).
+DEMO_SRC = "/usr/src/demo-linux"
+DEMO_OBJ = "/usr/src/demo-linux-obj"
 SEED = 20261201
 
 # directory -> file stems (each becomes DIR/STEM.c). Real top-level layout.
@@ -231,31 +235,48 @@ def unit_key(root, files):
 
 def compile_tree(root, units, out, clang, lld, cache):
     """One translation unit per directory (it #includes the directory's
-    files, so clang starts 40 times, not 300), in parallel. A unit whose
-    files did not change since the previous revision reuses its object
-    (cache: key -> object; both revisions compile in the same directory,
-    so the objects are the same bytes)."""
+    files, so clang starts 40 times, not 300), in parallel. The objects are
+    cached in the directory cache, keyed by the unit's text (unit_key), the
+    flags and clang's version: both revisions share the units that did not
+    change, and every later load (the test command loads the demo three
+    times) all of them. So an object may come from another load's
+    directory: the source and object paths in its DWARF are mapped to fixed
+    ones (DEMO_SRC, DEMO_OBJ), as a build machine's paths differ from the
+    server's; the import finds the source root below DEMO_SRC."""
     kflags = ["-O2", "-g", "-fno-pic", "-mcmodel=kernel", "-ffreestanding", "-fno-builtin",
-              "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-Iinclude", "-I."]
+              "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-Iinclude", "-I.",
+              "-fdebug-prefix-map=%s=%s" % (os.path.realpath(root), DEMO_SRC),
+              "-fdebug-prefix-map=%s=%s" % (os.path.realpath(out), DEMO_OBJ)]
+    if os.path.realpath(out) != os.path.abspath(out):
+        kflags.append("-fdebug-prefix-map=%s=%s" % (os.path.abspath(out), DEMO_OBJ))
     os.makedirs(out, exist_ok=True)
-    procs, objs = [], {}
+    os.makedirs(cache, exist_ok=True)
+    version = subprocess.run([clang, "--version"], capture_output=True, text=True).stdout
+    procs, objs, fresh = [], {}, []
     for d, files in units.items():
         unit = os.path.join(out, "unit_%s.c" % tag(d))
         with open(unit, "w") as f:
             f.write("".join('#include "%s"\n' % rel for rel in files))
         o = unit[:-2] + ".o"
         objs[d] = o
-        key = unit_key(root, files)
-        if key in cache:
-            shutil.copy(cache[key], o)
+        key = hashlib.sha1("\0".join([unit_key(root, files), tag(d), version, DEMO_SRC, DEMO_OBJ] +
+                                      [f for f in kflags if "prefix-map" not in f]).encode()
+                           ).hexdigest()
+        cached = os.path.join(cache, key + ".o")
+        if os.path.exists(cached):
+            shutil.copy(cached, o)
             continue
-        cache[key] = o
+        fresh.append((o, cached))
         procs.append(subprocess.Popen([clang] + kflags + ["-fsanitize-coverage=trace-pc", "-c",
                                                          unit, "-o", o], cwd=root))
         if len(procs) >= (os.cpu_count() or 2):
             check(procs.pop(0).wait() == 0, "demo: clang failed")
     for p in procs:
         check(p.wait() == 0, "demo: clang failed")
+    for o, cached in fresh:
+        tmp = "%s.%d.tmp" % (cached, os.getpid())
+        shutil.copy(o, tmp)
+        os.replace(tmp, cached)
     cov = os.path.join(out, "cov.o")
     subprocess.run([clang] + kflags + ["-c", os.path.join(FIX, "cov.c"), "-o", cov], check=True)
     vmlinux = os.path.join(out, "vmlinux")
@@ -286,7 +307,9 @@ def build_revisions(work):
     repo = os.path.join(work, "linux")
     os.makedirs(repo)
     git(repo, "init", "-q", "-b", "master")
-    revs, cache = [], {}
+    revs = []
+    cache = os.environ.get("KC_DEMO_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                            "kcov-demo")
     for rev in (0, 1):
         for e in os.listdir(repo):
             if e != ".git":
