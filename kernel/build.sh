@@ -98,13 +98,25 @@ mkdir -p "$cache"
 rm -rf "$dir"
 mkdir -p "$dir"
 t0=$(date +%s)
-log "unpacking $tarball"
-tar -C "$dir" -xf "$tarball"
+# The patched source tree is shared by the configurations: unpacked once
+# into $cache/src-KEY (KEY: the package version and every patch), then
+# copied as hard links (make with O= never writes to the source tree;
+# kernel/build-patched.sh gives the files it patches their own copies).
+srckey=$( { echo "src $srcver"; cat "$here"/patches/*.patch; } | sha256sum | cut -c1-16)
+shared=$cache/src-$srckey
+if [[ ! -f $shared/done ]]; then
+	rm -rf "$shared"
+	mkdir -p "$shared"
+	log "unpacking $tarball"
+	tar -C "$shared" -xf "$tarball"
+	for p in "$here"/patches/*.patch; do
+		log "applying $(basename "$p")"
+		patch -d "$shared/linux-source-6.1" -p1 --quiet --forward < "$p"
+	done
+	touch "$shared/done"
+fi
+cp -al "$shared/linux-source-6.1" "$dir/"
 src=$dir/linux-source-6.1
-for p in "$here"/patches/*.patch; do
-	log "applying $(basename "$p")"
-	patch -d "$src" -p1 --quiet --forward < "$p"
-done
 out=$dir/obj
 mkdir -p "$out"
 mk() { make -C "$src" O="$out" ARCH=x86_64 LLVM=1 "$@"; }

@@ -2,9 +2,10 @@
 # Build the libFuzzer targets of tests/fuzz/ with clang
 # (-fsanitize=fuzzer,address,undefined) straight from the sources, and run
 # each one for a bounded time on a scratch copy of its committed seed
-# corpus. Fails when a target crashes, leaks, times out or breaks an
-# invariant; the input is left in BUILD/artifacts/TARGET/ and belongs, once
-# the bug is fixed, in tests/fuzz/regressions/TARGET/ (ctest replays it).
+# corpus, as many at a time as there are CPUs. Fails when a target crashes,
+# leaks, times out or breaks an invariant; the input is left in
+# BUILD/artifacts/TARGET/ and belongs, once the bug is fixed, in
+# tests/fuzz/regressions/TARGET/ (ctest replays it).
 #
 # Each target must also execute at least KC_FUZZ_MIN_EXECS inputs (default
 # 500 per second of its time; the slowest target, symbolize, runs 2,600-12,000
@@ -45,23 +46,41 @@ cmake -DSCHEMA_DIR="$PWD/schema" -DOUT="$BUILD/schema_sql.c" -P cmake/embed_sche
 cmake -DSCHEMA_DIR="$PWD/schema/pg" -DOUT="$BUILD/schema_pg_sql.c" -DPREFIX=kcovpg_ \
       -P cmake/embed_schema.cmake
 
-# Compile the shared sources once, only when they changed.
+JOBS=${KC_FUZZ_JOBS:-$(nproc)}
+
+# Compile the shared sources once, only when they changed, JOBS at a time.
 OBJS=()
+compiling=0
 for src in "${SRCS[@]}"; do
   obj="$BUILD/obj/$(basename "$src").o"
   if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ common/wire.h -nt "$obj" ]; then
-    "$CC" "${CFLAGS[@]}" -c "$src" -o "$obj"
+    rm -f "$obj"
+    "$CC" "${CFLAGS[@]}" -c "$src" -o "$obj" &
+    compiling=$((compiling + 1))
+    if [ "$compiling" -ge "$JOBS" ]; then wait -n || true; compiling=$((compiling - 1)); fi
   fi
   OBJS+=("$obj")
 done
+wait
+for obj in "${OBJS[@]}"; do
+  [ -f "$obj" ] || { echo "fuzz: compiling $obj failed" >&2; exit 1; }
+done
 
-total_execs=0
-failed=()
-for t in "${TARGETS[@]}"; do
+# One target: link, run, and judge it; its report goes to $BUILD/fuzz_T.result
+# (the lines to print, then "execs N" and "status ok|failed").
+run_target() { # TARGET
+  local t=$1 bin work art maxlen log rc execs cov out
   bin="$BUILD/fuzz_$t"
-  "$CC" "${CFLAGS[@]}" -fsanitize=fuzzer "tests/fuzz/fuzz_$t.c" "${OBJS[@]}" "${LIBS[@]}" -o "$bin"
+  out="$BUILD/fuzz_$t.result"
+  : >"$out"
   work="$BUILD/corpus/$t"
   art="$BUILD/artifacts/$t"
+  log="$BUILD/fuzz_$t.log"
+  if ! "$CC" "${CFLAGS[@]}" -fsanitize=fuzzer "tests/fuzz/fuzz_$t.c" "${OBJS[@]}" "${LIBS[@]}" \
+      -o "$bin" >"$log" 2>&1; then
+    { cat "$log"; echo "fuzz: $t FAILED to build"; echo "execs 0"; echo "status failed"; } >"$out"
+    return
+  fi
   rm -rf "$work" "$art"
   mkdir -p "$work" "$art"
   cp tests/fuzz/corpus/"$t"/* "$work"/
@@ -70,27 +89,51 @@ for t in "${TARGETS[@]}"; do
   fi
   maxlen=4096
   if [ "$t" = symbolize ]; then maxlen=20000; fi
-  log="$BUILD/fuzz_$t.log"
-  echo "fuzz: $t for ${SECONDS_EACH}s"
   rc=0
-  mkdir -p "$BUILD/tmp"
-  TMPDIR="$(cd "$BUILD/tmp" && pwd)" ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+  mkdir -p "$BUILD/tmp/$t"
+  TMPDIR="$BUILD/tmp/$t" ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" -max_total_time="$SECONDS_EACH" -max_len="$maxlen" -timeout=20 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$art/" "$work" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
-  echo "fuzz: $t: ${execs:-0} inputs executed, $cov, corpus $(ls "$work" | wc -l) inputs, exit $rc"
+  {
+    echo "fuzz: $t: ${execs:-0} inputs executed, $cov, corpus $(ls "$work" | wc -l) inputs, exit $rc"
+    if [ "$rc" -ne 0 ] || [ -n "$(ls -A "$art")" ]; then
+      tail -40 "$log"
+      echo "fuzz: $t FAILED; crash inputs in $art/"
+      echo "status failed"
+    elif [ "${execs:-0}" -lt "$MIN_EXECS" ]; then
+      tail -20 "$log"
+      echo "fuzz: $t FAILED: ${execs:-0} inputs executed, the floor is $MIN_EXECS"
+      echo "status failed"
+    else
+      echo "status ok"
+    fi
+    echo "execs ${execs:-0}"
+  } >"$out"
+}
+
+# Each libFuzzer run is one busy thread: run as many at a time as there
+# are CPUs (KC_FUZZ_JOBS overrides), each for its full SECONDS_EACH.
+running=0
+for t in "${TARGETS[@]}"; do
+  echo "fuzz: $t for ${SECONDS_EACH}s"
+  run_target "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$JOBS" ]; then wait -n || true; running=$((running - 1)); fi
+done
+wait
+
+total_execs=0
+failed=()
+for t in "${TARGETS[@]}"; do
+  out="$BUILD/fuzz_$t.result"
+  [ -f "$out" ] || echo "fuzz: $t left no result" >"$out"
+  grep -v -E '^(status|execs) ' "$out" || true
+  grep -q '^status ok$' "$out" || failed+=("$t")
+  execs=$(sed -n 's/^execs //p' "$out" | tail -1)
   total_execs=$((total_execs + ${execs:-0}))
-  if [ "$rc" -ne 0 ] || [ -n "$(ls -A "$art")" ]; then
-    failed+=("$t")
-    tail -40 "$log"
-    echo "fuzz: $t FAILED; crash inputs in $art/"
-  elif [ "${execs:-0}" -lt "$MIN_EXECS" ]; then
-    failed+=("$t")
-    tail -20 "$log"
-    echo "fuzz: $t FAILED: ${execs:-0} inputs executed, the floor is $MIN_EXECS"
-  fi
 done
 echo "fuzz: ${#TARGETS[@]} targets, $total_execs inputs executed in total, ${#failed[@]} failed ${failed[*]:-}"
 [ ${#failed[@]} -eq 0 ]

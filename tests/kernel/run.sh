@@ -16,7 +16,8 @@
 #   5. the default build's coverage merged onto a patched build of it (a
 #      small change to fs/read_write.c, rebuilt incrementally from the cached
 #      tree by kernel/build-patched.sh and booted with the same workload), see
-#      tests/kernel/e2e-patched.sh (runs whenever the default e2e ran).
+#      tests/kernel/e2e-patched.sh (runs whenever the default e2e ran; before
+#      the smp-kasan tests, while that kernel builds).
 # Fails on any failure, and on a kernel warning in any serial log. Kernel sources and builds stay outside the repository
 # (kernel/build.sh caches them under /var/cache/kcov-kernel).
 set -euo pipefail
@@ -25,7 +26,8 @@ cd "$(dirname "$0")/../.."
 repo=$PWD
 t0=$(date +%s)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+smp_pid=
+trap '[[ -z $smp_pid ]] || kill -- "-$smp_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # The selftest source is part of the patch series: take the new file
 # tools/testing/selftests/kcov/kcov_unique_test.c out of its patch.
@@ -86,8 +88,40 @@ run_config() { # CONFIG TIMEOUT_S
 # The small uniprocessor kernel, then the same series on SMP (-smp 4) with
 # PREEMPT, KASAN and comparison operands (KC_SKIP=kernel-smp-kasan skips the
 # second, loudly; the test command then ends incomplete).
+smp=1
+kc_skipped kernel-smp-kasan "the SMP+PREEMPT+KASAN kernel configuration" && smp=0
+# The default kernel first; then the smp-kasan one builds (when not cached)
+# while the default one's tests run: they boot a uniprocessor guest, one
+# busy core for minutes, and the build takes the other (nice 10: the guest
+# keeps the core it shares). run_config finds it cached.
+kernel/build.sh --config default >/dev/null
+if ((smp)); then
+	setsid nice -n 10 kernel/build.sh --config smp-kasan >"$work/smp-build.log" 2>&1 &
+	smp_pid=$!
+fi
 run_config default 180
-if ! kc_skipped kernel-smp-kasan "the SMP+PREEMPT+KASAN kernel configuration"; then
+# 5. The default build's coverage merged onto a patched build of the same
+# tree (another source text): shifted lines keep it, the changed one is lost.
+# Before the smp-kasan tests: its guest is uniprocessor too, so the
+# smp-kasan build still has a core beside it.
+if [[ -s $work/kdir-default ]]; then
+	t1=$(date +%s)
+	kp=$(kernel/build-patched.sh "$(cat "$work/kdir-default")" \
+		kernel/test-patches/e2e-read_write.patch)
+	echo "kernel [patched]: $kp ($(( $(date +%s) - t1 ))s)"
+	KCOV_E2E_TIMEOUT=180 bash tests/kernel/e2e-patched.sh "$(cat "$work/kdir-default")" \
+		"$work/spool-default" "$kp"
+fi
+if ((smp)); then
+	t1=$(date +%s)
+	if ! wait "$smp_pid"; then
+		smp_pid=
+		cat "$work/smp-build.log"
+		echo "FAIL: kernel/build.sh --config smp-kasan"
+		exit 1
+	fi
+	smp_pid=
+	echo "kernel [smp-kasan]: built beside the default tests, waited $(($(date +%s) - t1))s for it"
 	run_config smp-kasan 600
 fi
 # 4. The default build's coverage merged onto the smp-kasan build (same
@@ -96,15 +130,5 @@ fi
 if [[ -s $work/kdir-default && -s $work/kdir-smp-kasan ]]; then
 	bash tests/kernel/e2e-merge.sh "$(cat "$work/kdir-default")" "$work/spool-default" \
 		"$(cat "$work/kdir-smp-kasan")"
-fi
-# 5. The default build's coverage merged onto a patched build of the same
-# tree (another source text): shifted lines keep it, the changed one is lost.
-if [[ -s $work/kdir-default ]]; then
-	t1=$(date +%s)
-	kp=$(kernel/build-patched.sh "$(cat "$work/kdir-default")" \
-		kernel/test-patches/e2e-read_write.patch)
-	echo "kernel [patched]: $kp ($(( $(date +%s) - t1 ))s)"
-	KCOV_E2E_TIMEOUT=180 bash tests/kernel/e2e-patched.sh "$(cat "$work/kdir-default")" \
-		"$work/spool-default" "$kp"
 fi
 echo "kernel tests passed in $(( $(date +%s) - t0 ))s"
