@@ -42,9 +42,9 @@ kc_ctest() {
 	[[ -z $exclude ]] || run=$(echo "$want" | grep -Ev "$exclude" || true)
 	# (called in a `||` context, where set -e does not apply: every
 	# failure is returned explicitly)
-	# Two at a time on two cores: most tests wait on servers, pipes or
-	# QEMU-free subprocesses; the long ones start first (COST, set in
-	# tests/integration/CMakeLists.txt).
+	# nproc at a time: the tests are CPU-bound (a /proc/stat sample of a
+	# whole run: 93-100% busy), so more would only interleave them; the
+	# long ones start first (COST, set in tests/integration/CMakeLists.txt).
 	ctest --test-dir "$dir" --output-on-failure --no-tests=error \
 		--parallel "$(nproc)" ${exclude:+-E "$exclude"} || return 1
 	KC_SUITE_COUNT=$(echo "$run" | wc -l)

@@ -94,7 +94,9 @@ kc_skipped kernel-smp-kasan "the SMP+PREEMPT+KASAN kernel configuration" && smp=
 # while the default one's tests run: they boot a uniprocessor guest, one
 # busy core for minutes, and the build takes the other (nice 10: the guest
 # keeps the core it shares). run_config finds it cached.
+t1=$(date +%s)
 kernel/build.sh --config default >/dev/null
+echo "kernel [default]: built or found in $(($(date +%s) - t1))s"
 if ((smp)); then
 	setsid nice -n 10 kernel/build.sh --config smp-kasan >"$work/smp-build.log" 2>&1 &
 	smp_pid=$!
